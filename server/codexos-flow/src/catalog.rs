@@ -1,0 +1,115 @@
+//! What a flow can name: tools, models, vault keys and other flows.
+//!
+//! The analysis only asks questions through [`Catalog`]; the service layer answers them from the
+//! tool registry, the LLM router's model list, the vault and the workspace. [`StaticCatalog`] holds
+//! plain lists, and [`StaticCatalog::builtin`] the names CodexOS knows without any configuration.
+
+/// One name a flow may use, with a line that says what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub detail: String,
+}
+
+impl Entry {
+    pub fn new(name: impl Into<String>, detail: impl Into<String>) -> Entry {
+        Entry {
+            name: name.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+pub trait Catalog {
+    fn tools(&self) -> &[Entry];
+    fn models(&self) -> &[Entry];
+    fn vault_keys(&self) -> &[Entry];
+    /// Whether a sub-flow path (as written in a `flow` node) exists; `None` when unknown, in which
+    /// case no finding is reported.
+    fn flow_exists(&self, _path: &str) -> Option<bool> {
+        None
+    }
+
+    fn tool(&self, name: &str) -> Option<&Entry> {
+        self.tools().iter().find(|entry| entry.name == name)
+    }
+
+    fn model(&self, name: &str) -> Option<&Entry> {
+        self.models().iter().find(|entry| entry.name == name)
+    }
+
+    fn vault_key(&self, name: &str) -> Option<&Entry> {
+        self.vault_keys().iter().find(|entry| entry.name == name)
+    }
+}
+
+/// Providers a model name may be prefixed with (`ollama/llama3.2`): a prefixed name is taken as
+/// known, since the provider's own model list is only known at run time.
+pub const PROVIDERS: &[(&str, &str)] = &[
+    ("openai", "OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp, Mistral)"),
+    ("anthropic", "Anthropic Messages API"),
+    ("ollama", "Ollama's native API"),
+    ("llamacpp", "llama.cpp's OpenAI-compatible server"),
+    ("vllm", "vLLM's OpenAI-compatible server"),
+    ("local", "the in-process local model (no network, no key)"),
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct StaticCatalog {
+    pub tools: Vec<Entry>,
+    pub models: Vec<Entry>,
+    pub vault_keys: Vec<Entry>,
+}
+
+impl StaticCatalog {
+    /// The tools and models CodexOS ships; no vault keys (the vault fills those in).
+    pub fn builtin() -> StaticCatalog {
+        let tools = [
+            ("read_file", "Read a file inside the workspace"),
+            ("write_file", "Write a file inside the workspace (an edit the user sees)"),
+            ("search_workspace", "Hybrid search over the workspace index"),
+            ("shell", "Run a shell command in the workspace (off unless codexos.toml allows it)"),
+            ("python", "Run a Python snippet (off unless codexos.toml allows it)"),
+            ("http_fetch", "Fetch a URL over HTTP(S)"),
+        ];
+        let models = [
+            ("gpt-4", "OpenAI GPT-4"),
+            ("gpt-4o", "OpenAI GPT-4o"),
+            ("gpt-4o-mini", "OpenAI GPT-4o mini"),
+            ("gpt-4.1", "OpenAI GPT-4.1"),
+            ("gpt-4.1-mini", "OpenAI GPT-4.1 mini"),
+            ("o3-mini", "OpenAI o3-mini"),
+            ("claude-3-opus", "Anthropic Claude 3 Opus"),
+            ("claude-3-5-sonnet", "Anthropic Claude 3.5 Sonnet"),
+            ("claude-3-5-haiku", "Anthropic Claude 3.5 Haiku"),
+            ("claude-sonnet-4", "Anthropic Claude Sonnet 4"),
+            ("claude-opus-4", "Anthropic Claude Opus 4"),
+            ("llama3.2", "Meta Llama 3.2 (Ollama)"),
+            ("qwen2.5-coder", "Qwen 2.5 Coder (Ollama)"),
+            (
+                "smollm2-135m-instruct",
+                "SmolLM2-135M-Instruct, run in-process on the CPU (works offline)",
+            ),
+            ("local", "The in-process local model (works offline)"),
+        ];
+        StaticCatalog {
+            tools: tools.iter().map(|(n, d)| Entry::new(*n, *d)).collect(),
+            models: models.iter().map(|(n, d)| Entry::new(*n, *d)).collect(),
+            vault_keys: Vec::new(),
+        }
+    }
+}
+
+impl Catalog for StaticCatalog {
+    fn tools(&self) -> &[Entry] {
+        &self.tools
+    }
+
+    fn models(&self) -> &[Entry] {
+        &self.models
+    }
+
+    fn vault_keys(&self) -> &[Entry] {
+        &self.vault_keys
+    }
+}

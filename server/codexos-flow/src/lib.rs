@@ -1,0 +1,304 @@
+//! The agent-flow language (`*.flow.json`): a tolerant JSON parser that keeps every byte range,
+//! a typed view of the flow graph, the checks behind `codexos check` and the editor's
+//! diagnostics, and the editor intelligence (completion, hover, navigation, rename, symbols,
+//! formatting).
+//!
+//! Pure and synchronous: no I/O, no LSP types. Offsets are bytes ([`TextRange`]); the edges
+//! convert them with [`LineIndex`].
+
+pub mod catalog;
+pub mod text;
+
+pub use catalog::{Catalog, Entry, StaticCatalog};
+pub use text::{Encoding, LineCol, LineIndex, TextRange};
+
+/// The file name suffix that makes a JSON file a flow.
+pub const FLOW_SUFFIX: &str = ".flow.json";
+
+/// Stable codes of flow findings, shown as `error[code]` and used in code action kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    InvalidJson,
+    Schema,
+    DuplicateId,
+    UnknownNode,
+    MissingEntry,
+    MultipleEntry,
+    MissingExit,
+    UnreachableNode,
+    DeadEnd,
+    CycleWithoutExit,
+    UnknownTool,
+    UnknownModel,
+    MissingSecret,
+    UnknownTemplateRef,
+    UnknownFlow,
+}
+
+impl Code {
+    pub const ALL: &[Code] = &[
+        Code::InvalidJson,
+        Code::Schema,
+        Code::DuplicateId,
+        Code::UnknownNode,
+        Code::MissingEntry,
+        Code::MultipleEntry,
+        Code::MissingExit,
+        Code::UnreachableNode,
+        Code::DeadEnd,
+        Code::CycleWithoutExit,
+        Code::UnknownTool,
+        Code::UnknownModel,
+        Code::MissingSecret,
+        Code::UnknownTemplateRef,
+        Code::UnknownFlow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidJson => "invalid-json",
+            Code::Schema => "schema",
+            Code::DuplicateId => "duplicate-id",
+            Code::UnknownNode => "unknown-node",
+            Code::MissingEntry => "missing-entry",
+            Code::MultipleEntry => "multiple-entry",
+            Code::MissingExit => "missing-exit",
+            Code::UnreachableNode => "unreachable-node",
+            Code::DeadEnd => "dead-end",
+            Code::CycleWithoutExit => "cycle-without-exit",
+            Code::UnknownTool => "unknown-tool",
+            Code::UnknownModel => "unknown-model",
+            Code::MissingSecret => "missing-secret",
+            Code::UnknownTemplateRef => "unknown-template-ref",
+            Code::UnknownFlow => "unknown-flow",
+        }
+    }
+
+    pub fn from_str(code: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+    Hint,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+            Severity::Hint => "hint",
+        }
+    }
+}
+
+/// A replacement of `range` by `new_text`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextEdit {
+    pub range: TextRange,
+    pub new_text: String,
+}
+
+/// A command the editor runs to fix a finding that needs more than a text edit
+/// (e.g. adding a secret to the vault).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixCommand {
+    pub title: String,
+    pub command: String,
+    pub arguments: Vec<serde_json::Value>,
+}
+
+/// One way to fix a finding: text edits to this document, or a command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    pub title: String,
+    pub edits: Vec<TextEdit>,
+    pub command: Option<FixCommand>,
+    /// The fix the editor should offer first (and apply in "fix all").
+    pub preferred: bool,
+}
+
+/// A place elsewhere in the document that explains a finding ("first defined here").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Related {
+    pub range: TextRange,
+    pub message: String,
+}
+
+/// A problem in a flow file, with its exact range and, where one exists, its fixes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub range: TextRange,
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    pub related: Vec<Related>,
+    pub fixes: Vec<Fix>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionKind {
+    NodeType,
+    Field,
+    NodeId,
+    Tool,
+    Model,
+    Provider,
+    VaultKey,
+    TemplateRef,
+    Value,
+}
+
+/// One completion proposal. `edit` replaces the token being typed (so editors filter on it);
+/// `snippet` says whether `edit.new_text` uses `$1`-style tab stops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    pub label: String,
+    pub kind: CompletionKind,
+    pub detail: Option<String>,
+    pub documentation: Option<String>,
+    pub edit: TextEdit,
+    pub snippet: bool,
+}
+
+/// Markdown shown on hover over `range`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hover {
+    pub range: TextRange,
+    pub markdown: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolKind {
+    Flow,
+    Node,
+    Field,
+}
+
+/// The outline of a flow: the flow, then its nodes, each with its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    pub name: String,
+    pub detail: Option<String>,
+    pub kind: SymbolKind,
+    pub range: TextRange,
+    pub selection_range: TextRange,
+    pub children: Vec<Symbol>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RenameError {
+    NotANodeId,
+    InvalidName(String),
+    AlreadyExists(String),
+}
+
+impl std::fmt::Display for RenameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenameError::NotANodeId => f.write_str("only node ids can be renamed here"),
+            RenameError::InvalidName(name) => write!(
+                f,
+                "`{name}` is not a valid node id: use letters, digits, `_` and `-`, starting with a letter or `_`"
+            ),
+            RenameError::AlreadyExists(name) => write!(f, "a node with id `{name}` already exists"),
+        }
+    }
+}
+
+impl std::error::Error for RenameError {}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError {
+    pub message: String,
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot format: {}", self.message)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoldingRange {
+    pub range: TextRange,
+}
+
+/// A parsed flow file: parse once per document version, then ask it anything.
+#[derive(Clone, Debug)]
+pub struct FlowFile {
+    text: String,
+}
+
+impl FlowFile {
+    pub fn parse(text: &str) -> FlowFile {
+        FlowFile {
+            text: text.to_owned(),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Every finding, sorted by position.
+    pub fn findings(&self, _catalog: &dyn Catalog) -> Vec<Finding> {
+        Vec::new()
+    }
+
+    pub fn completions(&self, _offset: u32, _catalog: &dyn Catalog) -> Vec<Completion> {
+        Vec::new()
+    }
+
+    pub fn hover(&self, _offset: u32, _catalog: &dyn Catalog) -> Option<Hover> {
+        None
+    }
+
+    /// The declaration of the node id under the cursor (an `id` value, or a reference to it).
+    pub fn definition(&self, _offset: u32) -> Option<TextRange> {
+        None
+    }
+
+    /// Every reference to the node id under the cursor, its declaration first when asked.
+    pub fn references(&self, _offset: u32, _include_declaration: bool) -> Vec<TextRange> {
+        Vec::new()
+    }
+
+    /// The range of the node id that a rename at `offset` would change.
+    pub fn prepare_rename(&self, _offset: u32) -> Option<TextRange> {
+        None
+    }
+
+    /// Edits that rename the node id under the cursor everywhere it is used, templates included.
+    pub fn rename(&self, _offset: u32, _new_name: &str) -> Result<Vec<TextEdit>, RenameError> {
+        Err(RenameError::NotANodeId)
+    }
+
+    pub fn symbols(&self) -> Vec<Symbol> {
+        Vec::new()
+    }
+
+    pub fn folding_ranges(&self) -> Vec<FoldingRange> {
+        Vec::new()
+    }
+
+    /// The whole document formatted: stable key order, two-space indentation. Fails on a
+    /// document that is not valid JSON (nothing is rewritten then).
+    pub fn format(&self) -> Result<String, FormatError> {
+        Ok(self.text.clone())
+    }
+}
