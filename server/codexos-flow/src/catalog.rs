@@ -46,7 +46,10 @@ pub trait Catalog {
 /// Providers a model name may be prefixed with (`ollama/llama3.2`): a prefixed name is taken as
 /// known, since the provider's own model list is only known at run time.
 pub const PROVIDERS: &[(&str, &str)] = &[
-    ("openai", "OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp, Mistral)"),
+    (
+        "openai",
+        "OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp, Mistral)",
+    ),
     ("anthropic", "Anthropic Messages API"),
     ("ollama", "Ollama's native API"),
     ("llamacpp", "llama.cpp's OpenAI-compatible server"),
@@ -66,10 +69,19 @@ impl StaticCatalog {
     pub fn builtin() -> StaticCatalog {
         let tools = [
             ("read_file", "Read a file inside the workspace"),
-            ("write_file", "Write a file inside the workspace (an edit the user sees)"),
+            (
+                "write_file",
+                "Write a file inside the workspace (an edit the user sees)",
+            ),
             ("search_workspace", "Hybrid search over the workspace index"),
-            ("shell", "Run a shell command in the workspace (off unless codexos.toml allows it)"),
-            ("python", "Run a Python snippet (off unless codexos.toml allows it)"),
+            (
+                "shell",
+                "Run a shell command in the workspace (off unless codexos.toml allows it)",
+            ),
+            (
+                "python",
+                "Run a Python snippet (off unless codexos.toml allows it)",
+            ),
             ("http_fetch", "Fetch a URL over HTTP(S)"),
         ];
         let models = [

@@ -7,6 +7,14 @@
 //! convert them with [`LineIndex`].
 
 pub mod catalog;
+mod checks;
+mod cursor;
+mod fixes;
+mod format;
+mod ide;
+pub mod model;
+pub mod syntax;
+mod template;
 pub mod text;
 
 pub use catalog::{Catalog, Entry, StaticCatalog};
@@ -74,7 +82,7 @@ impl Code {
         }
     }
 
-    pub fn from_str(code: &str) -> Option<Code> {
+    pub fn parse(code: &str) -> Option<Code> {
         Code::ALL.iter().copied().find(|c| c.as_str() == code)
     }
 }
@@ -171,6 +179,8 @@ pub struct Completion {
     pub documentation: Option<String>,
     pub edit: TextEdit,
     pub snippet: bool,
+    /// What the editor filters on when it differs from the label (e.g. a key with its quotes).
+    pub filter_text: Option<String>,
 }
 
 /// Markdown shown on hover over `range`.
@@ -242,13 +252,27 @@ pub struct FoldingRange {
 #[derive(Clone, Debug)]
 pub struct FlowFile {
     text: String,
+    json: syntax::Json,
+    flow: model::Flow,
 }
 
 impl FlowFile {
     pub fn parse(text: &str) -> FlowFile {
+        let json = syntax::parse(text);
+        let flow = model::Flow::build(&json);
         FlowFile {
             text: text.to_owned(),
+            json,
+            flow,
         }
+    }
+
+    pub fn json(&self) -> &syntax::Json {
+        &self.json
+    }
+
+    pub fn flow(&self) -> &model::Flow {
+        &self.flow
     }
 
     pub fn text(&self) -> &str {
@@ -256,49 +280,60 @@ impl FlowFile {
     }
 
     /// Every finding, sorted by position.
-    pub fn findings(&self, _catalog: &dyn Catalog) -> Vec<Finding> {
-        Vec::new()
+    pub fn findings(&self, catalog: &dyn Catalog) -> Vec<Finding> {
+        checks::run(&self.text, &self.json, &self.flow, catalog)
     }
 
-    pub fn completions(&self, _offset: u32, _catalog: &dyn Catalog) -> Vec<Completion> {
-        Vec::new()
+    fn ide(&self) -> ide::Ide<'_> {
+        ide::Ide {
+            text: &self.text,
+            json: &self.json,
+            flow: &self.flow,
+        }
     }
 
-    pub fn hover(&self, _offset: u32, _catalog: &dyn Catalog) -> Option<Hover> {
-        None
+    pub fn completions(&self, offset: u32, catalog: &dyn Catalog) -> Vec<Completion> {
+        self.ide().completions(offset, catalog)
+    }
+
+    pub fn hover(&self, offset: u32, catalog: &dyn Catalog) -> Option<Hover> {
+        self.ide().hover(offset, catalog)
     }
 
     /// The declaration of the node id under the cursor (an `id` value, or a reference to it).
-    pub fn definition(&self, _offset: u32) -> Option<TextRange> {
-        None
+    pub fn definition(&self, offset: u32) -> Option<TextRange> {
+        self.ide().definition(offset)
     }
 
     /// Every reference to the node id under the cursor, its declaration first when asked.
-    pub fn references(&self, _offset: u32, _include_declaration: bool) -> Vec<TextRange> {
-        Vec::new()
+    pub fn references(&self, offset: u32, include_declaration: bool) -> Vec<TextRange> {
+        self.ide().references(offset, include_declaration)
     }
 
     /// The range of the node id that a rename at `offset` would change.
-    pub fn prepare_rename(&self, _offset: u32) -> Option<TextRange> {
-        None
+    pub fn prepare_rename(&self, offset: u32) -> Option<TextRange> {
+        self.ide().prepare_rename(offset)
     }
 
     /// Edits that rename the node id under the cursor everywhere it is used, templates included.
-    pub fn rename(&self, _offset: u32, _new_name: &str) -> Result<Vec<TextEdit>, RenameError> {
-        Err(RenameError::NotANodeId)
+    pub fn rename(&self, offset: u32, new_name: &str) -> Result<Vec<TextEdit>, RenameError> {
+        self.ide().rename(offset, new_name)
     }
 
     pub fn symbols(&self) -> Vec<Symbol> {
-        Vec::new()
+        self.ide().symbols()
     }
 
     pub fn folding_ranges(&self) -> Vec<FoldingRange> {
-        Vec::new()
+        self.ide().folding_ranges()
     }
 
     /// The whole document formatted: stable key order, two-space indentation. Fails on a
     /// document that is not valid JSON (nothing is rewritten then).
     pub fn format(&self) -> Result<String, FormatError> {
-        Ok(self.text.clone())
+        format::format(&self.text, &self.json)
     }
 }
+
+#[cfg(test)]
+mod tests;

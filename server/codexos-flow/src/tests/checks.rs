@@ -1,0 +1,412 @@
+//! One broken flow per finding code, with the exact range each finding points at.
+
+use expect_test::{Expect, expect};
+
+use super::{apply, catalog, render_findings};
+use crate::{Code, FlowFile};
+
+fn check(src: &str, expect: Expect) {
+    let file = FlowFile::parse(src);
+    expect.assert_eq(&render_findings(src, &file.findings(&catalog())));
+}
+
+fn fix(src: &str, code: Code, expect: Expect) {
+    let file = FlowFile::parse(src);
+    let findings = file.findings(&catalog());
+    let finding = findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code} finding in {findings:#?}"));
+    let fix = finding.fixes.first().expect("the finding has a fix");
+    expect.assert_eq(&format!("{}\n{}", fix.title, apply(src, &fix.edits)));
+}
+
+#[test]
+fn the_seed_example_has_only_warnings() {
+    check(
+        r#"{
+  "id": "agent-1",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "planner" },
+    { "id": "planner", "type": "llm", "model": "gpt-4", "next": "tool_selector" },
+    { "id": "tool_selector", "type": "tool", "tool": "WebSearch", "next": "summarizer" },
+    { "id": "summarizer", "type": "llm", "model": "claude-3-opus", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}"#,
+        expect![[r#"
+            6:54-6:65 warning[unknown-tool] `"WebSearch"`: no known tool is called `WebSearch` (it must come from `tools/` or an MCP server at run time)
+        "#]],
+    );
+}
+
+#[test]
+fn invalid_json_points_at_the_parser_position() {
+    check(
+        r#"{
+  "id": "a",
+  "nodes": [
+    { "id": "start" "type": "entry" }
+  ]
+}"#,
+        expect![[r#"
+            3:3-3:10 error[missing-exit] `"nodes"`: the flow has no `exit` node: a run can never finish
+            4:13-4:20 error[dead-end] `"start"`: entry node `start` leads nowhere: give it a `next` (only exit nodes may end a run)
+            4:21-4:21 error[invalid-json] ``: expected `,` between members
+        "#]],
+    );
+}
+
+#[test]
+fn schema_reports_missing_and_mistyped_and_unknown_fields() {
+    check(
+        r#"{
+  "id": "a",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "think" },
+    { "id": "think", "type": "llm", "temperature": "hot", "max_tokens": 0, "next": "end", "promt": "hi" },
+    { "id": "end", "type": "exit" },
+    { "type": "tol", "id": "x" }
+  ]
+}"#,
+        expect![[r#"
+            5:13-5:20 error[schema] `"think"`: llm node `think` is missing `model`
+            5:52-5:57 error[schema] `"hot"`: `temperature` must be a number, found a string
+            5:73-5:74 error[schema] `0`: `max_tokens` must be between 1 and 1000000, found 0
+            5:91-5:98 warning[schema] `"promt"`: unknown field `promt` in a llm node: did you mean `prompt`?
+            7:15-7:20 error[schema] `"tol"`: unknown node type `tol`: expected one of entry, llm, tool, rag, vault, condition, reflect, flow, exit (did you mean `tool`?)
+            7:28-7:31 warning[unreachable-node] `"x"`: node `x` is never reached from the entry
+        "#]],
+    );
+}
+
+#[test]
+fn a_flow_that_is_not_an_object_is_a_schema_error() {
+    check(
+        "[1, 2]",
+        expect![[r#"
+            1:1-1:7 error[schema] `[1, 2]`: a flow is a JSON object with `id` and `nodes`, found an array
+        "#]],
+    );
+}
+
+#[test]
+fn duplicate_ids_point_at_the_second_and_relate_to_the_first() {
+    let src = r#"{
+  "id": "a",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "end" },
+    { "id": "end", "type": "exit" },
+    { "id": "end", "type": "exit" }
+  ]
+}"#;
+    check(
+        src,
+        expect![[r#"
+            6:13-6:18 error[duplicate-id] `"end"`: duplicate node id `end`: ids must be unique in a flow
+              related 5:13-5:18: `end` is first defined here
+            6:13-6:18 warning[unreachable-node] `"end"`: node `end` is never reached from the entry
+        "#]],
+    );
+    fix(
+        src,
+        Code::DuplicateId,
+        expect![[r#"
+            Rename this node to `end_2`
+            {
+              "id": "a",
+              "nodes": [
+                { "id": "start", "type": "entry", "next": "end" },
+                { "id": "end", "type": "exit" },
+                { "id": "end_2", "type": "exit" }
+              ]
+            }"#]],
+    );
+}
+
+#[test]
+fn unknown_node_suggests_the_closest_id() {
+    let src = r#"{
+  "id": "a",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "planer" },
+    { "id": "planner", "type": "llm", "model": "gpt-4", "next": ["end", "nowhere"] },
+    { "id": "end", "type": "exit" }
+  ]
+}"#;
+    check(
+        src,
+        expect![[r#"
+            4:47-4:55 error[unknown-node] `"planer"`: `next` names `planer`, but no node has that id: did you mean `planner`?
+            5:13-5:22 warning[unreachable-node] `"planner"`: node `planner` is never reached from the entry
+            5:73-5:82 error[unknown-node] `"nowhere"`: `next` names `nowhere`, but no node has that id
+            6:13-6:18 warning[unreachable-node] `"end"`: node `end` is never reached from the entry
+        "#]],
+    );
+    fix(
+        src,
+        Code::UnknownNode,
+        expect![[r#"
+            Change to `planner`
+            {
+              "id": "a",
+              "nodes": [
+                { "id": "start", "type": "entry", "next": "planner" },
+                { "id": "planner", "type": "llm", "model": "gpt-4", "next": ["end", "nowhere"] },
+                { "id": "end", "type": "exit" }
+              ]
+            }"#]],
+    );
+}
+
+#[test]
+fn a_flow_without_entry_or_exit_says_so_on_nodes() {
+    check(
+        r#"{ "id": "a", "nodes": [] }"#,
+        expect![[r#"
+            1:14-1:21 error[missing-entry] `"nodes"`: the flow has no `entry` node: a run has nowhere to start
+            1:14-1:21 error[missing-exit] `"nodes"`: the flow has no `exit` node: a run can never finish
+        "#]],
+    );
+}
+
+#[test]
+fn a_second_entry_is_reported_with_the_first() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "one", "type": "entry", "next": "end" },
+  { "id": "two", "type": "entry", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#,
+        expect![[r#"
+            3:11-3:16 error[multiple-entry] `"two"`: a second `entry` node, `two`: a flow has exactly one entry
+              related 2:11-2:16: the first entry is here
+        "#]],
+    );
+}
+
+#[test]
+fn missing_exit_fix_adds_an_exit_and_wires_dead_ends() {
+    let src = r#"{
+  "id": "a",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "answer" },
+    {
+      "id": "answer",
+      "type": "llm",
+      "model": "local"
+    }
+  ]
+}"#;
+    check(
+        src,
+        expect![[r#"
+            3:3-3:10 error[missing-exit] `"nodes"`: the flow has no `exit` node: a run can never finish
+            6:13-6:21 error[dead-end] `"answer"`: llm node `answer` leads nowhere: give it a `next` (only exit nodes may end a run)
+        "#]],
+    );
+    fix(
+        src,
+        Code::MissingExit,
+        expect![[r#"
+            Add an exit node `end` and connect dead ends to it
+            {
+              "id": "a",
+              "nodes": [
+                { "id": "start", "type": "entry", "next": "answer" },
+                {
+                  "id": "answer",
+                  "type": "llm",
+                  "model": "local",
+                  "next": "end"
+                },
+                { "id": "end", "type": "exit" }
+              ]
+            }"#]],
+    );
+}
+
+#[test]
+fn dead_end_fix_connects_the_node_to_the_exit() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "search" },
+  { "id": "search", "type": "rag", "query": "{{input}}" },
+  { "id": "done", "type": "exit" }
+] }"#;
+    check(
+        src,
+        expect![[r#"
+            3:11-3:19 error[dead-end] `"search"`: rag node `search` leads nowhere: give it a `next` (only exit nodes may end a run)
+            4:11-4:17 warning[unreachable-node] `"done"`: node `done` is never reached from the entry
+        "#]],
+    );
+    fix(
+        src,
+        Code::DeadEnd,
+        expect![[r#"
+            Continue with `done`
+            { "id": "a", "nodes": [
+              { "id": "start", "type": "entry", "next": "search" },
+              { "id": "search", "type": "rag", "query": "{{input}}", "next": "done" },
+              { "id": "done", "type": "exit" }
+            ] }"#]],
+    );
+}
+
+#[test]
+fn a_loop_without_a_decision_never_ends() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "a1" },
+  { "id": "a1", "type": "llm", "model": "local", "next": "a2" },
+  { "id": "a2", "type": "llm", "model": "local", "next": ["a1", "end"] },
+  { "id": "end", "type": "exit" }
+] }"#,
+        expect![[r#"
+            3:11-3:15 error[cycle-without-exit] `"a1"`: the loop `a1` → `a2` never ends: no `condition` or `reflect` node in it can decide to leave
+              related 4:11-4:15: `a2` is part of the loop
+        "#]],
+    );
+}
+
+#[test]
+fn a_loop_with_no_way_out_never_ends_even_with_a_condition() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "ask" },
+  { "id": "ask", "type": "condition", "if": "{{input}} == \"x\"", "then": "ask", "else": "ask" },
+  { "id": "end", "type": "exit" }
+] }"#,
+        expect![[r#"
+            3:11-3:16 error[cycle-without-exit] `"ask"`: the loop `ask` never ends: no edge leads out of it to an exit
+            4:11-4:16 warning[unreachable-node] `"end"`: node `end` is never reached from the entry
+        "#]],
+    );
+}
+
+#[test]
+fn a_reflect_loop_is_a_bounded_way_out() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "draft" },
+  { "id": "draft", "type": "llm", "model": "local", "prompt": "{{input}}", "next": "critic" },
+  { "id": "critic", "type": "reflect", "target": "draft", "max_iterations": 3, "until": "{{nodes.draft.output}} contains \"OK\"", "next": "end" },
+  { "id": "end", "type": "exit", "output": "{{nodes.draft.output}}" }
+] }"#,
+        expect![""],
+    );
+}
+
+#[test]
+fn unknown_tool_and_model_suggest_close_names() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "t" },
+  { "id": "t", "type": "tool", "tool": "read_fil", "next": "m" },
+  { "id": "m", "type": "llm", "model": ["gpt4", "ollama/llama3.2", "mystery"], "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    check(
+        src,
+        expect![[r#"
+            3:40-3:50 warning[unknown-tool] `"read_fil"`: no known tool is called `read_fil`: did you mean `read_file`?
+            4:41-4:47 warning[unknown-model] `"gpt4"`: no configured provider knows the model `gpt4`: did you mean `gpt-4`?
+            4:68-4:77 warning[unknown-model] `"mystery"`: no configured provider knows the model `mystery` (write `provider/model`, e.g. `ollama/llama3.2`, to route it)
+        "#]],
+    );
+    fix(
+        src,
+        Code::UnknownTool,
+        expect![[r#"
+            Change to `read_file`
+            { "id": "a", "nodes": [
+              { "id": "start", "type": "entry", "next": "t" },
+              { "id": "t", "type": "tool", "tool": "read_file", "next": "m" },
+              { "id": "m", "type": "llm", "model": ["gpt4", "ollama/llama3.2", "mystery"], "next": "end" },
+              { "id": "end", "type": "exit" }
+            ] }"#]],
+    );
+}
+
+#[test]
+fn missing_secret_offers_to_add_it_to_the_vault() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "k" },
+  { "id": "k", "type": "vault", "key": "github_token", "as": "gh", "next": "call" },
+  { "id": "call", "type": "tool", "tool": "http_fetch", "args": { "auth": "{{vars.gh}} {{vault.openai_key}} {{vault.nope}}" }, "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    check(
+        src,
+        expect![[r#"
+            3:40-3:54 warning[missing-secret] `"github_token"`: the vault has no secret `github_token`: the run will fail at this node until it is added
+            4:109-4:123 warning[missing-secret] `{{vault.nope}}`: the vault has no secret `nope`: the run will fail at this node until it is added
+        "#]],
+    );
+    let file = crate::FlowFile::parse(src);
+    let findings = file.findings(&catalog());
+    let command = findings[0].fixes[0].command.as_ref().unwrap();
+    assert_eq!(command.command, "codexos.vault.put");
+    assert_eq!(
+        command.arguments,
+        vec![serde_json::json!({"key": "github_token"})]
+    );
+}
+
+#[test]
+fn template_refs_must_name_nodes_that_run_before() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "first" },
+  { "id": "first", "type": "llm", "model": "local", "prompt": "{{nodes.second.output}} {{nodes.frist.output}}", "next": "second" },
+  { "id": "second", "type": "llm", "model": "local", "prompt": "{{ nodes.first.output }} {{vars.x}} {{oops}} {{input", "next": "end" },
+  { "id": "end", "type": "exit", "output": "{{nodes.second.output}}" }
+] }"#,
+        expect![[r#"
+            3:64-3:87 error[unknown-template-ref] `{{nodes.second.output}}`: `{{nodes.second.output}}`: node `second` does not run before `first`, so it has no output yet
+              related 4:11-4:19: `second` is defined here
+            3:88-3:110 error[unknown-template-ref] `{{nodes.frist.output}}`: `{{nodes.frist.output}}`: no node has the id `frist`: did you mean `first`?
+            4:90-4:100 error[unknown-template-ref] `{{vars.x}}`: `{{vars.x}}`: no vault node defines `x` (set `"as": "x"` on one)
+            4:101-4:109 error[unknown-template-ref] `{{oops}}`: unknown template reference `oops`: expected `input`, `context`, `nodes.<id>.output`, `vault.<key>` or `vars.<name>`
+            4:110-4:117 error[unknown-template-ref] `{{input`: `{{` is never closed with `}}`
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_flow_is_reported_when_the_catalog_knows_the_files() {
+    struct Files;
+    impl crate::Catalog for Files {
+        fn tools(&self) -> &[crate::Entry] {
+            &[]
+        }
+        fn models(&self) -> &[crate::Entry] {
+            &[]
+        }
+        fn vault_keys(&self) -> &[crate::Entry] {
+            &[]
+        }
+        fn flow_exists(&self, path: &str) -> Option<bool> {
+            Some(path == "helper.flow.json")
+        }
+    }
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "sub" },
+  { "id": "sub", "type": "flow", "flow": "helpr.flow.json", "next": "sub2" },
+  { "id": "sub2", "type": "flow", "flow": "helper.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let file = FlowFile::parse(src);
+    expect![[r#"
+        3:42-3:59 error[unknown-flow] `"helpr.flow.json"`: no flow file at `helpr.flow.json` (relative to this file)
+    "#]]
+    .assert_eq(&render_findings(src, &file.findings(&Files)));
+}
+
+#[test]
+fn every_code_is_covered_by_a_test_above() {
+    let source = include_str!("checks.rs");
+    for code in Code::ALL {
+        let tag = format!("[{}]", code.as_str());
+        assert!(source.contains(&tag), "no test shows {code}");
+    }
+}
