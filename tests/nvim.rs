@@ -34,6 +34,26 @@ fn find_nvim() -> Option<PathBuf> {
     installed.is_file().then_some(installed)
 }
 
+/// Copies the files of `from` (one level, fixtures only) into a fresh `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    if to.exists() {
+        std::fs::remove_dir_all(to)
+            .unwrap_or_else(|error| panic!("remove {}: {error}", to.display()));
+    }
+    std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("create {}: {error}", to.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|error| panic!("read {}: {error}", from.display()));
+    for entry in entries {
+        let source = entry.expect("a fixture entry").path();
+        if source.is_file() {
+            let target = to.join(source.file_name().expect("a file name"));
+            std::fs::copy(&source, &target).unwrap_or_else(|error| {
+                panic!("copy {} to {}: {error}", source.display(), target.display())
+            });
+        }
+    }
+}
+
 #[test]
 fn neovim_shows_flow_diagnostics_completes_node_ids_and_jumps_to_definitions() {
     let Some(nvim) = find_nvim() else {
@@ -46,16 +66,20 @@ fn neovim_shows_flow_diagnostics_completes_node_ids_and_jumps_to_definitions() {
     };
 
     let codexos = PathBuf::from(env!("CARGO_BIN_EXE_codexos"));
-    let bin_dir = codexos.parent().expect("the codexos binary has a directory");
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir.to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let bin_dir = codexos
+        .parent()
+        .expect("the codexos binary has a directory");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .expect("PATH entries join");
 
     // nvim's own state (LSP log, shada) stays inside the build's scratch space.
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nvim-e2e");
     std::fs::create_dir_all(&scratch).expect("create the scratch directory");
+    // The server may write under its workspace (.codexos/): give it a copy, not the source tree.
+    let workspace = scratch.join("workspace");
+    copy_dir(&repo_root().join("tests/nvim/workspace"), &workspace);
     let stdout_path = scratch.join("stdout.txt");
     let stderr_path = scratch.join("stderr.txt");
     let script = repo_root().join("tests/nvim/flow_diagnostics.lua");
@@ -63,7 +87,8 @@ fn neovim_shows_flow_diagnostics_completes_node_ids_and_jumps_to_definitions() {
     let mut child = Command::new(&nvim)
         .args(["--headless", "--clean", "-l"])
         .arg(&script)
-        .current_dir(repo_root().join("tests/nvim/workspace"))
+        .current_dir(&workspace)
+        .env("CODEXOS_TEST_WORKSPACE", &workspace)
         .env("PATH", path)
         .env("CODEXOS_BIN", &codexos)
         .env("XDG_STATE_HOME", scratch.join("state"))

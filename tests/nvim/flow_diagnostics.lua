@@ -5,7 +5,9 @@
 
 local here = vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p"))
 local repo = vim.fs.dirname(vim.fs.dirname(here))
-local flow_path = here .. "/workspace/broken.flow.json"
+-- tests/nvim.rs runs on a copy of workspace/ so that nothing the server writes lands in the repository.
+local workspace = os.getenv("CODEXOS_TEST_WORKSPACE") or (here .. "/workspace")
+local flow_path = workspace .. "/broken.flow.json"
 local timeout_ms = 20000
 
 local function fail(message)
