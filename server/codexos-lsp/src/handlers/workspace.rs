@@ -1,0 +1,99 @@
+//! Workspace folders and configuration: `codexos.toml` is re-read when it changes on disk or the
+//! client says the settings changed, and every open flow is checked again.
+
+use std::sync::Arc;
+
+use codexos_service::{CONFIG_FILE, Workspace};
+use tower_lsp_server::ls_types::{
+    DidChangeConfigurationParams, DidChangeWatchedFilesParams, DidChangeWorkspaceFoldersParams,
+    MessageType,
+};
+
+use crate::diagnostics;
+use crate::progress::{ProgressStep, create_progress, report_progress};
+use crate::session::Session;
+
+pub fn did_change_configuration(session: &Arc<Session>, _: DidChangeConfigurationParams) {
+    reload_and_recheck(session);
+}
+
+pub fn did_change_watched_files(session: &Arc<Session>, params: DidChangeWatchedFilesParams) {
+    let config_changed = params.changes.iter().any(|change| {
+        change
+            .uri
+            .path()
+            .as_str()
+            .ends_with(&format!("/{CONFIG_FILE}"))
+    });
+    if config_changed {
+        reload_and_recheck(session);
+    }
+}
+
+pub fn did_change_workspace_folders(
+    session: &Arc<Session>,
+    params: DidChangeWorkspaceFoldersParams,
+) {
+    let root_before = session.root();
+    let mut folders = session.folders();
+    folders.retain(|folder| {
+        !params
+            .event
+            .removed
+            .iter()
+            .any(|gone| gone.uri == folder.uri)
+    });
+    folders.extend(params.event.added);
+    session.set_folders(folders);
+    if session.root() != root_before {
+        reload_and_recheck(session);
+    }
+}
+
+/// Re-reads the configuration now; a bad file keeps the last good one and tells the user once.
+/// Then re-checks the open flows, reporting progress when the client shows it.
+pub fn reload_and_recheck(session: &Arc<Session>) {
+    let root = session
+        .root()
+        .unwrap_or_else(|| session.workspace().root().to_owned());
+    let problem = match Workspace::load(&root) {
+        Ok(workspace) => {
+            let warnings = &workspace.config().warnings;
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            let problem = (!warnings.is_empty()).then(|| {
+                let lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+                (MessageType::WARNING, lines.join("\n"))
+            });
+            session.set_workspace(workspace);
+            problem
+        }
+        Err(error) => {
+            tracing::error!("{error}; keeping the previous configuration");
+            Some((MessageType::ERROR, error.to_string()))
+        }
+    };
+    let session = session.clone();
+    tokio::spawn(async move {
+        if let Some((kind, message)) = problem {
+            session.client.show_message(kind, message).await;
+        }
+        if session.open_flows().is_empty() {
+            return;
+        }
+        let token = create_progress(&session).await;
+        if let Some(token) = &token {
+            let begin = ProgressStep::Begin {
+                title: "Checking flows".to_owned(),
+                cancellable: false,
+            };
+            report_progress(&session, token, begin, None, None).await;
+        }
+        let count = diagnostics::recheck_all(&session);
+        if let Some(token) = &token {
+            let message = format!("{count} open flow(s) re-checked with the new configuration");
+            report_progress(&session, token, ProgressStep::End, Some(message), None).await;
+        }
+    });
+}

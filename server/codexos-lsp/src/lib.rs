@@ -1,0 +1,54 @@
+//! The CodexOS language server: translates LSP requests into `codexos-service` and
+//! `codexos-flow` calls, and their answers back into LSP types.
+//!
+//! Built on `tower-lsp-server`, the maintained fork of `tower-lsp` (the original has had no
+//! release since 2023; the fork is on current `ls-types`, has `positionEncoding` and 3.17 types,
+//! and keeps the same small `LanguageServer` trait).
+//!
+//! Layout: [`server`] (the thin trait impl) → [`handlers`] (one module per method or area) →
+//! [`session`] (documents, folders, configuration) with [`edit`] (positions), [`convert`]
+//! (findings → LSP types), [`diagnostics`] (background publishing), [`progress`], [`logging`].
+
+pub mod convert;
+pub mod diagnostics;
+pub mod edit;
+pub mod handlers;
+pub mod logging;
+pub mod progress;
+pub mod server;
+pub mod session;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower_lsp_server::{LspService, Server as Transport};
+
+use crate::logging::LogSinks;
+use crate::server::Server;
+
+/// How a server run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// `shutdown` then `exit`, as the protocol asks.
+    Clean,
+    /// `exit` without `shutdown`, or the input closed.
+    Abrupt,
+}
+
+/// Serves the protocol on `input`/`output` (stdin/stdout for `codexos lsp`) until `exit` or
+/// end of input.
+pub async fn serve<I, O>(input: I, output: O) -> Ending
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
+    let logs = LogSinks::install();
+    let (service, socket) = LspService::build(|client| Server::new(client, logs))
+        .custom_method("window/workDoneProgress/cancel", Server::cancel_progress)
+        .finish();
+    let session = service.inner().session().clone();
+    Transport::new(input, output, socket).serve(service).await;
+    if session.shutdown_requested() {
+        Ending::Clean
+    } else {
+        Ending::Abrupt
+    }
+}

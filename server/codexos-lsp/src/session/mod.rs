@@ -1,0 +1,259 @@
+//! The server's state: open documents, workspace folders, the workspace service (configuration
+//! and catalog) and what the client said it can do.
+//!
+//! Locks are std mutexes held only for quick copies or mutations, never across an `.await` or an
+//! analysis: requests take a [`Snapshot`] and work on it off the main loop.
+
+mod documents;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use codexos_flow::Encoding;
+use codexos_service::{Workspace, is_flow_path};
+use tower_lsp_server::Client;
+use tower_lsp_server::jsonrpc;
+use tower_lsp_server::ls_types::{
+    ClientCapabilities, TextDocumentContentChangeEvent, Uri, WorkspaceFolder,
+};
+
+pub use documents::{Document, Snapshot};
+
+use crate::edit::negotiate_encoding;
+
+/// What the client announced in `initialize`, reduced to the answers the handlers need.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    pub encoding: Encoding,
+    pub snippets: bool,
+    pub hierarchical_symbols: bool,
+    pub document_changes: bool,
+    pub work_done_progress: bool,
+    pub watch_files_dynamically: bool,
+}
+
+impl ClientSettings {
+    pub fn from_capabilities(capabilities: &ClientCapabilities) -> ClientSettings {
+        let text_document = capabilities.text_document.as_ref();
+        let workspace = capabilities.workspace.as_ref();
+        ClientSettings {
+            encoding: negotiate_encoding(capabilities),
+            snippets: text_document
+                .and_then(|t| t.completion.as_ref())
+                .and_then(|c| c.completion_item.as_ref())
+                .and_then(|item| item.snippet_support)
+                .unwrap_or(false),
+            hierarchical_symbols: text_document
+                .and_then(|t| t.document_symbol.as_ref())
+                .and_then(|s| s.hierarchical_document_symbol_support)
+                .unwrap_or(false),
+            document_changes: workspace
+                .and_then(|w| w.workspace_edit.as_ref())
+                .and_then(|e| e.document_changes)
+                .unwrap_or(false),
+            work_done_progress: capabilities
+                .window
+                .as_ref()
+                .and_then(|w| w.work_done_progress)
+                .unwrap_or(false),
+            watch_files_dynamically: workspace
+                .and_then(|w| w.did_change_watched_files.as_ref())
+                .and_then(|w| w.dynamic_registration)
+                .unwrap_or(false),
+        }
+    }
+}
+
+impl Default for ClientSettings {
+    fn default() -> ClientSettings {
+        ClientSettings::from_capabilities(&ClientCapabilities::default())
+    }
+}
+
+pub struct Session {
+    pub client: Client,
+    settings: OnceLock<ClientSettings>,
+    documents: Mutex<HashMap<Uri, Document>>,
+    folders: Mutex<Vec<WorkspaceFolder>>,
+    workspace: RwLock<Arc<Workspace>>,
+    /// One diagnostics run per document at a time; runs and the clearing on close queue here.
+    analysis_locks: Mutex<HashMap<Uri, Arc<tokio::sync::Mutex<()>>>>,
+    cancelled_progress: Mutex<Vec<String>>,
+    shutdown_requested: AtomicBool,
+}
+
+impl Session {
+    pub fn new(client: Client) -> Session {
+        let root = std::env::current_dir().unwrap_or_default();
+        Session {
+            client,
+            settings: OnceLock::new(),
+            documents: Mutex::new(HashMap::new()),
+            folders: Mutex::new(Vec::new()),
+            workspace: RwLock::new(Arc::new(Workspace::with_config(&root, Default::default()))),
+            analysis_locks: Mutex::new(HashMap::new()),
+            cancelled_progress: Mutex::new(Vec::new()),
+            shutdown_requested: AtomicBool::new(false),
+        }
+    }
+
+    pub fn settings(&self) -> ClientSettings {
+        self.settings.get().cloned().unwrap_or_default()
+    }
+
+    pub fn set_settings(&self, settings: ClientSettings) {
+        // `initialize` comes once; the protocol layer rejects a second one before it gets here.
+        let _ = self.settings.set(settings);
+    }
+
+    pub fn workspace(&self) -> Arc<Workspace> {
+        self.workspace
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn set_workspace(&self, workspace: Workspace) {
+        *self
+            .workspace
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(workspace);
+    }
+
+    pub fn folders(&self) -> Vec<WorkspaceFolder> {
+        lock(&self.folders).clone()
+    }
+
+    pub fn set_folders(&self, folders: Vec<WorkspaceFolder>) {
+        *lock(&self.folders) = folders;
+    }
+
+    /// The workspace root: the first workspace folder that is a local directory.
+    pub fn root(&self) -> Option<PathBuf> {
+        lock(&self.folders)
+            .iter()
+            .find_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
+    }
+
+    pub fn open(&self, uri: Uri, text: &str, version: i32) {
+        let document = Document::new(&uri, text, version);
+        lock(&self.documents).insert(uri, document);
+    }
+
+    /// Applies changes to an open document; `false` when the document is not open.
+    pub fn change(
+        &self,
+        uri: &Uri,
+        changes: Vec<TextDocumentContentChangeEvent>,
+        version: i32,
+    ) -> bool {
+        let encoding = self.settings().encoding;
+        match lock(&self.documents).get_mut(uri) {
+            Some(document) => {
+                document.apply_changes(changes, version, encoding);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn close(&self, uri: &Uri) -> bool {
+        lock(&self.documents).remove(uri).is_some()
+    }
+
+    pub fn version(&self, uri: &Uri) -> Option<i32> {
+        lock(&self.documents).get(uri).map(Document::version)
+    }
+
+    pub fn open_flows(&self) -> Vec<Uri> {
+        lock(&self.documents)
+            .keys()
+            .filter(|uri| is_flow_uri(uri))
+            .cloned()
+            .collect()
+    }
+
+    /// The parsed current version of a document; parsing (when needed) runs off the main loop.
+    pub async fn snapshot(&self, uri: &Uri) -> Option<Arc<Snapshot>> {
+        let source = match lock(&self.documents).get(uri)?.snapshot_or_source() {
+            Ok(snapshot) => return Some(snapshot),
+            Err(source) => source,
+        };
+        let (uri_owned, encoding) = (uri.clone(), self.settings().encoding);
+        let snapshot = tokio::task::spawn_blocking(move || source.build(uri_owned, encoding))
+            .await
+            .map_err(|error| tracing::error!("parsing {} failed: {error}", uri.as_str()))
+            .ok()?;
+        let snapshot = Arc::new(snapshot);
+        if let Some(document) = lock(&self.documents).get_mut(uri) {
+            document.remember(&snapshot);
+        }
+        Some(snapshot)
+    }
+
+    /// Runs `compute` on a snapshot of a flow document off the main loop: `Ok(None)` for a
+    /// document that is not open or not a flow, an error response if `compute` panics.
+    pub async fn read<T, F>(&self, uri: &Uri, compute: F) -> jsonrpc::Result<Option<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Snapshot, &Workspace) -> Option<T> + Send + 'static,
+    {
+        if !is_flow_uri(uri) {
+            return Ok(None);
+        }
+        let Some(snapshot) = self.snapshot(uri).await else {
+            tracing::info!("{} is not open: nothing to answer", uri.as_str());
+            return Ok(None);
+        };
+        let workspace = self.workspace();
+        tokio::task::spawn_blocking(move || compute(&snapshot, &workspace))
+            .await
+            .map_err(|error| {
+                tracing::error!("a request on {} failed: {error}", uri.as_str());
+                jsonrpc::Error {
+                    code: jsonrpc::ErrorCode::InternalError,
+                    message: format!("codexos failed on {}: {error}", uri.as_str()).into(),
+                    data: None,
+                }
+            })
+    }
+
+    pub fn analysis_lock(&self, uri: &Uri) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.analysis_locks)
+            .entry(uri.clone())
+            .or_default()
+            .clone()
+    }
+
+    pub fn cancel_progress(&self, token: String) {
+        lock(&self.cancelled_progress).push(token);
+    }
+
+    pub fn is_progress_cancelled(&self, token: &str) -> bool {
+        lock(&self.cancelled_progress).iter().any(|t| t == token)
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::SeqCst);
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown_requested.load(Ordering::SeqCst)
+    }
+}
+
+/// Whether the document at `uri` is a flow file (`*.flow.json`).
+pub fn is_flow_uri(uri: &Uri) -> bool {
+    let path = uri.path().as_str();
+    is_flow_path(Path::new(path.rsplit('/').next().unwrap_or(path)))
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (every critical section
+/// here leaves the data consistent).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

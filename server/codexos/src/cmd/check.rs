@@ -1,0 +1,154 @@
+//! `codexos check [PATH...] [--format human|json]`.
+//!
+//! Human output is one line per finding, `path:line:col: severity[code]: message` (one-based
+//! line and column, the column in characters, as rustc and ruff print them), related places as
+//! indented `note` lines, then a summary. `--format json` prints one JSON array of findings
+//! (`path`, `line`, `column`, `end_line`, `end_column`, `severity`, `code`, `message`, `related`,
+//! `fixes`). Paths that cannot be read go to stderr.
+//!
+//! Exit status: 0 when no finding is an error (warnings alone pass), 1 when any is, 2 when the
+//! command could not do its job (bad arguments, unreadable paths, a broken `codexos.toml`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use codexos_flow::Severity;
+use codexos_service::{CheckReport, CheckedFile, Workspace};
+use serde::Serialize;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Flow files, or folders to search for `*.flow.json` (default: the current folder).
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let workspace = Workspace::discover(&cwd)?;
+    for warning in &workspace.config().warnings {
+        eprintln!("warning: {warning}");
+    }
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let report = workspace.check_paths(&paths);
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        Format::Human => print_human(&report, &mut stdout),
+        Format::Json => print_json(&report, &mut stdout),
+    }
+    .context("cannot write the report")?;
+    for error in &report.errors {
+        eprintln!("error: {error}");
+    }
+    Ok(if !report.errors.is_empty() {
+        ExitCode::from(2)
+    } else if report.count(Severity::Error) > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_human(report: &CheckReport, out: &mut impl Write) -> std::io::Result<()> {
+    for file in &report.files {
+        let path = file.path.display();
+        for finding in &file.findings {
+            let (line, col) = file.position(finding.range.start);
+            let severity = finding.severity.as_str();
+            writeln!(
+                out,
+                "{path}:{line}:{col}: {severity}[{}]: {}",
+                finding.code, finding.message
+            )?;
+            for related in &finding.related {
+                let (line, col) = file.position(related.range.start);
+                writeln!(out, "  {path}:{line}:{col}: note: {}", related.message)?;
+            }
+        }
+    }
+    let (errors, warnings) = (
+        report.count(Severity::Error),
+        report.count(Severity::Warning),
+    );
+    let files = report.files.len();
+    let flows = if files == 1 { "flow" } else { "flows" };
+    if errors + warnings == 0 {
+        writeln!(out, "Checked {files} {flows}: no problems.")
+    } else {
+        writeln!(
+            out,
+            "Checked {files} {flows}: {errors} error(s), {warnings} warning(s)."
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    path: String,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    severity: &'static str,
+    code: &'static str,
+    message: &'a str,
+    related: Vec<JsonRelated<'a>>,
+    fixes: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonRelated<'a> {
+    line: u32,
+    column: u32,
+    message: &'a str,
+}
+
+fn print_json(report: &CheckReport, out: &mut impl Write) -> std::io::Result<()> {
+    let findings: Vec<JsonFinding<'_>> = report.files.iter().flat_map(json_findings).collect();
+    serde_json::to_writer_pretty(&mut *out, &findings)?;
+    writeln!(out)
+}
+
+fn json_findings(file: &CheckedFile) -> impl Iterator<Item = JsonFinding<'_>> {
+    file.findings.iter().map(move |finding| {
+        let (line, column) = file.position(finding.range.start);
+        let (end_line, end_column) = file.position(finding.range.end);
+        JsonFinding {
+            path: file.path.display().to_string(),
+            line,
+            column,
+            end_line,
+            end_column,
+            severity: finding.severity.as_str(),
+            code: finding.code.as_str(),
+            message: &finding.message,
+            related: finding
+                .related
+                .iter()
+                .map(|related| {
+                    let (line, column) = file.position(related.range.start);
+                    JsonRelated {
+                        line,
+                        column,
+                        message: &related.message,
+                    }
+                })
+                .collect(),
+            fixes: finding.fixes.iter().map(|fix| fix.title.as_str()).collect(),
+        }
+    })
+}
