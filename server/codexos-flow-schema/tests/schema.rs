@@ -95,10 +95,8 @@ fn every_shipped_flow_matches_the_schema() {
     assert!(report.is_empty(), "flows that break the schema:\n{report}");
 }
 
-#[test]
-fn the_seed_example_matches_the_schema_verbatim() {
-    assert_violations(
-        r#"{
+/// The "Agent Execution Flow" of the seed blueprint, character for character.
+const SEED_EXAMPLE: &str = r#"{
   "id": "agent-1",
   "nodes": [
     { "id": "start", "type": "entry", "next": "planner" },
@@ -107,9 +105,15 @@ fn the_seed_example_matches_the_schema_verbatim() {
     { "id": "summarizer", "type": "llm", "model": "claude-3-opus", "next": "end" },
     { "id": "end", "type": "exit" }
   ]
-}"#,
-        expect![""],
-    );
+}
+"#;
+
+#[test]
+fn the_seed_example_ships_verbatim_and_matches_the_schema() {
+    let shipped = std::fs::read_to_string(repo_root().join("flows/examples/seed-agent.flow.json"))
+        .expect("read flows/examples/seed-agent.flow.json");
+    assert_eq!(shipped, SEED_EXAMPLE);
+    assert_violations(SEED_EXAMPLE, expect![""]);
 }
 
 #[test]
