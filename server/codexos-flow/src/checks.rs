@@ -1,8 +1,6 @@
 //! The checks behind every flow finding, in stages: JSON syntax, then the schema, then the graph
 //! and references. Each stage is a pure function over the parsed file.
 
-use std::collections::HashMap;
-
 use crate::catalog::{Catalog, PROVIDERS};
 use crate::model::{
     EdgeKind, FILE_FIELDS, Field, FieldKind, Flow, Node, NodeType, closest, is_valid_id,
@@ -538,7 +536,7 @@ fn reachability(text: &str, root: &Value, flow: &Flow, out: &mut Vec<Finding>) {
 }
 
 fn cycles(flow: &Flow, out: &mut Vec<Finding>) {
-    let components = strongly_connected(&flow.successors);
+    let components = crate::graph::strongly_connected(&flow.successors);
     let mut component_of = vec![0; flow.nodes.len()];
     for (c, members) in components.iter().enumerate() {
         for &m in members {
@@ -583,58 +581,6 @@ fn cycles(flow: &Flow, out: &mut Vec<Finding>) {
         }));
         out.push(f);
     }
-}
-
-/// Tarjan's algorithm, iterative so that a 10,000-node chain cannot overflow the stack.
-fn strongly_connected(successors: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    const UNVISITED: usize = usize::MAX;
-    let n = successors.len();
-    let mut index = vec![UNVISITED; n];
-    let mut low = vec![0; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut components = Vec::new();
-    let mut next_index = 0;
-    for root in 0..n {
-        if index[root] != UNVISITED {
-            continue;
-        }
-        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
-        while let Some(&mut (v, ref mut child)) = work.last_mut() {
-            if *child == 0 && index[v] == UNVISITED {
-                index[v] = next_index;
-                low[v] = next_index;
-                next_index += 1;
-                stack.push(v);
-                on_stack[v] = true;
-            }
-            if let Some(&w) = successors[v].get(*child) {
-                *child += 1;
-                if index[w] == UNVISITED {
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            work.pop();
-            if let Some(&(parent, _)) = work.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut component = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    component.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                components.push(component);
-            }
-        }
-    }
-    components
 }
 
 fn references(flow: &Flow, items: &[Value], catalog: &dyn Catalog, out: &mut Vec<Finding>) {
@@ -754,7 +700,7 @@ fn templates(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog, out: &
         return;
     }
     let vars = template::defined_vars(json, flow);
-    let mut reach_cache: HashMap<usize, Vec<bool>> = HashMap::new();
+    let reach = crate::graph::Reach::new(flow);
     let text_of = |value: &Value| value.as_string().map(|s| s.content);
     for string in strings {
         let Some(content) = text_of(string.value) else {
@@ -787,10 +733,7 @@ fn templates(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog, out: &
                         out.push(f);
                         continue;
                     };
-                    let reaches = reach_cache
-                        .entry(source)
-                        .or_insert_with(|| reachable_from(flow, source));
-                    if !reaches[node.index] {
+                    if !reach.reaches(source, node.index) {
                         let mut f = finding(
                             reference.range,
                             Code::UnknownTemplateRef,
@@ -837,19 +780,4 @@ fn templates(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog, out: &
             }
         }
     }
-}
-
-/// Which nodes a run can reach after `source` has run (not counting `source` itself unless a
-/// loop leads back to it).
-fn reachable_from(flow: &Flow, source: usize) -> Vec<bool> {
-    let mut seen = vec![false; flow.nodes.len()];
-    let mut stack: Vec<usize> = flow.successors[source].clone();
-    while let Some(i) = stack.pop() {
-        if seen[i] {
-            continue;
-        }
-        seen[i] = true;
-        stack.extend(flow.successors[i].iter().copied().filter(|&j| !seen[j]));
-    }
-    seen
 }

@@ -218,9 +218,10 @@ impl Ide<'_> {
             ),
         ];
         if let Some(here) = node_index {
+            let before = crate::graph::ancestors(self.flow, here);
             for node in &self.flow.nodes {
                 let Some(id) = &node.id else { continue };
-                if runs_before(self.flow, node.index, here) {
+                if before[node.index] {
                     let ty = node.ty.map_or("", NodeType::as_str);
                     refs.push((
                         format!("nodes.{id}.output"),
@@ -610,21 +611,6 @@ fn fold(text: &str, value: &Value, out: &mut Vec<FoldingRange>) {
     for child in children {
         fold(text, child, out);
     }
-}
-
-/// Whether `before` has run by the time `node` runs (a path leads from it to `node`).
-pub(crate) fn runs_before(flow: &Flow, before: usize, node: usize) -> bool {
-    let mut seen = vec![false; flow.nodes.len()];
-    let mut stack = flow.successors[before].clone();
-    while let Some(i) = stack.pop() {
-        if i == node {
-            return true;
-        }
-        if !std::mem::replace(&mut seen[i], true) {
-            stack.extend(&flow.successors[i]);
-        }
-    }
-    false
 }
 
 fn entries(

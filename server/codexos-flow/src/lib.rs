@@ -11,6 +11,7 @@ mod checks;
 mod cursor;
 mod fixes;
 mod format;
+mod graph;
 mod ide;
 pub mod model;
 pub mod syntax;
