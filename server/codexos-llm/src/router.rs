@@ -1,0 +1,185 @@
+//! The router: routes a request's model names to providers and walks the fallback chain until
+//! one of them starts answering.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::{Stream, StreamExt, stream};
+use tokio_util::sync::CancellationToken;
+
+use crate::collect::ResponseBuilder;
+use crate::config::LlmConfig;
+use crate::error::{Attempt, AttemptOutcome, LlmError};
+use crate::http::HttpProvider;
+use crate::provider::{ChatStream, Provider};
+use crate::routing::{PlannedLink, RouteTable};
+use crate::types::{ChatRequest, ChatResponse, ModelRef, StreamEvent};
+
+pub struct Router {
+    table: RouteTable,
+    providers: HashMap<String, Arc<dyn Provider>>,
+    fallbacks: Vec<String>,
+}
+
+impl Router {
+    /// A router over the configured HTTP providers. Providers that cannot be called (no key)
+    /// are kept in the table so that chains naming them say why they were skipped.
+    pub fn new(config: &LlmConfig) -> Result<Router, LlmError> {
+        let mut table = RouteTable::new(&config.default_provider);
+        let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+        for (id, provider) in &config.providers {
+            let unavailable = provider.unavailable_reason();
+            if unavailable.is_none() {
+                providers.insert(
+                    id.clone(),
+                    Arc::new(HttpProvider::new(id, provider.clone())?),
+                );
+            }
+            table.add(id, provider.default_model.clone(), unavailable);
+        }
+        Ok(Router {
+            table,
+            providers,
+            fallbacks: config.fallbacks.clone(),
+        })
+    }
+
+    /// Adds a provider that is not configured over HTTP, such as the in-process model under
+    /// [`crate::config::LOCAL`], replacing any provider with that id.
+    pub fn register(
+        &mut self,
+        id: impl Into<String>,
+        provider: Arc<dyn Provider>,
+        default_model: Option<String>,
+    ) {
+        let id = id.into();
+        self.table.add(&id, default_model, None);
+        self.providers.insert(id, provider);
+    }
+
+    /// The chain `request` would walk, with the links that will be skipped and why. A flow
+    /// check can show this before anything runs.
+    pub fn plan(&self, request: &ChatRequest) -> Vec<PlannedLink> {
+        self.table.plan(request, &self.fallbacks)
+    }
+
+    /// Starts the answer from the first model in the chain that produces an event. Links
+    /// that are skipped or fail before their first event are recorded in
+    /// [`RoutedStream::attempts`]; an error after the first event ends the stream (the caller
+    /// has seen part of that model's answer, so another model cannot take over silently).
+    pub async fn stream(
+        &self,
+        request: ChatRequest,
+        cancel: CancellationToken,
+    ) -> Result<RoutedStream, LlmError> {
+        let plan = self.plan(&request);
+        let first_requested = plan.first().map(|link| link.requested.clone());
+        let mut attempts = Vec::new();
+        for link in plan {
+            let record = |outcome| Attempt {
+                requested: link.requested.clone(),
+                target: link.target.clone(),
+                outcome,
+            };
+            let target = match (&link.target, &link.skip) {
+                (Some(target), None) => target.clone(),
+                (_, skip) => {
+                    let reason = skip.clone().unwrap_or_default();
+                    attempts.push(record(AttemptOutcome::Skipped(reason)));
+                    continue;
+                }
+            };
+            let Some(provider) = self.providers.get(&target.provider) else {
+                let reason = format!("provider `{}` is not registered", target.provider);
+                attempts.push(record(AttemptOutcome::Skipped(reason)));
+                continue;
+            };
+            if cancel.is_cancelled() {
+                return Err(LlmError::Cancelled { target });
+            }
+            let mut provider_request = request.clone();
+            provider_request.model = target.model.clone();
+            provider_request.fallback_models.clear();
+            let mut events = provider.chat(provider_request, cancel.clone());
+            let mut early = Vec::new();
+            let failure = loop {
+                match events.next().await {
+                    Some(Ok(StreamEvent::Warning(warning))) => early.push(warning),
+                    Some(Ok(first)) => {
+                        let mut warnings: Vec<String> =
+                            attempts.iter().map(ToString::to_string).collect();
+                        if first_requested.as_deref() != Some(link.requested.as_str())
+                            && let Some(requested) = &first_requested
+                        {
+                            warnings.push(format!("{target} answered in place of `{requested}`"));
+                        }
+                        let opening = early
+                            .into_iter()
+                            .map(StreamEvent::Warning)
+                            .chain([first])
+                            .map(Ok);
+                        return Ok(RoutedStream {
+                            answered_by: target,
+                            attempts,
+                            warnings,
+                            events: Box::pin(stream::iter(opening).chain(events)),
+                        });
+                    }
+                    Some(Err(err)) if err.is_cancelled() => return Err(err),
+                    Some(Err(err)) => break err.to_string(),
+                    None => break format!("{target}: the stream ended without any output"),
+                }
+            };
+            let mut message = failure;
+            for warning in early {
+                message.push_str(&format!(" (before that: {warning})"));
+            }
+            attempts.push(record(AttemptOutcome::Failed(message)));
+        }
+        Err(LlmError::NoModelAnswered { attempts })
+    }
+
+    /// [`Router::stream`], collected.
+    pub async fn chat(
+        &self,
+        request: ChatRequest,
+        cancel: CancellationToken,
+    ) -> Result<ChatResponse, LlmError> {
+        self.stream(request, cancel).await?.collect().await
+    }
+}
+
+/// An answer in progress, from the model that took it.
+pub struct RoutedStream {
+    /// The model that answers, which may be a fallback.
+    pub answered_by: ModelRef,
+    /// The links before it that were skipped or failed.
+    pub attempts: Vec<Attempt>,
+    /// One line per attempt, and a note when a fallback answers, for the run log.
+    pub warnings: Vec<String>,
+    events: ChatStream,
+}
+
+impl RoutedStream {
+    /// Reads the rest of the answer.
+    pub async fn collect(mut self) -> Result<ChatResponse, LlmError> {
+        let mut builder = ResponseBuilder::default();
+        for warning in std::mem::take(&mut self.warnings) {
+            builder.warn(warning);
+        }
+        while let Some(event) = self.events.next().await {
+            builder.push(event?);
+        }
+        builder.finish(self.answered_by)
+    }
+}
+
+impl Stream for RoutedStream {
+    type Item = Result<StreamEvent, LlmError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.events.as_mut().poll_next(cx)
+    }
+}
