@@ -1,0 +1,147 @@
+-- CodexOS for Neovim: attaches `codexos lsp`, and adds search, flow runs, chat and inline agent
+-- actions on top of it. Everything goes through the language server (docs/protocol.md); this
+-- plugin only translates commands and shows results.
+local M = {}
+
+local defaults = {
+  -- The server binary and its arguments.
+  cmd = { "codexos", "lsp" },
+  -- Files that mark a workspace root.
+  root_markers = { "codexos.toml", ".codexos", ".git" },
+  -- Attach to every buffer of a workspace that has been indexed (it has `.codexos/index`),
+  -- not only to flow files.
+  attach_to_indexed_workspaces = true,
+  -- Where :CodexSearch puts its results: "quickfix" or "select".
+  search_results = "quickfix",
+  -- How many results :CodexSearch asks for.
+  search_k = 20,
+}
+
+M.config = vim.deepcopy(defaults)
+
+--- State shared by the commands: the last run per workspace and the open run/chat buffers.
+M.state = { last_run_id = nil, runs = {} }
+
+local function is_flow(path)
+  return path:match("%.flow%.json$") ~= nil
+end
+
+local function root_of(path)
+  return vim.fs.root(path, M.config.root_markers) or vim.fs.dirname(path)
+end
+
+local function is_indexed(root)
+  return root ~= nil and vim.uv.fs_stat(root .. "/.codexos/index") ~= nil
+end
+
+--- Starts (or reuses) the server for a buffer when it belongs to CodexOS.
+function M.attach(buf)
+  local path = vim.api.nvim_buf_get_name(buf)
+  if path == "" or vim.bo[buf].buftype ~= "" then
+    return nil
+  end
+  local root = root_of(path)
+  if not is_flow(path) and not (M.config.attach_to_indexed_workspaces and is_indexed(root)) then
+    return nil
+  end
+  return vim.lsp.start({
+    name = "codexos",
+    cmd = M.config.cmd,
+    root_dir = root,
+    capabilities = vim.lsp.protocol.make_client_capabilities(),
+    handlers = {
+      ["codexos/runEvent"] = function(_, event)
+        require("codexos.run").on_event(event)
+      end,
+    },
+  }, { bufnr = buf })
+end
+
+--- The CodexOS client for a buffer (the current one by default), or nil with a message.
+function M.client(buf)
+  buf = buf or vim.api.nvim_get_current_buf()
+  local client = vim.lsp.get_clients({ bufnr = buf, name = "codexos" })[1]
+    or vim.lsp.get_clients({ name = "codexos" })[1]
+  if not client then
+    vim.notify("codexos: no server attached (open a *.flow.json or index the workspace)", vim.log.levels.WARN)
+  end
+  return client
+end
+
+--- Runs a `workspace/executeCommand` and calls `on_result(result)` or reports the error.
+function M.execute(command, argument, on_result, buf)
+  local client = M.client(buf)
+  if not client then
+    return
+  end
+  client:request("workspace/executeCommand", { command = command, arguments = { argument } }, function(err, result)
+    if err then
+      vim.notify(("codexos: %s failed: %s"):format(command, err.message), vim.log.levels.ERROR)
+      return
+    end
+    if on_result then
+      on_result(result)
+    end
+  end, buf or vim.api.nvim_get_current_buf())
+end
+
+local function command(name, fn, opts)
+  vim.api.nvim_create_user_command(name, fn, opts or {})
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  local group = vim.api.nvim_create_augroup("codexos", { clear = true })
+  vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {
+    group = group,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  -- Index progress and runs report through LSP progress; keep the statusline fresh.
+  vim.api.nvim_create_autocmd("LspProgress", {
+    group = group,
+    callback = function()
+      vim.cmd.redrawstatus()
+    end,
+  })
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) then
+      M.attach(buf)
+    end
+  end
+
+  command("CodexSearch", function(args)
+    require("codexos.search").search(args.args)
+  end, { nargs = "+", desc = "CodexOS: hybrid search of the workspace" })
+  command("CodexRun", function(args)
+    require("codexos.run").run(args.args ~= "" and args.args or nil)
+  end, { nargs = "?", complete = "file", desc = "CodexOS: run a flow (the current one by default)" })
+  command("CodexRetry", function()
+    require("codexos.run").retry()
+  end, { desc = "CodexOS: retry the last failed run from its failed node" })
+  command("CodexChat", function(args)
+    require("codexos.chat").open(args.args ~= "" and args.args or nil)
+  end, { nargs = "?", desc = "CodexOS: workspace-aware chat" })
+  command("CodexExplain", function(args)
+    require("codexos.actions").run("explain", args)
+  end, { range = true, desc = "CodexOS: explain the selection" })
+  command("CodexRefactor", function(args)
+    require("codexos.actions").run("refactor", args)
+  end, { range = true, nargs = "?", desc = "CodexOS: refactor the selection" })
+  command("CodexVaultPut", function(args)
+    require("codexos.vault").put(args.args)
+  end, { nargs = 1, desc = "CodexOS: add a secret to the vault (the value is asked for, hidden)" })
+end
+
+--- A statusline component: the CodexOS server's current progress, or "".
+function M.status()
+  local client = vim.lsp.get_clients({ name = "codexos" })[1]
+  if not client then
+    return ""
+  end
+  local status = vim.lsp.status()
+  return status ~= "" and ("codexos: " .. status) or "codexos"
+end
+
+return M
