@@ -1,1 +1,348 @@
+//! Test helpers (dev-only): [`LspClient`], a small stdio JSON-RPC client that starts the real
+//! `codexos lsp` binary and speaks the protocol to it, as an editor does.
+//!
+//! Every wait has a timeout, so a server that hangs fails the test instead of hanging it;
+//! failures panic with what was expected and what the server said instead (this is test code).
+//! Requests the server sends to the client (`client/registerCapability`,
+//! `window/workDoneProgress/create`, ...) are answered with `null` and kept for inspection.
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// How long any single wait lasts before the test fails: generous for a cold, busy 2-core CI
+/// machine, short enough that a hung server is reported quickly.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A JSON-RPC error the server answered with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+}
+
+pub struct LspClient {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: Receiver<Value>,
+    /// Notifications and server requests received but not yet waited for.
+    pending: Vec<Value>,
+    /// Every request the server sent us, in order.
+    pub server_requests: Vec<Value>,
+    next_id: i64,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl LspClient {
+    /// Starts `binary lsp` in `workspace` (its current directory).
+    pub fn start(binary: &Path, workspace: &Path) -> LspClient {
+        let mut child = Command::new(binary)
+            .arg("lsp")
+            .current_dir(workspace)
+            .env("CODEXOS_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {} lsp: {error}", binary.display()));
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (sender, incoming) = channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            while let Some(message) = read_message(&mut reader) {
+                if sender.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        let captured = Arc::new(Mutex::new(String::new()));
+        let sink = captured.clone();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+                sink.lock().expect("stderr buffer").push_str(&line);
+                line.clear();
+            }
+        });
+        LspClient {
+            child,
+            stdin,
+            incoming,
+            pending: Vec::new(),
+            server_requests: Vec::new(),
+            next_id: 1,
+            stderr: captured,
+        }
+    }
+
+    /// `initialize` with the given client capabilities and a workspace folder, then
+    /// `initialized`; returns the `InitializeResult`.
+    pub fn initialize(&mut self, workspace: &Path, capabilities: Value) -> Value {
+        let uri = file_uri(workspace);
+        let result = self
+            .request(
+                "initialize",
+                json!({
+                    "processId": std::process::id(),
+                    "rootUri": uri,
+                    "capabilities": capabilities,
+                    "workspaceFolders": [{ "uri": uri, "name": "workspace" }],
+                }),
+            )
+            .unwrap_or_else(|error| panic!("initialize failed: {error:?}"));
+        self.notify("initialized", json!({}));
+        result
+    }
+
+    pub fn open(&mut self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "json", "version": 1, "text": text } }),
+        );
+    }
+
+    /// Sends `didChange` with `changes` (`{"range": ..., "text": ...}` or `{"text": ...}`).
+    pub fn change(&mut self, uri: &str, version: i64, changes: Value) {
+        self.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": changes }),
+        );
+    }
+
+    pub fn notify(&mut self, method: &str, params: Value) {
+        self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// Sends a request and waits for its response: the result, or the error the server sent.
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        let response = self.wait_for(&format!("the response to {method} (id {id})"), |message| {
+            message.get("id") == Some(&json!(id)) && message.get("method").is_none()
+        });
+        match response.get("error") {
+            Some(error) => Err(RpcError {
+                code: error["code"].as_i64().unwrap_or_default(),
+                message: error["message"].as_str().unwrap_or_default().to_owned(),
+            }),
+            None => Ok(response.get("result").cloned().unwrap_or(Value::Null)),
+        }
+    }
+
+    /// Sends raw bytes as one framed message (for malformed-input tests).
+    pub fn send_raw(&mut self, body: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        let header = format!("Content-Length: {}\r\n\r\n", body.len());
+        let written = stdin
+            .write_all(header.as_bytes())
+            .and_then(|()| stdin.write_all(body))
+            .and_then(|()| stdin.flush());
+        if let Err(error) = written {
+            panic!(
+                "cannot write to the server: {error}; stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = serde_json::to_vec(message).expect("a JSON value serialises");
+        self.send_raw(&body);
+    }
+
+    /// Waits for a notification `method` whose params satisfy `predicate`; earlier
+    /// notifications that do not match stay available to later waits.
+    pub fn wait_for_notification(
+        &mut self,
+        method: &str,
+        predicate: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let message = self.wait_for(
+            &format!("a {method} notification that matches"),
+            |message| {
+                message.get("id").is_none()
+                    && message.get("method") == Some(&json!(method))
+                    && predicate(&message["params"])
+            },
+        );
+        message["params"].clone()
+    }
+
+    /// Waits for the diagnostics of `uri` at document version `version`.
+    pub fn diagnostics(&mut self, uri: &str, version: i64) -> Vec<Value> {
+        let params = self.wait_for_notification("textDocument/publishDiagnostics", |params| {
+            params["uri"] == json!(uri) && params["version"] == json!(version)
+        });
+        params["diagnostics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        if let Some(index) = self.pending.iter().position(&matches) {
+            return self.pending.remove(index);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.incoming.recv_timeout(left) {
+                Ok(message) => {
+                    if message.get("method").is_some() && message.get("id").is_some() {
+                        self.answer_server_request(&message);
+                    }
+                    if matches(&message) {
+                        return message;
+                    }
+                    self.pending.push(message);
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "timed out after {TIMEOUT:?} waiting for {what}; received meanwhile:\n{}\nstderr:\n{}",
+                    self.describe_pending(),
+                    self.stderr()
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "the server closed its output while we waited for {what}; exit: {:?}; stderr:\n{}",
+                    self.child.try_wait(),
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    fn answer_server_request(&mut self, request: &Value) {
+        self.server_requests.push(request.clone());
+        let id = request["id"].clone();
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "result": null }));
+    }
+
+    fn describe_pending(&self) -> String {
+        self.pending
+            .iter()
+            .map(|message| {
+                let text = message.to_string();
+                text.chars().take(400).collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|text| text.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// `shutdown`, `exit`, and the exit status (waiting at most [`TIMEOUT`]).
+    pub fn shutdown_and_exit(mut self) -> ExitStatus {
+        let answer = self.request("shutdown", Value::Null);
+        assert_eq!(answer, Ok(Value::Null), "shutdown answers null");
+        self.notify("exit", Value::Null);
+        self.stdin = None;
+        self.wait_for_exit()
+    }
+
+    /// Waits for the process to end by itself (at most [`TIMEOUT`]).
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                Ok(None) => panic!("the server did not exit within {TIMEOUT:?}"),
+                Err(error) => panic!("cannot wait for the server: {error}"),
+            }
+        }
+    }
+
+    /// Closes the server's input (as an editor that crashed would).
+    pub fn close_input(&mut self) {
+        self.stdin = None;
+    }
+}
+
+impl Drop for LspClient {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Reads one `Content-Length`-framed message; `None` at end of output.
+fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("Content-Length:") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// The `file://` URI of a local path.
+pub fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file://");
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                uri.push(byte as char)
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
+}
+
+/// A text with a `$0` cursor marker: the text without it, and the marker's LSP position in
+/// UTF-16 code units.
+pub fn cursor(marked: &str) -> (String, Value) {
+    let offset = marked.find("$0").expect("the fixture has a $0 cursor");
+    let text = format!("{}{}", &marked[..offset], &marked[offset + 2..]);
+    (text, position_utf16(marked, offset))
+}
+
+/// The LSP position (UTF-16 columns) of a byte offset.
+pub fn position_utf16(text: &str, offset: usize) -> Value {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let character = before[line_start..].encode_utf16().count();
+    json!({ "line": line, "character": character })
+}
+
+/// The LSP position (UTF-8 columns) of a byte offset.
+pub fn position_utf8(text: &str, offset: usize) -> Value {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    json!({ "line": line, "character": offset - line_start })
+}

@@ -10,7 +10,7 @@
 //! command could not do its job (bad arguments, unreadable paths, a broken `codexos.toml`).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -63,9 +63,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A path as the user would type it: `flows/a.flow.json`, not `./flows/a.flow.json`.
+fn shown(path: &Path) -> String {
+    path.strip_prefix(".").unwrap_or(path).display().to_string()
+}
+
 fn print_human(report: &CheckReport, out: &mut impl Write) -> std::io::Result<()> {
     for file in &report.files {
-        let path = file.path.display();
+        let path = shown(&file.path);
         for finding in &file.findings {
             let (line, col) = file.position(finding.range.start);
             let severity = finding.severity.as_str();
@@ -128,7 +133,7 @@ fn json_findings(file: &CheckedFile) -> impl Iterator<Item = JsonFinding<'_>> {
         let (line, column) = file.position(finding.range.start);
         let (end_line, end_column) = file.position(finding.range.end);
         JsonFinding {
-            path: file.path.display().to_string(),
+            path: shown(&file.path),
             line,
             column,
             end_line,

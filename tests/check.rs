@@ -1,0 +1,219 @@
+//! `codexos check` end to end: the real binary on flow files in a temporary workspace.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use expect_test::expect;
+use serde_json::Value;
+
+const VALID: &str = r#"{
+  "id": "ok",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "answer" },
+    { "id": "answer", "type": "llm", "model": "gpt-4", "prompt": "{{input}}", "next": "end" },
+    { "id": "end", "type": "exit", "output": "{{nodes.answer.output}}" }
+  ]
+}
+"#;
+
+const BROKEN: &str = r#"{
+  "id": "broken",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "answr" },
+    { "id": "answer", "type": "llm", "model": "gpt-4", "prompt": "{{input}}", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+
+/// Only warnings: an unknown tool and an unknown model.
+const WARNINGS_ONLY: &str = r#"{
+  "id": "warn",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "search" },
+    { "id": "search", "type": "tool", "tool": "WebSearch", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+
+fn workspace(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write fixture");
+    }
+    dir
+}
+
+fn check(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .arg("check")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run codexos check")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn valid_flows_pass_with_exit_status_0() {
+    let dir = workspace(&[("flows/ok.flow.json", VALID.as_bytes())]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    expect![[r#"
+        Checked 1 flow: no problems.
+    "#]]
+    .assert_eq(&stdout(&output));
+}
+
+#[test]
+fn errors_print_path_line_column_and_code_and_exit_1() {
+    let dir = workspace(&[
+        ("flows/ok.flow.json", VALID.as_bytes()),
+        ("flows/broken.flow.json", BROKEN.as_bytes()),
+        ("flows/notes.json", b"not a flow, not checked"),
+    ]);
+    let output = check(dir.path(), &["flows"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    expect![[r#"
+        flows/broken.flow.json:4:47: error[unknown-node]: `next` names `answr`, but no node has that id: did you mean `answer`?
+        flows/broken.flow.json:5:13: warning[unreachable-node]: node `answer` is never reached from the entry
+        flows/broken.flow.json:6:13: warning[unreachable-node]: node `end` is never reached from the entry
+        Checked 2 flows: 1 error(s), 2 warning(s).
+    "#]]
+    .assert_eq(&stdout(&output));
+}
+
+#[test]
+fn warnings_alone_exit_0() {
+    let dir = workspace(&[("warn.flow.json", WARNINGS_ONLY.as_bytes())]);
+    let output = check(dir.path(), &["warn.flow.json"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout(&output).contains("warn.flow.json:5:47: warning[unknown-tool]"),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn json_output_is_one_array_of_findings_with_one_based_positions() {
+    let dir = workspace(&[("broken.flow.json", BROKEN.as_bytes())]);
+    let output = check(dir.path(), &["--format", "json", "broken.flow.json"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let findings: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let first = &findings[0];
+    assert_eq!(findings.as_array().map(Vec::len), Some(3));
+    assert_eq!(first["path"], "broken.flow.json");
+    assert_eq!(first["code"], "unknown-node");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(
+        (&first["line"], &first["column"]),
+        (&Value::from(4), &Value::from(47))
+    );
+    assert_eq!(
+        (&first["end_line"], &first["end_column"]),
+        (&Value::from(4), &Value::from(54))
+    );
+    assert_eq!(first["fixes"][0], "Change to `answer`");
+}
+
+#[test]
+fn invalid_utf8_on_disk_is_reported_at_its_byte_not_a_crash() {
+    let dir = workspace(&[(
+        "latin1.flow.json",
+        b"{\n  \"id\": \"caf\xe9\",\n  \"nodes\": []\n}\n",
+    )]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    expect![[r#"
+        latin1.flow.json:2:13: error[invalid-json]: the file is not valid UTF-8: byte 0xe9 at offset 14
+        Checked 1 flow: 1 error(s), 0 warning(s).
+    "#]]
+    .assert_eq(&stdout(&output));
+}
+
+#[test]
+fn invalid_json_is_reported_at_the_parsers_position() {
+    let dir = workspace(&[("bad.flow.json", b"{\n  \"id\": \"x\",\n  \"nodes\": [\n}\n")]);
+    let output = check(dir.path(), &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let findings: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let invalid = findings
+        .as_array()
+        .and_then(|all| all.iter().find(|finding| finding["code"] == "invalid-json"))
+        .unwrap_or_else(|| panic!("an invalid-json finding in {findings}"));
+    assert_eq!(
+        (&invalid["line"], &invalid["column"]),
+        (&Value::from(3), &Value::from(12))
+    );
+    assert_eq!(invalid["message"], "this `[` is never closed: missing `]`");
+}
+
+#[test]
+fn a_missing_path_is_a_usage_error_with_exit_2() {
+    let dir = workspace(&[("ok.flow.json", VALID.as_bytes())]);
+    let output = check(dir.path(), &["ok.flow.json", "nowhere"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: nowhere: cannot read: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error_with_exit_2() {
+    let dir = workspace(&[]);
+    let output = check(dir.path(), &["--colour"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
+
+#[test]
+fn a_broken_codexos_toml_is_an_error_naming_file_line_and_column() {
+    let dir = workspace(&[
+        ("codexos.toml", b"[flows]\nexclude = 3\n"),
+        ("ok.flow.json", VALID.as_bytes()),
+    ]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "error: {}:2:11: invalid configuration: invalid type: integer `3`, expected a sequence\n",
+        dir.path().join("codexos.toml").display()
+    );
+    assert_eq!(stderr, expected);
+}
+
+#[test]
+fn declared_tools_in_codexos_toml_are_known_and_unknown_keys_warn() {
+    let dir = workspace(&[
+        (
+            "codexos.toml",
+            b"[tools.declared]\nWebSearch = \"Search the web\"\n[flow]\nx = 1\n",
+        ),
+        ("warn.flow.json", WARNINGS_ONLY.as_bytes()),
+    ]);
+    let output = check(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(stdout(&output), "Checked 1 flow: no problems.\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("codexos.toml:3:2: unknown key `flow` (ignored)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
+    let nested = "[".repeat(100_000);
+    let dir = workspace(&[("deep.flow.json", nested.as_bytes())]);
+    let output = check(dir.path(), &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let findings: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    assert!(!findings.as_array().is_none_or(Vec::is_empty), "{findings}");
+}
