@@ -129,7 +129,7 @@ fn a_broken_flow_is_reported_field_by_field() {
 {"id": "context", "type": "rag", "query": "{{input}}", "k": 0},
 {"id": "branch", "type": "condition", "if": "{{input}} contains \"x\"", "then": "plan", "next": "end"},
 {"id": "again", "type": "reflect", "target": "plan"},
-{"id": "sub", "type": "flow", "flow": "other.json"},
+{"id": "sub", "type": "flow", "input": 5},
 {"id": "has space", "type": "planner"},
 {"id": "end", "type": "exit", "ui": {"x": 1}}
 ]
@@ -139,13 +139,15 @@ fn a_broken_flow_is_reported_field_by_field() {
             /nodes/1/next: oneOf: ["a","a"] is not valid under any of the schemas listed in the 'oneOf' keyword
             /nodes/1/temperature: maximum: 3 is greater than the maximum of 2
             /nodes/1: additionalProperties: Additional properties are not allowed ('modle' was unexpected)
+            /nodes/1: required: "model" is a required property
             /nodes/2: required: "tool" is a required property
             /nodes/3/k: minimum: 0 is less than the minimum of 1
             /nodes/4: additionalProperties: Additional properties are not allowed ('next' was unexpected)
             /nodes/4: required: "else" is a required property
             /nodes/5: required: "max_iterations" is a required property
-            /nodes/6/flow: pattern: "other.json" does not match "\.flow\.json$"
-            /nodes/7/id: pattern: "has space" does not match "^[A-Za-z0-9_-]+$"
+            /nodes/6/input: type: 5 is not of type "string"
+            /nodes/6: required: "flow" is a required property
+            /nodes/7/id: pattern: "has space" does not match "^[A-Za-z_][A-Za-z0-9_-]*$"
             /nodes/7/type: enum: "planner" is not one of "entry", "llm" or 7 other candidates
             /nodes/8/ui: required: "y" is a required property
             : additionalProperties: Additional properties are not allowed ('owner' was unexpected)
