@@ -1,0 +1,101 @@
+//! What a tool call may see and touch.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::search::Search;
+use crate::write::{AtomicWriteSink, WriteSink};
+
+/// What the workspace allows tools to do (`codexos.toml`'s `[tools]` table).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolConfig {
+    /// `allow_shell`: the `shell` tool runs commands (off by default).
+    pub allow_shell: bool,
+    /// `allow_python`: the `python` tool runs code (off by default).
+    pub allow_python: bool,
+    /// `python`: the interpreter the `python` tool starts.
+    pub python: String,
+    /// `timeout_secs`: how long a command (shell, python, plug-in, MCP call) may run.
+    pub timeout: Duration,
+    /// `max_output_bytes`: the most a tool returns (file text, command output); the rest is cut.
+    pub max_output_bytes: usize,
+    /// `http_timeout_secs`: how long `http_fetch` waits for a whole response.
+    pub http_timeout: Duration,
+    /// `http_max_bytes`: the largest body `http_fetch` reads.
+    pub http_max_bytes: usize,
+}
+
+impl Default for ToolConfig {
+    fn default() -> ToolConfig {
+        ToolConfig {
+            allow_shell: false,
+            allow_python: false,
+            python: "python3".to_owned(),
+            timeout: Duration::from_secs(30),
+            max_output_bytes: 64 * 1024,
+            http_timeout: Duration::from_secs(30),
+            http_max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Everything one tool call may use. Cheap to clone (shared parts are behind `Arc`s).
+#[derive(Clone)]
+pub struct ToolContext {
+    /// The workspace's root; tools read, write and run only inside it.
+    pub workspace_root: PathBuf,
+    pub config: Arc<ToolConfig>,
+    /// Cancelling it stops running calls (commands are killed with their process group).
+    pub cancellation: CancellationToken,
+    /// Where `write_file` writes: the disk for the CLI, a collected edit for the editor.
+    pub writes: Arc<dyn WriteSink>,
+    /// The workspace index, once built; `search_workspace` says "index not built" without it.
+    pub search: Option<Arc<dyn Search>>,
+}
+
+impl ToolContext {
+    /// A context with the default configuration, atomic writes to disk and no index.
+    pub fn new(workspace_root: impl Into<PathBuf>) -> ToolContext {
+        ToolContext {
+            workspace_root: workspace_root.into(),
+            config: Arc::new(ToolConfig::default()),
+            cancellation: CancellationToken::new(),
+            writes: Arc::new(AtomicWriteSink),
+            search: None,
+        }
+    }
+
+    pub fn with_config(mut self, config: ToolConfig) -> ToolContext {
+        self.config = Arc::new(config);
+        self
+    }
+
+    pub fn with_cancellation(mut self, cancellation: CancellationToken) -> ToolContext {
+        self.cancellation = cancellation;
+        self
+    }
+
+    pub fn with_write_sink(mut self, writes: Arc<dyn WriteSink>) -> ToolContext {
+        self.writes = writes;
+        self
+    }
+
+    pub fn with_search(mut self, search: Arc<dyn Search>) -> ToolContext {
+        self.search = Some(search);
+        self
+    }
+}
+
+impl std::fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("workspace_root", &self.workspace_root)
+            .field("config", &self.config)
+            .field("cancelled", &self.cancellation.is_cancelled())
+            .field("search", &self.search.is_some())
+            .finish_non_exhaustive()
+    }
+}

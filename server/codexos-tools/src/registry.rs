@@ -1,0 +1,167 @@
+//! The one place the runner, the editor and `codexos mcp` find and call tools.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::builtin;
+use crate::context::ToolContext;
+use crate::error::ToolError;
+use crate::schema::ArgumentSchema;
+
+/// Where a tool comes from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToolSource {
+    Builtin,
+    /// Registered by the embedding program (e.g. `codexos mcp`'s flow tools).
+    Registered,
+}
+
+/// What a model or a flow needs to know to call a tool.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub description: String,
+    /// A JSON Schema (draft 2020-12 or older) for the arguments object.
+    pub input_schema: Value,
+    pub source: ToolSource,
+}
+
+/// What a tool returns.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ToolOutput {
+    /// The result as text: what a template (`{{nodes.x.output}}`) or a model sees.
+    pub text: String,
+    /// The result as JSON, when the tool has structure to give (exit code, status, hits).
+    pub data: Option<Value>,
+}
+
+impl ToolOutput {
+    pub fn text(text: impl Into<String>) -> ToolOutput {
+        ToolOutput {
+            text: text.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> ToolOutput {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// A callable tool. Arguments reach [`Tool::call`] only after they matched `info().input_schema`.
+pub trait Tool: Send + Sync {
+    fn info(&self) -> &ToolInfo;
+    fn call<'a>(
+        &'a self,
+        args: Value,
+        ctx: &'a ToolContext,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+}
+
+/// A tool with its compiled argument schema.
+pub(crate) struct Registered {
+    pub(crate) tool: Arc<dyn Tool>,
+    pub(crate) schema: ArgumentSchema,
+}
+
+impl Registered {
+    pub(crate) fn new(tool: Arc<dyn Tool>) -> Result<Registered, String> {
+        let schema = ArgumentSchema::compile(&tool.info().input_schema)?;
+        Ok(Registered { tool, schema })
+    }
+}
+
+/// Every tool a workspace offers.
+pub struct ToolRegistry {
+    tools: Vec<Registered>,
+}
+
+impl ToolRegistry {
+    /// No tools at all (add some with [`ToolRegistry::register`]).
+    pub fn empty() -> ToolRegistry {
+        ToolRegistry { tools: Vec::new() }
+    }
+
+    /// The built-in tools.
+    pub fn with_builtins() -> ToolRegistry {
+        let mut registry = ToolRegistry::empty();
+        for tool in builtin::all() {
+            let name = tool.info().name.clone();
+            if let Err(error) = registry.register(tool) {
+                unreachable!("built-in tool `{name}` has an invalid schema: {error}");
+            }
+        }
+        registry
+    }
+
+    /// Adds a tool; a tool of the same name is replaced. Fails when its schema does not compile.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
+        let registered = Registered::new(tool)?;
+        let name = &registered.tool.info().name;
+        self.tools.retain(|known| &known.tool.info().name != name);
+        self.tools.push(registered);
+        Ok(())
+    }
+
+    /// Every tool, in registration order.
+    pub fn list(&self) -> Vec<ToolInfo> {
+        self.tools
+            .iter()
+            .map(|registered| registered.tool.info().clone())
+            .collect()
+    }
+
+    /// Calls `name` with `args` after checking them against its schema.
+    pub async fn call(
+        &self,
+        name: &str,
+        args: Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let registered = self.find(name)?;
+        registered.schema.check(name, &args)?;
+        if ctx.cancellation.is_cancelled() {
+            return Err(ToolError::Cancelled {
+                tool: name.to_owned(),
+            });
+        }
+        registered.tool.call(args, ctx).await
+    }
+
+    fn find(&self, name: &str) -> Result<&Registered, ToolError> {
+        self.tools
+            .iter()
+            .find(|registered| registered.tool.info().name == name)
+            .ok_or_else(|| ToolError::UnknownTool {
+                name: name.to_owned(),
+                suggestion: closest(name, self.tools.iter().map(|r| r.tool.info().name.as_str())),
+            })
+    }
+}
+
+/// The known name closest to `name`, if it is close enough to be a typo.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
+    known
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(name.len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.to_owned())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
