@@ -2,6 +2,7 @@
 
 mod commands;
 mod files;
+mod http;
 mod process;
 mod search;
 
@@ -57,6 +58,7 @@ pub(crate) fn all() -> Vec<Arc<dyn Tool>> {
         search::search_workspace(),
         commands::shell(),
         commands::python(),
+        http::http_fetch(),
     ]
 }
 
