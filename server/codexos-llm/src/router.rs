@@ -24,26 +24,30 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router over the configured HTTP providers. Providers that cannot be called (no key)
-    /// are kept in the table so that chains naming them say why they were skipped.
-    pub fn new(config: &LlmConfig) -> Result<Router, LlmError> {
+    /// A router over the configured HTTP providers. Providers that cannot be called (no key,
+    /// a base URL that is not one) stay in the table, so that chains naming them say why they
+    /// were skipped and the rest of the chain still runs.
+    pub fn new(config: &LlmConfig) -> Router {
         let mut table = RouteTable::new(&config.default_provider);
         let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for (id, provider) in &config.providers {
-            let unavailable = provider.unavailable_reason();
-            if unavailable.is_none() {
-                providers.insert(
-                    id.clone(),
-                    Arc::new(HttpProvider::new(id, provider.clone())?),
-                );
-            }
+            let unavailable = match provider.unavailable_reason() {
+                Some(reason) => Some(reason),
+                None => match HttpProvider::new(id, provider.clone()) {
+                    Ok(http) => {
+                        providers.insert(id.clone(), Arc::new(http));
+                        None
+                    }
+                    Err(err) => Some(err.to_string()),
+                },
+            };
             table.add(id, provider.default_model.clone(), unavailable);
         }
-        Ok(Router {
+        Router {
             table,
             providers,
             fallbacks: config.fallbacks.clone(),
-        })
+        }
     }
 
     /// Adds a provider that is not configured over HTTP, such as the in-process model under

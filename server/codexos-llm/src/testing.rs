@@ -9,7 +9,7 @@
 //!
 //! // Answers in whichever format the request's path asks for.
 //! let fake = FakeProvider::replying(ScriptedReply::text(&["Hel", "lo"]).usage(5, 2)).await?;
-//! let router = Router::new(&fake.llm_config(WireFormat::OpenAiChat)).unwrap();
+//! let router = Router::new(&fake.llm_config(WireFormat::OpenAiChat));
 //! let request = ChatRequest::new("fake/any-model", vec![Message::user("Hi")]);
 //! let answer = router.chat(request, Default::default()).await.unwrap();
 //! assert_eq!(answer.text, "Hello");

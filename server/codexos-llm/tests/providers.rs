@@ -464,3 +464,31 @@ async fn a_bad_base_url_is_a_config_error_not_a_panic() {
         "provider `vllm` is misconfigured: base URL `localhost:8000` is not http or https"
     );
 }
+
+#[tokio::test]
+async fn an_https_provider_opens_with_a_tls_handshake_and_reports_its_failure() {
+    use tokio::io::AsyncReadExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut connection, _) = listener.accept().await.unwrap();
+        let mut record_header = [0u8; 3];
+        connection.read_exact(&mut record_header).await.unwrap();
+        record_header
+    });
+    let config = ProviderConfig::new(
+        WireFormat::OpenAiChat,
+        format!("https://127.0.0.1:{port}/v1"),
+    );
+    let err = ask(config, "gpt-4o").await.unwrap_err();
+    let record_header = server.await.unwrap();
+    assert_eq!(record_header[0], 0x16, "a TLS handshake record");
+    assert_eq!(record_header[1], 0x03, "TLS major version 3");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "fake/gpt-4o: cannot connect to https://127.0.0.1:{port}/v1/chat/completions"
+        )),
+        "{err}"
+    );
+}

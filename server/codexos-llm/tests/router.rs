@@ -71,7 +71,7 @@ async fn with_no_keys_and_no_ollama_the_seed_models_fall_back_to_local_with_warn
         ("OLLAMA_MODEL".to_owned(), "llama3".to_owned()),
         ("OLLAMA_HOST".to_owned(), format!("127.0.0.1:{port}")),
     ]);
-    let mut router = codexos_llm::Router::new(&LlmConfig::from_env(&env)).unwrap();
+    let mut router = codexos_llm::Router::new(&LlmConfig::from_env(&env));
     router.register(LOCAL, Arc::new(EchoProvider), None);
 
     let answer = router
@@ -103,14 +103,17 @@ async fn with_no_keys_and_no_ollama_the_seed_models_fall_back_to_local_with_warn
 }
 
 #[tokio::test]
-async fn the_plan_shows_skips_before_anything_runs() {
-    let router = codexos_llm::Router::new(&LlmConfig::from_env(&HashMap::new())).unwrap();
+async fn the_plan_shows_skipped_links_and_why_before_anything_runs() {
+    let env = HashMap::from([("OPENAI_BASE_URL".to_owned(), "localhost:8000".to_owned())]);
+    let router = codexos_llm::Router::new(&LlmConfig::from_env(&env));
     let plan = router.plan(&seed_request());
     let skips: Vec<Option<&str>> = plan.iter().map(|link| link.skip.as_deref()).collect();
     assert_eq!(
         skips,
         vec![
-            Some("no API key (set OPENAI_API_KEY)"),
+            Some(
+                "provider `openai` is misconfigured: base URL `localhost:8000` is not http or https"
+            ),
             Some("no API key (set ANTHROPIC_API_KEY)"),
             Some("no local model is registered"),
         ]
@@ -142,7 +145,7 @@ async fn a_provider_failing_before_its_first_token_hands_over_to_the_configured_
     let second = FakeProvider::replying(ScriptedReply::text(&["from ", "backup"]))
         .await
         .unwrap();
-    let router = codexos_llm::Router::new(&two_providers(&first, &second)).unwrap();
+    let router = codexos_llm::Router::new(&two_providers(&first, &second));
 
     let mut routed = router
         .stream(
@@ -178,7 +181,7 @@ async fn when_no_model_answers_every_attempt_is_listed() {
         .await
         .unwrap();
     let second = FakeProvider::scripted(vec![unauthorized]).await.unwrap();
-    let router = codexos_llm::Router::new(&two_providers(&first, &second)).unwrap();
+    let router = codexos_llm::Router::new(&two_providers(&first, &second));
     let err = router
         .chat(
             ChatRequest::new("main", vec![Message::user("hi")]),
@@ -220,7 +223,7 @@ async fn an_error_after_the_first_token_ends_the_answer_instead_of_switching_mod
     let second = FakeProvider::replying(ScriptedReply::text(&["unused"]))
         .await
         .unwrap();
-    let router = codexos_llm::Router::new(&two_providers(&first, &second)).unwrap();
+    let router = codexos_llm::Router::new(&two_providers(&first, &second));
     let routed = router
         .stream(
             ChatRequest::new("main", vec![Message::user("hi")]),
@@ -246,7 +249,7 @@ async fn cancelling_while_waiting_for_the_first_token_stops_the_whole_chain() {
     let second = FakeProvider::replying(ScriptedReply::text(&["unused"]))
         .await
         .unwrap();
-    let router = codexos_llm::Router::new(&two_providers(&first, &second)).unwrap();
+    let router = codexos_llm::Router::new(&two_providers(&first, &second));
     let cancel = CancellationToken::new();
     let cancelling = cancel.clone();
     let started = first.wait_for(Duration::from_secs(5), |exchanges| !exchanges.is_empty());

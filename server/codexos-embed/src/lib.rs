@@ -1,0 +1,80 @@
+//! Text embedders behind one synchronous trait.
+//!
+//! The index calls [`Embedder::embed`] from worker threads with batches of chunk texts; every
+//! embedder returns L2-normalised vectors of [`Embedder::dim`] floats in the vector space named
+//! by [`Embedder::space`]. Vectors from different spaces are never comparable: a store keeps one
+//! space per [`SpaceId`] and rebuilds it when the id changes.
+
+mod builtin;
+mod error;
+mod space;
+pub mod words;
+
+pub use builtin::HashingEmbedder;
+pub use error::EmbedError;
+pub use space::SpaceId;
+
+/// Turns texts into L2-normalised vectors of one fixed dimension in one vector space.
+pub trait Embedder: Send + Sync {
+    /// The vector space these vectors live in (model, dimension, version).
+    fn space(&self) -> &SpaceId;
+
+    /// The length of every vector this embedder returns.
+    fn dim(&self) -> usize {
+        self.space().dim()
+    }
+
+    /// Embeds documents (chunks), one vector per text, in order. Batching happens inside.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Embeds a search query. Models that treat queries differently (an instruction prefix,
+    /// another pooling) override this; by default a query is embedded like a document.
+    fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut vectors = self.embed(&[query])?;
+        vectors.pop().ok_or_else(|| EmbedError::WrongCount {
+            embedder: self.space().to_string(),
+            expected: 1,
+            got: 0,
+        })
+    }
+}
+
+/// Boxed and shared embedders are embedders too, so `Box<dyn Embedder>` and `Arc<dyn Embedder>`
+/// go wherever an `impl Embedder` is expected.
+macro_rules! forward_embedder_through {
+    ($($pointer:ident),*) => {$(
+        impl<E: Embedder + ?Sized> Embedder for $pointer<E> {
+            fn space(&self) -> &SpaceId {
+                (**self).space()
+            }
+            fn dim(&self) -> usize {
+                (**self).dim()
+            }
+            fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+                (**self).embed(texts)
+            }
+            fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+                (**self).embed_query(query)
+            }
+        }
+    )*};
+}
+
+use std::sync::Arc;
+forward_embedder_through!(Box, Arc);
+
+/// Scales `vector` to unit length in place; a zero vector stays zero (an empty text has no direction).
+pub fn normalize(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// The cosine similarity of two vectors (their dot product when both are normalised).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norms =
+        a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norms > 0.0 { dot / norms } else { 0.0 }
+}
