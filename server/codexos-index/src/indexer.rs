@@ -1,0 +1,469 @@
+//! Walk → read → hash → chunk → embed → store, in batches, resumable and cancellable.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use codexos_chunk::{ChunkConfig, Chunker};
+use codexos_embed::Embedder;
+use codexos_store::{
+    ChunkMeta, FileInfo, FileWrite, NewChunk, OpenOptions, SpaceChange, Store, SymbolRecord,
+    WriteBatch,
+};
+
+use crate::error::{IndexError, Result};
+use crate::settings::IndexSettings;
+use crate::walk::{FoundFile, relative_path, walk};
+
+/// Bytes looked at to decide whether a file is binary (as git does: a NUL byte).
+const BINARY_SNIFF_BYTES: usize = 8000;
+/// How often a long indexing run makes its progress searchable by BM25.
+const FULL_TEXT_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+/// Test hook: sleep this many milliseconds after each committed batch, so a test can kill
+/// the process mid-way.
+pub const BATCH_DELAY_ENV: &str = "CODEXOS_INDEX_BATCH_DELAY_MS";
+
+/// Where a run is, for progress bars and `$/progress`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub files_done: usize,
+    pub files_total: usize,
+    pub chunks_written: usize,
+}
+
+/// What a full run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexSummary {
+    pub files_seen: usize,
+    pub files_indexed: usize,
+    pub files_unchanged: usize,
+    pub files_skipped: usize,
+    pub files_removed: usize,
+    pub chunks_written: usize,
+    /// Bytes of the files chunked in this run.
+    pub bytes_indexed: u64,
+    pub elapsed: Duration,
+}
+
+/// Why a file is not indexed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    TooLarge { bytes: u64, limit: u64 },
+    Binary,
+    InvalidUtf8,
+    Vanished,
+    Unreadable(String),
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileOutcome {
+    Indexed { chunks: usize },
+    Unchanged,
+    Skipped(SkipReason),
+    Removed,
+}
+
+/// A file read, hashed and chunked, waiting for its vectors.
+struct PreparedFile {
+    path: String,
+    info: FileInfo,
+    chunks: Vec<(ChunkMeta, String)>,
+}
+
+enum Prepared {
+    Chunked(PreparedFile),
+    Unchanged,
+    Skipped(SkipReason),
+}
+
+/// Keeps one workspace's index up to date. Holds the index's writer lock while alive.
+pub struct Indexer {
+    root: PathBuf,
+    store: Store,
+    chunker: Chunker,
+    embedder: Arc<dyn Embedder>,
+    settings: IndexSettings,
+    commit: Option<String>,
+    batch_delay: Option<Duration>,
+}
+
+impl Indexer {
+    /// Opens (or creates) the index of `root` for `embedder`'s vector space. An index built
+    /// with another embedder is emptied first (spaces never mix); the next [`Indexer::index_all`]
+    /// re-embeds everything.
+    pub fn open(
+        root: &Path,
+        embedder: Arc<dyn Embedder>,
+        settings: IndexSettings,
+        options: &OpenOptions,
+    ) -> Result<Self> {
+        let root = root.canonicalize().map_err(|source| IndexError::Read {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let store = Store::open(&root, options)?;
+        let space = embedder.space();
+        if let SpaceChange::Replaced { previous } = store.use_space(&space.key(), embedder.dim())? {
+            tracing::info!(root = %root.display(), %previous, now = %space, "embedder changed; re-indexing every file");
+        }
+        let mut chunker_config = ChunkConfig::default();
+        chunker_config.max_file_bytes = chunker_config
+            .max_file_bytes
+            .max(usize::try_from(settings.max_file_bytes).unwrap_or(usize::MAX));
+        let chunker = match root.join("grammars") {
+            grammars if grammars.is_dir() => {
+                Chunker::with_grammar_folder(chunker_config, &grammars)?
+            }
+            _ => Chunker::new(chunker_config)?,
+        };
+        let batch_delay = std::env::var(BATCH_DELAY_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(Duration::from_millis);
+        let commit = crate::git::head_commit(&root);
+        Ok(Self {
+            root,
+            store,
+            chunker,
+            embedder,
+            settings,
+            commit,
+            batch_delay,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Brings the index up to the workspace: new and changed files are chunked and embedded,
+    /// unchanged files (same blake3) are left alone, files gone from the workspace are removed.
+    /// Work is committed in batches, so a crash or a cancel keeps what was committed and the
+    /// next run goes on from there. `cancel` is checked between files.
+    pub fn index_all(
+        &mut self,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<IndexSummary> {
+        let started = Instant::now();
+        self.commit = crate::git::head_commit(&self.root);
+        let files = walk(&self.root, &self.settings)?;
+        let mut summary = IndexSummary {
+            files_seen: files.len(),
+            ..IndexSummary::default()
+        };
+        let mut state = Progress {
+            files_total: files.len(),
+            ..Progress::default()
+        };
+        progress(state);
+        let mut batch: Vec<PreparedFile> = Vec::new();
+        let mut batch_chunks = 0;
+        let mut last_sync = Instant::now();
+        for file in &files {
+            if cancel.load(Ordering::Relaxed) {
+                self.flush(&mut batch, &mut summary)?;
+                self.store.sync_full_text()?;
+                return Err(IndexError::Cancelled {
+                    root: self.root.clone(),
+                });
+            }
+            match self.prepare(file, None) {
+                Prepared::Chunked(prepared) => {
+                    summary.bytes_indexed += prepared.info.size;
+                    batch_chunks += prepared.chunks.len();
+                    batch.push(prepared);
+                }
+                Prepared::Unchanged => summary.files_unchanged += 1,
+                Prepared::Skipped(_) => summary.files_skipped += 1,
+            }
+            state.files_done += 1;
+            if batch_chunks >= self.settings.commit_chunks {
+                self.flush(&mut batch, &mut summary)?;
+                batch_chunks = 0;
+                state.chunks_written = summary.chunks_written;
+                progress(state);
+                if last_sync.elapsed() >= FULL_TEXT_SYNC_INTERVAL {
+                    self.store.sync_full_text()?;
+                    last_sync = Instant::now();
+                }
+            } else if batch.is_empty() {
+                progress(state);
+            }
+        }
+        self.flush(&mut batch, &mut summary)?;
+        let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
+        let removed: Vec<String> = self
+            .store
+            .files()?
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| !seen.contains(path.as_str()))
+            .collect();
+        if !removed.is_empty() {
+            summary.files_removed = removed.len();
+            self.store.write(&WriteBatch {
+                files: Vec::new(),
+                removed,
+            })?;
+        }
+        self.store.sync_full_text()?;
+        state.chunks_written = summary.chunks_written;
+        progress(state);
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    /// Re-indexes one file from disk (after a save): < 50 ms for a typical source file.
+    /// A file that no longer exists, or is now excluded by its size or content, is removed.
+    pub fn reindex_file(&self, path: &Path) -> Result<FileOutcome> {
+        let found = self.found_file(path)?;
+        self.reindex(&found, None)
+    }
+
+    /// Re-indexes one file from an editor buffer that may not be saved.
+    pub fn reindex_text(&self, path: &Path, text: &str) -> Result<FileOutcome> {
+        let found = self.found_file(path)?;
+        self.reindex(&found, Some(text))
+    }
+
+    fn found_file(&self, path: &Path) -> Result<FoundFile> {
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.join(path)
+        };
+        let relative = relative_path(&self.root, &absolute)
+            .or_else(|| {
+                let parent = absolute.parent()?.canonicalize().ok()?;
+                relative_path(&self.root, &parent.join(absolute.file_name()?))
+            })
+            .ok_or_else(|| IndexError::OutsideWorkspace {
+                path: path.to_path_buf(),
+                root: self.root.clone(),
+            })?;
+        Ok(FoundFile { absolute, relative })
+    }
+
+    fn reindex(&self, file: &FoundFile, text: Option<&str>) -> Result<FileOutcome> {
+        match self.prepare(file, text) {
+            Prepared::Unchanged => Ok(FileOutcome::Unchanged),
+            Prepared::Skipped(reason) => {
+                if self.store.file(&file.relative)?.is_some() {
+                    self.store.write(&WriteBatch {
+                        files: Vec::new(),
+                        removed: vec![file.relative.clone()],
+                    })?;
+                    self.store.sync_full_text()?;
+                    if reason == SkipReason::Vanished {
+                        return Ok(FileOutcome::Removed);
+                    }
+                }
+                Ok(FileOutcome::Skipped(reason))
+            }
+            Prepared::Chunked(prepared) => {
+                let chunks = prepared.chunks.len();
+                let mut summary = IndexSummary::default();
+                self.flush(&mut vec![prepared], &mut summary)?;
+                self.store.sync_full_text()?;
+                Ok(FileOutcome::Indexed { chunks })
+            }
+        }
+    }
+
+    /// Removes a deleted file from the index.
+    pub fn remove_file(&self, path: &Path) -> Result<FileOutcome> {
+        let found = self.found_file(path)?;
+        if self.store.file(&found.relative)?.is_none() {
+            return Ok(FileOutcome::Unchanged);
+        }
+        self.store.write(&WriteBatch {
+            files: Vec::new(),
+            removed: vec![found.relative],
+        })?;
+        self.store.sync_full_text()?;
+        Ok(FileOutcome::Removed)
+    }
+
+    fn prepare(&self, file: &FoundFile, text: Option<&str>) -> Prepared {
+        let bytes = match text {
+            Some(text) => text.as_bytes().to_vec(),
+            None => match read_capped(&file.absolute, self.settings.max_file_bytes) {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(reason)) => return self.skip(file, reason),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    return self.skip(file, SkipReason::Vanished);
+                }
+                Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
+            },
+        };
+        let size = bytes.len() as u64;
+        if size > self.settings.max_file_bytes {
+            return self.skip(
+                file,
+                SkipReason::TooLarge {
+                    bytes: size,
+                    limit: self.settings.max_file_bytes,
+                },
+            );
+        }
+        if bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0) {
+            return self.skip(file, SkipReason::Binary);
+        }
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        match self.store.file(&file.relative) {
+            Ok(Some(record)) if record.info.hash == hash => return Prepared::Unchanged,
+            Ok(_) => {}
+            Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            return self.skip(file, SkipReason::InvalidUtf8);
+        };
+        let path = Path::new(&file.relative);
+        let chunks = match self.chunker.chunk(path, &text) {
+            Ok(chunks) => chunks,
+            Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
+        };
+        let language = self.chunker.language_of(path).to_owned();
+        let chunks = chunks
+            .into_iter()
+            .map(|chunk| {
+                let meta = ChunkMeta {
+                    path: file.relative.clone(),
+                    language: chunk.language,
+                    kind: chunk.kind.as_str().to_owned(),
+                    symbol: chunk.symbol,
+                    start_line: line_number(chunk.start_line),
+                    end_line: line_number(chunk.end_line),
+                    byte_start: line_number(chunk.byte_range.start),
+                    byte_end: line_number(chunk.byte_range.end),
+                    commit: self.commit.clone(),
+                    symbols: chunk
+                        .symbols
+                        .into_iter()
+                        .map(|symbol| SymbolRecord {
+                            symbol: symbol.symbol,
+                            kind: symbol.kind.as_str().to_owned(),
+                            start_line: line_number(symbol.start_line),
+                            end_line: line_number(symbol.end_line),
+                        })
+                        .collect(),
+                };
+                (meta, chunk.text)
+            })
+            .collect();
+        Prepared::Chunked(PreparedFile {
+            path: file.relative.clone(),
+            info: FileInfo {
+                hash,
+                size,
+                language,
+                commit: self.commit.clone(),
+            },
+            chunks,
+        })
+    }
+
+    fn skip(&self, file: &FoundFile, reason: SkipReason) -> Prepared {
+        tracing::info!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
+        Prepared::Skipped(reason)
+    }
+
+    /// Embeds and commits `batch` in one store transaction.
+    fn flush(&self, batch: &mut Vec<PreparedFile>, summary: &mut IndexSummary) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = batch
+            .iter()
+            .flat_map(|file| {
+                file.chunks
+                    .iter()
+                    .map(|(meta, text)| embedding_text(meta, text))
+            })
+            .collect();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for group in texts.chunks(self.settings.embed_batch.max(1)) {
+            let refs: Vec<&str> = group.iter().map(String::as_str).collect();
+            let first_path = batch
+                .first()
+                .map(|file| file.path.clone())
+                .unwrap_or_default();
+            let embedded = self
+                .embedder
+                .embed(&refs)
+                .map_err(|source| IndexError::Embed {
+                    path: first_path,
+                    source,
+                })?;
+            vectors.extend(embedded);
+        }
+        let mut vectors = vectors.into_iter();
+        let mut write = WriteBatch::default();
+        for file in batch.drain(..) {
+            let chunks = file
+                .chunks
+                .into_iter()
+                .map(|(meta, text)| NewChunk {
+                    meta,
+                    text,
+                    vector: vectors.next().unwrap_or_default(),
+                })
+                .collect::<Vec<_>>();
+            summary.files_indexed += 1;
+            summary.chunks_written += chunks.len();
+            write.files.push(FileWrite {
+                path: file.path,
+                info: file.info,
+                chunks,
+            });
+        }
+        self.store.write(&write)?;
+        if let Some(delay) = self.batch_delay {
+            std::thread::sleep(delay);
+        }
+        Ok(())
+    }
+}
+
+/// What the embedder sees for a chunk: where it is, then what it says. The path and symbol
+/// carry much of a chunk's meaning in code (`src/search/bm25.rs`, `Searcher::rank`).
+pub fn embedding_text(meta: &ChunkMeta, text: &str) -> String {
+    let mut out = String::with_capacity(meta.path.len() + meta.symbol.len() + text.len() + 2);
+    out.push_str(&meta.path);
+    out.push('\n');
+    if !meta.symbol.is_empty() {
+        out.push_str(&meta.symbol);
+        out.push('\n');
+    }
+    out.push_str(text);
+    out
+}
+
+fn line_number(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+/// Reads a file unless its size (checked before reading, so a 50 MB file is never loaded)
+/// is over `limit`.
+fn read_capped(path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
+    let metadata = std::fs::metadata(path)?;
+    if metadata.len() > limit {
+        return Ok(Err(SkipReason::TooLarge {
+            bytes: metadata.len(),
+            limit,
+        }));
+    }
+    std::fs::read(path).map(Ok)
+}

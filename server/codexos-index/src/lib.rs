@@ -1,0 +1,31 @@
+//! The workspace index: walk the workspace (`.gitignore`, `.ignore`, `codexos.toml`
+//! excludes), hash files with blake3 so unchanged ones are never re-chunked or re-embedded,
+//! chunk them with `codexos-chunk`, embed with a `codexos-embed` [`Embedder`], store in
+//! `codexos-store` (LMDB + arroy + tantivy), and search them: hybrid BM25 + vectors,
+//! reranked.
+//!
+//! The CLI (`codexos index`, `codexos search`, `codexos eval`) and the language server call
+//! the same two types: [`Indexer`] (writes; holds the index's writer lock) and [`Searcher`]
+//! (reads; works on a writer's store or on [`Store::open_read_only`]).
+//!
+//! [`Embedder`]: codexos_embed::Embedder
+//! [`Store::open_read_only`]: codexos_store::Store::open_read_only
+
+mod error;
+pub mod git;
+mod indexer;
+mod search;
+mod settings;
+mod walk;
+
+pub use codexos_store::{OpenOptions, Store};
+pub use error::{IndexError, Result};
+pub use indexer::{
+    BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,
+};
+pub use search::{
+    Candidate, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode, SearchRequest,
+    Searcher,
+};
+pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings};
+pub use walk::{FoundFile, walk};

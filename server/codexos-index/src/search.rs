@@ -1,0 +1,561 @@
+//! Hybrid search: BM25 and vectors, fused, then reranked.
+//!
+//! The method (same for every repository and language):
+//! 1. **Lexical**: BM25 over chunks (body, symbol path, file path) and, when collapsing to
+//!    files, over whole files too — a file that mentions every query word across several
+//!    functions is a good answer even if no single chunk does.
+//! 2. **Dense**: the query's nearest chunks (ANN), *and* the exact cosine of every lexical
+//!    candidate: vectors re-rank lexical candidates rather than only adding their own.
+//! 3. **Fusion**: scores normalised per list (divided by the list's best), then a weighted
+//!    sum; lexical weighs more, because commit-style queries name identifiers. Reciprocal
+//!    rank fusion is kept as [`SearchMode::Rrf`] for comparison.
+//! 4. **Rerank** ([`Reranker`]): by default [`CodeAwareReranker`], a bonus for query words in
+//!    a chunk's symbol path and file name; a cross-encoder or an HTTP reranker plugs in here.
+
+use std::collections::HashMap;
+
+use codexos_embed::Embedder;
+use codexos_store::tokens::terms;
+use codexos_store::{ChunkId, ChunkMeta, DocKind, FieldWeights, LexicalKey, Snapshot, Store};
+use globset::{Glob, GlobMatcher};
+
+use crate::error::{IndexError, Result};
+
+/// Which signals rank the results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SearchMode {
+    /// BM25 only.
+    Bm25,
+    /// Vectors only.
+    Vector,
+    /// BM25 and vectors by reciprocal rank fusion (k = 60), the common baseline.
+    Rrf,
+    /// Weighted score fusion, dense scores for every lexical candidate.
+    Hybrid,
+    /// [`SearchMode::Hybrid`], then the reranker.
+    #[default]
+    HybridRerank,
+}
+
+impl SearchMode {
+    pub const ALL: [SearchMode; 5] = [
+        Self::Bm25,
+        Self::Vector,
+        Self::Rrf,
+        Self::Hybrid,
+        Self::HybridRerank,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bm25 => "bm25",
+            Self::Vector => "vector",
+            Self::Rrf => "rrf",
+            Self::Hybrid => "hybrid",
+            Self::HybridRerank => "hybrid-rerank",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|mode| mode.name() == name)
+    }
+}
+
+/// One search.
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    pub query: String,
+    /// How many results.
+    pub k: usize,
+    pub mode: SearchMode,
+    /// One result per file (its best chunk), ranked by file.
+    pub collapse_files: bool,
+    /// Only paths matching this glob (`src/**/*.rs`).
+    pub path_glob: Option<String>,
+    /// Only chunks of this language (`rust`, `python`, `markdown`, …).
+    pub language: Option<String>,
+}
+
+impl SearchRequest {
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            query: query.into(),
+            k: 10,
+            mode: SearchMode::default(),
+            collapse_files: false,
+            path_glob: None,
+            language: None,
+        }
+    }
+}
+
+/// A result: a chunk, or with `collapse_files` the best chunk of a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchHit {
+    pub path: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    pub score: f32,
+    pub symbol: String,
+    pub language: String,
+    pub chunk_id: ChunkId,
+}
+
+/// A result on its way out, with what a reranker may read.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub chunk_id: ChunkId,
+    pub meta: ChunkMeta,
+    pub score: f32,
+}
+
+/// Reorders candidates: the hook for a cross-encoder or an HTTP reranker. Implementations
+/// change `score`s; the caller sorts.
+pub trait Reranker: Send + Sync {
+    fn rerank(
+        &self,
+        query: &str,
+        candidates: &mut [Candidate],
+        snapshot: &Snapshot<'_>,
+    ) -> Result<()>;
+}
+
+/// Tunable weights of the method. The defaults were chosen on the method's behaviour across
+/// Rust and Python repositories together, never per repository.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusionParams {
+    /// Candidates taken from each list before fusion.
+    pub candidates: usize,
+    pub chunk_weights: FieldWeights,
+    pub file_weights: FieldWeights,
+    /// Weight of the whole-file BM25 score when collapsing to files.
+    pub file_lexical: f32,
+    /// Weight of the best chunk's BM25 score.
+    pub chunk_lexical: f32,
+    /// Weight of the best chunk's cosine similarity.
+    pub dense: f32,
+    /// Reranker bonus for query words in the symbol path.
+    pub symbol_bonus: f32,
+    /// Reranker bonus for query words in the file name.
+    pub file_name_bonus: f32,
+}
+
+impl Default for FusionParams {
+    fn default() -> Self {
+        Self {
+            candidates: 100,
+            chunk_weights: FieldWeights {
+                body: 1.0,
+                symbol: 0.5,
+                path: 0.5,
+            },
+            file_weights: FieldWeights {
+                body: 1.0,
+                symbol: 0.0,
+                path: 1.0,
+            },
+            file_lexical: 1.0,
+            chunk_lexical: 0.3,
+            dense: 0.5,
+            symbol_bonus: 0.1,
+            file_name_bonus: 0.15,
+        }
+    }
+}
+
+impl FusionParams {
+    /// Applies `key=value,key=value` overrides (for experiments with the eval runner).
+    pub fn with_overrides(mut self, overrides: &str) -> std::result::Result<Self, String> {
+        for pair in overrides
+            .split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+        {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not key=value"))?;
+            let number: f32 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{value}` in `{pair}` is not a number"))?;
+            match key.trim() {
+                "candidates" => self.candidates = number.max(1.0) as usize,
+                "chunk_body" => self.chunk_weights.body = number,
+                "chunk_symbol" => self.chunk_weights.symbol = number,
+                "chunk_path" => self.chunk_weights.path = number,
+                "file_body" => self.file_weights.body = number,
+                "file_symbol" => self.file_weights.symbol = number,
+                "file_path" => self.file_weights.path = number,
+                "file_lexical" => self.file_lexical = number,
+                "chunk_lexical" => self.chunk_lexical = number,
+                "dense" => self.dense = number,
+                "symbol_bonus" => self.symbol_bonus = number,
+                "file_name_bonus" => self.file_name_bonus = number,
+                other => return Err(format!("unknown search parameter `{other}`")),
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The cheap code-aware rerank: a bonus for each query word found in the candidate's symbol
+/// path and file name, as a share of the query's words.
+pub struct CodeAwareReranker {
+    pub symbol_bonus: f32,
+    pub file_name_bonus: f32,
+}
+
+impl Reranker for CodeAwareReranker {
+    fn rerank(
+        &self,
+        query: &str,
+        candidates: &mut [Candidate],
+        _snapshot: &Snapshot<'_>,
+    ) -> Result<()> {
+        let query_terms = unique(terms(query));
+        if query_terms.is_empty() {
+            return Ok(());
+        }
+        let share = 1.0 / query_terms.len() as f32;
+        for candidate in candidates {
+            let symbol_terms = terms(&candidate.meta.symbol);
+            let file_name = candidate.meta.path.rsplit('/').next().unwrap_or_default();
+            let file_terms = terms(file_name.split('.').next().unwrap_or_default());
+            let in_symbol = query_terms
+                .iter()
+                .filter(|term| symbol_terms.contains(term))
+                .count() as f32;
+            let in_file = query_terms
+                .iter()
+                .filter(|term| file_terms.contains(term))
+                .count() as f32;
+            candidate.score +=
+                share * (in_symbol * self.symbol_bonus + in_file * self.file_name_bonus);
+        }
+        Ok(())
+    }
+}
+
+fn unique(mut items: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|item| seen.insert(item.clone()));
+    items
+}
+
+/// Runs searches against a store with one embedder (the one the index was built with).
+pub struct Searcher<'a> {
+    store: &'a Store,
+    embedder: &'a dyn Embedder,
+    params: FusionParams,
+    reranker: Box<dyn Reranker + 'a>,
+}
+
+impl<'a> Searcher<'a> {
+    pub fn new(store: &'a Store, embedder: &'a dyn Embedder) -> Self {
+        let params = FusionParams::default();
+        let reranker = Box::new(CodeAwareReranker {
+            symbol_bonus: params.symbol_bonus,
+            file_name_bonus: params.file_name_bonus,
+        });
+        Self {
+            store,
+            embedder,
+            params,
+            reranker,
+        }
+    }
+
+    pub fn with_params(mut self, params: FusionParams) -> Self {
+        self.reranker = Box::new(CodeAwareReranker {
+            symbol_bonus: params.symbol_bonus,
+            file_name_bonus: params.file_name_bonus,
+        });
+        self.params = params;
+        self
+    }
+
+    pub fn with_reranker(mut self, reranker: Box<dyn Reranker + 'a>) -> Self {
+        self.reranker = reranker;
+        self
+    }
+
+    pub fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>> {
+        let glob = request
+            .path_glob
+            .as_deref()
+            .map(|glob| {
+                Glob::new(glob)
+                    .map(|glob| glob.compile_matcher())
+                    .map_err(|error| IndexError::Glob {
+                        glob: glob.to_owned(),
+                        message: error.to_string(),
+                    })
+            })
+            .transpose()?;
+        if let Some(space) = self.store.space()?
+            && space.id != self.embedder.space().key()
+            && request.mode != SearchMode::Bm25
+        {
+            return Err(IndexError::Config {
+                path: self.store.dir().to_path_buf(),
+                message: format!(
+                    "the index holds vectors of {} but the search embedder is {}; re-index or search with that embedder",
+                    space.id,
+                    self.embedder.space().key()
+                ),
+            });
+        }
+        let snapshot = self.store.snapshot()?;
+        let query_terms = terms(&request.query);
+        let params = &self.params;
+        // Filters shrink the lists; take more candidates so k survive.
+        let filtered = glob.is_some() || request.language.is_some();
+        let wanted = params.candidates.max(request.k * 3) * if filtered { 4 } else { 1 };
+        let language = request.language.as_deref();
+        let keep = |meta: &ChunkMeta| {
+            glob.as_ref()
+                .is_none_or(|glob: &GlobMatcher| glob.is_match(&meta.path))
+                && language.is_none_or(|language| meta.language == language)
+        };
+
+        let use_lexical = request.mode != SearchMode::Vector;
+        let use_dense = request.mode != SearchMode::Bm25;
+        let lexical: Vec<(ChunkId, f32)> = if use_lexical {
+            self.store
+                .bm25(
+                    DocKind::Chunk,
+                    &query_terms,
+                    params.chunk_weights,
+                    language,
+                    wanted,
+                )?
+                .into_iter()
+                .filter_map(|(key, score)| match key {
+                    LexicalKey::Chunk(id) => Some((id, score)),
+                    LexicalKey::File(_) => None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let query_vector = if use_dense {
+            Some(
+                self.embedder
+                    .embed_query(&request.query)
+                    .map_err(IndexError::EmbedQuery)?,
+            )
+        } else {
+            None
+        };
+        let mut dense: Vec<(ChunkId, f32)> = match &query_vector {
+            Some(vector) => snapshot.nearest(vector, wanted)?,
+            None => Vec::new(),
+        };
+
+        let mut candidates: HashMap<ChunkId, Candidate> = HashMap::new();
+        let mut lexical_score: HashMap<ChunkId, f32> = HashMap::new();
+        let mut dense_score: HashMap<ChunkId, f32> = HashMap::new();
+        for &(id, score) in &lexical {
+            lexical_score.insert(id, score);
+        }
+        // Dense as a re-ranker: the exact cosine of every lexical candidate too.
+        if let Some(vector) = &query_vector
+            && matches!(request.mode, SearchMode::Hybrid | SearchMode::HybridRerank)
+        {
+            let known: std::collections::HashSet<ChunkId> =
+                dense.iter().map(|&(id, _)| id).collect();
+            for &(id, _) in &lexical {
+                if !known.contains(&id)
+                    && let Some(chunk_vector) = snapshot.vector(id)?
+                {
+                    dense.push((id, dot(vector, &chunk_vector)));
+                }
+            }
+        }
+        for &(id, score) in &dense {
+            dense_score.insert(id, score);
+        }
+        for id in lexical.iter().chain(dense.iter()).map(|&(id, _)| id) {
+            if candidates.contains_key(&id) {
+                continue;
+            }
+            let Some(meta) = snapshot.chunk(id)? else {
+                continue;
+            };
+            if keep(&meta) {
+                candidates.insert(
+                    id,
+                    Candidate {
+                        chunk_id: id,
+                        meta,
+                        score: 0.0,
+                    },
+                );
+            }
+        }
+
+        let max_lexical = max_value(lexical_score.values());
+        let max_dense = max_value(dense_score.values());
+        let lexical_rank = ranks(&lexical);
+        let mut dense_sorted = dense.clone();
+        dense_sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let dense_rank = ranks(&dense_sorted);
+        for candidate in candidates.values_mut() {
+            let id = candidate.chunk_id;
+            let lexical = lexical_score
+                .get(&id)
+                .map_or(0.0, |score| score / max_lexical);
+            let dense = dense_score
+                .get(&id)
+                .map_or(0.0, |score| score.max(0.0) / max_dense);
+            candidate.score = match request.mode {
+                SearchMode::Bm25 => lexical,
+                SearchMode::Vector => dense,
+                SearchMode::Rrf => rrf(lexical_rank.get(&id)) + rrf(dense_rank.get(&id)),
+                SearchMode::Hybrid | SearchMode::HybridRerank => {
+                    params.chunk_lexical * lexical + params.dense * dense
+                }
+            };
+        }
+        let mut candidates: Vec<Candidate> = candidates.into_values().collect();
+
+        if request.collapse_files {
+            candidates = self.collapse(
+                request,
+                candidates,
+                &query_terms,
+                &dense_rank,
+                language,
+                &keep,
+                &snapshot,
+            )?;
+        }
+        if request.mode == SearchMode::HybridRerank {
+            self.reranker
+                .rerank(&request.query, &mut candidates, &snapshot)?;
+        }
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.meta.path.cmp(&b.meta.path))
+                .then(a.chunk_id.cmp(&b.chunk_id))
+        });
+        candidates.truncate(request.k);
+        Ok(candidates
+            .into_iter()
+            .map(|candidate| SearchHit {
+                path: candidate.meta.path,
+                start_line: candidate.meta.start_line,
+                end_line: candidate.meta.end_line,
+                score: candidate.score,
+                symbol: candidate.meta.symbol,
+                language: candidate.meta.language,
+                chunk_id: candidate.chunk_id,
+            })
+            .collect())
+    }
+
+    /// One candidate per file: its best chunk, scored by the file's own BM25 (whole file)
+    /// plus its best chunk's fused score.
+    #[allow(clippy::too_many_arguments)]
+    fn collapse(
+        &self,
+        request: &SearchRequest,
+        candidates: Vec<Candidate>,
+        query_terms: &[String],
+        dense_rank: &HashMap<ChunkId, usize>,
+        language: Option<&str>,
+        keep: &dyn Fn(&ChunkMeta) -> bool,
+        snapshot: &Snapshot<'_>,
+    ) -> Result<Vec<Candidate>> {
+        let params = &self.params;
+        let mut best: HashMap<String, Candidate> = HashMap::new();
+        for candidate in candidates {
+            match best.get(&candidate.meta.path) {
+                Some(existing) if existing.score >= candidate.score => {}
+                _ => {
+                    best.insert(candidate.meta.path.clone(), candidate);
+                }
+            }
+        }
+        let use_file_lexical = request.mode != SearchMode::Vector;
+        if !use_file_lexical {
+            return Ok(best.into_values().collect());
+        }
+        let files = self.store.bm25(
+            DocKind::File,
+            query_terms,
+            params.file_weights,
+            language,
+            params.candidates.max(request.k * 3),
+        )?;
+        let max_file = max_value(files.iter().map(|(_, score)| score));
+        let file_rank: HashMap<String, usize> = files
+            .iter()
+            .enumerate()
+            .filter_map(|(rank, (key, _))| match key {
+                LexicalKey::File(path) => Some((path.clone(), rank)),
+                LexicalKey::Chunk(_) => None,
+            })
+            .collect();
+        let mut file_score: HashMap<String, f32> = HashMap::new();
+        for (key, score) in &files {
+            if let LexicalKey::File(path) = key {
+                file_score.insert(path.clone(), score / max_file);
+                if !best.contains_key(path)
+                    && let Some(record) = snapshot.file(path)?
+                    && let Some(&first) = record.chunk_ids.first()
+                    && let Some(meta) = snapshot.chunk(first)?
+                    && keep(&meta)
+                {
+                    best.insert(
+                        path.clone(),
+                        Candidate {
+                            chunk_id: first,
+                            meta,
+                            score: 0.0,
+                        },
+                    );
+                }
+            }
+        }
+        let mut out: Vec<Candidate> = best.into_values().collect();
+        for candidate in &mut out {
+            let path = &candidate.meta.path;
+            candidate.score = match request.mode {
+                SearchMode::Bm25 => file_score.get(path).copied().unwrap_or(0.0),
+                SearchMode::Rrf => {
+                    rrf(file_rank.get(path)) + rrf(dense_rank.get(&candidate.chunk_id))
+                }
+                _ => {
+                    params.file_lexical * file_score.get(path).copied().unwrap_or(0.0)
+                        + candidate.score
+                }
+            };
+        }
+        Ok(out)
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn max_value<'v>(values: impl Iterator<Item = &'v f32>) -> f32 {
+    values
+        .copied()
+        .fold(0.0_f32, f32::max)
+        .max(f32::MIN_POSITIVE)
+}
+
+fn ranks(list: &[(ChunkId, f32)]) -> HashMap<ChunkId, usize> {
+    let mut out = HashMap::new();
+    for (rank, &(id, _)) in list.iter().enumerate() {
+        out.entry(id).or_insert(rank);
+    }
+    out
+}
+
+fn rrf(rank: Option<&usize>) -> f32 {
+    rank.map_or(0.0, |rank| 1.0 / (60.0 + *rank as f32 + 1.0))
+}

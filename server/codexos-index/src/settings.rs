@@ -1,0 +1,107 @@
+//! How the index walks and cuts the workspace: defaults, overridden by the `[index]` table
+//! of `codexos.toml` at the workspace root.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{IndexError, Result};
+
+/// Default size cap: larger files are generated, vendored or minified far more often than
+/// written by hand, and cost much to chunk and embed.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 20;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexSettings {
+    /// Files larger than this are skipped (with a log line).
+    pub max_file_bytes: u64,
+    /// Globs (gitignore-style, relative to the root) never indexed, on top of `.gitignore`/`.ignore`.
+    pub exclude: Vec<String>,
+    /// When set, only files whose name ends with one of these (`.rs`, `.py`) are indexed.
+    pub extensions: Option<Vec<String>>,
+    /// Chunks embedded per embedder call.
+    pub embed_batch: usize,
+    /// Chunks per store transaction during a full index: a crash loses at most this much work.
+    pub commit_chunks: usize,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            exclude: Vec::new(),
+            extensions: None,
+            embed_batch: 256,
+            commit_chunks: 2048,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    index: IndexTable,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct IndexTable {
+    max_file_bytes: Option<u64>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    extensions: Option<Vec<String>>,
+}
+
+impl IndexSettings {
+    /// The defaults with `<root>/codexos.toml`'s `[index]` table applied, if the file exists.
+    pub fn load(root: &Path) -> Result<Self> {
+        let path = root.join("codexos.toml");
+        let mut settings = Self::default();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(settings),
+            Err(source) => return Err(IndexError::Read { path, source }),
+        };
+        let file: ConfigFile = toml::from_str(&text).map_err(|error| IndexError::Config {
+            path: path.clone(),
+            message: format!("[index]: {}", error.message()),
+        })?;
+        if let Some(max) = file.index.max_file_bytes {
+            settings.max_file_bytes = max;
+        }
+        settings.exclude = file.index.exclude;
+        settings.extensions = file.index.extensions;
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codexos_toml_index_table_overrides_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("codexos.toml"),
+            "[flows]\nexclude = []\n[index]\nmax_file_bytes = 2048\nexclude = [\"vendor/**\"]\n",
+        )
+        .unwrap();
+        let settings = IndexSettings::load(dir.path()).unwrap();
+        assert_eq!(
+            (settings.max_file_bytes, settings.exclude),
+            (2048, vec!["vendor/**".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_misspelt_index_key_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("codexos.toml"), "[index]\nmax_bytes = 1\n").unwrap();
+        let error = IndexSettings::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("codexos.toml") && error.contains("max_bytes"),
+            "{error}"
+        );
+    }
+}

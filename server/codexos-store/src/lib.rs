@@ -1,0 +1,890 @@
+//! The workspace index's storage, under `<workspace>/.codexos/index/`:
+//!
+//! - `lmdb/`: the source of truth, one LMDB environment (heed) holding chunk metadata and
+//!   text by chunk id, file records by path (content hash, commit, chunk ids), the vectors
+//!   (arroy, one arroy index per vector space: model id and dimension recorded), counters,
+//!   and the queue of changes the full-text index has not seen yet;
+//! - `tantivy/`: BM25 over chunks and whole files, derived from LMDB. Its commit payload is
+//!   the LMDB generation it reflects; it catches up from the queue, or is rebuilt from LMDB;
+//! - `lock`: one writer at a time (an advisory lock holding the writer's pid).
+//!
+//! One transaction story: a [`WriteBatch`] (files replaced, files removed) lands in one LMDB
+//! transaction with its chunks, their vectors and the queue entries, so `kill -9` at any point
+//! leaves either all of a batch or none of it: no chunk without its vector, no vector without
+//! its chunk. The full-text index may lag behind and is caught up on the next open or
+//! [`Store::sync_full_text`].
+
+mod error;
+mod lexical;
+mod lock;
+mod records;
+pub mod tokens;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use arroy::distances::Cosine;
+use heed::byteorder::BigEndian;
+use heed::types::{SerdeBincode, SerdeJson, Str, U8, U32, U64};
+use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use rand::SeedableRng;
+
+pub use error::{Result, StoreError};
+pub use lexical::{DocKind, FieldWeights, LexicalKey};
+pub use records::{
+    ChunkMeta, FileInfo, FileRecord, FileWrite, NewChunk, SpaceRecord, SymbolRecord, WriteBatch,
+};
+
+use error::Context;
+use lexical::{FullText, FullTextDoc};
+
+/// A chunk's id in the store: also its arroy item id and its tantivy key.
+pub type ChunkId = u32;
+
+const MAP_SIZE: usize = 64 << 30;
+const FULL_TEXT_BATCH: usize = 4096;
+
+type ChunkMetas = Database<'static, U32<BigEndian>, SerdeBincode<ChunkMeta>>;
+type ChunkTexts = Database<'static, U32<BigEndian>, Str>;
+type Files = Database<'static, Str, SerdeBincode<FileRecord>>;
+type Counters = Database<'static, Str, U64<BigEndian>>;
+type Info = Database<'static, Str, SerdeJson<SpaceRecord>>;
+type PendingChunks = Database<'static, U32<BigEndian>, U8>;
+type PendingFiles = Database<'static, Str, U8>;
+type Vectors = arroy::Database<'static, Cosine>;
+
+const GENERATION: &str = "generation";
+const NEXT_CHUNK_ID: &str = "next_chunk_id";
+const FULL_TEXT_GENERATION: &str = "full_text_generation";
+const FULL_TEXT_RESET: &str = "full_text_reset";
+const ACTIVE_SPACE: &str = "active_space";
+
+#[derive(Clone, Copy)]
+struct Databases {
+    chunk_metas: ChunkMetas,
+    chunk_texts: ChunkTexts,
+    files: Files,
+    counters: Counters,
+    info: Info,
+    pending_chunks: PendingChunks,
+    pending_files: PendingFiles,
+    vectors: Vectors,
+}
+
+/// How to open an index for writing.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// How long to wait for another process's writer lock before failing with
+    /// [`StoreError::InUse`]. Zero fails at once.
+    pub wait_for_lock: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            wait_for_lock: Duration::ZERO,
+        }
+    }
+}
+
+/// What [`Store::use_space`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpaceChange {
+    /// The index already held vectors of this space.
+    Unchanged,
+    /// The index was empty of vectors; this space is now the active one.
+    Created,
+    /// The index held another space, which was dropped with every chunk (they are re-embedded
+    /// by re-indexing; spaces never mix).
+    Replaced { previous: String },
+}
+
+/// Counts that describe an index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub files: u64,
+    pub chunks: u64,
+    pub vectors: u64,
+    pub generation: u64,
+    pub full_text_generation: Option<u64>,
+    pub pending_full_text: u64,
+    pub space: Option<SpaceRecord>,
+    pub disk_bytes: u64,
+}
+
+/// The result of [`Store::check_consistency`]: every list empty means consistent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Consistency {
+    pub chunks_without_vector: Vec<ChunkId>,
+    pub vectors_without_chunk: Vec<ChunkId>,
+    pub chunks_without_text: Vec<ChunkId>,
+    /// Chunk ids a file record lists that do not exist.
+    pub dangling_file_chunks: Vec<ChunkId>,
+    /// Chunks that no file record lists.
+    pub orphan_chunks: Vec<ChunkId>,
+}
+
+impl Consistency {
+    pub fn is_consistent(&self) -> bool {
+        self.chunks_without_vector.is_empty()
+            && self.vectors_without_chunk.is_empty()
+            && self.chunks_without_text.is_empty()
+            && self.dangling_file_chunks.is_empty()
+            && self.orphan_chunks.is_empty()
+    }
+}
+
+/// An open index. `Send + Sync`: searches run from any thread; writes are serialised.
+pub struct Store {
+    dir: PathBuf,
+    env: Env<WithoutTls>,
+    dbs: Databases,
+    full_text: FullText,
+    writable: bool,
+    write_guard: Mutex<()>,
+    _lock: Option<lock::WriterLock>,
+}
+
+/// `<workspace>/.codexos/index`.
+pub fn index_dir(workspace_root: &Path) -> PathBuf {
+    workspace_root.join(".codexos").join("index")
+}
+
+impl Store {
+    /// Opens the index of `workspace_root` for writing, creating `.codexos/` (with a
+    /// `.gitignore` of `*`) and the index when missing. Takes the writer lock (see
+    /// [`OpenOptions::wait_for_lock`]), then brings the full-text index up to LMDB.
+    pub fn open(workspace_root: &Path, options: &OpenOptions) -> Result<Self> {
+        let codexos_dir = workspace_root.join(".codexos");
+        let dir = index_dir(workspace_root);
+        let io = |action, path: &Path, source| StoreError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(|error| io("create", &dir, error))?;
+        let gitignore = codexos_dir.join(".gitignore");
+        if !gitignore.exists() {
+            std::fs::write(&gitignore, "*\n").map_err(|error| io("write", &gitignore, error))?;
+        }
+        let lock = lock::WriterLock::acquire(&dir, options.wait_for_lock)?;
+        let lmdb_dir = dir.join("lmdb");
+        std::fs::create_dir_all(&lmdb_dir).map_err(|error| io("create", &lmdb_dir, error))?;
+        let env = open_env(&lmdb_dir)?;
+        let wtxn = env.write_txn().at(&dir)?;
+        let dbs = env
+            .create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
+                Ok(CommitOrAbort::<_, ()>::Commit((
+                    opener.create_database(wtxn, Some("chunk_metas"))?,
+                    opener.create_database(wtxn, Some("chunk_texts"))?,
+                    opener.create_database(wtxn, Some("files"))?,
+                    opener.create_database(wtxn, Some("counters"))?,
+                    opener.create_database(wtxn, Some("info"))?,
+                    opener.create_database(wtxn, Some("pending_chunks"))?,
+                    opener.create_database(wtxn, Some("pending_files"))?,
+                    opener.create_database(wtxn, Some("vectors"))?,
+                )))
+            })
+            .at(&dir)?
+            .unwrap_commit();
+        let dbs = Databases::from_tuple(dbs);
+        let full_text = FullText::open(&dir.join("tantivy"), true)?;
+        let store = Self {
+            dir,
+            env,
+            dbs,
+            full_text,
+            writable: true,
+            write_guard: Mutex::new(()),
+            _lock: Some(lock),
+        };
+        store.catch_up_full_text()?;
+        Ok(store)
+    }
+
+    /// Opens an existing index to search it, without the writer lock: a writer in another
+    /// process may be running (LMDB readers see its last commit).
+    pub fn open_read_only(workspace_root: &Path) -> Result<Self> {
+        let dir = index_dir(workspace_root);
+        let lmdb_dir = dir.join("lmdb");
+        if !lmdb_dir.join("data.mdb").exists() {
+            return Err(StoreError::Damaged {
+                path: dir,
+                message: "there is no index here yet; run `codexos index` first".into(),
+            });
+        }
+        let env = open_env(&lmdb_dir)?;
+        let rtxn = env.read_txn().at(&dir)?;
+        let dbs = env
+            .open_databases_and_commit(rtxn, |opener, rtxn| -> heed::Result<_> {
+                let opened = (
+                    opener.open_database(rtxn, Some("chunk_metas"))?,
+                    opener.open_database(rtxn, Some("chunk_texts"))?,
+                    opener.open_database(rtxn, Some("files"))?,
+                    opener.open_database(rtxn, Some("counters"))?,
+                    opener.open_database(rtxn, Some("info"))?,
+                    opener.open_database(rtxn, Some("pending_chunks"))?,
+                    opener.open_database(rtxn, Some("pending_files"))?,
+                    opener.open_database(rtxn, Some("vectors"))?,
+                );
+                Ok(CommitOrAbort::<_, ()>::Commit(opened))
+            })
+            .at(&dir)?
+            .unwrap_commit();
+        let (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g), Some(h)) = dbs else {
+            return Err(StoreError::Damaged {
+                path: dir,
+                message: "an LMDB database is missing".into(),
+            });
+        };
+        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h));
+        let full_text = FullText::open(&dir.join("tantivy"), false)?;
+        Ok(Self {
+            dir,
+            env,
+            dbs,
+            full_text,
+            writable: false,
+            write_guard: Mutex::new(()),
+            _lock: None,
+        })
+    }
+
+    /// `<workspace>/.codexos/index`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn require_writable(&self, action: &'static str) -> Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(StoreError::ReadOnly {
+                path: self.dir.clone(),
+                action,
+            })
+        }
+    }
+
+    /// The vector space the index holds, if any.
+    pub fn space(&self) -> Result<Option<SpaceRecord>> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)
+    }
+
+    /// Makes `space` (an embedder's space id, with its dimension) the index's vector space.
+    /// A different space already there is dropped together with every chunk and file record,
+    /// in one transaction, so that re-indexing embeds everything in the new space.
+    pub fn use_space(&self, space: &str, dim: usize) -> Result<SpaceChange> {
+        self.require_writable("changing the vector space")?;
+        let _guard = self
+            .write_guard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        let current = self.dbs.info.get(&wtxn, ACTIVE_SPACE).at(&self.dir)?;
+        let change = match &current {
+            Some(record) if record.id == space && record.dim == dim => {
+                return Ok(SpaceChange::Unchanged);
+            }
+            Some(record) => {
+                arroy::Writer::new(self.dbs.vectors, record.index, record.dim)
+                    .clear(&mut wtxn)
+                    .at(&self.dir)?;
+                self.dbs.chunk_metas.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs.pending_chunks.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs.pending_files.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs
+                    .counters
+                    .put(&mut wtxn, FULL_TEXT_RESET, &1)
+                    .at(&self.dir)?;
+                SpaceChange::Replaced {
+                    previous: record.id.clone(),
+                }
+            }
+            None => SpaceChange::Created,
+        };
+        let index = current.map_or(0, |record| record.index.wrapping_add(1));
+        let record = SpaceRecord {
+            id: space.to_owned(),
+            dim,
+            index,
+        };
+        self.dbs
+            .info
+            .put(&mut wtxn, ACTIVE_SPACE, &record)
+            .at(&self.dir)?;
+        self.bump_generation(&mut wtxn)?;
+        wtxn.commit().at(&self.dir)?;
+        if change != SpaceChange::Created {
+            tracing::info!(index = %self.dir.display(), space, ?change, "vector space changed; chunks dropped");
+        }
+        Ok(change)
+    }
+
+    /// The record of one file, by its workspace-relative path.
+    pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        self.dbs.files.get(&rtxn, path).at(&self.dir)
+    }
+
+    /// Every indexed file's path and record, in path order.
+    pub fn files(&self) -> Result<Vec<(String, FileRecord)>> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let mut out = Vec::new();
+        for entry in self.dbs.files.iter(&rtxn).at(&self.dir)? {
+            let (path, record) = entry.at(&self.dir)?;
+            out.push((path.to_owned(), record));
+        }
+        Ok(out)
+    }
+
+    /// Applies `batch` in one LMDB transaction: each file's old chunks and vectors are
+    /// replaced by the new ones, removed files lose theirs, the ANN trees are rebuilt for the
+    /// changed items, and the full-text queue records the change. Returns the new generation.
+    /// Needs a space ([`Store::use_space`]); every vector must have its dimension.
+    pub fn write(&self, batch: &WriteBatch) -> Result<u64> {
+        self.require_writable("writing")?;
+        let _guard = self
+            .write_guard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        let space = self
+            .dbs
+            .info
+            .get(&wtxn, ACTIVE_SPACE)
+            .at(&self.dir)?
+            .ok_or_else(|| StoreError::Damaged {
+                path: self.dir.clone(),
+                message: "no vector space chosen before writing (call use_space)".into(),
+            })?;
+        let vectors = arroy::Writer::new(self.dbs.vectors, space.index, space.dim);
+        let mut next_id = self
+            .dbs
+            .counters
+            .get(&wtxn, NEXT_CHUNK_ID)
+            .at(&self.dir)?
+            .unwrap_or(0);
+        for path in &batch.removed {
+            self.remove_file(&mut wtxn, &vectors, path)?;
+        }
+        for file in &batch.files {
+            self.remove_file(&mut wtxn, &vectors, &file.path)?;
+            let mut chunk_ids = Vec::with_capacity(file.chunks.len());
+            for chunk in &file.chunks {
+                if chunk.vector.len() != space.dim {
+                    return Err(StoreError::WrongDimension {
+                        path: file.path.clone(),
+                        space: space.id.clone(),
+                        expected: space.dim,
+                        got: chunk.vector.len(),
+                    });
+                }
+                let id = ChunkId::try_from(next_id).map_err(|_| StoreError::Damaged {
+                    path: self.dir.clone(),
+                    message:
+                        "chunk ids exhausted (over 4 billion chunks written); delete .codexos/index"
+                            .into(),
+                })?;
+                next_id += 1;
+                self.dbs
+                    .chunk_metas
+                    .put(&mut wtxn, &id, &chunk.meta)
+                    .at(&self.dir)?;
+                self.dbs
+                    .chunk_texts
+                    .put(&mut wtxn, &id, &chunk.text)
+                    .at(&self.dir)?;
+                vectors
+                    .add_item(&mut wtxn, id, &chunk.vector)
+                    .at(&self.dir)?;
+                self.dbs
+                    .pending_chunks
+                    .put(&mut wtxn, &id, &1)
+                    .at(&self.dir)?;
+                chunk_ids.push(id);
+            }
+            let record = FileRecord {
+                info: file.info.clone(),
+                chunk_ids,
+            };
+            self.dbs
+                .files
+                .put(&mut wtxn, &file.path, &record)
+                .at(&self.dir)?;
+            self.dbs
+                .pending_files
+                .put(&mut wtxn, &file.path, &1)
+                .at(&self.dir)?;
+        }
+        self.dbs
+            .counters
+            .put(&mut wtxn, NEXT_CHUNK_ID, &next_id)
+            .at(&self.dir)?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(next_id);
+        vectors.builder(&mut rng).build(&mut wtxn).at(&self.dir)?;
+        let generation = self.bump_generation(&mut wtxn)?;
+        wtxn.commit().at(&self.dir)?;
+        Ok(generation)
+    }
+
+    fn remove_file(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        vectors: &arroy::Writer<Cosine>,
+        path: &str,
+    ) -> Result<()> {
+        let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
+            return Ok(());
+        };
+        for id in &old.chunk_ids {
+            self.dbs.chunk_metas.delete(wtxn, id).at(&self.dir)?;
+            self.dbs.chunk_texts.delete(wtxn, id).at(&self.dir)?;
+            vectors.del_item(wtxn, *id).at(&self.dir)?;
+            self.dbs.pending_chunks.put(wtxn, id, &0).at(&self.dir)?;
+        }
+        self.dbs.files.delete(wtxn, path).at(&self.dir)?;
+        self.dbs.pending_files.put(wtxn, path, &0).at(&self.dir)?;
+        Ok(())
+    }
+
+    fn bump_generation(&self, wtxn: &mut RwTxn<'_>) -> Result<u64> {
+        let generation = self
+            .dbs
+            .counters
+            .get(wtxn, GENERATION)
+            .at(&self.dir)?
+            .unwrap_or(0)
+            + 1;
+        self.dbs
+            .counters
+            .put(wtxn, GENERATION, &generation)
+            .at(&self.dir)?;
+        Ok(generation)
+    }
+
+    /// On open: the full-text index reflects LMDB's generation `S` (recorded when it last
+    /// caught up), or a later one if the process died between its commit and LMDB's
+    /// acknowledgement; replaying the queue is idempotent then. Older, missing or unreadable:
+    /// rebuilt from LMDB.
+    fn catch_up_full_text(&self) -> Result<()> {
+        let synced = {
+            let rtxn = self.env.read_txn().at(&self.dir)?;
+            self.dbs
+                .counters
+                .get(&rtxn, FULL_TEXT_GENERATION)
+                .at(&self.dir)?
+        };
+        let lagging = match (self.full_text.generation(), synced) {
+            (Some(full_text), Some(synced)) => full_text < synced,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if lagging {
+            tracing::info!(index = %self.dir.display(), "full-text index behind LMDB; rebuilding it");
+            let mut wtxn = self.env.write_txn().at(&self.dir)?;
+            self.dbs
+                .counters
+                .put(&mut wtxn, FULL_TEXT_RESET, &1)
+                .at(&self.dir)?;
+            wtxn.commit().at(&self.dir)?;
+        }
+        self.sync_full_text()
+    }
+
+    /// Brings the full-text index up to LMDB: replays the queue of changed chunks and files
+    /// (or rebuilds everything after a space change or a lost index), commits it with the
+    /// generation as payload, then clears the queue. Safe to interrupt at any point.
+    pub fn sync_full_text(&self) -> Result<()> {
+        self.require_writable("updating the full-text index")?;
+        let _guard = self
+            .write_guard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let generation = self
+            .dbs
+            .counters
+            .get(&rtxn, GENERATION)
+            .at(&self.dir)?
+            .unwrap_or(0);
+        let reset = self
+            .dbs
+            .counters
+            .get(&rtxn, FULL_TEXT_RESET)
+            .at(&self.dir)?
+            .unwrap_or(0)
+            == 1;
+        let mut chunk_keys = Vec::new();
+        let mut file_keys = Vec::new();
+        if reset {
+            for entry in self.dbs.chunk_metas.iter(&rtxn).at(&self.dir)? {
+                chunk_keys.push((entry.at(&self.dir)?.0, 1));
+            }
+            for entry in self.dbs.files.iter(&rtxn).at(&self.dir)? {
+                file_keys.push((entry.at(&self.dir)?.0.to_owned(), 1));
+            }
+        } else {
+            for entry in self.dbs.pending_chunks.iter(&rtxn).at(&self.dir)? {
+                chunk_keys.push(entry.at(&self.dir)?);
+            }
+            for entry in self.dbs.pending_files.iter(&rtxn).at(&self.dir)? {
+                let (path, op) = entry.at(&self.dir)?;
+                file_keys.push((path.to_owned(), op));
+            }
+        }
+        let synced = self
+            .dbs
+            .counters
+            .get(&rtxn, FULL_TEXT_GENERATION)
+            .at(&self.dir)?;
+        if !reset && chunk_keys.is_empty() && file_keys.is_empty() && synced == Some(generation) {
+            return Ok(());
+        }
+        let mut writer = self.full_text.writer()?;
+        if reset {
+            writer.delete_all()?;
+        }
+        for chunk_keys in chunk_keys.chunks(FULL_TEXT_BATCH) {
+            for &(id, op) in chunk_keys {
+                writer.delete(&LexicalKey::Chunk(id));
+                if op == 0 {
+                    continue;
+                }
+                let (Some(meta), Some(text)) = (
+                    self.dbs.chunk_metas.get(&rtxn, &id).at(&self.dir)?,
+                    self.dbs.chunk_texts.get(&rtxn, &id).at(&self.dir)?,
+                ) else {
+                    continue;
+                };
+                writer.add(&FullTextDoc {
+                    key: LexicalKey::Chunk(id),
+                    path: &meta.path,
+                    language: &meta.language,
+                    symbol: &meta.symbol,
+                    body: text,
+                })?;
+            }
+        }
+        for (path, op) in &file_keys {
+            let key = LexicalKey::File(path.clone());
+            writer.delete(&key);
+            if *op == 0 {
+                continue;
+            }
+            let Some(record) = self.dbs.files.get(&rtxn, path).at(&self.dir)? else {
+                continue;
+            };
+            let mut body = String::new();
+            let mut symbols = String::new();
+            for id in &record.chunk_ids {
+                if let Some(text) = self.dbs.chunk_texts.get(&rtxn, id).at(&self.dir)? {
+                    body.push_str(text);
+                    body.push('\n');
+                }
+                if let Some(meta) = self.dbs.chunk_metas.get(&rtxn, id).at(&self.dir)? {
+                    symbols.push_str(&meta.symbol);
+                    symbols.push('\n');
+                }
+            }
+            writer.add(&FullTextDoc {
+                key,
+                path,
+                language: &record.info.language,
+                symbol: &symbols,
+                body: &body,
+            })?;
+        }
+        writer.commit(generation)?;
+        drop(rtxn);
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        if !reset {
+            // Entries written after our snapshot carry a later op; remove only what we applied.
+            for &(id, op) in &chunk_keys {
+                if self.dbs.pending_chunks.get(&wtxn, &id).at(&self.dir)? == Some(op) {
+                    self.dbs
+                        .pending_chunks
+                        .delete(&mut wtxn, &id)
+                        .at(&self.dir)?;
+                }
+            }
+            for (path, op) in &file_keys {
+                if self.dbs.pending_files.get(&wtxn, path).at(&self.dir)? == Some(*op) {
+                    self.dbs
+                        .pending_files
+                        .delete(&mut wtxn, path)
+                        .at(&self.dir)?;
+                }
+            }
+        } else {
+            self.dbs.pending_chunks.clear(&mut wtxn).at(&self.dir)?;
+            self.dbs.pending_files.clear(&mut wtxn).at(&self.dir)?;
+            self.dbs
+                .counters
+                .delete(&mut wtxn, FULL_TEXT_RESET)
+                .at(&self.dir)?;
+        }
+        self.dbs
+            .counters
+            .put(&mut wtxn, FULL_TEXT_GENERATION, &generation)
+            .at(&self.dir)?;
+        wtxn.commit().at(&self.dir)?;
+        Ok(())
+    }
+
+    /// Sees what another process committed since this store was opened (read-only stores).
+    pub fn refresh(&self) -> Result<()> {
+        self.full_text.refresh()
+    }
+
+    /// A read transaction: a consistent snapshot for one query.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>> {
+        Ok(Snapshot {
+            store: self,
+            rtxn: self.env.read_txn().at(&self.dir)?,
+        })
+    }
+
+    /// BM25: the best `limit` chunks or files for `terms` (see [`tokens::terms`]).
+    pub fn bm25(
+        &self,
+        kind: DocKind,
+        terms: &[String],
+        weights: FieldWeights,
+        language: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(LexicalKey, f32)>> {
+        self.full_text.search(kind, terms, weights, language, limit)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let space = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)?;
+        let vectors = match &space {
+            Some(space) => match arroy::Reader::open(&rtxn, space.index, self.dbs.vectors) {
+                Ok(reader) => reader.n_items(),
+                Err(arroy::Error::MissingMetadata(_)) => 0,
+                Err(error) => {
+                    return Err(StoreError::Vectors {
+                        path: self.dir.clone(),
+                        source: error,
+                    });
+                }
+            },
+            None => 0,
+        };
+        Ok(Stats {
+            files: self.dbs.files.len(&rtxn).at(&self.dir)?,
+            chunks: self.dbs.chunk_metas.len(&rtxn).at(&self.dir)?,
+            vectors,
+            generation: self
+                .dbs
+                .counters
+                .get(&rtxn, GENERATION)
+                .at(&self.dir)?
+                .unwrap_or(0),
+            full_text_generation: self.full_text.generation(),
+            pending_full_text: self.dbs.pending_chunks.len(&rtxn).at(&self.dir)?
+                + self.dbs.pending_files.len(&rtxn).at(&self.dir)?,
+            space,
+            disk_bytes: folder_size(&self.dir),
+        })
+    }
+
+    /// Checks both directions between chunks, vectors, texts and file records.
+    pub fn check_consistency(&self) -> Result<Consistency> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let mut chunks = BTreeSet::new();
+        for entry in self.dbs.chunk_metas.iter(&rtxn).at(&self.dir)? {
+            chunks.insert(entry.at(&self.dir)?.0);
+        }
+        let mut texts = BTreeSet::new();
+        for entry in self.dbs.chunk_texts.iter(&rtxn).at(&self.dir)? {
+            texts.insert(entry.at(&self.dir)?.0);
+        }
+        let mut vectors = BTreeSet::new();
+        if let Some(space) = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)? {
+            match arroy::Reader::open(&rtxn, space.index, self.dbs.vectors) {
+                Ok(reader) => vectors.extend(reader.item_ids().iter()),
+                Err(arroy::Error::MissingMetadata(_)) => {}
+                Err(error) => {
+                    return Err(StoreError::Vectors {
+                        path: self.dir.clone(),
+                        source: error,
+                    });
+                }
+            }
+        }
+        let mut listed = BTreeSet::new();
+        for entry in self.dbs.files.iter(&rtxn).at(&self.dir)? {
+            listed.extend(entry.at(&self.dir)?.1.chunk_ids);
+        }
+        Ok(Consistency {
+            chunks_without_vector: chunks.difference(&vectors).copied().collect(),
+            vectors_without_chunk: vectors.difference(&chunks).copied().collect(),
+            chunks_without_text: chunks.difference(&texts).copied().collect(),
+            dangling_file_chunks: listed.difference(&chunks).copied().collect(),
+            orphan_chunks: chunks.difference(&listed).copied().collect(),
+        })
+    }
+}
+
+/// One consistent read of the store (an LMDB read transaction).
+pub struct Snapshot<'s> {
+    store: &'s Store,
+    rtxn: RoTxn<'s, WithoutTls>,
+}
+
+impl Snapshot<'_> {
+    pub fn chunk(&self, id: ChunkId) -> Result<Option<ChunkMeta>> {
+        self.store
+            .dbs
+            .chunk_metas
+            .get(&self.rtxn, &id)
+            .at(&self.store.dir)
+    }
+
+    pub fn chunk_text(&self, id: ChunkId) -> Result<Option<&str>> {
+        self.store
+            .dbs
+            .chunk_texts
+            .get(&self.rtxn, &id)
+            .at(&self.store.dir)
+    }
+
+    pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {
+        self.store
+            .dbs
+            .files
+            .get(&self.rtxn, path)
+            .at(&self.store.dir)
+    }
+
+    /// A chunk's vector in the active space.
+    pub fn vector(&self, id: ChunkId) -> Result<Option<Vec<f32>>> {
+        let Some(space) = self
+            .store
+            .dbs
+            .info
+            .get(&self.rtxn, ACTIVE_SPACE)
+            .at(&self.store.dir)?
+        else {
+            return Ok(None);
+        };
+        match arroy::Reader::open(&self.rtxn, space.index, self.store.dbs.vectors) {
+            Ok(reader) => reader.item_vector(&self.rtxn, id).at(&self.store.dir),
+            Err(arroy::Error::MissingMetadata(_)) => Ok(None),
+            Err(error) => Err(StoreError::Vectors {
+                path: self.store.dir.clone(),
+                source: error,
+            }),
+        }
+    }
+
+    /// The `limit` chunks nearest to `query` (approximate), with their cosine similarity.
+    /// `query` must have the active space's dimension.
+    pub fn nearest(&self, query: &[f32], limit: usize) -> Result<Vec<(ChunkId, f32)>> {
+        let Some(space) = self
+            .store
+            .dbs
+            .info
+            .get(&self.rtxn, ACTIVE_SPACE)
+            .at(&self.store.dir)?
+        else {
+            return Ok(Vec::new());
+        };
+        if query.len() != space.dim {
+            return Err(StoreError::WrongDimension {
+                path: "<query>".into(),
+                space: space.id,
+                expected: space.dim,
+                got: query.len(),
+            });
+        }
+        let reader = match arroy::Reader::open(&self.rtxn, space.index, self.store.dbs.vectors) {
+            Ok(reader) => reader,
+            Err(arroy::Error::MissingMetadata(_)) => return Ok(Vec::new()),
+            Err(error) => {
+                return Err(StoreError::Vectors {
+                    path: self.store.dir.clone(),
+                    source: error,
+                });
+            }
+        };
+        if reader.n_items() == 0 || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let hits = reader
+            .nns(limit)
+            .by_vector(&self.rtxn, query)
+            .at(&self.store.dir)?;
+        // arroy's cosine distance is (1 - cos) / 2.
+        Ok(hits
+            .into_iter()
+            .map(|(id, distance)| (id, 1.0 - 2.0 * distance))
+            .collect())
+    }
+}
+
+impl Databases {
+    #[allow(clippy::type_complexity)]
+    fn from_tuple(
+        (chunk_metas, chunk_texts, files, counters, info, pending_chunks, pending_files, vectors): (
+            ChunkMetas,
+            ChunkTexts,
+            Files,
+            Counters,
+            Info,
+            PendingChunks,
+            PendingFiles,
+            Vectors,
+        ),
+    ) -> Self {
+        Self {
+            chunk_metas,
+            chunk_texts,
+            files,
+            counters,
+            info,
+            pending_chunks,
+            pending_files,
+            vectors,
+        }
+    }
+}
+
+fn open_env(lmdb_dir: &Path) -> Result<Env<WithoutTls>> {
+    // SAFETY: heed requires that the environment is not opened twice in one process and that
+    // the files are not modified by other means; the writer lock and `.codexos/` being ours
+    // uphold that for writers, and LMDB itself supports readers in other processes.
+    unsafe {
+        EnvOpenOptions::new()
+            .read_txn_without_tls()
+            .map_size(MAP_SIZE)
+            .max_dbs(16)
+            .open(lmdb_dir)
+    }
+    .at(lmdb_dir)
+}
+
+fn folder_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(metadata) if metadata.is_dir() => folder_size(&entry.path()),
+            Ok(metadata) => {
+                use std::os::unix::fs::MetadataExt;
+                metadata.blocks() * 512
+            }
+            Err(_) => 0,
+        })
+        .sum()
+}

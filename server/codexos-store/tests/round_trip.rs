@@ -1,0 +1,307 @@
+//! Real LMDB, arroy and tantivy in temporary folders.
+
+use codexos_store::tokens::terms;
+use codexos_store::{
+    ChunkMeta, DocKind, FieldWeights, FileInfo, FileWrite, LexicalKey, NewChunk, OpenOptions,
+    SpaceChange, Store, StoreError, WriteBatch,
+};
+
+fn meta(path: &str, symbol: &str, line: u32) -> ChunkMeta {
+    ChunkMeta {
+        path: path.into(),
+        language: "rust".into(),
+        kind: "function".into(),
+        symbol: symbol.into(),
+        start_line: line,
+        end_line: line + 2,
+        byte_start: 0,
+        byte_end: 10,
+        commit: Some("abc".into()),
+        symbols: Vec::new(),
+    }
+}
+
+fn unit(index: usize) -> Vec<f32> {
+    let mut vector = vec![0.0; 4];
+    vector[index] = 1.0;
+    vector
+}
+
+fn file(path: &str, chunks: &[(&str, &str, usize)]) -> FileWrite {
+    FileWrite {
+        path: path.into(),
+        info: FileInfo {
+            hash: format!("hash-of-{path}"),
+            size: 10,
+            language: "rust".into(),
+            commit: None,
+        },
+        chunks: chunks
+            .iter()
+            .enumerate()
+            .map(|(line, (symbol, text, axis))| NewChunk {
+                meta: meta(path, symbol, line as u32 + 1),
+                text: (*text).into(),
+                vector: unit(*axis),
+            })
+            .collect(),
+    }
+}
+
+fn open(root: &std::path::Path) -> Store {
+    let store = Store::open(root, &OpenOptions::default()).unwrap();
+    store.use_space("test-space", 4).unwrap();
+    store
+}
+
+#[test]
+fn chunks_vectors_and_bm25_round_trip_through_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store
+            .write(&WriteBatch {
+                files: vec![
+                    file(
+                        "src/parse.rs",
+                        &[("parse::parse_header", "fn parse_header(line: &str) {}", 0)],
+                    ),
+                    file(
+                        "src/print.rs",
+                        &[("print::print_match", "fn print_match(m: Match) {}", 1)],
+                    ),
+                ],
+                removed: vec![],
+            })
+            .unwrap();
+        store.sync_full_text().unwrap();
+    }
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(
+        store.use_space("test-space", 4).unwrap(),
+        SpaceChange::Unchanged
+    );
+    let hits = store
+        .bm25(
+            DocKind::Chunk,
+            &terms("header parsing"),
+            FieldWeights::default(),
+            None,
+            10,
+        )
+        .unwrap();
+    let snapshot = store.snapshot().unwrap();
+    let LexicalKey::Chunk(id) = hits[0].0.clone() else {
+        panic!("chunk key expected, got {hits:?}")
+    };
+    assert_eq!(
+        snapshot.chunk(id).unwrap().unwrap().symbol,
+        "parse::parse_header"
+    );
+    assert_eq!(
+        snapshot.chunk_text(id).unwrap(),
+        Some("fn parse_header(line: &str) {}")
+    );
+    let nearest = snapshot.nearest(&unit(1), 1).unwrap();
+    assert_eq!(
+        snapshot.chunk(nearest[0].0).unwrap().unwrap().path,
+        "src/print.rs"
+    );
+    assert!(
+        (nearest[0].1 - 1.0).abs() < 1e-4,
+        "cosine of identical vectors is 1, got {}",
+        nearest[0].1
+    );
+    let files = store
+        .bm25(
+            DocKind::File,
+            &terms("print"),
+            FieldWeights::default(),
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(files[0].0, LexicalKey::File("src/print.rs".into()));
+    assert!(store.check_consistency().unwrap().is_consistent());
+    assert!(dir.path().join(".codexos/.gitignore").exists());
+}
+
+#[test]
+fn rewriting_and_removing_files_leaves_no_stale_chunk_vector_or_term() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write(&WriteBatch {
+            files: vec![file("a.rs", &[("a::retired", "fn retired() {}", 0)])],
+            removed: vec![],
+        })
+        .unwrap();
+    store
+        .write(&WriteBatch {
+            files: vec![file("a.rs", &[("a::fresh", "fn fresh() {}", 2)])],
+            removed: vec![],
+        })
+        .unwrap();
+    store
+        .write(&WriteBatch {
+            files: vec![file("b.rs", &[("b::other", "fn other() {}", 3)])],
+            removed: vec![],
+        })
+        .unwrap();
+    store
+        .write(&WriteBatch {
+            files: vec![],
+            removed: vec!["b.rs".into()],
+        })
+        .unwrap();
+    store.sync_full_text().unwrap();
+    assert!(
+        store
+            .bm25(
+                DocKind::Chunk,
+                &terms("retired"),
+                FieldWeights::default(),
+                None,
+                10
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .bm25(
+                DocKind::File,
+                &terms("other"),
+                FieldWeights::default(),
+                None,
+                10
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .bm25(
+                DocKind::Chunk,
+                &terms("fresh"),
+                FieldWeights::default(),
+                None,
+                10
+            )
+            .unwrap()
+            .len(),
+        1
+    );
+    let stats = store.stats().unwrap();
+    assert_eq!(
+        (
+            stats.files,
+            stats.chunks,
+            stats.vectors,
+            stats.pending_full_text
+        ),
+        (1, 1, 1, 0)
+    );
+    assert!(store.check_consistency().unwrap().is_consistent());
+}
+
+#[test]
+fn a_full_text_index_lost_or_behind_is_rebuilt_from_lmdb_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store
+            .write(&WriteBatch {
+                files: vec![file("a.rs", &[("a::alpha", "fn alpha() {}", 0)])],
+                removed: vec![],
+            })
+            .unwrap();
+        // No sync: the process "dies" with the change only in LMDB's queue.
+    }
+    {
+        let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+        assert_eq!(
+            store
+                .bm25(
+                    DocKind::Chunk,
+                    &terms("alpha"),
+                    FieldWeights::default(),
+                    None,
+                    10
+                )
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    std::fs::remove_dir_all(dir.path().join(".codexos/index/tantivy")).unwrap();
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(
+        store
+            .bm25(
+                DocKind::File,
+                &terms("alpha"),
+                FieldWeights::default(),
+                None,
+                10
+            )
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn changing_the_vector_space_drops_every_chunk_instead_of_mixing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write(&WriteBatch {
+            files: vec![file("a.rs", &[("a::alpha", "fn alpha() {}", 0)])],
+            removed: vec![],
+        })
+        .unwrap();
+    assert_eq!(
+        store.use_space("other-model", 8).unwrap(),
+        SpaceChange::Replaced {
+            previous: "test-space".into()
+        }
+    );
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.files, stats.chunks, stats.vectors), (0, 0, 0));
+    let error = store
+        .write(&WriteBatch {
+            files: vec![file("a.rs", &[("a::alpha", "x", 0)])],
+            removed: vec![],
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::WrongDimension {
+                expected: 8,
+                got: 4,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_second_writer_is_told_which_pid_holds_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = open(dir.path());
+    let error = match Store::open(dir.path(), &OpenOptions::default()) {
+        Ok(_) => panic!("a second writer must not open the index"),
+        Err(error) => error.to_string(),
+    };
+    assert_eq!(
+        error,
+        format!(
+            "index at {} is in use by pid {}",
+            dir.path().join(".codexos/index").display(),
+            std::process::id()
+        )
+    );
+}
