@@ -1,0 +1,76 @@
+// The execution console: turns the run event stream into the lines a user reads, one per node
+// step, with streamed text gathered into the node's block.
+import type { RunEvent, RunResult } from "./protocol";
+
+export class RunConsole {
+  private readonly lines: string[] = [];
+  private streaming = false;
+
+  constructor(title: string) {
+    this.lines.push(`▶ ${title}`);
+  }
+
+  /** Applies an event; returns the text to append to an output channel. */
+  apply(event: RunEvent): string {
+    const node = event.node ?? "";
+    let out: string;
+    switch (event.kind) {
+      case "node_started":
+        out = this.line(`▶ ${node}`);
+        break;
+      case "token":
+        if (!this.streaming) this.lines.push("");
+        this.streaming = true;
+        out = event.text ?? "";
+        break;
+      case "node_finished":
+        out = this.line(`✓ ${node} (${event.ms ?? 0} ms)`);
+        break;
+      case "node_failed":
+        out = this.line(`✗ ${node}: ${event.text ?? "failed"}`);
+        break;
+      case "warning":
+        out = this.line(`! ${event.text ?? ""}`);
+        break;
+      case "finished":
+        out = this.line(`■ ${event.text ?? "finished"}`);
+        break;
+    }
+    if (event.kind === "token") {
+      this.appendText(out);
+    }
+    return out;
+  }
+
+  finish(result: RunResult): string {
+    const parts = [this.line(`■ ${result.status} (run ${result.run_id})`)];
+    if (result.error) parts.push(this.line(`error: ${result.error}`));
+    for (const warning of result.warnings ?? []) parts.push(this.line(`! ${warning}`));
+    if (result.output !== undefined && result.output !== null) {
+      const output = typeof result.output === "string" ? result.output : JSON.stringify(result.output, null, 2);
+      parts.push(this.line("Output:"), this.line(output));
+    }
+    return parts.join("");
+  }
+
+  text(): string {
+    return this.lines.join("\n");
+  }
+
+  /** Node names in the order they started, finished or failed, for assertions and the canvas. */
+  static nodeLines(text: string): string[] {
+    return text.split("\n").filter((l) => /^[▶✓✗] /.test(l));
+  }
+
+  private line(text: string): string {
+    const prefix = this.streaming ? "\n" : "";
+    this.streaming = false;
+    this.lines.push(text);
+    return `${prefix}${text}\n`;
+  }
+
+  private appendText(text: string): void {
+    const last = this.lines.length - 1;
+    this.lines[last] = this.lines[last] + text;
+  }
+}

@@ -1,0 +1,82 @@
+// The server's protocol beyond standard LSP (docs/protocol.md), as types. No `vscode` import:
+// these modules are unit-tested in plain Node.
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export type RunEventKind = "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "finished";
+
+export interface RunEvent {
+  token: string | number;
+  run_id?: string;
+  kind: RunEventKind;
+  node?: string;
+  text?: string;
+  ms?: number;
+}
+
+export interface RunResult {
+  run_id: string;
+  status: string;
+  output?: unknown;
+  nodes?: Record<string, { output?: unknown; ms?: number; model?: string }>;
+  warnings?: string[];
+  error?: string | null;
+}
+
+export interface SearchResult {
+  uri: string;
+  range: Range;
+  symbol?: string | null;
+  score: number;
+  snippet: string;
+}
+
+export interface ChatMessage {
+  role: "user" | "assistant";
+  content: string;
+}
+
+export interface ChatSource {
+  path: string;
+  start_line: number;
+  end_line: number;
+  symbol?: string | null;
+}
+
+export interface ChatResult {
+  answer: string;
+  model: string;
+  sources: ChatSource[];
+}
+
+export interface StatusNotification {
+  state: "starting" | "indexing" | "ready" | "error";
+  message?: string;
+  percentage?: number;
+}
+
+export const Commands = {
+  agentRun: "codexos.agent.run",
+  agentRetry: "codexos.agent.retry",
+  agentCancel: "codexos.agent.cancel",
+  ragQuery: "codexos.rag.query",
+  chat: "codexos.chat",
+  vaultPut: "codexos.vault.put",
+  vaultList: "codexos.vault.list",
+  reindex: "codexos.reindex",
+  action: (kind: "explain" | "refactor" | "tests" | "fix") => `codexos.action.${kind}`,
+} as const;
+
+export const Methods = {
+  search: "codexos/search",
+  runEvent: "codexos/runEvent",
+  status: "codexos/status",
+} as const;

@@ -1,0 +1,24 @@
+import * as vscode from "vscode";
+import { statusView } from "./logic/status";
+import type { StatusNotification } from "./logic/protocol";
+
+/** The status bar item that shows the server's state and index progress. */
+export class StatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem("codexos.status", vscode.StatusBarAlignment.Left, 10);
+
+  constructor() {
+    this.item.name = "CodexOS";
+    this.item.command = "codexos.search";
+    this.item.show();
+  }
+
+  update(status: StatusNotification): void {
+    const view = statusView(status);
+    this.item.text = view.text;
+    this.item.tooltip = view.tooltip;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
