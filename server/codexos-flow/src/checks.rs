@@ -408,7 +408,11 @@ fn unknown_nodes(flow: &Flow, out: &mut Vec<Finding>) {
                 .filter(|n| n.index != node.index)
                 .filter_map(|n| n.id.as_deref());
             let suggestion = closest(&edge.target, ids);
-            let mut message = format!("`{field}` names `{}`, but no node has that id", edge.target);
+            let mut message = if edge.target.is_empty() {
+                format!("`{field}` is empty: name the node that runs next")
+            } else {
+                format!("`{field}` names `{}`, but no node has that id", edge.target)
+            };
             if let Some(s) = suggestion {
                 message.push_str(&format!(": did you mean `{s}`?"));
             }

@@ -130,7 +130,7 @@ fn unknown_node_suggests_the_closest_id() {
   "id": "a",
   "nodes": [
     { "id": "start", "type": "entry", "next": "planer" },
-    { "id": "planner", "type": "llm", "model": "gpt-4", "next": ["end", "nowhere"] },
+    { "id": "planner", "type": "llm", "model": "gpt-4", "next": ["end", "nowhere", ""] },
     { "id": "end", "type": "exit" }
   ]
 }"#;
@@ -140,6 +140,7 @@ fn unknown_node_suggests_the_closest_id() {
             4:47-4:55 error[unknown-node] `"planer"`: `next` names `planer`, but no node has that id: did you mean `planner`?
             5:13-5:22 warning[unreachable-node] `"planner"`: node `planner` is never reached from the entry
             5:73-5:82 error[unknown-node] `"nowhere"`: `next` names `nowhere`, but no node has that id
+            5:84-5:86 error[unknown-node] `""`: `next` is empty: name the node that runs next
             6:13-6:18 warning[unreachable-node] `"end"`: node `end` is never reached from the entry
         "#]],
     );
@@ -152,7 +153,7 @@ fn unknown_node_suggests_the_closest_id() {
               "id": "a",
               "nodes": [
                 { "id": "start", "type": "entry", "next": "planner" },
-                { "id": "planner", "type": "llm", "model": "gpt-4", "next": ["end", "nowhere"] },
+                { "id": "planner", "type": "llm", "model": "gpt-4", "next": ["end", "nowhere", ""] },
                 { "id": "end", "type": "exit" }
               ]
             }"#]],

@@ -1,0 +1,158 @@
+// Drives the real VS Code workbench and extension host (npm's code-server) in headless Chromium
+// (Debian's chromium, through playwright-core), with the packaged .vsix installed and the real
+// `codexos lsp` behind it. Nothing here downloads a browser or a VS Code build.
+//
+// Environment (scripts/setup-tools and scripts/test set them):
+//   CODEXOS_CODE_SERVER  the code-server launcher
+//   CODEXOS_NODE24_BIN   a directory holding Node 24 (code-server requires it)
+//   CODEXOS_BIN          the codexos binary under test
+//   CODEXOS_VSIX         the packaged extension
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const outputDir = join(here, "../../test-output");
+
+function required(name) {
+  const value = process.env[name];
+  if (!value || !existsSync(value)) {
+    throw new Error(`${name} is ${value ?? "unset"}: run scripts/setup-tools (and scripts/test sets the rest)`);
+  }
+  return value;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`code-server did not answer at ${url} within ${timeoutMs} ms`);
+}
+
+/** Starts code-server on a copy of the fixture workspace with the extension installed. */
+export async function startWorkbench(name) {
+  const codeServer = required("CODEXOS_CODE_SERVER");
+  const node24 = required("CODEXOS_NODE24_BIN");
+  const codexos = required("CODEXOS_BIN");
+  const vsix = required("CODEXOS_VSIX");
+  const root = mkdtempSync(join(tmpdir(), `codexos-vscode-${name}-`));
+  const workspace = join(root, "workspace");
+  cpSync(join(here, "../fixtures/workspace"), workspace, { recursive: true });
+  const userData = join(root, "user-data");
+  const extensions = join(root, "extensions");
+  mkdirSync(join(userData, "User"), { recursive: true });
+  writeFileSync(
+    join(userData, "User/settings.json"),
+    JSON.stringify({
+      "security.workspace.trust.enabled": false,
+      "workbench.startupEditor": "none",
+      "chat.disableAIFeatures": true,
+      "workbench.tips.enabled": false,
+      "extensions.ignoreRecommendations": true,
+      "codexos.server.path": codexos,
+    }),
+  );
+  const env = { ...process.env, PATH: `${node24}:${process.env.PATH}` };
+  const install = spawnSync(codeServer, ["--user-data-dir", userData, "--extensions-dir", extensions, "--install-extension", vsix], {
+    env,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (install.status !== 0) {
+    throw new Error(`installing ${vsix} failed (${install.status}): ${install.stderr || install.stdout}`);
+  }
+  const port = await freePort();
+  const server = spawn(
+    codeServer,
+    ["--auth", "none", "--bind-addr", `127.0.0.1:${port}`, "--disable-telemetry", "--disable-update-check",
+      "--disable-workspace-trust", "--user-data-dir", userData, "--extensions-dir", extensions, workspace],
+    { env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let serverLog = "";
+  server.stdout.on("data", (d) => (serverLog += d));
+  server.stderr.on("data", (d) => (serverLog += d));
+  const url = `http://127.0.0.1:${port}/`;
+  await waitForHttp(url, 60_000);
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`${url}?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector(".monaco-workbench", { timeout: 60_000 });
+  mkdirSync(outputDir, { recursive: true });
+  return {
+    page,
+    workspace,
+    log: () => serverLog,
+    async screenshot(file) {
+      await page.screenshot({ path: join(outputDir, file) });
+    },
+    async stop() {
+      await browser.close().catch(() => {});
+      try {
+        // The whole process group: code-server, its extension host, the file watcher and codexos.
+        process.kill(-server.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** Opens a workspace file from the Explorer, as a user would: expand each folder, click the file. */
+export async function openFile(page, relativePath) {
+  const parts = relativePath.split("/");
+  for (const [i, part] of parts.entries()) {
+    const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${part}"]`).first();
+    await row.waitFor({ state: "visible", timeout: 30_000 });
+    const expanded = await row.getAttribute("aria-expanded");
+    if (i < parts.length - 1 ? expanded !== "true" : true) await row.click();
+  }
+  const fileName = parts[parts.length - 1];
+  await page.waitForSelector(`.tab.active[aria-label*="${fileName}"]`, { timeout: 20_000 });
+}
+
+/** Moves the cursor to a 1-based line and column with "Go to Line/Column". */
+export async function goTo(page, line, column) {
+  await page.keyboard.press("Control+G");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
+  await page.keyboard.type(`${line}:${column}`);
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(200);
+}
+
+/** Polls `read` until `accept(value)` or the timeout; returns the last value. */
+export async function eventually(read, accept, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  let value;
+  while (Date.now() < deadline) {
+    value = await read();
+    if (accept(value)) return value;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${what}: not seen within ${timeoutMs} ms; last seen:\n${typeof value === "string" ? value : JSON.stringify(value)}`);
+}
