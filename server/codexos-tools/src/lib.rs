@@ -7,6 +7,7 @@
 //! Sources of tools:
 //! - built-ins ([`builtin`]): `read_file`, `write_file`, `search_workspace`, `shell`, `python`,
 //!   `http_fetch`;
+//! - plug-ins: `*.tool.json` files in the workspace's `tools/` folder ([`plugin`]), hot-reloaded;
 //! - any [`Tool`] the embedder registers (the `codexos mcp` command serves such tools);
 //!
 //! Everything a call may touch comes through its [`ToolContext`]: the workspace root, the
@@ -16,6 +17,7 @@
 pub mod builtin;
 mod context;
 mod error;
+pub mod plugin;
 mod registry;
 mod schema;
 mod search;
@@ -24,7 +26,7 @@ mod write;
 
 pub use context::{ToolConfig, ToolContext};
 pub use error::{ArgumentError, ToolError};
-pub use registry::{Tool, ToolInfo, ToolOutput, ToolRegistry, ToolSource};
+pub use registry::{Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
 pub use search::{Search, SearchError, SearchHit};
 pub use workspace_path::{WorkspacePathError, resolve_in_workspace};
 pub use write::{AtomicWriteSink, FileWrite, RecordingWriteSink, WriteSink};

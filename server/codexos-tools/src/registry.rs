@@ -1,5 +1,6 @@
 //! The one place the runner, the editor and `codexos mcp` find and call tools.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -8,6 +9,7 @@ use serde_json::Value;
 use crate::builtin;
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::plugin::PluginFolder;
 use crate::schema::ArgumentSchema;
 
 /// Where a tool comes from.
@@ -17,6 +19,31 @@ pub enum ToolSource {
     Builtin,
     /// Registered by the embedding program (e.g. `codexos mcp`'s flow tools).
     Registered,
+    /// A `*.tool.json` file in the `tools/` folder.
+    Plugin {
+        path: PathBuf,
+    },
+}
+
+/// A tool source that could not be loaded (a broken tool file, an MCP server that did not
+/// start). It is skipped; everything else still loads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ToolProblem {
+    /// The file or the configured server it is about.
+    pub origin: String,
+    /// Where in it: a JSON pointer without the leading `/` (`command/0`), or empty.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ToolProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.origin, self.message)
+        } else {
+            write!(f, "{}: `{}`: {}", self.origin, self.field, self.message)
+        }
+    }
 }
 
 /// What a model or a flow needs to know to call a tool.
@@ -75,15 +102,19 @@ impl Registered {
     }
 }
 
-/// Every tool a workspace offers.
+/// Every tool a workspace offers: built-ins and registered tools first, then plug-ins.
 pub struct ToolRegistry {
-    tools: Vec<Registered>,
+    tools: Vec<Arc<Registered>>,
+    plugins: Option<PluginFolder>,
 }
 
 impl ToolRegistry {
     /// No tools at all (add some with [`ToolRegistry::register`]).
     pub fn empty() -> ToolRegistry {
-        ToolRegistry { tools: Vec::new() }
+        ToolRegistry {
+            tools: Vec::new(),
+            plugins: None,
+        }
     }
 
     /// The built-in tools.
@@ -98,21 +129,37 @@ impl ToolRegistry {
         registry
     }
 
+    /// The built-ins plus the plug-ins of `<workspace_root>/tools/`.
+    pub fn for_workspace(workspace_root: &std::path::Path) -> ToolRegistry {
+        ToolRegistry::with_builtins().with_tools_folder(workspace_root.join("tools"))
+    }
+
+    /// Adds the plug-in tools of `folder` (a missing folder simply has none).
+    pub fn with_tools_folder(mut self, folder: PathBuf) -> ToolRegistry {
+        self.plugins = Some(PluginFolder::new(folder));
+        self
+    }
+
     /// Adds a tool; a tool of the same name is replaced. Fails when its schema does not compile.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
         let registered = Registered::new(tool)?;
-        let name = &registered.tool.info().name;
-        self.tools.retain(|known| &known.tool.info().name != name);
-        self.tools.push(registered);
+        let name = registered.tool.info().name.clone();
+        self.tools.retain(|known| known.tool.info().name != name);
+        self.tools.push(Arc::new(registered));
         Ok(())
     }
 
-    /// Every tool, in registration order.
+    /// Every tool: built-ins and registered ones, then plug-ins (reloaded if their files changed).
     pub fn list(&self) -> Vec<ToolInfo> {
-        self.tools
+        self.all()
             .iter()
             .map(|registered| registered.tool.info().clone())
             .collect()
+    }
+
+    /// What could not be loaded, each naming its file (or server) and field.
+    pub fn problems(&self) -> Vec<ToolProblem> {
+        self.plugin_tools().1
     }
 
     /// Calls `name` with `args` after checking them against its schema.
@@ -132,14 +179,35 @@ impl ToolRegistry {
         registered.tool.call(args, ctx).await
     }
 
-    fn find(&self, name: &str) -> Result<&Registered, ToolError> {
-        self.tools
+    fn plugin_tools(&self) -> (Vec<Arc<Registered>>, Vec<ToolProblem>) {
+        match &self.plugins {
+            Some(folder) => folder.current(&|name| {
+                self.tools
+                    .iter()
+                    .any(|known| known.tool.info().name == name)
+            }),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    fn all(&self) -> Vec<Arc<Registered>> {
+        let mut all = self.tools.clone();
+        all.extend(self.plugin_tools().0);
+        all
+    }
+
+    fn find(&self, name: &str) -> Result<Arc<Registered>, ToolError> {
+        let all = self.all();
+        if let Some(found) = all
             .iter()
             .find(|registered| registered.tool.info().name == name)
-            .ok_or_else(|| ToolError::UnknownTool {
-                name: name.to_owned(),
-                suggestion: closest(name, self.tools.iter().map(|r| r.tool.info().name.as_str())),
-            })
+        {
+            return Ok(Arc::clone(found));
+        }
+        Err(ToolError::UnknownTool {
+            name: name.to_owned(),
+            suggestion: closest(name, all.iter().map(|r| r.tool.info().name.as_str())),
+        })
     }
 }
 

@@ -4,6 +4,9 @@ mod commands;
 mod files;
 mod http;
 mod process;
+
+pub(crate) use commands::command_result;
+pub(crate) use process::{CommandSpec, run_command};
 mod search;
 
 use std::sync::Arc;
