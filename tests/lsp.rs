@@ -561,12 +561,12 @@ fn a_changed_codexos_toml_rechecks_open_flows_with_progress() {
         "workspace/didChangeWatchedFiles",
         json!({ "changes": [{ "uri": file_uri(&config), "type": 1 }] }),
     );
-    let rechecked = editor.client.diagnostics(&uri, 1);
-    assert_eq!(
-        rechecked,
-        Vec::<Value>::new(),
-        "the declared tool is known now"
-    );
+    // Earlier runs may still publish the old findings; the re-check publishes none.
+    editor
+        .client
+        .wait_for_notification("textDocument/publishDiagnostics", |params| {
+            params["uri"] == json!(uri) && params["diagnostics"] == json!([])
+        });
     let progress = editor
         .client
         .wait_for_notification("$/progress", |params| params["value"]["kind"] == "end");
@@ -634,4 +634,37 @@ fn exit_without_shutdown_ends_the_process_with_status_1() {
     let mut editor = Editor::start(false, true);
     editor.client.notify("exit", Value::Null);
     assert_eq!(editor.client.wait_for_exit().code(), Some(1));
+}
+
+#[test]
+fn fix_all_applies_every_preferred_fix_in_one_edit() {
+    let text = BROKEN.replace(r#""next": "end""#, r#""next": "edn""#);
+    let mut editor = Editor::start(false, true);
+    let diagnostics = editor.open("demo.flow.json", &text);
+    assert_eq!(
+        with_code(&diagnostics, "unknown-node").len(),
+        2,
+        "{diagnostics:?}"
+    );
+    let whole =
+        json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 99, "character": 0 } });
+    let actions = editor.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": editor.uri("demo.flow.json") },
+            "range": whole,
+            "context": { "diagnostics": [], "only": ["source.fixAll"] }
+        }),
+    );
+    let actions = actions.as_array().cloned().unwrap_or_default();
+    assert_eq!(actions.len(), 1, "only the fix-all action: {actions:?}");
+    assert_eq!(actions[0]["kind"], "source.fixAll.codexos");
+    let edits = actions[0]["edit"]["documentChanges"][0]["edits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        apply(&text, &edits),
+        BROKEN.replace("sumarizer", "summarizer")
+    );
 }

@@ -1,2 +1,346 @@
 //! Bad input to `codexos lsp`: the server answers with a clear error or ignores, never panics,
-//! never hangs. Every test ends by checking the process is alive and still answers.
+//! never hangs. Every test ends by checking that the process is still alive and answers, then
+//! shuts it down cleanly.
+
+use std::path::Path;
+
+use codexos_test_support::{LspClient, file_uri, position_utf16};
+use serde_json::{Value, json};
+
+const FLOW: &str = r#"{
+  "id": "ok",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+
+struct Editor {
+    workspace: tempfile::TempDir,
+    client: LspClient,
+}
+
+impl Editor {
+    fn start() -> Editor {
+        let workspace = tempfile::tempdir().expect("temp dir");
+        let binary = Path::new(env!("CARGO_BIN_EXE_codexos"));
+        let mut client = LspClient::start(binary, workspace.path());
+        client.initialize(workspace.path(), json!({}));
+        Editor { workspace, client }
+    }
+
+    fn uri(&self, name: &str) -> String {
+        file_uri(&self.workspace.path().join(name))
+    }
+
+    fn open(&mut self, name: &str, text: &str) -> Vec<Value> {
+        let uri = self.uri(name);
+        self.client.open(&uri, text);
+        self.client.diagnostics(&uri, 1)
+    }
+
+    fn at(&self, name: &str, line: u64, character: u64) -> Value {
+        json!({
+            "textDocument": { "uri": self.uri(name) },
+            "position": { "line": line, "character": character }
+        })
+    }
+
+    /// The server is alive, answers a real request on an open document, and exits cleanly.
+    fn assert_still_serving(mut self) {
+        assert!(self.client.is_alive(), "stderr:\n{}", self.client.stderr());
+        let uri = self.uri("alive.flow.json");
+        self.client.open(&uri, FLOW);
+        assert_eq!(self.client.diagnostics(&uri, 1), Vec::<Value>::new());
+        let symbols = self.client.request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+        );
+        assert!(symbols.is_ok_and(|symbols| symbols[0]["name"] == "ok"));
+        let stderr = self.client.stderr();
+        assert!(
+            !stderr.contains("panicked"),
+            "the server panicked:\n{stderr}"
+        );
+        assert_eq!(self.client.shutdown_and_exit().code(), Some(0));
+    }
+}
+
+fn codes(diagnostics: &[Value]) -> Vec<&str> {
+    diagnostics
+        .iter()
+        .filter_map(|diagnostic| diagnostic["code"].as_str())
+        .collect()
+}
+
+#[test]
+fn invalid_json_gets_an_invalid_json_diagnostic_at_the_parsers_position() {
+    let mut editor = Editor::start();
+    let text = "{\n  \"id\": \"x\",\n  \"nodes\": [ { \"id\": \"a\", } ]\n}";
+    let diagnostics = editor.open("bad.flow.json", text);
+    let invalid = diagnostics
+        .iter()
+        .find(|diagnostic| diagnostic["code"] == "invalid-json")
+        .unwrap_or_else(|| panic!("an invalid-json diagnostic in {diagnostics:?}"));
+    assert_eq!(invalid["range"]["start"]["line"], 2);
+    assert_eq!(invalid["severity"], 1);
+    editor.assert_still_serving();
+}
+
+/// A valid chain of `count` llm nodes, each with a `description` of `padding` bytes.
+fn chain(count: usize, padding: usize) -> String {
+    let description = "x".repeat(padding);
+    let mut nodes = vec![r#"    { "id": "start", "type": "entry", "next": "n0" }"#.to_owned()];
+    for index in 0..count {
+        let next = if index + 1 == count {
+            "end".to_owned()
+        } else {
+            format!("n{}", index + 1)
+        };
+        nodes.push(format!(
+            r#"    {{ "id": "n{index}", "type": "llm", "model": "gpt-4", "description": "{description}", "prompt": "{{{{input}}}}", "next": "{next}" }}"#
+        ));
+    }
+    nodes.push(r#"    { "id": "end", "type": "exit" }"#.to_owned());
+    format!(
+        "{{\n  \"id\": \"big\",\n  \"nodes\": [\n{}\n  ]\n}}\n",
+        nodes.join(",\n")
+    )
+}
+
+#[test]
+fn a_5_mb_flow_is_checked_and_the_server_keeps_answering() {
+    let text = chain(2_500, 2_000);
+    assert!(text.len() > 5_000_000, "{} bytes", text.len());
+    let mut editor = Editor::start();
+    let diagnostics = editor.open("big.flow.json", &text);
+    assert_eq!(codes(&diagnostics), Vec::<&str>::new());
+    let last = text.rfind("\"n2499\"").expect("last node") + 2;
+    let mut params = editor.at("big.flow.json", 0, 0);
+    params["position"] = position_utf16(&text, last);
+    let definition = editor.client.request("textDocument/definition", params);
+    assert!(definition.is_ok_and(|location| !location.is_null()));
+    editor.assert_still_serving();
+}
+
+#[test]
+fn a_flow_with_10000_nodes_is_checked_again_after_a_one_character_edit() {
+    let text = chain(10_000, 0);
+    let mut editor = Editor::start();
+    assert_eq!(
+        codes(&editor.open("many.flow.json", &text)),
+        Vec::<&str>::new()
+    );
+    // Break the middle of the chain: `"next": "n5001"` becomes `"next": "x5001"`.
+    let typo = text.find(r#""next": "n5001""#).expect("the middle edge") + 9;
+    let at = position_utf16(&text, typo);
+    let end = json!({ "line": at["line"], "character": at["character"].as_u64().map(|c| c + 1) });
+    let uri = editor.uri("many.flow.json");
+    editor.client.change(
+        &uri,
+        2,
+        json!([{ "range": { "start": at, "end": end }, "text": "x" }]),
+    );
+    let diagnostics = editor.client.diagnostics(&uri, 2);
+    assert!(
+        codes(&diagnostics).contains(&"unknown-node"),
+        "{:?}",
+        codes(&diagnostics)
+    );
+    editor.assert_still_serving();
+}
+
+#[test]
+fn deeply_nested_json_gets_a_diagnostic_not_a_stack_overflow() {
+    let mut editor = Editor::start();
+    let text = "[".repeat(100_000);
+    let diagnostics = editor.open("deep.flow.json", &text);
+    assert!(!diagnostics.is_empty());
+    let hover = editor
+        .client
+        .request("textDocument/hover", editor.at("deep.flow.json", 0, 50_000));
+    assert!(hover.is_ok(), "{hover:?}");
+    let symbols = editor.client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": editor.uri("deep.flow.json") } }),
+    );
+    assert!(symbols.is_ok(), "{symbols:?}");
+    editor.assert_still_serving();
+}
+
+#[test]
+fn positions_past_the_end_of_a_line_or_the_document_are_clamped() {
+    let mut editor = Editor::start();
+    editor.open("ok.flow.json", FLOW);
+    for (line, character) in [
+        (3, 10_000),
+        (10_000, 0),
+        (u64::from(u32::MAX), u64::from(u32::MAX)),
+    ] {
+        let at = editor.at("ok.flow.json", line, character);
+        for method in [
+            "textDocument/hover",
+            "textDocument/completion",
+            "textDocument/definition",
+            "textDocument/prepareRename",
+        ] {
+            let answer = editor.client.request(method, at.clone());
+            assert!(answer.is_ok(), "{method} at {line}:{character}: {answer:?}");
+        }
+        let mut references = at.clone();
+        references["context"] = json!({ "includeDeclaration": true });
+        assert!(
+            editor
+                .client
+                .request("textDocument/references", references)
+                .is_ok()
+        );
+    }
+    // An edit past the end lands at the end: appending whitespace keeps the flow valid.
+    let uri = editor.uri("ok.flow.json");
+    let far = json!({ "line": 999, "character": 999 });
+    editor.client.change(
+        &uri,
+        2,
+        json!([{ "range": { "start": far, "end": far }, "text": "\n\n" }]),
+    );
+    assert_eq!(editor.client.diagnostics(&uri, 2), Vec::<Value>::new());
+    let mut format = json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } });
+    let edits = editor
+        .client
+        .request("textDocument/formatting", format.take());
+    assert!(edits.is_ok(), "{edits:?}");
+    editor.assert_still_serving();
+}
+
+#[test]
+fn an_unknown_method_gets_method_not_found() {
+    let mut editor = Editor::start();
+    let error = editor
+        .client
+        .request("codexos/noSuchThing", json!({}))
+        .expect_err("an unknown method is an error");
+    assert_eq!(error.code, -32601);
+    editor.assert_still_serving();
+}
+
+#[test]
+fn unknown_notifications_are_ignored() {
+    let mut editor = Editor::start();
+    editor.client.notify("codexos/whatever", json!({ "x": 1 }));
+    editor.client.notify("$/somethingNew", json!(null));
+    editor.assert_still_serving();
+}
+
+#[test]
+fn notifications_and_requests_for_a_document_never_opened_are_ignored() {
+    let mut editor = Editor::start();
+    let uri = editor.uri("ghost.flow.json");
+    let range =
+        json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 1 } });
+    editor
+        .client
+        .change(&uri, 2, json!([{ "range": range, "text": "x" }]));
+    editor.client.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let hover = editor
+        .client
+        .request("textDocument/hover", editor.at("ghost.flow.json", 0, 0));
+    assert_eq!(hover, Ok(Value::Null));
+    let completion = editor.client.request(
+        "textDocument/completion",
+        editor.at("ghost.flow.json", 0, 0),
+    );
+    assert_eq!(completion, Ok(Value::Null));
+    editor.assert_still_serving();
+}
+
+#[test]
+fn a_message_that_is_not_json_is_logged_as_an_error_and_the_server_goes_on() {
+    let mut editor = Editor::start();
+    editor.client.send_raw(b"{ this is not json");
+    let log = editor
+        .client
+        .wait_for_notification("window/logMessage", |params| {
+            params["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("is not JSON"))
+        });
+    assert_eq!(log["type"], 1, "an error");
+    editor.client.send_raw(b"\xff\xfe not even UTF-8");
+    editor.assert_still_serving();
+}
+
+#[test]
+fn json_that_is_not_json_rpc_gets_invalid_request_for_its_id() {
+    let mut editor = Editor::start();
+    editor
+        .client
+        .send_raw(br#"{ "id": 41, "method": ["not", "a", "name"] }"#);
+    let response = editor
+        .client
+        .wait_for("the answer to id 41", |message| message["id"] == json!(41));
+    assert_eq!(response["error"]["code"], -32600);
+    let message = response["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not a JSON-RPC 2.0 request"), "{message}");
+    editor.assert_still_serving();
+}
+
+#[test]
+fn a_header_block_without_content_length_is_skipped() {
+    let mut editor = Editor::start();
+    editor.client.send_raw_bytes(b"X-Nonsense: yes\r\n\r\n");
+    editor.assert_still_serving();
+}
+
+#[test]
+fn a_request_with_invalid_params_gets_invalid_params() {
+    let mut editor = Editor::start();
+    let error = editor
+        .client
+        .request("textDocument/hover", json!({ "textDocument": 42 }))
+        .expect_err("bad params are an error");
+    assert_eq!(error.code, -32602);
+    editor.client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": "not an object" }),
+    );
+    editor.assert_still_serving();
+}
+
+#[test]
+fn a_document_that_is_not_a_flow_is_left_alone() {
+    let mut editor = Editor::start();
+    let uri = editor.uri("package.json");
+    editor.client.open(&uri, "{ \"name\": \"x\" }");
+    let hover = editor
+        .client
+        .request("textDocument/hover", editor.at("package.json", 0, 3));
+    assert_eq!(hover, Ok(Value::Null));
+    editor.assert_still_serving();
+}
+
+#[test]
+fn requests_before_initialize_are_refused() {
+    let workspace = tempfile::tempdir().expect("temp dir");
+    let binary = Path::new(env!("CARGO_BIN_EXE_codexos"));
+    let mut client = LspClient::start(binary, workspace.path());
+    let error = client
+        .request("textDocument/hover", json!({}))
+        .expect_err("not initialized yet");
+    assert_eq!(error.code, -32002);
+    client.initialize(workspace.path(), json!({}));
+    assert_eq!(client.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn the_server_exits_when_its_input_closes() {
+    let mut editor = Editor::start();
+    editor.open("ok.flow.json", FLOW);
+    editor.client.close_input();
+    let status = editor.client.wait_for_exit();
+    assert_eq!(status.code(), Some(1), "no shutdown was asked for");
+}

@@ -17,6 +17,7 @@ pub mod logging;
 pub mod progress;
 pub mod server;
 pub mod session;
+pub mod transport;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp_server::{LspService, Server as Transport};
@@ -37,15 +38,18 @@ pub enum Ending {
 /// end of input.
 pub async fn serve<I, O>(input: I, output: O) -> Ending
 where
-    I: AsyncRead + Unpin,
+    I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite,
 {
     let logs = LogSinks::install();
     let (service, socket) = LspService::build(|client| Server::new(client, logs))
         .custom_method("window/workDoneProgress/cancel", Server::cancel_progress)
+        .custom_method(transport::INVALID_REQUEST, Server::invalid_request)
         .finish();
     let session = service.inner().session().clone();
-    Transport::new(input, output, socket).serve(service).await;
+    Transport::new(transport::sanitize(input), output, socket)
+        .serve(service)
+        .await;
     if session.shutdown_requested() {
         Ending::Clean
     } else {

@@ -155,6 +155,17 @@ impl LspClient {
         }
     }
 
+    /// Writes bytes to the server's input as they are, without framing.
+    pub fn send_raw_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        if let Err(error) = stdin.write_all(bytes).and_then(|()| stdin.flush()) {
+            panic!(
+                "cannot write to the server: {error}; stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
     fn send(&mut self, message: &Value) {
         let body = serde_json::to_vec(message).expect("a JSON value serialises");
         self.send_raw(&body);
@@ -189,7 +200,9 @@ impl LspClient {
             .unwrap_or_default()
     }
 
-    fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    /// Waits for any message from the server that satisfies `matches` (`what` names it in the
+    /// failure message).
+    pub fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         if let Some(index) = self.pending.iter().position(&matches) {
             return self.pending.remove(index);
         }

@@ -83,7 +83,10 @@ fn capabilities(encoding: codexos_flow::Encoding) -> ServerCapabilities {
         document_formatting_provider: Some(OneOf::Left(true)),
         folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            code_action_kinds: Some(vec![
+                CodeActionKind::QUICKFIX,
+                CodeActionKind::from(crate::handlers::code_action::FIX_ALL),
+            ]),
             ..CodeActionOptions::default()
         })),
         workspace: Some(WorkspaceServerCapabilities {
