@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use codexos_test_support::{LspClient, cursor, file_uri, position_utf8, position_utf16};
+use codexos_test_support::{Editor, cursor, file_uri, position_utf8, position_utf16};
 use serde_json::{Value, json};
 
 /// A flow with a typo in a `next` (`sumarizer`), so `summarizer` and `end` are unreachable.
@@ -39,45 +39,9 @@ fn capabilities(utf8: bool, snippets: bool) -> Value {
     })
 }
 
-struct Editor {
-    workspace: tempfile::TempDir,
-    client: LspClient,
-    initialized: Value,
-}
-
-impl Editor {
-    fn start(utf8: bool, snippets: bool) -> Editor {
-        let workspace = tempfile::tempdir().expect("temp dir");
-        let binary = Path::new(env!("CARGO_BIN_EXE_codexos"));
-        let mut client = LspClient::start(binary, workspace.path());
-        let initialized = client.initialize(workspace.path(), capabilities(utf8, snippets));
-        Editor {
-            workspace,
-            client,
-            initialized,
-        }
-    }
-
-    fn uri(&self, name: &str) -> String {
-        file_uri(&self.workspace.path().join(name))
-    }
-
-    /// Opens `text` as `name` and returns the diagnostics of its first version.
-    fn open(&mut self, name: &str, text: &str) -> Vec<Value> {
-        let uri = self.uri(name);
-        self.client.open(&uri, text);
-        self.client.diagnostics(&uri, 1)
-    }
-
-    fn at(&self, name: &str, position: Value) -> Value {
-        json!({ "textDocument": { "uri": self.uri(name) }, "position": position })
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        self.client
-            .request(method, params)
-            .unwrap_or_else(|error| panic!("{method} failed: {error:?}"))
-    }
+fn start(utf8: bool, snippets: bool) -> Editor {
+    let binary = Path::new(env!("CARGO_BIN_EXE_codexos"));
+    Editor::start(binary, capabilities(utf8, snippets))
 }
 
 fn with_code<'a>(diagnostics: &'a [Value], code: &str) -> Vec<&'a Value> {
@@ -132,7 +96,7 @@ fn apply(text: &str, edits: &[Value]) -> String {
 
 #[test]
 fn initialize_announces_the_features_and_picks_utf16_by_default() {
-    let editor = Editor::start(false, true);
+    let editor = start(false, true);
     let capabilities = &editor.initialized["capabilities"];
     assert_eq!(capabilities["positionEncoding"], "utf-16");
     assert_eq!(
@@ -160,7 +124,7 @@ fn initialize_announces_the_features_and_picks_utf16_by_default() {
 
 #[test]
 fn initialize_picks_utf8_when_the_client_offers_it() {
-    let editor = Editor::start(true, true);
+    let editor = start(true, true);
     assert_eq!(
         editor.initialized["capabilities"]["positionEncoding"],
         "utf-8"
@@ -169,7 +133,7 @@ fn initialize_picks_utf8_when_the_client_offers_it() {
 
 #[test]
 fn opening_a_broken_flow_publishes_diagnostics_with_codes_and_exact_ranges() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let diagnostics = editor.open("demo.flow.json", BROKEN);
     let unknown = with_code(&diagnostics, "unknown-node");
     assert_eq!(unknown.len(), 1, "{diagnostics:?}");
@@ -202,7 +166,7 @@ fn opening_a_broken_flow_publishes_diagnostics_with_codes_and_exact_ranges() {
 
 #[test]
 fn an_incremental_change_republishes_diagnostics_for_its_version() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let uri = editor.uri("demo.flow.json");
     editor.open("demo.flow.json", BROKEN);
     let typo = BROKEN.find("sumarizer").expect("typo") + 2;
@@ -238,7 +202,7 @@ fn multi_byte_characters_before_a_token_shift_utf16_columns_correctly() {
   { "id": "start", "type": "entry", "description": "é😀中文", "next": "nowhere" },
   { "id": "end", "type": "exit" }
 ] }"#;
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let diagnostics = editor.open("multi.flow.json", text);
     let unknown = with_code(&diagnostics, "unknown-node");
     assert_eq!(unknown.len(), 1, "{diagnostics:?}");
@@ -260,7 +224,7 @@ fn multi_byte_characters_before_a_token_shift_utf16_columns_correctly() {
 #[test]
 fn multi_byte_characters_use_byte_columns_when_utf8_is_negotiated() {
     let text = "{ \"id\": \"x\", \"nodes\": [\n  { \"id\": \"start\", \"description\": \"é😀中文\", \"type\": \"entry\", \"next\": \"nowhere\" },\n  { \"id\": \"end\", \"type\": \"exit\" }\n] }";
-    let mut editor = Editor::start(true, true);
+    let mut editor = start(true, true);
     let diagnostics = editor.open("multi.flow.json", text);
     let unknown = with_code(&diagnostics, "unknown-node");
     assert_eq!(unknown.len(), 1, "{diagnostics:?}");
@@ -282,7 +246,7 @@ fn multi_byte_characters_use_byte_columns_when_utf8_is_negotiated() {
 fn completion_offers_node_ids_inside_next_with_a_text_edit() {
     let (text, position) =
         cursor(&BROKEN.replace(r#""next": "planner""#, r#""next": "pl$0anner""#));
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", &text);
     let list = editor.request(
         "textDocument/completion",
@@ -318,7 +282,7 @@ fn completion_offers_node_ids_inside_next_with_a_text_edit() {
 fn completion_sends_snippets_only_to_clients_that_support_them() {
     let (text, position) = cursor("{ \"id\": \"x\", \"nodes\": [ $0 ] }");
     for snippets in [true, false] {
-        let mut editor = Editor::start(false, snippets);
+        let mut editor = start(false, snippets);
         editor.open("new.flow.json", &text);
         let list = editor.request(
             "textDocument/completion",
@@ -345,7 +309,7 @@ fn completion_sends_snippets_only_to_clients_that_support_them() {
 
 #[test]
 fn hover_explains_what_is_under_the_cursor() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", BROKEN);
     let position = position_utf16(BROKEN, BROKEN.find("claude-3-opus").expect("model") + 3);
     let hover = editor.request("textDocument/hover", editor.at("demo.flow.json", position));
@@ -357,7 +321,7 @@ fn hover_explains_what_is_under_the_cursor() {
 
 #[test]
 fn definition_jumps_from_a_next_to_the_node_id() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", BROKEN);
     let reference = BROKEN.find(r#""next": "planner""#).expect("next") + 11;
     let definition = editor.request(
@@ -374,7 +338,7 @@ fn definition_jumps_from_a_next_to_the_node_id() {
 
 #[test]
 fn references_list_the_declaration_and_every_use() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", BROKEN);
     let declaration = BROKEN.find(r#""planner", "type""#).expect("id") + 2;
     let mut params = editor.at("demo.flow.json", position_utf16(BROKEN, declaration));
@@ -392,7 +356,7 @@ fn references_list_the_declaration_and_every_use() {
 
 #[test]
 fn rename_updates_every_reference_in_one_workspace_edit() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", BROKEN);
     let position = position_utf16(BROKEN, BROKEN.find(r#""planner", "type""#).expect("id") + 3);
     let prepared = editor.request(
@@ -424,7 +388,7 @@ fn rename_updates_every_reference_in_one_workspace_edit() {
 
 #[test]
 fn the_quick_fix_for_an_unknown_node_replaces_it_with_the_closest_id() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let diagnostics = editor.open("demo.flow.json", BROKEN);
     let unknown = with_code(&diagnostics, "unknown-node")[0].clone();
     let actions = editor.request(
@@ -454,7 +418,7 @@ fn the_quick_fix_for_an_unknown_node_replaces_it_with_the_closest_id() {
 
 #[test]
 fn formatting_returns_one_whole_document_edit_or_none_when_formatted() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let messy = r#"{"nodes":[{"type":"entry","id":"start","next":"end"},{"id":"end","type":"exit"}],"id":"tidy"}"#;
     editor.open("tidy.flow.json", messy);
     let params = json!({
@@ -493,7 +457,7 @@ fn formatting_returns_one_whole_document_edit_or_none_when_formatted() {
 
 #[test]
 fn document_symbols_outline_the_graph_and_objects_fold() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", BROKEN);
     let document = json!({ "textDocument": { "uri": editor.uri("demo.flow.json") } });
     let symbols = editor.request("textDocument/documentSymbol", document.clone());
@@ -521,7 +485,7 @@ fn document_symbols_outline_the_graph_and_objects_fold() {
 
 #[test]
 fn closing_a_document_clears_its_diagnostics() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let uri = editor.uri("demo.flow.json");
     editor.open("demo.flow.json", BROKEN);
     editor.client.notify(
@@ -543,7 +507,7 @@ fn a_changed_codexos_toml_rechecks_open_flows_with_progress() {
   { "id": "search", "type": "tool", "tool": "WebSearch", "next": "end" },
   { "id": "end", "type": "exit" }
 ] }"#;
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let uri = editor.uri("w.flow.json");
     let diagnostics = editor.open("w.flow.json", flow);
     assert_eq!(
@@ -601,7 +565,7 @@ fn a_changed_codexos_toml_rechecks_open_flows_with_progress() {
 
 #[test]
 fn the_server_logs_to_the_client_and_to_a_file_under_the_workspace() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let uri = editor.uri("never-opened.flow.json");
     editor.client.change(&uri, 2, json!([{ "text": "{}" }]));
     let log = editor
@@ -623,7 +587,7 @@ fn the_server_logs_to_the_client_and_to_a_file_under_the_workspace() {
 
 #[test]
 fn shutdown_then_exit_ends_the_process_with_status_0() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.open("demo.flow.json", BROKEN);
     let status = editor.client.shutdown_and_exit();
     assert_eq!(status.code(), Some(0));
@@ -631,7 +595,7 @@ fn shutdown_then_exit_ends_the_process_with_status_0() {
 
 #[test]
 fn exit_without_shutdown_ends_the_process_with_status_1() {
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     editor.client.notify("exit", Value::Null);
     assert_eq!(editor.client.wait_for_exit().code(), Some(1));
 }
@@ -639,7 +603,7 @@ fn exit_without_shutdown_ends_the_process_with_status_1() {
 #[test]
 fn fix_all_applies_every_preferred_fix_in_one_edit() {
     let text = BROKEN.replace(r#""next": "end""#, r#""next": "edn""#);
-    let mut editor = Editor::start(false, true);
+    let mut editor = start(false, true);
     let diagnostics = editor.open("demo.flow.json", &text);
     assert_eq!(
         with_code(&diagnostics, "unknown-node").len(),

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use codexos_test_support::{LspClient, file_uri, position_utf16};
+use codexos_test_support::{Editor, LspClient, position_utf16};
 use serde_json::{Value, json};
 
 const FLOW: &str = r#"{
@@ -16,55 +16,35 @@ const FLOW: &str = r#"{
 }
 "#;
 
-struct Editor {
-    workspace: tempfile::TempDir,
-    client: LspClient,
+fn start() -> Editor {
+    Editor::start(Path::new(env!("CARGO_BIN_EXE_codexos")), json!({}))
 }
 
-impl Editor {
-    fn start() -> Editor {
-        let workspace = tempfile::tempdir().expect("temp dir");
-        let binary = Path::new(env!("CARGO_BIN_EXE_codexos"));
-        let mut client = LspClient::start(binary, workspace.path());
-        client.initialize(workspace.path(), json!({}));
-        Editor { workspace, client }
-    }
+fn at(editor: &Editor, name: &str, line: u64, character: u64) -> Value {
+    editor.at(name, json!({ "line": line, "character": character }))
+}
 
-    fn uri(&self, name: &str) -> String {
-        file_uri(&self.workspace.path().join(name))
-    }
-
-    fn open(&mut self, name: &str, text: &str) -> Vec<Value> {
-        let uri = self.uri(name);
-        self.client.open(&uri, text);
-        self.client.diagnostics(&uri, 1)
-    }
-
-    fn at(&self, name: &str, line: u64, character: u64) -> Value {
-        json!({
-            "textDocument": { "uri": self.uri(name) },
-            "position": { "line": line, "character": character }
-        })
-    }
-
-    /// The server is alive, answers a real request on an open document, and exits cleanly.
-    fn assert_still_serving(mut self) {
-        assert!(self.client.is_alive(), "stderr:\n{}", self.client.stderr());
-        let uri = self.uri("alive.flow.json");
-        self.client.open(&uri, FLOW);
-        assert_eq!(self.client.diagnostics(&uri, 1), Vec::<Value>::new());
-        let symbols = self.client.request(
-            "textDocument/documentSymbol",
-            json!({ "textDocument": { "uri": uri } }),
-        );
-        assert!(symbols.is_ok_and(|symbols| symbols[0]["name"] == "ok"));
-        let stderr = self.client.stderr();
-        assert!(
-            !stderr.contains("panicked"),
-            "the server panicked:\n{stderr}"
-        );
-        assert_eq!(self.client.shutdown_and_exit().code(), Some(0));
-    }
+/// The server is alive, answers a real request on an open document, and exits cleanly.
+fn assert_still_serving(mut editor: Editor) {
+    assert!(
+        editor.client.is_alive(),
+        "stderr:\n{}",
+        editor.client.stderr()
+    );
+    let uri = editor.uri("alive.flow.json");
+    editor.client.open(&uri, FLOW);
+    assert_eq!(editor.client.diagnostics(&uri, 1), Vec::<Value>::new());
+    let symbols = editor.client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert!(symbols.is_ok_and(|symbols| symbols[0]["name"] == "ok"));
+    let stderr = editor.client.stderr();
+    assert!(
+        !stderr.contains("panicked"),
+        "the server panicked:\n{stderr}"
+    );
+    assert_eq!(editor.client.shutdown_and_exit().code(), Some(0));
 }
 
 fn codes(diagnostics: &[Value]) -> Vec<&str> {
@@ -76,7 +56,7 @@ fn codes(diagnostics: &[Value]) -> Vec<&str> {
 
 #[test]
 fn invalid_json_gets_an_invalid_json_diagnostic_at_the_parsers_position() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     let text = "{\n  \"id\": \"x\",\n  \"nodes\": [ { \"id\": \"a\", } ]\n}";
     let diagnostics = editor.open("bad.flow.json", text);
     let invalid = diagnostics
@@ -85,7 +65,7 @@ fn invalid_json_gets_an_invalid_json_diagnostic_at_the_parsers_position() {
         .unwrap_or_else(|| panic!("an invalid-json diagnostic in {diagnostics:?}"));
     assert_eq!(invalid["range"]["start"]["line"], 2);
     assert_eq!(invalid["severity"], 1);
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 /// A valid chain of `count` llm nodes, each with a `description` of `padding` bytes.
@@ -113,21 +93,21 @@ fn chain(count: usize, padding: usize) -> String {
 fn a_5_mb_flow_is_checked_and_the_server_keeps_answering() {
     let text = chain(2_500, 2_000);
     assert!(text.len() > 5_000_000, "{} bytes", text.len());
-    let mut editor = Editor::start();
+    let mut editor = start();
     let diagnostics = editor.open("big.flow.json", &text);
     assert_eq!(codes(&diagnostics), Vec::<&str>::new());
     let last = text.rfind("\"n2499\"").expect("last node") + 2;
-    let mut params = editor.at("big.flow.json", 0, 0);
+    let mut params = at(&editor, "big.flow.json", 0, 0);
     params["position"] = position_utf16(&text, last);
     let definition = editor.client.request("textDocument/definition", params);
     assert!(definition.is_ok_and(|location| !location.is_null()));
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn a_flow_with_10000_nodes_is_checked_again_after_a_one_character_edit() {
     let text = chain(10_000, 0);
-    let mut editor = Editor::start();
+    let mut editor = start();
     assert_eq!(
         codes(&editor.open("many.flow.json", &text)),
         Vec::<&str>::new()
@@ -148,37 +128,38 @@ fn a_flow_with_10000_nodes_is_checked_again_after_a_one_character_edit() {
         "{:?}",
         codes(&diagnostics)
     );
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn deeply_nested_json_gets_a_diagnostic_not_a_stack_overflow() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     let text = "[".repeat(100_000);
     let diagnostics = editor.open("deep.flow.json", &text);
     assert!(!diagnostics.is_empty());
-    let hover = editor
-        .client
-        .request("textDocument/hover", editor.at("deep.flow.json", 0, 50_000));
+    let hover = editor.client.request(
+        "textDocument/hover",
+        at(&editor, "deep.flow.json", 0, 50_000),
+    );
     assert!(hover.is_ok(), "{hover:?}");
     let symbols = editor.client.request(
         "textDocument/documentSymbol",
         json!({ "textDocument": { "uri": editor.uri("deep.flow.json") } }),
     );
     assert!(symbols.is_ok(), "{symbols:?}");
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn positions_past_the_end_of_a_line_or_the_document_are_clamped() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     editor.open("ok.flow.json", FLOW);
     for (line, character) in [
         (3, 10_000),
         (10_000, 0),
         (u64::from(u32::MAX), u64::from(u32::MAX)),
     ] {
-        let at = editor.at("ok.flow.json", line, character);
+        let at = at(&editor, "ok.flow.json", line, character);
         for method in [
             "textDocument/hover",
             "textDocument/completion",
@@ -211,31 +192,31 @@ fn positions_past_the_end_of_a_line_or_the_document_are_clamped() {
         .client
         .request("textDocument/formatting", format.take());
     assert!(edits.is_ok(), "{edits:?}");
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn an_unknown_method_gets_method_not_found() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     let error = editor
         .client
         .request("codexos/noSuchThing", json!({}))
         .expect_err("an unknown method is an error");
     assert_eq!(error.code, -32601);
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn unknown_notifications_are_ignored() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     editor.client.notify("codexos/whatever", json!({ "x": 1 }));
     editor.client.notify("$/somethingNew", json!(null));
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn notifications_and_requests_for_a_document_never_opened_are_ignored() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     let uri = editor.uri("ghost.flow.json");
     let range =
         json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 1 } });
@@ -248,19 +229,19 @@ fn notifications_and_requests_for_a_document_never_opened_are_ignored() {
     );
     let hover = editor
         .client
-        .request("textDocument/hover", editor.at("ghost.flow.json", 0, 0));
+        .request("textDocument/hover", at(&editor, "ghost.flow.json", 0, 0));
     assert_eq!(hover, Ok(Value::Null));
     let completion = editor.client.request(
         "textDocument/completion",
-        editor.at("ghost.flow.json", 0, 0),
+        at(&editor, "ghost.flow.json", 0, 0),
     );
     assert_eq!(completion, Ok(Value::Null));
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn a_message_that_is_not_json_is_logged_as_an_error_and_the_server_goes_on() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     editor.client.send_raw(b"{ this is not json");
     let log = editor
         .client
@@ -271,12 +252,12 @@ fn a_message_that_is_not_json_is_logged_as_an_error_and_the_server_goes_on() {
         });
     assert_eq!(log["type"], 1, "an error");
     editor.client.send_raw(b"\xff\xfe not even UTF-8");
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn json_that_is_not_json_rpc_gets_invalid_request_for_its_id() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     editor
         .client
         .send_raw(br#"{ "id": 41, "method": ["not", "a", "name"] }"#);
@@ -286,19 +267,19 @@ fn json_that_is_not_json_rpc_gets_invalid_request_for_its_id() {
     assert_eq!(response["error"]["code"], -32600);
     let message = response["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("not a JSON-RPC 2.0 request"), "{message}");
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn a_header_block_without_content_length_is_skipped() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     editor.client.send_raw_bytes(b"X-Nonsense: yes\r\n\r\n");
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn a_request_with_invalid_params_gets_invalid_params() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     let error = editor
         .client
         .request("textDocument/hover", json!({ "textDocument": 42 }))
@@ -308,19 +289,19 @@ fn a_request_with_invalid_params_gets_invalid_params() {
         "textDocument/didOpen",
         json!({ "textDocument": "not an object" }),
     );
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
 fn a_document_that_is_not_a_flow_is_left_alone() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     let uri = editor.uri("package.json");
     editor.client.open(&uri, "{ \"name\": \"x\" }");
     let hover = editor
         .client
-        .request("textDocument/hover", editor.at("package.json", 0, 3));
+        .request("textDocument/hover", at(&editor, "package.json", 0, 3));
     assert_eq!(hover, Ok(Value::Null));
-    editor.assert_still_serving();
+    assert_still_serving(editor);
 }
 
 #[test]
@@ -338,7 +319,7 @@ fn requests_before_initialize_are_refused() {
 
 #[test]
 fn the_server_exits_when_its_input_closes() {
-    let mut editor = Editor::start();
+    let mut editor = start();
     editor.open("ok.flow.json", FLOW);
     editor.client.close_input();
     let status = editor.client.wait_for_exit();

@@ -20,6 +20,52 @@ use serde_json::{Value, json};
 /// machine, short enough that a hung server is reported quickly.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A workspace in a temporary folder with `codexos lsp` started and initialized on it: what an
+/// editor that opened a folder looks like to the server.
+pub struct Editor {
+    pub workspace: tempfile::TempDir,
+    pub client: LspClient,
+    /// The server's `InitializeResult`.
+    pub initialized: Value,
+}
+
+impl Editor {
+    pub fn start(binary: &Path, capabilities: Value) -> Editor {
+        let workspace = tempfile::tempdir().expect("temp dir");
+        let mut client = LspClient::start(binary, workspace.path());
+        let initialized = client.initialize(workspace.path(), capabilities);
+        Editor {
+            workspace,
+            client,
+            initialized,
+        }
+    }
+
+    /// The URI of a file in the workspace.
+    pub fn uri(&self, name: &str) -> String {
+        file_uri(&self.workspace.path().join(name))
+    }
+
+    /// Opens `text` as `name` (version 1) and returns that version's diagnostics.
+    pub fn open(&mut self, name: &str, text: &str) -> Vec<Value> {
+        let uri = self.uri(name);
+        self.client.open(&uri, text);
+        self.client.diagnostics(&uri, 1)
+    }
+
+    /// `TextDocumentPositionParams` for `name` at `position`.
+    pub fn at(&self, name: &str, position: Value) -> Value {
+        json!({ "textDocument": { "uri": self.uri(name) }, "position": position })
+    }
+
+    /// A request that must succeed: its result.
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        self.client
+            .request(method, params)
+            .unwrap_or_else(|error| panic!("{method} failed: {error:?}"))
+    }
+}
+
 /// A JSON-RPC error the server answered with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
