@@ -8,6 +8,7 @@
 //! - built-ins ([`builtin`]): `read_file`, `write_file`, `search_workspace`, `shell`, `python`,
 //!   `http_fetch`;
 //! - plug-ins: `*.tool.json` files in the workspace's `tools/` folder ([`plugin`]), hot-reloaded;
+//! - the tools of MCP servers listed in `codexos.toml` ([`mcp`]), as `<server>.<tool>`;
 //! - any [`Tool`] the embedder registers (the `codexos mcp` command serves such tools);
 //!
 //! Everything a call may touch comes through its [`ToolContext`]: the workspace root, the
@@ -17,6 +18,7 @@
 pub mod builtin;
 mod context;
 mod error;
+pub mod mcp;
 pub mod plugin;
 mod registry;
 mod schema;

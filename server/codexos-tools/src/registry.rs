@@ -1,7 +1,8 @@
 //! The one place the runner, the editor and `codexos mcp` find and call tools.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -9,6 +10,7 @@ use serde_json::Value;
 use crate::builtin;
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::mcp::{self, McpServerConfig};
 use crate::plugin::PluginFolder;
 use crate::schema::ArgumentSchema;
 
@@ -22,6 +24,10 @@ pub enum ToolSource {
     /// A `*.tool.json` file in the `tools/` folder.
     Plugin {
         path: PathBuf,
+    },
+    /// A tool of an MCP server from `codexos.toml`.
+    Mcp {
+        server: String,
     },
 }
 
@@ -102,10 +108,13 @@ impl Registered {
     }
 }
 
-/// Every tool a workspace offers: built-ins and registered tools first, then plug-ins.
+/// Every tool a workspace offers: built-ins and registered tools first, then plug-ins, then
+/// the tools of MCP servers.
 pub struct ToolRegistry {
     tools: Vec<Arc<Registered>>,
     plugins: Option<PluginFolder>,
+    mcp_tools: Vec<Arc<Registered>>,
+    mcp_problems: Vec<ToolProblem>,
 }
 
 impl ToolRegistry {
@@ -114,6 +123,8 @@ impl ToolRegistry {
         ToolRegistry {
             tools: Vec::new(),
             plugins: None,
+            mcp_tools: Vec::new(),
+            mcp_problems: Vec::new(),
         }
     }
 
@@ -130,7 +141,7 @@ impl ToolRegistry {
     }
 
     /// The built-ins plus the plug-ins of `<workspace_root>/tools/`.
-    pub fn for_workspace(workspace_root: &std::path::Path) -> ToolRegistry {
+    pub fn for_workspace(workspace_root: &Path) -> ToolRegistry {
         ToolRegistry::with_builtins().with_tools_folder(workspace_root.join("tools"))
     }
 
@@ -138,6 +149,38 @@ impl ToolRegistry {
     pub fn with_tools_folder(mut self, folder: PathBuf) -> ToolRegistry {
         self.plugins = Some(PluginFolder::new(folder));
         self
+    }
+
+    /// Starts the MCP servers (concurrently, each within `timeout`) and adds their tools as
+    /// `<server>.<tool>`. A server that fails is reported by [`ToolRegistry::problems`]; the
+    /// others still join. The servers run until the registry is dropped.
+    pub async fn connect_mcp_servers(
+        &mut self,
+        servers: &[McpServerConfig],
+        workspace_root: &Path,
+        timeout: Duration,
+    ) {
+        let connections = servers
+            .iter()
+            .map(|server| mcp::client::connect(server, workspace_root, timeout));
+        for connected in futures::future::join_all(connections).await {
+            match connected {
+                Ok(tools) => {
+                    for tool in tools {
+                        let info = tool.info().clone();
+                        match Registered::new(tool) {
+                            Ok(registered) => self.mcp_tools.push(Arc::new(registered)),
+                            Err(error) => self.mcp_problems.push(ToolProblem {
+                                origin: format!("MCP tool `{}`", info.name),
+                                field: "inputSchema".to_owned(),
+                                message: format!("not a valid JSON Schema: {error}"),
+                            }),
+                        }
+                    }
+                }
+                Err(problem) => self.mcp_problems.push(problem),
+            }
+        }
     }
 
     /// Adds a tool; a tool of the same name is replaced. Fails when its schema does not compile.
@@ -149,7 +192,8 @@ impl ToolRegistry {
         Ok(())
     }
 
-    /// Every tool: built-ins and registered ones, then plug-ins (reloaded if their files changed).
+    /// Every tool: built-ins and registered ones, then plug-ins (reloaded if their files
+    /// changed), then MCP servers' tools.
     pub fn list(&self) -> Vec<ToolInfo> {
         self.all()
             .iter()
@@ -159,7 +203,9 @@ impl ToolRegistry {
 
     /// What could not be loaded, each naming its file (or server) and field.
     pub fn problems(&self) -> Vec<ToolProblem> {
-        self.plugin_tools().1
+        let mut problems = self.plugin_tools().1;
+        problems.extend(self.mcp_problems.iter().cloned());
+        problems
     }
 
     /// Calls `name` with `args` after checking them against its schema.
@@ -193,6 +239,7 @@ impl ToolRegistry {
     fn all(&self) -> Vec<Arc<Registered>> {
         let mut all = self.tools.clone();
         all.extend(self.plugin_tools().0);
+        all.extend(self.mcp_tools.iter().cloned());
         all
     }
 
