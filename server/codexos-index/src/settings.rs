@@ -23,6 +23,9 @@ pub struct IndexSettings {
     pub embed_batch: usize,
     /// Chunks per store transaction during a full index: a crash loses at most this much work.
     pub commit_chunks: usize,
+    /// Honour `.gitignore`, `.ignore` and git excludes, and skip hidden files (default). Off,
+    /// every file under the root is a candidate (`codexos.toml` excludes still apply).
+    pub use_ignore_files: bool,
 }
 
 impl Default for IndexSettings {
@@ -33,6 +36,7 @@ impl Default for IndexSettings {
             extensions: None,
             embed_batch: 256,
             commit_chunks: 2048,
+            use_ignore_files: true,
         }
     }
 }
@@ -50,6 +54,7 @@ struct IndexTable {
     #[serde(default)]
     exclude: Vec<String>,
     extensions: Option<Vec<String>>,
+    commit_chunks: Option<usize>,
 }
 
 impl IndexSettings {
@@ -68,6 +73,9 @@ impl IndexSettings {
         })?;
         if let Some(max) = file.index.max_file_bytes {
             settings.max_file_bytes = max;
+        }
+        if let Some(commit_chunks) = file.index.commit_chunks {
+            settings.commit_chunks = commit_chunks.max(1);
         }
         settings.exclude = file.index.exclude;
         settings.extensions = file.index.extensions;

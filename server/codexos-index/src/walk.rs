@@ -32,7 +32,7 @@ pub fn walk(root: &Path, settings: &IndexSettings) -> Result<Vec<FoundFile>> {
         message: error.to_string(),
     })?;
     let walker = ignore::WalkBuilder::new(root)
-        .hidden(true)
+        .standard_filters(settings.use_ignore_files)
         .follow_links(true)
         .require_git(false)
         .overrides(overrides)

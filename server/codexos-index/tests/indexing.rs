@@ -1,0 +1,288 @@
+//! The indexer on real workspaces in temporary folders, with the real store and the
+//! built-in embedder (counted, to prove what is and is not re-embedded).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use codexos_embed::{EmbedError, Embedder, HashingEmbedder, SpaceId};
+use codexos_index::{FileOutcome, IndexSettings, IndexSummary, Indexer, OpenOptions, SkipReason};
+
+/// The built-in embedder, counting the texts it embeds.
+#[derive(Default)]
+struct CountingEmbedder {
+    inner: HashingEmbedder,
+    texts: AtomicUsize,
+}
+
+impl Embedder for CountingEmbedder {
+    fn space(&self) -> &SpaceId {
+        self.inner.space()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.texts.fetch_add(texts.len(), Ordering::SeqCst);
+        self.inner.embed(texts)
+    }
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn fixture(root: &Path) {
+    write(root, "src/lib.rs", "pub mod parse;\npub mod print;\n");
+    write(
+        root,
+        "src/parse.rs",
+        r#"
+/// Parses one header line into a name and a value.
+pub fn parse_header(line: &str) -> Option<(&str, &str)> {
+    line.split_once(':')
+}
+"#,
+    );
+    write(
+        root,
+        "src/print.rs",
+        r#"
+/// Prints a match with its line number.
+pub fn print_match(number: usize, line: &str) {
+    println!("{number}:{line}");
+}
+"#,
+    );
+    write(root, "README.md", "# Fixture\n\nA tiny workspace.\n");
+}
+
+fn index(indexer: &mut Indexer) -> IndexSummary {
+    indexer
+        .index_all(&mut |_| {}, &AtomicBool::new(false))
+        .unwrap()
+}
+
+fn open(root: &Path, embedder: Arc<CountingEmbedder>) -> Indexer {
+    Indexer::open(
+        root,
+        embedder,
+        IndexSettings::default(),
+        &OpenOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn unchanged_files_are_never_re_embedded_and_a_changed_file_alone_is() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let embedder = Arc::new(CountingEmbedder::default());
+    let mut indexer = open(dir.path(), Arc::clone(&embedder));
+    let first = index(&mut indexer);
+    assert_eq!((first.files_indexed, first.files_unchanged), (4, 0));
+    let embedded_first = embedder.texts.load(Ordering::SeqCst);
+    assert_eq!(embedded_first, first.chunks_written);
+
+    let again = index(&mut indexer);
+    assert_eq!((again.files_indexed, again.files_unchanged), (0, 4));
+    assert_eq!(
+        embedder.texts.load(Ordering::SeqCst),
+        embedded_first,
+        "nothing re-embedded"
+    );
+
+    write(dir.path(), "src/print.rs", "pub fn print_all() {}\n");
+    let outcome = indexer.reindex_file(Path::new("src/print.rs")).unwrap();
+    assert_eq!(outcome, FileOutcome::Indexed { chunks: 1 });
+    assert_eq!(
+        embedder.texts.load(Ordering::SeqCst),
+        embedded_first + 1,
+        "only the edited file's chunk"
+    );
+    assert_eq!(
+        indexer.reindex_file(Path::new("src/print.rs")).unwrap(),
+        FileOutcome::Unchanged
+    );
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+}
+
+#[test]
+fn deleted_files_leave_the_index_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let mut indexer = open(dir.path(), Arc::default());
+    index(&mut indexer);
+    std::fs::remove_file(dir.path().join("src/print.rs")).unwrap();
+    let summary = index(&mut indexer);
+    assert_eq!(summary.files_removed, 1);
+    assert!(indexer.store().file("src/print.rs").unwrap().is_none());
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+}
+
+#[test]
+fn gitignored_hidden_and_codexos_toml_excluded_files_are_not_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    write(dir.path(), ".gitignore", "target/\n");
+    write(dir.path(), "target/debug/out.rs", "fn generated() {}\n");
+    write(dir.path(), ".hidden/secret.rs", "fn hidden() {}\n");
+    write(dir.path(), "vendor/dep.rs", "fn vendored() {}\n");
+    write(
+        dir.path(),
+        "codexos.toml",
+        "[index]\nexclude = [\"vendor/**\"]\n",
+    );
+    let settings = IndexSettings::load(dir.path()).unwrap();
+    let mut indexer = Indexer::open(
+        dir.path(),
+        Arc::new(HashingEmbedder::new()),
+        settings,
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    index(&mut indexer);
+    let paths: Vec<String> = indexer
+        .store()
+        .files()
+        .unwrap()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "README.md",
+            "codexos.toml",
+            "src/lib.rs",
+            "src/parse.rs",
+            "src/print.rs"
+        ]
+    );
+}
+
+/// Log lines written while `run` runs.
+fn logs_of(run: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, run);
+    let bytes = buffer.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn invalid_utf8_binary_huge_minified_and_looping_files_are_skipped_with_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    std::fs::write(dir.path().join("latin1.py"), b"name = '\xe9t\xe9'\n").unwrap();
+    std::fs::write(dir.path().join("image.rs"), b"\x89PNG\r\n\x1a\n\0\0\0").unwrap();
+    let minified = "var a=1;".repeat(50 * 1024 * 1024 / 8);
+    std::fs::write(dir.path().join("bundle.min.js"), minified).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("src/loop")).unwrap();
+    let mut indexer = open(dir.path(), Arc::default());
+    let mut summary = IndexSummary::default();
+    let logs = logs_of(|| summary = index(&mut indexer));
+    assert_eq!(
+        (summary.files_indexed, summary.files_skipped),
+        (4, 3),
+        "{logs}"
+    );
+    for expected in [
+        "latin1.py",
+        "InvalidUtf8",
+        "image.rs",
+        "Binary",
+        "bundle.min.js",
+        "TooLarge",
+        "src/loop",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "no log line mentions {expected}:\n{logs}"
+        );
+    }
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+}
+
+#[test]
+fn a_file_that_vanished_is_skipped_with_a_log_line_and_leaves_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let mut indexer = open(dir.path(), Arc::default());
+    index(&mut indexer);
+    std::fs::remove_file(dir.path().join("src/parse.rs")).unwrap();
+    let mut outcome = None;
+    let logs = logs_of(|| outcome = Some(indexer.reindex_file(Path::new("src/parse.rs")).unwrap()));
+    assert_eq!(outcome, Some(FileOutcome::Removed));
+    assert!(
+        logs.contains("src/parse.rs") && logs.contains("Vanished"),
+        "{logs}"
+    );
+    let mut never = None;
+    let logs = logs_of(|| never = Some(indexer.reindex_file(Path::new("src/never.rs")).unwrap()));
+    assert_eq!(never, Some(FileOutcome::Skipped(SkipReason::Vanished)));
+    assert!(logs.contains("src/never.rs"), "{logs}");
+}
+
+#[test]
+fn a_cancelled_run_keeps_what_it_committed_and_the_next_run_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    for number in 0..40 {
+        write(
+            dir.path(),
+            &format!("src/m{number}.rs"),
+            &format!("pub fn function_{number}() -> u32 {{ {number} }}\n"),
+        );
+    }
+    let settings = IndexSettings {
+        commit_chunks: 5,
+        ..IndexSettings::default()
+    };
+    let embedder = Arc::new(CountingEmbedder::default());
+    let mut indexer = Indexer::open(
+        dir.path(),
+        Arc::clone(&embedder) as Arc<dyn Embedder>,
+        settings,
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let cancel = AtomicBool::new(false);
+    let result = indexer.index_all(
+        &mut |progress| {
+            if progress.files_done >= 12 {
+                cancel.store(true, Ordering::SeqCst);
+            }
+        },
+        &cancel,
+    );
+    assert!(result.is_err(), "cancelled run reports it");
+    let committed = indexer.store().stats().unwrap().files as usize;
+    assert!(
+        (10..40).contains(&committed),
+        "{committed} files committed before the cancel"
+    );
+    let summary = index(&mut indexer);
+    assert_eq!(
+        (summary.files_unchanged, summary.files_indexed),
+        (committed, 40 - committed)
+    );
+    assert_eq!(
+        embedder.texts.load(Ordering::SeqCst),
+        40,
+        "every file embedded exactly once"
+    );
+}
