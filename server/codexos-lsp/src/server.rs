@@ -218,3 +218,30 @@ impl LanguageServer for Server {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_request_becomes_an_internal_error_response() {
+        let answer: Result<()> = request("textDocument/hover", async {
+            panic!("the hover table is empty");
+        })
+        .await;
+        let error = answer.expect_err("a panic is an error response");
+        assert_eq!(error.code, ErrorCode::InternalError);
+        assert_eq!(
+            error.message,
+            "codexos failed on textDocument/hover: the hover table is empty"
+        );
+    }
+
+    #[test]
+    fn a_panicking_notification_is_logged_and_survived() {
+        let mut ran_after = false;
+        notification("textDocument/didOpen", || panic!("bad document"));
+        notification("textDocument/didOpen", || ran_after = true);
+        assert!(ran_after);
+    }
+}

@@ -108,21 +108,20 @@ async fn read_headers<I: AsyncRead + Unpin>(input: &mut BufReader<I>) -> Headers
 /// The body itself when the protocol layer can read it, a substitute request that answers the
 /// sender's `id` with an error, or `None` (logged) when nothing can be answered.
 fn checked(body: Vec<u8>, count: u64) -> Option<Vec<u8>> {
+    let readable = serde_json::from_slice::<Request>(&body).is_ok()
+        || serde_json::from_slice::<Response>(&body).is_ok();
+    if readable {
+        return Some(body);
+    }
     let problem = match serde_json::from_slice::<Value>(&body) {
         Err(error) => {
             tracing::error!("message {count} is not JSON ({error}): ignored");
             return None;
         }
-        Ok(value) => {
-            let is_request = serde_json::from_value::<Request>(value.clone()).is_ok();
-            if is_request || serde_json::from_value::<Response>(value.clone()).is_ok() {
-                return Some(body);
-            }
-            (
-                value,
-                "it is not a JSON-RPC 2.0 request, notification or response",
-            )
-        }
+        Ok(value) => (
+            value,
+            "it is not a JSON-RPC 2.0 request, notification or response",
+        ),
     };
     let (value, reason) = problem;
     match value.get("id") {
