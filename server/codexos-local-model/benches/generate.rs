@@ -1,0 +1,44 @@
+//! Tokens per second of the local model on this machine's CPU (`cargo bench -p codexos-local-model`).
+
+use std::path::PathBuf;
+
+use codexos_llm::Message;
+use codexos_local_model::{DEFAULT_MODEL_FILE, GenerationParams, LocalModel};
+
+fn main() {
+    divan::main();
+}
+
+fn model() -> Option<LocalModel> {
+    let dir = std::env::var_os("CODEXOS_MODELS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/codexos/models"))
+        })?;
+    LocalModel::load(&dir.join(DEFAULT_MODEL_FILE)).ok()
+}
+
+/// 64 new tokens after a short prompt: divide 64 by the median time for tokens/s.
+#[divan::bench(sample_count = 5)]
+fn generate_64_tokens(bencher: divan::Bencher) {
+    let Some(mut model) = model() else {
+        eprintln!("no local model: run scripts/fetch-models");
+        return;
+    };
+    let messages = [Message::user(
+        "Write a short story about a robot learning to paint.",
+    )];
+    let params = GenerationParams {
+        max_tokens: 64,
+        ..GenerationParams::default()
+    };
+    bencher.bench_local(|| {
+        let generation = model
+            .generate(&messages, &params, |_| true)
+            .expect("generation succeeds");
+        assert_eq!(
+            generation.completion_tokens, 64,
+            "the answer ran to the token limit"
+        );
+    });
+}
