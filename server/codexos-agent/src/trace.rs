@@ -1,0 +1,406 @@
+//! Run traces: one JSON-lines file per run under `<workspace>/.codexos/runs/<run_id>.jsonl`.
+//!
+//! The first line is the [`RunHeader`] (`"event": "run"`: the flow, the input, the context), then
+//! one line per [`RunEvent`] except streamed tokens (a finished node carries its whole output),
+//! each with `t_ms`, the time since the run started. Every line is redacted before it is
+//! written, and written whole with one `write` call, so a killed process leaves a readable prefix.
+//! That is enough to inspect a run and to retry it from the node that failed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::events::{RunEvent, RunStatus};
+
+/// `<workspace>/.codexos/runs`.
+pub fn runs_dir(workspace_root: &Path) -> PathBuf {
+    workspace_root.join(".codexos").join("runs")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(
+        "`{0}` is not a run id: run ids look like 20261126-071606-3f2a (see `codexos runs list`)"
+    )]
+    InvalidRunId(String),
+    #[error("no run `{run_id}` in {}: see `codexos runs list`", .dir.display())]
+    NotFound { run_id: String, dir: PathBuf },
+    #[error("cannot read {}: {detail}", .path.display())]
+    Read { path: PathBuf, detail: String },
+    #[error("{}:{line}: not a trace line: {detail}", .path.display())]
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        detail: String,
+    },
+    #[error("cannot write the trace {}: {detail}", .path.display())]
+    Write { path: PathBuf, detail: String },
+}
+
+/// A context file as the run saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// The first line of a trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub run_id: String,
+    pub flow_id: String,
+    /// The flow file, absolute, when the flow came from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_path: Option<PathBuf>,
+    /// The flow itself, when it was given inline (a file is read again on retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_text: Option<String>,
+    pub input: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextFile>,
+    /// Unix seconds.
+    pub started_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+}
+
+/// Appends redacted lines to one run's trace file.
+pub struct TraceWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl TraceWriter {
+    /// Creates `<dir>/<run_id>.jsonl` for a new run, choosing an id no other run has.
+    pub fn create(dir: &Path) -> Result<(String, TraceWriter), TraceError> {
+        fs::create_dir_all(dir).map_err(|error| TraceError::Write {
+            path: dir.to_owned(),
+            detail: error.to_string(),
+        })?;
+        let mut attempt = 0u32;
+        loop {
+            let run_id = new_run_id(attempt);
+            let path = dir.join(format!("{run_id}.jsonl"));
+            match OpenOptions::new().append(true).create_new(true).open(&path) {
+                Ok(file) => return Ok((run_id, TraceWriter { path, file })),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 64 => {
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(TraceError::Write {
+                        path,
+                        detail: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one line (already redacted by the caller).
+    pub fn write_line(&mut self, line: &str) -> Result<(), TraceError> {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        self.file
+            .write_all(&bytes)
+            .map_err(|error| TraceError::Write {
+                path: self.path.clone(),
+                detail: error.to_string(),
+            })
+    }
+
+    /// Flushes the trace to disk at the end of a run.
+    pub fn sync(&mut self) {
+        // A failed fsync loses nothing already written to the page cache; the run result
+        // matters more than this.
+        let _ = self.file.sync_all();
+    }
+}
+
+/// The line of a header.
+pub fn header_line(header: &RunHeader) -> String {
+    let mut value = serde_json::to_value(header).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("event".to_owned(), Value::from("run"));
+        map.insert("t_ms".to_owned(), Value::from(0));
+    }
+    value.to_string()
+}
+
+/// The line of an event.
+pub fn event_line(event: &RunEvent, t_ms: u64) -> String {
+    let mut value = serde_json::to_value(event).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("t_ms".to_owned(), Value::from(t_ms));
+    }
+    value.to_string()
+}
+
+/// `YYYYMMDD-HHMMSS-xxxx` in UTC: sorts by time, and the suffix keeps runs started in the same
+/// second apart.
+fn new_run_id(attempt: u32) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = now.as_secs();
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let of_day = seconds % 86_400;
+    let mix =
+        now.subsec_nanos() ^ std::process::id().rotate_left(16) ^ attempt.wrapping_mul(0x9E37);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:04x}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        (mix ^ (mix >> 16)) & 0xffff
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Whether `id` can name a trace file (no separators, no dots).
+pub fn is_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A trace read back.
+#[derive(Clone, Debug)]
+pub struct RecordedRun {
+    pub path: PathBuf,
+    pub header: RunHeader,
+    pub events: Vec<RunEvent>,
+}
+
+impl RecordedRun {
+    pub fn finished(&self) -> Option<&RunEvent> {
+        self.events
+            .iter()
+            .rev()
+            .find(|event| matches!(event, RunEvent::Finished { .. }))
+    }
+
+    /// The run's status; `None` when the trace stops before the end (the process was killed).
+    pub fn status(&self) -> Option<RunStatus> {
+        match self.finished() {
+            Some(RunEvent::Finished { status, .. }) => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The last output of every node that finished, in finishing order (top-level nodes only).
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        let mut outputs: Vec<(String, String)> = Vec::new();
+        for event in &self.events {
+            if let RunEvent::NodeFinished { node, output, .. } = event
+                && !node.contains('/')
+            {
+                outputs.retain(|(id, _)| id != node);
+                outputs.push((node.clone(), output.clone()));
+            }
+        }
+        outputs
+    }
+
+    /// Where a retry starts: the frontier the run recorded, or, for a trace cut short, the
+    /// top-level nodes that started and never finished.
+    pub fn frontier(&self) -> Vec<String> {
+        if let Some(RunEvent::Finished { frontier, .. }) = self.finished() {
+            return frontier.clone();
+        }
+        let mut open: Vec<String> = Vec::new();
+        for event in &self.events {
+            match event {
+                RunEvent::NodeStarted { node, .. }
+                    if !node.contains('/') && !open.contains(node) =>
+                {
+                    open.push(node.clone());
+                }
+                RunEvent::NodeFinished { node, .. } => open.retain(|id| id != node),
+                _ => {}
+            }
+        }
+        open
+    }
+
+    /// The first node that failed, and why.
+    pub fn failure(&self) -> Option<(String, String)> {
+        self.events.iter().find_map(|event| match event {
+            RunEvent::NodeFailed { node, error, .. } => Some((node.clone(), error.clone())),
+            _ => None,
+        })
+    }
+
+    pub fn elapsed_ms(&self) -> Option<u64> {
+        match self.finished() {
+            Some(RunEvent::Finished { elapsed_ms, .. }) => Some(*elapsed_ms),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the trace of `run_id` from `dir`.
+pub fn load(dir: &Path, run_id: &str) -> Result<RecordedRun, TraceError> {
+    if !is_run_id(run_id) {
+        return Err(TraceError::InvalidRunId(run_id.to_owned()));
+    }
+    let path = dir.join(format!("{run_id}.jsonl"));
+    if !path.is_file() {
+        return Err(TraceError::NotFound {
+            run_id: run_id.to_owned(),
+            dir: dir.to_owned(),
+        });
+    }
+    read(&path)
+}
+
+/// Reads one trace file. A last line cut short (the process died mid-write) is ignored; any
+/// other line that does not parse is an error naming the line.
+pub fn read(path: &Path) -> Result<RecordedRun, TraceError> {
+    let text = fs::read_to_string(path).map_err(|error| TraceError::Read {
+        path: path.to_owned(),
+        detail: error.to_string(),
+    })?;
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    let damaged = |line: usize, detail: String| TraceError::Damaged {
+        path: path.to_owned(),
+        line,
+        detail,
+    };
+    let Some(first) = lines.first() else {
+        return Err(damaged(1, "the file is empty".to_owned()));
+    };
+    let header: RunHeader =
+        serde_json::from_str(first).map_err(|error| damaged(1, error.to_string()))?;
+    let mut events = Vec::new();
+    let complete_text = text.ends_with('\n');
+    for (index, line) in lines.iter().enumerate().skip(1) {
+        match serde_json::from_str::<RunEvent>(line) {
+            Ok(event) => events.push(event),
+            Err(_) if index + 1 == lines.len() && !complete_text => {}
+            Err(error) => return Err(damaged(index + 1, error.to_string())),
+        }
+    }
+    Ok(RecordedRun {
+        path: path.to_owned(),
+        header,
+        events,
+    })
+}
+
+/// Every readable run in `dir`, newest first, and the files that could not be read.
+pub fn list(dir: &Path) -> (Vec<RecordedRun>, Vec<TraceError>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut runs = Vec::new();
+    let mut errors = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "jsonl") {
+            match read(&path) {
+                Ok(run) => runs.push(run),
+                Err(error) => errors.push(error),
+            }
+        }
+    }
+    runs.sort_by(|a, b| {
+        (b.header.started_at, &b.header.run_id).cmp(&(a.header.started_at, &a.header.run_id))
+    });
+    (runs, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn run_ids_are_safe_file_names() {
+        assert!(is_run_id(&new_run_id(0)));
+        assert!(!is_run_id("../etc/passwd"));
+        assert!(!is_run_id("a.b"));
+        assert!(!is_run_id(""));
+    }
+
+    #[test]
+    fn a_trace_cut_mid_line_reads_up_to_the_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.jsonl");
+        let header = RunHeader {
+            run_id: "r".into(),
+            flow_id: "f".into(),
+            flow_path: None,
+            flow_text: None,
+            input: "hi".into(),
+            context: Vec::new(),
+            started_at: 1,
+            retry_of: None,
+        };
+        let started = RunEvent::NodeStarted {
+            node: "a".into(),
+            node_type: "tool".into(),
+            iteration: 0,
+        };
+        let text = format!(
+            "{}\n{}\n{{\"event\":\"node_fin",
+            header_line(&header),
+            event_line(&started, 3)
+        );
+        fs::write(&path, text).expect("write");
+        let run = read(&path).expect("readable");
+        assert_eq!(run.events, vec![started]);
+        assert_eq!(run.status(), None);
+        assert_eq!(run.frontier(), vec!["a".to_owned()]);
+    }
+
+    #[test]
+    fn a_damaged_line_in_the_middle_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.jsonl");
+        fs::write(
+            &path,
+            "{\"run_id\":\"r\",\"flow_id\":\"f\",\"input\":\"\",\"started_at\":1}\nnot json\n{}\n",
+        )
+        .expect("write");
+        let error = read(&path).map(|_| ()).expect_err("damaged");
+        assert!(
+            error
+                .to_string()
+                .ends_with("r.jsonl:2: not a trace line: expected ident at line 1 column 2"),
+            "{error}"
+        );
+    }
+}
