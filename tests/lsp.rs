@@ -632,3 +632,36 @@ fn fix_all_applies_every_preferred_fix_in_one_edit() {
         BROKEN.replace("sumarizer", "summarizer")
     );
 }
+
+#[test]
+fn switching_workspace_folders_reads_the_new_roots_codexos_toml() {
+    let flow = r#"{ "id": "w", "nodes": [
+  { "id": "start", "type": "entry", "next": "search" },
+  { "id": "search", "type": "tool", "tool": "WebSearch", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let mut editor = start(false, true);
+    let uri = editor.uri("w.flow.json");
+    let diagnostics = editor.open("w.flow.json", flow);
+    assert_eq!(with_code(&diagnostics, "unknown-tool").len(), 1);
+    let other = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        other.path().join("codexos.toml"),
+        "[tools.declared]\nWebSearch = \"Search the web\"\n",
+    )
+    .expect("write config");
+    let event = json!({
+        "event": {
+            "added": [{ "uri": file_uri(other.path()), "name": "other" }],
+            "removed": [{ "uri": file_uri(editor.workspace.path()), "name": "workspace" }]
+        }
+    });
+    editor
+        .client
+        .notify("workspace/didChangeWorkspaceFolders", event);
+    editor
+        .client
+        .wait_for_notification("textDocument/publishDiagnostics", |params| {
+            params["uri"] == json!(uri) && params["diagnostics"] == json!([])
+        });
+}
