@@ -5,19 +5,12 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::words::{identifier_parts, identifiers, lowercase_into};
+use crate::words::{identifier_parts, identifiers, lowercase_into, word_weight};
 use crate::{EmbedError, Embedder, SpaceId, normalize};
 
 /// Vector length of the built-in embedder.
 pub const HASHING_DIM: usize = 512;
 
-/// Words so common in code and prose that they say little about what a chunk is about.
-const COMMON_WORDS: &[&str] = &[
-    "a", "an", "and", "as", "at", "be", "by", "def", "else", "fn", "for", "from", "if", "impl",
-    "import", "in", "is", "it", "let", "mut", "none", "not", "of", "on", "or", "pub", "return",
-    "self", "the", "this", "to", "use", "with",
-];
-const COMMON_WORD_WEIGHT: f32 = 0.2;
 const PART_WEIGHT: f32 = 1.0;
 const WHOLE_IDENTIFIER_WEIGHT: f32 = 1.0;
 const TRIGRAM_WEIGHT: f32 = 0.4;
@@ -79,11 +72,7 @@ impl HashingEmbedder {
 type FeatureCounts = HashMap<u64, f32, BuildHasherDefault<PassThroughHasher>>;
 
 fn add_word(features: &mut FeatureCounts, word: &str) {
-    let weight = if COMMON_WORDS.contains(&word) {
-        COMMON_WORD_WEIGHT
-    } else {
-        PART_WEIGHT
-    };
+    let weight = word_weight(word) * PART_WEIGHT;
     *features
         .entry(hash_bytes(WORD_SEED, word.as_bytes()))
         .or_default() += weight;

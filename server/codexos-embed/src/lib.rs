@@ -7,12 +7,23 @@
 
 mod builtin;
 mod error;
+mod http;
+mod minilm;
+mod model_files;
+mod pca;
+mod select;
 mod space;
+mod static_model;
 pub mod words;
 
-pub use builtin::HashingEmbedder;
+pub use builtin::{HASHING_DIM, HashingEmbedder};
 pub use error::EmbedError;
+pub use http::{HttpApi, HttpEmbedder, HttpEmbedderConfig};
+pub use minilm::{MINILM_DIR_NAME, MINILM_MAX_TOKENS, MiniLmEmbedder};
+pub use model_files::{MODELS_DIR_ENV, default_models_dir};
+pub use select::{EmbedderConfig, EmbedderKind, ModelPaths, SelectedEmbedder, select_embedder};
 pub use space::SpaceId;
+pub use static_model::{DistillOptions, DistillReport, STATIC_MODEL_FILE, StaticEmbedder, distill};
 
 /// Turns texts into L2-normalised vectors of one fixed dimension in one vector space.
 pub trait Embedder: Send + Sync {

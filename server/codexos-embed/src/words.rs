@@ -60,6 +60,23 @@ impl<'a> Iterator for IdentifierParts<'a> {
     }
 }
 
+/// Words so common in code and prose that they say little about what a chunk is about.
+const COMMON_WORDS: &[&str] = &[
+    "a", "an", "and", "as", "at", "be", "by", "def", "else", "fn", "for", "from", "if", "impl",
+    "import", "in", "is", "it", "let", "mut", "none", "not", "of", "on", "or", "pub", "return",
+    "self", "the", "this", "to", "use", "with",
+];
+
+/// How much a lowercase word counts towards what a text is about: keywords and the commonest
+/// English words count a fifth of any other word.
+pub fn word_weight(lowercase_word: &str) -> f32 {
+    if COMMON_WORDS.contains(&lowercase_word) {
+        0.2
+    } else {
+        1.0
+    }
+}
+
 /// Lowercases `word` into `buffer` (cleared first), without allocating for ASCII words.
 pub fn lowercase_into(word: &str, buffer: &mut String) {
     buffer.clear();

@@ -1,0 +1,359 @@
+//! A static embedder distilled from MiniLM, Model2Vec-style: every vocabulary token is run once
+//! through the neural model (`[CLS] token [SEP]`, mean-pooled), the vectors are reduced with PCA
+//! and weighted by an estimate of how rare the token is (SIF over Zipf ranks), and stored. At run
+//! time a text's vector is the weighted sum of its tokens' vectors: no neural network, no matrix
+//! product, only table look-ups.
+//!
+//! Code-aware tokenization: identifiers are split into their parts (`parse_http_request`,
+//! `parseHttpRequest` → `parse`, `http`, `request`) before WordPiece, and an identifier whose
+//! joined lowercase form is itself a vocabulary word (`file_name` → `filename`) also counts as
+//! that word.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::minilm::MiniLmEmbedder;
+use crate::model_files::{Fnv, bad_file, fingerprint, read};
+use crate::pca::principal_components;
+use crate::words::{identifier_parts, identifiers, lowercase_into, word_weight};
+use crate::{EmbedError, Embedder, SpaceId, normalize};
+
+/// The file name of the distilled model inside the models directory.
+pub const STATIC_MODEL_FILE: &str = "static-minilm-256.bin";
+const MAGIC: &[u8; 8] = b"CXSTATIC";
+const FORMAT_VERSION: u32 = 1;
+/// Sequences per forward pass while distilling; all are three tokens long, so no padding.
+const DISTILL_BATCH: usize = 512;
+/// Longest word WordPiece tries to split, as in BERT; longer runs are base64, hashes or minified code.
+const MAX_WORD_CHARS: usize = 100;
+/// Model2Vec's SIF coefficient: a token's weight is `SIF / (SIF + p(token))`.
+const SIF_COEFFICIENT: f64 = 1e-4;
+
+/// How to distill.
+#[derive(Clone, Debug)]
+pub struct DistillOptions {
+    /// Dimensions kept after PCA (at most the model's hidden size).
+    pub dim: usize,
+    /// Distill only these vocabulary tokens (WordPiece form, e.g. `##ing`); `None` = the whole
+    /// vocabulary. A subset makes a quick model for tests.
+    pub only_tokens: Option<Vec<String>>,
+}
+
+impl Default for DistillOptions {
+    fn default() -> Self {
+        Self {
+            dim: 256,
+            only_tokens: None,
+        }
+    }
+}
+
+/// What a distillation did.
+#[derive(Clone, Debug)]
+pub struct DistillReport {
+    pub tokens: usize,
+    pub dim: usize,
+    pub seconds: f64,
+    pub path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    source_model: String,
+    source_version: String,
+    dim: usize,
+    /// Vocabulary tokens in WordPiece form, in row order; rows follow the header as f32 LE.
+    tokens: Vec<String>,
+}
+
+/// Distills the MiniLM model in `model_dir` into a static model written atomically to `out_path`.
+pub fn distill(
+    model_dir: &Path,
+    out_path: &Path,
+    options: &DistillOptions,
+) -> Result<DistillReport, EmbedError> {
+    let started = Instant::now();
+    let model = MiniLmEmbedder::load(model_dir)?;
+    let hidden = model.dim();
+    if options.dim == 0 || options.dim > hidden {
+        return Err(EmbedError::Config(format!(
+            "static model dimension {} must be between 1 and the model's {hidden}",
+            options.dim
+        )));
+    }
+    let vocabulary = model.tokenizer().get_vocab(true);
+    let (cls, sep) = match (vocabulary.get("[CLS]"), vocabulary.get("[SEP]")) {
+        (Some(&cls), Some(&sep)) => (cls, sep),
+        _ => {
+            return Err(bad_file(
+                &model_dir.join("tokenizer.json"),
+                "the vocabulary has no [CLS] or [SEP] token",
+            ));
+        }
+    };
+    let mut tokens: Vec<(u32, String)> = vocabulary
+        .into_iter()
+        .filter(|(token, _)| !(token.starts_with('[') && token.ends_with(']')))
+        .filter(|(token, _)| {
+            options
+                .only_tokens
+                .as_ref()
+                .is_none_or(|only| only.contains(token))
+        })
+        .map(|(token, id)| (id, token))
+        .collect();
+    // Vocabulary order stands in for frequency rank (WordPiece vocabularies list common pieces first).
+    tokens.sort_unstable();
+
+    let mut rows = Vec::with_capacity(tokens.len() * hidden);
+    for batch in tokens.chunks(DISTILL_BATCH) {
+        let ids: Vec<u32> = batch.iter().flat_map(|&(id, _)| [cls, id, sep]).collect();
+        let attention = vec![1u32; ids.len()];
+        for vector in model.pooled(&ids, &attention, batch.len())? {
+            rows.extend(vector);
+        }
+    }
+    let mut vectors = principal_components(&rows, hidden, options.dim);
+    for (rank, row) in vectors.chunks_mut(options.dim).enumerate() {
+        let weight = sif_weight(rank, tokens.len()) as f32;
+        row.iter_mut().for_each(|x| *x *= weight);
+    }
+
+    let header = Header {
+        source_model: model.space().model().to_string(),
+        source_version: model.space().version().to_string(),
+        dim: options.dim,
+        tokens: tokens.into_iter().map(|(_, token)| token).collect(),
+    };
+    write_model(out_path, &header, &vectors)?;
+    Ok(DistillReport {
+        tokens: header.tokens.len(),
+        dim: options.dim,
+        seconds: started.elapsed().as_secs_f64(),
+        path: out_path.to_path_buf(),
+    })
+}
+
+/// Zipf's law estimates the probability of the token at `rank` as proportional to `1 / (rank + 2)`.
+fn sif_weight(rank: usize, count: usize) -> f64 {
+    let harmonic: f64 = (0..count).map(|r| 1.0 / (r as f64 + 2.0)).sum();
+    let probability = 1.0 / (rank as f64 + 2.0) / harmonic;
+    SIF_COEFFICIENT / (SIF_COEFFICIENT + probability)
+}
+
+/// Writes to a temporary file beside `path`, syncs it, then renames it over `path`: a reader
+/// never sees half a model.
+fn write_model(path: &Path, header: &Header, vectors: &[f32]) -> Result<(), EmbedError> {
+    let write_error = |source| EmbedError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let header_json =
+        serde_json::to_vec(header).map_err(|error| write_error(std::io::Error::other(error)))?;
+    let mut bytes = Vec::with_capacity(16 + header_json.len() + vectors.len() * 4);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(header_json.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&header_json);
+    vectors
+        .iter()
+        .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp_path = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp_path)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp_path, path)
+    })();
+    if result.is_err() {
+        let _cleanup_is_best_effort = std::fs::remove_file(&temp_path);
+    }
+    result.map_err(write_error)
+}
+
+type FastMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+
+/// The distilled embedder: WordPiece look-ups and a weighted sum of stored token vectors.
+pub struct StaticEmbedder {
+    space: SpaceId,
+    dim: usize,
+    vectors: Vec<f32>,
+    /// Row of each word-initial piece (`parse`).
+    word_starts: FastMap<u32>,
+    /// Row of each continuation piece, stored without its `##` (`##ing` → `ing`).
+    continuations: FastMap<u32>,
+}
+
+impl StaticEmbedder {
+    /// Loads a model written by [`distill`].
+    pub fn load(path: &Path) -> Result<Self, EmbedError> {
+        let bytes = read(path)?;
+        let (header, body) = split_file(&bytes).ok_or_else(|| {
+            bad_file(path, "not a CodexOS static model (bad magic or truncated header); rebuild it with scripts/fetch-models")
+        })?;
+        let header: Header =
+            serde_json::from_slice(header).map_err(|error| bad_file(path, error))?;
+        let expected = header.tokens.len() * header.dim * 4;
+        if header.dim == 0 || body.len() != expected {
+            return Err(bad_file(
+                path,
+                format!(
+                    "expected {expected} bytes of vectors for {} tokens of {} dims, found {}",
+                    header.tokens.len(),
+                    header.dim,
+                    body.len()
+                ),
+            ));
+        }
+        let vectors: Vec<f32> = body
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if vectors.iter().any(|x| !x.is_finite()) {
+            return Err(bad_file(path, "the vectors contain NaN or infinite values"));
+        }
+        let mut word_starts = FastMap::default();
+        let mut continuations = FastMap::default();
+        for (row, token) in header.tokens.into_iter().enumerate() {
+            match token.strip_prefix("##") {
+                Some(rest) => continuations.insert(rest.to_string(), row as u32),
+                None => word_starts.insert(token, row as u32),
+            };
+        }
+        let space = SpaceId::new(
+            "static-minilm",
+            header.dim,
+            format!("{:016x}", fingerprint(&bytes)),
+        );
+        Ok(Self {
+            space,
+            dim: header.dim,
+            vectors,
+            word_starts,
+            continuations,
+        })
+    }
+
+    /// The normalised vector of one text.
+    pub fn embed_one(&self, text: &str) -> Vec<f32> {
+        let mut pieces: Vec<(u32, f32)> = Vec::new();
+        let mut lower = String::new();
+        let mut whole = String::new();
+        for identifier in identifiers(text) {
+            whole.clear();
+            let mut part_count = 0;
+            for part in identifier_parts(identifier) {
+                part_count += 1;
+                lowercase_into(part, &mut lower);
+                whole.push_str(&lower);
+                self.word_pieces(&lower, word_weight(&lower), &mut pieces);
+            }
+            let whole_word = (part_count > 1)
+                .then(|| self.word_starts.get(whole.as_str()))
+                .flatten();
+            if let Some(&row) = whole_word {
+                pieces.push((row, 1.0));
+            }
+        }
+        self.pool(pieces)
+    }
+
+    /// Greedy longest-match-first WordPiece, as BERT's tokenizer does; a word that cannot be
+    /// split into known pieces contributes nothing (BERT would make it `[UNK]`).
+    fn word_pieces(&self, word: &str, weight: f32, pieces: &mut Vec<(u32, f32)>) {
+        if word.chars().count() > MAX_WORD_CHARS {
+            return;
+        }
+        let first_piece = pieces.len();
+        let mut start = 0;
+        while start < word.len() {
+            let table = if start == 0 {
+                &self.word_starts
+            } else {
+                &self.continuations
+            };
+            let mut end = word.len();
+            let found = loop {
+                if let Some(&row) = table.get(&word[start..end]) {
+                    break Some(row);
+                }
+                match word[start..end].char_indices().next_back() {
+                    Some((last, _)) if last > 0 => end = start + last,
+                    _ => break None,
+                }
+            };
+            match found {
+                Some(row) => {
+                    pieces.push((row, weight));
+                    start = end;
+                }
+                None => {
+                    pieces.truncate(first_piece);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sums each distinct piece's vector once, scaled by the log of its total weight, so a name
+    /// repeated twenty times in a chunk does not drown out everything else.
+    fn pool(&self, mut pieces: Vec<(u32, f32)>) -> Vec<f32> {
+        pieces.sort_unstable_by_key(|&(row, _)| row);
+        let mut vector = vec![0.0f32; self.dim];
+        let mut index = 0;
+        while index < pieces.len() {
+            let row = pieces[index].0;
+            let mut total = 0.0;
+            while index < pieces.len() && pieces[index].0 == row {
+                total += pieces[index].1;
+                index += 1;
+            }
+            let scale = (1.0 + total).ln();
+            let start = row as usize * self.dim;
+            for (sum, value) in vector
+                .iter_mut()
+                .zip(&self.vectors[start..start + self.dim])
+            {
+                *sum += scale * value;
+            }
+        }
+        normalize(&mut vector);
+        vector
+    }
+}
+
+fn split_file(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let version = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+    if version != FORMAT_VERSION {
+        return None;
+    }
+    let header_len = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
+    let header = rest.get(8..8usize.checked_add(header_len)?)?;
+    Some((header, &rest[8 + header_len..]))
+}
+
+impl Embedder for StaticEmbedder {
+    fn space(&self) -> &SpaceId {
+        &self.space
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(texts.iter().map(|text| self.embed_one(text)).collect())
+    }
+}

@@ -1,0 +1,131 @@
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use codexos_embed::{DistillOptions, EmbedError, Embedder, StaticEmbedder, cosine, distill};
+
+const QUERY: &str = "read the configuration file";
+const RELATED: &str = "fn load_config(path: &Path) -> Config { let text = std::fs::read_to_string(path)?; toml::from_str(&text) }";
+const UNRELATED: &str =
+    "def draw_circle(canvas, radius, color): canvas.fill_ellipse(radius, color)";
+
+/// One small distilled model shared by the tests of this file (distilling takes seconds).
+fn small_model() -> Option<PathBuf> {
+    static MODEL: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let minilm = common::minilm_dir()?;
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("static.bin");
+            common::distill_small(
+                &minilm,
+                &path,
+                &[QUERY, RELATED, UNRELATED, "parse the http request"],
+            );
+            Some((dir, path))
+        })
+        .as_ref()
+        .map(|(_, path)| path.clone())
+}
+
+#[test]
+fn a_distilled_model_ranks_code_about_the_query_above_unrelated_code() {
+    let Some(path) = small_model() else { return };
+    let model = StaticEmbedder::load(&path).unwrap();
+    let query = model.embed_query(QUERY).unwrap();
+    let vectors = model.embed(&[RELATED, UNRELATED]).unwrap();
+    let (related, unrelated) = (cosine(&query, &vectors[0]), cosine(&query, &vectors[1]));
+    assert!(
+        related > unrelated + 0.1,
+        "related {related}, unrelated {unrelated}"
+    );
+}
+
+#[test]
+fn every_identifier_style_gets_the_vector_of_its_words() {
+    let Some(path) = small_model() else { return };
+    let model = StaticEmbedder::load(&path).unwrap();
+    let words = model.embed_one("parse http request");
+    for identifier in ["parse_http_request", "parseHttpRequest", "ParseHTTPRequest"] {
+        let similarity = cosine(&words, &model.embed_one(identifier));
+        assert!(similarity > 0.999, "{identifier}: {similarity}");
+    }
+}
+
+#[test]
+fn vectors_are_normalised_and_repeatable_across_loads() {
+    let Some(path) = small_model() else { return };
+    let first = StaticEmbedder::load(&path).unwrap();
+    let second = StaticEmbedder::load(&path).unwrap();
+    assert_eq!(first.space(), second.space());
+    assert_eq!(first.dim(), 64);
+    let vector = first.embed_one(RELATED);
+    assert_eq!(vector, second.embed_one(RELATED));
+    let length: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((length - 1.0).abs() < 1e-5, "length {length}");
+    assert!(
+        first.embed_one("∑ ≠ ∞ %%%").iter().all(|&x| x == 0.0),
+        "text without known words has no direction"
+    );
+}
+
+#[test]
+fn a_truncated_model_file_is_rejected_with_its_path_and_sizes() {
+    let Some(path) = small_model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.bin");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    let message = StaticEmbedder::load(&truncated)
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("truncated.bin") && message.contains("expected"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_static_model_is_rejected_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("static-minilm-256.bin");
+    std::fs::write(&path, "hello").unwrap();
+    let message = StaticEmbedder::load(&path)
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("static-minilm-256.bin") && message.contains("not a CodexOS static model"),
+        "{message}"
+    );
+    let missing = StaticEmbedder::load(&dir.path().join("absent.bin"));
+    assert!(
+        matches!(missing, Err(EmbedError::MissingModelFile { path }) if path.ends_with("absent.bin"))
+    );
+}
+
+#[test]
+fn distilling_into_an_unwritable_place_names_that_place_and_leaves_nothing_behind() {
+    let Some(minilm) = common::minilm_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let out = dir.path().join("a-file/static.bin");
+    let options = DistillOptions {
+        dim: 8,
+        only_tokens: Some(vec!["cat".into(), "dog".into()]),
+    };
+    let message = distill(&minilm, &out, &options)
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(message.contains("a-file/static.bin"), "{message}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["a-file"]);
+}
