@@ -5,9 +5,27 @@
 //! # Gitignore-style globs, relative to the workspace root, that `codexos check` skips.
 //! exclude = ["flows/drafts/**"]
 //!
+//! [tools]
+//! # The `shell` and `python` tools are off unless allowed here.
+//! allow_shell = false
+//! allow_python = false
+//! python = "python3"
+//! # Limits for commands (shell, python, plug-ins, MCP calls) and http_fetch.
+//! timeout_secs = 30
+//! max_output_bytes = 65536
+//! http_timeout_secs = 30
+//! http_max_bytes = 1048576
+//!
 //! [tools.declared]
 //! # Tools the checks accept besides the built-ins (e.g. ones an MCP server adds at run time).
 //! jira_search = "Search Jira issues"
+//!
+//! [[mcp.servers]]
+//! # An MCP server over stdio; its tools are called `<name>.<tool>`.
+//! name = "github"
+//! command = "github-mcp-server"
+//! args = ["stdio"]
+//! env = { GITHUB_TOOLSETS = "issues" }
 //!
 //! [llm.models]
 //! # Models the checks accept besides the built-ins, with a line that says what each is.
@@ -15,7 +33,9 @@
 //! ```
 //!
 //! Unknown keys are not errors (a newer file still loads in an older CodexOS) but each one is
-//! reported as a [`ConfigWarning`] naming the key and its line. A file that is not TOML, or a
+//! reported as a [`ConfigWarning`] naming the key and its line: unknown sections, and unknown
+//! keys in `[flows]`. The sections other crates own (`[index]`, `[vault]`, `[mcp]`, and the rest
+//! of `[tools]` and `[llm]`) are kept as raw tables for them to read. A file that is not TOML, or a
 //! known key with the wrong type, is a [`ConfigError`] naming the file, line and column.
 
 use std::collections::BTreeMap;
@@ -34,8 +54,12 @@ pub struct Config {
     pub flows: FlowsConfig,
     pub tools: ToolsConfig,
     pub llm: LlmConfig,
-    pub index: IndexConfig,
-    pub vault: VaultConfig,
+    /// Read by the workspace index (`codexos-index`, `codexos-embed`).
+    pub index: toml::Table,
+    /// Read by the vault.
+    pub vault: toml::Table,
+    /// MCP servers, read by the tool registry.
+    pub mcp: toml::Table,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -50,6 +74,9 @@ pub struct FlowsConfig {
 pub struct ToolsConfig {
     /// Tool name → what it does.
     pub declared: BTreeMap<String, String>,
+    /// The tool registry's own settings (`allow_shell`, timeouts, ...), read by `codexos-tools`.
+    #[serde(flatten)]
+    pub registry: toml::Table,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -57,17 +84,10 @@ pub struct ToolsConfig {
 pub struct LlmConfig {
     /// Model name → what it is.
     pub models: BTreeMap<String, String>,
+    /// The router's own settings (providers, fallbacks, ...), read by `codexos-llm`.
+    #[serde(flatten)]
+    pub router: toml::Table,
 }
-
-/// Filled by the workspace index.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct IndexConfig {}
-
-/// Filled by the vault.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub struct VaultConfig {}
 
 /// A configuration and what was odd about the file it came from.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -252,14 +272,17 @@ mod tests {
                     declared: {
                         "jira_search": "Search Jira issues",
                     },
+                    registry: {},
                 },
                 llm: LlmConfig {
                     models: {
                         "my-finetune": "Our model",
                     },
+                    router: {},
                 },
-                index: IndexConfig,
-                vault: VaultConfig,
+                index: {},
+                vault: {},
+                mcp: {},
             }"#]]
         .assert_eq(&load(
             r#"
@@ -289,6 +312,40 @@ my-finetune = "Our model"
             ]
         "#]]
         .assert_debug_eq(&warnings);
+    }
+
+    #[test]
+    fn sections_other_crates_read_load_without_warnings() {
+        let loaded = Config::parse(
+            r#"
+[index]
+max_file_bytes = 2048
+embedder = "static"
+[tools]
+allow_shell = true
+[tools.declared]
+jira = "Jira"
+[llm]
+fallbacks = ["ollama/llama3.2"]
+[llm.providers.openai]
+api_key_env = "OPENAI_API_KEY"
+[[mcp.servers]]
+name = "github"
+command = "github-mcp-server"
+[vault]
+path = ".codexos/vault.age"
+"#,
+            Path::new("codexos.toml"),
+        );
+        let loaded = loaded.expect("a valid file");
+        assert_eq!(loaded.warnings, Vec::new());
+        assert_eq!(
+            loaded.config.tools.registry.get("allow_shell"),
+            Some(&toml::Value::Boolean(true))
+        );
+        assert_eq!(loaded.config.tools.declared.len(), 1);
+        assert!(loaded.config.llm.router.contains_key("providers"));
+        assert!(loaded.config.index.contains_key("max_file_bytes"));
     }
 
     #[test]

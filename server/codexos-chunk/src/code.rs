@@ -1,0 +1,421 @@
+//! Code chunking with tree-sitter, driven by a grammar's `chunks.scm`.
+//!
+//! Items come from the query. Each level of the file (the file itself, then any item too big
+//! for one chunk) is cut at the boundaries of its syntax children: an item child that fits
+//! becomes one draft, a bigger one gets a level of its own, and any other child either fits
+//! (a fragment) or is opened and its children are cut in turn. Cuts therefore always fall
+//! on node boundaries, never inside a token.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::{Node, Parser, QueryCursor, StreamingIterator};
+
+use crate::assemble::{Draft, FileContext, Item, Outline};
+use crate::chunk::{Chunk, ChunkKind};
+use crate::grammar::{CaptureRole, Grammar};
+
+/// How deep the cutter follows the syntax tree before it cuts by lines instead: pathological
+/// input (ten thousand nested brackets) must not exhaust the stack.
+const MAX_DEPTH: usize = 96;
+/// Longest symbol segment kept from a name node (a garbage file can "name" an item with
+/// a whole line).
+const MAX_NAME_CHARS: usize = 120;
+
+/// Chunks `ctx.text` as `grammar`'s language; `None` if tree-sitter produced no tree.
+pub(crate) fn chunk_code(ctx: &FileContext, grammar: &Grammar) -> Option<Vec<Chunk>> {
+    let mut parser = Parser::new();
+    parser.set_language(&grammar.language).ok()?;
+    let tree = parser.parse(ctx.text, None)?;
+    let root = tree.root_node();
+    let found = find_items(ctx, grammar, root);
+    let cutter = Cutter {
+        ctx,
+        outline: &found.outline,
+        item_of_node: &found.item_of_node,
+        attached: &found.attached,
+    };
+    let mut drafts = cutter.level(root, None, 0, ctx.text.len(), 0);
+    if drafts.is_empty() {
+        drafts = ctx.merge_level(ctx.line_drafts(0, ctx.text.len(), None));
+    }
+    Some(ctx.finish(&drafts, &found.outline))
+}
+
+struct FoundItems {
+    outline: Outline,
+    /// Tree-sitter node id → index into `outline.items`.
+    item_of_node: HashMap<usize, usize>,
+    /// Node ids of docs and attributes that travel with the item below them.
+    attached: HashSet<usize>,
+}
+
+struct Candidate<'tree> {
+    node: Node<'tree>,
+    kind: ChunkKind,
+    name: Option<Node<'tree>>,
+    pattern: usize,
+}
+
+fn find_items<'tree>(ctx: &FileContext, grammar: &Grammar, root: Node<'tree>) -> FoundItems {
+    let mut by_node: HashMap<usize, Candidate<'tree>> = HashMap::new();
+    let mut attachable: HashSet<usize> = HashSet::new();
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(&grammar.query, root, ctx.text.as_bytes());
+    while let Some(found) = matches.next() {
+        let mut item = None;
+        let mut name = None;
+        for capture in found.captures() {
+            match grammar.roles.get(capture.index as usize) {
+                Some(CaptureRole::Item(kind)) => item = Some((capture.node, kind)),
+                Some(CaptureRole::Name) => name = name.or(Some(capture.node)),
+                Some(CaptureRole::Attach) => {
+                    attachable.insert(capture.node.id());
+                }
+                Some(CaptureRole::Ignored) | None => {}
+            }
+        }
+        let Some((node, kind)) = item else { continue };
+        let candidate = Candidate {
+            node,
+            kind: kind.clone(),
+            name,
+            pattern: found.pattern_index,
+        };
+        // The earliest pattern in the query file wins for one node.
+        match by_node.get(&node.id()) {
+            Some(known) if known.pattern <= candidate.pattern => {}
+            _ => {
+                by_node.insert(node.id(), candidate);
+            }
+        }
+    }
+    let mut candidates: Vec<Candidate> = by_node.into_values().collect();
+    // Two items sharing one name node (a decorated definition and its definition): keep the outer.
+    let mut outer_by_name: HashMap<usize, (usize, usize)> = HashMap::new();
+    for candidate in &candidates {
+        if let Some(name) = candidate.name {
+            let size = candidate.node.end_byte() - candidate.node.start_byte();
+            let entry = outer_by_name
+                .entry(name.id())
+                .or_insert((candidate.node.id(), size));
+            if size > entry.1 {
+                *entry = (candidate.node.id(), size);
+            }
+        }
+    }
+    candidates.retain(|candidate| {
+        candidate.name.is_none_or(|name| {
+            outer_by_name
+                .get(&name.id())
+                .is_some_and(|(id, _)| *id == candidate.node.id())
+        })
+    });
+    candidates.sort_by_key(|candidate| {
+        (
+            candidate.node.start_byte(),
+            std::cmp::Reverse(candidate.node.end_byte()),
+            candidate.pattern,
+        )
+    });
+    candidates.dedup_by(|later, earlier| {
+        later.node.start_byte() == earlier.node.start_byte()
+            && later.node.end_byte() == earlier.node.end_byte()
+    });
+    let item_nodes: HashSet<usize> = candidates
+        .iter()
+        .map(|candidate| candidate.node.id())
+        .collect();
+    let item_starts: Vec<usize> = candidates
+        .iter()
+        .map(|candidate| candidate.node.start_byte())
+        .collect();
+    let attachable_above = attachable_runs(root, &item_starts, &item_nodes, &attachable);
+
+    let root_symbol = grammar
+        .module_path
+        .module_path(ctx.path, &grammar.separator);
+    let mut attached = HashSet::new();
+    let mut items: Vec<Item> = Vec::with_capacity(candidates.len());
+    let mut item_of_node = HashMap::with_capacity(candidates.len());
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    for candidate in &candidates {
+        let above = attachable_above
+            .get(&candidate.node.id())
+            .map_or(&[][..], Vec::as_slice);
+        let start = attach_start(ctx, candidate.node, above, &mut attached);
+        let end = candidate.node.end_byte();
+        while open
+            .last()
+            .is_some_and(|&(_, open_end)| open_end <= candidate.node.start_byte())
+        {
+            open.pop();
+        }
+        let parent = open.last().map(|&(index, _)| index);
+        let parent_symbol =
+            parent.map_or(root_symbol.as_str(), |index| items[index].symbol.as_str());
+        let name = candidate
+            .name
+            .map(|node| clean_name(&ctx.text[node.start_byte()..node.end_byte()]));
+        let symbol = match name.as_deref() {
+            None | Some("") => parent_symbol.to_owned(),
+            Some(name) if parent_symbol.is_empty() => name.to_owned(),
+            Some(name) => format!("{parent_symbol}{}{name}", grammar.separator),
+        };
+        item_of_node.insert(candidate.node.id(), items.len());
+        open.push((items.len(), end));
+        items.push(Item {
+            start,
+            end,
+            symbol,
+            kind: candidate.kind.clone(),
+            parent,
+            tokens: ctx.tokens.count(start, end),
+        });
+    }
+    // Attached docs can only move an item's start back over its own siblings, so starts stay
+    // ordered; the sort is a cheap guarantee for the binary searches downstream.
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&index| (items[index].start, std::cmp::Reverse(items[index].end)));
+    let outline = reorder(items, &order, &mut item_of_node);
+    FoundItems {
+        outline: Outline {
+            items: outline,
+            root_symbol,
+            root_kind: ChunkKind::Module,
+        },
+        item_of_node,
+        attached,
+    }
+}
+
+/// Applies `order` to the items, remapping parents and node lookups.
+fn reorder(
+    items: Vec<Item>,
+    order: &[usize],
+    item_of_node: &mut HashMap<usize, usize>,
+) -> Vec<Item> {
+    if order
+        .iter()
+        .enumerate()
+        .all(|(position, &index)| position == index)
+    {
+        return items;
+    }
+    let mut new_position = vec![0; order.len()];
+    for (position, &index) in order.iter().enumerate() {
+        new_position[index] = position;
+    }
+    let mut slots: Vec<Option<Item>> = items.into_iter().map(Some).collect();
+    let reordered = order
+        .iter()
+        .filter_map(|&index| slots[index].take())
+        .map(|item| Item {
+            parent: item.parent.map(|parent| new_position[parent]),
+            ..item
+        })
+        .collect();
+    for index in item_of_node.values_mut() {
+        *index = new_position[*index];
+    }
+    reordered
+}
+
+/// For each item node, the attachable siblings directly before it, nearest first.
+///
+/// Found in one pass over the children of the nodes that hold items: tree-sitter's
+/// `prev_sibling` rescans the parent's children, which is quadratic on a file of twenty
+/// thousand functions.
+fn attachable_runs<'tree>(
+    root: Node<'tree>,
+    item_starts: &[usize],
+    item_nodes: &HashSet<usize>,
+    attachable: &HashSet<usize>,
+) -> HashMap<usize, Vec<Node<'tree>>> {
+    let holds_item = |node: Node| {
+        let first = item_starts.partition_point(|&start| start < node.start_byte());
+        item_starts
+            .get(first)
+            .is_some_and(|&start| start < node.end_byte())
+    };
+    let mut runs = HashMap::new();
+    if attachable.is_empty() {
+        return runs;
+    }
+    let mut pending = vec![root];
+    while let Some(parent) = pending.pop() {
+        let mut run: Vec<Node> = Vec::new();
+        let mut cursor = parent.walk();
+        for child in parent.children(&mut cursor) {
+            let is_item = item_nodes.contains(&child.id());
+            if is_item && !run.is_empty() {
+                runs.insert(child.id(), run.iter().rev().copied().collect());
+            }
+            if attachable.contains(&child.id()) && !is_item {
+                run.push(child);
+            } else {
+                run.clear();
+            }
+            if child.child_count() > 0 && holds_item(child) {
+                pending.push(child);
+            }
+        }
+    }
+    runs
+}
+
+/// Start of `node` moved back over the attachable siblings directly above it (`above`,
+/// nearest first) as long as no blank line separates them; those are recorded in `attached`.
+fn attach_start(
+    ctx: &FileContext,
+    node: Node,
+    above: &[Node],
+    attached: &mut HashSet<usize>,
+) -> usize {
+    let mut start = node.start_byte();
+    for sibling in above {
+        let text = &ctx.text[sibling.start_byte()..sibling.end_byte()];
+        let content_end = sibling.start_byte() + text.trim_end().len();
+        let last_line = ctx
+            .lines
+            .line_of(content_end.saturating_sub(1).max(sibling.start_byte()));
+        if ctx.lines.line_of(start) > last_line + 1 {
+            break;
+        }
+        attached.insert(sibling.id());
+        start = sibling.start_byte();
+    }
+    start
+}
+
+/// A symbol segment from a name node's text: `Wrapper<T>` → `Wrapper`, `&'a mut Foo` → `Foo`.
+fn clean_name(raw: &str) -> String {
+    let raw = raw.trim();
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    if raw.chars().all(is_word_char) {
+        return raw.chars().take(MAX_NAME_CHARS).collect();
+    }
+    let mut previous = ' ';
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let word_start = rest.find(is_word_char).unwrap_or(rest.len());
+        let before = rest[..word_start].chars().last().unwrap_or(previous);
+        let word_end = word_start
+            + rest[word_start..]
+                .find(|c: char| !is_word_char(c))
+                .unwrap_or(rest.len() - word_start);
+        let word = &rest[word_start..word_end];
+        let is_lifetime = before == '\'';
+        if !word.is_empty() && !is_lifetime && !matches!(word, "mut" | "dyn" | "impl" | "const") {
+            return word.chars().take(MAX_NAME_CHARS).collect();
+        }
+        previous = word.chars().last().unwrap_or(before);
+        rest = &rest[word_end..];
+    }
+    String::new()
+}
+
+/// Cuts levels of one parsed file into drafts.
+struct Cutter<'a, 'text> {
+    ctx: &'a FileContext<'text>,
+    outline: &'a Outline,
+    item_of_node: &'a HashMap<usize, usize>,
+    attached: &'a HashSet<usize>,
+}
+
+impl Cutter<'_, '_> {
+    /// The merged drafts tiling `start..end`, the extent of `node` (owned by item `owner`).
+    fn level(
+        &self,
+        node: Node,
+        owner: Option<usize>,
+        start: usize,
+        end: usize,
+        depth: usize,
+    ) -> Vec<Draft> {
+        let mut drafts = Vec::new();
+        self.collect(node, owner, &mut drafts, depth);
+        if drafts.is_empty() && start < end {
+            drafts = self.ctx.line_drafts(start, end, owner);
+        }
+        self.ctx.tile(&mut drafts, start, end);
+        self.ctx.merge_level(drafts)
+    }
+
+    /// Appends drafts for the children of `node`, opening children that are too big.
+    fn collect(&self, node: Node, owner: Option<usize>, drafts: &mut Vec<Draft>, depth: usize) {
+        let config = self.ctx.config;
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            let (start, end) = (child.start_byte(), child.end_byte());
+            if start >= end || self.attached.contains(&child.id()) {
+                continue;
+            }
+            if let Some(&index) = self.item_of_node.get(&child.id()) {
+                let item = &self.outline.items[index];
+                if item.tokens <= config.max_tokens {
+                    let mergeable = item.tokens < config.min_tokens;
+                    drafts.push(Draft::solid(
+                        item.start,
+                        item.end,
+                        item.tokens,
+                        owner,
+                        mergeable,
+                    ));
+                } else if depth >= MAX_DEPTH {
+                    drafts.extend(self.closed(self.ctx.merge_level(self.ctx.line_drafts(
+                        item.start,
+                        item.end,
+                        Some(index),
+                    ))));
+                } else {
+                    drafts.extend(self.closed(self.level(
+                        child,
+                        Some(index),
+                        item.start,
+                        item.end,
+                        depth + 1,
+                    )));
+                }
+                continue;
+            }
+            let tokens = self.ctx.tokens.count(start, end);
+            let fits = tokens <= config.max_tokens && !self.holds_item(start, end);
+            if fits || child.child_count() == 0 {
+                drafts.push(Draft::solid(start, end, tokens, owner, true));
+            } else if depth >= MAX_DEPTH {
+                drafts.extend(self.ctx.line_drafts(start, end, owner));
+            } else {
+                self.collect(child, owner, drafts, depth + 1);
+            }
+        }
+    }
+
+    fn closed(&self, drafts: Vec<Draft>) -> impl Iterator<Item = Draft> {
+        drafts.into_iter().map(|draft| Draft {
+            mergeable: false,
+            ..draft
+        })
+    }
+
+    /// Whether an item starts within `start..end`.
+    fn holds_item(&self, start: usize, end: usize) -> bool {
+        let items = &self.outline.items;
+        let first = items.partition_point(|item| item.start < start);
+        items.get(first).is_some_and(|item| item.start < end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_name;
+
+    #[test]
+    fn names_are_cleaned_to_one_identifier() {
+        assert_eq!(clean_name("Wrapper<T>"), "Wrapper");
+        assert_eq!(clean_name("&'a mut Foo"), "Foo");
+        assert_eq!(clean_name("dyn Trait + Send"), "Trait");
+        assert_eq!(clean_name("parse_file"), "parse_file");
+        assert_eq!(clean_name("(A, B)"), "A");
+        assert_eq!(clean_name("<>"), "");
+    }
+}
