@@ -245,6 +245,17 @@ impl<'a> FileContext<'a> {
         self.merge_level(drafts)
     }
 
+    /// Chunks a document (Markdown, config file) whose items are `items`.
+    pub(crate) fn chunk_document(&self, items: Vec<Item>) -> Vec<Chunk> {
+        let outline = Outline {
+            items,
+            root_symbol: String::new(),
+            root_kind: ChunkKind::Document,
+        };
+        let drafts = self.outline_level(&outline, None, 0, self.text.len());
+        self.finish(&drafts, &outline)
+    }
+
     /// Turns the drafts of a whole file into chunks.
     pub(crate) fn finish(&self, drafts: &[Draft], outline: &Outline) -> Vec<Chunk> {
         let kept: Vec<(&Draft, (usize, usize))> = drafts

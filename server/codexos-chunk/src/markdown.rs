@@ -2,7 +2,7 @@
 //! the headings above it (`Title > Sub`). ATX (`## Sub`) and setext (`Sub` over `---`)
 //! headings count; `#` lines inside fenced code and front matter do not.
 
-use crate::assemble::{FileContext, Item, Outline};
+use crate::assemble::{FileContext, Item};
 use crate::chunk::{Chunk, ChunkKind};
 
 pub(crate) const SEPARATOR: &str = " > ";
@@ -41,13 +41,7 @@ pub(crate) fn chunk_markdown(ctx: &FileContext) -> Vec<Chunk> {
             tokens: ctx.tokens.count(heading.start, end),
         });
     }
-    let outline = Outline {
-        items,
-        root_symbol: String::new(),
-        root_kind: ChunkKind::Document,
-    };
-    let drafts = ctx.outline_level(&outline, None, 0, ctx.text.len());
-    ctx.finish(&drafts, &outline)
+    ctx.chunk_document(items)
 }
 
 struct Heading {

@@ -4,7 +4,7 @@
 //! a file that does not parse goes to the sliding window; YAML has no parser here, so a
 //! YAML file goes to the window when no top-level key is found.
 
-use crate::assemble::{FileContext, Item, Outline};
+use crate::assemble::{FileContext, Item};
 use crate::chunk::{Chunk, ChunkKind};
 use crate::tokens::is_blank;
 
@@ -57,13 +57,7 @@ fn chunk_entries(ctx: &FileContext, entries: Vec<Entry>) -> Vec<Chunk> {
             tokens: ctx.tokens.count(entry.start, end),
         });
     }
-    let outline = Outline {
-        items,
-        root_symbol: String::new(),
-        root_kind: ChunkKind::Document,
-    };
-    let drafts = ctx.outline_level(&outline, None, 0, ctx.text.len());
-    ctx.finish(&drafts, &outline)
+    ctx.chunk_document(items)
 }
 
 /// Members of the top-level object, or elements of the top-level array, of valid JSON.
