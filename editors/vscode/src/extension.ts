@@ -8,6 +8,7 @@ import { registerRuns } from "./runs";
 import { registerSearch } from "./search";
 import { registerActions } from "./actions";
 import { registerVault } from "./vault";
+import { registerFlowEditor } from "./flowEditor/register";
 import { StatusBar } from "./statusBar";
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -15,6 +16,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const status = new StatusBar();
   context.subscriptions.push(output, status);
   const server = await startClient(context, output, status);
+  // The flow editor draws and edits flows even when the server is not running (runs need it).
+  registerFlowEditor(context, server);
   if (!server) return;
   registerRuns(context, server);
   registerChat(context, server);

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
 import {
   addNode,
+  combine,
+  diffEdit,
   applyEdits,
   connect,
   deleteEdge,
@@ -245,5 +247,21 @@ describe("prompt preview", () => {
       { text: " / ", kind: "literal" },
       { text: "••••••", kind: "value" },
     ]);
+  });
+});
+
+describe("combined edits", () => {
+  test("deleting two nodes at once is one edit that equals doing it step by step", () => {
+    const steps = [(t: string) => deleteNode(t, "a"), (t: string) => deleteNode(t, "b")];
+    const combined = combine(flow, steps);
+    expect(combined).toHaveLength(1);
+    const stepwise = steps.reduce((t, step) => applyEdits(t, step(t)), flow);
+    expect(applyEdits(flow, combined)).toBe(stepwise);
+    expect(parseFlow(stepwise).nodes[1].fields.next).toBeUndefined();
+  });
+
+  test("the diff of equal texts is no edit, and a diff spans only what changed", () => {
+    expect(diffEdit("abc", "abc")).toEqual([]);
+    expect(diffEdit("a-b-c", "a-xx-c")).toEqual([{ offset: 2, length: 1, content: "xx" }]);
   });
 });

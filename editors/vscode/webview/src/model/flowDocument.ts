@@ -359,3 +359,23 @@ export function addNode(text: string, type: NodeType, id: string, position: Posi
   const object = { id, type, ...NEW_NODE_FIELDS[type], ui: { x: Math.round(position.x), y: Math.round(position.y) } };
   return [insertLast(text, located.nodesArray, inlineJson(object))];
 }
+
+/**
+ * One edit that turns `before` into `after`: the span between their common prefix and suffix.
+ * Several gestures at once (moving a selection, deleting nodes and edges) become one undo step.
+ */
+export function diffEdit(before: string, after: string): TextEdit[] {
+  if (before === after) return [];
+  let start = 0;
+  const shorter = Math.min(before.length, after.length);
+  while (start < shorter && before.charCodeAt(start) === after.charCodeAt(start)) start++;
+  let end = 0;
+  while (end < shorter - start && before.charCodeAt(before.length - 1 - end) === after.charCodeAt(after.length - 1 - end)) end++;
+  return [{ offset: start, length: before.length - start - end, content: after.slice(start, after.length - end) }];
+}
+
+/** Runs edit steps one after the other (each sees the text the previous one made) as one edit. */
+export function combine(text: string, steps: ReadonlyArray<(text: string) => TextEdit[]>): TextEdit[] {
+  const after = steps.reduce((current, step) => applyEdits(current, step(current)), text);
+  return diffEdit(text, after);
+}
