@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use codexos_embed::EmbedderConfig;
 use serde::Deserialize;
 
 use crate::error::{IndexError, Result};
@@ -26,6 +27,8 @@ pub struct IndexSettings {
     /// Honour `.gitignore`, `.ignore` and git excludes, and skip hidden files (default). Off,
     /// every file under the root is a candidate (`codexos.toml` excludes still apply).
     pub use_ignore_files: bool,
+    /// `embedder = "static" | "minilm" | "builtin" | "http"` and `[index.http]`.
+    pub embedder: EmbedderConfig,
 }
 
 impl Default for IndexSettings {
@@ -37,6 +40,7 @@ impl Default for IndexSettings {
             embed_batch: 256,
             commit_chunks: 2048,
             use_ignore_files: true,
+            embedder: EmbedderConfig::default(),
         }
     }
 }
@@ -48,13 +52,14 @@ struct ConfigFile {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct IndexTable {
     max_file_bytes: Option<u64>,
     #[serde(default)]
     exclude: Vec<String>,
     extensions: Option<Vec<String>>,
     commit_chunks: Option<usize>,
+    #[serde(flatten)]
+    embedder: EmbedderConfig,
 }
 
 impl IndexSettings {
@@ -69,7 +74,7 @@ impl IndexSettings {
         };
         let file: ConfigFile = toml::from_str(&text).map_err(|error| IndexError::Config {
             path: path.clone(),
-            message: format!("[index]: {}", error.message()),
+            message: format!("[index]: {}", error.to_string().trim()),
         })?;
         if let Some(max) = file.index.max_file_bytes {
             settings.max_file_bytes = max;
@@ -78,6 +83,7 @@ impl IndexSettings {
             settings.commit_chunks = commit_chunks.max(1);
         }
         settings.exclude = file.index.exclude;
+        settings.embedder = file.index.embedder;
         settings.extensions = file.index.extensions;
         Ok(settings)
     }
@@ -103,13 +109,32 @@ mod tests {
     }
 
     #[test]
-    fn a_misspelt_index_key_is_an_error_naming_the_file() {
+    fn a_bad_index_value_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("codexos.toml"), "[index]\nmax_bytes = 1\n").unwrap();
+        std::fs::write(
+            dir.path().join("codexos.toml"),
+            "[index]\nmax_file_bytes = \"big\"\n",
+        )
+        .unwrap();
         let error = IndexSettings::load(dir.path()).unwrap_err().to_string();
         assert!(
-            error.contains("codexos.toml") && error.contains("max_bytes"),
+            error.contains("codexos.toml") && error.contains("max_file_bytes"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn the_embedder_is_chosen_in_the_index_table() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("codexos.toml"),
+            "[index]\nembedder = \"builtin\"\n",
+        )
+        .unwrap();
+        let settings = IndexSettings::load(dir.path()).unwrap();
+        assert_eq!(
+            settings.embedder.embedder,
+            codexos_embed::EmbedderKind::Builtin
         );
     }
 }

@@ -23,6 +23,14 @@ enum Command {
     Lsp(cmd::lsp::Args),
     /// Check flow files (`*.flow.json`) with the same analysis the editor shows.
     Check(cmd::check::Args),
+    /// Index a workspace for search (incremental), or show the index's state with --status.
+    Index(cmd::index::Args),
+    /// Search an indexed workspace (hybrid BM25 + vectors, reranked).
+    Search(cmd::search::Args),
+    /// Measure retrieval quality on a benchmark (recall@1/5/10, MRR).
+    Eval(cmd::eval::Args),
+    /// Measure the index: throughput, incremental re-index, query latency, memory, size.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +38,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Lsp(args) => cmd::lsp::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Index(args) => cmd::index::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match outcome {
         Ok(code) => code,

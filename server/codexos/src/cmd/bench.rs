@@ -1,0 +1,287 @@
+//! `codexos bench [--corpus DIR]... [--embedder NAME] [--work-dir DIR] [--queries N]`: the
+//! index's speed and memory on a corpus every machine has — the Rust sources under
+//! `~/.cargo/registry/src` and Python's standard library by default:
+//!
+//! - cold index throughput (files/s, MB/s, chunks/s) and peak RSS (`VmHWM`) while indexing;
+//! - index size on disk;
+//! - incremental re-index of one edited file (an unsaved-buffer edit, so the corpus is never
+//!   written);
+//! - query latency p50/p99, hybrid top-10 and BM25 top-10;
+//! - `rg` (ripgrep) on the same queries, the lexical reference.
+//!
+//! The corpus folders are linked (not copied) into the work folder, which holds the index.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use codexos_index::{IndexSettings, Indexer, OpenOptions, SearchMode, SearchRequest, Searcher};
+
+use super::embedders;
+
+/// Queries a developer types into code search, phrases and identifiers alike.
+const QUERIES: &[&str] = &[
+    "parse command line arguments",
+    "read a file into a string",
+    "spawn a thread pool",
+    "HashMap insert or update entry",
+    "serialize struct to json",
+    "compile regular expression",
+    "connect tcp socket with timeout",
+    "invalid utf-8 sequence error",
+    "sort vector by key",
+    "walk directory recursively",
+    "base64 encode",
+    "sha256 digest of bytes",
+    "parse http header",
+    "retry with exponential backoff",
+    "format date time",
+    "lock mutex poisoned",
+    "async read to end",
+    "from_str_radix",
+    "unicode normalization",
+    "gzip decompress stream",
+];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folders to index (default: ~/.cargo/registry/src/* and Python's standard library).
+    #[arg(long)]
+    corpus: Vec<PathBuf>,
+    /// The embedder: static (default), minilm or builtin.
+    #[arg(long)]
+    embedder: Option<String>,
+    /// Where the linked corpus and its index live (default: a temporary folder). An existing
+    /// index there is reused: the cold-index numbers then measure an incremental run.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Times each query runs for the latency percentiles.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let corpus = if args.corpus.is_empty() {
+        default_corpus()?
+    } else {
+        args.corpus
+    };
+    let temporary;
+    let work_dir = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary = tempfile::tempdir().context("cannot create a temporary folder")?;
+            temporary.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    for (number, folder) in corpus.iter().enumerate() {
+        let link = work_dir.join(format!("corpus-{number}"));
+        if !link.exists() {
+            std::os::unix::fs::symlink(folder, &link).with_context(|| {
+                format!("cannot link {} to {}", folder.display(), link.display())
+            })?;
+        }
+    }
+    let embedder = embedders::choose(
+        args.embedder.as_deref(),
+        &codexos_embed::EmbedderConfig::default(),
+    )?;
+    println!(
+        "corpus: {}",
+        corpus
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("embedder: {}", embedder.space());
+
+    let mut indexer = Indexer::open(
+        &work_dir,
+        embedder.clone(),
+        IndexSettings::default(),
+        &OpenOptions::default(),
+    )?;
+    let summary = indexer.index_all(&mut |_| {}, &AtomicBool::new(false))?;
+    let seconds = summary.elapsed.as_secs_f64().max(1e-9);
+    let megabytes = summary.bytes_indexed as f64 / 1e6;
+    println!(
+        "cold index: {} files, {} chunks, {:.1} MB in {:.1} s = {:.0} files/s, {:.2} MB/s, {:.0} chunks/s ({} unchanged, {} skipped)",
+        summary.files_indexed,
+        summary.chunks_written,
+        megabytes,
+        seconds,
+        summary.files_indexed as f64 / seconds,
+        megabytes / seconds,
+        summary.chunks_written as f64 / seconds,
+        summary.files_unchanged,
+        summary.files_skipped,
+    );
+    println!(
+        "peak RSS while indexing (VmHWM): {}",
+        peak_rss().unwrap_or_else(|| "unknown".into())
+    );
+    let stats = indexer.store().stats()?;
+    println!(
+        "index: {} files, {} chunks, {:.1} MB on disk ({:.0} bytes/chunk)",
+        stats.files,
+        stats.chunks,
+        stats.disk_bytes as f64 / 1e6,
+        stats.disk_bytes as f64 / stats.chunks.max(1) as f64
+    );
+
+    incremental(&indexer)?;
+
+    let searcher = Searcher::new(indexer.store(), embedder.as_ref());
+    for mode in [SearchMode::HybridRerank, SearchMode::Bm25] {
+        let mut times = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            for query in QUERIES {
+                let request = SearchRequest {
+                    mode,
+                    ..SearchRequest::new(*query)
+                };
+                let started = Instant::now();
+                let hits = searcher.search(&request)?;
+                times.push(started.elapsed());
+                if hits.is_empty() {
+                    eprintln!("warning: no hit for {query:?}");
+                }
+            }
+        }
+        println!(
+            "query {} top-10 over {} chunks: {}",
+            mode.name(),
+            stats.chunks,
+            percentiles(&mut times)
+        );
+    }
+    ripgrep(&work_dir)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Re-indexes the largest Rust file with one line appended, as an editor buffer would.
+fn incremental(indexer: &Indexer) -> anyhow::Result<()> {
+    let files = indexer.store().files()?;
+    let Some((path, record)) = files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".rs"))
+        .min_by_key(|(_, record)| record.info.size.abs_diff(8_000))
+    else {
+        println!("incremental: no Rust file in the corpus");
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(indexer.root().join(path))
+        .with_context(|| format!("cannot read {path}"))?;
+    let mut times = Vec::new();
+    for round in 0..10 {
+        let edited = format!("{text}\n// edit {round}\n");
+        let started = Instant::now();
+        indexer.reindex_text(Path::new(path), &edited)?;
+        times.push(started.elapsed());
+    }
+    indexer.reindex_text(Path::new(path), &text)?;
+    println!(
+        "incremental re-index of {path} ({} bytes, {} chunks): {}",
+        record.info.size,
+        record.chunk_ids.len(),
+        percentiles(&mut times)
+    );
+    Ok(())
+}
+
+fn ripgrep(root: &Path) -> anyhow::Result<()> {
+    if Command::new("rg")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        println!("rg: not installed (apt-get install ripgrep) — no lexical reference");
+        return Ok(());
+    }
+    let mut times = Vec::new();
+    for query in QUERIES {
+        let mut command = Command::new("rg");
+        command.args([
+            "--follow",
+            "--files-with-matches",
+            "--ignore-case",
+            "--glob",
+            "!.codexos",
+        ]);
+        for word in query.split_whitespace().filter(|word| word.len() > 3) {
+            command.arg("-e").arg(word);
+        }
+        let started = Instant::now();
+        let status = command
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        times.push(started.elapsed());
+        if status.code() == Some(2) {
+            bail!("rg failed on {query:?}");
+        }
+    }
+    println!(
+        "rg (any query word, files with matches, unranked) over the same files: {}",
+        percentiles(&mut times)
+    );
+    Ok(())
+}
+
+fn percentiles(times: &mut [Duration]) -> String {
+    times.sort();
+    let at = |share: f64| times[((times.len() as f64 - 1.0) * share).round() as usize];
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms ({} runs)",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        times.len()
+    )
+}
+
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.0} MB", kilobytes / 1024.0))
+}
+
+fn default_corpus() -> anyhow::Result<Vec<PathBuf>> {
+    let mut folders = Vec::new();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set")?;
+    let registry = home.join(".cargo/registry/src");
+    if let Ok(entries) = std::fs::read_dir(&registry) {
+        folders.extend(
+            entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.is_dir()),
+        );
+    }
+    let python = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['stdlib'])",
+        ])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    folders.extend(python.filter(|path| path.is_dir()));
+    if folders.is_empty() {
+        bail!(
+            "no corpus: neither {} nor Python's standard library was found; pass --corpus",
+            registry.display()
+        );
+    }
+    Ok(folders)
+}

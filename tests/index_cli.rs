@@ -1,0 +1,187 @@
+//! `codexos index` and `codexos search` through the real binary: a `kill -9` mid-index,
+//! two writers at once, and search output.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_codexos");
+
+fn codexos(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(root)
+        .env_remove("CODEXOS_INDEX_BATCH_DELAY_MS");
+    command
+}
+
+fn run(root: &Path, args: &[&str]) -> Output {
+    codexos(root, args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A workspace of `files` small Rust files, committed to the index `commit_chunks` at a time.
+fn workspace(files: usize, commit_chunks: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("codexos.toml"),
+        format!("[index]\ncommit_chunks = {commit_chunks}\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    for number in 0..files {
+        std::fs::write(
+            dir.path().join(format!("src/module_{number:03}.rs")),
+            format!("/// Returns {number}.\npub fn value_{number}() -> u32 {{\n    {number}\n}}\n"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// Starts a slow `codexos index` (it sleeps after each committed batch).
+fn spawn_slow_index(root: &Path) -> Child {
+    codexos(root, &["index"])
+        .env("CODEXOS_INDEX_BATCH_DELAY_MS", "150")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `--status` lines as `key: value`.
+fn status(root: &Path) -> String {
+    let output = run(root, &["index", "--status"]);
+    text(&output.stdout)
+}
+
+fn status_number(status: &str, key: &str) -> usize {
+    status
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(key)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {key} in status:\n{status}"))
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn kill_9_mid_index_leaves_a_consistent_index_and_the_next_run_finishes_without_redoing_committed_files()
+ {
+    let dir = workspace(120, 10);
+    let mut child = spawn_slow_index(dir.path());
+    wait_until("some batches are committed", || {
+        dir.path().join(".codexos/index/lmdb/data.mdb").exists() && {
+            let status = status(dir.path());
+            status.contains("files:") && status_number(&status, "files:") >= 20
+        }
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let after_kill = status(dir.path());
+    assert!(after_kill.contains("consistent: yes"), "{after_kill}");
+    let committed = status_number(&after_kill, "files:");
+    assert!(
+        (20..120).contains(&committed),
+        "{committed} files committed before the kill:\n{after_kill}"
+    );
+    assert_eq!(
+        status_number(&after_kill, "chunks:"),
+        status_number(&after_kill, "vectors:"),
+        "{after_kill}"
+    );
+
+    let rerun = run(dir.path(), &["index"]);
+    assert!(rerun.status.success(), "{}", text(&rerun.stderr));
+    let summary = text(&rerun.stdout);
+    assert!(
+        summary.contains(&format!(
+            "indexed {} files ({committed} unchanged",
+            121 - committed
+        )),
+        "the rerun indexes only what the killed run had not committed:\n{summary}"
+    );
+    let finished = status(dir.path());
+    assert!(finished.contains("consistent: yes"), "{finished}");
+    assert_eq!(status_number(&finished, "files:"), 121, "{finished}");
+
+    let search = run(dir.path(), &["search", "--json", "-k", "1", "value_77"]);
+    assert!(
+        text(&search.stdout).contains("src/module_077.rs"),
+        "{}",
+        text(&search.stdout)
+    );
+}
+
+#[test]
+fn a_second_indexer_gets_a_clear_error_naming_the_pid_that_holds_the_index() {
+    let dir = workspace(200, 10);
+    let mut first = spawn_slow_index(dir.path());
+    wait_until("the first indexer holds the lock", || {
+        std::fs::read_to_string(dir.path().join(".codexos/index/lock"))
+            .is_ok_and(|pid| !pid.is_empty())
+    });
+    let second = run(dir.path(), &["index"]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = text(&second.stderr);
+    let expected = format!("is in use by pid {}", first.id());
+    assert!(
+        stderr.contains(".codexos/index") && stderr.contains(&expected),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn search_prints_json_lines_with_path_lines_score_and_symbol() {
+    let dir = workspace(5, 2048);
+    std::fs::write(
+        dir.path().join("src/walk.rs"),
+        "/// Walks the directory tree, honouring gitignore rules.\npub fn walk_directory_tree() {}\n",
+    )
+    .unwrap();
+    assert!(run(dir.path(), &["index"]).status.success());
+    let output = run(
+        dir.path(),
+        &[
+            "search",
+            "--json",
+            "-k",
+            "2",
+            "--files",
+            "walk the directory tree",
+        ],
+    );
+    let stdout = text(&output.stdout);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().unwrap_or_default()).unwrap();
+    assert_eq!(first["path"], "src/walk.rs", "{stdout}");
+    assert_eq!(
+        (first["start_line"].as_u64(), first["end_line"].as_u64()),
+        (Some(1), Some(2)),
+        "{stdout}"
+    );
+    assert_eq!(first["symbol"], "walk::walk_directory_tree", "{stdout}");
+    assert!(
+        first["score"].as_f64().is_some_and(|score| score > 0.0),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+}
