@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod check;
 pub mod config;
+pub mod tools;
 mod workspace;
 
 pub use workspace::is_flow_path;

@@ -42,6 +42,41 @@ impl Default for ToolConfig {
     }
 }
 
+/// `codexos.toml`'s `[tools]` keys as written (every key optional); [`ToolConfig::from`] fills
+/// in the defaults. Unknown keys are errors, so a misspelt `alow_shell` never silently stays off.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolSettings {
+    pub allow_shell: bool,
+    pub allow_python: bool,
+    pub python: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub max_output_bytes: Option<usize>,
+    pub http_timeout_secs: Option<u64>,
+    pub http_max_bytes: Option<usize>,
+}
+
+impl From<ToolSettings> for ToolConfig {
+    fn from(settings: ToolSettings) -> ToolConfig {
+        let defaults = ToolConfig::default();
+        ToolConfig {
+            allow_shell: settings.allow_shell,
+            allow_python: settings.allow_python,
+            python: settings.python.unwrap_or(defaults.python),
+            timeout: settings
+                .timeout_secs
+                .map_or(defaults.timeout, Duration::from_secs),
+            max_output_bytes: settings
+                .max_output_bytes
+                .unwrap_or(defaults.max_output_bytes),
+            http_timeout: settings
+                .http_timeout_secs
+                .map_or(defaults.http_timeout, Duration::from_secs),
+            http_max_bytes: settings.http_max_bytes.unwrap_or(defaults.http_max_bytes),
+        }
+    }
+}
+
 /// Everything one tool call may use. Cheap to clone (shared parts are behind `Arc`s).
 #[derive(Clone)]
 pub struct ToolContext {

@@ -26,7 +26,7 @@ mod search;
 mod workspace_path;
 mod write;
 
-pub use context::{ToolConfig, ToolContext};
+pub use context::{ToolConfig, ToolContext, ToolSettings};
 pub use error::{ArgumentError, ToolError};
 pub use registry::{Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
 pub use search::{Search, SearchError, SearchHit};

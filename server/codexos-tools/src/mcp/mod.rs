@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 /// `[mcp]` in `codexos.toml`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct McpConfig {
     pub servers: Vec<McpServerConfig>,
 }
@@ -31,6 +31,7 @@ pub struct McpConfig {
 /// env = { GITHUB_TOKEN = "..." }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct McpServerConfig {
     /// Prefixes its tools' names: `<name>.<tool>`.
     pub name: String,

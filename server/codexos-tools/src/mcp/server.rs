@@ -43,6 +43,15 @@ where
     Ok(())
 }
 
+/// [`serve`] on this process's stdin and stdout (what `codexos mcp` does).
+pub async fn serve_stdio(
+    registry: Arc<ToolRegistry>,
+    ctx: ToolContext,
+    instructions: &str,
+) -> Result<(), std::io::Error> {
+    serve(registry, ctx, instructions, rmcp::transport::stdio()).await
+}
+
 struct RegistryServer {
     registry: Arc<ToolRegistry>,
     ctx: ToolContext,
