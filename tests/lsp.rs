@@ -665,3 +665,32 @@ fn switching_workspace_folders_reads_the_new_roots_codexos_toml() {
             params["uri"] == json!(uri) && params["diagnostics"] == json!([])
         });
 }
+
+#[test]
+fn the_fix_for_a_missing_secret_is_a_command_to_add_it_to_the_vault() {
+    let flow = r#"{ "id": "s", "nodes": [
+  { "id": "start", "type": "entry", "next": "key" },
+  { "id": "key", "type": "vault", "key": "github_token", "as": "token", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let mut editor = start(false, true);
+    let diagnostics = editor.open("s.flow.json", flow);
+    let missing = with_code(&diagnostics, "missing-secret");
+    assert_eq!(missing.len(), 1, "{diagnostics:?}");
+    let actions = editor.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": editor.uri("s.flow.json") },
+            "range": missing[0]["range"],
+            "context": { "diagnostics": [missing[0]] }
+        }),
+    );
+    let action = &actions[0];
+    assert_eq!(action["kind"], "quickfix.codexos.missing-secret");
+    assert_eq!(action["command"]["command"], "codexos.vault.put");
+    assert_eq!(
+        action["command"]["arguments"],
+        json!([{ "key": "github_token" }])
+    );
+    assert!(action["edit"].is_null(), "a command, not an edit: {action}");
+}
