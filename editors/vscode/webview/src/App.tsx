@@ -73,6 +73,17 @@ function edgesOf(graph: FlowGraph, runStates: Record<string, RunState>): CanvasE
   }));
 }
 
+/** Whether the editor is wide enough for a minimap (beside a text editor it would hide nodes). */
+function useWideWindow(): boolean {
+  const [wide, setWide] = useState(() => window.innerWidth >= 900);
+  useEffect(() => {
+    const onResize = () => setWide(window.innerWidth >= 900);
+    window.addEventListener("resize", onResize);
+    return () => window.removeEventListener("resize", onResize);
+  }, []);
+  return wide;
+}
+
 function Canvas() {
   const [doc, setDoc] = useState<Document>();
   const docRef = useRef<Document | undefined>(undefined);
@@ -89,6 +100,7 @@ function Canvas() {
   const flow = useReactFlow();
   const initialized = useNodesInitialized();
   const fitted = useRef(false);
+  const wide = useWideWindow();
 
   const graph = useMemo(() => (doc ? parseFlow(doc.text) : undefined), [doc]);
 
@@ -362,7 +374,7 @@ function Canvas() {
         >
           <Background gap={16} />
           <Controls showInteractive={false} />
-          <MiniMap pannable zoomable nodeColor={(n) => lookOf((n as CanvasNode).data.node.type).color} />
+          {wide && <MiniMap pannable zoomable nodeColor={(n) => lookOf((n as CanvasNode).data.node.type).color} />}
         </ReactFlow>
         {selected && (
           <Drawer

@@ -1,0 +1,136 @@
+// The CodexOS Flow Editor in a real VS Code (code-server, headless Chromium): "Open With…" draws
+// the flow; dragging a node and wiring two nodes change the text document (shown beside, the tab
+// turns dirty, undo restores it); a broken reference puts a badge on its node. Screenshots land in
+// editors/vscode/test-output/.
+import { test, before, after } from "node:test";
+import * as assert from "node:assert/strict";
+import { startWorkbench, openFile, eventually } from "./harness.mjs";
+
+let workbench;
+
+before(async () => {
+  workbench = await startWorkbench("flow-editor");
+});
+
+after(async () => {
+  await workbench?.stop();
+});
+
+/** Opens a file with the CodexOS Flow Editor from the Explorer's "Open With…" menu. */
+async function openWithFlowEditor(page, relativePath) {
+  await openFile(page, relativePath);
+  const name = relativePath.split("/").pop();
+  await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`).first().click({ button: "right" });
+  await page.locator(".context-view .action-label", { hasText: "Open With" }).first().click();
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "CodexOS Flow Editor" }).first().click();
+}
+
+/** The flow editor's webview frame (a nested iframe) once it has drawn nodes. */
+async function canvasFrame(page, title) {
+  return eventually(
+    async () => {
+      for (const frame of page.frames()) {
+        const drawn = await frame
+          .locator(".react-flow__node")
+          .count()
+          .catch(() => 0);
+        if (drawn === 0) continue;
+        const name = await frame
+          .locator(".cx-title")
+          .innerText({ timeout: 1_000 })
+          .catch(() => "");
+        if (name === title) return frame;
+      }
+      return undefined;
+    },
+    (frame) => frame !== undefined,
+    60_000,
+    `the flow editor canvas for ${title}`,
+  );
+}
+
+/** The text of the visible text editors (the flows are short: every line is rendered), with
+ * Monaco's non-breaking spaces made plain. */
+async function editorText(page) {
+  const texts = await page.locator(".monaco-editor .view-lines").allInnerTexts().catch(() => []);
+  return texts.join("\n").replace(/\u00a0/g, " ");
+}
+
+async function dirty(page, fileName) {
+  return page.locator(`.tab.dirty[aria-label*="${fileName}"]`).count();
+}
+
+test("Open With → CodexOS Flow Editor draws every node and edge of the flow", async () => {
+  const { page } = workbench;
+  await openWithFlowEditor(page, "flows/answer.flow.json");
+  const frame = await canvasFrame(page, "answer");
+  assert.equal(await frame.locator(".react-flow__node").count(), 4);
+  await eventually(() => frame.locator(".react-flow__edge").count(), (n) => n === 3, 20_000, "three edges");
+  assert.deepEqual(
+    (await frame.locator(".cx-id").allInnerTexts()).sort(),
+    ["answer", "end", "search", "start"],
+  );
+  await workbench.screenshot("flow-editor-open.png");
+});
+
+test("dragging a node writes its ui position into the document, dirty and undoable", async () => {
+  const { page } = workbench;
+  const frame = await canvasFrame(page, "answer");
+  await frame.getByRole("button", { name: "Show JSON" }).click();
+  await eventually(() => editorText(page), (t) => t.includes('"id": "answer"'), 20_000, "the JSON beside the canvas");
+  // The canvas is half as wide now: fit the flow into it again, as a user would.
+  await frame.locator(".react-flow__controls-fitview").click();
+  await page.waitForTimeout(500);
+  const box = await frame.locator('.react-flow__node[data-id="search"]').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + 12);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 40, box.y + 40, { steps: 6 });
+  await page.mouse.move(box.x + box.width / 2 + 90, box.y + 60, { steps: 6 });
+  await page.mouse.up();
+  const text = await eventually(
+    () => editorText(page),
+    (t) => /"id":\s*"search".*"ui":\s*\{\s*"x":\s*-?\d+,\s*"y":\s*-?\d+\s*\}/.test(t),
+    20_000,
+    "the new ui position in the text editor",
+  );
+  assert.ok(text.includes('"query"'), "the rest of the node is untouched");
+  assert.ok((await dirty(page, "answer.flow.json")) > 0, "the tab turns dirty");
+  await workbench.screenshot("flow-editor-dragged.png");
+
+  // Undo in the text editor restores the document, and the tab is clean again.
+  await page.locator(".monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+Z");
+  await page.keyboard.press("Control+Home");
+  await eventually(() => editorText(page), (t) => !t.includes('"ui"'), 20_000, "the text without ui after undo");
+  await eventually(() => dirty(page, "answer.flow.json"), (n) => n === 0, 10_000, "a clean tab after undo");
+});
+
+test("wiring a node's output to another node adds it to next", async () => {
+  const { page } = workbench;
+  const frame = await canvasFrame(page, "answer");
+  const from = await frame.locator('.react-flow__node[data-id="search"] .react-flow__handle.source').boundingBox();
+  const to = await frame.locator('.react-flow__node[data-id="end"] .react-flow__handle.target').boundingBox();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(to.x + to.width / 2, to.y - 20, { steps: 10 });
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 4 });
+  await page.mouse.up();
+  await eventually(
+    () => editorText(page),
+    (t) => t.includes('"next": ["answer", "end"]'),
+    20_000,
+    "search's next gaining end",
+  );
+  await eventually(() => frame.locator(".react-flow__edge").count(), (n) => n === 4, 20_000, "the new edge on the canvas");
+  await workbench.screenshot("flow-editor-wired.png");
+});
+
+test("a broken reference shows an error badge on its node", async () => {
+  const { page } = workbench;
+  await openWithFlowEditor(page, "flows/broken.flow.json");
+  const frame = await canvasFrame(page, "broken");
+  const badge = frame.locator('.react-flow__node[data-id="start"] .cx-badge-error');
+  await badge.waitFor({ timeout: 60_000 });
+  assert.match(await badge.getAttribute("title"), /unknown-node/);
+  await workbench.screenshot("flow-editor-badge.png");
+});
