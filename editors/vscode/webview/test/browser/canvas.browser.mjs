@@ -131,6 +131,7 @@ test("a diagnostic shows a red badge on its node with the message on hover", asy
 test("run events light up the running node, and a failed node offers retry from here", async () => {
   await page.getByLabel("Run input").fill("the parser crashes on empty input");
   await page.getByRole("button", { name: "▶ Run" }).click();
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === "run"));
   const run = (await posted()).find((m) => m.type === "run");
   assert.deepEqual(run, { type: "run", input: "the parser crashes on empty input" });
   await send({ type: "runStarted", input: run.input });
@@ -145,6 +146,7 @@ test("run events light up the running node, and a failed node offers retry from 
   await retry.waitFor();
   await page.screenshot({ path: join(outputDir, "canvas-run.png") });
   await retry.click();
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === "retry"));
   const last = (await posted()).at(-1);
   assert.deepEqual(last, { type: "retry", runId: "r1" });
 });
@@ -158,6 +160,7 @@ test("the drawer edits a field and previews the prompt with the last run's value
   const temperature = drawer.locator('input[name="temperature"]');
   await temperature.fill("0.5");
   await temperature.press("Enter");
+  await page.waitForFunction(() => window.__posted.some((m) => m.label === "Set repro.temperature"));
   const edit = await lastEdit();
   assert.equal(edit.label, "Set repro.temperature");
   const after = JSON.parse(applyEdits(flowText, edit.edits));
