@@ -1,14 +1,14 @@
 //! The narrow seams the runner calls through: tools, the workspace index and the vault. The
 //! binary plugs in the real ones; tests plug in their own.
 
-use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use codexos_llm::ToolDefinition;
+use codexos_tools::{ToolContext, ToolRegistry};
 use codexos_vault::{SecretString, Vault};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// Calls tools by name. Implementations validate `args` and must stop promptly (killing any
@@ -64,64 +64,59 @@ impl SecretStore for Vault {
     }
 }
 
-/// The file tools CodexOS needs before the full tool registry is plugged in: `read_file`, inside
-/// the workspace only.
-#[derive(Clone, Debug)]
-pub struct WorkspaceFiles {
-    root: PathBuf,
+/// The workspace's [`ToolRegistry`] (built-ins, `tools/` plug-ins, MCP servers) as a
+/// [`ToolBox`]: arguments are checked against each tool's schema before it runs, and each call
+/// gets the run's cancellation (commands are killed with their process group).
+pub struct RegistryTools {
+    registry: ToolRegistry,
+    context: ToolContext,
 }
 
-impl WorkspaceFiles {
-    pub fn new(root: impl Into<PathBuf>) -> WorkspaceFiles {
-        WorkspaceFiles { root: root.into() }
-    }
-
-    fn read_file(&self, args: &Value) -> Result<Value, String> {
-        let path = args
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or("`path` is required: the file to read, relative to the workspace")?;
-        let relative = Path::new(path);
-        if relative.is_absolute()
-            || relative
-                .components()
-                .any(|c| matches!(c, Component::ParentDir | Component::Prefix(_)))
-        {
-            return Err(format!("`path`: `{path}` is outside the workspace"));
-        }
-        std::fs::read_to_string(self.root.join(relative))
-            .map(Value::String)
-            .map_err(|error| format!("cannot read `{path}`: {error}"))
+impl RegistryTools {
+    pub fn new(registry: ToolRegistry, context: ToolContext) -> RegistryTools {
+        RegistryTools { registry, context }
     }
 }
 
-impl ToolBox for WorkspaceFiles {
+impl ToolBox for RegistryTools {
     fn call<'a>(
         &'a self,
         name: &'a str,
         args: Value,
-        _cancel: CancellationToken,
+        cancel: CancellationToken,
     ) -> BoxFuture<'a, Result<Value, String>> {
-        let result = match name {
-            "read_file" => self.read_file(&args),
-            other => Err(format!("unknown tool `{other}`")),
-        };
-        Box::pin(async move { result })
+        Box::pin(async move {
+            let context = self.context.clone().with_cancellation(cancel);
+            match self.registry.call(name, args, &context).await {
+                Ok(output) => Ok(Value::String(output.text)),
+                // The runner names the tool already.
+                Err(error) => {
+                    let message = error.to_string();
+                    let prefix = format!("{}: ", error.tool());
+                    Err(message
+                        .strip_prefix(&prefix)
+                        .map_or_else(|| message.clone(), str::to_owned))
+                }
+            }
+        })
     }
 
     fn definitions(&self, names: &[String]) -> Vec<ToolDefinition> {
-        names
-            .iter()
-            .filter(|name| *name == "read_file")
-            .map(|_| ToolDefinition {
-                name: "read_file".to_owned(),
-                description: "Read a file inside the workspace".to_owned(),
-                parameters: json!({
-                    "type": "object",
-                    "properties": {"path": {"type": "string", "description": "relative to the workspace"}},
-                    "required": ["path"]
-                }),
+        self.registry
+            .list()
+            .into_iter()
+            .filter(|info| names.contains(&info.name))
+            .map(|info| ToolDefinition {
+                name: info.name,
+                description: info.description,
+                parameters: info.input_schema,
             })
             .collect()
+    }
+
+    fn timeout(&self, _name: &str) -> Option<Duration> {
+        // Tools stop themselves at `[tools] timeout_secs`; the runner's bound is a second line,
+        // a little later, for a tool that does not.
+        Some(self.context.config.timeout + Duration::from_secs(5))
     }
 }

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use codexos_vault::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,7 +25,7 @@ pub fn runs_dir(workspace_root: &Path) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     #[error(
-        "`{0}` is not a run id: run ids look like 20261126-071606-3f2a (see `codexos runs list`)"
+        "`{0}` is not a run id: run ids look like 20261126T071606Z-3f2a (see `codexos runs list`)"
     )]
     InvalidRunId(String),
     #[error("no run `{run_id}` in {}: see `codexos runs list`", .dir.display())]
@@ -144,38 +145,25 @@ pub fn event_line(event: &RunEvent, t_ms: u64) -> String {
     value.to_string()
 }
 
-/// `YYYYMMDD-HHMMSS-xxxx` in UTC: sorts by time, and the suffix keeps runs started in the same
-/// second apart.
+/// `20261126T071606Z-3f2a`: the UTC start time, so ids sort by time, and a suffix that keeps
+/// runs started in the same second apart.
 fn new_run_id(attempt: u32) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let seconds = now.as_secs();
-    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
-    let of_day = seconds % 86_400;
+    let time: String = Timestamp::from_unix_seconds(now.as_secs())
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
     let mix =
         now.subsec_nanos() ^ std::process::id().rotate_left(16) ^ attempt.wrapping_mul(0x9E37);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:04x}",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60,
-        (mix ^ (mix >> 16)) & 0xffff
-    )
+    format!("{time}-{:04x}", (mix ^ (mix >> 16)) & 0xffff)
 }
 
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// `2026-11-26T07:16:06Z` from Unix seconds.
+pub fn format_utc(seconds: u64) -> String {
+    Timestamp::from_unix_seconds(seconds).to_string()
 }
 
 /// Whether `id` can name a trace file (no separators, no dots).
@@ -339,13 +327,6 @@ pub fn list(dir: &Path) -> (Vec<RecordedRun>, Vec<TraceError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_match_known_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 
     #[test]
     fn run_ids_are_safe_file_names() {

@@ -23,6 +23,12 @@ enum Command {
     Lsp(cmd::lsp::Args),
     /// Check flow files (`*.flow.json`) with the same analysis the editor shows.
     Check(cmd::check::Args),
+    /// Run a flow: progress on stderr, the result on stdout.
+    Run(cmd::run::Args),
+    /// List, show and retry recorded runs.
+    Runs(cmd::runs::Args),
+    /// Store, read, list and remove secrets in the workspace's encrypted vault.
+    Vault(cmd::vault::Args),
     /// Index a workspace for search (incremental), or show the index's state with --status.
     Index(cmd::index::Args),
     /// Search an indexed workspace (hybrid BM25 + vectors, reranked).
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Lsp(args) => cmd::lsp::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Runs(args) => cmd::runs::run(args),
+        Command::Vault(args) => cmd::vault::run(args),
         Command::Index(args) => cmd::index::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Eval(args) => cmd::eval::run(args),

@@ -1,0 +1,72 @@
+//! `codexos run FLOW [--input TEXT] [--context FILE...] [--json] [--timeout SECS]`.
+//!
+//! Checks the flow (a flow with errors never starts: its errors go to stderr, exit 1), then runs
+//! it in the workspace the flow lies in. Progress goes to stderr as it happens (a line per node,
+//! streamed tokens, warnings); stdout gets the result: the output alone, or with `--json` the
+//! whole [`codexos_agent::RunResult`] (per-node outputs, timings, token usage, errors,
+//! warnings, sources). Secret values never appear: everything printed is redacted.
+//!
+//! Exit status: 0 when the run succeeded, 1 when it failed, was cancelled or did not start
+//! because of the flow's errors, 2 when the command itself could not work (unreadable files).
+//! Every run is recorded under `.codexos/runs/`; `codexos runs retry ID` continues a failed one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use codexos_agent::{CancellationToken, ContextFile, RunError, RunRequest};
+use codexos_service::Workspace;
+
+use super::agent;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The flow file (`*.flow.json`) to run.
+    flow: PathBuf,
+    /// The run's input: `{{input}}` in templates.
+    #[arg(long, default_value = "")]
+    input: String,
+    /// A file whose text joins `{{context}}` (repeat for more).
+    #[arg(long = "context", value_name = "FILE")]
+    context: Vec<PathBuf>,
+    /// Print the whole result as JSON on stdout instead of the output alone.
+    #[arg(long)]
+    json: bool,
+    /// Stop the run after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    timeout: u64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut request = RunRequest::from_file(&args.flow, args.input)?;
+    for path in &args.context {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the context file {}", path.display()))?;
+        request.context.push(ContextFile {
+            path: path.display().to_string(),
+            text,
+        });
+    }
+    let start = request
+        .flow_path
+        .as_deref()
+        .and_then(|path| path.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let workspace = Workspace::discover(&start)?;
+    agent::runtime()?.block_on(async {
+        let runner = agent::runner_for(&workspace, Duration::from_secs(args.timeout)).await?;
+        let started = runner
+            .run(request, agent::stderr_progress(), CancellationToken::new())
+            .await;
+        match started {
+            Ok(result) => agent::print_result(&result, args.json),
+            Err(error @ RunError::FlowHasErrors { .. }) => {
+                eprintln!("error: {error}");
+                Ok(ExitCode::FAILURE)
+            }
+            Err(error) => Err(error.into()),
+        }
+    })
+}

@@ -1,0 +1,191 @@
+//! `codexos runs list [--json]`, `codexos runs show ID [--json]`, `codexos runs retry ID [--json]`.
+//!
+//! Runs are the traces under `<workspace>/.codexos/runs/` (the workspace is the nearest folder
+//! with a `codexos.toml`, else the current one). `list` prints one line per run, newest first:
+//! id, status, flow, start time (UTC), duration, and the node that failed. `show` prints a run's
+//! steps and its output or error; `--json` prints the trace's header and events. `retry`
+//! re-runs a failed or cancelled run from where it stopped, with the earlier nodes' recorded
+//! outputs, printing progress and result as `codexos run` does (same exit codes).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use codexos_agent::trace::{self, RecordedRun};
+use codexos_agent::{CancellationToken, RunError, RunEvent, runs_dir};
+use codexos_service::Workspace;
+
+use super::agent;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: RunsCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum RunsCommand {
+    /// List recorded runs, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run's steps, output and errors.
+    Show {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a failed run again from the node that failed.
+    Retry {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+        /// Stop the run after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        timeout: u64,
+    },
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let workspace = Workspace::discover(&cwd)?;
+    let dir = runs_dir(workspace.root());
+    match args.command {
+        RunsCommand::List { json } => list(&dir, json),
+        RunsCommand::Show { run_id, json } => show(&trace::load(&dir, &run_id)?, json),
+        RunsCommand::Retry {
+            run_id,
+            json,
+            timeout,
+        } => agent::runtime()?.block_on(async {
+            let runner = agent::runner_for(&workspace, Duration::from_secs(timeout)).await?;
+            let retried = runner
+                .retry(&run_id, agent::stderr_progress(), CancellationToken::new())
+                .await;
+            match retried {
+                Ok(result) => agent::print_result(&result, json),
+                Err(error @ (RunError::FlowHasErrors { .. } | RunError::NothingToRetry(_))) => {
+                    eprintln!("error: {error}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(error) => Err(error.into()),
+            }
+        }),
+    }
+}
+
+fn status(run: &RecordedRun) -> &'static str {
+    run.status().map_or("incomplete", |status| status.as_str())
+}
+
+fn list(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let (runs, errors) = trace::list(dir);
+    let mut out = std::io::stdout().lock();
+    for run in &runs {
+        let failed = run.failure().map(|(node, _)| node).unwrap_or_default();
+        if json {
+            let line = serde_json::json!({
+                "run_id": run.header.run_id,
+                "status": status(run),
+                "flow_id": run.header.flow_id,
+                "flow_path": run.header.flow_path,
+                "started_at": run.header.started_at,
+                "elapsed_ms": run.elapsed_ms(),
+                "failed_node": (!failed.is_empty()).then_some(&failed),
+                "retry_of": run.header.retry_of,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let elapsed = run.elapsed_ms().map_or_else(
+                || "-".to_owned(),
+                |ms| format!("{:.1} s", ms as f64 / 1000.0),
+            );
+            writeln!(
+                out,
+                "{}  {:<10}  {:<24}  {}  {:>8}  {}",
+                run.header.run_id,
+                status(run),
+                run.header.flow_id,
+                trace::format_utc(run.header.started_at),
+                elapsed,
+                failed
+            )?;
+        }
+    }
+    for error in &errors {
+        eprintln!("warning: {error}");
+    }
+    if runs.is_empty() && !json {
+        eprintln!("no runs recorded in {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(run: &RecordedRun, json: bool) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = serde_json::json!({"header": run.header, "events": run.events});
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let header = &run.header;
+    writeln!(
+        out,
+        "run {} of {}: {}",
+        header.run_id,
+        header.flow_id,
+        status(run)
+    )?;
+    if let Some(path) = &header.flow_path {
+        writeln!(out, "flow: {}", path.display())?;
+    }
+    if let Some(old) = &header.retry_of {
+        writeln!(out, "retry of: {old}")?;
+    }
+    writeln!(out, "started: {}", trace::format_utc(header.started_at))?;
+    writeln!(out, "input: {}", header.input)?;
+    for event in &run.events {
+        match event {
+            RunEvent::NodeFinished {
+                node,
+                output,
+                elapsed_ms,
+                model,
+                note,
+                ..
+            } => {
+                let mut details = vec![format!("{elapsed_ms} ms")];
+                details.extend(model.clone());
+                details.extend(note.clone());
+                writeln!(out, "✓ {node} · {}", details.join(" · "))?;
+                for line in output.lines() {
+                    writeln!(out, "    {line}")?;
+                }
+            }
+            RunEvent::NodeFailed { node, error, .. } => writeln!(out, "✗ {node}: {error}")?,
+            RunEvent::Warning { node, message } => match node {
+                Some(node) => writeln!(out, "warning: {node}: {message}")?,
+                None => writeln!(out, "warning: {message}")?,
+            },
+            RunEvent::Finished {
+                output: Some(output),
+                ..
+            } => writeln!(out, "output:\n{output}")?,
+            RunEvent::Finished {
+                error: Some(error),
+                frontier,
+                ..
+            } => {
+                writeln!(out, "error: {error}")?;
+                if !frontier.is_empty() {
+                    writeln!(out, "stopped at: {}", frontier.join(", "))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,367 @@
+//! `codexos run`, `codexos runs` and `codexos vault` through the real binary, against the fake
+//! LLM provider on loopback (as `OPENAI_BASE_URL`), in a temporary workspace with a real index
+//! and a real vault.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use codexos_llm::testing::{FakeProvider, ScriptedReply};
+
+const SECRET: &str = "sk-e2e-planted-51504242";
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(files: &[(&str, &str)]) -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("codexos.toml"), "").expect("codexos.toml");
+        let workspace = Workspace { dir };
+        for (path, text) in files {
+            workspace.write(path, text);
+        }
+        workspace
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.root().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// The binary in the workspace, with a clean environment: no keys, a home of its own (so no
+    /// local model and no identity file from the machine), the vault keyed by a test key, and
+    /// OpenAI-compatible calls going to `llm_url` when given.
+    fn codexos(&self, args: &[&str], llm_url: Option<&str>, stdin: &str) -> Output {
+        let home = self.root().join(".home");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_codexos"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("VAULT_MASTER_KEY", "e2e-test-master-key-0123456789")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(url) = llm_url {
+            command.env("OPENAI_BASE_URL", format!("{url}/v1"));
+        }
+        let mut child = command.spawn().expect("codexos starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("codexos ends")
+    }
+
+    /// Every byte under `.codexos/` (except the encrypted vault itself).
+    fn codexos_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut pending = vec![self.root().join(".codexos")];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    files.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+                }
+            }
+        }
+        files
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+const EVERY_NODE: &str = r#"{
+  "id": "every-node",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "key" },
+    { "id": "key", "type": "vault", "key": "api_token", "as": "token", "next": ["notes", "search"] },
+    { "id": "notes", "type": "tool", "tool": "read_file", "args": { "path": "notes.txt" }, "next": "draft" },
+    { "id": "search", "type": "rag", "query": "{{input}}", "k": 2, "next": "draft" },
+    {
+      "id": "draft",
+      "type": "llm",
+      "model": ["gpt-4o-mini"],
+      "system": "You plan releases.",
+      "prompt": "Notes: {{nodes.notes.output}}\nCode: {{nodes.search.output}}\nToken: {{vars.token}}\nTask: {{input}}",
+      "next": "review"
+    },
+    { "id": "review", "type": "reflect", "target": "draft", "max_iterations": 1, "until": "{{nodes.draft.output}} contains \"NEVER\"", "next": "ok" },
+    { "id": "ok", "type": "condition", "if": "{{nodes.draft.output}} contains \"LGTM\"", "then": "summary", "else": "rejected" },
+    { "id": "summary", "type": "flow", "flow": "agents/summary.flow.json", "input": "{{nodes.draft.output}}", "next": "done" },
+    { "id": "done", "type": "exit", "output": "{{nodes.summary.output}}" },
+    { "id": "rejected", "type": "exit", "output": "rejected" }
+  ]
+}"#;
+
+const SUMMARY: &str = r#"{
+  "id": "summary",
+  "nodes": [
+    { "id": "in", "type": "entry", "next": "out" },
+    { "id": "out", "type": "exit", "output": "Summary: {{input}}" }
+  ]
+}"#;
+
+fn every_node_workspace() -> Workspace {
+    Workspace::new(&[
+        ("release.flow.json", EVERY_NODE),
+        ("agents/summary.flow.json", SUMMARY),
+        ("notes.txt", "Ship the parser fix first."),
+        (
+            "src/parser.rs",
+            "/// Parses release notes.\npub fn parse_release_notes(text: &str) -> Vec<String> {\n    text.lines().map(str::to_owned).collect()\n}\n",
+        ),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_with_every_node_type_runs_from_the_cli_and_never_prints_the_secret() {
+    let workspace = every_node_workspace();
+    let fake = FakeProvider::replying(
+        ScriptedReply::text(&[
+            "Plan: rotate sk-e2e-",
+            "planted-51504242 then ship. ",
+            "LGTM",
+        ])
+        .usage(20, 9),
+    )
+    .await
+    .expect("fake provider");
+
+    let put = workspace.codexos(
+        &["vault", "put", "api_token", "--tag", "ci"],
+        None,
+        &format!("{SECRET}\n"),
+    );
+    assert_success(&put, "vault put");
+    let index = workspace.codexos(&["index", "--embedder", "builtin"], None, "");
+    assert_success(&index, "index");
+
+    let run = workspace.codexos(
+        &[
+            "run",
+            "release.flow.json",
+            "--input",
+            "release parser notes",
+        ],
+        Some(&fake.url()),
+        "",
+    );
+    assert_success(&run, "run");
+    let stdout = text(&run.stdout);
+    let stderr = text(&run.stderr);
+    assert_eq!(
+        stdout,
+        "Summary: Plan: rotate [secret:api_token] then ship. LGTM\n"
+    );
+    for line in [
+        "▶ start (entry)",
+        "▶ key (vault)",
+        "▶ notes (tool)",
+        "▶ search (rag)",
+        "▶ draft (llm)",
+        "▶ review (reflect)",
+        "▶ draft (llm, re-run 1)",
+        "▶ ok (condition)",
+        "▶ summary (flow)",
+        "▶ summary/out (exit)",
+        "▶ done (exit)",
+    ] {
+        assert!(stderr.contains(line), "no `{line}` in stderr:\n{stderr}");
+    }
+    assert!(stderr.contains("✓ draft · "), "{stderr}");
+    assert!(
+        stderr.contains("fake/gpt-4o-mini") || stderr.contains("openai/gpt-4o-mini"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("src/parser.rs") || stderr.contains("chunks for"),
+        "{stderr}"
+    );
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "the draft and its one re-run");
+    let first = text(&requests[0].body);
+    assert!(first.contains(SECRET), "the model was given the secret");
+    assert!(
+        first.contains("Ship the parser fix first."),
+        "the tool's output reached the prompt"
+    );
+    assert!(
+        first.contains("parse_release_notes"),
+        "the index's chunk reached the prompt"
+    );
+    let second = requests[1].json().expect("json");
+    assert_eq!(
+        second["messages"].as_array().map(Vec::len),
+        Some(4),
+        "critique appended"
+    );
+
+    let files = workspace.codexos_files();
+    let traces: Vec<&(PathBuf, Vec<u8>)> = files
+        .iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(traces.len(), 1, "one trace");
+    assert!(text(&traces[0].1).contains(r#""status":"succeeded""#));
+    let mut written = vec![
+        ("stdout".to_owned(), run.stdout.clone()),
+        ("stderr".to_owned(), run.stderr.clone()),
+    ];
+    written.extend(
+        files
+            .into_iter()
+            .map(|(path, bytes)| (path.display().to_string(), bytes)),
+    );
+    for (place, bytes) in written {
+        assert!(
+            !text(&bytes).contains(SECRET) && !text(&bytes).contains("planted-51504242"),
+            "the secret is in {place}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_run_is_listed_and_retried_from_the_failed_node() {
+    let workspace = Workspace::new(&[(
+        "flaky.flow.json",
+        r#"{"id": "flaky", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": "gpt-4o-mini", "prompt": "{{input}}", "next": "read"},
+  {"id": "read", "type": "tool", "tool": "read_file", "args": {"path": "later.txt"}, "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.ask.output}} / {{nodes.read.output}}"}
+]}"#,
+    )]);
+    let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
+        .await
+        .expect("fake provider");
+    let run = workspace.codexos(
+        &["run", "flaky.flow.json", "--input", "q"],
+        Some(&fake.url()),
+        "",
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("✗ read: tool `read_file`: "), "{stderr}");
+    let run_id = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("retry from where it stopped: codexos runs retry "))
+        .expect("a retry hint")
+        .to_owned();
+
+    let list = workspace.codexos(&["runs", "list"], None, "");
+    assert_success(&list, "runs list");
+    let listed = text(&list.stdout);
+    assert!(
+        listed.starts_with(&run_id)
+            && listed.contains("failed")
+            && listed.trim_end().ends_with("read"),
+        "{listed}"
+    );
+
+    let show = workspace.codexos(&["runs", "show", &run_id], None, "");
+    assert_success(&show, "runs show");
+    let shown = text(&show.stdout);
+    assert!(
+        shown.contains("✓ ask · ")
+            && shown.contains("✗ read: ")
+            && shown.contains("stopped at: read"),
+        "{shown}"
+    );
+
+    workspace.write("later.txt", "now here");
+    let retry = workspace.codexos(&["runs", "retry", &run_id, "--json"], Some(&fake.url()), "");
+    assert_success(&retry, "runs retry");
+    let result: serde_json::Value = serde_json::from_slice(&retry.stdout).expect("json result");
+    assert_eq!(result["output"], "answer / now here");
+    assert_eq!(result["retry_of"], run_id.as_str());
+    assert_eq!(result["nodes"][1]["status"], "replayed", "{result}");
+    assert_eq!(fake.requests().len(), 1, "the model was not asked again");
+
+    let again = workspace.codexos(
+        &[
+            "runs",
+            "retry",
+            result["run_id"].as_str().unwrap_or_default(),
+        ],
+        None,
+        "",
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("succeeded: there is nothing to retry"));
+}
+
+#[test]
+fn a_flow_with_errors_does_not_run_and_exits_non_zero() {
+    let workspace = Workspace::new(&[(
+        "broken.flow.json",
+        r#"{"id": "broken", "nodes": [
+  {"id": "start", "type": "entry", "next": "missing"},
+  {"id": "end", "type": "exit"}
+]}"#,
+    )]);
+    let run = workspace.codexos(&["run", "broken.flow.json"], None, "");
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(text(&run.stdout), "");
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("has errors, so nothing ran:"), "{stderr}");
+    assert!(stderr.contains("error[unknown-node]"), "{stderr}");
+    assert!(!workspace.root().join(".codexos/runs").exists());
+}
+
+#[test]
+fn vault_values_go_in_through_stdin_and_out_only_into_a_pipe() {
+    let workspace = Workspace::new(&[]);
+    let put = workspace.codexos(
+        &["vault", "put", "deploy_key", "--tag", "prod"],
+        None,
+        "s3cret-value\n",
+    );
+    assert_success(&put, "vault put");
+    assert!(!text(&put.stderr).contains("s3cret-value"));
+
+    let get = workspace.codexos(&["vault", "get", "deploy_key"], None, "");
+    assert_success(&get, "vault get");
+    assert_eq!(text(&get.stdout), "s3cret-value");
+
+    let list = workspace.codexos(&["vault", "list"], None, "");
+    assert_success(&list, "vault list");
+    let listed = text(&list.stdout);
+    assert!(
+        listed.starts_with("deploy_key") && listed.contains("prod"),
+        "{listed}"
+    );
+    assert!(!listed.contains("s3cret-value"));
+
+    let rm = workspace.codexos(&["vault", "rm", "deploy_key"], None, "");
+    assert_success(&rm, "vault rm");
+    let gone = workspace.codexos(&["vault", "get", "deploy_key"], None, "");
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(text(&gone.stderr).contains("no secret `deploy_key`"));
+}
