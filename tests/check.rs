@@ -56,6 +56,14 @@ fn check(dir: &Path, args: &[&str]) -> Output {
         .expect("run codexos check")
 }
 
+/// `--format json` output: one finding per line.
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect()
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -90,6 +98,14 @@ fn errors_print_path_line_column_and_code_and_exit_1() {
 }
 
 #[test]
+fn clean_flows_print_no_json_lines() {
+    let dir = workspace(&[("ok.flow.json", VALID.as_bytes())]);
+    let output = check(dir.path(), &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
 fn warnings_alone_exit_0() {
     let dir = workspace(&[("warn.flow.json", WARNINGS_ONLY.as_bytes())]);
     let output = check(dir.path(), &["warn.flow.json"]);
@@ -101,13 +117,13 @@ fn warnings_alone_exit_0() {
 }
 
 #[test]
-fn json_output_is_one_array_of_findings_with_one_based_positions() {
+fn json_output_is_one_finding_per_line_with_one_based_positions() {
     let dir = workspace(&[("broken.flow.json", BROKEN.as_bytes())]);
     let output = check(dir.path(), &["--format", "json", "broken.flow.json"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let findings: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let findings = json_lines(&output);
     let first = &findings[0];
-    assert_eq!(findings.as_array().map(Vec::len), Some(3));
+    assert_eq!(findings.len(), 3);
     assert_eq!(first["path"], "broken.flow.json");
     assert_eq!(first["code"], "unknown-node");
     assert_eq!(first["severity"], "error");
@@ -142,11 +158,11 @@ fn invalid_json_is_reported_at_the_parsers_position() {
     let dir = workspace(&[("bad.flow.json", b"{\n  \"id\": \"x\",\n  \"nodes\": [\n}\n")]);
     let output = check(dir.path(), &["--format", "json"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let findings: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let findings = json_lines(&output);
     let invalid = findings
-        .as_array()
-        .and_then(|all| all.iter().find(|finding| finding["code"] == "invalid-json"))
-        .unwrap_or_else(|| panic!("an invalid-json finding in {findings}"));
+        .iter()
+        .find(|finding| finding["code"] == "invalid-json")
+        .unwrap_or_else(|| panic!("an invalid-json finding in {findings:?}"));
     assert_eq!(
         (&invalid["line"], &invalid["column"]),
         (&Value::from(3), &Value::from(12))
@@ -214,6 +230,5 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     let dir = workspace(&[("deep.flow.json", nested.as_bytes())]);
     let output = check(dir.path(), &["--format", "json"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let findings: Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
-    assert!(!findings.as_array().is_none_or(Vec::is_empty), "{findings}");
+    assert!(!json_lines(&output).is_empty());
 }

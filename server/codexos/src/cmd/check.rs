@@ -2,9 +2,10 @@
 //!
 //! Human output is one line per finding, `path:line:col: severity[code]: message` (one-based
 //! line and column, the column in characters, as rustc and ruff print them), related places as
-//! indented `note` lines, then a summary. `--format json` prints one JSON array of findings
+//! indented `note` lines, then a summary. `--format json` prints JSON lines, one finding a line
 //! (`path`, `line`, `column`, `end_line`, `end_column`, `severity`, `code`, `message`, `related`,
-//! `fixes`). Paths that cannot be read go to stderr.
+//! `fixes`), like `codexos search`: easy to stream, grep and `jq`; nothing at all when the flows
+//! are clean. Paths that cannot be read go to stderr.
 //!
 //! Exit status: 0 when no finding is an error (warnings alone pass), 1 when any is, 2 when the
 //! command could not do its job (bad arguments, unreadable paths, a broken `codexos.toml`).
@@ -123,9 +124,11 @@ struct JsonRelated<'a> {
 }
 
 fn print_json(report: &CheckReport, out: &mut impl Write) -> std::io::Result<()> {
-    let findings: Vec<JsonFinding<'_>> = report.files.iter().flat_map(json_findings).collect();
-    serde_json::to_writer_pretty(&mut *out, &findings)?;
-    writeln!(out)
+    for finding in report.files.iter().flat_map(json_findings) {
+        serde_json::to_writer(&mut *out, &finding)?;
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 fn json_findings(file: &CheckedFile) -> impl Iterator<Item = JsonFinding<'_>> {
