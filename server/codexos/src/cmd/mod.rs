@@ -7,6 +7,7 @@ pub mod embedders;
 pub mod eval;
 pub mod index;
 pub mod lsp;
+pub mod mcp;
 pub mod run;
 pub mod runs;
 pub mod search;

@@ -1,0 +1,159 @@
+//! `codexos mcp` answers a real MCP client: rmcp's client spawns the real binary over stdio.
+
+use std::path::Path;
+
+use expect_test::expect;
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+
+const GOOD: &str = r#"{
+  "id": "greeter",
+  "name": "Greeter",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "end" },
+    { "id": "end", "type": "exit", "output": "hello {{input}}" }
+  ]
+}
+"#;
+
+const BROKEN: &str = r#"{
+  "id": "broken",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "planer" },
+    { "id": "planner", "type": "llm", "model": "gpt-4", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |relative: &str, text: &str| {
+        let path = dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("codexos.toml", "");
+    write("flows/greeter.flow.json", GOOD);
+    write("flows/broken.flow.json", BROKEN);
+    dir
+}
+
+async fn connect(root: &Path) -> RunningService<RoleClient, ()> {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_codexos"));
+    command.arg("mcp").current_dir(root);
+    ().serve(TokioChildProcess::new(command).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, name: &str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        unreachable!("arguments are objects")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(args))
+        .await
+        .unwrap()
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|block| match block {
+            ContentBlock::Text(text) => Some(text.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn codexos_mcp_lists_its_tools_to_an_mcp_client() {
+    let root = workspace();
+    let client = connect(root.path()).await;
+    let info = client.peer_info().unwrap();
+    assert_eq!(
+        info.server_info.as_ref().map(|server| server.name.as_str()),
+        Some("codexos")
+    );
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|tool| tool.name.to_string())
+        .collect();
+    assert_eq!(names, ["list_flows", "check_flow"]);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn list_flows_and_check_flow_answer_over_mcp() {
+    let root = workspace();
+    let client = connect(root.path()).await;
+    let flows = call(&client, "list_flows", json!({})).await;
+    expect![[r#"
+        flows/broken.flow.json (broken): 1 error(s), 2 warning(s)
+        flows/greeter.flow.json (greeter — Greeter): 0 error(s), 0 warning(s)"#]]
+    .assert_eq(&text(&flows));
+
+    let saved = call(
+        &client,
+        "check_flow",
+        json!({ "path": "flows/broken.flow.json" }),
+    )
+    .await;
+    expect![[r#"
+        flows/broken.flow.json:4:47: error[unknown-node]: `next` names `planer`, but no node has that id: did you mean `planner`?
+        flows/broken.flow.json:5:13: warning[unreachable-node]: node `planner` is never reached from the entry
+        flows/broken.flow.json:6:13: warning[unreachable-node]: node `end` is never reached from the entry
+        flows/broken.flow.json: 1 error(s), 2 warning(s)"#]]
+    .assert_eq(&text(&saved));
+    assert_eq!(saved.structured_content.unwrap()["errors"], 1);
+
+    let draft = call(
+        &client,
+        "check_flow",
+        json!({ "text": "{ \"id\": \"x\", \"nodes\": [" }),
+    )
+    .await;
+    assert!(text(&draft).starts_with("<text>:1:"), "{}", text(&draft));
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_arguments_and_escaping_paths_come_back_as_tool_errors_naming_the_field() {
+    let root = workspace();
+    let client = connect(root.path()).await;
+    let misspelt = call(
+        &client,
+        "check_flow",
+        json!({ "pth": "flows/broken.flow.json" }),
+    )
+    .await;
+    assert_eq!(misspelt.is_error, Some(true));
+    expect![[r#"check_flow: invalid arguments: Additional properties are not allowed ('pth' was unexpected); {"pth":"flows/broken.flow.json"} is not valid under any of the schemas listed in the 'anyOf' keyword"#]]
+        .assert_eq(&text(&misspelt));
+    let escaping = call(
+        &client,
+        "check_flow",
+        json!({ "path": "../outside.flow.json" }),
+    )
+    .await;
+    expect!["check_flow: `../outside.flow.json` is outside the workspace: `..` is not allowed"]
+        .assert_eq(&text(&escaping));
+    let unknown = client
+        .call_tool(CallToolRequestParams::new("run_flw"))
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("unknown tool `run_flw`"),
+        "{unknown}"
+    );
+    client.cancel().await.unwrap();
+}
