@@ -4,6 +4,8 @@
 //! [flows]
 //! # Gitignore-style globs, relative to the workspace root, that `codexos check` skips.
 //! exclude = ["flows/drafts/**"]
+//! # Folders of `*.flow.json` templates that `codexos flow new` offers besides the shipped ones.
+//! template_dirs = ["flows/our-templates"]
 //!
 //! [tools]
 //! # The `shell` and `python` tools are off unless allowed here.
@@ -67,6 +69,9 @@ pub struct Config {
 pub struct FlowsConfig {
     /// Gitignore-style globs, relative to the workspace root, that `codexos check` skips.
     pub exclude: Vec<String>,
+    /// Folders, relative to the workspace root, whose `*.flow.json` files `codexos flow new`
+    /// offers as templates besides the shipped ones.
+    pub template_dirs: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -267,6 +272,7 @@ mod tests {
                     exclude: [
                         "drafts/**",
                     ],
+                    template_dirs: [],
                 },
                 tools: ToolsConfig {
                     declared: {

@@ -23,6 +23,8 @@ enum Command {
     Lsp(cmd::lsp::Args),
     /// Check flow files (`*.flow.json`) with the same analysis the editor shows.
     Check(cmd::check::Args),
+    /// Start a flow from a template (`flow new --template NAME`) or list them (`flow templates`).
+    Flow(cmd::flow::Args),
     /// Serve the workspace over MCP on stdin/stdout (flows and checks as tools for other agents).
     Mcp(cmd::mcp::Args),
     /// Run a flow: progress on stderr, the result on stdout.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Lsp(args) => cmd::lsp::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Flow(args) => cmd::flow::run(args),
         Command::Mcp(args) => cmd::mcp::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Runs(args) => cmd::runs::run(args),

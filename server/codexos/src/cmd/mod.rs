@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod embedders;
 pub mod eval;
+pub mod flow;
 pub mod index;
 pub mod lsp;
 pub mod mcp;
