@@ -130,7 +130,27 @@ impl<'a> FileContext<'a> {
     /// `start..end` cut into line units (long lines sliced), each a mergeable draft: the
     /// level merge packs them back into chunks of at most `max_tokens`.
     pub(crate) fn line_drafts(&self, start: usize, end: usize, owner: Option<usize>) -> Vec<Draft> {
-        line_units(self.text, &self.tokens, start, end, self.config.max_tokens)
+        self.drafts_of_lines(start, end, owner, self.config.max_tokens)
+    }
+
+    /// `start..end` cut into whole lines, however long, each a mergeable draft.
+    pub(crate) fn whole_line_drafts(
+        &self,
+        start: usize,
+        end: usize,
+        owner: Option<usize>,
+    ) -> Vec<Draft> {
+        self.drafts_of_lines(start, end, owner, usize::MAX)
+    }
+
+    fn drafts_of_lines(
+        &self,
+        start: usize,
+        end: usize,
+        owner: Option<usize>,
+        limit: usize,
+    ) -> Vec<Draft> {
+        line_units(self.text, &self.tokens, start, end, limit)
             .into_iter()
             .map(|unit| {
                 let visible = self.visible(unit.start, unit.end);

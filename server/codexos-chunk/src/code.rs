@@ -380,8 +380,12 @@ impl Cutter<'_, '_> {
             }
             let tokens = self.ctx.tokens.count(start, end);
             let fits = tokens <= config.max_tokens && !self.holds_item(start, end);
-            if fits || child.child_count() == 0 {
+            if fits {
                 drafts.push(Draft::solid(start, end, tokens, owner, true));
+            } else if child.child_count() == 0 {
+                // A token bigger than a chunk (a long docstring, a string of data) is cut
+                // between its lines; a single line stays whole.
+                drafts.extend(self.ctx.whole_line_drafts(start, end, owner));
             } else if depth >= MAX_DEPTH {
                 drafts.extend(self.ctx.line_drafts(start, end, owner));
             } else {

@@ -15,9 +15,11 @@
 //!   `chunk.text == text[chunk.byte_range]`;
 //! - every non-blank line is in some chunk; chunks never overlap, except sliding-window
 //!   chunks, which repeat up to `overlap_tokens` of the window before;
-//! - code chunks are cut only between syntax nodes (or, inside nodes nested deeper than the
-//!   chunker follows, between lines): a large function is split between its statements, a
-//!   large `impl`/class between its methods, never inside a token;
+//! - code chunks are cut only between syntax nodes or between lines: a large function is
+//!   split between its statements, a large `impl`/class between its methods. The only cuts
+//!   inside a token are between the lines of a token bigger than `max_tokens` (a long
+//!   docstring or string literal); a one-line token stays whole, so a code chunk can exceed
+//!   `max_tokens` only by holding such a line;
 //! - docs, comments and attributes directly above an item, and Python decorators, are in the
 //!   item's chunk;
 //! - an item under `min_tokens` merges with its neighbours; an item over `max_tokens` is split.

@@ -38,10 +38,15 @@ impl ModulePathStyle {
     }
 }
 
-fn without_extension(name: &str) -> &str {
-    name.rsplit_once('.')
-        .map_or(name, |(stem, _)| stem)
-        .trim_start_matches('.')
+/// The folder names, then the file name without its extension (`python3.11/json/decoder.py`
+/// → `python3.11`, `json`, `decoder`).
+fn with_file_stem<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut segments = names.to_vec();
+    if let Some(file) = segments.last_mut() {
+        *file = file.rsplit_once('.').map_or(*file, |(stem, _)| stem);
+    }
+    segments.retain(|segment| !segment.is_empty());
+    segments
 }
 
 fn after_last<'a, 'b>(names: &'a [&'b str], roots: &[&str]) -> Option<&'a [&'b str]> {
@@ -55,10 +60,7 @@ fn rust_segments<'a>(names: &[&'a str]) -> Vec<&'a str> {
     let relative = after_last(names, &["src"])
         .or_else(|| after_last(names, &["tests", "benches", "examples"]))
         .unwrap_or_else(|| &names[names.len().saturating_sub(1)..]);
-    let mut segments: Vec<&str> = relative
-        .iter()
-        .map(|name| without_extension(name))
-        .collect();
+    let mut segments = with_file_stem(relative);
     if segments.last() == Some(&"mod")
         || (segments.len() == 1 && matches!(segments[0], "lib" | "main"))
     {
@@ -69,10 +71,7 @@ fn rust_segments<'a>(names: &[&'a str]) -> Vec<&'a str> {
 
 fn python_segments<'a>(names: &[&'a str]) -> Vec<&'a str> {
     let relative = after_last(names, &["src"]).unwrap_or(names);
-    let mut segments: Vec<&str> = relative
-        .iter()
-        .map(|name| without_extension(name))
-        .collect();
+    let mut segments = with_file_stem(relative);
     if segments.last() == Some(&"__init__") {
         segments.pop();
     }
@@ -108,5 +107,9 @@ mod tests {
         assert_eq!(python("pkg/__init__.py"), "pkg");
         assert_eq!(python("project/src/pkg/api.py"), "pkg.api");
         assert_eq!(python("setup.py"), "setup");
+        assert_eq!(
+            python("lib/python3.11/json/decoder.py"),
+            "lib.python3.11.json.decoder"
+        );
     }
 }

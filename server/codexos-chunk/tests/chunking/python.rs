@@ -172,3 +172,24 @@ x = [1, 2,
     "#]],
     );
 }
+
+#[test]
+fn a_docstring_bigger_than_a_chunk_is_split_between_its_lines() {
+    let lines: String = (1..=8)
+        .map(|line| format!("    Line {line} of a long explanation, in words.\n"))
+        .collect();
+    let source =
+        format!("def documented():\n    \"\"\"Summary.\n\n{lines}    \"\"\"\n    return 1\n");
+    check(
+        &small_chunker(40, 10),
+        "doc.py",
+        &source,
+        expect![[r#"
+        1-5 function `doc.documented` (39) | def documented():
+            function doc.documented 1-13
+        6-8 function `doc.documented` (39) |     Line 3 of a long explanation, in words.
+        9-11 function `doc.documented` (39) |     Line 6 of a long explanation, in words.
+        12-13 function `doc.documented` (6) |     """
+    "#]],
+    );
+}

@@ -54,3 +54,39 @@ fn an_empty_or_blank_file_has_no_chunks() {
         assert_eq!(chunk(&chunker, path, "\n  \n\t\n"), Vec::new(), "{path}");
     }
 }
+
+#[test]
+fn languages_are_detected_by_extension_and_file_name() {
+    let chunker = chunker();
+    let detected: Vec<&str> = [
+        "src/lib.rs",
+        "a/B.PY",
+        "types.pyi",
+        "README.md",
+        "docs/x.markdown",
+        "package.json",
+        "Cargo.toml",
+        "Cargo.lock",
+        "ci.yml",
+        "k8s.yaml",
+        "notes.txt",
+        "Makefile",
+        "flows/x.flow.json",
+    ]
+    .iter()
+    .map(|path| chunker.language_of(std::path::Path::new(path)))
+    .collect();
+    assert_eq!(
+        detected,
+        [
+            "rust", "python", "python", "markdown", "markdown", "json", "toml", "toml", "yaml",
+            "yaml", "text", "text", "json"
+        ]
+    );
+}
+
+#[test]
+fn a_chunker_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    shared(&chunker());
+}
