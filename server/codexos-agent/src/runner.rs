@@ -396,6 +396,8 @@ impl Scope<'_> {
 #[derive(Default)]
 struct Book {
     nodes: Vec<NodeRecord>,
+    /// Position of each node's record in `nodes`.
+    positions: HashMap<String, usize>,
     running: Vec<String>,
     errors: Vec<Problem>,
     warnings: Vec<Problem>,
@@ -404,8 +406,8 @@ struct Book {
 
 impl Book {
     fn record(&mut self, id: &str, node_type: &str) -> &mut NodeRecord {
-        let position = match self.nodes.iter().position(|n| n.id == id) {
-            Some(position) => position,
+        let position = match self.positions.get(id) {
+            Some(&position) => position,
             None => {
                 self.nodes.push(NodeRecord {
                     id: id.to_owned(),
@@ -419,6 +421,7 @@ impl Book {
                     usage: TokenUsage::default(),
                     sources: Vec::new(),
                 });
+                self.positions.insert(id.to_owned(), self.nodes.len() - 1);
                 self.nodes.len() - 1
             }
         };

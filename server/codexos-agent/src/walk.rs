@@ -228,6 +228,28 @@ mod tests {
     }
 
     #[test]
+    fn nodes_waiting_for_each_other_on_a_loop_are_released_one_at_a_time() {
+        let graph = graph(
+            r#"{"id": "l", "nodes": [
+{"id": "start", "type": "entry", "next": "a"},
+{"id": "a", "type": "tool", "tool": "read_file", "next": "again"},
+{"id": "again", "type": "condition", "if": "true", "then": "b", "else": "end"},
+{"id": "b", "type": "tool", "tool": "read_file", "next": "a"},
+{"id": "end", "type": "exit"}
+]}"#,
+        );
+        let a = graph.index("a").unwrap_or_default();
+        let b = graph.index("b").unwrap_or_default();
+        let mut walk = Walk::resume(&[a, b]);
+        let first: Vec<usize> = walk.start_ready(&graph).iter().map(|r| r.node).collect();
+        assert_eq!(first, vec![a]);
+        assert!(
+            walk.start_ready(&graph).is_empty(),
+            "`b` waits while `a` runs"
+        );
+    }
+
+    #[test]
     fn resuming_starts_from_the_frontier() {
         let graph = graph(FAN_OUT);
         let a2 = graph.index("a2").unwrap_or_default();

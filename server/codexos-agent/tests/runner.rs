@@ -311,48 +311,45 @@ async fn the_step_bound_stops_a_loop_that_never_leaves() {
     );
 }
 
-#[tokio::test]
-async fn the_run_timeout_stops_a_run_and_records_where() {
-    let tools = Arc::new(TestTools::default());
-    let runner = tools_runner(&tools).with_limits(Limits {
-        timeout: Duration::from_millis(300),
-        ..Limits::default()
-    });
-    let flow = r#"{"id": "slow", "nodes": [
+const NAP: &str = r#"{"id": "nap", "nodes": [
 {"id": "start", "type": "entry", "next": "nap"},
 {"id": "nap", "type": "tool", "tool": "sleep", "next": "end"},
 {"id": "end", "type": "exit"}
 ]}"#;
-    let (result, _) = run_text(&runner, flow, "").await;
+
+/// Runs [`NAP`] (a `sleep 30` tool) under `limits`; returns the run's first error once the
+/// sleep process is gone.
+async fn nap_error(limits: Limits) -> String {
+    let tools = Arc::new(TestTools::default());
+    let (result, _) = run_text(&tools_runner(&tools).with_limits(limits), NAP, "").await;
     assert_eq!(result.status, RunStatus::Failed);
-    assert_eq!(
-        result.errors[0].message,
-        "the run did not finish within its time limit of 0.3 s"
-    );
     let pid = tools.pids.lock().unwrap()[0];
     assert!(wait_until_gone(pid).await, "sleep {pid} still runs");
+    result.errors[0].to_string()
+}
+
+#[tokio::test]
+async fn the_run_timeout_stops_a_run_and_kills_its_tool() {
+    let limits = Limits {
+        timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    assert_eq!(
+        nap_error(limits).await,
+        "the run did not finish within its time limit of 0.3 s"
+    );
 }
 
 #[tokio::test]
 async fn a_hanging_tool_is_killed_at_its_timeout() {
-    let tools = Arc::new(TestTools::default());
-    let runner = tools_runner(&tools).with_limits(Limits {
+    let limits = Limits {
         tool_timeout: Duration::from_millis(200),
         ..Limits::default()
-    });
-    let flow = r#"{"id": "hang", "nodes": [
-{"id": "start", "type": "entry", "next": "nap"},
-{"id": "nap", "type": "tool", "tool": "sleep", "next": "end"},
-{"id": "end", "type": "exit"}
-]}"#;
-    let (result, _) = run_text(&runner, flow, "").await;
-    assert_eq!(result.status, RunStatus::Failed);
+    };
     assert_eq!(
-        result.errors[0].to_string(),
+        nap_error(limits).await,
         "node `nap`: tool `sleep` did not finish within 0.2 s and was stopped"
     );
-    let pid = tools.pids.lock().unwrap()[0];
-    assert!(wait_until_gone(pid).await, "sleep {pid} still runs");
 }
 
 #[tokio::test]
