@@ -20,7 +20,7 @@ const WORD_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 const TRIGRAM_SEED: u64 = 0x9e_37_79_b9_7f_4a_7c_15;
 
 /// Feature hashing of identifiers, identifier parts and character trigrams into
-/// [`HASHING_DIM`] signed buckets, with sublinear term frequency.
+/// signed buckets ([`HASHING_DIM`] by default), with sublinear term frequency.
 pub struct HashingEmbedder {
     space: SpaceId,
 }
@@ -33,8 +33,13 @@ impl Default for HashingEmbedder {
 
 impl HashingEmbedder {
     pub fn new() -> Self {
+        Self::with_dim(HASHING_DIM)
+    }
+
+    /// Hashes into `dim` buckets (at least 1): fewer buckets, more collisions, smaller vectors.
+    pub fn with_dim(dim: usize) -> Self {
         Self {
-            space: SpaceId::new("builtin-hashing", HASHING_DIM, "v1"),
+            space: SpaceId::new("builtin-hashing", dim.max(1), "v1"),
         }
     }
 
@@ -58,9 +63,10 @@ impl HashingEmbedder {
                     .or_default() += WHOLE_IDENTIFIER_WEIGHT;
             }
         }
-        let mut vector = vec![0.0f32; HASHING_DIM];
+        let dim = self.space.dim();
+        let mut vector = vec![0.0f32; dim];
         for (hash, weight) in features {
-            let bucket = (hash % HASHING_DIM as u64) as usize;
+            let bucket = (hash % dim as u64) as usize;
             let sign = if hash >> 63 == 0 { 1.0 } else { -1.0 };
             vector[bucket] += sign * (1.0 + weight).ln();
         }

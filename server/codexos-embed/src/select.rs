@@ -27,6 +27,41 @@ pub enum EmbedderKind {
     Http,
 }
 
+impl EmbedderKind {
+    /// Every kind, by the name `codexos.toml` and `--embedder` use.
+    pub const ALL: [(&'static str, EmbedderKind); 4] = [
+        ("static", EmbedderKind::Static),
+        ("minilm", EmbedderKind::Minilm),
+        ("builtin", EmbedderKind::Builtin),
+        ("http", EmbedderKind::Http),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map_or("static", |(name, _)| name)
+    }
+}
+
+impl std::str::FromStr for EmbedderKind {
+    type Err = EmbedError;
+
+    fn from_str(name: &str) -> Result<Self, EmbedError> {
+        Self::ALL
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, kind)| *kind)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|(known, _)| *known).collect();
+                EmbedError::Config(format!(
+                    "unknown embedder `{name}`; known: {}",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
 /// The embedding part of `[index]` in `codexos.toml`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EmbedderConfig {

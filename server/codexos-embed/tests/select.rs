@@ -81,3 +81,20 @@ model = "nomic-embed-text"
     let default: EmbedderConfig = toml::from_str("").unwrap();
     assert_eq!(default.embedder, EmbedderKind::Static);
 }
+
+#[test]
+fn embedder_names_round_trip_and_an_unknown_name_lists_the_known_ones() {
+    for (name, kind) in EmbedderKind::ALL {
+        assert_eq!(name.parse::<EmbedderKind>().unwrap(), kind);
+        assert_eq!(kind.name(), name);
+    }
+    let message = "bert"
+        .parse::<EmbedderKind>()
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("`bert`") && message.contains("static, minilm, builtin, http"),
+        "{message}"
+    );
+}
