@@ -1,9 +1,11 @@
 // The CodexOS Flow Editor in a real VS Code (code-server, headless Chromium): "Open With…" draws
 // the flow; dragging a node and wiring two nodes change the text document (shown beside, the tab
-// turns dirty, undo restores it); a broken reference puts a badge on its node. Screenshots land in
-// editors/vscode/test-output/.
+// turns dirty, undo restores it); a broken reference puts a badge on its node; "New Flow from
+// Template" forks a template and opens it. Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { startWorkbench, openFile, eventually } from "./harness.mjs";
 
 let workbench;
@@ -133,4 +135,27 @@ test("a broken reference shows an error badge on its node", async () => {
   await badge.waitFor({ timeout: 60_000 });
   assert.match(await badge.getAttribute("title"), /unknown-node/);
   await workbench.screenshot("flow-editor-badge.png");
+});
+
+test("New Flow from Template forks the picked template into the workspace and opens it on the canvas", async () => {
+  const { page, workspace } = workbench;
+  await page.keyboard.press("F1");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
+  await page.keyboard.type("CodexOS: New Flow from Template");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "New Flow from Template" }).first().click();
+  const research = page.locator(".quick-input-list .monaco-list-row", { hasText: "Research a question" });
+  await research.waitFor({ timeout: 20_000 });
+  const offered = await page.locator(".quick-input-list .monaco-list-row").count();
+  assert.ok(offered >= 6, `the quick pick offers every template (${offered})`);
+  await workbench.screenshot("flow-template-pick.png");
+  await research.click();
+  const input = page.locator(".quick-input-widget input");
+  await eventually(() => input.inputValue(), (v) => v === "flows/research.flow.json", 10_000, "the proposed file name");
+  await page.keyboard.press("Enter");
+  const frame = await canvasFrame(page, "Research a question");
+  assert.equal(await frame.locator(".react-flow__node").count(), 6);
+  await eventually(() => frame.locator(".react-flow__edge").count(), (n) => n === 7, 20_000, "seven edges (parallel branches and the reflect target)");
+  const forked = JSON.parse(readFileSync(join(workspace, "flows/research.flow.json"), "utf8"));
+  assert.equal(forked.id, "research");
+  await workbench.screenshot("flow-template-forked.png");
 });
