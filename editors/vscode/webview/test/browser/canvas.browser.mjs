@@ -114,6 +114,21 @@ test("connecting two handles sends the next edit", async () => {
   assert.deepEqual(after.nodes.find((n) => n.id === "reply").next, ["answered", "plan"]);
 });
 
+test("a change from the text side redraws the canvas and keeps the viewport", async () => {
+  const viewport = () => page.locator(".react-flow__viewport").getAttribute("style");
+  await page.mouse.move(900, 500);
+  await page.mouse.wheel(0, 300);
+  await page.waitForTimeout(300);
+  const before = await viewport();
+  const text = flowText.replace('{ "id": "answered", "type": "exit", "output": "{{nodes.reply.output}}" }', '{ "id": "answered", "type": "exit", "output": "{{nodes.reply.output}}" },\n    { "id": "extra", "type": "exit" }');
+  assert.notEqual(text, flowText);
+  await send({ type: "document", text, version: 2 });
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__node").length === 10);
+  assert.equal(await viewport(), before);
+  await send({ type: "document", text: flowText, version: 3 });
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__node").length === 9);
+});
+
 test("a diagnostic shows a red badge on its node with the message on hover", async () => {
   const offset = flowText.indexOf('"then": "suspects"');
   await send({
@@ -163,6 +178,7 @@ test("the drawer edits a field and previews the prompt with the last run's value
   await page.waitForFunction(() => window.__posted.some((m) => m.label === "Set repro.temperature"));
   const edit = await lastEdit();
   assert.equal(edit.label, "Set repro.temperature");
+  assert.equal(edit.version, 3);
   const after = JSON.parse(applyEdits(flowText, edit.edits));
   assert.equal(after.nodes.find((n) => n.id === "repro").temperature, 0.5);
   await page.screenshot({ path: join(outputDir, "canvas-drawer.png") });
