@@ -44,7 +44,13 @@ fn workspace() -> tempfile::TempDir {
 
 async fn connect(root: &Path) -> RunningService<RoleClient, ()> {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_codexos"));
-    command.arg("mcp").current_dir(root);
+    // The runner looks for a vault and models under HOME: keep it inside the test's folder.
+    command
+        .arg("mcp")
+        .current_dir(root)
+        .env("HOME", root)
+        .env("CODEXOS_MODELS_DIR", root.join("models"))
+        .env_remove("VAULT_MASTER_KEY");
     ().serve(TokioChildProcess::new(command).unwrap())
         .await
         .unwrap()
@@ -88,7 +94,10 @@ async fn codexos_mcp_lists_its_tools_to_an_mcp_client() {
         .into_iter()
         .map(|tool| tool.name.to_string())
         .collect();
-    assert_eq!(names, ["list_flows", "check_flow"]);
+    assert_eq!(
+        names,
+        ["list_flows", "check_flow", "search_workspace", "run_flow"]
+    );
     client.cancel().await.unwrap();
 }
 
@@ -155,5 +164,52 @@ async fn bad_arguments_and_escaping_paths_come_back_as_tool_errors_naming_the_fi
         unknown.to_string().contains("unknown tool `run_flw`"),
         "{unknown}"
     );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn run_flow_runs_a_flow_and_records_it() {
+    let root = workspace();
+    let client = connect(root.path()).await;
+    let result = call(
+        &client,
+        "run_flow",
+        json!({ "path": "flows/greeter.flow.json", "input": "world" }),
+    )
+    .await;
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    assert_eq!(text(&result), "hello world");
+    let run = result.structured_content.unwrap();
+    assert_eq!(run["status"], "succeeded");
+    let run_id = run["run_id"].as_str().unwrap();
+    assert!(
+        root.path()
+            .join(format!(".codexos/runs/{run_id}.jsonl"))
+            .is_file()
+    );
+
+    let broken = call(
+        &client,
+        "run_flow",
+        json!({ "path": "flows/broken.flow.json" }),
+    )
+    .await;
+    assert_eq!(broken.is_error, Some(true));
+    assert!(
+        text(&broken).starts_with("run_flow: ")
+            && text(&broken).contains("has errors, so nothing ran"),
+        "{}",
+        text(&broken)
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn search_workspace_before_indexing_says_how_to_build_the_index() {
+    let root = workspace();
+    let client = connect(root.path()).await;
+    let result = call(&client, "search_workspace", json!({ "query": "greeter" })).await;
+    assert_eq!(result.is_error, Some(true));
+    expect!["search_workspace: index not built: run `codexos index`"].assert_eq(&text(&result));
     client.cancel().await.unwrap();
 }

@@ -65,6 +65,11 @@ pub(crate) fn all() -> Vec<Arc<dyn Tool>> {
     ]
 }
 
+/// The built-in tool called `name`, to serve it alone (e.g. `codexos mcp`'s `search_workspace`).
+pub fn named(name: &str) -> Option<Arc<dyn Tool>> {
+    all().into_iter().find(|tool| tool.info().name == name)
+}
+
 /// Arguments already checked against the schema, as a typed value.
 fn parse<T: DeserializeOwned>(tool: &str, args: Value) -> Result<T, ToolError> {
     serde_json::from_value(args).map_err(|error| ToolError::InvalidArguments {

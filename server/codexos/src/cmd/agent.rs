@@ -40,7 +40,10 @@ pub async fn runner_for(workspace: &Workspace, timeout: Duration) -> anyhow::Res
     for problem in registry.problems() {
         eprintln!("warning: {problem}");
     }
-    let tools = RegistryTools::new(registry, workspace.tool_context()?);
+    let context = workspace.tool_context()?.with_search(Arc::new(IndexSearch {
+        root: root.to_owned(),
+    }));
+    let tools = RegistryTools::new(registry, context);
     let mut redactor = Redactor::new();
     let secrets: Arc<dyn SecretStore> =
         match VaultConfig::from_env(root).and_then(|config| Vault::open_with(&config)) {
@@ -109,6 +112,32 @@ impl Retriever for IndexRetriever {
                 .await
                 .map_err(|error| format!("the search stopped: {error}"))?
         })
+    }
+}
+
+/// The `search_workspace` tool's view of the same index search.
+pub struct IndexSearch {
+    pub root: PathBuf,
+}
+
+impl codexos_tools::Search for IndexSearch {
+    fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<codexos_tools::SearchHit>, codexos_tools::SearchError> {
+        let chunks =
+            search(&self.root, query.to_owned(), limit).map_err(codexos_tools::SearchError)?;
+        Ok(chunks
+            .into_iter()
+            .map(|chunk| codexos_tools::SearchHit {
+                path: chunk.path.into(),
+                start_line: chunk.start_line,
+                end_line: chunk.end_line,
+                score: chunk.score,
+                text: chunk.text,
+            })
+            .collect())
     }
 }
 

@@ -2,7 +2,11 @@
 //! (Claude Desktop, Cursor, another CodexOS) can use it. Tools:
 //!
 //! - `list_flows`: every `*.flow.json` with its id, name, description and finding counts;
-//! - `check_flow`: `codexos check`'s findings for a flow file, or for flow text not yet saved.
+//! - `check_flow`: `codexos check`'s findings for a flow file, or for flow text not yet saved;
+//! - `search_workspace`: hybrid search of the workspace index (built by `codexos index`; always
+//!   listed, since clients cache the tool list: before the index exists it says so);
+//! - `run_flow`: runs a flow as `codexos run` does (the workspace's models, tools, index and
+//!   vault; recorded under `.codexos/runs/`), cancelled when the client cancels the request.
 //!
 //! The workspace's own tools (`read_file`, `shell`, plug-ins, …) are not served: a client has
 //! its own, and serving `shell` would bypass the client's confirmation prompts.
@@ -10,14 +14,18 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use codexos_agent::{ContextFile, RunRequest, RunStatus, Runner, ignore_events};
 use codexos_flow::{Encoding, FlowFile, LineCol, LineIndex, Severity};
 use codexos_service::Workspace;
 use codexos_tools::{Tool, ToolContext, ToolError, ToolInfo, ToolOutput, ToolRegistry, ToolSource};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
+
+use super::agent;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,8 +34,11 @@ pub struct Args {
     root: Option<PathBuf>,
 }
 
-const INSTRUCTIONS: &str = "CodexOS workspace: list its agent flows (*.flow.json) and check flow files or drafts \
-with the same analysis as `codexos check` and the editor.";
+const INSTRUCTIONS: &str = "CodexOS workspace: list its agent flows (*.flow.json), check flow files or drafts \
+with the same analysis as `codexos check` and the editor, search the workspace index, and run flows.";
+
+/// How long one `run_flow` run may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = match args.root {
@@ -39,9 +50,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for warning in &workspace.config().warnings {
         eprintln!("warning: {warning}");
     }
-    let ctx = workspace.tool_context()?;
+    let ctx = workspace
+        .tool_context()?
+        .with_search(Arc::new(agent::IndexSearch {
+            root: workspace.root().to_owned(),
+        }));
+    let search = codexos_tools::builtin::named("search_workspace")
+        .context("the built-in search_workspace tool is missing")?;
+    let run = Arc::new(RunFlow {
+        workspace: Arc::clone(&workspace),
+        runner: tokio::sync::OnceCell::new(),
+        info: run_flow_info(),
+    });
     let mut registry = ToolRegistry::empty();
-    for tool in [list_flows(&workspace), check_flow(&workspace)] {
+    for tool in [list_flows(&workspace), check_flow(&workspace), search, run] {
         registry
             .register(tool)
             .map_err(|error| anyhow::anyhow!("a codexos mcp tool has a bad schema: {error}"))?;
@@ -263,4 +285,96 @@ fn relative(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// `run_flow`: one runner for the workspace, built on the first run (it starts the workspace's
+/// MCP servers and opens its vault) and shared by the runs after it.
+struct RunFlow {
+    workspace: Arc<Workspace>,
+    runner: tokio::sync::OnceCell<Runner>,
+    info: ToolInfo,
+}
+
+fn run_flow_info() -> ToolInfo {
+    ToolInfo {
+        name: "run_flow".to_owned(),
+        description: "Run an agent flow (*.flow.json) of the workspace with an input, as `codexos run` does; returns the exit node's output, and the whole run (per-node outputs, timings, token usage, sources) as structured content".to_owned(),
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "path": { "type": "string", "minLength": 1, "description": "The flow file, relative to the workspace" },
+                "input": { "type": "string", "description": "`{{input}}` in the flow's templates" },
+                "context": { "type": "array", "items": { "type": "string" }, "description": "Files (relative to the workspace) whose text is `{{context}}`" }
+            },
+            "required": ["path"],
+            "additionalProperties": false
+        }),
+        source: ToolSource::Registered,
+    }
+}
+
+impl Tool for RunFlow {
+    fn info(&self) -> &ToolInfo {
+        &self.info
+    }
+
+    fn call<'a>(
+        &'a self,
+        args: Value,
+        ctx: &'a ToolContext,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+        self.run(args, ctx).boxed()
+    }
+}
+
+impl RunFlow {
+    async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
+        let failed = |message: String| ToolError::Failed {
+            tool: "run_flow".to_owned(),
+            message,
+        };
+        let root = self.workspace.root();
+        let inside = |relative: &str| {
+            codexos_tools::resolve_in_workspace(root, relative).map_err(|error| {
+                ToolError::OutsideWorkspace {
+                    tool: "run_flow".to_owned(),
+                    path: relative.to_owned(),
+                    reason: error.to_string(),
+                }
+            })
+        };
+        let path = inside(args["path"].as_str().unwrap_or_default())?;
+        let input = args["input"].as_str().unwrap_or_default();
+        let mut request =
+            RunRequest::from_file(&path, input).map_err(|error| failed(error.to_string()))?;
+        for file in args["context"].as_array().into_iter().flatten() {
+            let relative = file.as_str().unwrap_or_default();
+            let text = std::fs::read_to_string(inside(relative)?)
+                .map_err(|error| failed(format!("context file {relative}: {error}")))?;
+            request.context.push(ContextFile {
+                path: relative.to_owned(),
+                text,
+            });
+        }
+        let runner = self
+            .runner
+            .get_or_try_init(|| agent::runner_for(&self.workspace, RUN_TIMEOUT))
+            .await
+            .map_err(|error| failed(format!("cannot prepare the run: {error:#}")))?;
+        let result = runner
+            .run(request, ignore_events(), ctx.cancellation.clone())
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        if result.status != RunStatus::Succeeded {
+            let errors: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
+            return Err(failed(format!(
+                "run {} {}: {}",
+                result.run_id,
+                result.status.as_str(),
+                errors.join("; ")
+            )));
+        }
+        let data = serde_json::to_value(&result).map_err(|error| failed(error.to_string()))?;
+        Ok(ToolOutput::text(result.output.unwrap_or_default()).with_data(data))
+    }
 }
