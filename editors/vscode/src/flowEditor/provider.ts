@@ -72,7 +72,7 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
     this.readyHandlers.set(panel, () => {
       sendDocument();
       sendDiagnostics();
-      void this.sendCatalog(send);
+      void this.sendCatalog(document, send);
     });
   }
 
@@ -142,17 +142,46 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
     }
   }
 
-  private async sendCatalog(send: (message: HostMessage) => void): Promise<void> {
-    let vaultKeys: string[] = [];
-    if (this.server) {
-      try {
-        const secrets = await this.server.execute<{ key: string }[] | null>("codexos.vault.list", {});
-        vaultKeys = (secrets ?? []).map((s) => s.key);
-      } catch {
-        // No vault yet, or the server does not answer: the picker offers free text only.
-      }
+  /**
+   * The pickers' names: the server's own completion list for a `model` / `tool` value of this
+   * document (so models and tools declared in codexos.toml are offered too), else the flow
+   * language's static lists; vault keys from `codexos.vault.list` (names only).
+   */
+  private async sendCatalog(document: vscode.TextDocument, send: (message: HostMessage) => void): Promise<void> {
+    const [models, tools, vaultKeys] = await Promise.all([
+      this.completedNames(document, "model", KNOWN_MODELS),
+      this.completedNames(document, "tool", KNOWN_TOOLS),
+      this.vaultKeys(),
+    ]);
+    send({ type: "catalog", models, tools, vaultKeys });
+  }
+
+  private async completedNames(document: vscode.TextDocument, field: string, fallback: string[]): Promise<string[]> {
+    const value = new RegExp(`"${field}"\\s*:\\s*\\[?\\s*"`).exec(document.getText());
+    if (!this.server || !value) return fallback;
+    try {
+      const position = document.positionAt(value.index + value[0].length);
+      const result = await this.server.client.sendRequest<{ label: string }[] | { items: { label: string }[] } | null>(
+        "textDocument/completion",
+        { textDocument: { uri: document.uri.toString() }, position: { line: position.line, character: position.character } },
+      );
+      const items = Array.isArray(result) ? result : (result?.items ?? []);
+      const names = items.map((item) => item.label);
+      return names.length > 0 ? names : fallback;
+    } catch {
+      return fallback;
     }
-    send({ type: "catalog", models: KNOWN_MODELS, tools: KNOWN_TOOLS, vaultKeys });
+  }
+
+  private async vaultKeys(): Promise<string[]> {
+    if (!this.server) return [];
+    try {
+      const secrets = await this.server.execute<{ key: string }[] | null>("codexos.vault.list", {});
+      return (secrets ?? []).map((s) => s.key);
+    } catch {
+      // No vault yet, or the server does not answer: the picker offers free text only.
+      return [];
+    }
   }
 
   private html(webview: vscode.Webview, media: vscode.Uri): string {

@@ -127,6 +127,26 @@ test("wiring a node's output to another node adds it to next", async () => {
   await workbench.screenshot("flow-editor-wired.png");
 });
 
+test("the node drawer offers the server's models and its edits change the text", async () => {
+  const { page } = workbench;
+  const frame = await canvasFrame(page, "answer");
+  await frame.locator('.react-flow__node[data-id="answer"] .cx-id').click();
+  const drawer = frame.getByTestId("drawer");
+  await drawer.waitFor({ timeout: 10_000 });
+  const models = await eventually(
+    () => frame.locator("#cx-models option").evaluateAll((options) => options.map((o) => o.value)),
+    (names) => names.includes("local"),
+    20_000,
+    "model names in the picker",
+  );
+  assert.ok(models.length > 3, `${models}`);
+  const maxTokens = drawer.locator('input[name="max_tokens"]');
+  await maxTokens.fill("64");
+  await maxTokens.press("Enter");
+  await eventually(() => editorText(page), (t) => t.includes('"max_tokens": 64'), 20_000, "max_tokens 64 in the text");
+  await workbench.screenshot("flow-editor-drawer.png");
+});
+
 test("a broken reference shows an error badge on its node", async () => {
   const { page } = workbench;
   await openWithFlowEditor(page, "flows/broken.flow.json");
