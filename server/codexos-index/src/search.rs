@@ -147,16 +147,16 @@ impl Default for FusionParams {
             chunk_weights: FieldWeights {
                 body: 1.0,
                 symbol: 0.5,
-                path: 0.5,
+                path: 0.3,
             },
             file_weights: FieldWeights {
                 body: 1.0,
                 symbol: 0.0,
-                path: 1.0,
+                path: 0.3,
             },
             file_lexical: 1.0,
-            chunk_lexical: 0.3,
-            dense: 0.5,
+            chunk_lexical: 0.5,
+            dense: 0.2,
             symbol_bonus: 0.1,
             file_name_bonus: 0.15,
         }

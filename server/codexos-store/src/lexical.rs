@@ -19,7 +19,7 @@ use crate::tokens::for_each_term;
 const CODE_TOKENIZER: &str = "codexos_code";
 const CHUNK_DOC: u64 = 0;
 const FILE_DOC: u64 = 1;
-const WRITER_MEMORY_BYTES: usize = 40 << 20;
+const WRITER_MEMORY_BYTES: usize = 20 << 20;
 
 /// Which documents a BM25 query ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ struct Fields {
     body: Field,
 }
 
-pub(crate) struct FullText {
+struct Part {
     dir: PathBuf,
     index: Index,
     reader: IndexReader,
@@ -102,7 +102,7 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-impl FullText {
+impl Part {
     /// Opens (or creates) the index in `dir`. A folder that does not hold a readable index
     /// (half-written, or from another schema) is wiped and created anew: it is derived data,
     /// and the caller rebuilds it from LMDB when its generation does not match.
@@ -176,8 +176,8 @@ impl FullText {
             .and_then(|payload| payload.parse().ok())
     }
 
-    /// The writer, held until [`FullTextWriter::commit`]; a read-only index has none.
-    pub(crate) fn writer(&self) -> Result<FullTextWriter<'_>> {
+    /// The writer, held until [`PartWriter::commit`]; a read-only index has none.
+    fn writer(&self) -> Result<PartWriter<'_>> {
         let guard = self
             .writer
             .lock()
@@ -188,7 +188,7 @@ impl FullText {
                 action: "updating the full-text index",
             });
         }
-        Ok(FullTextWriter {
+        Ok(PartWriter {
             full_text: self,
             guard,
         })
@@ -220,9 +220,13 @@ impl FullText {
             }
         }
         document.add_text(fields.language, doc.language);
-        document.add_text(fields.path, doc.path.replace(['/', '.', '-'], " "));
+        let spaced_path = doc.path.replace(['/', '.', '-'], " ");
+        document.add_text(fields.path, &spaced_path);
         document.add_text(fields.symbol, doc.symbol);
         document.add_text(fields.body, doc.body);
+        // The path's words count as words of the text too, once (as a plain BM25 over
+        // "path + content" does); the `path` field adds a separately weighted path match.
+        document.add_text(fields.body, &spaced_path);
         document
     }
 
@@ -332,13 +336,13 @@ impl FullText {
     }
 }
 
-/// Changes to the full-text index, visible to searches after [`FullTextWriter::commit`].
-pub(crate) struct FullTextWriter<'a> {
-    full_text: &'a FullText,
+/// Changes to one part, visible to searches after [`PartWriter::commit`].
+struct PartWriter<'a> {
+    full_text: &'a Part,
     guard: std::sync::MutexGuard<'a, Option<IndexWriter>>,
 }
 
-impl FullTextWriter<'_> {
+impl PartWriter<'_> {
     fn writer(&mut self) -> &mut IndexWriter {
         self.guard
             .as_mut()
@@ -420,5 +424,86 @@ impl TokenStream for CodeTokenStream<'_> {
 
     fn token_mut(&mut self) -> &mut Token {
         &mut self.tokens[self.next - 1]
+    }
+}
+
+/// The full-text index: chunks and whole files in two tantivy indexes, so each has its own
+/// BM25 statistics (document counts, average lengths) — mixed, short chunks would make every
+/// file look long.
+pub(crate) struct FullText {
+    chunks: Part,
+    files: Part,
+}
+
+impl FullText {
+    pub(crate) fn open(dir: &Path, writable: bool) -> Result<Self> {
+        Ok(Self {
+            chunks: Part::open(&dir.join("chunks"), writable)?,
+            files: Part::open(&dir.join("files"), writable)?,
+        })
+    }
+
+    /// The LMDB generation both parts reflect, if both have one.
+    pub(crate) fn generation(&self) -> Option<u64> {
+        Some(self.chunks.generation()?.min(self.files.generation()?))
+    }
+
+    pub(crate) fn writer(&self) -> Result<FullTextWriter<'_>> {
+        Ok(FullTextWriter {
+            chunks: self.chunks.writer()?,
+            files: self.files.writer()?,
+        })
+    }
+
+    pub(crate) fn refresh(&self) -> Result<()> {
+        self.chunks.refresh()?;
+        self.files.refresh()
+    }
+
+    pub(crate) fn search(
+        &self,
+        kind: DocKind,
+        terms: &[String],
+        weights: FieldWeights,
+        language: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(LexicalKey, f32)>> {
+        match kind {
+            DocKind::Chunk => self.chunks.search(kind, terms, weights, language, limit),
+            DocKind::File => self.files.search(kind, terms, weights, language, limit),
+        }
+    }
+}
+
+/// Changes to the full-text index, visible to searches after [`FullTextWriter::commit`].
+pub(crate) struct FullTextWriter<'a> {
+    chunks: PartWriter<'a>,
+    files: PartWriter<'a>,
+}
+
+impl FullTextWriter<'_> {
+    pub(crate) fn delete_all(&mut self) -> Result<()> {
+        self.chunks.delete_all()?;
+        self.files.delete_all()
+    }
+
+    pub(crate) fn delete(&mut self, key: &LexicalKey) {
+        match key {
+            LexicalKey::Chunk(_) => self.chunks.delete(key),
+            LexicalKey::File(_) => self.files.delete(key),
+        }
+    }
+
+    pub(crate) fn add(&mut self, doc: &FullTextDoc<'_>) -> Result<()> {
+        match doc.key {
+            LexicalKey::Chunk(_) => self.chunks.add(doc),
+            LexicalKey::File(_) => self.files.add(doc),
+        }
+    }
+
+    /// Commits both parts with the LMDB `generation` as payload.
+    pub(crate) fn commit(self, generation: u64) -> Result<()> {
+        self.chunks.commit(generation)?;
+        self.files.commit(generation)
     }
 }

@@ -60,6 +60,10 @@ const NEXT_CHUNK_ID: &str = "next_chunk_id";
 const FULL_TEXT_GENERATION: &str = "full_text_generation";
 const FULL_TEXT_RESET: &str = "full_text_reset";
 const ACTIVE_SPACE: &str = "active_space";
+const FULL_TEXT_FORMAT_KEY: &str = "full_text_format";
+/// Bumped whenever what the full-text index holds per document changes, so an index written
+/// by an older build is rebuilt from LMDB instead of being searched with mismatched terms.
+const FULL_TEXT_FORMAT: u64 = 3;
 
 #[derive(Clone, Copy)]
 struct Databases {
@@ -473,24 +477,27 @@ impl Store {
     /// acknowledgement; replaying the queue is idempotent then. Older, missing or unreadable:
     /// rebuilt from LMDB.
     fn catch_up_full_text(&self) -> Result<()> {
-        let synced = {
+        let (synced, format) = {
             let rtxn = self.env.read_txn().at(&self.dir)?;
-            self.dbs
-                .counters
-                .get(&rtxn, FULL_TEXT_GENERATION)
-                .at(&self.dir)?
+            let counters = self.dbs.counters;
+            (
+                counters.get(&rtxn, FULL_TEXT_GENERATION).at(&self.dir)?,
+                counters.get(&rtxn, FULL_TEXT_FORMAT_KEY).at(&self.dir)?,
+            )
         };
         let lagging = match (self.full_text.generation(), synced) {
             (Some(full_text), Some(synced)) => full_text < synced,
             (None, Some(_)) => true,
             (_, None) => false,
         };
-        if lagging {
-            tracing::info!(index = %self.dir.display(), "full-text index behind LMDB; rebuilding it");
+        let outdated = format != Some(FULL_TEXT_FORMAT);
+        if lagging || outdated {
+            tracing::info!(index = %self.dir.display(), lagging, outdated, "rebuilding the full-text index from LMDB");
             let mut wtxn = self.env.write_txn().at(&self.dir)?;
-            self.dbs
-                .counters
-                .put(&mut wtxn, FULL_TEXT_RESET, &1)
+            let counters = self.dbs.counters;
+            counters.put(&mut wtxn, FULL_TEXT_RESET, &1).at(&self.dir)?;
+            counters
+                .put(&mut wtxn, FULL_TEXT_FORMAT_KEY, &FULL_TEXT_FORMAT)
                 .at(&self.dir)?;
             wtxn.commit().at(&self.dir)?;
         }
