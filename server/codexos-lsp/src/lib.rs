@@ -13,6 +13,7 @@ pub mod convert;
 pub mod diagnostics;
 pub mod edit;
 pub mod handlers;
+pub mod indexing;
 pub mod logging;
 pub mod progress;
 pub mod server;
@@ -44,6 +45,7 @@ where
     let logs = LogSinks::install();
     let (service, socket) = LspService::build(|client| Server::new(client, logs))
         .custom_method("window/workDoneProgress/cancel", Server::cancel_progress)
+        .custom_method("codexos/search", Server::search)
         .custom_method(transport::INVALID_REQUEST, Server::invalid_request)
         .finish();
     let session = service.inner().session().clone();

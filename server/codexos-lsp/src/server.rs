@@ -45,6 +45,18 @@ impl Server {
         self.session.cancel_progress(token);
     }
 
+    /// `codexos/search`: hybrid search of the workspace index.
+    pub async fn search(
+        &self,
+        params: crate::handlers::search::SearchParams,
+    ) -> Result<Vec<crate::handlers::search::SearchResult>> {
+        request(
+            "codexos/search",
+            crate::handlers::search::search(&self.session, params),
+        )
+        .await
+    }
+
     /// Answers a message that was not JSON-RPC (see [`crate::transport`]) with an error.
     pub async fn invalid_request(&self, params: serde_json::Value) -> Result<()> {
         let reason = params["reason"].as_str().unwrap_or("malformed message");
@@ -111,6 +123,32 @@ impl LanguageServer for Server {
         notification("textDocument/didChange", || {
             text_document::did_change(&self.session, params)
         });
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        notification("textDocument/didSave", || {
+            text_document::did_save(&self.session, params)
+        });
+    }
+
+    async fn symbol(
+        &self,
+        params: WorkspaceSymbolParams,
+    ) -> Result<Option<WorkspaceSymbolResponse>> {
+        request("workspace/symbol", async {
+            crate::handlers::search::workspace_symbol(&self.session, params)
+                .await
+                .map(|symbols| symbols.map(WorkspaceSymbolResponse::Nested))
+        })
+        .await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        request(
+            "workspace/executeCommand",
+            crate::handlers::commands::execute(&self.session, params),
+        )
+        .await
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod check;
 pub mod config;
+pub mod index;
 pub mod tools;
 mod workspace;
 

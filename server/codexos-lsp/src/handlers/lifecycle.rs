@@ -3,10 +3,11 @@ use std::sync::Arc;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
     CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
-    DidChangeWatchedFilesRegistrationOptions, FileSystemWatcher, FoldingRangeProviderCapability,
-    GlobPattern, HoverProviderCapability, InitializeParams, InitializeResult, OneOf, Registration,
-    RenameOptions, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextDocumentSyncOptions, WorkDoneProgressOptions, WorkspaceFolder,
+    DidChangeWatchedFilesRegistrationOptions, ExecuteCommandOptions, FileSystemWatcher,
+    FoldingRangeProviderCapability, GlobPattern, HoverProviderCapability, InitializeParams,
+    InitializeResult, OneOf, Registration, RenameOptions, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, WorkDoneProgressOptions, WorkspaceFolder,
     WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
 };
 
@@ -65,6 +66,7 @@ fn capabilities(encoding: codexos_flow::Encoding) -> ServerCapabilities {
             TextDocumentSyncOptions {
                 open_close: Some(true),
                 change: Some(TextDocumentSyncKind::INCREMENTAL),
+                save: Some(TextDocumentSyncSaveOptions::Supported(true)),
                 ..TextDocumentSyncOptions::default()
             },
         )),
@@ -80,6 +82,11 @@ fn capabilities(encoding: codexos_flow::Encoding) -> ServerCapabilities {
             work_done_progress_options: WorkDoneProgressOptions::default(),
         })),
         document_symbol_provider: Some(OneOf::Left(true)),
+        workspace_symbol_provider: Some(OneOf::Left(true)),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: crate::handlers::commands::all(),
+            work_done_progress_options: WorkDoneProgressOptions::default(),
+        }),
         document_formatting_provider: Some(OneOf::Left(true)),
         folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
@@ -103,6 +110,7 @@ fn capabilities(encoding: codexos_flow::Encoding) -> ServerCapabilities {
 /// Loads the workspace's configuration, then (off the loop) watches `codexos.toml`.
 pub fn initialized(session: &Arc<Session>) {
     reload_and_recheck(session);
+    crate::indexing::start(session);
     if !session.settings().watch_files_dynamically {
         return;
     }
@@ -110,7 +118,8 @@ pub fn initialized(session: &Arc<Session>) {
     tokio::spawn(async move {
         let options = DidChangeWatchedFilesRegistrationOptions {
             watchers: vec![FileSystemWatcher {
-                glob_pattern: GlobPattern::String(format!("**/{}", codexos_service::CONFIG_FILE)),
+                // Every file: `codexos.toml` reloads the configuration, the rest refresh the index.
+                glob_pattern: GlobPattern::String("**/*".to_owned()),
                 kind: None,
             }],
         };
@@ -127,6 +136,7 @@ pub fn initialized(session: &Arc<Session>) {
 
 pub fn shutdown(session: &Session) -> Result<()> {
     tracing::info!("shutdown requested");
+    crate::indexing::stop(session);
     session.request_shutdown();
     Ok(())
 }

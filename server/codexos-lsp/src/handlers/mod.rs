@@ -7,6 +7,7 @@
 //! - `lifecycle`: initialize, initialized, shutdown.
 
 pub mod code_action;
+pub mod commands;
 pub mod completion;
 pub mod folding;
 pub mod formatting;
@@ -14,6 +15,7 @@ pub mod hover;
 pub mod lifecycle;
 pub mod navigation;
 pub mod rename;
+pub mod search;
 pub mod symbols;
 pub mod text_document;
 pub mod workspace;

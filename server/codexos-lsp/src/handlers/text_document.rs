@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tower_lsp_server::ls_types::{
     DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
+    DidSaveTextDocumentParams,
 };
 
 use crate::diagnostics::{self, DEBOUNCE};
@@ -34,5 +35,12 @@ pub fn did_close(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
         diagnostics::clear(session, uri);
     } else {
         tracing::warn!("didClose for {}, which is not open: ignored", uri.as_str());
+    }
+}
+
+/// A saved file is re-indexed from disk (flows too: agents search them).
+pub fn did_save(session: &Arc<Session>, params: DidSaveTextDocumentParams) {
+    if let Some(path) = params.text_document.uri.to_file_path() {
+        crate::indexing::refresh(session, path.into_owned(), params.text);
     }
 }

@@ -28,6 +28,11 @@ pub fn did_change_watched_files(session: &Arc<Session>, params: DidChangeWatched
     if config_changed {
         reload_and_recheck(session);
     }
+    for change in &params.changes {
+        if let Some(path) = change.uri.to_file_path() {
+            crate::indexing::refresh(session, path.into_owned(), None);
+        }
+    }
 }
 
 pub fn did_change_workspace_folders(

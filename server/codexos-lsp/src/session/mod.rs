@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use codexos_flow::Encoding;
+use codexos_service::index::WorkspaceIndex;
 use codexos_service::{Workspace, is_flow_path};
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc;
@@ -82,6 +83,9 @@ pub struct Session {
     analysis_locks: Mutex<HashMap<Uri, Arc<tokio::sync::Mutex<()>>>>,
     cancelled_progress: Mutex<Vec<String>>,
     shutdown_requested: AtomicBool,
+    /// The workspace index, once opened in the background (`crate::indexing`).
+    index: Mutex<Option<Arc<WorkspaceIndex>>>,
+    index_cancel: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -96,6 +100,8 @@ impl Session {
             analysis_locks: Mutex::new(HashMap::new()),
             cancelled_progress: Mutex::new(Vec::new()),
             shutdown_requested: AtomicBool::new(false),
+            index: Mutex::new(None),
+            index_cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -233,6 +239,19 @@ impl Session {
 
     pub fn is_progress_cancelled(&self, token: &str) -> bool {
         lock(&self.cancelled_progress).iter().any(|t| t == token)
+    }
+
+    pub fn index(&self) -> Option<Arc<WorkspaceIndex>> {
+        lock(&self.index).clone()
+    }
+
+    pub fn set_index(&self, index: Arc<WorkspaceIndex>) {
+        *lock(&self.index) = Some(index);
+    }
+
+    /// Set to stop a running full index at its next file.
+    pub fn index_cancel(&self) -> Arc<AtomicBool> {
+        self.index_cancel.clone()
     }
 
     pub fn request_shutdown(&self) {

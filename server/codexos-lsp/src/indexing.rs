@@ -1,0 +1,206 @@
+//! The workspace index, live in the editor: built in the background after `initialized` with
+//! `$/progress` and `codexos/status`, refreshed per file on save and on watched-file changes.
+//! Nothing here runs on the request loop: index work is on blocking threads, and searches never
+//! wait for a full run (they answer "busy" instead).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use codexos_service::index::WorkspaceIndex;
+use serde::Serialize;
+use tower_lsp_server::ls_types::notification::Notification;
+use tower_lsp_server::ls_types::{MessageType, ProgressToken};
+
+use crate::progress::{ProgressStep, create_progress, report_progress};
+use crate::session::Session;
+
+/// `codexos/status`: the server's state for a status bar (docs/protocol.md).
+pub enum StatusNotification {}
+
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+pub struct Status {
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<u32>,
+}
+
+impl Notification for StatusNotification {
+    type Params = serde_json::Value;
+    const METHOD: &'static str = "codexos/status";
+}
+
+async fn status(
+    session: &Session,
+    state: &'static str,
+    message: Option<String>,
+    percentage: Option<u32>,
+) {
+    let status = Status {
+        state,
+        message,
+        percentage,
+    };
+    if let Ok(value) = serde_json::to_value(status) {
+        session
+            .client
+            .send_notification::<StatusNotification>(value)
+            .await;
+    }
+}
+
+/// Opens the workspace's index and brings it up to date, in the background.
+pub fn start(session: &Arc<Session>) {
+    let Some(root) = session.root() else {
+        tracing::info!("no workspace folder: the workspace is not indexed");
+        return;
+    };
+    let session = session.clone();
+    tokio::spawn(async move {
+        status(
+            &session,
+            "starting",
+            Some(format!("opening the index of {}", root.display())),
+            None,
+        )
+        .await;
+        let workspace = session.workspace();
+        let opened = tokio::task::spawn_blocking(move || workspace.open_index()).await;
+        let index = match opened {
+            Ok(Ok(index)) => index,
+            Ok(Err(error)) => {
+                tracing::warn!("{error}");
+                status(&session, "error", Some(error.to_string()), None).await;
+                return;
+            }
+            Err(error) => {
+                tracing::error!("opening the index panicked: {error}");
+                return;
+            }
+        };
+        if let Some(notice) = index.notice() {
+            tracing::info!("{notice}");
+            session
+                .client
+                .log_message(MessageType::INFO, notice.to_owned())
+                .await;
+        }
+        session.set_index(index.clone());
+        index_all(&session, &index).await;
+    });
+}
+
+/// A full run with progress: `$/progress` (percent, files) and `codexos/status`.
+pub async fn index_all(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) {
+    let token: Option<ProgressToken> = create_progress(session).await;
+    if let Some(token) = &token {
+        let begin = ProgressStep::Begin {
+            title: "Indexing workspace".into(),
+            cancellable: false,
+        };
+        report_progress(session, token, begin, None, Some(0)).await;
+    }
+    status(session, "indexing", None, Some(0)).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker_index = index.clone();
+    let cancel = session.index_cancel();
+    let run = tokio::task::spawn_blocking(move || {
+        let mut last_percent = u32::MAX;
+        worker_index.index_all(
+            &mut |progress| {
+                let percent = (progress.files_done * 100)
+                    .checked_div(progress.files_total)
+                    .unwrap_or(100) as u32;
+                if percent != last_percent {
+                    last_percent = percent;
+                    let _ = tx.send((percent, progress.files_done, progress.files_total));
+                }
+            },
+            &cancel,
+        )
+    });
+    while let Some((percent, done, total)) = rx.recv().await {
+        let message = format!("{done}/{total} files");
+        if let Some(token) = &token {
+            report_progress(
+                session,
+                token,
+                ProgressStep::Report,
+                Some(message.clone()),
+                Some(percent),
+            )
+            .await;
+        }
+        status(session, "indexing", Some(message), Some(percent)).await;
+    }
+    let summary = match run.await {
+        Ok(Ok(summary)) => format!(
+            "{} files ({} indexed, {} unchanged, {} skipped), {} chunks in {:.1} s",
+            summary.files_seen,
+            summary.files_indexed,
+            summary.files_unchanged,
+            summary.files_skipped,
+            summary.chunks_written,
+            summary.elapsed.as_secs_f64()
+        ),
+        Ok(Err(error)) => {
+            tracing::warn!("{error}");
+            if let Some(token) = &token {
+                report_progress(
+                    session,
+                    token,
+                    ProgressStep::End,
+                    Some(error.to_string()),
+                    None,
+                )
+                .await;
+            }
+            status(session, "error", Some(error.to_string()), None).await;
+            return;
+        }
+        Err(error) => {
+            tracing::error!("indexing panicked: {error}");
+            return;
+        }
+    };
+    tracing::info!("index ready: {summary}");
+    if let Some(token) = &token {
+        report_progress(
+            session,
+            token,
+            ProgressStep::End,
+            Some(summary.clone()),
+            Some(100),
+        )
+        .await;
+    }
+    status(session, "ready", Some(summary), Some(100)).await;
+}
+
+/// Re-indexes one file (from disk, or the editor's text), or drops it when it is gone.
+pub fn refresh(session: &Arc<Session>, path: PathBuf, text: Option<String>) {
+    let Some(index) = session.index() else { return };
+    tokio::task::spawn_blocking(move || {
+        let outcome = if path.exists() || text.is_some() {
+            index.refresh_file(&path, text.as_deref())
+        } else {
+            index.remove_file(&path)
+        };
+        match outcome {
+            Ok(outcome) => tracing::debug!("re-indexed {}: {outcome:?}", path.display()),
+            Err(error) => tracing::warn!("{error}"),
+        }
+    });
+}
+
+/// Stops a full run at its next file (on shutdown).
+pub fn stop(session: &Session) {
+    session
+        .index_cancel()
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A cancellation flag shared with the blocking indexer.
+pub type CancelFlag = Arc<AtomicBool>;

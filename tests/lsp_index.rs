@@ -1,0 +1,165 @@
+//! The workspace index, live in the editor: `codexos lsp` indexes the workspace folder in the
+//! background after `initialized` (with `$/progress` and `codexos/status`), answers
+//! `codexos/search`, `workspace/symbol` and `codexos.rag.query`, and re-indexes a file on
+//! `didSave`.
+
+use std::path::Path;
+
+use codexos_test_support::{LspClient, file_uri};
+use serde_json::{Value, json};
+
+fn capabilities() -> Value {
+    json!({
+        "window": { "workDoneProgress": true },
+        "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } }
+    })
+}
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary workspace");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
+        std::fs::write(path, text).expect("write a fixture file");
+    };
+    write(
+        "src/payment.rs",
+        "/// Retries a failed payment with exponential backoff.\npub fn retry_payment(attempts: u32) -> bool {\n    attempts < 3\n}\n",
+    );
+    write(
+        "src/invoice.py",
+        "def invoice_total(lines, tax_rate):\n    \"\"\"Sum the invoice lines and add tax.\"\"\"\n    return sum(lines) * (1 + tax_rate)\n",
+    );
+    write("README.md", "# Shop\n\nPayments and invoices.\n");
+    dir
+}
+
+fn ready(client: &mut LspClient) -> Value {
+    client.wait_for_notification("codexos/status", |params| params["state"] == "ready")
+}
+
+#[test]
+fn the_server_indexes_the_workspace_in_the_background_and_reports_progress() {
+    let dir = workspace();
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    let status = ready(&mut client);
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("3 files")),
+        "the summary counts the files: {status}"
+    );
+    let begin = client.wait_for_notification("$/progress", |params| {
+        params["value"]["kind"] == "begin" && params["value"]["title"] == "Indexing workspace"
+    });
+    let token = begin["token"].clone();
+    client.wait_for_notification("$/progress", |params| {
+        params["token"] == token && params["value"]["kind"] == "end"
+    });
+    assert!(
+        dir.path().join(".codexos/index").is_dir(),
+        "the index lives under .codexos/"
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn search_symbols_and_rag_query_answer_from_the_index() {
+    let dir = workspace();
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    ready(&mut client);
+
+    let results = client
+        .request(
+            "codexos/search",
+            json!({ "query": "retry payment backoff", "k": 5 }),
+        )
+        .expect("codexos/search answers");
+    let first = &results[0];
+    assert_eq!(
+        first["uri"],
+        json!(file_uri(&dir.path().join("src/payment.rs")))
+    );
+    assert!(
+        first["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("fn retry_payment"))
+    );
+    assert!(first["score"].as_f64().is_some_and(|s| s > 0.0));
+    assert_eq!(first["range"]["start"]["line"], json!(0));
+
+    let symbols = client
+        .request("workspace/symbol", json!({ "query": "invoice total" }))
+        .expect("workspace/symbol answers");
+    let names: Vec<&str> = symbols
+        .as_array()
+        .expect("a list of symbols")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(names.contains(&"invoice_total"), "symbols: {names:?}");
+
+    let rag = client
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "codexos.rag.query", "arguments": [{ "query": "invoice tax", "project_id": "shop" }] }),
+        )
+        .expect("codexos.rag.query answers");
+    assert_eq!(rag["project_id"], json!("shop"));
+    assert_eq!(rag["results"][0]["path"], json!("src/invoice.py"));
+    assert!(
+        rag["results"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("tax_rate"))
+    );
+
+    let bad = client
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "codexos.rag.query", "arguments": [{ "k": 3 }] }),
+        )
+        .expect_err("a query without `query` is refused");
+    assert!(
+        bad.message.contains("codexos.rag.query") && bad.message.contains("query"),
+        "{}",
+        bad.message
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn a_saved_file_is_reindexed_and_found_by_its_new_content() {
+    let dir = workspace();
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    ready(&mut client);
+    let path = dir.path().join("src/shipping.rs");
+    std::fs::write(
+        &path,
+        "pub fn quote_parcel_shipping(weight_grams: u32) -> u32 {\n    weight_grams / 100\n}\n",
+    )
+    .expect("write a new file");
+    client.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": file_uri(&path) } }),
+    );
+    let uri = json!(file_uri(&path));
+    let mut found = false;
+    for _ in 0..50 {
+        let results = client
+            .request(
+                "codexos/search",
+                json!({ "query": "parcel shipping quote", "k": 3 }),
+            )
+            .expect("codexos/search answers");
+        if results[0]["uri"] == uri {
+            found = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(found, "the saved file is found after didSave");
+    assert!(client.shutdown_and_exit().success());
+}
