@@ -1,5 +1,5 @@
 //! Prints how files are chunked, for checking a grammar folder by eye:
-//! `cargo run -p codexos-chunk --example chunk -- [--grammars DIR] FILE...`
+//! `cargo run -p codexos-chunk --example chunk -- [--grammars DIR] [--symbols] FILE...`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +8,8 @@ use codexos_chunk::{ChunkConfig, Chunker};
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let show_symbols = args.iter().any(|arg| arg == "--symbols");
+    args.retain(|arg| arg != "--symbols");
     let grammars = match args.iter().position(|arg| arg == "--grammars") {
         Some(at) if at + 1 < args.len() => {
             let folder = PathBuf::from(args.remove(at + 1));
@@ -50,6 +52,12 @@ fn main() -> ExitCode {
                         "  {:>5}-{:<5} {:>4} tokens  {:<8} {}",
                         chunk.start_line, chunk.end_line, chunk.tokens, chunk.kind, chunk.symbol
                     );
+                    for symbol in chunk.symbols.iter().filter(|_| show_symbols) {
+                        println!(
+                            "                      {}-{} {} {}",
+                            symbol.start_line, symbol.end_line, symbol.kind, symbol.symbol
+                        );
+                    }
                 }
             }
             Err(error) => {

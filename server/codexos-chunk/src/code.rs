@@ -121,15 +121,8 @@ fn find_items<'tree>(ctx: &FileContext, grammar: &Grammar, root: Node<'tree>) ->
         later.node.start_byte() == earlier.node.start_byte()
             && later.node.end_byte() == earlier.node.end_byte()
     });
-    let item_nodes: HashSet<usize> = candidates
-        .iter()
-        .map(|candidate| candidate.node.id())
-        .collect();
-    let item_starts: Vec<usize> = candidates
-        .iter()
-        .map(|candidate| candidate.node.start_byte())
-        .collect();
-    let attachable_above = attachable_runs(root, &item_starts, &item_nodes, &attachable);
+    let item_nodes: Vec<Node> = candidates.iter().map(|candidate| candidate.node).collect();
+    let attachable_above = attachable_runs(root, &item_nodes, &attachable);
 
     let root_symbol = grammar
         .module_path
@@ -227,10 +220,11 @@ fn reorder(
 /// thousand functions.
 fn attachable_runs<'tree>(
     root: Node<'tree>,
-    item_starts: &[usize],
-    item_nodes: &HashSet<usize>,
+    item_nodes: &[Node<'tree>],
     attachable: &HashSet<usize>,
 ) -> HashMap<usize, Vec<Node<'tree>>> {
+    let item_starts: Vec<usize> = item_nodes.iter().map(|node| node.start_byte()).collect();
+    let is_item: HashSet<usize> = item_nodes.iter().map(|node| node.id()).collect();
     let holds_item = |node: Node| {
         let first = item_starts.partition_point(|&start| start < node.start_byte());
         item_starts
@@ -246,11 +240,28 @@ fn attachable_runs<'tree>(
         let mut run: Vec<Node> = Vec::new();
         let mut cursor = parent.walk();
         for child in parent.children(&mut cursor) {
-            let is_item = item_nodes.contains(&child.id());
-            if is_item && !run.is_empty() {
-                runs.insert(child.id(), run.iter().rev().copied().collect());
+            let child_is_item = is_item.contains(&child.id());
+            if !run.is_empty() {
+                // The run belongs to the item, or to an item opening the child: Python puts
+                // the comments above a class's first method before the class body.
+                let opening_item = || {
+                    let first = item_starts.partition_point(|&start| start < child.start_byte());
+                    item_nodes.get(first).filter(|item| {
+                        item.start_byte() == child.start_byte()
+                            && item.end_byte() <= child.end_byte()
+                    })
+                };
+                let target = if child_is_item {
+                    Some(child)
+                } else {
+                    opening_item().copied()
+                };
+                if let Some(item) = target {
+                    runs.entry(item.id())
+                        .or_insert_with(|| run.iter().rev().copied().collect());
+                }
             }
-            if attachable.contains(&child.id()) && !is_item {
+            if attachable.contains(&child.id()) && !child_is_item {
                 run.push(child);
             } else {
                 run.clear();
@@ -279,6 +290,9 @@ fn attach_start(
             .lines
             .line_of(content_end.saturating_sub(1).max(sibling.start_byte()));
         if ctx.lines.line_of(start) > last_line + 1 {
+            break;
+        }
+        if sibling.start_byte() >= start {
             break;
         }
         attached.insert(sibling.id());

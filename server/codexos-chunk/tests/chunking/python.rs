@@ -193,3 +193,27 @@ fn a_docstring_bigger_than_a_chunk_is_split_between_its_lines() {
     "#]],
     );
 }
+
+#[test]
+fn a_comment_above_the_first_method_of_a_class_stays_with_it() {
+    let source = r#"class Greeter:
+    # Says hello to whoever is named, politely and at length.
+    def greet(self, name):
+        return "Hello, " + name + ", how nice to see you again today"
+
+    def leave(self, name):
+        return "Goodbye, " + name + ", until we meet again some day"
+"#;
+    check(
+        &small_chunker(60, 10),
+        "greet.py",
+        source,
+        expect![[r#"
+        1-4 method `greet.Greeter.greet` (54) | class Greeter:
+            class greet.Greeter 1-7
+            method greet.Greeter.greet 2-4
+        6-7 method `greet.Greeter.leave` (30) |     def leave(self, name):
+            method greet.Greeter.leave 6-7
+    "#]],
+    );
+}
