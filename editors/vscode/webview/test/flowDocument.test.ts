@@ -87,6 +87,11 @@ describe("document to graph", () => {
     expect(graph.nodes).toHaveLength(2);
   });
 
+  test("a duplicated id draws only its first node", () => {
+    const graph = parseFlow(`{"id":"x","nodes":[{"id":"a","type":"entry","next":"a"},{"id":"a","type":"exit"}]}`);
+    expect(graph.nodes.map((n) => `${n.id}:${n.type}`)).toEqual(["a:entry"]);
+  });
+
   test("text that is not a flow says why", () => {
     expect(parseFlow("[1, 2]").problem).toBe("The file is not a JSON object.");
     expect(parseFlow(`{"id": "x"}`).problem).toBe("The flow has no `nodes` list.");

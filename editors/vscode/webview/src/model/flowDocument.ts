@@ -79,7 +79,8 @@ export function parseFlow(text: string): FlowGraph {
   for (const element of nodesArray.children ?? []) {
     if (element.type !== "object") continue;
     const fields = getNodeValue(element) as Record<string, unknown>;
-    if (typeof fields.id !== "string") continue;
+    // A second node with a taken id is the checker's `duplicate-id`; the canvas draws the first.
+    if (typeof fields.id !== "string" || graph.nodes.some((n) => n.id === fields.id)) continue;
     const ui = fields.ui as Partial<Position> | undefined;
     graph.nodes.push({
       id: fields.id,
