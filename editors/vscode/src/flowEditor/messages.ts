@@ -34,10 +34,17 @@ export interface RunSummary {
   outputs: Record<string, string>;
 }
 
+/** The part of a tool's JSON Schema the drawer renders as a form: its top-level properties. */
+export interface ToolSchema {
+  description?: string;
+  properties?: Record<string, { type?: string | string[]; description?: string }>;
+  required?: string[];
+}
+
 export type HostMessage =
   | { type: "document"; text: string; version: number }
   | { type: "diagnostics"; items: NodeDiagnostic[] }
-  | { type: "catalog"; models: string[]; tools: string[]; vaultKeys: string[] }
+  | { type: "catalog"; models: string[]; tools: string[]; vaultKeys: string[]; toolSchemas: Record<string, ToolSchema> }
   | { type: "runStarted"; input: string }
   | { type: "runEvent"; event: RunEventMessage }
   | { type: "runFinished"; summary: RunSummary | undefined };

@@ -5,7 +5,7 @@
 import * as vscode from "vscode";
 import type { Server } from "../client";
 import { KNOWN_MODELS, KNOWN_TOOLS, runSummary, type RunResultLike } from "./logic";
-import type { HostMessage, NodeDiagnostic, WebviewMessage } from "./messages";
+import type { HostMessage, NodeDiagnostic, ToolSchema, WebviewMessage } from "./messages";
 
 export const FLOW_EDITOR_VIEW_TYPE = "codexos.flowEditor";
 
@@ -32,6 +32,27 @@ function diagnosticsOf(document: vscode.TextDocument): NodeDiagnostic[] {
       message: d.message,
       code: typeof d.code === "object" ? String(d.code.value) : d.code === undefined ? undefined : String(d.code),
     }));
+}
+
+/** The input schemas of the workspace's plug-in tools (`tools/*.tool.json`), by tool name. */
+async function pluginToolSchemas(document: vscode.TextDocument): Promise<Record<string, ToolSchema>> {
+  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
+  if (!folder) return {};
+  const schemas: Record<string, ToolSchema> = {};
+  const files = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, "tools/*.tool.json"));
+  for (const file of files) {
+    try {
+      const tool = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(file))) as {
+        description?: string;
+        input_schema?: ToolSchema;
+      };
+      const name = file.path.split("/").pop()?.replace(/\.tool\.json$/, "");
+      if (name && tool.input_schema) schemas[name] = { ...tool.input_schema, description: tool.description };
+    } catch {
+      // A broken tool file is the server's to report (it names the file and field).
+    }
+  }
+  return schemas;
 }
 
 export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
@@ -148,12 +169,13 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
    * language's static lists; vault keys from `codexos.vault.list` (names only).
    */
   private async sendCatalog(document: vscode.TextDocument, send: (message: HostMessage) => void): Promise<void> {
-    const [models, tools, vaultKeys] = await Promise.all([
+    const [models, tools, vaultKeys, toolSchemas] = await Promise.all([
       this.completedNames(document, "model", KNOWN_MODELS),
       this.completedNames(document, "tool", KNOWN_TOOLS),
       this.vaultKeys(),
+      pluginToolSchemas(document),
     ]);
-    send({ type: "catalog", models, tools, vaultKeys });
+    send({ type: "catalog", models, tools, vaultKeys, toolSchemas });
   }
 
   private async completedNames(document: vscode.TextDocument, field: string, fallback: string[]): Promise<string[]> {

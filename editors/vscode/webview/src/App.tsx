@@ -88,7 +88,7 @@ function Canvas() {
   const [doc, setDoc] = useState<Document>();
   const docRef = useRef<Document | undefined>(undefined);
   const [diagnostics, setDiagnostics] = useState<NodeDiagnostic[]>([]);
-  const [catalog, setCatalog] = useState<Catalog>({ models: [], tools: [], vaultKeys: [] });
+  const [catalog, setCatalog] = useState<Catalog>({ models: [], tools: [], vaultKeys: [], toolSchemas: {} });
   const [runStates, setRunStates] = useState<Record<string, RunState>>({});
   const [outputs, setOutputs] = useState<Record<string, string>>({});
   const [lastRun, setLastRun] = useState<RunSummary>();
@@ -136,7 +136,7 @@ function Canvas() {
           setDiagnostics(message.items);
           break;
         case "catalog":
-          setCatalog({ models: message.models, tools: message.tools, vaultKeys: message.vaultKeys });
+          setCatalog({ models: message.models, tools: message.tools, vaultKeys: message.vaultKeys, toolSchemas: message.toolSchemas ?? {} });
           break;
         case "runStarted":
           setRunning(true);

@@ -2,6 +2,7 @@
 // (or on Enter in a one-line field) as one edit of the document; templates show a live preview
 // filled from the last run's values.
 import { useEffect, useState } from "react";
+import type { ToolSchema } from "../../src/flowEditor/messages";
 import type { FlowNode } from "./model/flowDocument";
 import { previewTemplate, type RunValues } from "./model/template";
 import { lookOf } from "./nodeStyle";
@@ -48,6 +49,34 @@ export interface Catalog {
   models: string[];
   tools: string[];
   vaultKeys: string[];
+  /** Input schemas of the tools the extension knows them for (the workspace's plug-in tools). */
+  toolSchemas: Record<string, ToolSchema>;
+}
+
+/** A tool's arguments as a form built from its JSON Schema: one field per top-level property. */
+function ToolArgsForm(props: { schema: ToolSchema; args: Record<string, unknown>; values: RunValues; onCommit: (args: Record<string, unknown>) => void }) {
+  const { schema, args } = props;
+  return (
+    <fieldset className="cx-args" data-testid="tool-args">
+      <legend>args{schema.description ? ` — ${schema.description}` : ""}</legend>
+      {Object.entries(schema.properties ?? {}).map(([name, property]) => {
+        const type = Array.isArray(property.type) ? property.type[0] : property.type;
+        const kind: FieldKind = type === "integer" || type === "number" ? "number" : type === "string" ? "template" : "json";
+        const required = schema.required?.includes(name) ? " (required)" : "";
+        return (
+          <Field
+            key={name}
+            spec={{ key: name, kind, hint: `${property.description ?? type ?? ""}${required}` }}
+            value={args[name]}
+            nodeIds={[]}
+            catalog={{ models: [], tools: [], vaultKeys: [], toolSchemas: {} }}
+            values={props.values}
+            onCommit={(value) => props.onCommit({ ...args, [name]: value })}
+          />
+        );
+      })}
+    </fieldset>
+  );
 }
 
 function shown(value: unknown, kind: FieldKind): string {
@@ -176,6 +205,14 @@ export function Drawer(props: {
         </button>
       </header>
       <div className="cx-fields">
+        {node.type === "tool" && typeof node.fields.tool === "string" && catalog.toolSchemas[node.fields.tool] && (
+          <ToolArgsForm
+            schema={catalog.toolSchemas[node.fields.tool]}
+            args={(node.fields.args as Record<string, unknown> | undefined) ?? {}}
+            values={props.values}
+            onCommit={(args) => props.onChange("args", args)}
+          />
+        )}
         {specs.map((spec) => (
           <Field
             key={`${node.id}.${spec.key}`}

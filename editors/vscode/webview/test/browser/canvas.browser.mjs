@@ -183,3 +183,43 @@ test("the drawer edits a field and previews the prompt with the last run's value
   assert.equal(after.nodes.find((n) => n.id === "repro").temperature, 0.5);
   await page.screenshot({ path: join(outputDir, "canvas-drawer.png") });
 });
+
+test("a tool node's arguments are a form built from the tool's JSON Schema", async () => {
+  const text = `{
+  "id": "words",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "count" },
+    { "id": "count", "type": "tool", "tool": "word_count", "args": { "path": "README.md" }, "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+`;
+  await send({ type: "document", text, version: 10 });
+  await send({
+    type: "catalog",
+    models: ["local"],
+    tools: ["read_file", "word_count"],
+    vaultKeys: [],
+    toolSchemas: {
+      word_count: {
+        description: "Count the words of a file",
+        properties: { path: { type: "string", description: "the file" }, limit: { type: "integer" } },
+        required: ["path"],
+      },
+    },
+  });
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__node").length === 3);
+  await node("count").locator(".cx-id").click();
+  const form = page.getByTestId("tool-args");
+  await form.waitFor();
+  assert.match(await form.innerText(), /Count the words of a file[\s\S]*path[\s\S]*the file \(required\)[\s\S]*limit/);
+  const limit = form.locator('input[name="limit"]');
+  await limit.fill("3");
+  await limit.press("Enter");
+  await page.waitForFunction(() => window.__posted.some((m) => m.label === "Set count.args"));
+  const edit = await lastEdit();
+  assert.equal(edit.version, 10);
+  const after = JSON.parse(applyEdits(text, edit.edits));
+  assert.deepEqual(after.nodes[1].args, { path: "README.md", limit: 3 });
+  await page.screenshot({ path: join(outputDir, "canvas-tool-form.png") });
+});
