@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +26,9 @@ use crate::services::{Chunk, Retriever, SecretStore, ToolBox};
 use crate::template::{self, Lookup, Reference};
 use crate::trace::{self, ContextFile, RunHeader, TraceError, TraceWriter};
 use crate::walk::{Ready, Walk};
+
+/// How long stopped work (a tool killing its processes) gets before it is dropped.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Bounds that keep any flow from running forever.
 #[derive(Clone, Debug)]
@@ -289,6 +292,7 @@ impl Runner {
             deadline: tokio::time::Instant::now() + self.limits.timeout,
             steps: AtomicUsize::new(0),
             cancel: cancel.child_token(),
+            timed_out: AtomicBool::new(false),
             context: context_text(&request.context),
             secrets_read: Mutex::new(HashMap::new()),
             book: Mutex::new(Book::default()),
@@ -494,13 +498,24 @@ struct RunState<'r> {
     started: Instant,
     deadline: tokio::time::Instant,
     steps: AtomicUsize,
+    /// Fired by the caller's token, and by the runner itself when the time limit passes.
     cancel: CancellationToken,
+    timed_out: AtomicBool,
     context: String,
     secrets_read: Mutex<HashMap<String, SecretString>>,
     book: Mutex<Book>,
 }
 
 impl RunState<'_> {
+    /// Why node work stops once [`RunState::cancel`] has fired.
+    fn stop_reason(&self) -> Stop {
+        if self.timed_out.load(Ordering::Relaxed) {
+            Stop::TimedOut
+        } else {
+            Stop::Cancelled
+        }
+    }
+
     fn elapsed_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -625,7 +640,7 @@ impl RunState<'_> {
                     () = tokio::time::sleep_until(self.deadline) => None,
                 };
                 let stop = if self.cancel.is_cancelled() {
-                    Stop::Cancelled
+                    self.stop_reason()
                 } else {
                     Stop::TimedOut
                 };
@@ -657,16 +672,22 @@ impl RunState<'_> {
                     }
                     Some((_, Err(Failure::Stopped(_)))) | None => {
                         let frontier = walk.frontier();
+                        let reason = reason_of(finished.as_ref(), stop);
+                        if reason == Stop::TimedOut {
+                            self.timed_out.store(true, Ordering::Relaxed);
+                        }
+                        // Running nodes see the token and clean up (a tool kills its process
+                        // group) before they are dropped.
+                        self.cancel.cancel();
+                        let drained = async { while running.next().await.is_some() {} };
+                        let _ = tokio::time::timeout(STOP_GRACE, drained).await;
                         drop(running);
-                        let why = match reason_of(finished.as_ref(), stop) {
+                        let why = match reason {
                             Stop::Cancelled => "cancelled",
                             Stop::TimedOut => "stopped: the run's time limit passed",
                         };
                         self.mark_stopped(scope, &frontier, why);
-                        return Ended::Stopped {
-                            reason: reason_of(finished.as_ref(), stop),
-                            frontier,
-                        };
+                        return Ended::Stopped { reason, frontier };
                     }
                 }
             }
@@ -756,7 +777,7 @@ impl RunState<'_> {
             {
                 // A node that fails because it was cancelled (a tool reporting it) was stopped.
                 Err(Failure::Failed(_)) if self.cancel.is_cancelled() => {
-                    Err(Failure::Stopped(Stop::Cancelled))
+                    Err(Failure::Stopped(self.stop_reason()))
                 }
                 other => other,
             };
@@ -947,7 +968,7 @@ impl RunState<'_> {
                     .ok_or("index not built: run `codexos index`")?;
                 let chunks = tokio::select! {
                     chunks = retriever.retrieve(&query, *k) => chunks?,
-                    () = self.cancel.cancelled() => return Err(Failure::Stopped(Stop::Cancelled)),
+                    () = self.cancel.cancelled() => return Err(Failure::Stopped(self.stop_reason())),
                 };
                 Ok(Outcome {
                     output: format_chunks(&chunks),
@@ -1002,20 +1023,28 @@ impl RunState<'_> {
             .timeout(tool)
             .unwrap_or(self.runner.limits.tool_timeout);
         let cancel = self.cancel.child_token();
-        let call = tools.call(tool, args, cancel.clone());
-        let result = tokio::select! {
-            result = tokio::time::timeout(limit, call) => result,
-            () = self.cancel.cancelled() => return Err(Failure::Stopped(Stop::Cancelled)),
+        let mut call = tools.call(tool, args, cancel.clone());
+        let finished = tokio::select! {
+            result = &mut call => Some(result),
+            () = tokio::time::sleep(limit) => None,
+            () = self.cancel.cancelled() => None,
         };
-        cancel.cancel();
-        match result {
-            Ok(Ok(Value::String(text))) => Ok(text),
-            Ok(Ok(value)) => Ok(serde_json::to_string_pretty(&value).unwrap_or_default()),
-            Ok(Err(error)) => Err(Failure::Failed(format!("tool `{tool}`: {error}"))),
-            Err(_) => Err(Failure::Failed(format!(
+        let Some(result) = finished else {
+            // Let the tool see its token and stop its processes before it is dropped.
+            cancel.cancel();
+            let _ = tokio::time::timeout(STOP_GRACE, call).await;
+            if self.cancel.is_cancelled() {
+                return Err(Failure::Stopped(self.stop_reason()));
+            }
+            return Err(Failure::Failed(format!(
                 "tool `{tool}` did not finish within {} and was stopped",
                 seconds(limit)
-            ))),
+            )));
+        };
+        match result {
+            Ok(Value::String(text)) => Ok(text),
+            Ok(value) => Ok(serde_json::to_string_pretty(&value).unwrap_or_default()),
+            Err(error) => Err(Failure::Failed(format!("tool `{tool}`: {error}"))),
         }
     }
 
@@ -1046,12 +1075,12 @@ impl RunState<'_> {
             request.tools = definitions.clone();
             let stream = tokio::select! {
                 stream = router.stream(request, self.cancel.child_token()) => stream,
-                () = self.cancel.cancelled() => return Err(Failure::Stopped(Stop::Cancelled)),
+                () = self.cancel.cancelled() => return Err(Failure::Stopped(self.stop_reason())),
             };
             let mut stream = match stream {
                 Ok(stream) => stream,
                 Err(_) if self.cancel.is_cancelled() => {
-                    return Err(Failure::Stopped(Stop::Cancelled));
+                    return Err(Failure::Stopped(self.stop_reason()));
                 }
                 Err(error) => return Err(Failure::Failed(error.to_string())),
             };
@@ -1083,7 +1112,7 @@ impl RunState<'_> {
                     }
                     Ok(StreamEvent::ToolCallDelta(_) | StreamEvent::Finished(_)) => {}
                     Err(_) if self.cancel.is_cancelled() => {
-                        return Err(Failure::Stopped(Stop::Cancelled));
+                        return Err(Failure::Stopped(self.stop_reason()));
                     }
                     Err(error) => return Err(Failure::Failed(error.to_string())),
                 }
