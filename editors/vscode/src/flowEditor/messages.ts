@@ -54,4 +54,6 @@ export type WebviewMessage =
   | { type: "edit"; version: number; label: string; edits: OffsetEdit[] }
   | { type: "run"; input: string }
   | { type: "retry"; runId: string }
-  | { type: "showText" };
+  | { type: "showText" }
+  /** Open a sub-flow (a `flow` node's path, relative to this file) in the flow editor. */
+  | { type: "openFlow"; path: string };

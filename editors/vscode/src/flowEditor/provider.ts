@@ -128,6 +128,11 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
       case "showText":
         await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: false });
         return;
+      case "openFlow": {
+        const target = vscode.Uri.joinPath(document.uri, "..", message.path);
+        await vscode.commands.executeCommand("vscode.openWith", target, FLOW_EDITOR_VIEW_TYPE);
+        return;
+      }
       case "run":
         await this.run(panel, send, message.input, async () => {
           if (document.isDirty) await document.save();

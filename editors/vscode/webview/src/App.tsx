@@ -367,6 +367,10 @@ function Canvas() {
           onReconnect={onReconnect}
           onDelete={onDelete}
           onNodeClick={(_e, node) => setSelectedId(node.id)}
+          onNodeDoubleClick={(_e, node) => {
+            const path = node.data.node.fields.flow;
+            if (node.data.node.type === "flow" && typeof path === "string" && path !== "") post({ type: "openFlow", path });
+          }}
           onPaneClick={() => setSelectedId(undefined)}
           deleteKeyCode={["Delete", "Backspace"]}
           minZoom={0.2}

@@ -189,7 +189,8 @@ test("a tool node's arguments are a form built from the tool's JSON Schema", asy
   "id": "words",
   "nodes": [
     { "id": "start", "type": "entry", "next": "count" },
-    { "id": "count", "type": "tool", "tool": "word_count", "args": { "path": "README.md" }, "next": "end" },
+    { "id": "count", "type": "tool", "tool": "word_count", "args": { "path": "README.md" }, "next": "sub" },
+    { "id": "sub", "type": "flow", "flow": "helpers/summary.flow.json", "next": "end" },
     { "id": "end", "type": "exit" }
   ]
 }
@@ -208,7 +209,7 @@ test("a tool node's arguments are a form built from the tool's JSON Schema", asy
       },
     },
   });
-  await page.waitForFunction(() => document.querySelectorAll(".react-flow__node").length === 3);
+  await page.waitForFunction(() => document.querySelectorAll(".react-flow__node").length === 4);
   await node("count").locator(".cx-id").click();
   const form = page.getByTestId("tool-args");
   await form.waitFor();
@@ -222,4 +223,10 @@ test("a tool node's arguments are a form built from the tool's JSON Schema", asy
   const after = JSON.parse(applyEdits(text, edit.edits));
   assert.deepEqual(after.nodes[1].args, { path: "README.md", limit: 3 });
   await page.screenshot({ path: join(outputDir, "canvas-tool-form.png") });
+});
+
+test("double-clicking a sub-flow node asks to open that flow", async () => {
+  await node("sub").locator(".cx-id").dblclick();
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === "openFlow"));
+  assert.deepEqual((await posted()).find((m) => m.type === "openFlow"), { type: "openFlow", path: "helpers/summary.flow.json" });
 });
