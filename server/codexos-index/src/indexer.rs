@@ -86,7 +86,8 @@ pub struct Indexer {
     chunker: Chunker,
     embedder: Arc<dyn Embedder>,
     settings: IndexSettings,
-    commit: Option<String>,
+    /// The commit chunks are tagged with: `HEAD` when the last full run started.
+    commit: std::sync::RwLock<Option<String>>,
     batch_delay: Option<Duration>,
 }
 
@@ -130,7 +131,7 @@ impl Indexer {
             chunker,
             embedder,
             settings,
-            commit,
+            commit: std::sync::RwLock::new(commit),
             batch_delay,
         })
     }
@@ -147,17 +148,27 @@ impl Indexer {
         &self.embedder
     }
 
+    /// A searcher over this index with its embedder. The indexer is `Sync`: a language
+    /// server shares it (`Arc<Indexer>`) between a background `index_all`, re-indexes on
+    /// save, and searches, which read LMDB snapshots and never wait for a write.
+    pub fn searcher(&self) -> crate::Searcher<'_> {
+        crate::Searcher::new(&self.store, self.embedder.as_ref())
+    }
+
     /// Brings the index up to the workspace: new and changed files are chunked and embedded,
     /// unchanged files (same blake3) are left alone, files gone from the workspace are removed.
     /// Work is committed in batches, so a crash or a cancel keeps what was committed and the
     /// next run goes on from there. `cancel` is checked between files.
     pub fn index_all(
-        &mut self,
+        &self,
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<IndexSummary> {
         let started = Instant::now();
-        self.commit = crate::git::head_commit(&self.root);
+        *self
+            .commit
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = crate::git::head_commit(&self.root);
         let files = walk(&self.root, &self.settings)?;
         let mut summary = IndexSummary {
             files_seen: files.len(),
@@ -336,6 +347,11 @@ impl Indexer {
             Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
         };
         let language = self.chunker.language_of(path).to_owned();
+        let commit = self
+            .commit
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         let chunks = chunks
             .into_iter()
             .map(|chunk| {
@@ -348,7 +364,7 @@ impl Indexer {
                     end_line: line_number(chunk.end_line),
                     byte_start: line_number(chunk.byte_range.start),
                     byte_end: line_number(chunk.byte_range.end),
-                    commit: self.commit.clone(),
+                    commit: commit.clone(),
                     symbols: chunk
                         .symbols
                         .into_iter()
@@ -369,7 +385,7 @@ impl Indexer {
                 hash,
                 size,
                 language,
-                commit: self.commit.clone(),
+                commit,
             },
             chunks,
         })

@@ -56,7 +56,7 @@ pub fn print_match(number: usize, line: &str) {
     write(root, "README.md", "# Fixture\n\nA tiny workspace.\n");
 }
 
-fn index(indexer: &mut Indexer) -> IndexSummary {
+fn index(indexer: &Indexer) -> IndexSummary {
     indexer
         .index_all(&mut |_| {}, &AtomicBool::new(false))
         .unwrap()
@@ -77,13 +77,13 @@ fn unchanged_files_are_never_re_embedded_and_a_changed_file_alone_is() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
     let embedder = Arc::new(CountingEmbedder::default());
-    let mut indexer = open(dir.path(), Arc::clone(&embedder));
-    let first = index(&mut indexer);
+    let indexer = open(dir.path(), Arc::clone(&embedder));
+    let first = index(&indexer);
     assert_eq!((first.files_indexed, first.files_unchanged), (4, 0));
     let embedded_first = embedder.texts.load(Ordering::SeqCst);
     assert_eq!(embedded_first, first.chunks_written);
 
-    let again = index(&mut indexer);
+    let again = index(&indexer);
     assert_eq!((again.files_indexed, again.files_unchanged), (0, 4));
     assert_eq!(
         embedder.texts.load(Ordering::SeqCst),
@@ -110,10 +110,10 @@ fn unchanged_files_are_never_re_embedded_and_a_changed_file_alone_is() {
 fn deleted_files_leave_the_index_on_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
-    let mut indexer = open(dir.path(), Arc::default());
-    index(&mut indexer);
+    let indexer = open(dir.path(), Arc::default());
+    index(&indexer);
     std::fs::remove_file(dir.path().join("src/print.rs")).unwrap();
-    let summary = index(&mut indexer);
+    let summary = index(&indexer);
     assert_eq!(summary.files_removed, 1);
     assert!(indexer.store().file("src/print.rs").unwrap().is_none());
     assert!(indexer.store().check_consistency().unwrap().is_consistent());
@@ -133,14 +133,14 @@ fn gitignored_hidden_and_codexos_toml_excluded_files_are_not_indexed() {
         "[index]\nexclude = [\"vendor/**\"]\n",
     );
     let settings = IndexSettings::load(dir.path()).unwrap();
-    let mut indexer = Indexer::open(
+    let indexer = Indexer::open(
         dir.path(),
         Arc::new(HashingEmbedder::new()),
         settings,
         &OpenOptions::default(),
     )
     .unwrap();
-    index(&mut indexer);
+    index(&indexer);
     let paths: Vec<String> = indexer
         .store()
         .files()
@@ -193,9 +193,9 @@ fn invalid_utf8_binary_huge_minified_and_looping_files_are_skipped_with_a_log_li
     let minified = "var a=1;".repeat(50 * 1024 * 1024 / 8);
     std::fs::write(dir.path().join("bundle.min.js"), minified).unwrap();
     std::os::unix::fs::symlink(dir.path(), dir.path().join("src/loop")).unwrap();
-    let mut indexer = open(dir.path(), Arc::default());
+    let indexer = open(dir.path(), Arc::default());
     let mut summary = IndexSummary::default();
-    let logs = logs_of(|| summary = index(&mut indexer));
+    let logs = logs_of(|| summary = index(&indexer));
     assert_eq!(
         (summary.files_indexed, summary.files_skipped),
         (4, 3),
@@ -222,8 +222,8 @@ fn invalid_utf8_binary_huge_minified_and_looping_files_are_skipped_with_a_log_li
 fn a_file_that_vanished_is_skipped_with_a_log_line_and_leaves_the_index() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
-    let mut indexer = open(dir.path(), Arc::default());
-    index(&mut indexer);
+    let indexer = open(dir.path(), Arc::default());
+    index(&indexer);
     std::fs::remove_file(dir.path().join("src/parse.rs")).unwrap();
     let mut outcome = None;
     let logs = logs_of(|| outcome = Some(indexer.reindex_file(Path::new("src/parse.rs")).unwrap()));
@@ -253,7 +253,7 @@ fn a_cancelled_run_keeps_what_it_committed_and_the_next_run_finishes() {
         ..IndexSettings::default()
     };
     let embedder = Arc::new(CountingEmbedder::default());
-    let mut indexer = Indexer::open(
+    let indexer = Indexer::open(
         dir.path(),
         Arc::clone(&embedder) as Arc<dyn Embedder>,
         settings,
@@ -275,7 +275,7 @@ fn a_cancelled_run_keeps_what_it_committed_and_the_next_run_finishes() {
         (10..40).contains(&committed),
         "{committed} files committed before the cancel"
     );
-    let summary = index(&mut indexer);
+    let summary = index(&indexer);
     assert_eq!(
         (summary.files_unchanged, summary.files_indexed),
         (committed, 40 - committed)

@@ -71,7 +71,7 @@ class LoginView:
         "docs/guide.md",
         "# Guide\n\n## Colours\n\nUse `--color always` to force colours in output.\n",
     );
-    let mut indexer = Indexer::open(
+    let indexer = Indexer::open(
         root,
         Arc::new(HashingEmbedder::new()),
         IndexSettings::default(),

@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!("embedder: {}", embedder.space());
 
-    let mut indexer = Indexer::open(
+    let indexer = Indexer::open(
         &work_dir,
         embedder.clone(),
         IndexSettings::default(),

@@ -187,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )?;
             indexer = Some((row.exts.clone(), opened));
         }
-        let Some((_, indexer)) = indexer.as_mut() else {
+        let Some((_, indexer)) = indexer.as_ref() else {
             bail!("indexer not open")
         };
         let summary = indexer.index_all(&mut |_| {}, &AtomicBool::new(false))?;

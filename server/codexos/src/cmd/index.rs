@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = OpenOptions {
         wait_for_lock: Duration::from_secs(args.wait),
     };
-    let mut indexer = Indexer::open(&root, embedder, settings, &options)?;
+    let indexer = Indexer::open(&root, embedder, settings, &options)?;
     let cancel = AtomicBool::new(false);
     let summary = indexer.index_all(
         &mut |progress| {

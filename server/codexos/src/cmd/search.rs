@@ -26,8 +26,8 @@ pub struct Args {
     /// JSON lines instead of text.
     #[arg(long)]
     json: bool,
-    /// bm25, vector, rrf, hybrid or hybrid-rerank (default).
-    #[arg(long, default_value = "hybrid-rerank")]
+    /// bm25, vector, rrf, hybrid (default) or hybrid-rerank.
+    #[arg(long, default_value = "hybrid")]
     mode: String,
     /// Only paths matching this glob.
     #[arg(long)]
