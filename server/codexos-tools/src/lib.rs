@@ -28,7 +28,7 @@ mod write;
 
 pub use context::{ToolConfig, ToolContext, ToolSettings};
 pub use error::{ArgumentError, ToolError};
-pub use registry::{Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
+pub use registry::{AsyncTool, Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
 pub use search::{Search, SearchError, SearchHit};
 pub use workspace_path::{WorkspacePathError, resolve_in_workspace};
 pub use write::{AtomicWriteSink, FileWrite, RecordingWriteSink, WriteSink};

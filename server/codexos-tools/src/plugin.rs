@@ -31,15 +31,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::builtin::{CommandSpec, command_result, run_command};
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::registry::{Registered, Tool, ToolInfo, ToolOutput, ToolProblem, ToolSource};
+use crate::registry::{AsyncTool, Registered, ToolInfo, ToolOutput, ToolProblem, ToolSource};
 use crate::schema::ArgumentSchema;
 
 /// The suffix that marks a plug-in tool file.
@@ -81,21 +79,11 @@ struct PluginTool {
     timeout: Option<Duration>,
 }
 
-impl Tool for PluginTool {
+impl AsyncTool for PluginTool {
     fn info(&self) -> &ToolInfo {
         &self.info
     }
 
-    fn call<'a>(
-        &'a self,
-        args: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        self.run(args, ctx).boxed()
-    }
-}
-
-impl PluginTool {
     async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let name = &self.info.name;
         let argv: Vec<String> = self

@@ -86,6 +86,7 @@ impl ToolOutput {
 }
 
 /// A callable tool. Arguments reach [`Tool::call`] only after they matched `info().input_schema`.
+/// Implement [`AsyncTool`] instead to write the call as an `async fn`.
 pub trait Tool: Send + Sync {
     fn info(&self) -> &ToolInfo;
     fn call<'a>(
@@ -93,6 +94,30 @@ pub trait Tool: Send + Sync {
         args: Value,
         ctx: &'a ToolContext,
     ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+}
+
+/// A tool whose call is an `async fn`; every `AsyncTool` is a [`Tool`].
+pub trait AsyncTool: Send + Sync {
+    fn info(&self) -> &ToolInfo;
+    fn run(
+        &self,
+        args: Value,
+        ctx: &ToolContext,
+    ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+}
+
+impl<T: AsyncTool> Tool for T {
+    fn info(&self) -> &ToolInfo {
+        AsyncTool::info(self)
+    }
+
+    fn call<'a>(
+        &'a self,
+        args: Value,
+        ctx: &'a ToolContext,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+        Box::pin(self.run(args, ctx))
+    }
 }
 
 /// A tool with its compiled argument schema.

@@ -4,8 +4,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 use rmcp::service::{RoleClient, RunningService};
@@ -16,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::McpServerConfig;
 use crate::context::ToolContext;
 use crate::error::ToolError;
-use crate::registry::{Tool, ToolInfo, ToolOutput, ToolProblem, ToolSource};
+use crate::registry::{AsyncTool, Tool, ToolInfo, ToolOutput, ToolProblem, ToolSource};
 
 /// How much of a server's stderr is kept to explain a failed start.
 const STDERR_TAIL_BYTES: usize = 2000;
@@ -191,21 +189,11 @@ struct McpTool {
     connection: Arc<McpConnection>,
 }
 
-impl Tool for McpTool {
+impl AsyncTool for McpTool {
     fn info(&self) -> &ToolInfo {
         &self.info
     }
 
-    fn call<'a>(
-        &'a self,
-        args: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        self.run(args, ctx).boxed()
-    }
-}
-
-impl McpTool {
     async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let name = &self.info.name;
         let mut params = CallToolRequestParams::new(self.remote_name.clone());

@@ -20,7 +20,9 @@ use anyhow::Context;
 use codexos_agent::{ContextFile, RunRequest, RunStatus, Runner, ignore_events};
 use codexos_flow::{Encoding, FlowFile, LineCol, LineIndex, Severity};
 use codexos_service::Workspace;
-use codexos_tools::{Tool, ToolContext, ToolError, ToolInfo, ToolOutput, ToolRegistry, ToolSource};
+use codexos_tools::{
+    AsyncTool, Tool, ToolContext, ToolError, ToolInfo, ToolOutput, ToolRegistry, ToolSource,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -313,21 +315,11 @@ fn run_flow_info() -> ToolInfo {
     }
 }
 
-impl Tool for RunFlow {
+impl AsyncTool for RunFlow {
     fn info(&self) -> &ToolInfo {
         &self.info
     }
 
-    fn call<'a>(
-        &'a self,
-        args: Value,
-        ctx: &'a ToolContext,
-    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
-        self.run(args, ctx).boxed()
-    }
-}
-
-impl RunFlow {
     async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let failed = |message: String| ToolError::Failed {
             tool: "run_flow".to_owned(),
