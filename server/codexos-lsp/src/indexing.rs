@@ -1,7 +1,7 @@
 //! The workspace index, live in the editor: built in the background after `initialized` with
 //! `$/progress` and `codexos/status`, refreshed per file on save and on watched-file changes.
-//! Nothing here runs on the request loop: index work is on blocking threads, and searches never
-//! wait for a full run (they answer "busy" instead).
+//! Nothing here runs on the request loop: index work is on blocking threads, and searches read
+//! what the running batches have committed so far.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -89,8 +89,9 @@ impl WorkspaceIndex {
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<IndexSummary, WorkspaceIndexError> {
-        let mut indexer = self.indexer.write().unwrap_or_else(|p| p.into_inner());
-        indexer
+        self.indexer
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
             .index_all(progress, cancel)
             .map_err(|e| self.error(e))
     }

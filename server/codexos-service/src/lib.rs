@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod index;
 pub mod tools;
+pub mod vault;
 mod workspace;
 
 pub use workspace::is_flow_path;

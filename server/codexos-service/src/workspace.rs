@@ -31,7 +31,8 @@ impl Workspace {
     }
 
     pub fn with_config(root: &Path, loaded: LoadedConfig) -> Workspace {
-        let catalog = ServiceCatalog::new(&loaded.config);
+        let catalog =
+            ServiceCatalog::new(&loaded.config).with_vault_keys(crate::vault::key_names(root));
         Workspace {
             root: root.to_owned(),
             loaded,

@@ -14,10 +14,37 @@ use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
 pub const REINDEX: &str = "codexos.reindex";
+pub const VAULT_PUT: &str = "codexos.vault.put";
+pub const VAULT_LIST: &str = "codexos.vault.list";
 
 /// Every command this server executes, for the `executeCommandProvider` capability.
 pub fn all() -> Vec<String> {
-    [RAG_QUERY, REINDEX].map(str::to_owned).to_vec()
+    [RAG_QUERY, REINDEX, VAULT_PUT, VAULT_LIST]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+fn failed(command: &str, error: impl std::fmt::Display) -> Error {
+    Error {
+        code: ErrorCode::ServerError(-32003),
+        message: format!("{command}: {error}").into(),
+        data: None,
+    }
+}
+
+/// Runs vault work on a blocking thread (age and file locks), naming the command on failure.
+async fn with_vault<T: Send + 'static>(
+    session: &Arc<Session>,
+    command: &'static str,
+    work: impl FnOnce(codexos_vault::Vault) -> std::result::Result<T, codexos_vault::VaultError>
+    + Send
+    + 'static,
+) -> Result<T> {
+    let workspace = session.workspace();
+    tokio::task::spawn_blocking(move || workspace.open_vault().and_then(work))
+        .await
+        .map_err(|error| failed(command, error))?
+        .map_err(|error| failed(command, error))
 }
 
 fn argument<T: DeserializeOwned>(command: &str, params: &ExecuteCommandParams) -> Result<T> {
@@ -53,6 +80,24 @@ pub async fn execute(
             let session = session.clone();
             tokio::spawn(async move { crate::indexing::index_all(&session, &index).await });
             Ok(None)
+        }
+        VAULT_PUT => {
+            // `{key, value, tags}` (the seed's `/vault/put`); the value never reaches a log.
+            let request: codexos_vault::PutRequest = argument(VAULT_PUT, &params)?;
+            let key = request.key.clone();
+            let outcome =
+                with_vault(session, VAULT_PUT, move |vault| vault.put_request(request)).await?;
+            tracing::info!("vault: stored `{key}`");
+            // Flows that use the key check clean now.
+            crate::handlers::workspace::reload_and_recheck(session);
+            let created = matches!(outcome, codexos_vault::PutOutcome::Created);
+            Ok(Some(serde_json::json!({ "key": key, "created": created })))
+        }
+        VAULT_LIST => {
+            let secrets = with_vault(session, VAULT_LIST, |vault| vault.list()).await?;
+            serde_json::to_value(secrets)
+                .map(Some)
+                .map_err(|error| failed(VAULT_LIST, error))
         }
         other => Err(Error {
             code: ErrorCode::InvalidParams,

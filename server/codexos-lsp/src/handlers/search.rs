@@ -1,6 +1,6 @@
 //! Search of the workspace index: `codexos/search` (locations, snippets, scores),
 //! `workspace/symbol` (symbols from the index) and the `codexos.rag.query` command. Each runs the
-//! search on a blocking thread; while the index is being built they answer with a clear error.
+//! search on a blocking thread, on what the index holds so far.
 
 use std::sync::Arc;
 
@@ -115,7 +115,6 @@ pub async fn workspace_symbol(
     request.k = 50;
     let found = match find(session, request).await {
         Ok(found) => found,
-        // While the index is being built there is nothing to list yet; not an error to show.
         Err(error) => {
             tracing::info!("workspace/symbol: {}", error.message);
             return Ok(None);
