@@ -33,7 +33,8 @@ use crate::{EmbedError, Embedder, HashingEmbedder, SpaceId, normalize};
 /// The file name of the distilled model inside the models directory.
 pub const STATIC_MODEL_FILE: &str = "static-minilm-256.bin";
 const MAGIC: &[u8; 8] = b"CXSTATIC";
-const FORMAT_VERSION: u32 = 1;
+/// 2: rows are stored unweighted and SIF weights are applied when loading.
+const FORMAT_VERSION: u32 = 2;
 /// Sequences per forward pass while distilling; all are three tokens long, so no padding.
 const DISTILL_BATCH: usize = 512;
 /// Longest word WordPiece tries to split, as in BERT; longer runs are base64, hashes or minified code.
@@ -215,8 +216,11 @@ impl StaticEmbedder {
     /// Loads a model written by [`distill`].
     pub fn load(path: &Path) -> Result<Self, EmbedError> {
         let bytes = read(path)?;
-        let (header, body) = split_file(&bytes).ok_or_else(|| {
-            bad_file(path, "not a CodexOS static model (bad magic or truncated header); rebuild it with scripts/fetch-models")
+        let (header, body) = split_file(&bytes).map_err(|reason| {
+            bad_file(
+                path,
+                format!("{reason}; rebuild it with scripts/fetch-models"),
+            )
         })?;
         let header: Header =
             serde_json::from_slice(header).map_err(|error| bad_file(path, error))?;
@@ -361,15 +365,27 @@ impl StaticEmbedder {
     }
 }
 
-fn split_file(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    let version = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
+/// The JSON header and the vector bytes of a model file, or why the file is not one.
+fn split_file(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    let not_a_model = || "not a CodexOS static model (bad magic or truncated header)".to_string();
+    let rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(not_a_model)?;
+    let word = |range: std::ops::Range<usize>| {
+        rest.get(range)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(not_a_model)
+    };
+    let version = word(0..4)?;
     if version != FORMAT_VERSION {
-        return None;
+        return Err(format!(
+            "format version {version}, this build reads version {FORMAT_VERSION}"
+        ));
     }
-    let header_len = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?) as usize;
-    let header = rest.get(8..8usize.checked_add(header_len)?)?;
-    Some((header, &rest[8 + header_len..]))
+    let header_len = word(4..8)? as usize;
+    let header = rest.get(8..8 + header_len).ok_or_else(not_a_model)?;
+    Ok((header, &rest[8 + header_len..]))
 }
 
 impl Embedder for StaticEmbedder {

@@ -104,6 +104,17 @@ fn a_file_that_is_not_a_static_model_is_rejected_with_its_path() {
         message.contains("static-minilm-256.bin") && message.contains("not a CodexOS static model"),
         "{message}"
     );
+    let mut older_format = b"CXSTATIC".to_vec();
+    older_format.extend_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, older_format).unwrap();
+    let message = StaticEmbedder::load(&path)
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("format version 1") && message.contains("scripts/fetch-models"),
+        "{message}"
+    );
     let missing = StaticEmbedder::load(&dir.path().join("absent.bin"));
     assert!(
         matches!(missing, Err(EmbedError::MissingModelFile { path }) if path.ends_with("absent.bin"))
