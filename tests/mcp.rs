@@ -213,3 +213,48 @@ async fn search_workspace_before_indexing_says_how_to_build_the_index() {
     expect!["search_workspace: index not built: run `codexos index`"].assert_eq(&text(&result));
     client.cancel().await.unwrap();
 }
+
+#[test]
+fn a_flow_calls_a_tool_of_an_mcp_server_listed_in_codexos_toml() {
+    // The MCP server is `codexos mcp` itself, serving a second workspace: a real stdio server.
+    let served = workspace();
+    let root = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[[mcp.servers]]\nname = \"inner\"\ncommand = {:?}\nargs = [\"mcp\", \"--root\", {:?}]\n",
+        env!("CARGO_BIN_EXE_codexos"),
+        served.path().display().to_string()
+    );
+    std::fs::write(root.path().join("codexos.toml"), config).unwrap();
+    std::fs::write(
+        root.path().join("uses_mcp.flow.json"),
+        r#"{
+  "id": "uses-mcp",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "list" },
+    { "id": "list", "type": "tool", "tool": "inner.list_flows", "args": {}, "next": "end" },
+    { "id": "end", "type": "exit", "output": "{{nodes.list.output}}" }
+  ]
+}
+"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .args(["run", "uses_mcp.flow.json", "--input", "x"])
+        .current_dir(root.path())
+        .env("HOME", root.path())
+        .env("CODEXOS_MODELS_DIR", root.path().join("models"))
+        .env_remove("VAULT_MASTER_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    expect![[r#"
+        flows/broken.flow.json (broken): 1 error(s), 2 warning(s)
+        flows/greeter.flow.json (greeter — Greeter): 0 error(s), 0 warning(s)
+    "#]]
+    .assert_eq(&stdout);
+}
