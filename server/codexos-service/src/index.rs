@@ -1,10 +1,10 @@
 //! The workspace index as the language server uses it: one writer per process (it holds the
 //! index's lock), the embedder `[index]` asks for (falling back with a notice), full and
-//! per-file refreshes, and searches that never wait behind a full indexing run.
+//! per-file refreshes, and searches that run alongside a full indexing run.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
 
 use codexos_embed::select_embedder;
 use codexos_index::{
@@ -20,8 +20,6 @@ pub enum WorkspaceIndexError {
     Index { root: PathBuf, source: IndexError },
     #[error("index of {root}: cannot load an embedder: {detail}")]
     Embedder { root: PathBuf, detail: String },
-    #[error("the index of {root} is being built; search again in a moment")]
-    Busy { root: PathBuf },
 }
 
 /// A search result with the text of its chunk.
@@ -34,9 +32,9 @@ pub struct Found {
 /// The open index of one workspace.
 pub struct WorkspaceIndex {
     root: PathBuf,
-    /// Searches and per-file refreshes take it briefly; a full run holds it for writing, so a
-    /// search during one answers `Busy` at once instead of waiting.
-    indexer: RwLock<Indexer>,
+    /// Shared by full runs, per-file refreshes and searches at once: searches read what the
+    /// running batches have committed so far.
+    indexer: Indexer,
     notice: Option<String>,
 }
 
@@ -60,7 +58,7 @@ impl Workspace {
             .map_err(index_error)?;
         Ok(Arc::new(WorkspaceIndex {
             root,
-            indexer: RwLock::new(indexer),
+            indexer,
             notice: selected.notice,
         }))
     }
@@ -90,8 +88,6 @@ impl WorkspaceIndex {
         cancel: &AtomicBool,
     ) -> Result<IndexSummary, WorkspaceIndexError> {
         self.indexer
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
             .index_all(progress, cancel)
             .map_err(|e| self.error(e))
     }
@@ -102,29 +98,21 @@ impl WorkspaceIndex {
         path: &Path,
         text: Option<&str>,
     ) -> Result<FileOutcome, WorkspaceIndexError> {
-        let indexer = self.indexer.read().unwrap_or_else(|p| p.into_inner());
         match text {
-            Some(text) => indexer.reindex_text(path, text),
-            None => indexer.reindex_file(path),
+            Some(text) => self.indexer.reindex_text(path, text),
+            None => self.indexer.reindex_file(path),
         }
         .map_err(|e| self.error(e))
     }
 
     pub fn remove_file(&self, path: &Path) -> Result<FileOutcome, WorkspaceIndexError> {
-        let indexer = self.indexer.read().unwrap_or_else(|p| p.into_inner());
-        indexer.remove_file(path).map_err(|e| self.error(e))
+        self.indexer.remove_file(path).map_err(|e| self.error(e))
     }
 
-    /// Searches, with each hit's chunk text; `Busy` while a full run holds the index.
+    /// Searches, with each hit's chunk text.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Found>, WorkspaceIndexError> {
-        let indexer = self
-            .indexer
-            .try_read()
-            .map_err(|_| WorkspaceIndexError::Busy {
-                root: self.root.clone(),
-            })?;
-        let store = indexer.store();
-        let hits = Searcher::new(store, indexer.embedder().as_ref())
+        let store = self.indexer.store();
+        let hits = Searcher::new(store, self.indexer.embedder().as_ref())
             .search(request)
             .map_err(|e| self.error(e))?;
         let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
