@@ -42,7 +42,10 @@ fn the_missing_secret_fix_stores_the_secret_and_the_flow_checks_clean() {
     std::fs::write(&path, FLOW).expect("write the flow");
     let uri = file_uri(&path);
     let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
-    client.initialize(dir.path(), json!({ "window": { "workDoneProgress": true } }));
+    client.initialize(
+        dir.path(),
+        json!({ "window": { "workDoneProgress": true } }),
+    );
     client.open(&uri, FLOW);
     let diagnostics = client.diagnostics(&uri, 1);
     assert!(
@@ -65,11 +68,17 @@ fn the_missing_secret_fix_stores_the_secret_and_the_flow_checks_clean() {
     });
 
     let listed = client
-        .request("workspace/executeCommand", json!({ "command": "codexos.vault.list", "arguments": [{}] }))
+        .request(
+            "workspace/executeCommand",
+            json!({ "command": "codexos.vault.list", "arguments": [{}] }),
+        )
         .expect("codexos.vault.list answers");
     assert_eq!(listed[0]["key"], json!("github_token"));
     assert_eq!(listed[0]["tags"], json!(["api"]));
-    assert!(!listed.to_string().contains(SECRET), "names and tags only: {listed}");
+    assert!(
+        !listed.to_string().contains(SECRET),
+        "names and tags only: {listed}"
+    );
 
     let refused = client
         .request(
@@ -77,15 +86,24 @@ fn the_missing_secret_fix_stores_the_secret_and_the_flow_checks_clean() {
             json!({ "command": "codexos.vault.put", "arguments": [{ "key": "bad key!", "value": "x" }] }),
         )
         .expect_err("an invalid key name is refused");
-    assert!(refused.message.contains("codexos.vault.put"), "{}", refused.message);
+    assert!(
+        refused.message.contains("codexos.vault.put"),
+        "{}",
+        refused.message
+    );
 
     let stderr = client.stderr();
     assert!(client.shutdown_and_exit().success());
     assert!(!stderr.contains(SECRET), "stderr leaks the secret");
     let written = every_byte_under(&dir.path().join(".codexos"));
-    assert!(!written.is_empty(), "the vault and the logs are under .codexos/");
     assert!(
-        !written.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        !written.is_empty(),
+        "the vault and the logs are under .codexos/"
+    );
+    assert!(
+        !written
+            .windows(SECRET.len())
+            .any(|w| w == SECRET.as_bytes()),
         "a file under .codexos/ holds the secret in plain text"
     );
 }
