@@ -122,8 +122,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.files_skipped,
     );
     println!(
-        "peak RSS while indexing (VmHWM): {}",
-        peak_rss().unwrap_or_else(|| "unknown".into())
+        "peak RSS while indexing (VmHWM): {}; now {} ({} heap, {} mapped index files)",
+        proc_status("VmHWM").unwrap_or_else(|| "unknown".into()),
+        proc_status("VmRSS").unwrap_or_else(|| "unknown".into()),
+        proc_status("RssAnon").unwrap_or_else(|| "unknown".into()),
+        proc_status("RssFile").unwrap_or_else(|| "unknown".into()),
     );
     let stats = indexer.store().stats()?;
     println!(
@@ -246,9 +249,14 @@ fn percentiles(times: &mut [Duration]) -> String {
     )
 }
 
-fn peak_rss() -> Option<String> {
+/// A memory line of `/proc/self/status` in MB. LMDB and tantivy map their files, so RSS
+/// counts index pages the kernel can drop at will (`RssFile`) beside the heap (`RssAnon`).
+fn proc_status(key: &str) -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| {
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(format!("{:.0} MB", kilobytes / 1024.0))
 }
