@@ -365,3 +365,79 @@ fn vault_values_go_in_through_stdin_and_out_only_into_a_pipe() {
     assert_eq!(gone.status.code(), Some(1));
     assert!(text(&gone.stderr).contains("no secret `deploy_key`"));
 }
+
+/// Whether some process runs `sleep <marker>`.
+fn sleep_is_running(marker: &str) -> bool {
+    let wanted = format!("sleep\0{marker}\0");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .any(|cmdline| cmdline == wanted.as_bytes())
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn ctrl_c_stops_a_run_kills_its_tool_processes_and_records_where_it_stopped() {
+    let marker = format!("41.{}", std::process::id());
+    let workspace = Workspace::new(&[(
+        "nap.flow.json",
+        &format!(
+            r#"{{"id": "nap", "nodes": [
+  {{"id": "start", "type": "entry", "next": "nap"}},
+  {{"id": "nap", "type": "tool", "tool": "shell", "args": {{"command": "sleep {marker}; echo done"}}, "next": "end"}},
+  {{"id": "end", "type": "exit"}}
+]}}"#
+        ),
+    )]);
+    workspace.write("codexos.toml", "[tools]\nallow_shell = true\n");
+    let child = Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .args(["run", "nap.flow.json"])
+        .current_dir(workspace.root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", workspace.root().join(".home"))
+        .env("VAULT_MASTER_KEY", "e2e-test-master-key-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("codexos starts");
+    wait_for("the tool's sleep to start", || sleep_is_running(&marker));
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let output = child.wait_with_output().expect("codexos ends");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("run") && stderr.contains("cancelled"),
+        "{stderr}"
+    );
+    wait_for("the sleep to be killed", || !sleep_is_running(&marker));
+    let traces = workspace.codexos_files();
+    let trace = text(
+        &traces
+            .iter()
+            .find(|(p, _)| p.extension().is_some_and(|e| e == "jsonl"))
+            .expect("a trace")
+            .1,
+    );
+    let last = trace.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(r#""status":"cancelled""#) && last.contains(r#""frontier":["nap"]"#),
+        "{last}"
+    );
+}

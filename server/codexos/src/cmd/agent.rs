@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use codexos_agent::{
-    Chunk, EventSink, Limits, RegistryTools, Retriever, RunEvent, RunResult, RunStatus, Runner,
-    SecretStore, runs_dir,
+    CancellationToken, Chunk, EventSink, Limits, RegistryTools, Retriever, RunEvent, RunResult,
+    RunStatus, Runner, SecretStore, runs_dir,
 };
 use codexos_index::{IndexSettings, SearchMode, SearchRequest, Searcher, Store};
 use codexos_llm::{LlmConfig, Router};
@@ -274,7 +274,7 @@ pub fn stderr_progress() -> EventSink {
 }
 
 /// Prints the result on stdout (the output alone, or everything with `json`) and says how the
-/// process exits: 0 when the run succeeded, 1 otherwise.
+/// process exits: 0 when the run succeeded, 1 when it failed, 130 when it was interrupted.
 pub fn print_result(result: &RunResult, json: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if json {
@@ -287,11 +287,27 @@ pub fn print_result(result: &RunResult, json: bool) -> anyhow::Result<ExitCode> 
         }
     }
     out.flush()?;
-    Ok(if result.status == RunStatus::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match result.status {
+        RunStatus::Succeeded => ExitCode::SUCCESS,
+        RunStatus::Failed => ExitCode::FAILURE,
+        // The shell's code for "ended by SIGINT".
+        RunStatus::Cancelled => ExitCode::from(130),
     })
+}
+
+/// A token that Ctrl-C (SIGINT) cancels: the run stops its nodes, kills their processes and
+/// records where it stopped, instead of the process dying with its children still running.
+/// Call inside the runtime.
+pub fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: stopping the run");
+            on_signal.cancel();
+        }
+    });
+    cancel
 }
 
 /// A runtime for one command.

@@ -6,8 +6,9 @@
 //! whole [`codexos_agent::RunResult`] (per-node outputs, timings, token usage, errors,
 //! warnings, sources). Secret values never appear: everything printed is redacted.
 //!
-//! Exit status: 0 when the run succeeded, 1 when it failed, was cancelled or did not start
-//! because of the flow's errors, 2 when the command itself could not work (unreadable files).
+//! Exit status: 0 when the run succeeded, 1 when it failed or did not start because of the flow's
+//! errors, 130 when Ctrl-C stopped it (its tools' processes are killed, the trace records where
+//! it stopped), 2 when the command itself could not work (unreadable files).
 //! Every run is recorded under `.codexos/runs/`; `codexos runs retry ID` continues a failed one.
 
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use codexos_agent::{CancellationToken, ContextFile, RunError, RunRequest};
+use codexos_agent::{ContextFile, RunError, RunRequest};
 use codexos_service::Workspace;
 
 use super::agent;
@@ -58,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     agent::runtime()?.block_on(async {
         let runner = agent::runner_for(&workspace, Duration::from_secs(args.timeout)).await?;
         let started = runner
-            .run(request, agent::stderr_progress(), CancellationToken::new())
+            .run(request, agent::stderr_progress(), agent::cancel_on_ctrl_c())
             .await;
         match started {
             Ok(result) => agent::print_result(&result, args.json),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use codexos_agent::trace::{self, RecordedRun};
-use codexos_agent::{CancellationToken, RunError, RunEvent, runs_dir};
+use codexos_agent::{RunError, RunEvent, runs_dir};
 use codexos_service::Workspace;
 
 use super::agent;
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => agent::runtime()?.block_on(async {
             let runner = agent::runner_for(&workspace, Duration::from_secs(timeout)).await?;
             let retried = runner
-                .retry(&run_id, agent::stderr_progress(), CancellationToken::new())
+                .retry(&run_id, agent::stderr_progress(), agent::cancel_on_ctrl_c())
                 .await;
             match retried {
                 Ok(result) => agent::print_result(&result, json),
