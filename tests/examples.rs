@@ -25,13 +25,14 @@ fn every_shipped_flow_passes_codexos_check_with_only_fresh_machine_warnings() {
         "codexos check flows exited with {}\n{stdout}\n{stderr}",
         output.status
     );
-    let findings: Value = serde_json::from_str(&stdout).unwrap_or_else(|error| {
-        panic!("codexos check --format json printed no JSON ({error}):\n{stdout}")
-    });
-    let findings: Vec<String> = findings
-        .as_array()
-        .expect("a list of findings")
-        .iter()
+    // `--format json` prints JSON lines: one finding a line.
+    let findings: Vec<String> = stdout
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|error| panic!("not a JSON finding ({error}): {line}\n{stdout}"))
+        })
         .map(|finding| {
             format!(
                 "{} {}:{} {}[{}]",
