@@ -163,3 +163,43 @@ fn a_saved_file_is_reindexed_and_found_by_its_new_content() {
     assert!(found, "the saved file is found after didSave");
     assert!(client.shutdown_and_exit().success());
 }
+
+#[test]
+fn an_unsaved_edit_is_indexed_once_typing_pauses() {
+    let dir = workspace();
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    ready(&mut client);
+    let path = dir.path().join("src/payment.rs");
+    let uri = file_uri(&path);
+    let saved = std::fs::read_to_string(&path).expect("read the fixture");
+    client.open(&uri, &saved);
+    let edited = format!(
+        "{saved}\npub fn apply_coupon_discount(price: u32) -> u32 {{\n    price * 9 / 10\n}}\n"
+    );
+    client.change(&uri, 2, json!([{ "text": edited }]));
+    let mut found = false;
+    for _ in 0..50 {
+        let results = client
+            .request(
+                "codexos/search",
+                json!({ "query": "apply coupon discount", "k": 3 }),
+            )
+            .expect("codexos/search answers");
+        if results[0]["snippet"]
+            .as_str()
+            .is_some_and(|s| s.contains("apply_coupon_discount"))
+        {
+            found = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(found, "the unsaved buffer's new function is found");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        saved,
+        "nothing was written to disk"
+    );
+    assert!(client.shutdown_and_exit().success());
+}

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use codexos_service::index::WorkspaceIndex;
 use serde::Serialize;
 use tower_lsp_server::ls_types::notification::Notification;
-use tower_lsp_server::ls_types::{MessageType, ProgressToken};
+use tower_lsp_server::ls_types::{MessageType, ProgressToken, Uri};
 
 use crate::progress::{ProgressStep, create_progress, report_progress};
 use crate::session::Session;
@@ -191,6 +191,30 @@ pub fn refresh(session: &Arc<Session>, path: PathBuf, text: Option<String>) {
         match outcome {
             Ok(outcome) => tracing::debug!("re-indexed {}: {outcome:?}", path.display()),
             Err(error) => tracing::warn!("{error}"),
+        }
+    });
+}
+
+/// How long typing must pause before an unsaved buffer is re-indexed.
+const UNSAVED_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Re-indexes an edited, unsaved buffer from its text once typing pauses (only the newest
+/// version is indexed; saving re-indexes from disk).
+pub fn schedule_unsaved(session: &Arc<Session>, uri: Uri, version: i32) {
+    if session.index().is_none() {
+        return;
+    }
+    let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else {
+        return;
+    };
+    let session = session.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(UNSAVED_DEBOUNCE).await;
+        if session.version(&uri) != Some(version) {
+            return;
+        }
+        if let Some(text) = session.text(&uri) {
+            refresh(&session, path, Some(text));
         }
     });
 }

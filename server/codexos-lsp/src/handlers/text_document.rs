@@ -26,6 +26,7 @@ pub fn did_change(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
         );
         return;
     }
+    crate::indexing::schedule_unsaved(session, document.uri.clone(), document.version);
     diagnostics::schedule(session, document.uri, DEBOUNCE);
 }
 

@@ -56,6 +56,11 @@ impl Document {
         self.snapshot = None;
     }
 
+    /// The current text (a copy: ropes are cheap to clone, the string is built here).
+    pub fn text(&self) -> String {
+        self.rope.to_string()
+    }
+
     /// The current snapshot if one is built, or what a new one is built from.
     pub fn snapshot_or_source(&self) -> Result<Arc<Snapshot>, SnapshotSource> {
         match &self.snapshot {

@@ -169,6 +169,11 @@ impl Session {
         lock(&self.documents).remove(uri).is_some()
     }
 
+    /// The current text of an open document.
+    pub fn text(&self, uri: &Uri) -> Option<String> {
+        lock(&self.documents).get(uri).map(Document::text)
+    }
+
     pub fn version(&self, uri: &Uri) -> Option<i32> {
         lock(&self.documents).get(uri).map(Document::version)
     }
