@@ -93,7 +93,6 @@ impl Ide<'_> {
         }
         let (index, rest) = match path {
             [Seg::Key("nodes"), Seg::Index(i), rest @ ..] => (*i, rest),
-            [Seg::Key("nodes"), ..] => return Vec::new(),
             _ => return Vec::new(),
         };
         let node = self.flow.nodes.get(index);

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use codexos_service::index::WorkspaceIndex;
 use serde::Serialize;
@@ -18,7 +17,7 @@ use crate::session::Session;
 /// `codexos/status`: the server's state for a status bar (docs/protocol.md).
 pub enum StatusNotification {}
 
-#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug)]
 pub struct Status {
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,6 +224,3 @@ pub fn stop(session: &Session) {
         .index_cancel()
         .store(true, std::sync::atomic::Ordering::SeqCst);
 }
-
-/// A cancellation flag shared with the blocking indexer.
-pub type CancelFlag = Arc<AtomicBool>;
