@@ -1,7 +1,12 @@
-//! Neovim 0.11 as a real client of `codexos lsp`: `tests/nvim/flow_diagnostics.lua` runs in
-//! `nvim --headless --clean` with the README's plugin-less config and checks diagnostics,
-//! completion and go to definition in a broken flow. nvim comes from `scripts/setup-tools`
-//! (`.tools/bin/nvim`) or `$CODEXOS_NVIM`; in CI a missing nvim fails the test.
+//! Neovim 0.11 as a real client of `codexos lsp`. Each test runs one script of `tests/nvim/` in
+//! `nvim --headless --clean -l` on a fresh copy of a fixture workspace:
+//! - `flow_diagnostics.lua`: the README's plugin-less config; diagnostics, completion and go to
+//!   definition in a broken flow;
+//! - `plugin_*.lua`: the plugin (`editors/nvim`) as a user runs it: index progress, search,
+//!   vault, health, flow runs against a fake LLM provider on loopback, chat and explain.
+//!
+//! nvim comes from `scripts/setup-tools` (`.tools/bin/nvim`) or `$CODEXOS_NVIM`; in CI a missing
+//! nvim fails the test.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -34,7 +39,7 @@ fn find_nvim() -> Option<PathBuf> {
     installed.is_file().then_some(installed)
 }
 
-/// Copies the files of `from` (one level, fixtures only) into a fresh `to`.
+/// Copies the fixture folder `from` (recursively) into a fresh `to`.
 fn copy_dir(from: &Path, to: &Path) {
     if to.exists() {
         std::fs::remove_dir_all(to)
@@ -45,8 +50,10 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::read_dir(from).unwrap_or_else(|error| panic!("read {}: {error}", from.display()));
     for entry in entries {
         let source = entry.expect("a fixture entry").path();
-        if source.is_file() {
-            let target = to.join(source.file_name().expect("a file name"));
+        let target = to.join(source.file_name().expect("a file name"));
+        if source.is_dir() {
+            copy_dir(&source, &target);
+        } else {
             std::fs::copy(&source, &target).unwrap_or_else(|error| {
                 panic!("copy {} to {}: {error}", source.display(), target.display())
             });
@@ -54,83 +61,153 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// One headless Neovim session: `tests/nvim/SCRIPT` on a fresh copy of `tests/nvim/FIXTURE`,
+/// with the `codexos` under test first on PATH and `env` added (a fake provider's URL...).
+struct Session<'a> {
+    name: &'a str,
+    script: &'a str,
+    fixture: &'a str,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Session<'_> {
+    /// The scratch folder of this session; the workspace copy is `workspace/` inside it.
+    fn scratch(&self) -> PathBuf {
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("nvim-e2e")
+            .join(self.name)
+    }
+
+    /// Runs the script to its end and checks that it reached each of `steps` (its `ok: STEP`
+    /// lines); returns its stdout. Outside CI a machine without nvim skips with a message.
+    fn run(&self, steps: &[&str]) -> Option<String> {
+        let Some(nvim) = find_nvim() else {
+            assert!(
+                !running_in_ci(),
+                "nvim not found: CI must install it (scripts/setup-tools puts it at .tools/bin/nvim)"
+            );
+            eprintln!(
+                "skipped outside CI: no nvim; run scripts/setup-tools to install Neovim 0.11"
+            );
+            return None;
+        };
+        let codexos = PathBuf::from(env!("CARGO_BIN_EXE_codexos"));
+        let bin_dir = codexos
+            .parent()
+            .expect("the codexos binary has a directory");
+        let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .expect("PATH entries join");
+
+        // nvim's own state (LSP log, shada) stays inside the build's scratch space.
+        let scratch = self.scratch();
+        // The server writes under its workspace (.codexos/): give it a copy, not the source tree.
+        let workspace = scratch.join("workspace");
+        copy_dir(
+            &repo_root().join("tests/nvim").join(self.fixture),
+            &workspace,
+        );
+        let stdout_path = scratch.join("stdout.txt");
+        let stderr_path = scratch.join("stderr.txt");
+        let script = repo_root().join("tests/nvim").join(self.script);
+
+        let mut command = Command::new(&nvim);
+        command
+            .args(["--headless", "--clean", "-l"])
+            .arg(&script)
+            .current_dir(&workspace)
+            .env("CODEXOS_TEST_WORKSPACE", &workspace)
+            .env("PATH", path)
+            .env("CODEXOS_BIN", &codexos)
+            // The server's home: no identity file, local model or config from the machine.
+            .env("HOME", scratch.join("home"))
+            .env("XDG_CONFIG_HOME", scratch.join("config"))
+            .env("XDG_STATE_HOME", scratch.join("state"))
+            .env("XDG_DATA_HOME", scratch.join("data"))
+            .env("XDG_CACHE_HOME", scratch.join("cache"))
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout_path).expect("create stdout.txt"))
+            .stderr(File::create(&stderr_path).expect("create stderr.txt"));
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("start {}: {error}", nvim.display()));
+
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for nvim") {
+                break Some(status);
+            }
+            if started.elapsed() > NVIM_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+
+        let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let transcript = format!(
+            "--- {} stdout\n{stdout}\n--- stderr\n{stderr}\n(LSP log under {})",
+            self.script,
+            scratch.join("state").display()
+        );
+        match status {
+            None => panic!("nvim did not finish within {NVIM_TIMEOUT:?}\n{transcript}"),
+            Some(status) => assert!(status.success(), "nvim exited with {status}\n{transcript}"),
+        }
+        for step in steps {
+            assert!(
+                stdout.contains(&format!("ok: {step}")),
+                "the script did not reach `{step}`\n{transcript}"
+            );
+        }
+        Some(stdout)
+    }
+}
+
 #[test]
 fn neovim_shows_flow_diagnostics_completes_node_ids_and_jumps_to_definitions() {
-    let Some(nvim) = find_nvim() else {
-        assert!(
-            !running_in_ci(),
-            "nvim not found: CI must install it (scripts/setup-tools puts it at .tools/bin/nvim)"
-        );
-        eprintln!("skipped outside CI: no nvim; run scripts/setup-tools to install Neovim 0.11");
-        return;
-    };
-
-    let codexos = PathBuf::from(env!("CARGO_BIN_EXE_codexos"));
-    let bin_dir = codexos
-        .parent()
-        .expect("the codexos binary has a directory");
-    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .expect("PATH entries join");
-
-    // nvim's own state (LSP log, shada) stays inside the build's scratch space.
-    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nvim-e2e");
-    std::fs::create_dir_all(&scratch).expect("create the scratch directory");
-    // The server may write under its workspace (.codexos/): give it a copy, not the source tree.
-    let workspace = scratch.join("workspace");
-    copy_dir(&repo_root().join("tests/nvim/workspace"), &workspace);
-    let stdout_path = scratch.join("stdout.txt");
-    let stderr_path = scratch.join("stderr.txt");
-    let script = repo_root().join("tests/nvim/flow_diagnostics.lua");
-
-    let mut child = Command::new(&nvim)
-        .args(["--headless", "--clean", "-l"])
-        .arg(&script)
-        .current_dir(&workspace)
-        .env("CODEXOS_TEST_WORKSPACE", &workspace)
-        .env("PATH", path)
-        .env("CODEXOS_BIN", &codexos)
-        .env("XDG_STATE_HOME", scratch.join("state"))
-        .env("XDG_DATA_HOME", scratch.join("data"))
-        .env("XDG_CACHE_HOME", scratch.join("cache"))
-        .stdin(Stdio::null())
-        .stdout(File::create(&stdout_path).expect("create stdout.txt"))
-        .stderr(File::create(&stderr_path).expect("create stderr.txt"))
-        .spawn()
-        .unwrap_or_else(|error| panic!("start {}: {error}", nvim.display()));
-
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for nvim") {
-            break Some(status);
-        }
-        if started.elapsed() > NVIM_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let transcript = format!("--- nvim stdout\n{stdout}\n--- nvim stderr\n{stderr}");
-    match status {
-        None => panic!("nvim did not finish within {NVIM_TIMEOUT:?}\n{transcript}"),
-        Some(status) => assert!(status.success(), "nvim exited with {status}\n{transcript}"),
+    Session {
+        name: "flow-diagnostics",
+        script: "flow_diagnostics.lua",
+        fixture: "workspace",
+        env: Vec::new(),
     }
-    for step in [
+    .run(&[
         "codexos lsp attached",
         "diagnostics",
         "completion offers",
         "go to definition",
-    ] {
-        assert!(
-            stdout.contains(&format!("ok: {step}")),
-            "the script did not reach `{step}`\n{transcript}"
-        );
+    ]);
+}
+
+#[test]
+fn the_plugin_shows_index_progress_searches_into_quickfix_stores_secrets_and_checks_health() {
+    Session {
+        name: "plugin-workspace",
+        script: "plugin_workspace.lua",
+        fixture: "project",
+        // The vault's key comes from the environment (no identity file in the test's home).
+        env: vec![(
+            "VAULT_MASTER_KEY",
+            "nvim-e2e-master-key-0123456789".to_owned(),
+        )],
     }
+    .run(&[
+        "codexos lsp attached to a flow",
+        "index progress",
+        "a source file of the indexed workspace attached",
+        "search put",
+        "vault put stripe_key",
+        "checkhealth reports",
+    ]);
 }
 
 #[test]

@@ -19,8 +19,9 @@ local defaults = {
 
 M.config = vim.deepcopy(defaults)
 
---- State shared by the commands: the last run per workspace and the open run/chat buffers.
-M.state = { last_run_id = nil, runs = {} }
+--- State shared by the commands: the last run, and the server's last `codexos/status`
+--- (`{state = "starting" | "indexing" | "ready" | "error", message, percentage}`).
+M.state = { last_run_id = nil, server_status = nil }
 
 local function is_flow(path)
   return path:match("%.flow%.json$") ~= nil
@@ -52,6 +53,11 @@ function M.attach(buf)
     handlers = {
       ["codexos/runEvent"] = function(_, event)
         require("codexos.run").on_event(event)
+      end,
+      ["codexos/status"] = function(_, status)
+        M.state.server_status = status
+        vim.cmd.redrawstatus()
+        vim.api.nvim_exec_autocmds("User", { pattern = "CodexStatus", data = status, modeline = false })
       end,
     },
   }, { bufnr = buf })
@@ -134,14 +140,21 @@ function M.setup(opts)
   end, { nargs = 1, desc = "CodexOS: add a secret to the vault (the value is asked for, hidden)" })
 end
 
---- A statusline component: the CodexOS server's current progress, or "".
+--- A statusline component: the index state ("codexos: indexing 42%", "codexos: ready"), or ""
+--- when no server runs. It reads `codexos/status`, so it does not consume `vim.lsp.status()`'s
+--- progress messages that other statusline plugins show.
 function M.status()
-  local client = vim.lsp.get_clients({ name = "codexos" })[1]
-  if not client then
+  if not vim.lsp.get_clients({ name = "codexos" })[1] then
     return ""
   end
-  local status = vim.lsp.status()
-  return status ~= "" and ("codexos: " .. status) or "codexos"
+  local status = M.state.server_status
+  if not status then
+    return "codexos: starting"
+  end
+  if status.state == "indexing" and status.percentage then
+    return ("codexos: indexing %d%%"):format(status.percentage)
+  end
+  return "codexos: " .. status.state
 end
 
 return M
