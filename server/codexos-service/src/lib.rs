@@ -5,6 +5,8 @@
 //! `codexos check` runs; the language server asks [`Workspace::catalog_for`] for the same catalog
 //! and runs the same [`codexos_flow::FlowFile`] analysis on open documents, so both always agree.
 
+pub mod actions;
+pub mod builtin;
 pub mod catalog;
 pub mod check;
 pub mod config;
