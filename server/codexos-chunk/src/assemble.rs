@@ -354,9 +354,24 @@ impl<'a> FileContext<'a> {
     }
 
     /// A draft without the whitespace around it, but never less than its content.
+    ///
+    /// A draft that starts mid-line, right after other code, keeps the whitespace before its
+    /// first visible byte on that line:
+    /// it starts at a node boundary (a multi-line string cut at its lines starts with the
+    /// rest of a line), and moving the cut into that whitespace would split the node.
     fn trim(&self, draft: &Draft) -> Option<(usize, usize)> {
         let (content_start, content_end) = draft.content?;
         let (first, last) = self.visible(draft.start, draft.end)?;
+        let bytes = self.text.as_bytes();
+        let (line_start, line_end) = self.lines.line_bounds(draft.start, bytes.len());
+        let after_code_on_its_line = !bytes[line_start..draft.start]
+            .iter()
+            .all(|&byte| is_blank(byte));
+        let first = if after_code_on_its_line && first < line_end {
+            draft.start
+        } else {
+            first
+        };
         Some((first.min(content_start), last.max(content_end)))
     }
 

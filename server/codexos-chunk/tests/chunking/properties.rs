@@ -145,3 +145,20 @@ proptest! {
         assert_well_formed(&text, &chunks);
     }
 }
+
+/// Found by the property above: an unterminated string turns the rest of the file into one
+/// string token, whose first line piece starts with a space after other code.
+#[test]
+fn a_string_token_cut_at_its_lines_is_never_cut_inside_its_first_line() {
+    let text = "\"unterminated string\nmod inner {\n    pub fn f() -> &'static str { \"é ü 中文\" }\n}\nfn long() {\n    let v = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];\n    for x in v { if x % 2 == 0 { println!(\"{x}\"); } else { println!(\"odd {x}\"); } }\n}\n";
+    let config = ChunkConfig {
+        max_tokens: 19,
+        min_tokens: 0,
+        window_tokens: 8,
+        overlap_tokens: 2,
+        ..ChunkConfig::default()
+    };
+    let chunks = chunk_with(config, "src/generated.rs", text);
+    assert_well_formed(text, &chunks);
+    assert_cut_at_nodes_or_lines(tree_sitter_rust::LANGUAGE.into(), text, &chunks);
+}
