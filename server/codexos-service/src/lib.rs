@@ -7,10 +7,12 @@
 
 pub mod actions;
 pub mod builtin;
+pub mod agents;
 pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod index;
+pub mod search;
 pub mod tools;
 pub mod vault;
 mod workspace;

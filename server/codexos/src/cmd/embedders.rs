@@ -38,21 +38,5 @@ pub fn choose(name: Option<&str>, config: &EmbedderConfig) -> anyhow::Result<Arc
 
 /// The embedder whose space key is `key` (what an index records), if it can be loaded here.
 pub fn for_space(key: &str, config: &EmbedderConfig) -> anyhow::Result<Arc<dyn Embedder>> {
-    let mut candidates = vec![config.clone()];
-    candidates.extend(NAMES.iter().filter_map(|name| {
-        Some(EmbedderConfig {
-            embedder: kind(name).ok()?,
-            http: None,
-        })
-    }));
-    for candidate in candidates {
-        if let Ok(selected) = select_embedder(None, &candidate)
-            && selected.embedder.space().key() == key
-        {
-            return Ok(selected.embedder);
-        }
-    }
-    bail!(
-        "the index was built with embedder space `{key}`, which cannot be loaded here; re-index with `codexos index`"
-    )
+    codexos_service::search::embedder_for_space(key, config).map_err(|error| anyhow!(error))
 }

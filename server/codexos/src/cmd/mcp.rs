@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use codexos_agent::{ContextFile, RunRequest, RunStatus, Runner, ignore_events};
+use codexos_agent::{ContextFile, RunRequest, RunStatus, ignore_events};
 use codexos_flow::{Encoding, FlowFile, LineCol, LineIndex, Severity};
 use codexos_service::Workspace;
+use codexos_service::agents::{IndexAccess, WorkspaceRunner};
 use codexos_tools::{
     AsyncTool, Tool, ToolContext, ToolError, ToolInfo, ToolOutput, ToolRegistry, ToolSource,
 };
@@ -54,9 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let ctx = workspace
         .tool_context()?
-        .with_search(Arc::new(agent::IndexSearch {
-            root: workspace.root().to_owned(),
-        }));
+        .with_search(workspace.index_search(IndexAccess::ReadOnly));
     let search = codexos_tools::builtin::named("search_workspace")
         .context("the built-in search_workspace tool is missing")?;
     let run = Arc::new(RunFlow {
@@ -293,7 +292,7 @@ fn relative(root: &Path, path: &Path) -> String {
 /// MCP servers and opens its vault) and shared by the runs after it.
 struct RunFlow {
     workspace: Arc<Workspace>,
-    runner: tokio::sync::OnceCell<Runner>,
+    runner: tokio::sync::OnceCell<WorkspaceRunner>,
     info: ToolInfo,
 }
 
@@ -354,6 +353,7 @@ impl AsyncTool for RunFlow {
             .await
             .map_err(|error| failed(format!("cannot prepare the run: {error:#}")))?;
         let result = runner
+            .runner
             .run(request, ignore_events(), ctx.cancellation.clone())
             .await
             .map_err(|error| failed(error.to_string()))?;

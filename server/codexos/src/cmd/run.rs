@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     agent::runtime()?.block_on(async {
         let runner = agent::runner_for(&workspace, Duration::from_secs(args.timeout)).await?;
         let started = runner
+            .runner
             .run(request, agent::stderr_progress(), agent::cancel_on_ctrl_c())
             .await;
         match started {

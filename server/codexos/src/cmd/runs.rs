@@ -62,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => agent::runtime()?.block_on(async {
             let runner = agent::runner_for(&workspace, Duration::from_secs(timeout)).await?;
             let retried = runner
+                .runner
                 .retry(&run_id, agent::stderr_progress(), agent::cancel_on_ctrl_c())
                 .await;
             match retried {

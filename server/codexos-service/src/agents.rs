@@ -1,0 +1,400 @@
+//! Agent runs in a workspace, the same for `codexos run`, the language server and `codexos mcp`:
+//! a [`Runner`] wired to the workspace's models (the environment's providers and the local model),
+//! tools (built-ins, `tools/`, MCP servers), index, vault and trace folder, plus what a run needs
+//! from the workspace — a [`RunRequest`] from a path or an inline flow, and the last failed run of
+//! a flow (for "retry").
+//!
+//! [`Runner::run`] (on [`WorkspaceRunner::runner`]) is the one call that runs a flow: a
+//! [`RunRequest`], an [`EventSink`] for progress and a [`CancellationToken`] to stop it; a flow
+//! with errors never starts ([`RunError::FlowHasErrors`]). [`Runner::retry`] continues a failed
+//! run from where it stopped.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use codexos_agent::{
+    CancellationToken, ContextFile, EventSink, Limits, NodeRecord, NodeStatus, Problem, RunError,
+    RunEvent, RunRequest, RunResult, RunStatus, Runner, Source, TokenUsage, ignore_events,
+};
+use codexos_agent::{Chunk, RegistryTools, Retriever, SecretStore, runs_dir, trace};
+use codexos_index::{IndexSettings, SearchMode, SearchRequest, Searcher, Store};
+use codexos_llm::{LlmConfig, Router};
+use codexos_vault::{Redactor, SecretString, Vault, VaultConfig};
+use futures_util::future::BoxFuture;
+
+use crate::index::WorkspaceIndex;
+use crate::search::embedder_for_space;
+use crate::tools::ToolSettingsError;
+use crate::workspace::{Workspace, is_flow_path};
+
+/// Environment variables whose values are secrets too: hidden like vault values.
+const SECRET_VARIABLES: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "VAULT_MASTER_KEY"];
+
+const NOT_BUILT: &str = "index not built: run `codexos index`";
+
+/// Where `rag` nodes and the `search_workspace` tool find the workspace index.
+#[derive(Clone)]
+pub enum IndexAccess {
+    /// Open the index on disk read-only for each search (the command line: another process,
+    /// such as the language server, may be writing it).
+    ReadOnly,
+    /// The index this process already holds open, as the closure gives it (`None` while it is
+    /// still opening). LMDB cannot open one environment twice in a process, so the language
+    /// server must share its own.
+    Shared(Arc<dyn Fn() -> Option<Arc<WorkspaceIndex>> + Send + Sync>),
+}
+
+impl IndexAccess {
+    /// An index that is already open.
+    pub fn open(index: Arc<WorkspaceIndex>) -> IndexAccess {
+        IndexAccess::Shared(Arc::new(move || Some(index.clone())))
+    }
+}
+
+/// How to build a workspace's runner.
+#[derive(Clone)]
+pub struct RunnerOptions {
+    /// Wall time of one run.
+    pub timeout: Duration,
+    pub index: IndexAccess,
+}
+
+/// A runner for one workspace, and what went wrong while gathering its tools.
+#[derive(Clone)]
+pub struct WorkspaceRunner {
+    pub runner: Runner,
+    /// Tool sources that could not be loaded (a broken plug-in, an MCP server that did not
+    /// start): the run goes on without them.
+    pub tool_problems: Vec<String>,
+}
+
+impl Workspace {
+    /// A runner for this workspace: providers from the environment (`OPENAI_API_KEY`,
+    /// `OPENAI_BASE_URL`, …) with the local model (when `scripts/fetch-models` installed it) last
+    /// in every fallback chain, the workspace's tools, its index, its vault, and traces under
+    /// `.codexos/runs/`. Starts the MCP servers `codexos.toml` lists; they stop when the runner
+    /// is dropped.
+    pub async fn runner(
+        &self,
+        options: RunnerOptions,
+    ) -> Result<WorkspaceRunner, ToolSettingsError> {
+        let root = self.root();
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let mut router = Router::new(&LlmConfig::from_env(&env));
+        if let Some(model) = local_model_file() {
+            router.register(
+                codexos_llm::config::LOCAL,
+                Arc::new(codexos_local_model::LocalProvider::new(model)),
+                None,
+            );
+        }
+        let registry = self.tool_registry().await?;
+        let tool_problems = registry
+            .problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let search = Arc::new(WorkspaceSearch {
+            root: root.to_owned(),
+            access: options.index,
+        });
+        let context = self.tool_context()?.with_search(search.clone());
+        let tools = RegistryTools::new(registry, context);
+        let (secrets, redactor) = secrets_and_redactor(root, &env);
+        let runner = Runner::new()
+            .with_router(Arc::new(router))
+            .with_tools(Arc::new(tools))
+            .with_retriever(search)
+            .with_secrets(secrets, redactor)
+            .record_traces(runs_dir(root))
+            .with_limits(Limits {
+                timeout: options.timeout,
+                ..Limits::default()
+            });
+        Ok(WorkspaceRunner {
+            runner,
+            tool_problems,
+        })
+    }
+
+    /// The `search_workspace` tool's view of this workspace's index (what `codexos mcp` serves).
+    pub fn index_search(&self, access: IndexAccess) -> Arc<dyn codexos_tools::Search> {
+        Arc::new(WorkspaceSearch {
+            root: self.root().to_owned(),
+            access,
+        })
+    }
+}
+
+/// `<models dir>/SmolLM2-135M-Instruct.Q4_1.gguf`, where `scripts/fetch-models` puts it, if it
+/// is there.
+fn local_model_file() -> Option<PathBuf> {
+    let file = codexos_embed::default_models_dir()?.join(codexos_local_model::DEFAULT_MODEL_FILE);
+    file.is_file().then_some(file)
+}
+
+/// The vault (or why it cannot be opened, said when a flow reads a secret) and a redactor that
+/// knows its values and the secret environment variables.
+fn secrets_and_redactor(
+    root: &Path,
+    env: &HashMap<String, String>,
+) -> (Arc<dyn SecretStore>, Redactor) {
+    let mut redactor = Redactor::new();
+    let secrets: Arc<dyn SecretStore> =
+        match VaultConfig::from_env(root).and_then(|config| Vault::open_with(&config)) {
+            Ok(vault) => {
+                if let Ok(known) = vault.redactor() {
+                    redactor = known;
+                }
+                Arc::new(vault)
+            }
+            Err(error) => Arc::new(VaultUnavailable(error.to_string())),
+        };
+    for name in SECRET_VARIABLES {
+        if let Some(value) = env.get(*name).filter(|value| !value.trim().is_empty()) {
+            redactor.add(name, &SecretString::from(value.as_str()));
+        }
+    }
+    (secrets, redactor)
+}
+
+/// The vault could not be opened; a flow that reads a secret says why.
+struct VaultUnavailable(String);
+
+impl SecretStore for VaultUnavailable {
+    fn secret(&self, _key: &str) -> Result<Option<SecretString>, String> {
+        Err(format!("the vault cannot be opened: {}", self.0))
+    }
+}
+
+/// Hybrid, reranked search of the workspace index: `rag` nodes' retriever and the
+/// `search_workspace` tool's search.
+#[derive(Clone)]
+struct WorkspaceSearch {
+    root: PathBuf,
+    access: IndexAccess,
+}
+
+impl WorkspaceSearch {
+    fn chunks(&self, query: String, k: usize) -> Result<Vec<Chunk>, String> {
+        let request = SearchRequest {
+            query,
+            k,
+            mode: SearchMode::HybridRerank,
+            collapse_files: false,
+            path_glob: None,
+            language: None,
+        };
+        match &self.access {
+            IndexAccess::ReadOnly => read_only_search(&self.root, &request),
+            IndexAccess::Shared(index) => {
+                let index = index().ok_or_else(|| {
+                    "the workspace index is not open yet (it is still opening, or opening it failed)"
+                        .to_owned()
+                })?;
+                let found = index.search(&request).map_err(|error| error.to_string())?;
+                Ok(found
+                    .into_iter()
+                    .map(|found| Chunk {
+                        path: found.hit.path,
+                        start_line: found.hit.start_line,
+                        end_line: found.hit.end_line,
+                        text: found.text,
+                        score: found.hit.score,
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+impl Retriever for WorkspaceSearch {
+    fn retrieve<'a>(
+        &'a self,
+        query: &'a str,
+        k: usize,
+    ) -> BoxFuture<'a, Result<Vec<Chunk>, String>> {
+        let (search, query) = (self.clone(), query.to_owned());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || search.chunks(query, k))
+                .await
+                .map_err(|error| format!("the search stopped: {error}"))?
+        })
+    }
+}
+
+impl codexos_tools::Search for WorkspaceSearch {
+    fn search(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<codexos_tools::SearchHit>, codexos_tools::SearchError> {
+        let chunks = self
+            .chunks(query.to_owned(), limit)
+            .map_err(codexos_tools::SearchError)?;
+        Ok(chunks
+            .into_iter()
+            .map(|chunk| codexos_tools::SearchHit {
+                path: chunk.path.into(),
+                start_line: chunk.start_line,
+                end_line: chunk.end_line,
+                score: chunk.score,
+                text: chunk.text,
+            })
+            .collect())
+    }
+}
+
+/// Searches the index on disk without taking the writer's lock, reading each hit's lines from
+/// the file.
+fn read_only_search(root: &Path, request: &SearchRequest) -> Result<Vec<Chunk>, String> {
+    let store = Store::open_read_only(root).map_err(|_| NOT_BUILT.to_owned())?;
+    let space = store
+        .space()
+        .map_err(|error| error.to_string())?
+        .ok_or(NOT_BUILT)?;
+    let settings = IndexSettings::load(root).map_err(|error| error.to_string())?;
+    let embedder = embedder_for_space(&space.id, &settings.embedder)?;
+    let hits = Searcher::new(&store, embedder.as_ref())
+        .search(request)
+        .map_err(|error| error.to_string())?;
+    Ok(hits
+        .into_iter()
+        .map(|hit| {
+            let text = std::fs::read_to_string(root.join(&hit.path))
+                .map(|file| {
+                    file.lines()
+                        .skip(hit.start_line.saturating_sub(1) as usize)
+                        .take((hit.end_line + 1).saturating_sub(hit.start_line) as usize)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            Chunk {
+                path: hit.path,
+                start_line: hit.start_line,
+                end_line: hit.end_line,
+                text,
+                score: hit.score,
+            }
+        })
+        .collect())
+}
+
+/// The flow a run names: a file of the workspace, or a flow given inline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowSource {
+    /// Relative to the workspace root (an absolute path must lie inside it).
+    Path(String),
+    /// The flow's JSON text.
+    Inline(String),
+}
+
+/// What to run, as the editor command and `codexos mcp` name it (the seed's `/agent/run`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentRequest {
+    pub flow: FlowSource,
+    pub input: String,
+    /// Files whose text joins `{{context}}`, relative to the workspace root.
+    pub context: Vec<String>,
+}
+
+/// A flow or context file a run cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentRequestError {
+    #[error("flow `{path}`: {reason}")]
+    Flow { path: String, reason: String },
+    #[error("context file `{path}`: {reason}")]
+    Context { path: String, reason: String },
+}
+
+impl Workspace {
+    /// Resolves `request` against this workspace: the flow file (its text from `open_text` when
+    /// the editor holds unsaved changes, else from disk) and each context file's text. Paths
+    /// must stay inside the workspace.
+    pub fn run_request(
+        &self,
+        request: AgentRequest,
+        open_text: &dyn Fn(&Path) -> Option<String>,
+    ) -> Result<RunRequest, AgentRequestError> {
+        let (flow_text, flow_path) = match request.flow {
+            FlowSource::Inline(text) => (text, None),
+            FlowSource::Path(relative) => {
+                let flow_error = |reason: String| AgentRequestError::Flow {
+                    path: relative.clone(),
+                    reason,
+                };
+                let path = self.inside(&relative).map_err(flow_error)?;
+                if !is_flow_path(&path) {
+                    return Err(flow_error("not a flow file (*.flow.json)".to_owned()));
+                }
+                let text = match open_text(&path) {
+                    Some(text) => text,
+                    None => std::fs::read_to_string(&path)
+                        .map_err(|error| flow_error(error.to_string()))?,
+                };
+                (text, Some(path))
+            }
+        };
+        let mut context = Vec::new();
+        for relative in request.context {
+            let context_error = |reason: String| AgentRequestError::Context {
+                path: relative.clone(),
+                reason,
+            };
+            let path = self.inside(&relative).map_err(context_error)?;
+            let text = match open_text(&path) {
+                Some(text) => text,
+                None => std::fs::read_to_string(&path)
+                    .map_err(|error| context_error(error.to_string()))?,
+            };
+            context.push(ContextFile {
+                path: relative,
+                text,
+            });
+        }
+        Ok(RunRequest {
+            flow_text,
+            flow_path,
+            input: request.input,
+            context,
+        })
+    }
+
+    /// The run to offer "retry" for: the newest recorded run of the flow at `flow_path`, when it
+    /// failed or was cancelled (a run still going, or one that succeeded, offers nothing).
+    pub fn last_failed_run(&self, flow_path: &Path) -> Option<String> {
+        let wanted = canonical(flow_path);
+        let (runs, _unreadable) = trace::list(&runs_dir(self.root()));
+        let newest = runs.into_iter().find(|run| {
+            run.header
+                .flow_path
+                .as_deref()
+                .is_some_and(|path| canonical(path) == wanted)
+        })?;
+        matches!(
+            newest.status(),
+            Some(RunStatus::Failed | RunStatus::Cancelled)
+        )
+        .then_some(newest.header.run_id)
+    }
+
+    /// `relative` (or an absolute path) inside the workspace.
+    fn inside(&self, path: &str) -> Result<PathBuf, String> {
+        let root = canonical(self.root());
+        let relative = match Path::new(path).strip_prefix(&root) {
+            Ok(relative) => relative.to_string_lossy().into_owned(),
+            Err(_) => match Path::new(path).strip_prefix(self.root()) {
+                Ok(relative) => relative.to_string_lossy().into_owned(),
+                Err(_) => path.to_owned(),
+            },
+        };
+        codexos_tools::resolve_in_workspace(&root, &relative).map_err(|error| error.to_string())
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
