@@ -64,13 +64,16 @@ export async function startClient(
   const client = new LanguageClient("codexos", "CodexOS", serverOptions, clientOptions);
   const runEvents = new vscode.EventEmitter<RunEvent>();
   context.subscriptions.push(runEvents);
-  status.update({ state: "starting" });
-  await client.start();
-  status.update({ state: "ready", message: "CodexOS server running" });
+  // Handlers go in before the start: the server reports "indexing" right after `initialized`.
+  // Only the server says "ready" (its index is built); until then the item shows it is starting.
   context.subscriptions.push(
-    client,
     client.onNotification(Methods.status, (params: StatusNotification) => status.update(params)),
     client.onNotification(Methods.runEvent, (event: RunEvent) => runEvents.fire(event)),
+  );
+  status.update({ state: "starting" });
+  await client.start();
+  context.subscriptions.push(
+    client,
     vscode.commands.registerCommand("codexos.restartServer", async () => {
       restarts = 0;
       await client.restart();

@@ -9,8 +9,6 @@ export function registerSearch(context: vscode.ExtensionContext, server: Server)
     vscode.commands.registerCommand("codexos.search", async (initial?: string) => {
       const pick = vscode.window.createQuickPick<SearchItem & vscode.QuickPickItem>();
       pick.placeholder = "Search the workspace (hybrid: words and meaning)";
-      pick.matchOnDescription = true;
-      pick.matchOnDetail = true;
       let generation = 0;
       const search = async (query: string) => {
         const mine = ++generation;
@@ -21,7 +19,13 @@ export function registerSearch(context: vscode.ExtensionContext, server: Server)
         pick.busy = true;
         try {
           const results = await server.client.sendRequest<SearchResult[]>(Methods.search, { query, k: 30 });
-          if (mine === generation) pick.items = toSearchItems(results ?? [], (uri) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri)));
+          // The server ranks by meaning as well as words: keep every result even when the quick
+          // pick's own filter would not match the typed text against it.
+          if (mine === generation) {
+            pick.items = toSearchItems(results ?? [], (uri) => vscode.workspace.asRelativePath(vscode.Uri.parse(uri))).map(
+              (item) => ({ ...item, alwaysShow: true }),
+            );
+          }
         } catch (error) {
           if (mine === generation) pick.title = `Search failed: ${String(error)}`;
         } finally {
