@@ -1,6 +1,7 @@
 //! Quick fixes: each fix of each finding under the requested range, kind
 //! `quickfix.codexos.<code>`, as a versioned edit and/or a command. When the client asks for
-//! `source.fixAll`, one action applies every preferred fix whose edits do not collide.
+//! `source.fixAll`, one action applies every preferred fix whose edits do not collide. Any file,
+//! flow or not, also gets the inline agent actions ([`inline_actions`]).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::convert;
+use crate::handlers::inline_actions;
 use crate::session::{Session, Snapshot};
 
 pub const FIX_ALL: &str = "source.fixAll.codexos";
@@ -20,9 +22,12 @@ pub async fn code_action(
     params: CodeActionParams,
 ) -> Result<Option<CodeActionResponse>> {
     let document_changes = session.settings().document_changes;
+    let inline = inline_actions::offered(&params, |kind| {
+        kind_requested(kind, params.context.only.as_deref())
+    });
     let only = params.context.only;
     let requested = params.range;
-    session
+    let quick_fixes = session
         .read(&params.text_document.uri, move |snapshot, workspace| {
             let wanted = snapshot.positions().text_range(requested);
             let findings = workspace.findings(snapshot.path.as_deref(), &snapshot.flow);
@@ -53,9 +58,12 @@ pub async fn code_action(
             {
                 actions.push(CodeActionOrCommand::CodeAction(fix_all));
             }
-            (!actions.is_empty()).then_some(actions)
+            Some(actions)
         })
-        .await
+        .await?;
+    let mut actions = quick_fixes.unwrap_or_default();
+    actions.extend(inline);
+    Ok((!actions.is_empty()).then_some(actions))
 }
 
 /// Every preferred, edit-only fix, skipping any whose edits touch an edit already taken.

@@ -12,6 +12,7 @@ pub mod completion;
 pub mod folding;
 pub mod formatting;
 pub mod hover;
+pub mod inline_actions;
 pub mod lifecycle;
 pub mod navigation;
 pub mod rename;

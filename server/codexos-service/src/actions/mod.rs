@@ -152,7 +152,8 @@ pub struct ActionRequest {
     pub path: PathBuf,
     /// Its text as the user sees it (unsaved changes included).
     pub text: String,
-    /// Byte range of the selection in `text`. An empty one stands for its whole line.
+    /// Byte range of the selection in `text`. An empty one stands for its whole line; "Fix"
+    /// always takes whole lines.
     pub selection: Range<usize>,
     /// What "Refactor…" should do ([`DEFAULT_REFACTOR_INSTRUCTION`] when `None`).
     pub instruction: Option<String>,
@@ -181,8 +182,11 @@ impl ActionRequest {
                 len: text.len(),
             });
         }
-        let selection = if selection.is_empty() {
-            line_around(&text, selection.start)
+        let selection = if action == Action::Fix {
+            // The model sees whole statements, not the token a diagnostic points at.
+            whole_lines(&text, selection)
+        } else if selection.is_empty() {
+            whole_lines(&text, selection.start..selection.start)
         } else {
             selection
         };
@@ -383,12 +387,15 @@ fn fit_replacement(text: &str, selection: Range<usize>, code: &str) -> String {
     fitted
 }
 
-/// The bytes of the line around `offset`, with its line break.
-fn line_around(text: &str, offset: usize) -> Range<usize> {
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[offset..]
-        .find('\n')
-        .map_or(text.len(), |i| offset + i + 1);
+/// `range` widened to the start of its first line and past the line break of its last line.
+fn whole_lines(text: &str, range: Range<usize>) -> Range<usize> {
+    let start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let last = if range.end > range.start && text[..range.end].ends_with('\n') {
+        range.end - 1
+    } else {
+        range.end
+    };
+    let end = text[last..].find('\n').map_or(text.len(), |i| last + i + 1);
     start..end
 }
 

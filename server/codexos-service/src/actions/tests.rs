@@ -67,16 +67,16 @@ fn refactor_input_names_the_file_the_lines_and_the_default_instruction() {
 fn fix_input_states_the_problem_and_tests_input_the_style_of_tests() {
     let fix = request(
         Action::Fix,
-        "let x: u32 = <<-1>>;\n",
+        "fn f() {\n    let x: u32 = <<-1>>;\n}\n",
         Some("cannot apply unary operator `-`\nto type `u32`"),
     );
     check_input(
         &fix,
         expect![[r#"
-            File: src/lib.rs (rust), line 1
+            File: src/lib.rs (rust), line 2
             Problem: cannot apply unary operator `-` to type `u32`
             ```rust
-            -1
+                let x: u32 = -1;
             ```"#]],
     );
     let tests = request(Action::Tests, "<<pub fn one() -> u8 { 1 }>>\n", None);
@@ -170,7 +170,7 @@ fn a_flush_left_answer_is_indented_to_the_selected_lines() {
 }
 
 #[test]
-fn a_selection_that_starts_after_the_indentation_keeps_it_once() {
+fn fix_takes_the_whole_lines_of_the_diagnostic_and_keeps_their_indentation() {
     let request = request(
         Action::Fix,
         "fn f() {\n    <<let x: u32 = -1;>>\n    x\n}\n",
@@ -183,6 +183,23 @@ fn a_selection_that_starts_after_the_indentation_keeps_it_once() {
         }
     "#]]
     .assert_eq(&applied(&request, "```\nlet x: i32 = -1;\n```"));
+}
+
+#[test]
+fn a_selection_that_starts_after_the_indentation_keeps_it_once() {
+    let request = request(
+        Action::Refactor,
+        "fn f() {\n    <<if a {\n        b()\n    }>>\n}\n",
+        None,
+    );
+    expect![[r#"
+        fn f() {
+            if a {
+                c()
+            }
+        }
+    "#]]
+    .assert_eq(&applied(&request, "```rust\nif a {\n    c()\n}\n```"));
 }
 
 #[test]
