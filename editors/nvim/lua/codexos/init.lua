@@ -15,6 +15,8 @@ local defaults = {
   search_results = "quickfix",
   -- How many results :CodexSearch asks for.
   search_k = 20,
+  -- The model :CodexChat asks for; nil leaves it to the chat flow's own chain.
+  chat_model = nil,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -22,6 +24,25 @@ M.config = vim.deepcopy(defaults)
 --- State shared by the commands: the last run, and the server's last `codexos/status`
 --- (`{state = "starting" | "indexing" | "ready" | "error", message, percentage}`).
 M.state = { last_run_id = nil, server_status = nil }
+
+--- `codexos/runEvent` listeners by progress token: each run, chat or action passes its own
+--- token as `workDoneToken`, so its events reach the buffer that shows it.
+local listeners = {}
+local last_token = 0
+
+--- A fresh progress token for a request of `kind` ("run", "chat", ...).
+function M.new_token(kind)
+  last_token = last_token + 1
+  return ("codexos.nvim/%s/%d/%d"):format(kind, vim.fn.getpid(), last_token)
+end
+
+function M.listen(token, on_event)
+  listeners[token] = on_event
+end
+
+function M.unlisten(token)
+  listeners[token] = nil
+end
 
 local function is_flow(path)
   return path:match("%.flow%.json$") ~= nil
@@ -52,7 +73,10 @@ function M.attach(buf)
     capabilities = vim.lsp.protocol.make_client_capabilities(),
     handlers = {
       ["codexos/runEvent"] = function(_, event)
-        require("codexos.run").on_event(event)
+        local listener = listeners[event.token]
+        if listener then
+          listener(event)
+        end
       end,
       ["codexos/status"] = function(_, status)
         M.state.server_status = status
@@ -74,21 +98,30 @@ function M.client(buf)
   return client
 end
 
---- Runs a `workspace/executeCommand` and calls `on_result(result)` or reports the error.
-function M.execute(command, argument, on_result, buf)
+--- Runs a `workspace/executeCommand` and calls `on_result(result)`. `opts`: `buf` (whose server;
+--- the current buffer's by default), `token` (sent as `workDoneToken`: the run events and
+--- progress of this command carry it), `on_error(err)` (default: an error notification).
+function M.execute(command, argument, on_result, opts)
+  opts = opts or {}
+  local buf = opts.buf or vim.api.nvim_get_current_buf()
   local client = M.client(buf)
   if not client then
     return
   end
-  client:request("workspace/executeCommand", { command = command, arguments = { argument } }, function(err, result)
+  local params = { command = command, arguments = { argument }, workDoneToken = opts.token }
+  client:request("workspace/executeCommand", params, function(err, result)
     if err then
-      vim.notify(("codexos: %s failed: %s"):format(command, err.message), vim.log.levels.ERROR)
+      if opts.on_error then
+        opts.on_error(err)
+      else
+        vim.notify(("codexos: %s failed: %s"):format(command, err.message), vim.log.levels.ERROR)
+      end
       return
     end
     if on_result then
       on_result(result)
     end
-  end, buf or vim.api.nvim_get_current_buf())
+  end, buf)
 end
 
 local function command(name, fn, opts)

@@ -1,15 +1,13 @@
 -- :CodexRun / :CodexRetry — run a flow through the server and follow it in a console split:
 -- one line per node from the `codexos/runEvent` stream, streamed text as it arrives, <C-c> cancels.
+-- Each run carries its own progress token, so its events reach its console and nothing else.
 local M = {}
-
---- Console buffers by run token; the console opened last waits for its token.
-local consoles = {}
-local pending = nil
 
 local function append(buf, lines)
   if not vim.api.nvim_buf_is_valid(buf) then
     return
   end
+  vim.b[buf].codexos_streaming = false
   vim.bo[buf].modifiable = true
   vim.api.nvim_buf_set_lines(buf, -1, -1, false, lines)
   vim.bo[buf].modifiable = false
@@ -18,64 +16,33 @@ local function append(buf, lines)
   end
 end
 
---- Appends streamed text to the console's last line, splitting on newlines.
+--- Appends streamed text to the console: the first piece after a node line starts an indented
+--- line of its own, later pieces continue it (newlines in the text start new lines).
 local function stream(buf, text)
   if not vim.api.nvim_buf_is_valid(buf) then
     return
   end
-  local last = vim.api.nvim_buf_get_lines(buf, -2, -1, false)[1] or ""
+  local continuing = vim.b[buf].codexos_streaming
+  local last = continuing and (vim.api.nvim_buf_get_lines(buf, -2, -1, false)[1] or "") or "  "
   local parts = vim.split(last .. text, "\n", { plain = true })
+  for i = 2, #parts do
+    parts[i] = "  " .. parts[i]
+  end
   vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, -2, -1, false, parts)
+  vim.api.nvim_buf_set_lines(buf, continuing and -2 or -1, -1, false, parts)
   vim.bo[buf].modifiable = false
+  vim.b[buf].codexos_streaming = true
 end
 
-local function open_console(title)
-  vim.cmd("botright 12split")
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_win_set_buf(0, buf)
-  vim.api.nvim_buf_set_name(buf, ("codexos://run/%s/%d"):format(title, buf))
-  vim.bo[buf].buftype = "nofile"
-  vim.bo[buf].filetype = "codexos-run"
-  vim.bo[buf].modifiable = false
-  append(buf, { "▶ " .. title })
-  vim.keymap.set("n", "<C-c>", function()
-    M.cancel(buf)
-  end, { buffer = buf, desc = "CodexOS: cancel this run" })
-  vim.cmd.wincmd("p")
-  pending = buf
-  return buf
-end
-
-local function console_for(event)
-  local buf = consoles[event.token]
-  if not buf and pending then
-    buf = pending
-    consoles[event.token] = buf
-    vim.b[buf].codexos_token = event.token
+--- What a run event adds to a console.
+local function show_event(buf, event)
+  if event.run_id then
     vim.b[buf].codexos_run_id = event.run_id
-    pending = nil
-  end
-  return buf
-end
-
---- A chat waiting for its answer takes the streamed text of runs that have no console.
-M.stream_into = nil
-
-function M.on_event(event)
-  if M.stream_into and not consoles[event.token] and not pending then
-    if event.kind == "token" then
-      stream(M.stream_into, event.text or "")
-    end
-    return
-  end
-  local buf = console_for(event)
-  if not buf then
-    return
   end
   local node = event.node or ""
   if event.kind == "node_started" then
-    append(buf, { "▶ " .. node, "" })
+    -- The server names the node's type in `text`: "▶ ask (llm)", as `codexos run` prints it.
+    append(buf, { event.text and ("▶ %s (%s)"):format(node, event.text) or ("▶ " .. node) })
   elseif event.kind == "token" then
     stream(buf, event.text or "")
   elseif event.kind == "node_finished" then
@@ -87,36 +54,71 @@ function M.on_event(event)
   end
 end
 
+local function open_console(title, token)
+  vim.cmd("botright 12split")
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_win_set_buf(0, buf)
+  vim.api.nvim_buf_set_name(buf, ("codexos://run/%s/%d"):format(title, buf))
+  vim.bo[buf].buftype = "nofile"
+  vim.bo[buf].filetype = "codexos-run"
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "Run " .. title })
+  vim.bo[buf].modifiable = false
+  vim.b[buf].codexos_token = token
+  vim.keymap.set("n", "<C-c>", function()
+    M.cancel(buf)
+  end, { buffer = buf, desc = "CodexOS: cancel this run" })
+  vim.cmd.wincmd("p")
+  return buf
+end
+
 local function finish(buf, result)
   local codexos = require("codexos")
-  codexos.state.last_run_id = result.run_id
+  codexos.state.last_run_id = result.run_id or codexos.state.last_run_id
   local lines = { ("■ %s (run %s)"):format(result.status or "finished", result.run_id or "?") }
-  if result.error then
+  if result.error and result.error ~= vim.NIL then
     table.insert(lines, "error: " .. tostring(result.error))
   end
   for _, warning in ipairs(result.warnings or {}) do
     table.insert(lines, "! " .. tostring(warning))
   end
-  if result.output ~= nil then
+  if result.output ~= nil and result.output ~= vim.NIL then
+    local output = type(result.output) == "string" and result.output or vim.json.encode(result.output)
     table.insert(lines, "Output:")
-    vim.list_extend(lines, vim.split(tostring(result.output), "\n", { plain = true }))
+    vim.list_extend(lines, vim.split(output, "\n", { plain = true }))
   end
   append(buf, lines)
 end
 
---- Runs `flow` (a path; the current buffer's file by default) with `input`.
-function M.start(flow, input)
+--- Executes a run command with a console that follows it.
+local function follow(title, command, argument)
   local codexos = require("codexos")
-  local client = codexos.client()
-  if not client then
+  if not codexos.client() then
     return
   end
-  local buf = open_console(vim.fn.fnamemodify(flow, ":t"))
-  local argument = { flow = vim.fn.fnamemodify(flow, ":p"), input = input or "", context = {} }
-  codexos.execute("codexos.agent.run", argument, function(result)
-    finish(buf, result or {})
+  local token = codexos.new_token("run")
+  local buf = open_console(title, token)
+  codexos.listen(token, function(event)
+    show_event(buf, event)
   end)
+  codexos.execute(command, argument, function(result)
+    codexos.unlisten(token)
+    finish(buf, result or {})
+  end, {
+    token = token,
+    on_error = function(err)
+      codexos.unlisten(token)
+      -- A run that fails still names itself (the server's error says where it stopped).
+      codexos.state.last_run_id = vim.b[buf].codexos_run_id or codexos.state.last_run_id
+      append(buf, { "■ failed: " .. err.message })
+    end,
+  })
   return buf
+end
+
+--- Runs `flow` (a path; the current buffer's file by default) with `input`.
+function M.start(flow, input)
+  local argument = { flow = vim.fn.fnamemodify(flow, ":p"), input = input or "", context = {} }
+  return follow(vim.fn.fnamemodify(flow, ":t"), "codexos.agent.run", argument)
 end
 
 --- :CodexRun [FLOW [INPUT...]] — asks for the input when none is given.
@@ -141,18 +143,15 @@ function M.run(args)
 end
 
 function M.retry()
-  local codexos = require("codexos")
-  local run_id = codexos.state.last_run_id
+  local run_id = require("codexos").state.last_run_id
   if not run_id then
     vim.notify("codexos: no run to retry yet", vim.log.levels.WARN)
     return
   end
-  local buf = open_console("retry " .. run_id)
-  codexos.execute("codexos.agent.retry", { run_id = run_id }, function(result)
-    finish(buf, result or {})
-  end)
+  return follow("retry " .. run_id, "codexos.agent.retry", { run_id = run_id })
 end
 
+--- Cancels the console's run (its progress token; the server stops the run and its tools).
 function M.cancel(buf)
   local client = require("codexos").client()
   local token = vim.b[buf].codexos_token
