@@ -225,6 +225,46 @@ fn declared_tools_in_codexos_toml_are_known_and_unknown_keys_warn() {
 }
 
 #[test]
+fn plug_in_tools_and_mcp_server_tools_are_known_and_a_typo_still_warns() {
+    let flow = r#"{
+  "id": "tools",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "lint" },
+    { "id": "lint", "type": "tool", "tool": "lint", "next": "file" },
+    { "id": "file", "type": "tool", "tool": "github.create_issue", "next": "typo" },
+    { "id": "typo", "type": "tool", "tool": "gitlab.create_issue", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+    let dir = workspace(&[
+        (
+            "codexos.toml",
+            b"[[mcp.servers]]\nname = \"github\"\ncommand = \"github-mcp-server\"\n",
+        ),
+        (
+            "tools/lint.tool.json",
+            br#"{ "description": "Runs the linter", "command": ["true"], "input_schema": {} }"#,
+        ),
+        ("tools.flow.json", flow.as_bytes()),
+    ]);
+    let output = check(dir.path(), &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let codes: Vec<(String, String)> = json_lines(&output)
+        .iter()
+        .map(|finding| {
+            (
+                finding["code"].as_str().unwrap_or_default().to_owned(),
+                finding["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(codes.len(), 1, "{codes:?}");
+    assert_eq!(codes[0].0, "unknown-tool");
+    assert!(codes[0].1.contains("gitlab.create_issue"), "{codes:?}");
+}
+
+#[test]
 fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     let nested = "[".repeat(100_000);
     let dir = workspace(&[("deep.flow.json", nested.as_bytes())]);

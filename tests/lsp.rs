@@ -564,6 +564,39 @@ fn a_changed_codexos_toml_rechecks_open_flows_with_progress() {
 }
 
 #[test]
+fn a_new_plug_in_tool_file_makes_flows_using_it_check_clean() {
+    let flow = r#"{ "id": "p", "nodes": [
+  { "id": "start", "type": "entry", "next": "lint" },
+  { "id": "lint", "type": "tool", "tool": "lint", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let mut editor = start(false, true);
+    let uri = editor.uri("p.flow.json");
+    let diagnostics = editor.open("p.flow.json", flow);
+    assert_eq!(
+        with_code(&diagnostics, "unknown-tool").len(),
+        1,
+        "{diagnostics:?}"
+    );
+    let tool = editor.workspace.path().join("tools/lint.tool.json");
+    std::fs::create_dir_all(tool.parent().expect("tools folder")).expect("mkdir tools");
+    std::fs::write(
+        &tool,
+        r#"{ "description": "Runs the linter", "command": ["true"], "input_schema": {} }"#,
+    )
+    .expect("write tool");
+    editor.client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": file_uri(&tool), "type": 1 }] }),
+    );
+    editor
+        .client
+        .wait_for_notification("textDocument/publishDiagnostics", |params| {
+            params["uri"] == json!(uri) && params["diagnostics"] == json!([])
+        });
+}
+
+#[test]
 fn the_server_logs_to_the_client_and_to_a_file_under_the_workspace() {
     let mut editor = start(false, true);
     let uri = editor.uri("never-opened.flow.json");

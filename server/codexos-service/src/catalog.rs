@@ -1,4 +1,5 @@
-//! The names flows may use: CodexOS's built-ins plus what `codexos.toml` declares.
+//! The names flows may use: CodexOS's built-ins, the workspace's plug-in tools, the tools of
+//! the MCP servers `codexos.toml` lists, and what it declares.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,9 @@ use crate::config::Config;
 #[derive(Clone, Debug)]
 pub struct ServiceCatalog {
     names: StaticCatalog,
+    /// One entry per MCP server in `codexos.toml`: its tools (`<server>.<tool>`) are only known
+    /// once the server runs, so any name under the server's prefix is taken as known.
+    mcp_servers: Vec<Entry>,
 }
 
 impl ServiceCatalog {
@@ -33,7 +37,33 @@ impl ServiceCatalog {
                 .iter()
                 .map(|(name, detail)| Entry::new(name, detail)),
         );
-        ServiceCatalog { names }
+        ServiceCatalog {
+            names,
+            mcp_servers: Vec::new(),
+        }
+    }
+
+    /// Tools found at load time (the `tools/` folder's plug-ins); a name declared in
+    /// `codexos.toml` keeps the configuration's description.
+    pub fn with_tools(mut self, tools: impl IntoIterator<Item = Entry>) -> ServiceCatalog {
+        for tool in tools {
+            if !self.names.tools.iter().any(|known| known.name == tool.name) {
+                self.names.tools.push(tool);
+            }
+        }
+        self
+    }
+
+    /// The MCP servers whose tools flows may call as `<server>.<tool>`.
+    pub fn with_mcp_servers(mut self, servers: impl IntoIterator<Item = String>) -> ServiceCatalog {
+        merge(
+            &mut self.mcp_servers,
+            servers.into_iter().map(|server| {
+                let detail = format!("a tool of the MCP server `{server}` (codexos.toml)");
+                Entry::new(server, detail)
+            }),
+        );
+        self
     }
 
     /// The vault's secret names (never values), so flows that use them check clean.
@@ -89,6 +119,19 @@ impl Catalog for FileCatalog<'_> {
         let dir = self.flow_dir.as_ref()?;
         Some(dir.join(path).is_file())
     }
+
+    fn tool(&self, name: &str) -> Option<&Entry> {
+        self.tools()
+            .iter()
+            .find(|entry| entry.name == name)
+            .or_else(|| {
+                let (server, tool) = name.split_once('.')?;
+                self.catalog
+                    .mcp_servers
+                    .iter()
+                    .find(|entry| entry.name == server && !tool.is_empty())
+            })
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +163,28 @@ mod tests {
         assert_eq!(
             file.models().iter().filter(|m| m.name == "gpt-4").count(),
             1
+        );
+    }
+
+    #[test]
+    fn plug_in_tools_and_tools_under_an_mcp_server_prefix_are_known() {
+        let catalog = ServiceCatalog::new(&Config::default())
+            .with_tools([Entry::new("lint", "Runs the linter")])
+            .with_mcp_servers(["github".to_owned()]);
+        let file = catalog.for_file(None);
+        assert_eq!(
+            file.tool("lint").map(|t| t.detail.as_str()),
+            Some("Runs the linter")
+        );
+        assert_eq!(
+            file.tool("github.create_issue").map(|t| t.detail.as_str()),
+            Some("a tool of the MCP server `github` (codexos.toml)")
+        );
+        assert!(file.tool("github.").is_none());
+        assert!(file.tool("gitlab.create_issue").is_none());
+        assert!(
+            file.tools().iter().all(|t| t.name != "github"),
+            "servers are not offered as tools"
         );
     }
 

@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
-use codexos_flow::{FLOW_SUFFIX, Finding, FlowFile};
+use codexos_flow::{Entry, FLOW_SUFFIX, Finding, FlowFile};
+use codexos_tools::ToolRegistry;
 
 use crate::catalog::{FileCatalog, ServiceCatalog};
 use crate::check::{self, CheckReport};
@@ -31,13 +32,26 @@ impl Workspace {
     }
 
     pub fn with_config(root: &Path, loaded: LoadedConfig) -> Workspace {
-        let catalog =
-            ServiceCatalog::new(&loaded.config).with_vault_keys(crate::vault::key_names(root));
-        Workspace {
+        let mut workspace = Workspace {
             root: root.to_owned(),
+            catalog: ServiceCatalog::new(&loaded.config),
             loaded,
-            catalog,
-        }
+        };
+        let plugins = ToolRegistry::for_workspace(root)
+            .list()
+            .into_iter()
+            .map(|tool| Entry::new(tool.name, tool.description));
+        // A malformed `[mcp]` section is reported where the tools are used; here it names no server.
+        let mcp_servers = workspace
+            .mcp_config()
+            .map(|mcp| mcp.servers.into_iter().map(|server| server.name).collect())
+            .unwrap_or_else(|_| Vec::new());
+        workspace.catalog = workspace
+            .catalog
+            .with_tools(plugins)
+            .with_mcp_servers(mcp_servers)
+            .with_vault_keys(crate::vault::key_names(root));
+        workspace
     }
 
     pub fn root(&self) -> &Path {

@@ -18,12 +18,10 @@ pub fn did_change_configuration(session: &Arc<Session>, _: DidChangeConfiguratio
 }
 
 pub fn did_change_watched_files(session: &Arc<Session>, params: DidChangeWatchedFilesParams) {
+    // A plug-in tool file changes the names flows may use, as the configuration does.
     let config_changed = params.changes.iter().any(|change| {
-        change
-            .uri
-            .path()
-            .as_str()
-            .ends_with(&format!("/{CONFIG_FILE}"))
+        let path = change.uri.path().as_str();
+        path.ends_with(&format!("/{CONFIG_FILE}")) || path.ends_with(".tool.json")
     });
     if config_changed {
         reload_and_recheck(session);
