@@ -118,6 +118,9 @@ pub struct Source {
     pub path: String,
     pub start_line: u32,
     pub end_line: u32,
+    /// The symbol the retrieved chunk holds, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub symbol: String,
 }
 
 impl From<&Chunk> for Source {
@@ -126,6 +129,7 @@ impl From<&Chunk> for Source {
             path: chunk.path.clone(),
             start_line: chunk.start_line,
             end_line: chunk.end_line,
+            symbol: chunk.symbol.clone(),
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct Chunk {
     pub end_line: u32,
     pub text: String,
     pub score: f32,
+    /// The symbol the chunk holds (`retry_payment`, `Invoice.total`, a heading), if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub symbol: String,
 }
 
 /// Top-k retrieval from the workspace index.

@@ -594,6 +594,7 @@ impl Retriever for OneChunk {
                 end_line: 3,
                 text: format!("fn main() {{}} // {query} k={k}"),
                 score: 1.0,
+                symbol: "main".into(),
             }])
         })
     }
@@ -609,6 +610,7 @@ async fn a_rag_node_outputs_its_chunks_and_records_their_sources() {
     );
     assert_eq!(result.sources.len(), 1);
     assert_eq!(result.sources[0].path, "src/main.rs");
+    assert_eq!(result.sources[0].symbol, "main");
 }
 
 const LLM: &str = r#"{"id": "llm", "nodes": [

@@ -203,6 +203,7 @@ impl WorkspaceSearch {
                         end_line: found.hit.end_line,
                         text: found.text,
                         score: found.hit.score,
+                        symbol: found.hit.symbol,
                     })
                     .collect())
             }
@@ -278,6 +279,7 @@ fn read_only_search(root: &Path, request: &SearchRequest) -> Result<Vec<Chunk>, 
                 end_line: hit.end_line,
                 text,
                 score: hit.score,
+                symbol: hit.symbol,
             }
         })
         .collect())

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use codexos_agent::{RunResult, RunStatus};
+
 use crate::workspace::Workspace;
 
 /// Where built-in flows live, in CodexOS's repository and in a workspace that overrides them.
@@ -50,6 +52,38 @@ pub enum BuiltinFlowError {
         path: PathBuf,
         reason: String,
     },
+}
+
+/// A run of a built-in flow that did not reach its exit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the `{flow}` run {run_id} {status}: {reason}")]
+pub struct RunFailed {
+    pub flow: String,
+    pub run_id: String,
+    pub status: &'static str,
+    pub reason: String,
+}
+
+/// The output of a run that succeeded, else why it did not.
+pub fn run_output(result: &RunResult) -> Result<String, RunFailed> {
+    match (&result.status, &result.output) {
+        (RunStatus::Succeeded, Some(output)) => Ok(output.clone()),
+        (status, _) => Err(RunFailed {
+            flow: result.flow_id.clone(),
+            run_id: result.run_id.clone(),
+            status: status.as_str(),
+            reason: if result.errors.is_empty() {
+                "no exit was reached".to_owned()
+            } else {
+                result
+                    .errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        }),
+    }
 }
 
 /// `<root>/flows/builtin/<name>.flow.json`.

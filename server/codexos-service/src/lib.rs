@@ -6,9 +6,10 @@
 //! and runs the same [`codexos_flow::FlowFile`] analysis on open documents, so both always agree.
 
 pub mod actions;
-pub mod builtin;
 pub mod agents;
+pub mod builtin;
 pub mod catalog;
+pub mod chat;
 pub mod check;
 pub mod config;
 pub mod index;

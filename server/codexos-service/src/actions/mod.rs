@@ -20,10 +20,14 @@ pub mod tests_file;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use codexos_tools::FileWrite;
+use codexos_agent::{ContextFile, RunRequest};
+pub use codexos_tools::{FileWrite, WriteSink};
 
 pub use answer::AnswerError;
 pub use language::{Language, language_of};
+
+use crate::builtin::BuiltinFlowError;
+use crate::workspace::Workspace;
 
 /// The instruction "Refactor…" follows when the user gave none.
 pub const DEFAULT_REFACTOR_INSTRUCTION: &str =
@@ -324,6 +328,25 @@ impl ActionRequest {
             Action::Tests => vec![tests_file::change(
                 root, &self.path, &self.text, language, &code, files,
             )],
+        })
+    }
+}
+
+impl Workspace {
+    /// The run of `request`'s flow: the workspace's `flows/builtin/<action>.flow.json` or the
+    /// shipped one, with the framed selection as `{{input}}` and the file as `{{context}}`.
+    pub fn action_run_request(
+        &self,
+        request: &ActionRequest,
+        open_text: &dyn Fn(&Path) -> Option<String>,
+    ) -> Result<RunRequest, BuiltinFlowError> {
+        let flow = self.builtin_flow(request.action.name(), open_text)?;
+        let (path, text) = request.context(self.root());
+        Ok(RunRequest {
+            flow_text: flow.text,
+            flow_path: flow.path,
+            input: request.input(self.root()),
+            context: vec![ContextFile { path, text }],
         })
     }
 }
