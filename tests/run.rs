@@ -96,47 +96,8 @@ fn assert_success(output: &Output, what: &str) {
     );
 }
 
-const EVERY_NODE: &str = r#"{
-  "id": "every-node",
-  "nodes": [
-    { "id": "start", "type": "entry", "next": "key" },
-    { "id": "key", "type": "vault", "key": "api_token", "as": "token", "next": ["notes", "search"] },
-    { "id": "notes", "type": "tool", "tool": "read_file", "args": { "path": "notes.txt" }, "next": "draft" },
-    { "id": "search", "type": "rag", "query": "{{input}}", "k": 2, "next": "draft" },
-    {
-      "id": "draft",
-      "type": "llm",
-      "model": ["gpt-4o-mini"],
-      "system": "You plan releases.",
-      "prompt": "Notes: {{nodes.notes.output}}\nCode: {{nodes.search.output}}\nToken: {{vars.token}}\nTask: {{input}}",
-      "next": "review"
-    },
-    { "id": "review", "type": "reflect", "target": "draft", "max_iterations": 1, "until": "{{nodes.draft.output}} contains \"NEVER\"", "next": "ok" },
-    { "id": "ok", "type": "condition", "if": "{{nodes.draft.output}} contains \"LGTM\"", "then": "summary", "else": "rejected" },
-    { "id": "summary", "type": "flow", "flow": "agents/summary.flow.json", "input": "{{nodes.draft.output}}", "next": "done" },
-    { "id": "done", "type": "exit", "output": "{{nodes.summary.output}}" },
-    { "id": "rejected", "type": "exit", "output": "rejected" }
-  ]
-}"#;
-
-const SUMMARY: &str = r#"{
-  "id": "summary",
-  "nodes": [
-    { "id": "in", "type": "entry", "next": "out" },
-    { "id": "out", "type": "exit", "output": "Summary: {{input}}" }
-  ]
-}"#;
-
 fn every_node_workspace() -> Workspace {
-    Workspace::new(&[
-        ("release.flow.json", EVERY_NODE),
-        ("agents/summary.flow.json", SUMMARY),
-        ("notes.txt", "Ship the parser fix first."),
-        (
-            "src/parser.rs",
-            "/// Parses release notes.\npub fn parse_release_notes(text: &str) -> Vec<String> {\n    text.lines().map(str::to_owned).collect()\n}\n",
-        ),
-    ])
+    Workspace::new(codexos_test_support::fixtures::EVERY_NODE_WORKSPACE)
 }
 
 #[tokio::test(flavor = "multi_thread")]

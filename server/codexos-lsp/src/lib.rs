@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod indexing;
 pub mod logging;
 pub mod progress;
+pub mod runs;
 pub mod server;
 pub mod session;
 pub mod transport;
@@ -25,6 +26,11 @@ use tower_lsp_server::{LspService, Server as Transport};
 
 use crate::logging::LogSinks;
 use crate::server::Server;
+
+/// Messages handled at once. A command such as `codexos.agent.run` holds its slot until the run
+/// is over; with the transport's default of 4, four runs would hold back every completion,
+/// cancellation and edit behind them.
+const MAX_CONCURRENT_MESSAGES: usize = 1024;
 
 /// How a server run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +56,7 @@ where
         .finish();
     let session = service.inner().session().clone();
     Transport::new(transport::sanitize(input), output, socket)
+        .concurrency_level(MAX_CONCURRENT_MESSAGES)
         .serve(service)
         .await;
     if session.shutdown_requested() {

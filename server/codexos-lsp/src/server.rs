@@ -12,8 +12,8 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
 use crate::handlers::{
-    code_action, completion, folding, formatting, hover, lifecycle, navigation, rename, symbols,
-    text_document, workspace,
+    code_action, code_lens, completion, folding, formatting, hover, lifecycle, navigation, rename,
+    symbols, text_document, workspace,
 };
 use crate::logging::LogSinks;
 use crate::session::Session;
@@ -42,6 +42,7 @@ impl Server {
             NumberOrString::String(token) => token,
             NumberOrString::Number(token) => token.to_string(),
         };
+        self.session.runs.cancel_progress(&token);
         self.session.cancel_progress(token);
     }
 
@@ -225,6 +226,14 @@ impl LanguageServer for Server {
         request(
             "textDocument/codeAction",
             code_action::code_action(&self.session, params),
+        )
+        .await
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        request(
+            "textDocument/codeLens",
+            code_lens::code_lens(&self.session, params),
         )
         .await
     }

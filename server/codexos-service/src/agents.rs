@@ -365,17 +365,24 @@ impl Workspace {
         })
     }
 
-    /// The run to offer "retry" for: the newest recorded run of the flow at `flow_path`, when it
-    /// failed or was cancelled (a run still going, or one that succeeded, offers nothing).
+    /// The run to offer "retry" for: the newest recorded run of the flow at `flow_path` (the
+    /// one whose trace was written last), when it failed or was cancelled. A run still going, or
+    /// one that succeeded, offers nothing.
     pub fn last_failed_run(&self, flow_path: &Path) -> Option<String> {
         let wanted = canonical(flow_path);
         let (runs, _unreadable) = trace::list(&runs_dir(self.root()));
-        let newest = runs.into_iter().find(|run| {
-            run.header
-                .flow_path
-                .as_deref()
-                .is_some_and(|path| canonical(path) == wanted)
-        })?;
+        let newest = runs
+            .into_iter()
+            .filter(|run| {
+                run.header
+                    .flow_path
+                    .as_deref()
+                    .is_some_and(|path| canonical(path) == wanted)
+            })
+            .max_by_key(|run| {
+                let written = std::fs::metadata(&run.path).and_then(|meta| meta.modified());
+                (run.header.started_at, written.ok())
+            })?;
         matches!(
             newest.status(),
             Some(RunStatus::Failed | RunStatus::Cancelled)
@@ -399,4 +406,53 @@ impl Workspace {
 
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
+/// The human line for a step of a run, as `codexos run` prints it and the editor shows it in
+/// progress: `▶ plan (llm)`, `✓ plan · 1.2 s · openai/gpt-4o · 31 tokens`, `✗ plan: …`,
+/// `warning: …`. `None` for the events that have their own rendering (start, tokens, end).
+pub fn step_line(event: &RunEvent) -> Option<String> {
+    Some(match event {
+        RunEvent::NodeStarted {
+            node,
+            node_type,
+            iteration: 0,
+        } => format!("▶ {node} ({node_type})"),
+        RunEvent::NodeStarted {
+            node,
+            node_type,
+            iteration,
+        } => format!("▶ {node} ({node_type}, re-run {iteration})"),
+        RunEvent::NodeFinished {
+            node,
+            elapsed_ms,
+            model,
+            usage,
+            note,
+            ..
+        } => {
+            let mut details = vec![format!("{:.1} s", *elapsed_ms as f64 / 1000.0)];
+            details.extend(model.clone());
+            if !usage.is_zero() {
+                details.push(format!(
+                    "{} tokens",
+                    usage.prompt_tokens + usage.completion_tokens
+                ));
+            }
+            details.extend(note.clone());
+            format!("✓ {node} · {}", details.join(" · "))
+        }
+        RunEvent::NodeFailed { node, error, .. } => format!("✗ {node}: {error}"),
+        RunEvent::Warning {
+            node: Some(node),
+            message,
+        } => format!("warning: {node}: {message}"),
+        RunEvent::Warning {
+            node: None,
+            message,
+        } => format!("warning: {message}"),
+        RunEvent::Started { .. } | RunEvent::Token { .. } | RunEvent::Finished { .. } => {
+            return None;
+        }
+    })
 }

@@ -88,10 +88,21 @@ pub struct LspClient {
 impl LspClient {
     /// Starts `binary lsp` in `workspace` (its current directory).
     pub fn start(binary: &Path, workspace: &Path) -> LspClient {
-        let mut child = Command::new(binary)
-            .arg("lsp")
-            .current_dir(workspace)
-            .env("CODEXOS_LOG", "debug")
+        LspClient::start_with(binary, workspace, |_| {})
+    }
+
+    /// Starts `binary lsp` in `workspace` after `configure` has set up the command (its
+    /// environment, say).
+    pub fn start_with(
+        binary: &Path,
+        workspace: &Path,
+        configure: impl FnOnce(&mut Command),
+    ) -> LspClient {
+        let mut command = Command::new(binary);
+        command.arg("lsp").current_dir(workspace);
+        configure(&mut command);
+        command.env("CODEXOS_LOG", "debug");
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,10 +181,21 @@ impl LspClient {
 
     /// Sends a request and waits for its response: the result, or the error the server sent.
     pub fn request(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Sends a request without waiting for its response; its id, for [`LspClient::response`].
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
-        let response = self.wait_for(&format!("the response to {method} (id {id})"), |message| {
+        id
+    }
+
+    /// Waits for the response to the request `id`: the result, or the error the server sent.
+    pub fn response(&mut self, id: i64) -> Result<Value, RpcError> {
+        let response = self.wait_for(&format!("the response to request {id}"), |message| {
             message.get("id") == Some(&json!(id)) && message.get("method").is_none()
         });
         match response.get("error") {
@@ -233,6 +255,26 @@ impl LspClient {
             },
         );
         message["params"].clone()
+    }
+
+    /// Takes every notification `method` received so far and not yet waited for, in order.
+    pub fn take_notifications(&mut self, method: &str) -> Vec<Value> {
+        while let Ok(message) = self.incoming.try_recv() {
+            if message.get("method").is_some() && message.get("id").is_some() {
+                self.answer_server_request(&message);
+            }
+            self.pending.push(message);
+        }
+        let (taken, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|message| {
+                message.get("id").is_none() && message.get("method") == Some(&json!(method))
+            });
+        self.pending = kept;
+        taken
+            .into_iter()
+            .map(|message: Value| message["params"].clone())
+            .collect()
     }
 
     /// Waits for the diagnostics of `uri` at document version `version`.
@@ -404,4 +446,54 @@ pub fn position_utf8(text: &str, offset: usize) -> Value {
     let line = before.matches('\n').count();
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
     json!({ "line": line, "character": offset - line_start })
+}
+
+/// Fixture workspaces shared by the end-to-end tests of the command line and the editor.
+pub mod fixtures {
+    /// A flow with every node type: entry, vault, tool and rag in parallel, llm, reflect,
+    /// condition, a sub-flow and two exits. Needs the vault secret `api_token`, an index and a
+    /// model answering `gpt-4o-mini`.
+    pub const EVERY_NODE_FLOW: &str = r#"{
+  "id": "every-node",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "key" },
+    { "id": "key", "type": "vault", "key": "api_token", "as": "token", "next": ["notes", "search"] },
+    { "id": "notes", "type": "tool", "tool": "read_file", "args": { "path": "notes.txt" }, "next": "draft" },
+    { "id": "search", "type": "rag", "query": "{{input}}", "k": 2, "next": "draft" },
+    {
+      "id": "draft",
+      "type": "llm",
+      "model": ["gpt-4o-mini"],
+      "system": "You plan releases.",
+      "prompt": "Notes: {{nodes.notes.output}}\nCode: {{nodes.search.output}}\nToken: {{vars.token}}\nTask: {{input}}",
+      "next": "review"
+    },
+    { "id": "review", "type": "reflect", "target": "draft", "max_iterations": 1, "until": "{{nodes.draft.output}} contains \"NEVER\"", "next": "ok" },
+    { "id": "ok", "type": "condition", "if": "{{nodes.draft.output}} contains \"LGTM\"", "then": "summary", "else": "rejected" },
+    { "id": "summary", "type": "flow", "flow": "agents/summary.flow.json", "input": "{{nodes.draft.output}}", "next": "done" },
+    { "id": "done", "type": "exit", "output": "{{nodes.summary.output}}" },
+    { "id": "rejected", "type": "exit", "output": "rejected" }
+  ]
+}"#;
+
+    /// The sub-flow [`EVERY_NODE_FLOW`] calls.
+    pub const SUMMARY_FLOW: &str = r#"{
+  "id": "summary",
+  "nodes": [
+    { "id": "in", "type": "entry", "next": "out" },
+    { "id": "out", "type": "exit", "output": "Summary: {{input}}" }
+  ]
+}"#;
+
+    /// The files [`EVERY_NODE_FLOW`] runs in: `release.flow.json`, its sub-flow, the notes
+    /// its tool reads and the code its `rag` node finds.
+    pub const EVERY_NODE_WORKSPACE: &[(&str, &str)] = &[
+        ("release.flow.json", EVERY_NODE_FLOW),
+        ("agents/summary.flow.json", SUMMARY_FLOW),
+        ("notes.txt", "Ship the parser fix first."),
+        (
+            "src/parser.rs",
+            "/// Parses release notes.\npub fn parse_release_notes(text: &str) -> Vec<String> {\n    text.lines().map(str::to_owned).collect()\n}\n",
+        ),
+    ];
 }

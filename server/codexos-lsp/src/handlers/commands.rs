@@ -9,7 +9,7 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::ExecuteCommandParams;
 
-use crate::handlers::search;
+use crate::handlers::{agent, search};
 use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
@@ -19,9 +19,17 @@ pub const VAULT_LIST: &str = "codexos.vault.list";
 
 /// Every command this server executes, for the `executeCommandProvider` capability.
 pub fn all() -> Vec<String> {
-    [RAG_QUERY, REINDEX, VAULT_PUT, VAULT_LIST]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        agent::RUN,
+        agent::RETRY,
+        agent::CANCEL,
+        RAG_QUERY,
+        REINDEX,
+        VAULT_PUT,
+        VAULT_LIST,
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 fn failed(command: &str, error: impl std::fmt::Display) -> Error {
@@ -64,7 +72,17 @@ pub async fn execute(
     session: &Arc<Session>,
     params: ExecuteCommandParams,
 ) -> Result<Option<Value>> {
+    let work_done_token = params.work_done_progress_params.work_done_token.clone();
     match params.command.as_str() {
+        agent::RUN => {
+            let args = argument(agent::RUN, &params)?;
+            agent::run(session, args, work_done_token).await.map(Some)
+        }
+        agent::RETRY => {
+            let args = argument(agent::RETRY, &params)?;
+            agent::retry(session, args, work_done_token).await.map(Some)
+        }
+        agent::CANCEL => agent::cancel(session, argument(agent::CANCEL, &params)?).map(Some),
         RAG_QUERY => {
             let query = argument(RAG_QUERY, &params)?;
             search::rag_query(session, query).await.map(Some)

@@ -33,6 +33,8 @@ pub struct ClientSettings {
     pub document_changes: bool,
     pub work_done_progress: bool,
     pub watch_files_dynamically: bool,
+    /// The client re-asks for code lenses on `workspace/codeLens/refresh`.
+    pub code_lens_refresh: bool,
 }
 
 impl ClientSettings {
@@ -63,6 +65,10 @@ impl ClientSettings {
                 .and_then(|w| w.did_change_watched_files.as_ref())
                 .and_then(|w| w.dynamic_registration)
                 .unwrap_or(false),
+            code_lens_refresh: workspace
+                .and_then(|w| w.code_lens.as_ref())
+                .and_then(|c| c.refresh_support)
+                .unwrap_or(false),
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct Session {
     /// The workspace index, once opened in the background (`crate::indexing`).
     index: Mutex<Option<Arc<WorkspaceIndex>>>,
     index_cancel: Arc<AtomicBool>,
+    /// Agent runs: the shared runner and the runs in flight (`crate::runs`).
+    pub runs: crate::runs::Runs,
 }
 
 impl Session {
@@ -102,6 +110,7 @@ impl Session {
             shutdown_requested: AtomicBool::new(false),
             index: Mutex::new(None),
             index_cancel: Arc::new(AtomicBool::new(false)),
+            runs: Default::default(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use codexos_agent::{CancellationToken, EventSink, RunEvent, RunResult, RunStatus};
 use codexos_service::Workspace;
-use codexos_service::agents::{IndexAccess, RunnerOptions, WorkspaceRunner};
+use codexos_service::agents::{IndexAccess, RunnerOptions, WorkspaceRunner, step_line};
 
 /// The workspace's runner, whose runs stop after `timeout`; tool sources that failed to load
 /// are warned about on stderr.
@@ -48,16 +48,6 @@ pub fn stderr_progress() -> EventSink {
                 Some(old) => writeln!(err, "run {run_id} of {flow_id} (retrying {old})"),
                 None => writeln!(err, "run {run_id} of {flow_id}"),
             },
-            RunEvent::NodeStarted {
-                node,
-                node_type,
-                iteration: 0,
-            } => writeln!(err, "▶ {node} ({node_type})"),
-            RunEvent::NodeStarted {
-                node,
-                node_type,
-                iteration,
-            } => writeln!(err, "▶ {node} ({node_type}, re-run {iteration})"),
             RunEvent::Token { node, text } => {
                 if streaming.as_deref() != Some(node.as_str()) {
                     *streaming = Some(node.clone());
@@ -65,34 +55,6 @@ pub fn stderr_progress() -> EventSink {
                 }
                 write!(err, "{}", text.replace('\n', "\n  ")).and_then(|()| err.flush())
             }
-            RunEvent::NodeFinished {
-                node,
-                elapsed_ms,
-                model,
-                usage,
-                note,
-                ..
-            } => {
-                let mut details = vec![format!("{:.1} s", *elapsed_ms as f64 / 1000.0)];
-                details.extend(model.clone());
-                if !usage.is_zero() {
-                    details.push(format!(
-                        "{} tokens",
-                        usage.prompt_tokens + usage.completion_tokens
-                    ));
-                }
-                details.extend(note.clone());
-                writeln!(err, "✓ {node} · {}", details.join(" · "))
-            }
-            RunEvent::NodeFailed { node, error, .. } => writeln!(err, "✗ {node}: {error}"),
-            RunEvent::Warning {
-                node: Some(node),
-                message,
-            } => writeln!(err, "warning: {node}: {message}"),
-            RunEvent::Warning {
-                node: None,
-                message,
-            } => writeln!(err, "warning: {message}"),
             RunEvent::Finished {
                 run_id,
                 status,
@@ -113,6 +75,10 @@ pub fn stderr_progress() -> EventSink {
                     ),
                 }
             }
+            step => match step_line(step) {
+                Some(line) => writeln!(err, "{line}"),
+                None => Ok(()),
+            },
         };
     })
 }

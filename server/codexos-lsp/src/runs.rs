@@ -1,0 +1,492 @@
+//! Agent runs in the editor: one runner per workspace configuration (shared by every run, built
+//! on first use, rebuilt when `codexos.toml` or the vault changes), the runs in flight (so
+//! `codexos.agent.cancel` and `window/workDoneProgress/cancel` can stop them), and the
+//! translation of each run's events into `$/progress` and `codexos/runEvent` (docs/protocol.md).
+//!
+//! A run executes on its own tokio task; its events go through a channel to a forwarding task
+//! that sends the notifications in order, so nothing a run does waits on the client and the
+//! request loop stays free. Streamed tokens are coalesced: at most one token report per node
+//! every [`TOKEN_INTERVAL`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use codexos_service::Workspace;
+use codexos_service::agents::{
+    CancellationToken, EventSink, IndexAccess, RunError, RunEvent, RunRequest, RunResult,
+    RunStatus, RunnerOptions, WorkspaceRunner, step_line,
+};
+use codexos_service::tools::ToolSettingsError;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tower_lsp_server::ls_types::notification::Notification;
+use tower_lsp_server::ls_types::{MessageType, NumberOrString, ProgressToken};
+
+use crate::progress::{ProgressStep, create_progress, report_progress};
+use crate::session::Session;
+
+/// How long streamed tokens gather before one report carries them.
+pub const TOKEN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Wall time of one run started from the editor.
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `codexos/runEvent`: a step of a run for rich UIs (docs/protocol.md).
+pub enum RunEventNotification {}
+
+impl Notification for RunEventNotification {
+    type Params = serde_json::Value;
+    const METHOD: &'static str = "codexos/runEvent";
+}
+
+/// What a run starts from.
+pub enum Start {
+    Flow(RunRequest),
+    /// A recorded run, continued from where it stopped.
+    Retry(String),
+}
+
+struct CachedRunner {
+    workspace: Arc<Workspace>,
+    runner: Arc<WorkspaceRunner>,
+}
+
+struct ActiveRun {
+    key: u64,
+    run_id: Option<String>,
+    progress: Option<String>,
+    cancel: CancellationToken,
+}
+
+#[derive(Default)]
+pub struct Runs {
+    runner: tokio::sync::Mutex<Option<CachedRunner>>,
+    active: Mutex<Vec<ActiveRun>>,
+    next_key: AtomicU64,
+}
+
+impl Runs {
+    /// The runner for the session's current workspace configuration.
+    async fn runner(
+        &self,
+        session: &Arc<Session>,
+    ) -> Result<Arc<WorkspaceRunner>, ToolSettingsError> {
+        let workspace = session.workspace();
+        let mut cached = self.runner.lock().await;
+        if let Some(cached) = cached.as_ref()
+            && Arc::ptr_eq(&cached.workspace, &workspace)
+        {
+            return Ok(cached.runner.clone());
+        }
+        let weak: Weak<Session> = Arc::downgrade(session);
+        let index = IndexAccess::Shared(Arc::new(move || weak.upgrade()?.index()));
+        let runner = Arc::new(
+            workspace
+                .runner(RunnerOptions {
+                    timeout: RUN_TIMEOUT,
+                    index,
+                })
+                .await?,
+        );
+        for problem in &runner.tool_problems {
+            tracing::warn!("tools: {problem}");
+            session
+                .client
+                .show_message(MessageType::WARNING, format!("codexos tools: {problem}"))
+                .await;
+        }
+        *cached = Some(CachedRunner {
+            workspace,
+            runner: runner.clone(),
+        });
+        Ok(runner)
+    }
+
+    fn register(&self, progress: Option<&ProgressToken>, cancel: CancellationToken) -> u64 {
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        lock(&self.active).push(ActiveRun {
+            key,
+            run_id: None,
+            progress: progress.map(token_text),
+            cancel,
+        });
+        key
+    }
+
+    fn update(&self, key: u64, change: impl FnOnce(&mut ActiveRun)) {
+        if let Some(run) = lock(&self.active).iter_mut().find(|run| run.key == key) {
+            change(run);
+        }
+    }
+
+    fn unregister(&self, key: u64) {
+        lock(&self.active).retain(|run| run.key != key);
+    }
+
+    /// Stops the run `run_id`; `false` when no such run is going.
+    pub fn cancel_run(&self, run_id: &str) -> bool {
+        self.cancel_where(|run| run.run_id.as_deref() == Some(run_id))
+    }
+
+    /// Stops the run reporting under the progress `token` (`window/workDoneProgress/cancel`).
+    pub fn cancel_progress(&self, token: &str) -> bool {
+        self.cancel_where(|run| run.progress.as_deref() == Some(token))
+    }
+
+    /// Stops every run (on shutdown): each records where it stopped.
+    pub fn cancel_all(&self) {
+        self.cancel_where(|_| true);
+    }
+
+    fn cancel_where(&self, wanted: impl Fn(&ActiveRun) -> bool) -> bool {
+        let active = lock(&self.active);
+        let mut found = false;
+        for run in active.iter().filter(|run| wanted(run)) {
+            run.cancel.cancel();
+            found = true;
+        }
+        found
+    }
+}
+
+/// Why a run could not be set up (before any node ran).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tools(#[from] ToolSettingsError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("the run stopped unexpectedly: {0}")]
+    Panicked(String),
+}
+
+/// Runs `start` on its own task, streaming its events to the client: `$/progress` under
+/// `work_done_token` (or a token created once the run starts) and `codexos/runEvent`. Returns
+/// when the run is over and every notification about it has been sent. Dropping the returned
+/// future (the client cancelled the request) cancels the run.
+pub async fn run(
+    session: &Arc<Session>,
+    start: Start,
+    work_done_token: Option<ProgressToken>,
+) -> Result<RunResult, StartError> {
+    let runner = session.runs.runner(session).await?;
+    let cancel = CancellationToken::new();
+    let key = session
+        .runs
+        .register(work_done_token.as_ref(), cancel.clone());
+    let _registered = Registered {
+        session: session.clone(),
+        key,
+        cancel: cancel.clone(),
+    };
+    let (sender, events) = mpsc::unbounded_channel();
+    let sink: EventSink = Arc::new(move |event: &RunEvent| {
+        let _ = sender.send(event.clone());
+    });
+    let forwarding = tokio::spawn(forward(session.clone(), events, work_done_token, key));
+    let running = tokio::spawn(async move {
+        match start {
+            Start::Flow(request) => runner.runner.run(request, sink, cancel).await,
+            Start::Retry(run_id) => runner.runner.retry(&run_id, sink, cancel).await,
+        }
+    });
+    let outcome = running.await;
+    // The sink is gone with the run, so the forwarder drains what is left and ends.
+    if let Err(error) = forwarding.await {
+        tracing::error!("forwarding a run's events failed: {error}");
+    }
+    if session.settings().code_lens_refresh {
+        let client = session.client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = client.code_lens_refresh().await {
+                tracing::debug!("the client did not refresh code lenses: {error}");
+            }
+        });
+    }
+    match outcome {
+        Ok(result) => Ok(result?),
+        Err(error) => Err(StartError::Panicked(error.to_string())),
+    }
+}
+
+/// Unregisters a run when its request ends, cancelling it if the request was dropped first.
+struct Registered {
+    session: Arc<Session>,
+    key: u64,
+    cancel: CancellationToken,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.session.runs.unregister(self.key);
+    }
+}
+
+/// Tokens of one node waiting to be reported.
+struct PendingTokens {
+    node: String,
+    text: String,
+    due: tokio::time::Instant,
+}
+
+/// Sends a run's events as notifications, in order.
+async fn forward(
+    session: Arc<Session>,
+    mut events: mpsc::UnboundedReceiver<RunEvent>,
+    given_token: Option<ProgressToken>,
+    key: u64,
+) {
+    let mut out = Outgoing {
+        session,
+        token: given_token,
+        run_id: String::new(),
+    };
+    let mut pending: Option<PendingTokens> = None;
+    let mut finished = false;
+    loop {
+        let next = match &pending {
+            Some(tokens) => tokio::select! {
+                event = events.recv() => event,
+                () = tokio::time::sleep_until(tokens.due) => {
+                    if let Some(tokens) = pending.take() {
+                        out.tokens(tokens).await;
+                    }
+                    continue;
+                }
+            },
+            None => events.recv().await,
+        };
+        let Some(event) = next else { break };
+        if let RunEvent::Token { node, text } = &event {
+            match &mut pending {
+                Some(tokens) if tokens.node == *node => tokens.text.push_str(text),
+                _ => {
+                    if let Some(tokens) = pending.take() {
+                        out.tokens(tokens).await;
+                    }
+                    pending = Some(PendingTokens {
+                        node: node.clone(),
+                        text: text.clone(),
+                        due: tokio::time::Instant::now() + TOKEN_INTERVAL,
+                    });
+                }
+            }
+            continue;
+        }
+        if let Some(tokens) = pending.take() {
+            out.tokens(tokens).await;
+        }
+        if let RunEvent::Started { run_id, .. } = &event {
+            let run_id = run_id.clone();
+            out.run_id = run_id.clone();
+            if out.token.is_none() {
+                out.token = create_progress(&out.session).await;
+            }
+            let progress = out.token.as_ref().map(token_text);
+            out.session.runs.update(key, |run| {
+                run.run_id = Some(run_id);
+                if run.progress.is_none() {
+                    run.progress = progress;
+                }
+            });
+        }
+        finished |= matches!(event, RunEvent::Finished { .. });
+        out.event(&event).await;
+    }
+    if let Some(tokens) = pending.take() {
+        out.tokens(tokens).await;
+    }
+    if !finished && !out.run_id.is_empty() {
+        out.progress(
+            ProgressStep::End,
+            Some("the run stopped unexpectedly".into()),
+        )
+        .await;
+    }
+}
+
+/// Where a run's notifications go.
+struct Outgoing {
+    session: Arc<Session>,
+    token: Option<ProgressToken>,
+    run_id: String,
+}
+
+/// `codexos/runEvent` parameters.
+#[derive(Serialize)]
+struct RunEventParams<'a> {
+    token: Option<&'a ProgressToken>,
+    run_id: &'a str,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+}
+
+impl Outgoing {
+    async fn progress(&self, step: ProgressStep, message: Option<String>) {
+        if let Some(token) = &self.token {
+            report_progress(&self.session, token, step, message, None).await;
+        }
+    }
+
+    async fn notify(&self, params: RunEventParams<'_>) {
+        match serde_json::to_value(params) {
+            Ok(value) => {
+                self.session
+                    .client
+                    .send_notification::<RunEventNotification>(value)
+                    .await;
+            }
+            Err(error) => tracing::error!("a run event does not serialise: {error}"),
+        }
+    }
+
+    fn params<'a>(&'a self, kind: &'static str) -> RunEventParams<'a> {
+        RunEventParams {
+            token: self.token.as_ref(),
+            run_id: &self.run_id,
+            kind,
+            node: None,
+            text: None,
+            ms: None,
+            model: None,
+            status: None,
+        }
+    }
+
+    async fn tokens(&self, tokens: PendingTokens) {
+        self.progress(ProgressStep::Report, Some(tokens.text.clone()))
+            .await;
+        self.notify(RunEventParams {
+            node: Some(&tokens.node),
+            text: Some(&tokens.text),
+            ..self.params("token")
+        })
+        .await;
+    }
+
+    async fn event(&self, event: &RunEvent) {
+        match event {
+            RunEvent::Started {
+                run_id,
+                flow_id,
+                retry_of,
+            } => {
+                let title = match retry_of {
+                    Some(old) => format!("Retrying {flow_id} (run {old})"),
+                    None => format!("Running {flow_id}"),
+                };
+                let begin = ProgressStep::Begin {
+                    title,
+                    cancellable: true,
+                };
+                self.progress(begin, Some(format!("run {run_id}"))).await;
+                self.notify(RunEventParams {
+                    text: Some(flow_id),
+                    ..self.params("started")
+                })
+                .await;
+            }
+            RunEvent::Token { .. } => {}
+            RunEvent::NodeStarted {
+                node, node_type, ..
+            } => {
+                self.progress(ProgressStep::Report, step_line(event)).await;
+                self.notify(RunEventParams {
+                    node: Some(node),
+                    text: Some(node_type),
+                    ..self.params("node_started")
+                })
+                .await;
+            }
+            RunEvent::NodeFinished {
+                node,
+                output,
+                elapsed_ms,
+                model,
+                ..
+            } => {
+                self.progress(ProgressStep::Report, step_line(event)).await;
+                self.notify(RunEventParams {
+                    node: Some(node),
+                    text: Some(output),
+                    ms: Some(*elapsed_ms),
+                    model: model.as_deref(),
+                    ..self.params("node_finished")
+                })
+                .await;
+            }
+            RunEvent::NodeFailed {
+                node,
+                error,
+                elapsed_ms,
+            } => {
+                self.progress(ProgressStep::Report, step_line(event)).await;
+                self.notify(RunEventParams {
+                    node: Some(node),
+                    text: Some(error),
+                    ms: Some(*elapsed_ms),
+                    ..self.params("node_failed")
+                })
+                .await;
+            }
+            RunEvent::Warning { node, message } => {
+                self.progress(ProgressStep::Report, step_line(event)).await;
+                self.notify(RunEventParams {
+                    node: node.as_deref(),
+                    text: Some(message),
+                    ..self.params("warning")
+                })
+                .await;
+            }
+            RunEvent::Finished {
+                status,
+                output,
+                error,
+                elapsed_ms,
+                ..
+            } => {
+                let seconds = *elapsed_ms as f64 / 1000.0;
+                let summary = match status {
+                    RunStatus::Succeeded => format!("✓ succeeded in {seconds:.1} s"),
+                    RunStatus::Failed => format!(
+                        "✗ failed after {seconds:.1} s: {}",
+                        error.as_deref().unwrap_or("no exit was reached")
+                    ),
+                    RunStatus::Cancelled => format!("cancelled after {seconds:.1} s"),
+                };
+                self.progress(ProgressStep::End, Some(summary)).await;
+                self.notify(RunEventParams {
+                    text: output.as_deref().or(error.as_deref()),
+                    ms: Some(*elapsed_ms),
+                    status: Some(status.as_str()),
+                    ..self.params("finished")
+                })
+                .await;
+            }
+        }
+    }
+}
+
+fn token_text(token: &ProgressToken) -> String {
+    match token {
+        NumberOrString::String(token) => token.clone(),
+        NumberOrString::Number(token) => token.to_string(),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
