@@ -5,6 +5,7 @@
 
 mod provider;
 mod tokenizer;
+mod weights;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,36 @@ pub enum LocalModelError {
     #[error("the local model failed while generating: {0}")]
     Generation(String),
 }
+
+/// The variable candle reads once, when its CPU thread pool starts (the first matrix product).
+pub const COMPUTE_THREADS_VARIABLE: &str = "CANDLE_NUM_THREADS";
+
+/// How many threads candle's matrix products should use on a machine with `cores` cores: all but
+/// one. Its threads meet at a spin barrier after every product, so when they outnumber the cores
+/// that are free (the language server, the indexer and the editor keep one busy) each product
+/// waits for a thread the scheduler has not run yet. Measured on 2 busy cores: 18 tokens/s with
+/// one thread against 2–3 with two.
+pub fn compute_threads(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
+}
+
+/// Sets [`COMPUTE_THREADS_VARIABLE`] to [`compute_threads`] of this machine's cores, unless the
+/// user set it.
+///
+/// # Safety
+/// It writes the environment: call it before the process starts a second thread (first thing in
+/// `main`), as [`std::env::set_var`] requires.
+pub unsafe fn configure_compute_threads() {
+    if std::env::var_os(COMPUTE_THREADS_VARIABLE).is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // SAFETY: the caller guarantees no other thread exists yet.
+    unsafe { std::env::set_var(COMPUTE_THREADS_VARIABLE, compute_threads(cores).to_string()) };
+}
+
+/// How many of the likeliest tokens top-p sampling chooses from.
+const SAMPLED_CANDIDATES: usize = 40;
 
 /// How to sample one answer.
 #[derive(Clone, Debug)]
@@ -93,8 +124,7 @@ impl LocalModel {
             .get("llama.context_length")
             .and_then(|v| v.to_u32().ok())
             .unwrap_or(2048) as usize;
-        let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
-            .map_err(|e| format(e.to_string()))?;
+        let weights = weights::load(content, &mut file).map_err(|e| format(e.to_string()))?;
         Ok(LocalModel {
             path: path.to_owned(),
             weights,
@@ -142,7 +172,10 @@ impl LocalModel {
         let sampling = if params.temperature <= 0.0 {
             Sampling::ArgMax
         } else {
-            Sampling::TopP {
+            // The 40 likeliest tokens first (llama.cpp's default): sorting all 49 152 of them
+            // for top-p took a sixth of each token's time.
+            Sampling::TopKThenTopP {
+                k: SAMPLED_CANDIDATES,
                 p: params.top_p,
                 temperature: params.temperature,
             }
@@ -221,4 +254,18 @@ pub fn chat_prompt(messages: &[Message]) -> String {
     }
     prompt.push_str("<|im_start|>assistant\n");
     prompt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compute_threads;
+
+    #[test]
+    fn candle_leaves_one_core_to_the_rest_of_the_machine_but_always_has_one_thread() {
+        assert_eq!(
+            [1, 2, 8].map(compute_threads),
+            [1, 1, 7],
+            "threads for 1, 2 and 8 cores"
+        );
+    }
 }

@@ -44,6 +44,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing main does; no other thread exists yet.
+    unsafe { codexos_local_model::configure_compute_threads() };
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Lsp(args) => cmd::lsp::run(args),
