@@ -12,6 +12,8 @@
 pub mod convert;
 pub mod diagnostics;
 pub mod edit;
+pub mod editor_writes;
+pub mod file_changes;
 pub mod handlers;
 pub mod indexing;
 pub mod logging;

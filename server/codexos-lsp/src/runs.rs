@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{MessageType, NumberOrString, ProgressToken};
 
+use crate::editor_writes::EditorWrites;
 use crate::progress::{ProgressStep, create_progress, report_progress};
 use crate::session::Session;
 
@@ -86,6 +87,11 @@ impl Runs {
                 .runner(RunnerOptions {
                     timeout: RUN_TIMEOUT,
                     index,
+                    // `write_file` shows its writes to the user as edits instead of writing.
+                    writes: Some(Arc::new(EditorWrites::new(
+                        session,
+                        tokio::runtime::Handle::current(),
+                    ))),
                 })
                 .await?,
         );

@@ -21,6 +21,7 @@ pub use codexos_agent::{
 use codexos_agent::{Chunk, RegistryTools, Retriever, SecretStore, runs_dir, trace};
 use codexos_index::{IndexSettings, SearchMode, SearchRequest, Searcher, Store};
 use codexos_llm::{LlmConfig, Router};
+use codexos_tools::WriteSink;
 use codexos_vault::{Redactor, SecretString, Vault, VaultConfig};
 use futures_util::future::BoxFuture;
 
@@ -59,6 +60,8 @@ pub struct RunnerOptions {
     /// Wall time of one run.
     pub timeout: Duration,
     pub index: IndexAccess,
+    /// Where `write_file` writes: the disk when `None`; the editor shows each write as an edit.
+    pub writes: Option<Arc<dyn WriteSink>>,
 }
 
 /// A runner for one workspace, and what went wrong while gathering its tools.
@@ -100,7 +103,10 @@ impl Workspace {
             root: root.to_owned(),
             access: options.index,
         });
-        let context = self.tool_context()?.with_search(search.clone());
+        let mut context = self.tool_context()?.with_search(search.clone());
+        if let Some(writes) = options.writes {
+            context = context.with_write_sink(writes);
+        }
         let tools = RegistryTools::new(registry, context);
         let (secrets, redactor) = secrets_and_redactor(root, &env);
         let runner = Runner::new()

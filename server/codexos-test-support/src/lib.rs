@@ -4,7 +4,8 @@
 //! Every wait has a timeout, so a server that hangs fails the test instead of hanging it;
 //! failures panic with what was expected and what the server said instead (this is test code).
 //! Requests the server sends to the client (`client/registerCapability`,
-//! `window/workDoneProgress/create`, ...) are answered with `null` and kept for inspection.
+//! `window/workDoneProgress/create`, ...) are answered with `null` (`workspace/applyEdit` with
+//! `{"applied": true}`) and kept for inspection.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -15,6 +16,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod agent_workspace;
+
+pub use agent_workspace::AgentWorkspace;
 
 /// How long any single wait lasts before the test fails: generous for a cold, busy 2-core CI
 /// machine, short enough that a hung server is reported quickly.
@@ -324,7 +329,14 @@ impl LspClient {
     fn answer_server_request(&mut self, request: &Value) {
         self.server_requests.push(request.clone());
         let id = request["id"].clone();
-        self.send(&json!({ "jsonrpc": "2.0", "id": id, "result": null }));
+        // As an editor does, `workspace/applyEdit` is accepted (tests read the edit from
+        // `server_requests`; nothing is written to disk).
+        let result = if request["method"] == "workspace/applyEdit" {
+            json!({ "applied": true })
+        } else {
+            Value::Null
+        };
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "result": result }));
     }
 
     fn describe_pending(&self) -> String {

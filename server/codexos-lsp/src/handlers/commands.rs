@@ -9,7 +9,9 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::ExecuteCommandParams;
 
-use crate::handlers::{agent, search};
+use codexos_service::actions::Action;
+
+use crate::handlers::{actions, agent, chat, search};
 use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
@@ -19,17 +21,20 @@ pub const VAULT_LIST: &str = "codexos.vault.list";
 
 /// Every command this server executes, for the `executeCommandProvider` capability.
 pub fn all() -> Vec<String> {
-    [
+    let mut all: Vec<String> = [
         agent::RUN,
         agent::RETRY,
         agent::CANCEL,
+        chat::CHAT,
         RAG_QUERY,
         REINDEX,
         VAULT_PUT,
         VAULT_LIST,
     ]
     .map(str::to_owned)
-    .to_vec()
+    .to_vec();
+    all.extend(Action::ALL.map(Action::command));
+    all
 }
 
 fn failed(command: &str, error: impl std::fmt::Display) -> Error {
@@ -83,6 +88,10 @@ pub async fn execute(
             agent::retry(session, args, work_done_token).await.map(Some)
         }
         agent::CANCEL => agent::cancel(session, argument(agent::CANCEL, &params)?).map(Some),
+        chat::CHAT => {
+            let args = argument(chat::CHAT, &params)?;
+            chat::chat(session, args, work_done_token).await.map(Some)
+        }
         RAG_QUERY => {
             let query = argument(RAG_QUERY, &params)?;
             search::rag_query(session, query).await.map(Some)
@@ -117,10 +126,18 @@ pub async fn execute(
                 .map(Some)
                 .map_err(|error| failed(VAULT_LIST, error))
         }
-        other => Err(Error {
-            code: ErrorCode::InvalidParams,
-            message: format!("unknown command `{other}`; known: {}", all().join(", ")).into(),
-            data: None,
-        }),
+        other => match Action::from_command(other) {
+            Some(action) => {
+                let args = argument(other, &params)?;
+                actions::run(session, action, args, work_done_token)
+                    .await
+                    .map(Some)
+            }
+            None => Err(Error {
+                code: ErrorCode::InvalidParams,
+                message: format!("unknown command `{other}`; known: {}", all().join(", ")).into(),
+                data: None,
+            }),
+        },
     }
 }

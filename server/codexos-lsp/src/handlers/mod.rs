@@ -6,7 +6,9 @@
 //!   ([`crate::session::Session::read`]), dropped if the client cancels.
 //! - `lifecycle`: initialize, initialized, shutdown.
 
+pub mod actions;
 pub mod agent;
+pub mod chat;
 pub mod code_action;
 pub mod code_lens;
 pub mod commands;

@@ -15,6 +15,8 @@ pub enum AnswerError {
     Unclosed,
     #[error("the model's code block is empty, so there is nothing to apply")]
     Empty,
+    #[error("the model's code holds no test (no {marker}), so no test was added")]
+    NoTests { marker: &'static str },
 }
 
 /// One fenced block: its info string's first word and its lines.
@@ -27,16 +29,35 @@ struct Block<'a> {
 /// The code of the block an edit is made from: the first whose tag is `language`, else the
 /// first untagged one, else the first. Its text ends with a newline.
 pub fn code_block(answer: &str, language: Option<Language>) -> Result<String, AnswerError> {
+    let blocks = code_blocks(answer, language)?;
+    blocks.into_iter().next().ok_or(AnswerError::Empty)
+}
+
+/// Every non-empty block, best first: those tagged `language`, then untagged ones, then the
+/// rest, each group in the answer's order. `Err` when there is none to choose from.
+pub fn code_blocks(answer: &str, language: Option<Language>) -> Result<Vec<String>, AnswerError> {
     let blocks = blocks(answer)?;
-    let chosen = language
-        .and_then(|language| blocks.iter().find(|block| language.is_tagged(block.tag)))
-        .or_else(|| blocks.iter().find(|block| block.tag.is_empty()))
-        .or_else(|| blocks.first())
-        .ok_or(AnswerError::NoCodeBlock)?;
-    if chosen.body.trim().is_empty() {
+    if blocks.is_empty() {
+        return Err(AnswerError::NoCodeBlock);
+    }
+    let rank = |block: &Block<'_>| {
+        if language.is_some_and(|language| language.is_tagged(block.tag)) {
+            0
+        } else if block.tag.is_empty() {
+            1
+        } else {
+            2
+        }
+    };
+    let mut ranked: Vec<&Block<'_>> = blocks
+        .iter()
+        .filter(|block| !block.body.trim().is_empty())
+        .collect();
+    if ranked.is_empty() {
         return Err(AnswerError::Empty);
     }
-    Ok(chosen.body.clone())
+    ranked.sort_by_key(|block| rank(block));
+    Ok(ranked.into_iter().map(|block| block.body.clone()).collect())
 }
 
 /// Every closed block of the answer, in order; an unclosed last block is an error only when no

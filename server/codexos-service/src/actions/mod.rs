@@ -306,15 +306,16 @@ impl ActionRequest {
             return Ok(Vec::new());
         }
         let language = self.language();
-        let code = answer::code_block(answer, language).map_err(|source| ActionError::Answer {
+        let refused = |source| ActionError::Answer {
             action: self.action.name(),
             path: self.path.clone(),
             source,
-        })?;
+        };
+        let blocks = answer::code_blocks(answer, language).map_err(refused)?;
         Ok(match self.action {
             Action::Explain => Vec::new(),
             Action::Refactor | Action::Fix => {
-                let new_text = fit_replacement(&self.text, self.selection.clone(), &code);
+                let new_text = fit_replacement(&self.text, self.selection.clone(), &blocks[0]);
                 if new_text == self.selected() {
                     Vec::new()
                 } else {
@@ -325,9 +326,20 @@ impl ActionRequest {
                     }]
                 }
             }
-            Action::Tests => vec![tests_file::change(
-                root, &self.path, &self.text, language, &code, files,
-            )],
+            Action::Tests => {
+                // Models often repeat the code before the tests: take the first block of tests.
+                let code = blocks
+                    .iter()
+                    .find(|code| tests_file::holds_tests(language, code))
+                    .ok_or_else(|| {
+                        refused(AnswerError::NoTests {
+                            marker: tests_file::test_marker(language),
+                        })
+                    })?;
+                vec![tests_file::change(
+                    root, &self.path, &self.text, language, code, files,
+                )]
+            }
         })
     }
 }

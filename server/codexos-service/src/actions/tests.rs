@@ -224,6 +224,39 @@ fn an_answer_that_repeats_the_selection_is_no_change() {
 }
 
 #[test]
+fn tests_that_hold_no_test_are_refused() {
+    let request = request(Action::Tests, "<<fn one() -> u8 { 1 }>>\n", None);
+    let error = request
+        .changes(
+            Path::new(ROOT),
+            "```rust\nfn one() -> u8 { 1 }\n```",
+            &DiskTexts,
+        )
+        .expect_err("no test in the answer");
+    assert_eq!(
+        error.to_string(),
+        "tests on /ws/src/lib.rs: the model's code holds no test (no `#[test]`), so no test was added"
+    );
+}
+
+#[test]
+fn the_block_that_holds_tests_is_taken_when_the_code_is_repeated_first() {
+    let request = request(Action::Tests, "<<fn one() -> u8 { 1 }>>\n", None);
+    let changes = request
+        .changes(
+            Path::new(ROOT),
+            "```rust\nfn one() -> u8 { 1 }\n```\nTests:\n```rust\n#[test]\nfn is_one() {}\n```",
+            &DiskTexts,
+        )
+        .expect("tests in the second block");
+    let [FileChange::Edit { new_text, .. }] = changes.as_slice() else {
+        panic!("one edit: {changes:?}");
+    };
+    assert!(new_text.contains("    fn is_one() {}"), "{new_text}");
+    assert!(!new_text.contains("fn one()"), "{new_text}");
+}
+
+#[test]
 fn explain_never_edits() {
     let request = request(Action::Explain, "<<fn a() {}>>\n", None);
     let changes = request

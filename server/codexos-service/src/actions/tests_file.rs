@@ -24,6 +24,32 @@ pub fn hint(language: Option<Language>) -> &'static str {
     }
 }
 
+/// What marks a test in the language, as the error names it: a small model asked for tests
+/// sometimes answers with the code itself, which must not land in a test file.
+pub fn test_marker(language: Option<Language>) -> &'static str {
+    match language.map(|language| language.name) {
+        Some("rust") => "`#[test]`",
+        Some("python") => "`def test_`",
+        Some("javascript" | "typescript") => "`test(` or `it(`",
+        Some("go") => "`func Test`",
+        _ => "`test` or `assert`",
+    }
+}
+
+/// Whether `code` holds at least one test by the language's convention ([`test_marker`]).
+pub fn holds_tests(language: Option<Language>, code: &str) -> bool {
+    match language.map(|language| language.name) {
+        Some("rust") => code.contains("#[test]"),
+        Some("python") => code.contains("def test_") || code.contains("class Test"),
+        Some("javascript" | "typescript") => code.contains("test(") || code.contains("it("),
+        Some("go") => code.contains("func Test"),
+        _ => {
+            let lower = code.to_lowercase();
+            lower.contains("test") || lower.contains("assert")
+        }
+    }
+}
+
 /// The change that adds `code` (the tests the model wrote) where the convention puts them.
 pub fn change(
     root: &Path,
@@ -107,9 +133,7 @@ fn append_or_create(
 
 /// Inserts `code` at the end of `text`, one blank line after what is there.
 fn append(path: &Path, text: &str, code: &str) -> FileChange {
-    let separator = if text.is_empty() {
-        ""
-    } else if text.ends_with("\n\n") {
+    let separator = if text.is_empty() || text.ends_with("\n\n") {
         ""
     } else if text.ends_with('\n') {
         "\n"

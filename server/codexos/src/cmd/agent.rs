@@ -21,6 +21,7 @@ pub async fn runner_for(
         .runner(RunnerOptions {
             timeout,
             index: IndexAccess::ReadOnly,
+            writes: None,
         })
         .await?;
     for problem in &runner.tool_problems {
