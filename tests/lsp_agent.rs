@@ -9,75 +9,36 @@ use std::time::Duration;
 
 use codexos_llm::WireFormat;
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
-use codexos_test_support::{LspClient, fixtures};
+use codexos_test_support::{AgentWorkspace, LspClient, fixtures};
 use expect_test::expect;
 use serde_json::{Value, json};
 
 const SECRET: &str = "sk-lsp-planted-77312209";
 
-/// A workspace in a temporary folder, and a home of its own (no local model, no identity file).
-struct Workspace {
-    dir: tempfile::TempDir,
-    home: tempfile::TempDir,
+/// A workspace whose server calls the fake provider ([`AgentWorkspace`]), started by a client
+/// that shows progress, and the traces its runs leave.
+struct Workspace(AgentWorkspace);
+
+impl std::ops::Deref for Workspace {
+    type Target = AgentWorkspace;
+
+    fn deref(&self) -> &AgentWorkspace {
+        &self.0
+    }
 }
 
 impl Workspace {
     fn new(files: &[(&str, &str)]) -> Workspace {
-        let workspace = Workspace {
-            dir: tempfile::tempdir().expect("temp dir"),
-            home: tempfile::tempdir().expect("temp home"),
-        };
-        workspace.write("codexos.toml", "");
-        for (path, text) in files {
-            workspace.write(path, text);
-        }
-        workspace
+        Workspace(AgentWorkspace::new(files))
     }
 
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.root().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
-        std::fs::write(path, text).expect("write");
-    }
-
-    fn uri(&self, path: &str) -> String {
-        codexos_test_support::file_uri(&self.root().join(path))
-    }
-
-    /// `codexos lsp` in the workspace, its models at `llm_url`, initialized by a client that
-    /// shows progress.
+    /// `codexos lsp` in the workspace, its models at `llm_url`.
     fn start(&self, llm_url: &str) -> LspClient {
-        let home = self.home.path().to_owned();
-        let base_url = format!("{llm_url}/v1");
-        let mut client = LspClient::start_with(
+        self.0.start(
             Path::new(env!("CARGO_BIN_EXE_codexos")),
-            self.root(),
-            |command| {
-                for name in [
-                    "OPENAI_API_KEY",
-                    "ANTHROPIC_API_KEY",
-                    "OLLAMA_HOST",
-                    "OLLAMA_MODEL",
-                    "CODEXOS_MODELS_DIR",
-                    "XDG_DATA_HOME",
-                ] {
-                    command.env_remove(name);
-                }
-                command
-                    .env("HOME", &home)
-                    .env("VAULT_MASTER_KEY", "lsp-agent-test-master-key-0123456789")
-                    .env("OPENAI_BASE_URL", &base_url);
-            },
-        );
-        client.initialize(
-            self.root(),
+            llm_url,
             json!({ "window": { "workDoneProgress": true } }),
-        );
-        client
+        )
     }
 
     fn traces(&self) -> Vec<PathBuf> {
