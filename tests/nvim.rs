@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use codexos_llm::testing::{FakeProvider, FakeResponse, RecordedRequest, ScriptedReply};
+
 /// Long enough for a cold server on a busy 2-core machine; the script's own waits are shorter.
 const NVIM_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -208,6 +210,136 @@ fn the_plugin_shows_index_progress_searches_into_quickfix_stores_secrets_and_che
         "vault put stripe_key",
         "checkhealth reports",
     ]);
+}
+
+/// The fake OpenAI-compatible provider the run, chat and explain scripts talk to: each prompt
+/// gets the reply its script expects, streamed; the chat's answer comes slowly enough to be seen
+/// streaming, and a prompt containing "Think slowly" streams "tick " for 20 s (the cancel test
+/// stops it long before).
+async fn fake_provider() -> FakeProvider {
+    FakeProvider::start(|request: &RecordedRequest| {
+        let body = String::from_utf8_lossy(&request.body);
+        let model = request.model().unwrap_or_else(|| "fake-model".to_owned());
+        let Some(format) = request.format() else {
+            return FakeResponse::json(404, &serde_json::json!({"error": "no API here"}));
+        };
+        let reply =
+            |chunks: &[&str]| FakeResponse::reply(format, &ScriptedReply::text(chunks), &model);
+        // The chat's and explain's prompts quote workspace files (slow.flow.json among them):
+        // recognise them by their built-in flows' own words first.
+        if body.contains("Explain what this code does") {
+            reply(&["It doubles ", "the delay ", "before each attempt."])
+                .paced(Duration::from_millis(50))
+        } else if body.contains("Excerpts from the workspace") {
+            reply(&[
+                "Payments are retried ",
+                "with exponential backoff ",
+                "in retry_payment.",
+            ])
+            .paced(Duration::from_millis(300))
+        } else if body.contains("Think slowly") {
+            reply(&["tick "; 100]).paced(Duration::from_millis(200))
+        } else {
+            reply(&["The ", "answer"])
+        }
+    })
+    .await
+    .expect("the fake provider starts")
+}
+
+/// `OPENAI_BASE_URL` for the server: the fake's OpenAI-compatible API.
+fn openai_base_url(fake: &FakeProvider) -> (&'static str, String) {
+    ("OPENAI_BASE_URL", format!("{}/v1", fake.url()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_runs_a_flow_with_per_node_progress_cancels_with_ctrl_c_and_retries_a_failed_run()
+ {
+    let fake = fake_provider().await;
+    let session = Session {
+        name: "plugin-run",
+        script: "plugin_run.lua",
+        fixture: "project",
+        env: vec![openai_base_url(&fake)],
+    };
+    let ran = tokio::task::spawn_blocking(move || {
+        session.run(&[
+            "codexos lsp attached",
+            "run console",
+            "retry console",
+            "<C-c> cancelled the slow run",
+            "LSP progress for each run",
+        ])
+    })
+    .await
+    .expect("the nvim session ends");
+    if ran.is_none() {
+        return;
+    }
+    let prompts: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+        .collect();
+    assert_eq!(
+        prompts
+            .iter()
+            .filter(|body| body.contains("release notes"))
+            .count(),
+        1,
+        "the retry replays the model's answer instead of asking again: {prompts:#?}"
+    );
+    assert!(
+        fake.wait_for_client_to_close_early(Duration::from_secs(10))
+            .await,
+        "cancelling the slow run closes its model stream: {:#?}",
+        fake.exchanges()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_streams_a_chat_answer_with_jumpable_sources_and_explains_a_visual_selection() {
+    let fake = fake_provider().await;
+    let session = Session {
+        name: "plugin-chat",
+        script: "plugin_chat.lua",
+        fixture: "project",
+        env: vec![openai_base_url(&fake)],
+    };
+    let ran = tokio::task::spawn_blocking(move || {
+        session.run(&[
+            "codexos lsp attached and the workspace indexed",
+            "chat answered, streamed",
+            "<CR> on a source opened src/payment.rs",
+            "explain on a visual selection",
+        ])
+    })
+    .await
+    .expect("the nvim session ends");
+    if ran.is_none() {
+        return;
+    }
+    let bodies: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+        .collect();
+    let chat = bodies
+        .iter()
+        .find(|body| body.contains("How are failed payments retried?"))
+        .unwrap_or_else(|| panic!("no chat request: {bodies:#?}"));
+    assert!(
+        chat.contains("pub fn retry_payment"),
+        "the chat's prompt carries the workspace's code: {chat}"
+    );
+    let explain = bodies
+        .iter()
+        .find(|body| body.contains("Explain what this code does"))
+        .unwrap_or_else(|| panic!("no explain request: {bodies:#?}"));
+    assert!(
+        explain.contains("let mut delay_ms = 100;") && explain.contains("for _ in 0..attempts"),
+        "the explain prompt carries the selected lines: {explain}"
+    );
 }
 
 #[test]
