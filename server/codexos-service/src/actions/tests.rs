@@ -84,7 +84,7 @@ fn fix_input_states_the_problem_and_tests_input_the_style_of_tests() {
         &tests,
         expect![[r#"
             File: src/lib.rs (rust), line 1
-            Tests: Rust #[test] functions (they go in a `mod tests` with `use super::*;`)
+            Tests: #[test] fn test_name() { assert_eq!(...) } (they go in a `mod tests` with `use super::*;`)
             ```rust
             pub fn one() -> u8 { 1 }
             ```"#]],

@@ -16,10 +16,10 @@ use super::{FileChange, FileTexts};
 /// What the model is told about the tests to write, so it writes them in the right style.
 pub fn hint(language: Option<Language>) -> &'static str {
     match language.map(|language| language.name) {
-        Some("rust") => "Rust #[test] functions (they go in a `mod tests` with `use super::*;`)",
-        Some("python") => "pytest test functions",
-        Some("javascript" | "typescript") => "Jest test() cases",
-        Some("go") => "Go Test functions using the testing package",
+        Some("rust") => "#[test] fn test_name() { assert_eq!(...) } (they go in a `mod tests` with `use super::*;`)",
+        Some("python") => "pytest: def test_name(): assert ...",
+        Some("javascript" | "typescript") => "Jest: test('name', () => { expect(...).toBe(...) })",
+        Some("go") => "func TestName(t *testing.T) { ... } using the testing package",
         _ => "unit tests in the file's language",
     }
 }
