@@ -14,6 +14,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use candle_transformers::models::quantized_llama::ModelWeights;
+use candle_transformers::utils::apply_repeat_penalty;
 use codexos_llm::{Message, Role};
 
 pub use provider::LocalProvider;
@@ -74,6 +75,10 @@ pub struct GenerationParams {
     pub temperature: f64,
     pub top_p: f64,
     pub seed: u64,
+    /// Divides the score of every token among the answer's last [`Self::repeat_window`] (1.0:
+    /// off). A 135M model otherwise loops on one sentence.
+    pub repeat_penalty: f32,
+    pub repeat_window: usize,
 }
 
 impl Default for GenerationParams {
@@ -83,6 +88,9 @@ impl Default for GenerationParams {
             temperature: 0.0,
             top_p: 0.9,
             seed: 42,
+            // llama.cpp's defaults.
+            repeat_penalty: 1.1,
+            repeat_window: 64,
         }
     }
 }
@@ -194,6 +202,11 @@ impl LocalModel {
         let mut emitted = 0usize;
         let mut stopped = false;
         while generated.len() < params.max_tokens {
+            if params.repeat_penalty != 1.0 && !generated.is_empty() {
+                let recent = &generated[generated.len().saturating_sub(params.repeat_window)..];
+                logits =
+                    apply_repeat_penalty(&logits, params.repeat_penalty, recent).map_err(failed)?;
+            }
             let next = sampler.sample(&logits).map_err(failed)?;
             if next == self.eos {
                 stopped = true;
