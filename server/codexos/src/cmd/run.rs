@@ -6,6 +6,8 @@
 //! whole [`codexos_agent::RunResult`] (per-node outputs, timings, token usage, errors,
 //! warnings, sources). Secret values never appear: everything printed is redacted.
 //!
+//! The workspace excerpts its `rag` nodes used are listed on stderr at the end (`sources:`).
+//!
 //! Exit status: 0 when the run succeeded, 1 when it failed or did not start because of the flow's
 //! errors, 130 when Ctrl-C stopped it (its tools' processes are killed, the trace records where
 //! it stopped), 2 when the command itself could not work (unreadable files).
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use codexos_agent::{ContextFile, RunError, RunRequest};
+use codexos_agent::{ContextFile, RunError, RunRequest, Source};
 use codexos_service::Workspace;
 
 use super::agent;
@@ -63,7 +65,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .run(request, agent::stderr_progress(), agent::cancel_on_ctrl_c())
             .await;
         match started {
-            Ok(result) => agent::print_result(&result, args.json),
+            Ok(result) => {
+                print_sources(&result.sources);
+                agent::print_result(&result, args.json)
+            }
             Err(error @ RunError::FlowHasErrors { .. }) => {
                 eprintln!("error: {error}");
                 Ok(ExitCode::FAILURE)
@@ -71,4 +76,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(error) => Err(error.into()),
         }
     })
+}
+
+/// Lists on stderr, once each, the workspace excerpts the run's `rag` nodes retrieved.
+fn print_sources(sources: &[Source]) {
+    let mut seen = std::collections::HashSet::new();
+    let lines: Vec<String> = sources
+        .iter()
+        .filter(|source| seen.insert((&source.path, source.start_line, source.end_line)))
+        .map(|source| {
+            let place = format!("{}:{}-{}", source.path, source.start_line, source.end_line);
+            match source.symbol.as_str() {
+                "" => format!("  {place}"),
+                symbol => format!("  {place}  {symbol}"),
+            }
+        })
+        .collect();
+    if !lines.is_empty() {
+        eprintln!("sources:\n{}", lines.join("\n"));
+    }
 }
