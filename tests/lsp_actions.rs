@@ -30,7 +30,11 @@ fn binary() -> &'static Path {
 
 /// The server on `workspace`, its index ready, `src/lib.rs` open at version 1.
 fn start(workspace: &AgentWorkspace, fake: &FakeProvider) -> LspClient {
-    let mut client = workspace.start(binary(), &fake.url(), AgentWorkspace::editor_capabilities());
+    start_with(workspace, fake, AgentWorkspace::editor_capabilities())
+}
+
+fn start_with(workspace: &AgentWorkspace, fake: &FakeProvider, capabilities: Value) -> LspClient {
+    let mut client = workspace.start(binary(), &fake.url(), capabilities);
     client.wait_for_notification("codexos/status", |params| params["state"] == "ready");
     client.notify(
         "textDocument/didOpen",
@@ -356,4 +360,37 @@ async fn write_file_in_a_run_from_the_editor_becomes_an_edit_instead_of_a_write(
         "nothing was written to disk"
     );
     assert_eq!(workspace.read("src/lib.rs").as_deref(), Some(LIB));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_that_shows_annotated_edits_is_asked_to_confirm_the_agents_edit() {
+    let fake = FakeProvider::replying(ScriptedReply::text(&["```rust\nfn add() {}\n```"]))
+        .await
+        .expect("fake provider");
+    let workspace = AgentWorkspace::new(FILES);
+    let mut capabilities = AgentWorkspace::editor_capabilities();
+    capabilities["workspace"]["workspaceEdit"]["changeAnnotationSupport"] =
+        json!({ "groupsOnLabel": true });
+    let mut client = start_with(&workspace, &fake, capabilities);
+
+    execute(
+        &mut client,
+        "codexos.action.refactor",
+        json!({ "uri": workspace.uri("src/lib.rs"), "range": range((0, 0), (3, 0)) }),
+    )
+    .expect("the refactor runs");
+    let edits = apply_edits(&client);
+    let edit = &edits[0]["edit"];
+    assert_eq!(
+        edit["changeAnnotations"],
+        json!({ "codexos": {
+            "label": "CodexOS: Refactor…",
+            "needsConfirmation": true,
+            "description": "proposed by a CodexOS agent"
+        } })
+    );
+    assert_eq!(
+        edit["documentChanges"][0]["edits"][0],
+        json!({ "range": range((0, 0), (3, 0)), "newText": "fn add() {}\n", "annotationId": "codexos" })
+    );
 }

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use codexos_flow::{LineIndex, TextRange};
 use codexos_service::actions::{FileChange, FileTexts};
 use tower_lsp_server::ls_types::{
-    CreateFile, CreateFileOptions, DocumentChangeOperation, DocumentChanges, OneOf,
-    OptionalVersionedTextDocumentIdentifier, Position, Range, ResourceOp, TextDocumentEdit,
-    TextEdit, Uri, WorkspaceEdit,
+    AnnotatedTextEdit, ChangeAnnotation, CreateFile, CreateFileOptions, DocumentChangeOperation,
+    DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, Position, Range, ResourceOp,
+    TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 use crate::edit::Positions;
@@ -93,14 +93,29 @@ pub enum EditError {
     CannotCreate(PathBuf),
 }
 
+/// The annotation every agent edit carries for clients that show annotated edits.
+const ANNOTATION: &str = "codexos";
+
 /// One `WorkspaceEdit` for `changes`: versioned document edits and file creations when the
-/// client takes `documentChanges`, else plain per-file edits.
+/// client takes `documentChanges` — annotated as needing the user's confirmation, labelled
+/// `label`, when it shows annotations (VS Code then opens its refactor preview) — else plain
+/// per-file edits.
 pub fn workspace_edit(
     session: &Session,
     texts: &EditorTexts,
+    label: &str,
     changes: &[FileChange],
 ) -> Result<WorkspaceEdit, EditError> {
     let settings = session.settings();
+    let annotate = settings.document_changes && settings.change_annotations;
+    let annotation_id = annotate.then(|| ANNOTATION.to_owned());
+    let text_edit = |edit: TextEdit| match &annotation_id {
+        Some(annotation_id) => OneOf::Right(AnnotatedTextEdit {
+            text_edit: edit,
+            annotation_id: annotation_id.clone(),
+        }),
+        None => OneOf::Left(edit),
+    };
     let uri_of =
         |path: &Path| Uri::from_file_path(path).ok_or_else(|| EditError::NotAUri(path.to_owned()));
     let mut operations = Vec::new();
@@ -131,7 +146,7 @@ pub fn workspace_edit(
                             uri,
                             version: seen.version,
                         },
-                        edits: vec![OneOf::Left(edit)],
+                        edits: vec![text_edit(edit)],
                     }));
                 } else {
                     plain.entry(uri).or_default().push(edit);
@@ -148,13 +163,13 @@ pub fn workspace_edit(
                             overwrite: Some(false),
                             ignore_if_exists: Some(true),
                         }),
-                        annotation_id: None,
+                        annotation_id: annotation_id.clone(),
                     },
                 )));
                 let start = Position::new(0, 0);
                 operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
                     text_document: OptionalVersionedTextDocumentIdentifier { uri, version: None },
-                    edits: vec![OneOf::Left(TextEdit::new(
+                    edits: vec![text_edit(TextEdit::new(
                         Range::new(start, start),
                         text.clone(),
                     ))],
@@ -162,16 +177,25 @@ pub fn workspace_edit(
             }
         }
     }
-    Ok(if settings.document_changes {
-        WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Operations(operations)),
-            ..WorkspaceEdit::default()
-        }
-    } else {
-        WorkspaceEdit {
+    if !settings.document_changes {
+        return Ok(WorkspaceEdit {
             changes: Some(plain),
             ..WorkspaceEdit::default()
-        }
+        });
+    }
+    Ok(WorkspaceEdit {
+        document_changes: Some(DocumentChanges::Operations(operations)),
+        change_annotations: annotation_id.map(|id| {
+            HashMap::from([(
+                id,
+                ChangeAnnotation {
+                    label: label.to_owned(),
+                    needs_confirmation: Some(true),
+                    description: Some("proposed by a CodexOS agent".to_owned()),
+                },
+            )])
+        }),
+        ..WorkspaceEdit::default()
     })
 }
 
@@ -183,7 +207,7 @@ pub async fn apply(
     label: &str,
     changes: &[FileChange],
 ) -> Result<(), String> {
-    let edit = workspace_edit(session, texts, changes).map_err(|error| error.to_string())?;
+    let edit = workspace_edit(session, texts, label, changes).map_err(|error| error.to_string())?;
     let response = session
         .client
         .send_request::<tower_lsp_server::ls_types::request::ApplyWorkspaceEdit>(

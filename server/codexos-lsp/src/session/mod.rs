@@ -31,6 +31,8 @@ pub struct ClientSettings {
     pub snippets: bool,
     pub hierarchical_symbols: bool,
     pub document_changes: bool,
+    /// The client shows annotated edits for confirmation (`changeAnnotationSupport`).
+    pub change_annotations: bool,
     pub work_done_progress: bool,
     pub watch_files_dynamically: bool,
     /// The client re-asks for code lenses on `workspace/codeLens/refresh`.
@@ -56,6 +58,9 @@ impl ClientSettings {
                 .and_then(|w| w.workspace_edit.as_ref())
                 .and_then(|e| e.document_changes)
                 .unwrap_or(false),
+            change_annotations: workspace
+                .and_then(|w| w.workspace_edit.as_ref())
+                .is_some_and(|e| e.change_annotation_support.is_some()),
             work_done_progress: capabilities
                 .window
                 .as_ref()
