@@ -341,7 +341,7 @@ async fn write_file_in_a_run_from_the_editor_becomes_an_edit_instead_of_a_write(
             json!({
                 "label": format!("write_file {}", workspace.root().join("notes/todo.md").display()),
                 "edit": { "documentChanges": [
-                    { "kind": "create", "uri": todo, "options": { "overwrite": false, "ignoreIfExists": true } },
+                    { "kind": "create", "uri": todo, "options": { "overwrite": false, "ignoreIfExists": false } },
                     { "textDocument": { "uri": todo, "version": null },
                       "edits": [{ "range": range((0, 0), (0, 0)), "newText": "- ship it\n" }] }
                 ] }

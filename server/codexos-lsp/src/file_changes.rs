@@ -161,7 +161,7 @@ pub fn workspace_edit(
                         uri: uri.clone(),
                         options: Some(CreateFileOptions {
                             overwrite: Some(false),
-                            ignore_if_exists: Some(true),
+                            ignore_if_exists: Some(false),
                         }),
                         annotation_id: annotation_id.clone(),
                     },
