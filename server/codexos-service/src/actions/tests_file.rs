@@ -16,7 +16,9 @@ use super::{FileChange, FileTexts};
 /// What the model is told about the tests to write, so it writes them in the right style.
 pub fn hint(language: Option<Language>) -> &'static str {
     match language.map(|language| language.name) {
-        Some("rust") => "#[test] fn test_name() { assert_eq!(...) } (they go in a `mod tests` with `use super::*;`)",
+        Some("rust") => {
+            "#[test] fn test_name() { assert_eq!(...) } (they go in a `mod tests` with `use super::*;`)"
+        }
         Some("python") => "pytest: def test_name(): assert ...",
         Some("javascript" | "typescript") => "Jest: test('name', () => { expect(...).toBe(...) })",
         Some("go") => "func TestName(t *testing.T) { ... } using the testing package",
