@@ -62,45 +62,8 @@ pub async fn run(
 ) -> Result<Value> {
     let command = action.command();
     let command = command.as_str();
-    let path = args
-        .uri
-        .to_file_path()
-        .map(|path| path.into_owned())
-        .ok_or_else(|| invalid(command, format!("{} is not a file", args.uri.as_str())))?;
     let texts = Arc::new(EditorTexts::new(session.clone()));
-    let (text, version) = match (session.text(&args.uri), session.version(&args.uri)) {
-        (Some(text), version) => (text, version),
-        _ => {
-            let read = texts.clone();
-            let on_disk = path.clone();
-            let text = tokio::task::spawn_blocking(move || read.text(&on_disk))
-                .await
-                .map_err(|error| failed(command, error, None))?
-                .ok_or_else(|| invalid(command, format!("cannot read {}", path.display())))?;
-            (text, None)
-        }
-    };
-    texts.remember(&path, text.clone(), version);
-    let encoding = session.settings().encoding;
-    let selection = {
-        let index = LineIndex::new(&text);
-        let positions = Positions {
-            text: &text,
-            index: &index,
-            encoding,
-        };
-        let range = positions.text_range(args.range);
-        range.start as usize..range.end as usize
-    };
-    let request = ActionRequest::new(
-        action,
-        path,
-        text,
-        selection,
-        args.instruction,
-        args.diagnostic.map(DiagnosticArg::message),
-    )
-    .map_err(|error| invalid(command, error))?;
+    let request = selection(session, action, args, &texts).await?;
     let workspace = session.workspace();
     let editor = session.clone();
     let framed = request.clone();
@@ -144,4 +107,54 @@ pub async fn run(
         .map(|change| change.path().display().to_string())
         .collect();
     Ok(json!({ "answer": answer, "run_id": result.run_id, "applied": true, "files": files }))
+}
+
+/// The selection the action works on, read from the open document (or the disk) and remembered
+/// in `texts` with its version, so the edit is computed and versioned on that text.
+async fn selection(
+    session: &Arc<Session>,
+    action: Action,
+    args: ActionArgs,
+    texts: &Arc<EditorTexts>,
+) -> Result<ActionRequest> {
+    let command = action.command();
+    let command = command.as_str();
+    let path = args
+        .uri
+        .to_file_path()
+        .map(|path| path.into_owned())
+        .ok_or_else(|| invalid(command, format!("{} is not a file", args.uri.as_str())))?;
+    let (text, version) = match (session.text(&args.uri), session.version(&args.uri)) {
+        (Some(text), version) => (text, version),
+        _ => {
+            let read = texts.clone();
+            let on_disk = path.clone();
+            let text = tokio::task::spawn_blocking(move || read.text(&on_disk))
+                .await
+                .map_err(|error| failed(command, error, None))?
+                .ok_or_else(|| invalid(command, format!("cannot read {}", path.display())))?;
+            (text, None)
+        }
+    };
+    texts.remember(&path, text.clone(), version);
+    let encoding = session.settings().encoding;
+    let selection = {
+        let index = LineIndex::new(&text);
+        let positions = Positions {
+            text: &text,
+            index: &index,
+            encoding,
+        };
+        let range = positions.text_range(args.range);
+        range.start as usize..range.end as usize
+    };
+    ActionRequest::new(
+        action,
+        path,
+        text,
+        selection,
+        args.instruction,
+        args.diagnostic.map(DiagnosticArg::message),
+    )
+    .map_err(|error| invalid(command, error))
 }
