@@ -33,6 +33,9 @@ use crate::workspace::Workspace;
 pub const DEFAULT_REFACTOR_INSTRUCTION: &str =
     "Make it simpler and easier to read, without changing what it does.";
 
+/// The largest selection an action takes: past it, the prompt would not fit a model's context.
+pub const MAX_SELECTION_BYTES: usize = 64 * 1024;
+
 /// An inline action; each runs the built-in flow of the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -140,6 +143,12 @@ pub enum ActionError {
     EmptySelection { path: PathBuf, action: &'static str },
     #[error("\"Fix this diagnostic\" needs the diagnostic to fix")]
     NoDiagnostic,
+    #[error("{}: the selection is {len} bytes, more than a model can take at once ({max}); select less", path.display())]
+    SelectionTooLarge {
+        path: PathBuf,
+        len: usize,
+        max: usize,
+    },
     #[error("{action} on {}: {source}", path.display())]
     Answer {
         action: &'static str,
@@ -194,6 +203,13 @@ impl ActionRequest {
         } else {
             selection
         };
+        if selection.len() > MAX_SELECTION_BYTES {
+            return Err(ActionError::SelectionTooLarge {
+                path,
+                len: selection.len(),
+                max: MAX_SELECTION_BYTES,
+            });
+        }
         if text[selection.clone()].trim().is_empty() {
             return Err(ActionError::EmptySelection {
                 path,

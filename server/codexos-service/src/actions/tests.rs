@@ -115,7 +115,7 @@ fn an_empty_selection_stands_for_its_whole_line() {
 }
 
 #[test]
-fn a_selection_past_the_end_or_fix_without_a_diagnostic_is_refused() {
+fn selections_past_the_end_too_large_or_blank_and_a_fix_without_its_diagnostic_are_refused() {
     let outside = ActionRequest::new(
         Action::Explain,
         "/ws/a.rs".into(),
@@ -137,6 +137,18 @@ fn a_selection_past_the_end_or_fix_without_a_diagnostic_is_refused() {
         Some("  ".to_owned()),
     );
     assert_eq!(no_diagnostic, Err(ActionError::NoDiagnostic));
+    let huge = ActionRequest::new(
+        Action::Explain,
+        "/ws/a.rs".into(),
+        "x".repeat(MAX_SELECTION_BYTES + 1),
+        0..MAX_SELECTION_BYTES + 1,
+        None,
+        None,
+    );
+    assert_eq!(
+        huge.map_err(|e| e.to_string()),
+        Err("/ws/a.rs: the selection is 65537 bytes, more than a model can take at once (65536); select less".to_owned())
+    );
     let blank = ActionRequest::new(
         Action::Refactor,
         "/ws/a.rs".into(),
