@@ -45,15 +45,6 @@ fn start_with(workspace: &AgentWorkspace, fake: &FakeProvider, capabilities: Val
     client
 }
 
-fn execute(client: &mut LspClient, command: &str, argument: Value) -> Result<Value, String> {
-    client
-        .request(
-            "workspace/executeCommand",
-            json!({ "command": command, "arguments": [argument] }),
-        )
-        .map_err(|error| format!("{} {}", error.code, error.message))
-}
-
 fn range(start: (u32, u32), end: (u32, u32)) -> Value {
     json!({
         "start": { "line": start.0, "character": start.1 },
@@ -147,12 +138,12 @@ async fn refactor_sends_exactly_the_expected_edit_and_leaves_the_file_on_disk_al
     let mut client = start(&workspace, &fake);
     let uri = workspace.uri("src/lib.rs");
 
-    let answer = execute(
-        &mut client,
-        "codexos.action.refactor",
-        json!({ "uri": uri, "range": range((0, 0), (3, 0)), "instruction": "drop the return" }),
-    )
-    .expect("the refactor runs");
+    let answer = client
+        .execute(
+            "codexos.action.refactor",
+            json!({ "uri": uri, "range": range((0, 0), (3, 0)), "instruction": "drop the return" }),
+        )
+        .expect("the refactor runs");
     assert!(
         answer["answer"]
             .as_str()
@@ -195,12 +186,12 @@ async fn a_garbage_answer_is_a_clear_error_and_no_edit() {
     let workspace = AgentWorkspace::new(FILES);
     let mut client = start(&workspace, &fake);
 
-    let error = execute(
-        &mut client,
-        "codexos.action.refactor",
-        json!({ "uri": workspace.uri("src/lib.rs"), "range": range((0, 0), (3, 0)) }),
-    )
-    .expect_err("no code to apply");
+    let error = client
+        .execute(
+            "codexos.action.refactor",
+            json!({ "uri": workspace.uri("src/lib.rs"), "range": range((0, 0), (3, 0)) }),
+        )
+        .expect_err("no code to apply");
     assert_eq!(
         error,
         format!(
@@ -234,22 +225,22 @@ async fn fix_rewrites_the_lines_of_its_diagnostic_and_tests_go_where_the_languag
     let mut client = start(&workspace, &fake);
     let uri = workspace.uri("src/lib.rs");
 
-    execute(
-        &mut client,
-        "codexos.action.fix",
-        json!({
-            "uri": uri,
-            "range": range((1, 11), (1, 16)),
-            "diagnostic": { "range": range((1, 11), (1, 16)), "message": "needless `return`" }
-        }),
-    )
-    .expect("the fix runs");
-    execute(
-        &mut client,
-        "codexos.action.tests",
-        json!({ "uri": uri, "range": range((0, 0), (3, 0)) }),
-    )
-    .expect("write tests runs");
+    client
+        .execute(
+            "codexos.action.fix",
+            json!({
+                "uri": uri,
+                "range": range((1, 11), (1, 16)),
+                "diagnostic": { "range": range((1, 11), (1, 16)), "message": "needless `return`" }
+            }),
+        )
+        .expect("the fix runs");
+    client
+        .execute(
+            "codexos.action.tests",
+            json!({ "uri": uri, "range": range((0, 0), (3, 0)) }),
+        )
+        .expect("write tests runs");
 
     let edits = apply_edits(&client);
     assert_eq!(edits.len(), 2, "{edits:?}");
@@ -286,12 +277,12 @@ async fn a_workspace_flow_overrides_the_built_in_one() {
     );
     let mut client = start(&workspace, &fake);
 
-    let answer = execute(
-        &mut client,
-        "codexos.action.explain",
-        json!({ "uri": workspace.uri("src/lib.rs"), "range": range((4, 0), (6, 1)) }),
-    )
-    .expect("explain runs");
+    let answer = client
+        .execute(
+            "codexos.action.explain",
+            json!({ "uri": workspace.uri("src/lib.rs"), "range": range((4, 0), (6, 1)) }),
+        )
+        .expect("explain runs");
     assert_eq!(answer["answer"], "Arr, it adds two numbers.");
     let prompt = fake.requests()[0].json().expect("a JSON request")["messages"].to_string();
     assert!(prompt.contains("Explain like a pirate:"), "{prompt}");
@@ -325,12 +316,9 @@ async fn write_file_in_a_run_from_the_editor_becomes_an_edit_instead_of_a_write(
         ]
     });
 
-    let run = execute(
-        &mut client,
-        "codexos.agent.run",
-        json!({ "flow": flow, "input": "" }),
-    )
-    .expect("the run answers");
+    let run = client
+        .execute("codexos.agent.run", json!({ "flow": flow, "input": "" }))
+        .expect("the run answers");
     assert_eq!(run["status"], "succeeded", "{run}");
 
     let todo = workspace.uri("notes/todo.md");
@@ -373,12 +361,12 @@ async fn an_editor_that_shows_annotated_edits_is_asked_to_confirm_the_agents_edi
         json!({ "groupsOnLabel": true });
     let mut client = start_with(&workspace, &fake, capabilities);
 
-    execute(
-        &mut client,
-        "codexos.action.refactor",
-        json!({ "uri": workspace.uri("src/lib.rs"), "range": range((0, 0), (3, 0)) }),
-    )
-    .expect("the refactor runs");
+    client
+        .execute(
+            "codexos.action.refactor",
+            json!({ "uri": workspace.uri("src/lib.rs"), "range": range((0, 0), (3, 0)) }),
+        )
+        .expect("the refactor runs");
     let edits = apply_edits(&client);
     let edit = &edits[0]["edit"];
     assert_eq!(

@@ -52,15 +52,6 @@ impl Workspace {
     }
 }
 
-fn execute(client: &mut LspClient, command: &str, argument: Value) -> Result<Value, String> {
-    client
-        .request(
-            "workspace/executeCommand",
-            json!({ "command": command, "arguments": [argument] }),
-        )
-        .map_err(|error| format!("{} {}", error.code, error.message))
-}
-
 fn send_execute(client: &mut LspClient, command: &str, argument: Value) -> i64 {
     client.send_request(
         "workspace/executeCommand",
@@ -262,25 +253,25 @@ async fn a_flow_with_every_node_type_runs_over_lsp_streaming_progress_and_run_ev
     .await
     .expect("fake provider");
     let mut client = workspace.start(&fake.url());
-    execute(
-        &mut client,
-        "codexos.vault.put",
-        json!({ "key": "api_token", "value": SECRET, "tags": ["ci"] }),
-    )
-    .expect("vault put");
+    client
+        .execute(
+            "codexos.vault.put",
+            json!({ "key": "api_token", "value": SECRET, "tags": ["ci"] }),
+        )
+        .expect("vault put");
     client.wait_for_notification("codexos/status", |status| status["state"] == "ready");
 
-    let result = execute(
-        &mut client,
-        "codexos.agent.run",
-        json!({
-            "agent_id": "release-bot",
-            "flow": "release.flow.json",
-            "context": ["notes.txt"],
-            "input": "release parser notes",
-        }),
-    )
-    .expect("the run answers");
+    let result = client
+        .execute(
+            "codexos.agent.run",
+            json!({
+                "agent_id": "release-bot",
+                "flow": "release.flow.json",
+                "context": ["notes.txt"],
+                "input": "release parser notes",
+            }),
+        )
+        .expect("the run answers");
     let run_id = result["run_id"].as_str().expect("a run id").to_owned();
     assert_eq!(result["status"], "succeeded", "{result}");
     assert_eq!(
@@ -433,12 +424,12 @@ async fn a_failed_run_offers_retry_and_the_retry_resumes_from_the_failed_node() 
     );
     assert_eq!(code_lenses(&mut client, &uri), vec![run_lens.clone()]);
 
-    let failed = execute(
-        &mut client,
-        "codexos.agent.run",
-        json!({ "flow": "flaky.flow.json", "input": "q" }),
-    )
-    .expect("a failed run still answers");
+    let failed = client
+        .execute(
+            "codexos.agent.run",
+            json!({ "flow": "flaky.flow.json", "input": "q" }),
+        )
+        .expect("a failed run still answers");
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["nodes"]["read"]["status"], "failed");
     let error = failed["error"].as_str().unwrap_or_default();
@@ -464,7 +455,9 @@ async fn a_failed_run_offers_retry_and_the_retry_resumes_from_the_failed_node() 
     );
 
     workspace.write("later.txt", "now here");
-    let retried = execute(&mut client, &retry_lens.1, retry_lens.2.clone()).expect("retry");
+    let retried = client
+        .execute(&retry_lens.1, retry_lens.2.clone())
+        .expect("retry");
     assert_eq!(retried["status"], "succeeded", "{retried}");
     assert_eq!(retried["output"], "answer / now here");
     assert_eq!(retried["retry_of"], failed_id.as_str());
@@ -486,11 +479,7 @@ async fn a_failed_run_offers_retry_and_the_retry_resumes_from_the_failed_node() 
     ));
 
     assert_eq!(code_lenses(&mut client, &uri), vec![run_lens]);
-    let again = execute(
-        &mut client,
-        "codexos.agent.retry",
-        json!({ "run_id": retried_id }),
-    );
+    let again = client.execute("codexos.agent.retry", json!({ "run_id": retried_id }));
     assert!(
         again
             .as_ref()
@@ -586,20 +575,12 @@ async fn cancelling_a_stalled_run_ends_its_progress_as_cancelled_and_records_the
 
     // From a command: codexos.agent.cancel {run_id}.
     let (request, run_id, _) = start_stalling_run(&mut client);
-    let cancelled = execute(
-        &mut client,
-        "codexos.agent.cancel",
-        json!({ "run_id": run_id }),
-    );
+    let cancelled = client.execute("codexos.agent.cancel", json!({ "run_id": run_id }));
     assert_eq!(cancelled, Ok(Value::Null));
     let result = client.response(request).expect("a cancelled run answers");
     assert_eq!(result["status"], "cancelled", "{result}");
     assert_eq!(last_trace_line(&workspace, &run_id)["status"], "cancelled");
-    let unknown = execute(
-        &mut client,
-        "codexos.agent.cancel",
-        json!({ "run_id": run_id }),
-    );
+    let unknown = client.execute("codexos.agent.cancel", json!({ "run_id": run_id }));
     assert!(
         unknown
             .as_ref()
@@ -620,8 +601,7 @@ async fn a_flow_with_errors_never_starts_and_the_error_names_its_findings() {
         .await
         .expect("fake provider");
     let mut client = workspace.start(&fake.url());
-    let from_file = execute(
-        &mut client,
+    let from_file = client.execute(
         "codexos.agent.run",
         json!({ "flow": "broken.flow.json", "input": "x" }),
     );
@@ -633,17 +613,12 @@ async fn a_flow_with_errors_never_starts_and_the_error_names_its_findings() {
         "{error}"
     );
     let inline: Value = serde_json::from_str(broken).expect("json");
-    let from_object = execute(
-        &mut client,
-        "codexos.agent.run",
-        json!({ "flow": inline, "input": "x" }),
-    );
+    let from_object = client.execute("codexos.agent.run", json!({ "flow": inline, "input": "x" }));
     assert!(
         from_object.is_err_and(|error| error.contains("error[unknown-node]")),
         "an inline flow is checked too"
     );
-    let outside = execute(
-        &mut client,
+    let outside = client.execute(
         "codexos.agent.run",
         json!({ "flow": "../elsewhere.flow.json" }),
     );
@@ -656,12 +631,9 @@ async fn a_flow_with_errors_never_starts_and_the_error_names_its_findings() {
         {"id": "start", "type": "entry", "next": "end"},
         {"id": "end", "type": "exit", "output": "echo {{input}}"}
     ]});
-    let ran = execute(
-        &mut client,
-        "codexos.agent.run",
-        json!({ "flow": echo, "input": "hi" }),
-    )
-    .expect("an inline flow runs");
+    let ran = client
+        .execute("codexos.agent.run", json!({ "flow": echo, "input": "hi" }))
+        .expect("an inline flow runs");
     assert_eq!(ran["output"], "echo hi");
     let run_ids: Vec<Value> = client
         .take_notifications("codexos/runEvent")

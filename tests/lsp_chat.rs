@@ -7,7 +7,7 @@ use std::path::Path;
 
 use codexos_llm::testing::{FakeProvider, ScriptedReply};
 use codexos_test_support::{AgentWorkspace, LspClient};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const FILES: &[(&str, &str)] = &[
     ("codexos.toml", "[index]\nembedder = \"builtin\"\n"),
@@ -32,15 +32,6 @@ fn start(workspace: &AgentWorkspace, fake: &FakeProvider) -> LspClient {
     client
 }
 
-fn chat(client: &mut LspClient, argument: Value) -> Result<Value, String> {
-    client
-        .request(
-            "workspace/executeCommand",
-            json!({ "command": "codexos.chat", "arguments": [argument] }),
-        )
-        .map_err(|error| format!("{} {}", error.code, error.message))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_streams_its_answer_and_returns_it_with_the_indexed_code_it_used() {
     let fake = FakeProvider::replying(ScriptedReply::text(&[
@@ -53,8 +44,8 @@ async fn chat_streams_its_answer_and_returns_it_with_the_indexed_code_it_used() 
     let workspace = AgentWorkspace::new(FILES);
     let mut client = start(&workspace, &fake);
 
-    let answer = chat(
-        &mut client,
+    let answer = client.execute(
+        "codexos.chat",
         json!({ "messages": [{ "role": "user", "content": "How often is a failed payment retried?" }] }),
     )
     .expect("codexos.chat answers");
@@ -118,18 +109,19 @@ async fn a_follow_up_question_carries_the_conversation_and_the_model_asked_for()
     let workspace = AgentWorkspace::new(FILES);
     let mut client = start(&workspace, &fake);
 
-    let answer = chat(
-        &mut client,
-        json!({
-            "messages": [
-                { "role": "user", "content": "Where are invoices summed?" },
-                { "role": "assistant", "content": "In invoice_total, in src/invoice.py." },
-                { "role": "user", "content": "What does it do with tax_rate?" }
-            ],
-            "model": "gpt-4.1-mini"
-        }),
-    )
-    .expect("codexos.chat answers");
+    let answer = client
+        .execute(
+            "codexos.chat",
+            json!({
+                "messages": [
+                    { "role": "user", "content": "Where are invoices summed?" },
+                    { "role": "assistant", "content": "In invoice_total, in src/invoice.py." },
+                    { "role": "user", "content": "What does it do with tax_rate?" }
+                ],
+                "model": "gpt-4.1-mini"
+            }),
+        )
+        .expect("codexos.chat answers");
     assert_eq!(answer["answer"], "It adds tax.");
     assert!(
         answer["model"]
@@ -157,22 +149,24 @@ async fn a_chat_without_a_question_or_with_a_failing_model_is_a_clear_error() {
     let workspace = AgentWorkspace::new(FILES);
     let mut client = start(&workspace, &fake);
 
-    let error = chat(
-        &mut client,
-        json!({ "messages": [{ "role": "assistant", "content": "Hello!" }] }),
-    )
-    .expect_err("no question");
+    let error = client
+        .execute(
+            "codexos.chat",
+            json!({ "messages": [{ "role": "assistant", "content": "Hello!" }] }),
+        )
+        .expect_err("no question");
     assert_eq!(
         error,
         "-32602 codexos.chat: `messages` has no user message to answer"
     );
 
     // A model name the router sends to Ollama, which does not run here: no provider answers.
-    let error = chat(
-        &mut client,
-        json!({ "messages": [{ "role": "user", "content": "hi" }], "model": "ollama/none" }),
-    )
-    .expect_err("no model answers");
+    let error = client
+        .execute(
+            "codexos.chat",
+            json!({ "messages": [{ "role": "user", "content": "hi" }], "model": "ollama/none" }),
+        )
+        .expect_err("no model answers");
     assert!(
         error.starts_with("-32003 codexos.chat: the `chat` run ")
             && error.contains(" failed: node `answer`: "),

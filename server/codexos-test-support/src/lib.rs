@@ -212,6 +212,16 @@ impl LspClient {
         }
     }
 
+    /// `workspace/executeCommand` with one argument object: the result, or the error as
+    /// `"<code> <message>"`.
+    pub fn execute(&mut self, command: &str, argument: Value) -> Result<Value, String> {
+        self.request(
+            "workspace/executeCommand",
+            json!({ "command": command, "arguments": [argument] }),
+        )
+        .map_err(|error| format!("{} {}", error.code, error.message))
+    }
+
     /// Sends raw bytes as one framed message (for malformed-input tests).
     pub fn send_raw(&mut self, body: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin is open");
