@@ -212,35 +212,41 @@ fn the_plugin_shows_index_progress_searches_into_quickfix_stores_secrets_and_che
     ]);
 }
 
-/// The fake OpenAI-compatible provider the run, chat and explain scripts talk to: each prompt
-/// gets the reply its script expects, streamed; the chat's answer comes slowly enough to be seen
-/// streaming, and a prompt containing "Think slowly" streams "tick " for 20 s (the cancel test
-/// stops it long before).
+/// The fake OpenAI-compatible provider the run, chat and explain scripts talk to. Prompts are
+/// told apart by what the scripts typed (the built-in flows' wording is theirs to change, and
+/// their prompts quote workspace files and run traces): the chat's answer comes slowly enough to be seen streaming,
+/// the slow flow streams "tick " for 20 s (the cancel test stops it long before), the flaky
+/// flow gets "The answer", and any other prompt is the Explain action's.
 async fn fake_provider() -> FakeProvider {
     FakeProvider::start(|request: &RecordedRequest| {
-        let body = String::from_utf8_lossy(&request.body);
         let model = request.model().unwrap_or_else(|| "fake-model".to_owned());
         let Some(format) = request.format() else {
             return FakeResponse::json(404, &serde_json::json!({"error": "no API here"}));
         };
         let reply =
             |chunks: &[&str]| FakeResponse::reply(format, &ScriptedReply::text(chunks), &model);
-        // The chat's and explain's prompts quote workspace files (slow.flow.json among them):
-        // recognise them by their built-in flows' own words first.
-        if body.contains("Explain what this code does") {
-            reply(&["It doubles ", "the delay ", "before each attempt."])
-                .paced(Duration::from_millis(50))
-        } else if body.contains("Excerpts from the workspace") {
+        // The prompt: the last message (the flow's rendered `prompt`).
+        let prompt = request
+            .json()
+            .and_then(|body| {
+                let last = body["messages"].as_array()?.last()?.clone();
+                last["content"].as_str().map(str::to_owned)
+            })
+            .unwrap_or_default();
+        if prompt.contains("How are failed payments retried?") {
             reply(&[
                 "Payments are retried ",
                 "with exponential backoff ",
                 "in retry_payment.",
             ])
             .paced(Duration::from_millis(300))
-        } else if body.contains("Think slowly") {
+        } else if prompt == "Think slowly about patience" {
             reply(&["tick "; 100]).paced(Duration::from_millis(200))
-        } else {
+        } else if prompt == "release notes" {
             reply(&["The ", "answer"])
+        } else {
+            reply(&["It doubles ", "the delay ", "before each attempt."])
+                .paced(Duration::from_millis(50))
         }
     })
     .await
@@ -334,7 +340,7 @@ async fn the_plugin_streams_a_chat_answer_with_jumpable_sources_and_explains_a_v
     );
     let explain = bodies
         .iter()
-        .find(|body| body.contains("Explain what this code does"))
+        .find(|body| body.contains("let mut delay_ms = 100;") && !body.contains("How are failed"))
         .unwrap_or_else(|| panic!("no explain request: {bodies:#?}"));
     assert!(
         explain.contains("let mut delay_ms = 100;") && explain.contains("for _ in 0..attempts"),

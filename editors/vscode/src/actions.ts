@@ -24,10 +24,16 @@ export function registerActions(context: vscode.ExtensionContext, server: Server
       instruction,
     };
     const title = { explain: "Explaining", refactor: "Refactoring", tests: "Writing tests" }[kind];
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `CodexOS: ${title}…` },
-      () => server.execute<{ answer: string }>(Commands.action(kind), argument),
-    );
+    let result: { answer: string } | undefined;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `CodexOS: ${title}…` },
+        () => server.execute<{ answer: string }>(Commands.action(kind), argument),
+      );
+    } catch (error) {
+      void vscode.window.showErrorMessage(`CodexOS: ${title} failed: ${String(error)}`);
+      return;
+    }
     const document = await vscode.workspace.openTextDocument({ language: "markdown", content: result?.answer ?? "" });
     await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: true });
   };

@@ -68,15 +68,16 @@ class ChatView implements vscode.WebviewViewProvider {
     const messages = [...this.history.messages(), { role: "user" as const, content: question }];
     this.history.ask(question);
     this.post();
+    const progressToken = this.server.newProgressToken("chat");
     const subscription = this.server.onRunEvent((event) => {
-      if (event.kind === "token" && event.text) {
+      if (event.token === progressToken && event.kind === "token" && event.text) {
         this.history.stream(event.text);
         this.post();
       }
     });
     try {
       const chosen = model || vscode.workspace.getConfiguration("codexos").get<string>("chat.model", "") || undefined;
-      const result = await this.server.execute<ChatResult>(Commands.chat, { messages, model: chosen });
+      const result = await this.server.execute<ChatResult>(Commands.chat, { messages, model: chosen }, progressToken);
       this.history.complete(result);
     } catch (error) {
       this.history.fail(String(error));
@@ -97,8 +98,12 @@ async function openSource(source: ChatSource): Promise<void> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) return;
   const uri = source.path.startsWith("/") ? vscode.Uri.file(source.path) : vscode.Uri.joinPath(folder.uri, source.path);
-  const range = new vscode.Range(Math.max(source.start_line - 1, 0), 0, Math.max(source.end_line - 1, 0), 0);
-  await vscode.window.showTextDocument(uri, { selection: range, preview: true });
+  // The chunk is selected with the cursor on its first line, where a reader starts.
+  const start = new vscode.Position(Math.max(source.start_line - 1, 0), 0);
+  const end = new vscode.Position(Math.max(source.end_line, 1), 0);
+  const editor = await vscode.window.showTextDocument(uri, { preview: true });
+  editor.selection = new vscode.Selection(end, start);
+  editor.revealRange(new vscode.Range(start, end), vscode.TextEditorRevealType.AtTop);
 }
 
 function nonce(): string {

@@ -9,23 +9,30 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 import { resolveServerPath } from "./logic/serverPath";
+import { editorLensCommand } from "./logic/codeLens";
 import { Methods, type RunEvent, type StatusNotification } from "./logic/protocol";
 import type { StatusBar } from "./statusBar";
 
 export interface Server {
   client: LanguageClient;
-  /** Listeners for `codexos/runEvent`, by run token. */
+  /** Every `codexos/runEvent`; each carries the progress token of its request. */
   onRunEvent: vscode.Event<RunEvent>;
-  execute<T>(command: string, argument: unknown): Promise<T>;
+  /** `workspace/executeCommand`; with `progressToken`, the command's progress and run events
+   * carry that token (the server creates none of its own). */
+  execute<T>(command: string, argument: unknown, progressToken?: string): Promise<T>;
+  /** A fresh progress token for a run, chat or action this editor starts. */
+  newProgressToken(kind: string): string;
+  /** Asks the server to stop the work reporting under `progressToken`. */
+  cancelProgress(progressToken: string): void;
 }
 
 const MAX_RESTARTS = 5;
 
-export async function startClient(
+export function startClient(
   context: vscode.ExtensionContext,
   output: vscode.LogOutputChannel,
   status: StatusBar,
-): Promise<Server | undefined> {
+): Server | undefined {
   const setting = vscode.workspace.getConfiguration("codexos").get<string>("server.path", "");
   const resolved = resolveServerPath({
     setting,
@@ -44,6 +51,16 @@ export async function startClient(
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: "codexos-flow" }, { scheme: "file" }],
     outputChannel: output,
+    middleware: {
+      // "▶ Run" / "↻ Retry" lenses open the editor's commands (input box, execution console).
+      provideCodeLenses: async (document, token, next) => {
+        const lenses = await next(document, token);
+        for (const lens of lenses ?? []) {
+          if (lens.command) lens.command = editorLensCommand(lens.command, document.uri.toString());
+        }
+        return lenses;
+      },
+    },
     synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.flow.json,codexos.toml,tools/*.tool.json}") },
     errorHandler: {
       error: () => ({ action: ErrorAction.Continue }),
@@ -71,7 +88,11 @@ export async function startClient(
     client.onNotification(Methods.runEvent, (event: RunEvent) => runEvents.fire(event)),
   );
   status.update({ state: "starting" });
-  await client.start();
+  // Not awaited: the commands are registered at once, and requests wait for the start.
+  client.start().catch((error: unknown) => {
+    status.update({ state: "error", message: `the server did not start: ${String(error)}` });
+    void vscode.window.showErrorMessage(`CodexOS: the language server did not start: ${String(error)}. See Output → CodexOS.`);
+  });
   context.subscriptions.push(
     client,
     vscode.commands.registerCommand("codexos.restartServer", async () => {
@@ -79,10 +100,18 @@ export async function startClient(
       await client.restart();
     }),
   );
+  let lastToken = 0;
   return {
     client,
     onRunEvent: runEvents.event,
-    execute: <T>(command: string, argument: unknown) =>
-      client.sendRequest("workspace/executeCommand", { command, arguments: [argument] }) as Promise<T>,
+    execute: <T>(command: string, argument: unknown, progressToken?: string) =>
+      client.sendRequest("workspace/executeCommand", {
+        command,
+        arguments: [argument],
+        workDoneToken: progressToken,
+      }) as Promise<T>,
+    newProgressToken: (kind: string) => `codexos.vscode/${kind}/${process.pid}/${++lastToken}`,
+    cancelProgress: (progressToken: string) =>
+      void client.sendNotification("window/workDoneProgress/cancel", { token: progressToken }),
   };
 }

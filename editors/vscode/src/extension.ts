@@ -11,11 +11,11 @@ import { registerVault } from "./vault";
 import { registerFlowEditor } from "./flowEditor/register";
 import { StatusBar } from "./statusBar";
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel("CodexOS", { log: true });
   const status = new StatusBar();
   context.subscriptions.push(output, status);
-  const server = await startClient(context, output, status);
+  const server = startClient(context, output, status);
   // The flow editor draws and edits flows even when the server is not running (runs need it).
   registerFlowEditor(context, server);
   if (!server) return;

@@ -5,27 +5,42 @@ import type { Server } from "./client";
 import { RunConsole } from "./logic/console";
 import { Commands, type RunResult } from "./logic/protocol";
 
+/** How a run started by another view (the flow editor's canvas) is shown. */
+export interface RunOptions {
+  /** Bring the execution console into view (default); the canvas shows the run itself. */
+  showConsole?: boolean;
+}
+
 export function registerRuns(context: vscode.ExtensionContext, server: Server): void {
   const console = vscode.window.createOutputChannel("CodexOS Runs");
   let lastRunId: string | undefined = context.workspaceState.get("codexos.lastRunId");
 
-  const follow = async (title: string, start: () => Promise<RunResult>): Promise<RunResult | undefined> => {
+  let cancelCurrent: (() => void) | undefined;
+
+  /** Runs `start` with its own progress token, showing its events in the console. */
+  const follow = async (
+    title: string,
+    start: (progressToken: string) => Promise<RunResult>,
+    options: RunOptions = {},
+  ): Promise<RunResult | undefined> => {
     const view = new RunConsole(title);
-    console.show(true);
+    if (options.showConsole ?? true) console.show(true);
     console.appendLine(view.text());
-    let runId: string | undefined;
+    const progressToken = server.newProgressToken("run");
     const subscription = server.onRunEvent((event) => {
-      runId ??= event.run_id;
-      console.append(view.apply(event));
+      if (event.token === progressToken) console.append(view.apply(event));
     });
+    const cancel = () => {
+      console.append(view.note("■ cancel requested"));
+      server.cancelProgress(progressToken);
+    };
+    cancelCurrent = cancel;
     try {
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `CodexOS: ${title}`, cancellable: true },
         async (_progress, token) => {
-          token.onCancellationRequested(() => {
-            if (runId) void server.execute(Commands.agentCancel, { run_id: runId });
-          });
-          return start();
+          token.onCancellationRequested(cancel);
+          return start(progressToken);
         },
       );
       console.append(view.finish(result));
@@ -38,12 +53,13 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
       return undefined;
     } finally {
       subscription.dispose();
+      if (cancelCurrent === cancel) cancelCurrent = undefined;
     }
   };
 
   context.subscriptions.push(
     console,
-    vscode.commands.registerCommand("codexos.runFlow", async (uri?: vscode.Uri | string, input?: string) => {
+    vscode.commands.registerCommand("codexos.runFlow", async (uri?: vscode.Uri | string, input?: string, options?: RunOptions) => {
       const target = typeof uri === "string" ? vscode.Uri.parse(uri) : (uri ?? vscode.window.activeTextEditor?.document.uri);
       if (!target || !target.path.endsWith(".flow.json")) {
         void vscode.window.showWarningMessage("CodexOS: open a *.flow.json to run it.");
@@ -51,20 +67,26 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
       }
       const text = input ?? (await vscode.window.showInputBox({ prompt: "Input for the flow", placeHolder: "What should the agent do?" }));
       if (text === undefined) return;
-      return follow(vscode.workspace.asRelativePath(target), () =>
-        server.execute<RunResult>(Commands.agentRun, { flow: target.fsPath, input: text, context: [] }),
+      return follow(
+        vscode.workspace.asRelativePath(target),
+        (progressToken) => server.execute<RunResult>(Commands.agentRun, { flow: target.fsPath, input: text, context: [] }, progressToken),
+        options,
       );
     }),
-    vscode.commands.registerCommand("codexos.retryRun", async (runId?: string) => {
+    vscode.commands.registerCommand("codexos.retryRun", async (runId?: string, options?: RunOptions) => {
       const id = runId ?? lastRunId;
       if (!id) {
         void vscode.window.showInformationMessage("CodexOS: no run to retry yet.");
         return;
       }
-      return follow(`retry ${id}`, () => server.execute<RunResult>(Commands.agentRetry, { run_id: id }));
+      return follow(`retry ${id}`, (progressToken) => server.execute<RunResult>(Commands.agentRetry, { run_id: id }, progressToken), options);
     }),
     vscode.commands.registerCommand("codexos.cancelRun", () => {
-      if (lastRunId) void server.execute(Commands.agentCancel, { run_id: lastRunId });
+      if (cancelCurrent) {
+        cancelCurrent();
+      } else {
+        void vscode.window.showInformationMessage("CodexOS: no run is going.");
+      }
     }),
     vscode.commands.registerCommand("codexos.showTrace", async (runId?: string) => {
       const id = runId ?? lastRunId;

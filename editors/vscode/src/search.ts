@@ -1,4 +1,6 @@
 // "CodexOS: Search Workspace": a quick pick that searches as you type and previews each result.
+// "CodexOS: Reindex Workspace" (package.json) is the server's own `codexos.reindex`: the language
+// client registers a command for each command the server executes, so this file must not.
 import * as vscode from "vscode";
 import type { Server } from "./client";
 import { Methods, type SearchResult } from "./logic/protocol";
@@ -53,6 +55,5 @@ export function registerSearch(context: vscode.ExtensionContext, server: Server)
         await search(initial);
       }
     }),
-    vscode.commands.registerCommand("codexos.reindex", () => server.execute("codexos.reindex", {})),
   );
 }

@@ -136,12 +136,17 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
       case "run":
         await this.run(panel, send, message.input, async () => {
           if (document.isDirty) await document.save();
-          return vscode.commands.executeCommand<RunResultLike | undefined>("codexos.runFlow", document.uri, message.input);
+          // The canvas lights its nodes as they run: the console keeps the log without taking its space.
+          return vscode.commands.executeCommand<RunResultLike | undefined>("codexos.runFlow", document.uri, message.input, {
+            showConsole: false,
+          });
         });
         return;
       case "retry":
         await this.run(panel, send, undefined, () =>
-          Promise.resolve(vscode.commands.executeCommand<RunResultLike | undefined>("codexos.retryRun", message.runId)),
+          Promise.resolve(
+            vscode.commands.executeCommand<RunResultLike | undefined>("codexos.retryRun", message.runId, { showConsole: false }),
+          ),
         );
         return;
     }

@@ -7,7 +7,7 @@ export class RunConsole {
   private streaming = false;
 
   constructor(title: string) {
-    this.lines.push(`▶ ${title}`);
+    this.lines.push(`Run ${title}`);
   }
 
   /** Applies an event; returns the text to append to an output channel. */
@@ -15,8 +15,12 @@ export class RunConsole {
     const node = event.node ?? "";
     let out: string;
     switch (event.kind) {
+      case "started":
+        // The title line says what runs; the result's line says how it ended.
+        return "";
       case "node_started":
-        out = this.line(`▶ ${node}`);
+        // The server names the node's type in `text`: "▶ ask (llm)", as `codexos run` prints it.
+        out = this.line(event.text ? `▶ ${node} (${event.text})` : `▶ ${node}`);
         break;
       case "token":
         if (!this.streaming) this.lines.push("");
@@ -33,8 +37,7 @@ export class RunConsole {
         out = this.line(`! ${event.text ?? ""}`);
         break;
       case "finished":
-        out = this.line(`■ ${event.text ?? "finished"}`);
-        break;
+        return "";
     }
     if (event.kind === "token") {
       this.appendText(out);
@@ -51,6 +54,11 @@ export class RunConsole {
       parts.push(this.line("Output:"), this.line(output));
     }
     return parts.join("");
+  }
+
+  /** A line of the console's own (such as "■ cancel requested"), after any streamed text. */
+  note(text: string): string {
+    return this.line(text);
   }
 
   text(): string {

@@ -11,7 +11,7 @@ export interface Range {
   end: Position;
 }
 
-export type RunEventKind = "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "finished";
+export type RunEventKind = "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "finished";
 
 export interface RunEvent {
   token: string | number;
@@ -20,6 +20,8 @@ export interface RunEvent {
   node?: string;
   text?: string;
   ms?: number;
+  /** On `finished`: succeeded, failed or cancelled. */
+  status?: string;
 }
 
 export interface RunResult {

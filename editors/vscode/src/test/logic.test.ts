@@ -7,6 +7,7 @@ import { RunConsole } from "../logic/console";
 import { statusView } from "../logic/status";
 import { toSearchItems } from "../logic/search";
 import { ChatHistory } from "../logic/chat";
+import { editorLensCommand } from "../logic/codeLens";
 
 test("the server path setting wins when it is executable", () => {
   const found = resolveServerPath({
@@ -44,9 +45,41 @@ test("the run console shows one line per node step and gathers streamed text", (
   view.finish({ run_id: "r1", status: "failed", error: "node act failed", output: null });
   assert.equal(
     view.text(),
-    ["▶ demo.flow.json", "▶ plan", "Hello", "✓ plan (12 ms)", "✗ act: tool timed out", "■ failed (run r1)", "error: node act failed"].join("\n"),
+    ["Run demo.flow.json", "▶ plan", "Hello", "✓ plan (12 ms)", "✗ act: tool timed out", "■ failed (run r1)", "error: node act failed"].join("\n"),
   );
-  assert.deepEqual(RunConsole.nodeLines(view.text()), ["▶ demo.flow.json", "▶ plan", "✓ plan (12 ms)", "✗ act: tool timed out"]);
+  assert.deepEqual(RunConsole.nodeLines(view.text()), ["▶ plan", "✓ plan (12 ms)", "✗ act: tool timed out"]);
+});
+
+test("a node line names the node's type, and the run's own start and end add nothing", () => {
+  const view = new RunConsole("flaky.flow.json");
+  const appended = [
+    view.apply({ token: "t", kind: "started", text: "flaky" }),
+    view.apply({ token: "t", kind: "node_started", node: "ask", text: "llm" }),
+    view.apply({ token: "t", kind: "finished", status: "failed", text: "boom" }),
+  ].join("");
+  assert.equal(appended, "▶ ask (llm)\n");
+  assert.equal(view.text(), "Run flaky.flow.json\n▶ ask (llm)");
+});
+
+test("the server's Run and Retry lenses open the editor's run and retry commands", () => {
+  const uri = "file:///w/flows/a.flow.json";
+  assert.deepEqual(editorLensCommand({ title: "▶ Run", command: "codexos.agent.run", arguments: [{ flow: "flows/a.flow.json" }] }, uri), {
+    title: "▶ Run",
+    command: "codexos.runFlow",
+    arguments: [uri],
+  });
+  assert.deepEqual(editorLensCommand({ title: "↻ Retry last failed", command: "codexos.agent.retry", arguments: [{ run_id: "r1" }] }, uri), {
+    title: "↻ Retry last failed",
+    command: "codexos.retryRun",
+    arguments: ["r1"],
+  });
+  const other = { title: "x", command: "codexos.reindex", arguments: [{}] };
+  assert.equal(editorLensCommand(other, uri), other);
+});
+
+test("a note such as a cancel request ends the streamed line first", () => {
+  const view = new RunConsole("x");
+  assert.equal(view.apply({ token: 1, kind: "token", text: "tick tick" }) + view.note("■ cancel requested"), "tick tick\n■ cancel requested\n");
 });
 
 test("streamed text ends its line before the next node line", () => {

@@ -1,21 +1,29 @@
 // The CodexOS Flow Editor in a real VS Code (code-server, headless Chromium): "Open With…" draws
 // the flow; dragging a node and wiring two nodes change the text document (shown beside, the tab
 // turns dirty, undo restores it); a broken reference puts a badge on its node; "New Flow from
-// Template" forks a template and opens it. Screenshots land in editors/vscode/test-output/.
+// Template" forks a template and opens it; running a flow from the canvas lights each node as the
+// real server runs it, a finished node shows its output on hover and a failed one offers
+// "Retry from here". Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorkbench, openFile, eventually, outputDir } from "./harness.mjs";
+import { startWorkbench, openFile, eventually, editorText, outputDir } from "./harness.mjs";
+import { startFakeProvider } from "./fakeProvider.mjs";
 
 let workbench;
+let fake;
 
 before(async () => {
-  workbench = await startWorkbench("flow-editor");
+  // The canvas's runs go to the real server, whose model calls come here: slowly enough that
+  // the running node can be seen lit.
+  fake = await startFakeProvider(() => ({ chunks: ["The ", "answer"], pauseMs: 1500 }));
+  workbench = await startWorkbench("flow-editor", { env: { OPENAI_BASE_URL: fake.url } });
 });
 
 after(async () => {
   await workbench?.stop();
+  await fake?.close();
 });
 
 /** Opens a file with the CodexOS Flow Editor from the Explorer's "Open With…" menu. On a loaded
@@ -60,13 +68,6 @@ async function canvasFrame(page, title) {
     60_000,
     `the flow editor canvas for ${title}`,
   );
-}
-
-/** The text of the visible text editors (the flows are short: every line is rendered), with
- * Monaco's non-breaking spaces made plain. */
-async function editorText(page) {
-  const texts = await page.locator(".monaco-editor .view-lines").allInnerTexts().catch(() => []);
-  return texts.join("\n").replace(/\u00a0/g, " ");
 }
 
 /** A locator's box once it has stopped moving (the canvas redraws after each document change). */
@@ -205,4 +206,33 @@ test("New Flow from Template forks the picked template into the workspace and op
   const forked = JSON.parse(readFileSync(join(workspace, "flows/research.flow.json"), "utf8"));
   assert.equal(forked.id, "research");
   await workbench.screenshot("flow-template-forked.png");
+});
+
+test("running from the canvas lights the running node, shows outputs on hover and retries a failed node", async () => {
+  const { page, workspace } = workbench;
+  await openWithFlowEditor(page, "flows/flaky.flow.json");
+  const frame = await canvasFrame(page, "flaky");
+  const node = (id) => frame.locator(`.react-flow__node[data-id="${id}"] .cx-node`);
+  await frame.getByLabel("Run input").fill("canvas run");
+  await frame.locator(".cx-run").click();
+  // The model answers slowly: its node is lit while it streams.
+  await eventually(() => node("ask").getAttribute("class"), (c) => /cx-run-running/.test(c ?? ""), 30_000, "the ask node lit as running");
+  assert.match(await node("start").getAttribute("class"), /cx-run-done/, "the entry ran first");
+  await workbench.screenshot("flow-editor-running.png");
+  const retry = frame.locator('.react-flow__node[data-id="read"] .cx-retry');
+  await retry.waitFor({ timeout: 30_000 });
+  assert.match(await node("read").getAttribute("class"), /cx-run-failed/);
+  assert.match(await node("ask").getAttribute("class"), /cx-run-done/);
+  assert.equal(await node("ask").getAttribute("title"), "ask output:\nThe answer", "the finished node's output on hover");
+  assert.match(await node("read").getAttribute("title"), /later\.txt/, "the failed node's error on hover");
+  await workbench.screenshot("flow-editor-failed-node.png");
+
+  // The tool's file is there now: retry from the failed node.
+  writeFileSync(join(workspace, "later.txt"), "now here");
+  await retry.click();
+  await eventually(() => node("end").getAttribute("class"), (c) => /cx-run-done/.test(c ?? ""), 30_000, "the end node done after the retry");
+  assert.match(await node("read").getAttribute("class"), /cx-run-done/);
+  assert.equal(await node("read").getAttribute("title"), "read output:\nnow here");
+  assert.equal(fake.bodies().length, 1, "the retry replays the model's answer instead of asking again");
+  await workbench.screenshot("flow-editor-retried.png");
 });

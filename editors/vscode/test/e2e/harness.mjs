@@ -51,8 +51,9 @@ async function waitForHttp(url, timeoutMs) {
   throw new Error(`code-server did not answer at ${url} within ${timeoutMs} ms`);
 }
 
-/** Starts code-server on a copy of the fixture workspace with the extension installed. */
-export async function startWorkbench(name) {
+/** Starts code-server on a copy of the fixture workspace with the extension installed; `env`
+ * reaches code-server, its extension host and so the codexos server (OPENAI_BASE_URL, say). */
+export async function startWorkbench(name, { env: extraEnv = {} } = {}) {
   const codeServer = required("CODEXOS_CODE_SERVER");
   const node24 = required("CODEXOS_NODE24_BIN");
   const codexos = required("CODEXOS_BIN");
@@ -74,7 +75,9 @@ export async function startWorkbench(name) {
       "codexos.server.path": codexos,
     }),
   );
-  const env = { ...process.env, PATH: `${node24}:${process.env.PATH}` };
+  const env = { ...process.env, PATH: `${node24}:${process.env.PATH}`, ...extraEnv };
+  // No real provider is ever called: only the test's fake (through OPENAI_BASE_URL) or none.
+  for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]) delete env[key];
   const install = spawnSync(codeServer, ["--user-data-dir", userData, "--extensions-dir", extensions, "--install-extension", vsix], {
     env,
     encoding: "utf8",
@@ -125,6 +128,8 @@ export async function startWorkbench(name) {
 
 /** Opens a workspace file from the Explorer, as a user would: expand each folder, click the file. */
 export async function openFile(page, relativePath) {
+  // Show the Explorer (another view may have taken the side bar).
+  await page.keyboard.press("Control+Shift+E");
   const parts = relativePath.split("/");
   for (const [i, part] of parts.entries()) {
     const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${part}"]`).first();
@@ -134,6 +139,18 @@ export async function openFile(page, relativePath) {
   }
   const fileName = parts[parts.length - 1];
   await page.waitForSelector(`.tab.active[aria-label*="${fileName}"]`, { timeout: 20_000 });
+}
+
+/** Opens a workspace file with Quick Open (Ctrl+P), as a user who knows its name does. */
+export async function quickOpen(page, relativePath) {
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(relativePath);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: relativePath.split("/").pop() }).first().waitFor();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`.tab.active[aria-label*="${relativePath.split("/").pop()}"]`, { timeout: 20_000 });
 }
 
 /** Moves the cursor to a 1-based line and column with "Go to Line/Column". */
@@ -155,4 +172,49 @@ export async function eventually(read, accept, timeoutMs, what) {
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`${what}: not seen within ${timeoutMs} ms; last seen:\n${typeof value === "string" ? value : JSON.stringify(value)}`);
+}
+
+/** Runs a command from the command palette by its title (the editor keeps its selection). */
+export async function runCommand(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().click();
+}
+
+/** The text of the visible text editors (short files: every line is rendered), with Monaco's
+ * non-breaking spaces made plain. */
+export async function editorText(page) {
+  const texts = await page.locator(".monaco-editor .view-lines").allInnerTexts().catch(() => []);
+  return texts.join("\n").replace(/\u00a0/g, " ");
+}
+
+/** The text of the Output panel's visible channel: the lines Monaco renders (the last screenful,
+ * as the channel follows its end), in their order on screen. */
+export async function outputText(page) {
+  const lines = await page
+    .locator(".part.panel .monaco-editor .view-lines .view-line")
+    .evaluateAll((elements) =>
+      elements.map((element) => ({ top: parseFloat(element.style.top) || 0, text: element.innerText })),
+    )
+    .catch(() => []);
+  lines.sort((a, b) => a.top - b.top);
+  return lines.map((line) => line.text.replace(/\u00a0/g, " ")).join("\n");
+}
+
+/** Fails unless each regular expression matches a line of `text`, in this order. */
+export function assertLinesInOrder(what, text, patterns) {
+  const lines = text.split("\n");
+  let at = 0;
+  for (const pattern of patterns) {
+    while (at < lines.length && !pattern.test(lines[at])) at++;
+    if (at === lines.length) throw new Error(`${what}: no line matching ${pattern} (in order) in:\n${text}`);
+    at++;
+  }
+}
+
+/** The texts of the notification toasts on screen (for failure messages). */
+export async function notificationTexts(page) {
+  return page.locator(".notification-toast").allInnerTexts().catch(() => []);
 }

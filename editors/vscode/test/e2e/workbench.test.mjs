@@ -1,30 +1,42 @@
-// What a user sees in a real VS Code with the CodexOS extension: the status bar reaching "ready"
-// once the server has indexed the workspace, the server's diagnostics with their codes in the
-// Problems panel, a completion list inside a flow, and Search Workspace's quick pick opening a
-// result at its range. Screenshots of each land in editors/vscode/test-output/.
+// What a user sees in a real VS Code with the CodexOS extension and the real codexos server,
+// whose OpenAI-compatible calls go to a fake provider on loopback: the status bar reaching
+// "ready" once the server has indexed the workspace, the server's diagnostics with their codes
+// in the Problems panel, a completion list inside a flow, Search Workspace's quick pick opening a
+// result at its range, a flow run from its "▶ Run" lens followed node by node in the execution
+// console (then "↻ Retry last failed", and Cancel), the chat view streaming an answer with
+// clickable sources, and Explain on a selection. Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
-import { startWorkbench, openFile, goTo, eventually } from "./harness.mjs";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startWorkbench, openFile, quickOpen, goTo, eventually, runCommand, editorText, outputText, assertLinesInOrder, notificationTexts } from "./harness.mjs";
+import { startFakeProvider } from "./fakeProvider.mjs";
 
 let workbench;
+let fake;
+
+/** The model's answers, told apart by what the test itself typed (the built-in flows' wording is
+ * theirs to change, and their prompts quote workspace files and run traces): the chat's and the
+ * slow flow's come slowly enough to be seen streaming; any other prompt is the Explain action's. */
+function reply(body) {
+  const prompt = JSON.parse(body).messages.at(-1)?.content ?? "";
+  if (prompt.includes("How are failed payments retried?")) {
+    return { chunks: ["Payments are retried ", "with exponential backoff ", "in retry_payment."], pauseMs: 400 };
+  }
+  if (prompt === "Think slowly about patience") return { chunks: Array(100).fill("tick "), pauseMs: 200 };
+  if (prompt === "release notes") return { chunks: ["The ", "answer"] };
+  return { chunks: ["It doubles ", "the delay ", "before each attempt."] };
+}
 
 before(async () => {
-  workbench = await startWorkbench("workbench");
+  fake = await startFakeProvider(reply);
+  workbench = await startWorkbench("workbench", { env: { OPENAI_BASE_URL: fake.url } });
 });
 
 after(async () => {
   await workbench?.stop();
+  await fake?.close();
 });
-
-/** Runs a command from the command palette by its title. */
-async function runCommand(page, title) {
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible" });
-  await input.fill(`>${title}`);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().click();
-}
 
 test("the status bar shows the server's index summary once indexing is done", async () => {
   const { page } = workbench;
@@ -36,14 +48,16 @@ test("the status bar shows the server's index summary once indexing is done", as
     60_000,
     "the status bar item reaching ready",
   );
-  assert.match(label, /5 files \(\d+ indexed, \d+ unchanged, \d+ skipped\), \d+ chunks/, "the server's own summary");
+  assert.match(label, /7 files \(\d+ indexed, \d+ unchanged, \d+ skipped\), \d+ chunks/, "the server's own summary");
   await workbench.screenshot("status-ready.png");
 });
 
 test("Search Workspace lists matching chunks and opens the picked one at its range", async () => {
   const { page } = workbench;
   await runCommand(page, "CodexOS: Search Workspace");
-  await page.keyboard.type("is the invoice overdue today");
+  const query = page.locator('.quick-input-widget input[placeholder^="Search the workspace"]');
+  await query.waitFor({ state: "visible", timeout: 20_000 });
+  await query.pressSequentially("is the invoice overdue today");
   const rows = await eventually(
     () => page.locator(".quick-input-list .monaco-list-row").allInnerTexts().catch(() => []),
     (texts) => texts.some((t) => t.includes("src/invoice.py")),
@@ -99,4 +113,149 @@ test("completion inside an empty next offers the flow's node ids", async () => {
   assert.ok(!suggestions.some((r) => r.startsWith("planner")), `a node does not suggest itself: ${suggestions}`);
   await workbench.screenshot("completion.png");
   await page.keyboard.press("Escape");
+});
+
+/** Clicks a code lens of the active editor by its title. */
+async function clickLens(page, title) {
+  const lens = page.locator(".editor-instance .codelens-decoration a", { hasText: title }).first();
+  await lens.waitFor({ state: "visible", timeout: 30_000 });
+  await lens.click();
+}
+
+/** Answers the input box the run asks with. */
+async function typeInput(page, text) {
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10_000 });
+  await input.fill(text);
+  await page.keyboard.press("Enter");
+}
+
+/** The execution console's text once `ending` (a regular expression) shows in it. */
+function consoleUntil(page, ending, what) {
+  return eventually(() => outputText(page), (text) => ending.test(text), 60_000, what);
+}
+
+test("▶ Run follows the flow node by node in the execution console, and ↻ Retry continues it", async () => {
+  const { page, workspace } = workbench;
+  await openFile(page, "flows/flaky.flow.json");
+  await clickLens(page, "▶ Run");
+  await typeInput(page, "release notes");
+  const failed = await consoleUntil(page, /■ failed \(run [\w-]+\)/, "the failed run's end in the console");
+  assertLinesInOrder("the run console", failed, [
+    /^Run flows\/flaky\.flow\.json$/,
+    /^▶ start \(entry\)$/,
+    /^✓ start \(\d+ ms\)$/,
+    /^▶ ask \(llm\)$/,
+    /^The answer$/,
+    /^✓ ask \(\d+ ms\)$/,
+    /^▶ read \(tool\)$/,
+    /^✗ read: .*later\.txt/,
+    /^■ failed \(run [\w-]+\)$/,
+  ]);
+  const runId = /■ failed \(run ([\w-]+)\)/.exec(failed)[1];
+  await workbench.screenshot("run-console-failed.png");
+
+  // The file the tool wanted is there now; the lens the server adds after a failed run retries.
+  writeFileSync(join(workspace, "later.txt"), "now here");
+  await clickLens(page, "↻ Retry last failed");
+  const retried = await consoleUntil(page, /■ succeeded \(run [\w-]+\)/, "the retried run's end in the console");
+  assertLinesInOrder("the retry's console", retried, [
+    new RegExp(`^Run retry ${runId}$`),
+    /^▶ read \(tool\)$/,
+    /^✓ read \(\d+ ms\)$/,
+    /^■ succeeded \(run [\w-]+\)$/,
+    /^Output:$/,
+    /^The answer \/ now here$/,
+  ]);
+  const asked = fake.bodies().filter((body) => JSON.parse(body).messages.at(-1)?.content === "release notes");
+  assert.equal(asked.length, 1, "the retry replays the model's answer instead of asking again");
+  await workbench.screenshot("run-console-retried.png");
+});
+
+test("Cancel on a running flow's notification stops it and its model stream", async () => {
+  const { page } = workbench;
+  await openFile(page, "flows/slow.flow.json");
+  await clickLens(page, "▶ Run");
+  await typeInput(page, "patience");
+  await consoleUntil(page, /▶ ponder \(llm\)\ntick tick/, "the slow model streaming into the console");
+  const toast = page.locator(".notification-toast", { hasText: "CodexOS: flows/slow.flow.json" });
+  await toast.locator(".monaco-button", { hasText: "Cancel" }).click();
+  const cancelled = await consoleUntil(page, /■ cancelled \(run [\w-]+\)/, "the cancelled run's end");
+  assertLinesInOrder("the cancelled run's console", cancelled, [/^▶ ponder \(llm\)$/, /^tick tick/, /■ cancel requested$/, /^■ cancelled/]);
+  await eventually(() => fake.closedEarly(), (n) => n > 0, 10_000, "the model stream closed early");
+  await workbench.screenshot("run-console-cancelled.png");
+});
+
+/** The chat view's webview frame (a nested iframe holding the question box). */
+async function chatFrame(page) {
+  return eventually(
+    async () => {
+      for (const frame of page.frames()) {
+        if ((await frame.locator("#question").count().catch(() => 0)) > 0) return frame;
+      }
+      return undefined;
+    },
+    (frame) => frame !== undefined,
+    30_000,
+    "the chat view",
+  );
+}
+
+test("the chat view streams an answer and its sources open the file at their range", async () => {
+  const { page } = workbench;
+  await page.locator('.activitybar [aria-label*="CodexOS"]').first().click();
+  const frame = await chatFrame(page);
+  await frame.locator("#question").fill("How are failed payments retried?");
+  await frame.locator("#question").press("Enter");
+  // Every answer text seen while it arrives.
+  const seen = new Set();
+  const sources = await eventually(
+    async () => {
+      seen.add(await frame.locator(".answer").last().innerText().catch(() => ""));
+      return frame.locator(".source").allInnerTexts().catch(() => []);
+    },
+    (texts) => texts.length > 0,
+    60_000,
+    "the answer's sources",
+  );
+  const answer = await frame.locator(".answer").last().innerText();
+  assert.equal(answer, "Payments are retried with exponential backoff in retry_payment.");
+  assert.ok(
+    [...seen].some((text) => text.startsWith("Payments are retried") && text !== answer),
+    `the answer streams in: ${[...seen].join(" | ")}`,
+  );
+  assert.match(await frame.locator(".meta").last().innerText(), /gpt-4o-mini/);
+  await workbench.screenshot("chat-answer.png");
+  const retrySource = sources.find((s) => s.startsWith("src/retry.rs:"));
+  assert.ok(retrySource, `the payment code is a source: ${sources}`);
+  const startLine = Number(/^src\/retry\.rs:(\d+)-/.exec(retrySource)[1]);
+  await frame.locator(".source", { hasText: "src/retry.rs:" }).first().click();
+  await page.waitForSelector('.tab.active[aria-label*="retry.rs"]', { timeout: 20_000 });
+  await eventually(
+    () => page.locator(".statusbar-item[id='status.editor.selection']").innerText().catch(() => ""),
+    (text) => text.includes(`Ln ${startLine},`),
+    10_000,
+    `the cursor at the source's line ${startLine}`,
+  );
+  const chat = fake.bodies().find((body) => body.includes("How are failed payments retried?"));
+  assert.match(chat, /pub fn retry_payment/, "the question went with the workspace's code");
+  await workbench.screenshot("chat-source-opened.png");
+});
+
+test("Explain on a selection shows the explanation beside the code", async () => {
+  const { page } = workbench;
+  await quickOpen(page, "src/retry.rs");
+  await goTo(page, 3, 1);
+  await page.keyboard.press("Shift+ArrowDown");
+  await page.keyboard.press("Shift+ArrowDown");
+  await runCommand(page, "CodexOS: Explain Selection");
+  await eventually(() => editorText(page), (text) => text.replace(/\s+/g, " ").includes("It doubles the delay before each attempt."), 60_000, "the explanation in an editor").catch(
+    async (error) => {
+      await workbench.screenshot("explain-failure.png");
+      throw new Error(`${error.message}\nnotifications: ${(await notificationTexts(page)).join(" | ")}`);
+    },
+  );
+  const explain = fake.bodies().find((body) => body.includes("let mut delay_ms = 100;") && !body.includes("How are failed payments"));
+  assert.match(explain, /let mut delay_ms = 100;/, "the selected lines went to the model");
+  await workbench.screenshot("explain.png");
 });
