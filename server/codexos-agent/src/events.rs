@@ -210,4 +210,15 @@ impl RunResult {
     pub fn node(&self, id: &str) -> Option<&NodeRecord> {
         self.nodes.iter().find(|node| node.id == id)
     }
+
+    /// Every error of the run in one line (`node \`a\`: …; …`), when it has any.
+    pub fn error_text(&self) -> Option<String> {
+        (!self.errors.is_empty()).then(|| {
+            self.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
 }

@@ -72,16 +72,9 @@ pub fn run_output(result: &RunResult) -> Result<String, RunFailed> {
             flow: result.flow_id.clone(),
             run_id: result.run_id.clone(),
             status: status.as_str(),
-            reason: if result.errors.is_empty() {
-                "no exit was reached".to_owned()
-            } else {
-                result
-                    .errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            },
+            reason: result
+                .error_text()
+                .unwrap_or_else(|| "no exit was reached".to_owned()),
         }),
     }
 }

@@ -82,14 +82,7 @@ pub struct NodeAnswer {
 
 impl From<RunResult> for RunAnswer {
     fn from(result: RunResult) -> RunAnswer {
-        let error = (!result.errors.is_empty()).then(|| {
-            result
-                .errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        });
+        let error = result.error_text();
         RunAnswer {
             run_id: result.run_id,
             flow_id: result.flow_id,
