@@ -216,7 +216,8 @@ fn the_plugin_shows_index_progress_searches_into_quickfix_stores_secrets_and_che
 /// told apart by what the scripts typed (the built-in flows' wording is theirs to change, and
 /// their prompts quote workspace files and run traces): the chat's answer comes slowly enough to be seen streaming,
 /// the slow flow streams "tick " for 20 s (the cancel test stops it long before), the flaky
-/// flow gets "The answer", and any other prompt is the Explain action's.
+/// flow gets "The answer", the refactoring a fenced line of code, and any other prompt is the
+/// Explain action's.
 async fn fake_provider() -> FakeProvider {
     FakeProvider::start(|request: &RecordedRequest| {
         let model = request.model().unwrap_or_else(|| "fake-model".to_owned());
@@ -242,6 +243,12 @@ async fn fake_provider() -> FakeProvider {
             .paced(Duration::from_millis(300))
         } else if prompt == "Think slowly about patience" {
             reply(&["tick "; 100]).paced(Duration::from_millis(200))
+        } else if prompt.contains("Instruction: name the first delay INITIAL_DELAY_MS") {
+            reply(&[
+                "```rust\n",
+                "    let mut delay_ms = INITIAL_DELAY_MS;\n",
+                "```\n",
+            ])
         } else if prompt == "release notes" {
             reply(&["The ", "answer"])
         } else {
@@ -304,7 +311,7 @@ async fn the_plugin_runs_a_flow_with_per_node_progress_cancels_with_ctrl_c_and_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_plugin_streams_a_chat_answer_with_jumpable_sources_and_explains_a_visual_selection() {
+async fn the_plugin_streams_chat_with_jumpable_sources_explains_and_refactors_a_selection() {
     let fake = fake_provider().await;
     let session = Session {
         name: "plugin-chat",
@@ -318,6 +325,7 @@ async fn the_plugin_streams_a_chat_answer_with_jumpable_sources_and_explains_a_v
             "chat answered, streamed",
             "<CR> on a source opened src/payment.rs",
             "explain on a visual selection",
+            "refactor edited line 3",
         ])
     })
     .await

@@ -1,7 +1,7 @@
 -- :CodexChat and :CodexExplain against the real server, whose OpenAI-compatible calls go to the
 -- test's fake provider (tests/nvim.rs): the chat buffer shows the answer while it streams, then
 -- its sources as lines that <CR> opens at their range; :'<,'>CodexExplain on a visual selection
--- shows the explanation in a split.
+-- shows the explanation in a split; :CodexRefactor's edit lands in the buffer and undoes.
 local H = dofile(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)) .. "/helpers.lua")
 
 H.setup_plugin()
@@ -88,6 +88,27 @@ if explanation ~= "It doubles the delay before each attempt." or #vim.fn.win_fin
   H.fail("the explanation should show in a split, it is: " .. explanation)
 end
 H.step("explain on a visual selection: " .. explanation)
+
+-- :CodexRefactor on line 3: the server's edit arrives through workspace/applyEdit and undoes
+-- like any other change.
+local source = vim.api.nvim_get_current_buf()
+local before = H.lines(source)
+vim.cmd("3CodexRefactor name the first delay INITIAL_DELAY_MS")
+H.wait("the refactoring's edit in the buffer", function()
+  return vim.api.nvim_buf_get_lines(source, 2, 3, false)[1] == "    let mut delay_ms = INITIAL_DELAY_MS;"
+end, function()
+  return H.text(source) .. "\n(notifications: " .. vim.inspect(H.notifications) .. ")"
+end)
+if #H.lines(source) ~= #before or not vim.bo[source].modified then
+  H.fail("the edit should replace line 3 only, unsaved:\n" .. H.text(source))
+end
+vim.api.nvim_buf_call(source, function()
+  vim.cmd("silent undo")
+end)
+if not vim.deep_equal(H.lines(source), before) then
+  H.fail("undo should restore the code:\n" .. H.text(source))
+end
+H.step("refactor edited line 3 through workspace/applyEdit, and undo restored it")
 
 H.no_errors()
 vim.cmd("qa!")
