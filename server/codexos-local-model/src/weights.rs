@@ -5,10 +5,18 @@
 //! re-quantized at load: dequantized to f32 and quantized to Q8_0, which keeps every value the
 //! Q4_1 file holds to within Q8_0's rounding (8 bits against 4), so the answers stay the model's.
 //!
-//! Measured on a 2-core AVX-512 machine (SmolLM2-135M, see `benches/generate.rs`): Q8_0 is the
-//! fastest faithful choice. Q4_0 is as fast but changes greedy answers (4-bit rounding twice);
-//! Q4K cannot hold SmolLM2's 576-wide rows (its blocks are 256 wide); dense f32 processes
-//! prompts a little faster but generates slower and needs 600 MB instead of 340 MB.
+//! Measured on a 2-core AVX-512 machine under load, one candle thread (SmolLM2-135M; prompt of
+//! 331 tokens, 64 generated; see `benches/generate.rs`):
+//!
+//! | weights           | prompt tok/s | generated tok/s | RSS    | greedy "capital of France" |
+//! |-------------------|--------------|-----------------|--------|----------------------------|
+//! | Q4_1 (as stored)  | 6            | 1.3             | 265 MB | Paris                      |
+//! | Q8_0              | 30–50        | 15–18           | 340 MB | Paris                      |
+//! | Q4_0              | 18           | 11              | 260 MB | Paris, with a changed sentence |
+//! | f32 (dense, gemm) | 60           | 7–8             | 620 MB | Paris                      |
+//!
+//! Q4K cannot hold SmolLM2's 576-wide rows (its blocks are 256 wide); f16 storage is widened to
+//! f32 by candle's `QMatMul`, so it costs what f32 does.
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Seek};
