@@ -10,7 +10,7 @@
 //!
 //! | weights           | prompt tok/s | generated tok/s | RSS    | greedy "capital of France" |
 //! |-------------------|--------------|-----------------|--------|----------------------------|
-//! | Q4_1 (as stored)  | 6            | 1.3             | 265 MB | Paris                      |
+//! | Q4_1 (as stored)  | 11           | 10              | 265 MB | Paris                      |
 //! | Q8_0              | 30–50        | 15–18           | 340 MB | Paris                      |
 //! | Q4_0              | 18           | 11              | 260 MB | Paris, with a changed sentence |
 //! | f32 (dense, gemm) | 60           | 7–8             | 620 MB | Paris                      |
