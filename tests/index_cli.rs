@@ -96,6 +96,10 @@ fn kill_9_mid_index_leaves_a_consistent_index_and_the_next_run_finishes_without_
 
     let after_kill = status(dir.path());
     assert!(after_kill.contains("consistent: yes"), "{after_kill}");
+    assert!(
+        after_kill.contains("ann trees:  waiting for a build"),
+        "a killed bulk run leaves its trees unbuilt:\n{after_kill}"
+    );
     let committed = status_number(&after_kill, "files:");
     assert!(
         (20..120).contains(&committed),
@@ -119,6 +123,7 @@ fn kill_9_mid_index_leaves_a_consistent_index_and_the_next_run_finishes_without_
     );
     let finished = status(dir.path());
     assert!(finished.contains("consistent: yes"), "{finished}");
+    assert!(finished.contains("ann trees:  built"), "{finished}");
     assert_eq!(status_number(&finished, "files:"), 121, "{finished}");
 
     let search = run(dir.path(), &["search", "--json", "-k", "1", "value_77"]);
@@ -147,6 +152,28 @@ fn a_second_indexer_gets_a_clear_error_naming_the_pid_that_holds_the_index() {
         stderr.contains(".codexos/index") && stderr.contains(&expected),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_second_indexer_told_to_wait_runs_once_the_first_has_finished() {
+    let dir = workspace(40, 10);
+    let mut first = spawn_slow_index(dir.path());
+    wait_until("the first indexer holds the lock", || {
+        std::fs::read_to_string(dir.path().join(".codexos/index/lock"))
+            .is_ok_and(|pid| !pid.is_empty())
+    });
+    let second = run(dir.path(), &["index", "--wait", "60"]);
+    let first_status = first.wait().unwrap();
+    assert!(first_status.success(), "the first run finishes undisturbed");
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stdout).contains("indexed 0 files (41 unchanged"),
+        "the second run starts after the first and finds its work done:\n{}",
+        text(&second.stdout)
+    );
+    let finished = status(dir.path());
+    assert!(finished.contains("consistent: yes"), "{finished}");
+    assert_eq!(status_number(&finished, "files:"), 41, "{finished}");
 }
 
 #[test]

@@ -158,7 +158,8 @@ impl Indexer {
     /// Brings the index up to the workspace: new and changed files are chunked and embedded,
     /// unchanged files (same blake3) are left alone, files gone from the workspace are removed.
     /// Work is committed in batches, so a crash or a cancel keeps what was committed and the
-    /// next run goes on from there. `cancel` is checked between files.
+    /// next run goes on from there; the vectors' ANN trees are built once, at the end
+    /// (searches meanwhile scan the new vectors exactly). `cancel` is checked between files.
     pub fn index_all(
         &self,
         progress: &mut dyn FnMut(Progress),
@@ -229,6 +230,8 @@ impl Indexer {
                 removed,
             })?;
         }
+        // Once per run, not per batch: also finishes the build a killed run left undone.
+        self.store.build_vectors()?;
         self.store.sync_full_text()?;
         state.chunks_written = summary.chunks_written;
         progress(state);
@@ -276,6 +279,7 @@ impl Indexer {
                         files: Vec::new(),
                         removed: vec![file.relative.clone()],
                     })?;
+                    self.store.build_vectors()?;
                     self.store.sync_full_text()?;
                     if reason == SkipReason::Vanished {
                         return Ok(FileOutcome::Removed);
@@ -287,6 +291,7 @@ impl Indexer {
                 let chunks = prepared.chunks.len();
                 let mut summary = IndexSummary::default();
                 self.flush(&mut vec![prepared], &mut summary)?;
+                self.store.build_vectors()?;
                 self.store.sync_full_text()?;
                 Ok(FileOutcome::Indexed { chunks })
             }
@@ -303,6 +308,7 @@ impl Indexer {
             files: Vec::new(),
             removed: vec![found.relative],
         })?;
+        self.store.build_vectors()?;
         self.store.sync_full_text()?;
         Ok(FileOutcome::Removed)
     }

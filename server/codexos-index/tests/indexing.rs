@@ -239,6 +239,46 @@ fn a_file_that_vanished_is_skipped_with_a_log_line_and_leaves_the_index() {
 }
 
 #[test]
+fn a_file_that_vanishes_between_the_walk_and_its_read_is_skipped_with_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let indexer = open(dir.path(), Arc::default());
+    let vanishing = dir.path().join("src/print.rs");
+    let mut summary = None;
+    let logs = logs_of(|| {
+        summary = Some(
+            indexer
+                .index_all(
+                    // Called once the walk has listed the files, before any is read.
+                    &mut |progress| {
+                        if progress.files_done == 0 && vanishing.exists() {
+                            std::fs::remove_file(&vanishing).unwrap();
+                        }
+                    },
+                    &AtomicBool::new(false),
+                )
+                .unwrap(),
+        );
+    });
+    let summary = summary.unwrap();
+    assert_eq!(
+        (
+            summary.files_seen,
+            summary.files_indexed,
+            summary.files_skipped
+        ),
+        (4, 3, 1),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("src/print.rs") && logs.contains("Vanished"),
+        "{logs}"
+    );
+    assert_eq!(indexer.store().file("src/print.rs").unwrap(), None);
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+}
+
+#[test]
 fn a_cancelled_run_keeps_what_it_committed_and_the_next_run_finishes() {
     let dir = tempfile::tempdir().unwrap();
     for number in 0..40 {

@@ -19,6 +19,7 @@ mod lexical;
 mod lock;
 mod records;
 pub mod tokens;
+mod vectors;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,6 @@ use arroy::distances::Cosine;
 use heed::byteorder::BigEndian;
 use heed::types::{SerdeBincode, SerdeJson, Str, U8, U32, U64};
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
-use rand::SeedableRng;
 
 pub use error::{Result, StoreError};
 pub use lexical::{DocKind, FieldWeights, LexicalKey};
@@ -39,6 +39,7 @@ pub use records::{
 
 use error::Context;
 use lexical::{FullText, FullTextDoc};
+use vectors::{VectorView, VectorWriter};
 
 /// A chunk's id in the store: also its arroy item id and its tantivy key.
 pub type ChunkId = u32;
@@ -297,6 +298,7 @@ impl Store {
                 arroy::Writer::new(self.dbs.vectors, record.index, record.dim)
                     .clear(&mut wtxn)
                     .at(&self.dir)?;
+                self.clear_vector_delta(&mut wtxn, record)?;
                 self.dbs.chunk_metas.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
@@ -348,9 +350,11 @@ impl Store {
     }
 
     /// Applies `batch` in one LMDB transaction: each file's old chunks and vectors are
-    /// replaced by the new ones, removed files lose theirs, the ANN trees are rebuilt for the
-    /// changed items, and the full-text queue records the change. Returns the new generation.
-    /// Needs a space ([`Store::use_space`]); every vector must have its dimension.
+    /// replaced by the new ones, removed files lose theirs, and the full-text queue records
+    /// the change. Returns the new generation. The ANN trees are left to
+    /// [`Store::build_vectors`] (searches scan the vectors exactly until then), so a bulk run
+    /// builds them once. Needs a space ([`Store::use_space`]); every vector must have its
+    /// dimension.
     pub fn write(&self, batch: &WriteBatch) -> Result<u64> {
         self.require_writable("writing")?;
         let _guard = self
@@ -367,7 +371,8 @@ impl Store {
                 path: self.dir.clone(),
                 message: "no vector space chosen before writing (call use_space)".into(),
             })?;
-        let vectors = arroy::Writer::new(self.dbs.vectors, space.index, space.dim);
+        let incoming = batch.files.iter().map(|file| file.chunks.len()).sum();
+        let vectors = VectorWriter::open(self, &wtxn, &space, incoming)?;
         let mut next_id = self
             .dbs
             .counters
@@ -430,19 +435,13 @@ impl Store {
             .counters
             .put(&mut wtxn, NEXT_CHUNK_ID, &next_id)
             .at(&self.dir)?;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(next_id);
-        vectors.builder(&mut rng).build(&mut wtxn).at(&self.dir)?;
+        vectors.finish(&mut wtxn, next_id).at(&self.dir)?;
         let generation = self.bump_generation(&mut wtxn)?;
         wtxn.commit().at(&self.dir)?;
         Ok(generation)
     }
 
-    fn remove_file(
-        &self,
-        wtxn: &mut RwTxn<'_>,
-        vectors: &arroy::Writer<Cosine>,
-        path: &str,
-    ) -> Result<()> {
+    fn remove_file(&self, wtxn: &mut RwTxn<'_>, vectors: &VectorWriter, path: &str) -> Result<()> {
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
             return Ok(());
         };
@@ -673,16 +672,9 @@ impl Store {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let space = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)?;
         let vectors = match &space {
-            Some(space) => match arroy::Reader::open(&rtxn, space.index, self.dbs.vectors) {
-                Ok(reader) => reader.n_items(),
-                Err(arroy::Error::MissingMetadata(_)) => 0,
-                Err(error) => {
-                    return Err(StoreError::Vectors {
-                        path: self.dir.clone(),
-                        source: error,
-                    });
-                }
-            },
+            Some(space) => VectorView::open(self, &rtxn, space)?
+                .len(&rtxn)
+                .at(&self.dir)?,
             None => 0,
         };
         Ok(Stats {
@@ -716,16 +708,11 @@ impl Store {
         }
         let mut vectors = BTreeSet::new();
         if let Some(space) = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)? {
-            match arroy::Reader::open(&rtxn, space.index, self.dbs.vectors) {
-                Ok(reader) => vectors.extend(reader.item_ids().iter()),
-                Err(arroy::Error::MissingMetadata(_)) => {}
-                Err(error) => {
-                    return Err(StoreError::Vectors {
-                        path: self.dir.clone(),
-                        source: error,
-                    });
-                }
-            }
+            vectors.extend(
+                VectorView::open(self, &rtxn, &space)?
+                    .item_ids(&rtxn)
+                    .at(&self.dir)?,
+            );
         }
         let mut listed = BTreeSet::new();
         for entry in self.dbs.files.iter(&rtxn).at(&self.dir)? {
@@ -774,35 +761,19 @@ impl Snapshot<'_> {
 
     /// A chunk's vector in the active space.
     pub fn vector(&self, id: ChunkId) -> Result<Option<Vec<f32>>> {
-        let Some(space) = self
-            .store
-            .dbs
-            .info
-            .get(&self.rtxn, ACTIVE_SPACE)
-            .at(&self.store.dir)?
-        else {
+        let Some(space) = self.active_space()? else {
             return Ok(None);
         };
-        match arroy::Reader::open(&self.rtxn, space.index, self.store.dbs.vectors) {
-            Ok(reader) => reader.item_vector(&self.rtxn, id).at(&self.store.dir),
-            Err(arroy::Error::MissingMetadata(_)) => Ok(None),
-            Err(error) => Err(StoreError::Vectors {
-                path: self.store.dir.clone(),
-                source: error,
-            }),
-        }
+        VectorView::open(self.store, &self.rtxn, &space)?
+            .vector(&self.rtxn, id)
+            .at(&self.store.dir)
     }
 
-    /// The `limit` chunks nearest to `query` (approximate), with their cosine similarity.
-    /// `query` must have the active space's dimension.
+    /// The `limit` chunks nearest to `query` with their cosine similarity: approximate, or
+    /// exact while the trees wait for [`Store::build_vectors`]. `query` must have the active
+    /// space's dimension.
     pub fn nearest(&self, query: &[f32], limit: usize) -> Result<Vec<(ChunkId, f32)>> {
-        let Some(space) = self
-            .store
-            .dbs
-            .info
-            .get(&self.rtxn, ACTIVE_SPACE)
-            .at(&self.store.dir)?
-        else {
+        let Some(space) = self.active_space()? else {
             return Ok(Vec::new());
         };
         if query.len() != space.dim {
@@ -813,28 +784,9 @@ impl Snapshot<'_> {
                 got: query.len(),
             });
         }
-        let reader = match arroy::Reader::open(&self.rtxn, space.index, self.store.dbs.vectors) {
-            Ok(reader) => reader,
-            Err(arroy::Error::MissingMetadata(_)) => return Ok(Vec::new()),
-            Err(error) => {
-                return Err(StoreError::Vectors {
-                    path: self.store.dir.clone(),
-                    source: error,
-                });
-            }
-        };
-        if reader.n_items() == 0 || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let hits = reader
-            .nns(limit)
-            .by_vector(&self.rtxn, query)
-            .at(&self.store.dir)?;
-        // arroy's cosine distance is (1 - cos) / 2.
-        Ok(hits
-            .into_iter()
-            .map(|(id, distance)| (id, 1.0 - 2.0 * distance))
-            .collect())
+        VectorView::open(self.store, &self.rtxn, &space)?
+            .nearest(&self.rtxn, query, limit)
+            .at(&self.store.dir)
     }
 }
 

@@ -2,18 +2,21 @@
 //! index's speed and memory on a corpus every machine has — the Rust sources under
 //! `~/.cargo/registry/src` and Python's standard library by default:
 //!
-//! - cold index throughput (files/s, MB/s, chunks/s) and peak RSS (`VmHWM`) while indexing;
+//! - cold index throughput (files/s, MB/s, chunks/s) and peak RSS (`VmHWM`) while indexing,
+//!   with the peak of its heap part (`RssAnon`, sampled) beside the mapped index pages;
 //! - index size on disk;
 //! - incremental re-index of one edited file (an unsaved-buffer edit, so the corpus is never
 //!   written);
 //! - query latency p50/p99, hybrid top-10 and BM25 top-10;
+//! - the ANN's recall@10 against an exact scan of every vector, and the scan's latency;
 //! - `rg` (ripgrep) on the same queries, the lexical reference.
 //!
 //! The corpus folders are linked (not copied) into the work folder, which holds the index.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -106,7 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         IndexSettings::default(),
         &OpenOptions::default(),
     )?;
+    let heap_peak = HeapPeak::start();
     let summary = indexer.index_all(&mut |_| {}, &AtomicBool::new(false))?;
+    let heap_peak_mb = heap_peak.stop();
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
@@ -122,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.files_skipped,
     );
     println!(
-        "peak RSS while indexing (VmHWM): {}; now {} ({} heap, {} mapped index files)",
+        "peak RSS while indexing (VmHWM): {} (heap peak {heap_peak_mb:.0} MB); now {} ({} heap, {} mapped index files)",
         proc_status("VmHWM").unwrap_or_else(|| "unknown".into()),
         proc_status("VmRSS").unwrap_or_else(|| "unknown".into()),
         proc_status("RssAnon").unwrap_or_else(|| "unknown".into()),
@@ -163,8 +168,88 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             percentiles(&mut times)
         );
     }
+    ann_recall(&indexer, embedder.as_ref())?;
     ripgrep(&work_dir)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many of the exact 10 nearest chunks the ANN finds among its own 10, and among the 100
+/// candidates a search takes from it.
+fn ann_recall(indexer: &Indexer, embedder: &dyn codexos_embed::Embedder) -> anyhow::Result<()> {
+    let snapshot = indexer.store().snapshot()?;
+    let mut found_in_10 = 0;
+    let mut found_in_100 = 0;
+    let mut wanted = 0;
+    let mut scan_times = Vec::new();
+    for query in QUERIES {
+        let vector = embedder.embed_query(query)?;
+        let approximate: Vec<_> = snapshot
+            .nearest(&vector, 100)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let top_10: Vec<_> = snapshot
+            .nearest(&vector, 10)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let started = Instant::now();
+        let exact = snapshot.nearest_exact(&vector, 10)?;
+        scan_times.push(started.elapsed());
+        wanted += exact.len();
+        found_in_10 += exact.iter().filter(|(id, _)| top_10.contains(id)).count();
+        found_in_100 += exact
+            .iter()
+            .filter(|(id, _)| approximate.contains(id))
+            .count();
+    }
+    let share = |found: usize| found as f64 / wanted.max(1) as f64;
+    println!(
+        "ANN recall of the exact top 10: {:.2} in its top 10, {:.2} in the 100 candidates a search takes; exact scan of every vector: {}",
+        share(found_in_10),
+        share(found_in_100),
+        percentiles(&mut scan_times)
+    );
+    Ok(())
+}
+
+/// The highest `RssAnon` (heap and other private memory, not the mapped index files) seen
+/// while it runs, sampled every 20 ms.
+struct HeapPeak {
+    stop: Arc<AtomicBool>,
+    peak_kb: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl HeapPeak {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak_kb = Arc::new(AtomicU64::new(0));
+        let thread = std::thread::spawn({
+            let stop = Arc::clone(&stop);
+            let peak_kb = Arc::clone(&peak_kb);
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(kb) = proc_status_kb("RssAnon") {
+                        peak_kb.fetch_max(kb, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        });
+        Self {
+            stop,
+            peak_kb,
+            thread,
+        }
+    }
+
+    /// The peak in MB.
+    fn stop(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        self.peak_kb.load(Ordering::Relaxed) as f64 / 1024.0
+    }
 }
 
 /// Re-indexes the largest Rust file with one line appended, as an editor buffer would.
@@ -252,13 +337,17 @@ fn percentiles(times: &mut [Duration]) -> String {
 /// A memory line of `/proc/self/status` in MB. LMDB and tantivy map their files, so RSS
 /// counts index pages the kernel can drop at will (`RssFile`) beside the heap (`RssAnon`).
 fn proc_status(key: &str) -> Option<String> {
+    let kilobytes = proc_status_kb(key)?;
+    Some(format!("{:.0} MB", kilobytes as f64 / 1024.0))
+}
+
+fn proc_status_kb(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| {
         line.strip_prefix(key)
             .is_some_and(|rest| rest.starts_with(':'))
     })?;
-    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.0} MB", kilobytes / 1024.0))
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn default_corpus() -> anyhow::Result<Vec<PathBuf>> {

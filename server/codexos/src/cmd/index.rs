@@ -101,6 +101,15 @@ fn status(root: &std::path::Path) -> anyhow::Result<ExitCode> {
     writeln!(out, "vectors:    {}", stats.vectors)?;
     writeln!(
         out,
+        "ann trees:  {}",
+        if store.vectors_need_build()? {
+            "waiting for a build (searches scan the vectors exactly; `codexos index` builds them)"
+        } else {
+            "built"
+        }
+    )?;
+    writeln!(
+        out,
         "generation: {} (full text at {})",
         stats.generation,
         stats
