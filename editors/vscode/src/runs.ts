@@ -5,6 +5,9 @@ import type { Server } from "./client";
 import { RunConsole } from "./logic/console";
 import { Commands, type RunResult } from "./logic/protocol";
 
+/** How long a run's answer waits for the run's last events. */
+const LATE_EVENTS_MS = 1000;
+
 /** How a run started by another view (the flow editor's canvas) is shown. */
 export interface RunOptions {
   /** Bring the execution console into view (default); the canvas shows the run itself. */
@@ -27,8 +30,15 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
     if (options.showConsole ?? true) console.show(true);
     console.appendLine(view.text());
     const progressToken = server.newProgressToken("run");
+    // The answer can overtake the run's last events on the wire: the console ends once the
+    // run's `finished` event is in too, or shortly after the answer if it never comes.
+    let ended: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (ended = resolve));
+    const lastEvents = () => Promise.race([finished, new Promise<void>((resolve) => setTimeout(resolve, LATE_EVENTS_MS))]);
     const subscription = server.onRunEvent((event) => {
-      if (event.token === progressToken) console.append(view.apply(event));
+      if (event.token !== progressToken) return;
+      console.append(view.apply(event));
+      if (event.kind === "finished") ended();
     });
     const cancel = () => {
       console.append(view.note("■ cancel requested"));
@@ -43,11 +53,13 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
           return start(progressToken);
         },
       );
+      await lastEvents();
       console.append(view.finish(result));
       lastRunId = result.run_id;
       await context.workspaceState.update("codexos.lastRunId", lastRunId);
       return result;
     } catch (error) {
+      await lastEvents();
       console.appendLine(`✗ ${String(error)}`);
       void vscode.window.showErrorMessage(`CodexOS: ${title} failed: ${String(error)}`);
       return undefined;

@@ -65,11 +65,12 @@ function M.send(question)
   ensure_buffer()
   table.insert(history, { role = "user", content = question })
   append({ "", "## You", question, "", "## CodexOS", "" })
+  -- The answer's first line: the final answer replaces what streamed (tokens may still be on
+  -- their way when the answer arrives).
+  local answer_line = vim.api.nvim_buf_line_count(chat_buf) - 1
   local token = codexos.new_token("chat")
-  local streamed = false
   codexos.listen(token, function(event)
     if event.kind == "token" and event.text then
-      streamed = true
       stream(event.text)
     end
   end)
@@ -79,15 +80,13 @@ function M.send(question)
     result = result or {}
     local answer = type(result.answer) == "string" and result.answer or ""
     table.insert(history, { role = "assistant", content = answer })
-    if not streamed then
-      stream(answer)
-    end
-    local lines = { "", ("_(%s)_"):format(result.model or "model"), "", "Sources:" }
+    local lines = vim.split(answer, "\n", { plain = true })
+    vim.list_extend(lines, { "", ("_(%s)_"):format(result.model or "model"), "", "Sources:" })
     for _, source in ipairs(result.sources or {}) do
       local symbol = type(source.symbol) == "string" and source.symbol or ""
       table.insert(lines, ("  - %s:%d-%d %s"):format(source.path, source.start_line, source.end_line, symbol))
     end
-    append(lines)
+    set_lines(answer_line, -1, lines)
   end, {
     token = token,
     on_error = function(err)

@@ -89,7 +89,12 @@ local function finish(buf, result)
   append(buf, lines)
 end
 
---- Executes a run command with a console that follows it.
+--- How long a run's answer waits for the run's last events, which may arrive after it.
+local LATE_EVENTS_MS = 1000
+
+--- Executes a run command with a console that follows it. The answer can overtake the run's
+--- last notifications on the wire, so the console ends once both the answer and the run's
+--- `finished` event are in (or shortly after the answer, if that event never comes).
 local function follow(title, command, argument)
   local codexos = require("codexos")
   if not codexos.client() then
@@ -97,19 +102,43 @@ local function follow(title, command, argument)
   end
   local token = codexos.new_token("run")
   local buf = open_console(title, token)
-  codexos.listen(token, function(event)
-    show_event(buf, event)
-  end)
-  codexos.execute(command, argument, function(result)
+  local answer, ended, closed = nil, false, false
+  local function close()
+    if closed or not answer then
+      return
+    end
+    closed = true
     codexos.unlisten(token)
-    finish(buf, result or {})
+    answer()
+  end
+  codexos.listen(token, function(event)
+    if event.kind == "finished" then
+      ended = true
+      close()
+    else
+      show_event(buf, event)
+    end
+  end)
+  local function settle(show)
+    answer = show
+    if ended then
+      close()
+    else
+      vim.defer_fn(close, LATE_EVENTS_MS)
+    end
+  end
+  codexos.execute(command, argument, function(result)
+    settle(function()
+      finish(buf, result or {})
+    end)
   end, {
     token = token,
     on_error = function(err)
-      codexos.unlisten(token)
-      -- A run that fails still names itself (the server's error says where it stopped).
-      codexos.state.last_run_id = vim.b[buf].codexos_run_id or codexos.state.last_run_id
-      append(buf, { "■ failed: " .. err.message })
+      settle(function()
+        -- A run that fails still names itself (the server's error says where it stopped).
+        codexos.state.last_run_id = vim.b[buf].codexos_run_id or codexos.state.last_run_id
+        append(buf, { "■ failed: " .. err.message })
+      end)
     end,
   })
   return buf

@@ -5,7 +5,9 @@
 import { createServer } from "node:http";
 
 /**
- * `reply(body)` → `{ chunks: string[], pauseMs?: number }`, where `body` is the request's JSON text.
+ * `reply(body)` → `{ chunks: string[], pauseMs?: number, until?: Promise }`, where `body` is the
+ * request's JSON text; with `until`, the first chunk goes out at once and the rest once it settles
+ * (a test holds the model mid-answer for as long as it looks).
  * Returns `{ url, bodies(), closedEarly(), close() }`; `url` is the value for OPENAI_BASE_URL.
  */
 export async function startFakeProvider(reply) {
@@ -21,7 +23,7 @@ export async function startFakeProvider(reply) {
     }
     bodies.push(body);
     const model = JSON.parse(body).model ?? "fake-model";
-    const { chunks, pauseMs = 0 } = reply(body);
+    const { chunks, pauseMs = 0, until } = reply(body);
     let open = true;
     response.on("close", () => {
       if (!response.writableFinished) {
@@ -41,6 +43,7 @@ export async function startFakeProvider(reply) {
     response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     response.write(event({ role: "assistant", content: "" }, null));
     for (const [i, text] of chunks.entries()) {
+      if (i === 1 && until) await until;
       if (i > 0 && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
       if (!open) return;
       response.write(event({ content: text }, null));

@@ -13,11 +13,13 @@ import { startFakeProvider } from "./fakeProvider.mjs";
 
 let workbench;
 let fake;
+let releaseModel;
+const modelReleased = new Promise((resolve) => (releaseModel = resolve));
 
 before(async () => {
-  // The canvas's runs go to the real server, whose model calls come here: slowly enough that
-  // the running node can be seen lit.
-  fake = await startFakeProvider(() => ({ chunks: ["The ", "answer"], pauseMs: 1500 }));
+  // The canvas's runs go to the real server, whose model calls come here; the model stays
+  // mid-answer until the test has seen its node lit.
+  fake = await startFakeProvider(() => ({ chunks: ["The ", "answer"], until: modelReleased }));
   workbench = await startWorkbench("flow-editor", { env: { OPENAI_BASE_URL: fake.url } });
 });
 
@@ -215,10 +217,11 @@ test("running from the canvas lights the running node, shows outputs on hover an
   const node = (id) => frame.locator(`.react-flow__node[data-id="${id}"] .cx-node`);
   await frame.getByLabel("Run input").fill("canvas run");
   await frame.locator(".cx-run").click();
-  // The model answers slowly: its node is lit while it streams.
+  // The model is held mid-answer: its node is lit while it streams.
   await eventually(() => node("ask").getAttribute("class"), (c) => /cx-run-running/.test(c ?? ""), 30_000, "the ask node lit as running");
   assert.match(await node("start").getAttribute("class"), /cx-run-done/, "the entry ran first");
   await workbench.screenshot("flow-editor-running.png");
+  releaseModel();
   const retry = frame.locator('.react-flow__node[data-id="read"] .cx-retry');
   await retry.waitFor({ timeout: 30_000 });
   assert.match(await node("read").getAttribute("class"), /cx-run-failed/);
