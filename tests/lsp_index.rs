@@ -203,3 +203,100 @@ fn an_unsaved_edit_is_indexed_once_typing_pauses() {
     );
     assert!(client.shutdown_and_exit().success());
 }
+
+/// Whether the neural model is installed where the server looks for it; CI installs it with
+/// scripts/fetch-models, so there a missing model fails the test instead of skipping it.
+fn minilm_installed() -> bool {
+    let dir = codexos_embed::default_models_dir()
+        .map(|models| models.join(codexos_embed::MINILM_DIR_NAME));
+    let installed = dir
+        .as_ref()
+        .is_some_and(|dir| dir.join("model.safetensors").is_file());
+    assert!(
+        installed || std::env::var_os("CI").is_none(),
+        "CI needs the MiniLM weights at {dir:?}: run scripts/fetch-models"
+    );
+    if !installed {
+        eprintln!(
+            "no MiniLM weights at {dir:?} (run scripts/fetch-models); this test checks nothing here"
+        );
+    }
+    installed
+}
+
+fn top_uri(client: &mut LspClient, query: &str) -> Value {
+    let results = client
+        .request(
+            "codexos/search",
+            json!({ "query": query, "k": 3, "files": true }),
+        )
+        .expect("codexos/search answers");
+    results[0]["uri"].clone()
+}
+
+#[test]
+fn searches_answer_while_vectors_upgrade_in_the_background_then_find_by_meaning() {
+    if !minilm_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary workspace");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
+        std::fs::write(path, text).expect("write a fixture file");
+    };
+    // The fast vectors are the built-in ones here, so what the neural ones add is known.
+    write(
+        "codexos.toml",
+        "[index]\nembedder = \"builtin\"\nupgrade = \"minilm\"\nupgrade_after_idle_ms = 0\n",
+    );
+    write(
+        "src/pets.rs",
+        "/// The cat sleeps on the sofa all afternoon.\npub fn nap() {}\n",
+    );
+    write(
+        "src/kitchen.rs",
+        "/// Sets the timer of the kitchen oven.\npub fn set_kitchen_timer(minutes: u32) {}\n",
+    );
+    for number in 0..60 {
+        write(
+            &format!("src/filler_{number}.rs"),
+            &format!("pub fn filler_{number}() -> u32 {{\n    {number}\n}}\n"),
+        );
+    }
+    let pets = json!(file_uri(&dir.path().join("src/pets.rs")));
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    ready(&mut client);
+    assert_ne!(top_uri(&mut client, "a kitten resting"), pets);
+
+    let begin = client.wait_for_notification("$/progress", |params| {
+        params["value"]["kind"] == "begin" && params["value"]["title"] == "Upgrading search vectors"
+    });
+    let token = begin["token"].clone();
+    assert_eq!(
+        top_uri(&mut client, "filler 7"),
+        json!(file_uri(&dir.path().join("src/filler_7.rs")))
+    );
+    let upgrade_ended =
+        |progress: &Value| progress["token"] == token && progress["value"]["kind"] == "end";
+    assert!(
+        !client
+            .take_notifications("$/progress")
+            .iter()
+            .any(upgrade_ended),
+        "the search was answered before the upgrade ended"
+    );
+
+    let end = client.wait_for_notification("$/progress", upgrade_ended);
+    // One chunk a file, codexos.toml's included.
+    assert!(
+        end["value"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("63 chunks upgraded")
+                && message.contains("searches use the neural vectors")),
+        "{end}"
+    );
+    assert_eq!(top_uri(&mut client, "a kitten resting"), pets);
+    assert!(client.shutdown_and_exit().success());
+}

@@ -85,6 +85,8 @@ pub struct Indexer {
     store: Store,
     chunker: Chunker,
     embedder: Arc<dyn Embedder>,
+    /// The neural embedder whose vectors replace the fast ones once complete (`upgrade.rs`).
+    pub(crate) upgrade: std::sync::RwLock<Option<Arc<dyn Embedder>>>,
     settings: IndexSettings,
     /// The commit chunks are tagged with: `HEAD` when the last full run started.
     commit: std::sync::RwLock<Option<String>>,
@@ -130,6 +132,7 @@ impl Indexer {
             store,
             chunker,
             embedder,
+            upgrade: std::sync::RwLock::default(),
             settings,
             commit: std::sync::RwLock::new(commit),
             batch_delay,
@@ -148,11 +151,13 @@ impl Indexer {
         &self.embedder
     }
 
-    /// A searcher over this index with its embedder. The indexer is `Sync`: a language
+    /// A searcher over this index with its embedder (and its upgrade embedder, whose vectors
+    /// it reads once they cover every chunk). The indexer is `Sync`: a language
     /// server shares it (`Arc<Indexer>`) between a background `index_all`, re-indexes on
     /// save, and searches, which read LMDB snapshots and never wait for a write.
     pub fn searcher(&self) -> crate::Searcher<'_> {
         crate::Searcher::new(&self.store, self.embedder.as_ref())
+            .with_upgrade(self.upgrade_embedder())
     }
 
     /// Brings the index up to the workspace: new and changed files are chunked and embedded,

@@ -16,6 +16,7 @@ pub mod git;
 mod indexer;
 mod search;
 mod settings;
+mod upgrade;
 mod walk;
 
 pub use codexos_store::{OpenOptions, Store};
@@ -28,4 +29,5 @@ pub use search::{
     Searcher,
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings};
+pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};
 pub use walk::{FoundFile, walk};

@@ -13,6 +13,7 @@
 //!    a chunk's symbol path and file name; a cross-encoder or an HTTP reranker plugs in here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use codexos_embed::Embedder;
 use codexos_store::tokens::terms;
@@ -243,10 +244,12 @@ fn unique(mut items: Vec<String>) -> Vec<String> {
     items
 }
 
-/// Runs searches against a store with one embedder (the one the index was built with).
+/// Runs searches against a store with the embedder the index was built with, and optionally
+/// the upgrade embedder: its vectors are read instead once they cover every chunk.
 pub struct Searcher<'a> {
     store: &'a Store,
     embedder: &'a dyn Embedder,
+    upgrade: Option<Arc<dyn Embedder>>,
     params: FusionParams,
     reranker: Box<dyn Reranker + 'a>,
 }
@@ -261,9 +264,38 @@ impl<'a> Searcher<'a> {
         Self {
             store,
             embedder,
+            upgrade: None,
             params,
             reranker,
         }
+    }
+
+    /// Reads the upgrade space of `upgrade`'s model when it is complete (see `upgrade.rs`).
+    pub fn with_upgrade(mut self, upgrade: Option<Arc<dyn Embedder>>) -> Self {
+        self.upgrade = upgrade;
+        self
+    }
+
+    /// The vector space searches read now (its key), and the embedder for its queries.
+    fn dense_space(
+        &self,
+        snapshot: &Snapshot<'_>,
+    ) -> Result<Option<(codexos_store::SpaceRecord, &dyn Embedder)>> {
+        let upgrade_key = self.upgrade.as_ref().map(|upgrade| upgrade.space().key());
+        let Some(space) = snapshot.best_space(upgrade_key.as_deref())? else {
+            return Ok(None);
+        };
+        let embedder = match &self.upgrade {
+            Some(upgrade) if upgrade_key.as_deref() == Some(space.id.as_str()) => upgrade.as_ref(),
+            _ => self.embedder,
+        };
+        Ok(Some((space, embedder)))
+    }
+
+    /// The key of the vector space searches read now: the upgrade space once complete.
+    pub fn vector_space(&self) -> Result<Option<String>> {
+        let snapshot = self.store.snapshot()?;
+        Ok(self.dense_space(&snapshot)?.map(|(space, _)| space.id))
     }
 
     pub fn with_params(mut self, params: FusionParams) -> Self {
@@ -339,17 +371,22 @@ impl<'a> Searcher<'a> {
         } else {
             Vec::new()
         };
-        let query_vector = if use_dense {
-            Some(
-                self.embedder
-                    .embed_query(&request.query)
-                    .map_err(IndexError::EmbedQuery)?,
-            )
+        let dense_space = if use_dense {
+            self.dense_space(&snapshot)?
         } else {
             None
         };
+        let query_vector = match &dense_space {
+            Some((space, embedder)) => Some((
+                space,
+                embedder
+                    .embed_query(&request.query)
+                    .map_err(IndexError::EmbedQuery)?,
+            )),
+            None => None,
+        };
         let mut dense: Vec<(ChunkId, f32)> = match &query_vector {
-            Some(vector) => snapshot.nearest(vector, wanted)?,
+            Some((space, vector)) => snapshot.nearest_in(space, vector, wanted)?,
             None => Vec::new(),
         };
 
@@ -360,14 +397,14 @@ impl<'a> Searcher<'a> {
             lexical_score.insert(id, score);
         }
         // Dense as a re-ranker: the exact cosine of every lexical candidate too.
-        if let Some(vector) = &query_vector
+        if let Some((space, vector)) = &query_vector
             && matches!(request.mode, SearchMode::Hybrid | SearchMode::HybridRerank)
         {
             let known: std::collections::HashSet<ChunkId> =
                 dense.iter().map(|&(id, _)| id).collect();
             for &(id, _) in &lexical {
                 if !known.contains(&id)
-                    && let Some(chunk_vector) = snapshot.vector(id)?
+                    && let Some(chunk_vector) = snapshot.vector_in(space, id)?
                 {
                     dense.push((id, dot(vector, &chunk_vector)));
                 }

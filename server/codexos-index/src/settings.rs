@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use codexos_embed::EmbedderConfig;
+use std::time::Duration;
+
+use codexos_embed::{EmbedderConfig, EmbedderKind};
 use serde::Deserialize;
 
 use crate::error::{IndexError, Result};
@@ -29,6 +31,12 @@ pub struct IndexSettings {
     pub use_ignore_files: bool,
     /// `embedder = "static" | "minilm" | "builtin" | "http"` and `[index.http]`.
     pub embedder: EmbedderConfig,
+    /// `upgrade = "minilm"` (default) or `"none"`: the model whose vectors replace the fast
+    /// embedder's once computed in the background (when its files are installed).
+    pub upgrade: Option<EmbedderKind>,
+    /// `upgrade_after_idle_ms`: how long the language server waits without requests or index
+    /// writes before upgrading vectors (default 2000).
+    pub upgrade_after_idle: Duration,
 }
 
 impl Default for IndexSettings {
@@ -41,6 +49,8 @@ impl Default for IndexSettings {
             commit_chunks: 2048,
             use_ignore_files: true,
             embedder: EmbedderConfig::default(),
+            upgrade: Some(EmbedderKind::Minilm),
+            upgrade_after_idle: Duration::from_secs(2),
         }
     }
 }
@@ -58,6 +68,8 @@ struct IndexTable {
     exclude: Vec<String>,
     extensions: Option<Vec<String>>,
     commit_chunks: Option<usize>,
+    upgrade: Option<String>,
+    upgrade_after_idle_ms: Option<u64>,
     #[serde(flatten)]
     embedder: EmbedderConfig,
 }
@@ -85,6 +97,18 @@ impl IndexSettings {
         settings.exclude = file.index.exclude;
         settings.embedder = file.index.embedder;
         settings.extensions = file.index.extensions;
+        if let Some(upgrade) = file.index.upgrade {
+            settings.upgrade = match upgrade.as_str() {
+                "none" => None,
+                name => Some(name.parse().map_err(|error| IndexError::Config {
+                    path: path.clone(),
+                    message: format!("[index] upgrade: {error}, or none"),
+                })?),
+            };
+        }
+        if let Some(idle) = file.index.upgrade_after_idle_ms {
+            settings.upgrade_after_idle = Duration::from_millis(idle);
+        }
         Ok(settings)
     }
 }
@@ -119,6 +143,35 @@ mod tests {
         let error = IndexSettings::load(dir.path()).unwrap_err().to_string();
         assert!(
             error.contains("codexos.toml") && error.contains("max_file_bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_upgrade_model_is_minilm_unless_the_index_table_says_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            IndexSettings::load(dir.path()).unwrap().upgrade,
+            Some(EmbedderKind::Minilm)
+        );
+        std::fs::write(
+            dir.path().join("codexos.toml"),
+            "[index]\nupgrade = \"none\"\nupgrade_after_idle_ms = 0\n",
+        )
+        .unwrap();
+        let settings = IndexSettings::load(dir.path()).unwrap();
+        assert_eq!(
+            (settings.upgrade, settings.upgrade_after_idle),
+            (None, Duration::ZERO)
+        );
+        std::fs::write(
+            dir.path().join("codexos.toml"),
+            "[index]\nupgrade = \"bert\"\n",
+        )
+        .unwrap();
+        let error = IndexSettings::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("codexos.toml") && error.contains("unknown embedder `bert`"),
             "{error}"
         );
     }

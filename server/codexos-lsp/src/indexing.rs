@@ -2,6 +2,11 @@
 //! `$/progress` and `codexos/status`, refreshed per file on save and on watched-file changes.
 //! Nothing here runs on the request loop: index work is on blocking threads, and searches read
 //! what the running batches have committed so far.
+//!
+//! After the first full run, the vectors are upgraded to the neural model in the background
+//! (`[index] upgrade`, `$/progress` "Upgrading search vectors"), in small batches that step
+//! aside while requests or index writes happen; searches use the neural vectors once every
+//! chunk has one, and the upgrade runs again for the chunks of files re-indexed later.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,7 +93,112 @@ pub fn start(session: &Arc<Session>) {
         }
         session.set_index(index.clone());
         index_all(&session, &index).await;
+        keep_vectors_upgraded(&session, &index).await;
     });
+}
+
+/// How often the upgrade looks for chunks that files re-indexed since its last run left
+/// without neural vectors (a read of one counter).
+const UPGRADE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Upgrades the vectors whenever the index changed since the last upgrade, until shutdown or
+/// until it turns out there is no upgrade model.
+async fn keep_vectors_upgraded(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) {
+    let cancel = session.index_cancel();
+    let mut upgraded_at = None;
+    while !cancel.load(std::sync::atomic::Ordering::SeqCst) {
+        let generation = match index.generation() {
+            Ok(generation) => generation,
+            Err(error) => {
+                tracing::warn!("{error}");
+                return;
+            }
+        };
+        if upgraded_at != Some(generation) {
+            if !upgrade_vectors(session, index).await {
+                return;
+            }
+            upgraded_at = Some(generation);
+        }
+        tokio::time::sleep(UPGRADE_POLL).await;
+    }
+}
+
+/// One upgrade run with `$/progress` (only when there is something to embed). Whether to keep
+/// upgrading later.
+async fn upgrade_vectors(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) -> bool {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker_index = index.clone();
+    let cancel = session.index_cancel();
+    let run = tokio::task::spawn_blocking(move || {
+        worker_index.upgrade_vectors(
+            &mut |progress| {
+                let _ = tx.send(progress);
+            },
+            &cancel,
+        )
+    });
+    let mut token: Option<Option<ProgressToken>> = None;
+    while let Some(progress) = rx.recv().await {
+        let total = progress.embedded as u64 + progress.remaining;
+        if token.is_none() && progress.remaining > 0 {
+            let created = create_progress(session).await;
+            if let Some(created) = &created {
+                let begin = ProgressStep::Begin {
+                    title: "Upgrading search vectors".into(),
+                    cancellable: false,
+                };
+                report_progress(session, created, begin, None, Some(0)).await;
+            }
+            token = Some(created);
+        }
+        if let Some(Some(token)) = &token {
+            let percent = (progress.embedded as u64 * 100)
+                .checked_div(total)
+                .unwrap_or(100) as u32;
+            let message = format!("{} chunks left", progress.remaining);
+            report_progress(
+                session,
+                token,
+                ProgressStep::Report,
+                Some(message),
+                Some(percent),
+            )
+            .await;
+        }
+    }
+    let (keep_going, message) = match run.await {
+        Ok(Ok(Some(summary))) => {
+            let message = format!(
+                "{} chunks upgraded in {:.1} s of work ({:.1} chunks/s){}",
+                summary.chunks_embedded,
+                summary.working.as_secs_f64(),
+                summary.chunks_per_second(),
+                if summary.complete {
+                    "; searches use the neural vectors"
+                } else {
+                    ""
+                }
+            );
+            if summary.chunks_embedded > 0 {
+                tracing::info!("{message}");
+            }
+            (true, message)
+        }
+        Ok(Ok(None)) => (false, "no upgrade model".to_owned()),
+        Ok(Err(error)) => {
+            tracing::info!("vector upgrade stopped: {error}");
+            (false, error.to_string())
+        }
+        Err(error) => {
+            tracing::error!("the vector upgrade panicked: {error}");
+            (false, "the vector upgrade panicked".to_owned())
+        }
+    };
+    if let Some(Some(token)) = &token {
+        report_progress(session, token, ProgressStep::End, Some(message), Some(100)).await;
+    }
+    keep_going
 }
 
 /// A full run with progress: `$/progress` (percent, files) and `codexos/status`.

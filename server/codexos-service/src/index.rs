@@ -1,15 +1,18 @@
 //! The workspace index as the language server uses it: one writer per process (it holds the
 //! index's lock), the embedder `[index]` asks for (falling back with a notice), full and
-//! per-file refreshes, and searches that run alongside a full indexing run.
+//! per-file refreshes, and searches that run alongside a full indexing run; and the
+//! background upgrade of its vectors to the neural model (`[index] upgrade`), which steps
+//! aside while anything else uses the index.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use codexos_embed::select_embedder;
+use codexos_embed::{EmbedderConfig, select_embedder};
 use codexos_index::{
     FileOutcome, IndexError, IndexSettings, IndexSummary, Indexer, OpenOptions, Progress,
-    SearchHit, SearchRequest, Searcher,
+    SearchHit, SearchRequest, UpgradeProgress, UpgradeSummary,
 };
 
 use crate::workspace::Workspace;
@@ -36,6 +39,14 @@ pub struct WorkspaceIndex {
     /// running batches have committed so far.
     indexer: Indexer,
     notice: Option<String>,
+    models_dir: Option<PathBuf>,
+    settings: IndexSettings,
+    /// Foreground jobs under way (full runs, refreshes, searches) and when the last one
+    /// ended: the upgrade waits for `settings.upgrade_after_idle` of quiet.
+    foreground: AtomicUsize,
+    last_foreground: Mutex<Instant>,
+    /// Whether the upgrade model was loaded; `None` until first asked.
+    upgrade_loaded: Mutex<Option<bool>>,
 }
 
 impl Workspace {
@@ -54,12 +65,22 @@ impl Workspace {
                 detail: e.to_string(),
             }
         })?;
-        let indexer = Indexer::open(&root, selected.embedder, settings, &OpenOptions::default())
-            .map_err(index_error)?;
+        let indexer = Indexer::open(
+            &root,
+            selected.embedder,
+            settings.clone(),
+            &OpenOptions::default(),
+        )
+        .map_err(index_error)?;
         Ok(Arc::new(WorkspaceIndex {
             root,
             indexer,
             notice: selected.notice,
+            models_dir,
+            settings,
+            foreground: AtomicUsize::new(0),
+            last_foreground: Mutex::new(Instant::now()),
+            upgrade_loaded: Mutex::new(None),
         }))
     }
 }
@@ -87,6 +108,7 @@ impl WorkspaceIndex {
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<IndexSummary, WorkspaceIndexError> {
+        let _foreground = self.foreground();
         self.indexer
             .index_all(progress, cancel)
             .map_err(|e| self.error(e))
@@ -98,6 +120,7 @@ impl WorkspaceIndex {
         path: &Path,
         text: Option<&str>,
     ) -> Result<FileOutcome, WorkspaceIndexError> {
+        let _foreground = self.foreground();
         match text {
             Some(text) => self.indexer.reindex_text(path, text),
             None => self.indexer.reindex_file(path),
@@ -106,13 +129,17 @@ impl WorkspaceIndex {
     }
 
     pub fn remove_file(&self, path: &Path) -> Result<FileOutcome, WorkspaceIndexError> {
+        let _foreground = self.foreground();
         self.indexer.remove_file(path).map_err(|e| self.error(e))
     }
 
     /// Searches, with each hit's chunk text.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Found>, WorkspaceIndexError> {
+        let _foreground = self.foreground();
         let store = self.indexer.store();
-        let hits = Searcher::new(store, self.indexer.embedder().as_ref())
+        let hits = self
+            .indexer
+            .searcher()
             .search(request)
             .map_err(|e| self.error(e))?;
         let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
@@ -128,5 +155,99 @@ impl WorkspaceIndex {
                 Found { hit, text }
             })
             .collect())
+    }
+
+    /// Loads the upgrade model once; whether there is one to upgrade to.
+    fn load_upgrade(&self) -> Result<bool, WorkspaceIndexError> {
+        let mut loaded = self
+            .upgrade_loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(loaded) = *loaded {
+            return Ok(loaded);
+        }
+        let embedder = match self.settings.upgrade {
+            None => None,
+            Some(kind) => {
+                let config = EmbedderConfig {
+                    embedder: kind,
+                    http: self.settings.embedder.http.clone(),
+                };
+                match select_embedder(self.models_dir.as_deref(), &config) {
+                    Ok(selected) if selected.notice.is_none() => Some(selected.embedder),
+                    Ok(selected) => {
+                        let notice = selected.notice.unwrap_or_default();
+                        tracing::info!(root = %self.root.display(), "no vector upgrade: {notice}");
+                        None
+                    }
+                    Err(error) => {
+                        tracing::warn!(root = %self.root.display(), "no vector upgrade: {error}");
+                        None
+                    }
+                }
+            }
+        };
+        self.indexer
+            .set_upgrade(embedder)
+            .map_err(|e| self.error(e))?;
+        let ready = self.indexer.upgrade_embedder().is_some();
+        *loaded = Some(ready);
+        Ok(ready)
+    }
+
+    /// Marks a foreground job until the guard drops.
+    fn foreground(&self) -> ForegroundGuard<'_> {
+        self.foreground.fetch_add(1, Ordering::SeqCst);
+        ForegroundGuard(self)
+    }
+
+    /// Whether the upgrade should wait: a foreground job runs, or one ended too recently.
+    fn busy(&self) -> bool {
+        self.foreground.load(Ordering::SeqCst) > 0
+            || self
+                .last_foreground
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .elapsed()
+                < self.settings.upgrade_after_idle
+    }
+
+    /// How many index writes were committed (changes when files are re-indexed).
+    pub fn generation(&self) -> Result<u64, WorkspaceIndexError> {
+        self.indexer
+            .store()
+            .generation()
+            .map_err(|e| self.error(e.into()))
+    }
+
+    /// Upgrades the vectors to the `[index] upgrade` model (loaded on first use, so opening
+    /// the index stays fast), waiting for quiet before each small batch. `Ok(None)`: no upgrade
+    /// is configured or its model files are missing (logged once). Cancelled: an
+    /// [`IndexError::Cancelled`], with every finished batch kept.
+    pub fn upgrade_vectors(
+        &self,
+        progress: &mut dyn FnMut(UpgradeProgress),
+        cancel: &AtomicBool,
+    ) -> Result<Option<UpgradeSummary>, WorkspaceIndexError> {
+        if !self.load_upgrade()? {
+            return Ok(None);
+        }
+        self.indexer
+            .upgrade_vectors(progress, &|| self.busy(), cancel)
+            .map(Some)
+            .map_err(|e| self.error(e))
+    }
+}
+
+struct ForegroundGuard<'a>(&'a WorkspaceIndex);
+
+impl Drop for ForegroundGuard<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .last_foreground
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+        self.0.foreground.fetch_sub(1, Ordering::SeqCst);
     }
 }

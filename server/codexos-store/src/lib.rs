@@ -18,6 +18,7 @@ mod error;
 mod lexical;
 mod lock;
 mod records;
+mod spaces;
 pub mod tokens;
 mod vectors;
 
@@ -36,6 +37,7 @@ pub use lexical::{DocKind, FieldWeights, LexicalKey};
 pub use records::{
     ChunkMeta, FileInfo, FileRecord, FileWrite, NewChunk, SpaceRecord, SymbolRecord, WriteBatch,
 };
+pub use spaces::UpgradeCoverage;
 
 use error::Context;
 use lexical::{FullText, FullTextDoc};
@@ -61,6 +63,8 @@ const NEXT_CHUNK_ID: &str = "next_chunk_id";
 const FULL_TEXT_GENERATION: &str = "full_text_generation";
 const FULL_TEXT_RESET: &str = "full_text_reset";
 const ACTIVE_SPACE: &str = "active_space";
+/// The second, better vector space filled in the background (see `spaces.rs`).
+const UPGRADE_SPACE: &str = "upgrade_space";
 const FULL_TEXT_FORMAT_KEY: &str = "full_text_format";
 /// Bumped whenever what the full-text index holds per document changes, so an index written
 /// by an older build is rebuilt from LMDB instead of being searched with mismatched terms.
@@ -124,6 +128,8 @@ pub struct Stats {
 pub struct Consistency {
     pub chunks_without_vector: Vec<ChunkId>,
     pub vectors_without_chunk: Vec<ChunkId>,
+    /// Vectors of the upgrade space whose chunk is gone.
+    pub upgrade_vectors_without_chunk: Vec<ChunkId>,
     pub chunks_without_text: Vec<ChunkId>,
     /// Chunk ids a file record lists that do not exist.
     pub dangling_file_chunks: Vec<ChunkId>,
@@ -135,6 +141,7 @@ impl Consistency {
     pub fn is_consistent(&self) -> bool {
         self.chunks_without_vector.is_empty()
             && self.vectors_without_chunk.is_empty()
+            && self.upgrade_vectors_without_chunk.is_empty()
             && self.chunks_without_text.is_empty()
             && self.dangling_file_chunks.is_empty()
             && self.orphan_chunks.is_empty()
@@ -299,6 +306,7 @@ impl Store {
                     .clear(&mut wtxn)
                     .at(&self.dir)?;
                 self.clear_vector_delta(&mut wtxn, record)?;
+                self.drop_upgrade_in(&mut wtxn)?;
                 self.dbs.chunk_metas.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
@@ -362,17 +370,16 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
-        let space = self
-            .dbs
-            .info
-            .get(&wtxn, ACTIVE_SPACE)
-            .at(&self.dir)?
-            .ok_or_else(|| StoreError::Damaged {
-                path: self.dir.clone(),
-                message: "no vector space chosen before writing (call use_space)".into(),
-            })?;
+        let space = self.active_space_in(&wtxn, "writing")?;
         let incoming = batch.files.iter().map(|file| file.chunks.len()).sum();
         let vectors = VectorWriter::open(self, &wtxn, &space, incoming)?;
+        // A replaced or removed chunk loses its upgrade vector in the same transaction.
+        let upgrade = self
+            .dbs
+            .info
+            .get(&wtxn, UPGRADE_SPACE)
+            .at(&self.dir)?
+            .map(|record| arroy::Writer::new(self.dbs.vectors, record.index, record.dim));
         let mut next_id = self
             .dbs
             .counters
@@ -380,10 +387,10 @@ impl Store {
             .at(&self.dir)?
             .unwrap_or(0);
         for path in &batch.removed {
-            self.remove_file(&mut wtxn, &vectors, path)?;
+            self.remove_file(&mut wtxn, &vectors, upgrade.as_ref(), path)?;
         }
         for file in &batch.files {
-            self.remove_file(&mut wtxn, &vectors, &file.path)?;
+            self.remove_file(&mut wtxn, &vectors, upgrade.as_ref(), &file.path)?;
             let mut chunk_ids = Vec::with_capacity(file.chunks.len());
             for chunk in &file.chunks {
                 if chunk.vector.len() != space.dim {
@@ -441,7 +448,13 @@ impl Store {
         Ok(generation)
     }
 
-    fn remove_file(&self, wtxn: &mut RwTxn<'_>, vectors: &VectorWriter, path: &str) -> Result<()> {
+    fn remove_file(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        vectors: &VectorWriter,
+        upgrade: Option<&arroy::Writer<Cosine>>,
+        path: &str,
+    ) -> Result<()> {
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
             return Ok(());
         };
@@ -449,6 +462,9 @@ impl Store {
             self.dbs.chunk_metas.delete(wtxn, id).at(&self.dir)?;
             self.dbs.chunk_texts.delete(wtxn, id).at(&self.dir)?;
             vectors.del_item(wtxn, *id).at(&self.dir)?;
+            if let Some(upgrade) = upgrade {
+                upgrade.del_item(wtxn, *id).at(&self.dir)?;
+            }
             self.dbs.pending_chunks.put(wtxn, id, &0).at(&self.dir)?;
         }
         self.dbs.files.delete(wtxn, path).at(&self.dir)?;
@@ -706,14 +722,8 @@ impl Store {
         for entry in self.dbs.chunk_texts.iter(&rtxn).at(&self.dir)? {
             texts.insert(entry.at(&self.dir)?.0);
         }
-        let mut vectors = BTreeSet::new();
-        if let Some(space) = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)? {
-            vectors.extend(
-                VectorView::open(self, &rtxn, &space)?
-                    .item_ids(&rtxn)
-                    .at(&self.dir)?,
-            );
-        }
+        let vectors = self.vector_ids(&rtxn, ACTIVE_SPACE)?;
+        let upgrade_vectors = self.vector_ids(&rtxn, UPGRADE_SPACE)?;
         let mut listed = BTreeSet::new();
         for entry in self.dbs.files.iter(&rtxn).at(&self.dir)? {
             listed.extend(entry.at(&self.dir)?.1.chunk_ids);
@@ -721,6 +731,7 @@ impl Store {
         Ok(Consistency {
             chunks_without_vector: chunks.difference(&vectors).copied().collect(),
             vectors_without_chunk: vectors.difference(&chunks).copied().collect(),
+            upgrade_vectors_without_chunk: upgrade_vectors.difference(&chunks).copied().collect(),
             chunks_without_text: chunks.difference(&texts).copied().collect(),
             dangling_file_chunks: listed.difference(&chunks).copied().collect(),
             orphan_chunks: chunks.difference(&listed).copied().collect(),

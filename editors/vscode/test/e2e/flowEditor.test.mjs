@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorkbench, openFile, eventually, editorText, outputDir } from "./harness.mjs";
+import { startWorkbench, openFile, eventually, editorText, notificationTexts, outputDir } from "./harness.mjs";
 import { startFakeProvider } from "./fakeProvider.mjs";
 
 let workbench;
@@ -198,10 +198,12 @@ test("New Flow from Template forks the picked template into the workspace and op
   await research.click();
   const input = page.locator(".quick-input-widget input");
   await eventually(() => input.inputValue(), (v) => v === "flows/research.flow.json", 10_000, "the proposed file name");
-  await page.keyboard.press("Enter");
+  // Enter on the input itself (focused first): on a loaded machine the key can otherwise land
+  // before the box has focus.
+  await input.press("Enter");
   const frame = await canvasFrame(page, "Research a question").catch(async (error) => {
     await workbench.screenshot("flow-template-failure.png");
-    throw error;
+    throw new Error(`${error.message}\nnotifications: ${(await notificationTexts(page)).join(" | ")}`);
   });
   assert.equal(await frame.locator(".react-flow__node").count(), 6);
   await eventually(() => frame.locator(".react-flow__edge").count(), (n) => n === 7, 20_000, "seven edges (parallel branches and the reflect target)");

@@ -9,6 +9,12 @@
 //! `.gitignore` and hidden-file rules off (the benchmark's candidates are every tracked file).
 //! The row's `query` is searched with files collapsed; recall@1/5/10 and MRR are computed as
 //! `baseline_bm25.py --score-predictions` does, and `--predictions` writes rankings it can score.
+//!
+//! `--upgrade minilm` measures the background upgrade: each parent is indexed with the fast
+//! embedder, then its chunks without neural vectors are upgraded, and searches read the neural
+//! space (as the language server does once an upgrade is complete). With `--work-dir`, vectors
+//! are also remembered by the blake3 of their text (`embeddings-SPACE.bin`), so a second run
+//! with other search parameters embeds nothing again.
 
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
@@ -18,9 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, anyhow, bail};
-use codexos_embed::Embedder;
+use codexos_embed::{Embedder, RememberingEmbedder};
 use codexos_index::{
-    FusionParams, IndexSettings, Indexer, OpenOptions, SearchMode, SearchRequest, Searcher,
+    FusionParams, IndexSettings, Indexer, OpenOptions, SearchMode, SearchRequest, UpgradeSummary,
 };
 use serde::Deserialize;
 
@@ -67,6 +73,10 @@ struct CommitsArgs {
     /// Only the first N rows.
     #[arg(long)]
     limit: Option<usize>,
+    /// Upgrade the vectors to this embedder after indexing each parent (minilm), and search
+    /// with the upgraded vectors.
+    #[arg(long)]
+    upgrade: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -150,10 +160,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let rows = read_rows(&args.file)?;
     let rows = &rows[..args.limit.unwrap_or(rows.len()).min(rows.len())];
-    let embedder = embedders::choose(
-        args.embedder.as_deref(),
-        &codexos_embed::EmbedderConfig::default(),
-    )?;
     let temporary;
     let work_dir = match &args.work_dir {
         Some(dir) => dir.clone(),
@@ -162,12 +168,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             temporary.path().to_path_buf()
         }
     };
-    let tree = work_dir.join(format!("tree-{}", embedder.space().key()));
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let remember = |embedder: Arc<dyn Embedder>| -> anyhow::Result<Arc<dyn Embedder>> {
+        if args.work_dir.is_none() {
+            return Ok(embedder);
+        }
+        let file = work_dir.join(format!("embeddings-{}.bin", embedder.space().key()));
+        Ok(Arc::new(
+            RememberingEmbedder::open(embedder, &file).map_err(|error| anyhow!("{error}"))?,
+        ))
+    };
+    let embedder = remember(embedders::choose(
+        args.embedder.as_deref(),
+        &codexos_embed::EmbedderConfig::default(),
+    )?)?;
+    let upgrade = args
+        .upgrade
+        .as_deref()
+        .map(|name| {
+            embedders::choose(Some(name), &codexos_embed::EmbedderConfig::default())
+                .and_then(remember)
+        })
+        .transpose()?;
+    let tree = work_dir.join(format!(
+        "tree-{}{}",
+        embedder.space().key(),
+        upgrade.as_ref().map_or(String::new(), |upgrade| format!(
+            "-up-{}",
+            upgrade.space().key()
+        ))
+    ));
     std::fs::create_dir_all(&tree).with_context(|| format!("cannot create {}", tree.display()))?;
 
     let mut scores = vec![Scores::default(); configs.len()];
     let mut outputs = open_predictions(args.predictions.as_deref(), &configs)?;
     let mut indexer: Option<(Vec<String>, Indexer)> = None;
+    let mut upgrade_total = UpgradeSummary::default();
     let started = std::time::Instant::now();
     for (number, row) in rows.iter().enumerate() {
         extract(&args.git_dir, &row.parent, &tree)?;
@@ -179,30 +216,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 use_ignore_files: false,
                 ..IndexSettings::default()
             };
-            let opened = Indexer::open(
+            let mut opened = Indexer::open(
                 &tree,
                 Arc::clone(&embedder) as Arc<dyn Embedder>,
                 settings,
                 &OpenOptions::default(),
             )?;
+            if let Some(upgrade) = &upgrade {
+                opened = opened.with_upgrade(Arc::clone(upgrade))?;
+            }
             indexer = Some((row.exts.clone(), opened));
         }
         let Some((_, indexer)) = indexer.as_ref() else {
             bail!("indexer not open")
         };
         let summary = indexer.index_all(&mut |_| {}, &AtomicBool::new(false))?;
+        let upgraded = indexer.upgrade_vectors(&mut |_| {}, &|| false, &AtomicBool::new(false))?;
+        if upgrade.is_some() && !upgraded.complete {
+            bail!(
+                "the upgrade of {} did not cover every chunk",
+                tree.display()
+            );
+        }
+        upgrade_total.chunks_embedded += upgraded.chunks_embedded;
+        upgrade_total.working += upgraded.working;
         eprintln!(
-            "[{}/{}] {} at {}: {} files ({} re-indexed)",
+            "[{}/{}] {} at {}: {} files ({} re-indexed, {} chunks upgraded)",
             number + 1,
             rows.len(),
             short(&row.sha),
             short(&row.parent),
             summary.files_seen,
-            summary.files_indexed
+            summary.files_indexed,
+            upgraded.chunks_embedded
         );
         for (slot, (mode, _, params)) in configs.iter().enumerate() {
-            let searcher =
-                Searcher::new(indexer.store(), embedder.as_ref()).with_params(params.clone());
+            let searcher = indexer.searcher().with_params(params.clone());
             let request = SearchRequest {
                 query: row.query.clone(),
                 k: RANKED_FILES,
@@ -231,12 +280,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .file_stem()
         .and_then(|stem| stem.to_str())
         .unwrap_or("eval");
+    let space = match &indexer {
+        Some((_, indexer)) => indexer.searcher().vector_space()?,
+        None => None,
+    };
     println!(
-        "{repo}: {} queries, embedder {}, {:.1}s",
+        "{repo}: {} queries, embedder {}, searched vectors {}, {:.1}s",
         rows.len(),
         embedder.space().key(),
+        space.as_deref().unwrap_or("none"),
         started.elapsed().as_secs_f64()
     );
+    if upgrade.is_some() {
+        println!(
+            "  upgrade: {} chunks embedded in {:.1}s of work ({:.1} chunks/s; remembered vectors are not counted)",
+            upgrade_total.chunks_embedded,
+            upgrade_total.working.as_secs_f64(),
+            upgrade_total.chunks_per_second()
+        );
+    }
     for (slot, (mode, label, _)) in configs.iter().enumerate() {
         println!("{} {label}", scores[slot].line(mode.name()));
     }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use codexos_index::{IndexSettings, Indexer, OpenOptions, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -30,6 +30,10 @@ pub struct Args {
     /// Wait up to this many seconds when another process is writing the index.
     #[arg(long, default_value_t = 0)]
     wait: u64,
+    /// Then upgrade the vectors to the neural model (`[index] upgrade`, default minilm):
+    /// searches use them once every chunk has one. Resumes an interrupted upgrade.
+    #[arg(long)]
+    upgrade: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -52,6 +56,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let embedder = embedders::choose(args.embedder.as_deref(), &settings.embedder)?;
     let options = OpenOptions {
         wait_for_lock: Duration::from_secs(args.wait),
+    };
+    let upgrade = match (args.upgrade, settings.upgrade) {
+        (false, _) => None,
+        (true, None) => bail!("--upgrade: codexos.toml says [index] upgrade = \"none\""),
+        (true, Some(kind)) => Some(embedders::choose(Some(kind.name()), &settings.embedder)?),
     };
     let indexer = Indexer::open(&root, embedder, settings, &options)?;
     let cancel = AtomicBool::new(false);
@@ -79,7 +88,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.files_indexed as f64 / seconds,
         megabytes / seconds,
     );
+    if let Some(upgrade) = upgrade {
+        upgrade_vectors(&indexer, upgrade, &cancel)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn upgrade_vectors(
+    indexer: &Indexer,
+    upgrade: std::sync::Arc<dyn codexos_embed::Embedder>,
+    cancel: &AtomicBool,
+) -> anyhow::Result<()> {
+    let model = upgrade.space().to_string();
+    indexer.set_upgrade(Some(upgrade))?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} chunks upgraded {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let summary = indexer.upgrade_vectors(
+        &mut |progress| {
+            bar.set_length(progress.embedded as u64 + progress.remaining);
+            bar.set_position(progress.embedded as u64);
+        },
+        &|| false,
+        cancel,
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "upgraded {} chunks to {model} in {:.2} s ({:.1} chunks/s){}",
+        summary.chunks_embedded,
+        summary.working.as_secs_f64(),
+        summary.chunks_per_second(),
+        if summary.complete {
+            "; searches use these vectors"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 fn status(root: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -96,6 +145,20 @@ fn status(root: &std::path::Path) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map_or("none", |space| space.id.as_str())
     )?;
+    if let Some(coverage) = store.upgrade_coverage()? {
+        writeln!(
+            out,
+            "upgrade:    {}: {}/{} chunks{}",
+            coverage.space.id,
+            coverage.upgraded,
+            coverage.chunks,
+            if coverage.is_complete() {
+                " (searches use these vectors)"
+            } else {
+                " (searches use the embedder's until complete; `codexos index --upgrade`)"
+            }
+        )?;
+    }
     writeln!(out, "files:      {}", stats.files)?;
     writeln!(out, "chunks:     {}", stats.chunks)?;
     writeln!(out, "vectors:    {}", stats.vectors)?;

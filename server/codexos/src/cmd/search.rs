@@ -68,6 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let settings = codexos_index::IndexSettings::load(&root)?;
     let embedder = embedders::for_space(&space.id, &settings.embedder)?;
+    // The neural vectors, once `codexos index --upgrade` (or the editor) completed them.
+    let upgrade = match store.upgrade_coverage()? {
+        Some(coverage) if coverage.is_complete() => {
+            embedders::for_space(&coverage.space.id, &settings.embedder).ok()
+        }
+        _ => None,
+    };
     let request = SearchRequest {
         query: args.query,
         k: args.k,
@@ -76,7 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         path_glob: args.glob,
         language: args.language,
     };
-    let hits = Searcher::new(&store, embedder.as_ref()).search(&request)?;
+    let hits = Searcher::new(&store, embedder.as_ref())
+        .with_upgrade(upgrade)
+        .search(&request)?;
     let mut out = std::io::stdout().lock();
     for hit in &hits {
         if args.json {
