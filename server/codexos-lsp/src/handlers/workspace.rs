@@ -1,6 +1,7 @@
 //! Workspace folders and configuration: `codexos.toml` is re-read when it changes on disk or the
 //! client says the settings changed, and every open flow is checked again.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use codexos_service::{CONFIG_FILE, Workspace};
@@ -27,10 +28,20 @@ pub fn did_change_watched_files(session: &Arc<Session>, params: DidChangeWatched
         reload_and_recheck(session);
     }
     for change in &params.changes {
-        if let Some(path) = change.uri.to_file_path() {
+        if let Some(path) = change.uri.to_file_path()
+            && !is_tool_state(&path)
+        {
             crate::indexing::refresh(session, path.into_owned(), None);
         }
     }
+}
+
+/// Files under `.codexos/` (the index, run traces, logs) and `.git/` are tools' state, which the
+/// workspace walk skips too: re-indexing them on change would put run traces and log lines into
+/// search results and chat sources, and every log line would trigger another re-index.
+fn is_tool_state(path: &Path) -> bool {
+    path.components()
+        .any(|part| matches!(part.as_os_str().to_str(), Some(".codexos" | ".git")))
 }
 
 pub fn did_change_workspace_folders(
@@ -99,4 +110,24 @@ pub fn reload_and_recheck(session: &Arc<Session>) {
             report_progress(&session, token, ProgressStep::End, Some(message), None).await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_tool_state;
+    use std::path::Path;
+
+    #[test]
+    fn traces_logs_and_git_objects_are_not_re_indexed_on_change() {
+        for state in [
+            "/w/.codexos/runs/20261126T1-a.jsonl",
+            "/w/.codexos/logs/lsp.log",
+            "/w/.git/index",
+        ] {
+            assert!(is_tool_state(Path::new(state)), "{state}");
+        }
+        for source in ["/w/src/retry.rs", "/w/flows/a.flow.json", "/w/codexos.toml"] {
+            assert!(!is_tool_state(Path::new(source)), "{source}");
+        }
+    }
 }
