@@ -20,8 +20,8 @@ use rand::SeedableRng;
 use crate::error::Context;
 use crate::vectors::{TREES, VectorView};
 use crate::{
-    ACTIVE_SPACE, ChunkId, GENERATION, Result, Snapshot, SpaceChange, SpaceRecord, Store, StoreError,
-    UPGRADE_SPACE,
+    ACTIVE_SPACE, ChunkId, GENERATION, Result, Snapshot, SpaceChange, SpaceRecord, Store,
+    StoreError, UPGRADE_SPACE,
 };
 
 /// How far an upgrade space is filled.
