@@ -212,3 +212,74 @@ fn search_prints_json_lines_with_path_lines_score_and_symbol() {
     );
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
 }
+
+#[test]
+fn index_upgrade_moves_search_to_minilm_vectors_and_status_shows_how_far_it_got() {
+    let minilm = codexos_embed::default_models_dir()
+        .map(|models| models.join(codexos_embed::MINILM_DIR_NAME))
+        .filter(|dir| dir.join("model.safetensors").is_file());
+    if minilm.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the MiniLM weights: run scripts/fetch-models"
+        );
+        eprintln!("no MiniLM weights (run scripts/fetch-models); this test checks nothing here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("codexos.toml"),
+        "[index]\nembedder = \"builtin\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("src/pets.rs"),
+        "/// The cat sleeps on the sofa all afternoon.\npub fn nap() {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/kitchen.rs"),
+        "/// Sets the timer of the kitchen oven.\npub fn set_kitchen_timer(minutes: u32) {}\n",
+    )
+    .unwrap();
+    let top_file = || {
+        let output = run(
+            root,
+            &[
+                "search",
+                "--files",
+                "--json",
+                "--mode",
+                "vector",
+                "a kitten resting",
+            ],
+        );
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let first: serde_json::Value =
+            serde_json::from_str(text(&output.stdout).lines().next().unwrap()).unwrap();
+        first["path"].as_str().unwrap().to_owned()
+    };
+
+    assert!(run(root, &["index"]).status.success());
+    assert!(!status(root).contains("upgrade:"));
+    assert_eq!(top_file(), "src/kitchen.rs");
+
+    let upgraded = run(root, &["index", "--upgrade"]);
+    assert!(upgraded.status.success(), "{}", text(&upgraded.stderr));
+    let stdout = text(&upgraded.stdout);
+    assert!(
+        stdout.contains("upgraded 3 chunks to all-MiniLM-L6-v2"),
+        "{stdout}"
+    );
+    let status = status(root);
+    assert!(
+        status.contains("3/3 chunks (searches use these vectors)"),
+        "{status}"
+    );
+    assert_eq!(top_file(), "src/pets.rs");
+
+    let again = text(&run(root, &["index", "--upgrade"]).stdout);
+    assert!(again.contains("upgraded 0 chunks"), "{again}");
+}
