@@ -11,11 +11,21 @@ export function registerVault(context: vscode.ExtensionContext, server: Server):
       if (!key) return;
       const value = await vscode.window.showInputBox({ prompt: `Value for ${key}`, password: true, ignoreFocusOut: true });
       if (!value) return;
-      await server.execute(Commands.vaultPut, { key, value, tags: [] });
-      void vscode.window.showInformationMessage(`CodexOS: ${key} is in the vault.`);
+      try {
+        await server.execute(Commands.vaultPut, { key, value, tags: [] });
+        void vscode.window.showInformationMessage(`CodexOS: ${key} is in the vault.`);
+      } catch (error) {
+        void vscode.window.showErrorMessage(`CodexOS: ${key} was not stored: ${String(error)}`);
+      }
     }),
     vscode.commands.registerCommand("codexos.vaultList", async () => {
-      const secrets = await server.execute<{ key: string; tags: string[] }[]>(Commands.vaultList, {});
+      let secrets: { key: string; tags: string[] }[] | null;
+      try {
+        secrets = await server.execute<{ key: string; tags: string[] }[]>(Commands.vaultList, {});
+      } catch (error) {
+        void vscode.window.showErrorMessage(`CodexOS: the vault could not be listed: ${String(error)}`);
+        return;
+      }
       await vscode.window.showQuickPick(
         (secrets ?? []).map((s) => ({ label: s.key, description: s.tags.join(", ") })),
         { placeHolder: "Secrets in the vault (names only)" },

@@ -110,6 +110,7 @@ export async function startWorkbench(name, { env: extraEnv = {} } = {}) {
   return {
     page,
     workspace,
+    userData,
     log: () => serverLog,
     async screenshot(file) {
       await page.screenshot({ path: join(outputDir, file) });

@@ -4,10 +4,11 @@
 // in the Problems panel, a completion list inside a flow, Search Workspace's quick pick opening a
 // result at its range, a flow run from its "▶ Run" lens followed node by node in the execution
 // console (then "↻ Retry last failed", and Cancel), the chat view streaming an answer with
-// clickable sources, and Explain on a selection. Screenshots land in editors/vscode/test-output/.
+// clickable sources, Explain on a selection, and the vault's commands (the value typed hidden,
+// listed by name only). Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startWorkbench, openFile, quickOpen, goTo, eventually, runCommand, editorText, outputText, assertLinesInOrder, notificationTexts } from "./harness.mjs";
 import { startFakeProvider } from "./fakeProvider.mjs";
@@ -33,7 +34,8 @@ function reply(body) {
 
 before(async () => {
   fake = await startFakeProvider(reply);
-  workbench = await startWorkbench("workbench", { env: { OPENAI_BASE_URL: fake.url } });
+  // The vault's key comes from the environment: nothing is written to the user's home.
+  workbench = await startWorkbench("workbench", { env: { OPENAI_BASE_URL: fake.url, VAULT_MASTER_KEY: "vscode-e2e-master-key-0123456789" } });
 });
 
 after(async () => {
@@ -140,7 +142,7 @@ function consoleUntil(page, ending, what) {
 
 test("▶ Run follows the flow node by node in the execution console, and ↻ Retry continues it", async () => {
   const { page, workspace } = workbench;
-  await openFile(page, "flows/flaky.flow.json");
+  await quickOpen(page, "flows/flaky.flow.json");
   await clickLens(page, "▶ Run");
   await typeInput(page, "release notes");
   const failed = await consoleUntil(page, /■ failed \(run [\w-]+\)/, "the failed run's end in the console");
@@ -177,7 +179,7 @@ test("▶ Run follows the flow node by node in the execution console, and ↻ Re
 
 test("Cancel on a running flow's notification stops it and its model stream", async () => {
   const { page } = workbench;
-  await openFile(page, "flows/slow.flow.json");
+  await quickOpen(page, "flows/slow.flow.json");
   await clickLens(page, "▶ Run");
   await typeInput(page, "patience");
   await consoleUntil(page, /▶ ponder \(llm\)\ntick tick/, "the slow model streaming into the console");
@@ -262,4 +264,42 @@ test("Explain on a selection shows the explanation beside the code", async () =>
   const explain = fake.bodies().find((body) => body.includes("let mut delay_ms = 100;") && !body.includes("How are failed payments"));
   assert.match(explain, /let mut delay_ms = 100;/, "the selected lines went to the model");
   await workbench.screenshot("explain.png");
+});
+
+/** Every regular file under `dir`, recursively (sockets and the like left out). */
+function filesUnder(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const kind = statSync(path);
+    if (kind.isDirectory()) return filesUnder(path);
+    return kind.isFile() ? [path] : [];
+  });
+}
+
+test("Vault: Add Secret takes the value in a password box, and List Secrets shows names only", async () => {
+  const { page, workspace, userData } = workbench;
+  const secret = "sk-vscode-planted-5e2f9a";
+  await runCommand(page, "CodexOS: Vault: Add Secret");
+  const input = page.locator(".quick-input-widget input");
+  await page.locator(".quick-input-widget", { hasText: "Secret name" }).waitFor({ timeout: 10_000 });
+  await input.fill("stripe_key");
+  await input.press("Enter");
+  await page.locator(".quick-input-widget", { hasText: "Value for stripe_key" }).waitFor({ timeout: 10_000 });
+  assert.equal(await input.getAttribute("type"), "password", "the value is typed hidden");
+  await input.fill(secret);
+  await input.press("Enter");
+  await eventually(() => notificationTexts(page), (texts) => texts.some((t) => t.includes("stripe_key is in the vault")), 30_000, "the stored notification");
+
+  await runCommand(page, "CodexOS: Vault: List Secrets");
+  const rows = await eventually(
+    () => page.locator(".quick-input-list .monaco-list-row").allInnerTexts().catch(() => []),
+    (texts) => texts.some((t) => t.includes("stripe_key")),
+    30_000,
+    "stripe_key in the list",
+  );
+  await workbench.screenshot("vault-list.png");
+  await page.keyboard.press("Escape");
+  assert.ok(!rows.join("\n").includes(secret), "the list shows no value");
+  const leaked = [...filesUnder(workspace), ...filesUnder(userData)].filter((file) => readFileSync(file).includes(secret));
+  assert.deepEqual(leaked, [], "no file the server or the editor wrote holds the value in plain text");
 });
