@@ -4,9 +4,19 @@ import * as vscode from "vscode";
 import type { Server } from "./client";
 import { RunConsole } from "./logic/console";
 import { Commands, type RunResult } from "./logic/protocol";
+import { parseTrace, runIdsNewestFirst, traceMarkdown } from "./logic/trace";
 
 /** How long a run's answer waits for the run's last events. */
 const LATE_EVENTS_MS = 1000;
+
+/** The scheme of the trace viewer's read-only markdown documents: `codexos-trace:/<run_id>.md`. */
+const TRACE_SCHEME = "codexos-trace";
+
+/** What a run id looks like: it names a file in `.codexos/runs/`, so no separators or dots. */
+const RUN_ID = /^[\w-]{1,64}$/;
+
+/** How many of the newest runs the trace quick pick describes (each is read from disk). */
+const PICKED_RUNS = 50;
 
 /** How a run started by another view (the flow editor's canvas) is shown. */
 export interface RunOptions {
@@ -19,6 +29,7 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
   let lastRunId: string | undefined = context.workspaceState.get("codexos.lastRunId");
 
   let cancelCurrent: (() => void) | undefined;
+  const traces = new TraceDocuments();
 
   /** Runs `start` with its own progress token, showing its events in the console. */
   const follow = async (
@@ -55,6 +66,7 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
       );
       await lastEvents();
       console.append(view.finish(result));
+      console.append(view.note(`Trace: "CodexOS: Show Run Trace" (run ${result.run_id})`));
       lastRunId = result.run_id;
       await context.workspaceState.update("codexos.lastRunId", lastRunId);
       return result;
@@ -100,16 +112,92 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
         void vscode.window.showInformationMessage("CodexOS: no run is going.");
       }
     }),
+    traces,
+    vscode.workspace.registerTextDocumentContentProvider(TRACE_SCHEME, traces),
     vscode.commands.registerCommand("codexos.showTrace", async (runId?: string) => {
-      const id = runId ?? lastRunId;
       const folder = vscode.workspace.workspaceFolders?.[0];
-      if (!id || !folder) {
-        void vscode.window.showInformationMessage("CodexOS: no run trace yet.");
+      if (!folder) {
+        void vscode.window.showInformationMessage("CodexOS: open a workspace folder to see its run traces.");
         return;
       }
-      const trace = vscode.Uri.joinPath(folder.uri, ".codexos", "runs", `${id}.jsonl`);
-      const document = await vscode.workspace.openTextDocument(trace);
-      await vscode.window.showTextDocument(document, { preview: true });
+      const id = runId ?? (await pickRun(folder.uri));
+      if (!id) return;
+      if (!RUN_ID.test(id)) {
+        void vscode.window.showWarningMessage(`CodexOS: \`${id}\` is not a run id (run ids look like 20261126T071606Z-3f2a).`);
+        return;
+      }
+      const uri = vscode.Uri.from({ scheme: TRACE_SCHEME, path: `/${id}.md` });
+      // The trace may have grown since it was last shown (a run still going, a retry).
+      traces.refresh(uri);
+      try {
+        await vscode.commands.executeCommand("markdown.showPreview", uri);
+      } catch {
+        // Without the built-in markdown extension the page is still readable as text.
+        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
+      }
     }),
   );
+}
+
+function tracePath(folder: vscode.Uri, runId: string): vscode.Uri {
+  return vscode.Uri.joinPath(folder, ".codexos", "runs", `${runId}.jsonl`);
+}
+
+async function readTrace(folder: vscode.Uri, runId: string): Promise<string> {
+  return new TextDecoder().decode(await vscode.workspace.fs.readFile(tracePath(folder, runId)));
+}
+
+/** The workspace's runs, newest first, described by their flow and how they ended. */
+async function pickRun(folder: vscode.Uri): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = (await vscode.workspace.fs.readDirectory(vscode.Uri.joinPath(folder, ".codexos", "runs"))).map(([name]) => name);
+  } catch {
+    names = [];
+  }
+  const ids = runIdsNewestFirst(names);
+  if (ids.length === 0) {
+    void vscode.window.showInformationMessage("CodexOS: no run trace yet: run a flow first.");
+    return undefined;
+  }
+  const items = await Promise.all(
+    ids.map(async (id, index): Promise<vscode.QuickPickItem> => {
+      if (index >= PICKED_RUNS) return { label: id };
+      const view = parseTrace(id, await readTrace(folder, id).catch(() => ""));
+      const when = view.elapsedMs !== undefined ? ` in ${view.elapsedMs} ms` : "";
+      return { label: id, description: `${view.flowId || "?"} · ${view.status ?? "unfinished"}${when}`, detail: view.input?.split("\n")[0] };
+    }),
+  );
+  const picked = await vscode.window.showQuickPick(items, { placeHolder: "Show the trace of which run? (newest first)", matchOnDescription: true });
+  return picked?.label;
+}
+
+/** The trace viewer's pages, read from the run's trace file each time they are opened. */
+class TraceDocuments implements vscode.TextDocumentContentProvider {
+  private readonly changes = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changes.event;
+
+  refresh(uri: vscode.Uri): void {
+    this.changes.fire(uri);
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const runId = uri.path.replace(/^\//, "").replace(/\.md$/, "");
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    if (!folder) return `# Run ${runId}\n\nNo workspace folder is open.`;
+    if (!RUN_ID.test(runId)) return `# Not a run\n\n\`${runId}\` is not a run id.`;
+    let text: string;
+    try {
+      text = await readTrace(folder, runId);
+    } catch (error) {
+      return `# Run ${runId}\n\nCannot read the trace ${tracePath(folder, runId).fsPath}: ${String(error)}`;
+    }
+    return traceMarkdown(parseTrace(runId, text), {
+      linkFor: (path, line) => vscode.Uri.joinPath(folder, path).with({ fragment: `L${line}` }).toString(),
+    });
+  }
+
+  dispose(): void {
+    this.changes.dispose();
+  }
 }
