@@ -238,6 +238,9 @@ impl Indexer {
         // Once per run, not per batch: also finishes the build a killed run left undone.
         self.store.build_vectors()?;
         self.store.sync_full_text()?;
+        if summary.files_indexed + summary.files_removed > 0 {
+            self.store.wait_for_full_text_merges()?;
+        }
         state.chunks_written = summary.chunks_written;
         progress(state);
         summary.elapsed = started.elapsed();

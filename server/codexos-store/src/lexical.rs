@@ -15,6 +15,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 
 use crate::error::{Context, Result, StoreError};
 use crate::tokens::for_each_term;
+use crate::unsynced::UnsyncedDirectory;
 
 const CODE_TOKENIZER: &str = "codexos_code";
 const CHUNK_DOC: u64 = 0;
@@ -113,7 +114,8 @@ impl Part {
             source,
         })?;
         let (schema, fields) = schema();
-        let index = match Index::open_in_dir(dir) {
+        let directory = || UnsyncedDirectory::open(dir).map_err(tantivy::TantivyError::from);
+        let index = match directory().and_then(Index::open) {
             Ok(index) if index.schema() == schema => index,
             Ok(_) | Err(_) if writable => {
                 tracing::info!(path = %dir.display(), "full-text index missing or unreadable; creating it anew");
@@ -124,7 +126,11 @@ impl Part {
                         path: dir.to_path_buf(),
                         source,
                     })?;
-                Index::create_in_dir(dir, schema).at(dir)?
+                directory()
+                    .and_then(|directory| {
+                        Index::create(directory, schema, tantivy::IndexSettings::default())
+                    })
+                    .at(dir)?
             }
             Ok(_) => {
                 return Err(StoreError::Damaged {
@@ -197,6 +203,24 @@ impl Part {
     /// Sees the latest commit (another process may have written it).
     pub(crate) fn refresh(&self) -> Result<()> {
         self.reader.reload().at(&self.dir)
+    }
+
+    /// Waits for the segment merges earlier commits started, then takes a fresh writer.
+    fn wait_for_merges(&self) -> Result<()> {
+        let mut guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(writer) = guard.take() {
+            writer.wait_merging_threads().at(&self.dir)?;
+            *guard = Some(
+                self.index
+                    .writer_with_num_threads(1, WRITER_MEMORY_BYTES)
+                    .at(&self.dir)?,
+            );
+            self.reader.reload().at(&self.dir)?;
+        }
+        Ok(())
     }
 
     fn key_term(&self, key: &LexicalKey) -> Term {
@@ -458,6 +482,11 @@ impl FullText {
     pub(crate) fn refresh(&self) -> Result<()> {
         self.chunks.refresh()?;
         self.files.refresh()
+    }
+
+    pub(crate) fn wait_for_merges(&self) -> Result<()> {
+        self.chunks.wait_for_merges()?;
+        self.files.wait_for_merges()
     }
 
     pub(crate) fn search(

@@ -20,6 +20,7 @@ mod lock;
 mod records;
 mod spaces;
 pub mod tokens;
+mod unsynced;
 mod vectors;
 
 use std::collections::BTreeSet;
@@ -662,6 +663,17 @@ impl Store {
     /// Sees what another process committed since this store was opened (read-only stores).
     pub fn refresh(&self) -> Result<()> {
         self.full_text.refresh()
+    }
+
+    /// Waits until the full-text index has merged the segments a bulk run wrote, so that the
+    /// merges neither compete with the next edits for the CPU nor slow searches down.
+    pub fn wait_for_full_text_merges(&self) -> Result<()> {
+        self.require_writable("merging the full-text index")?;
+        let _guard = self
+            .write_guard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.full_text.wait_for_merges()
     }
 
     /// A read transaction: a consistent snapshot for one query.
