@@ -4,8 +4,8 @@
 // in the Problems panel, a completion list inside a flow, Search Workspace's quick pick opening a
 // result at its range, a flow run from its "▶ Run" lens followed node by node in the execution
 // console (then "↻ Retry last failed", and Cancel), the chat view streaming an answer with
-// clickable sources, Explain on a selection, and the vault's commands (the value typed hidden,
-// listed by name only). Screenshots land in editors/vscode/test-output/.
+// clickable sources, Explain on a selection, the vault's commands (the value typed hidden,
+// listed by name only), and Show Run Trace's page of a run with its rag node's chunks. Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -302,4 +302,49 @@ test("Vault: Add Secret takes the value in a password box, and List Secrets show
   assert.ok(!rows.join("\n").includes(secret), "the list shows no value");
   const leaked = [...filesUnder(workspace), ...filesUnder(userData)].filter((file) => readFileSync(file).includes(secret));
   assert.deepEqual(leaked, [], "no file the server or the editor wrote holds the value in plain text");
+});
+
+test("Show Run Trace opens the picked run's trace with its nodes and the chunks its rag node used", async () => {
+  const { page, workspace } = workbench;
+  writeFileSync(
+    join(workspace, "flows/traced.flow.json"),
+    JSON.stringify({
+      id: "traced",
+      nodes: [
+        { id: "begin", type: "entry", next: "lookup" },
+        { id: "lookup", type: "rag", query: "{{input}}", k: 2, next: "reply" },
+        { id: "reply", type: "llm", model: "gpt-4o-mini", prompt: "{{input}}", next: "finish" },
+        { id: "finish", type: "exit", output: "{{nodes.reply.output}}" },
+      ],
+    }),
+  );
+  await quickOpen(page, "flows/traced.flow.json");
+  await runCommand(page, "CodexOS: Run Flow");
+  await typeInput(page, "retry a payment with exponential backoff");
+  const ran = await consoleUntil(page, /▶ lookup \(rag\)[\s\S]*■ succeeded \(run [\w-]+\)/, "the traced run's end");
+  const runId = /▶ lookup \(rag\)[\s\S]*■ succeeded \(run ([\w-]+)\)/.exec(ran)[1];
+  assert.match(ran, new RegExp(`Trace: "CodexOS: Show Run Trace" \\(run ${runId}\\)`), "the console names the trace command");
+
+  await runCommand(page, "CodexOS: Show Run Trace");
+  const rows = page.locator(".quick-input-list .monaco-list-row");
+  await eventually(() => rows.first().innerText().catch(() => ""), (t) => t.includes(runId), 20_000, "the newest run first in the pick");
+  assert.match(await rows.first().innerText(), /traced · succeeded/, "a run is described by its flow and status");
+  await rows.first().click();
+  const page_ = await eventually(
+    async () => {
+      for (const frame of page.frames()) {
+        const text = await frame.locator("body").innerText({ timeout: 1_000 }).catch(() => "");
+        if (text.includes(`Run ${runId}`)) return text;
+      }
+      return "";
+    },
+    (text) => text.includes("RAG chunks used") && text.includes("finish"),
+    30_000,
+    "the trace's markdown preview",
+  );
+  for (const node of ["begin", "lookup", "reply", "finish"]) assert.match(page_, new RegExp(`^${node}$`, "m"), `node ${node} has its heading`);
+  assert.match(page_, /rag · succeeded/, "the rag node's type and status");
+  assert.match(page_, /src\/retry\.rs:\d+-\d+/, "the chunk the rag node used, with its lines");
+  assert.match(page_, /model openai\/gpt-4o-mini/, "the model that answered");
+  await workbench.screenshot("run-trace.png");
 });
