@@ -5,7 +5,8 @@
 // result at its range, a flow run from its "▶ Run" lens followed node by node in the execution
 // console (then "↻ Retry last failed", and Cancel), the chat view streaming an answer with
 // clickable sources, Explain on a selection, the vault's commands (the value typed hidden,
-// listed by name only), and Show Run Trace's page of a run with its rag node's chunks. Screenshots land in editors/vscode/test-output/.
+// listed by name only), and Show Run Trace's page of a run with its rag node's chunks.
+// Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
