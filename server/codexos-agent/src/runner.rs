@@ -319,7 +319,13 @@ impl Runner {
         run.replay(&scope, &seed);
         let ended = run.walk(&scope, walk).await;
         run.cancel.cancel();
-        Ok(run.finish(&graph, ended, seed.retry_of))
+        let (result, writer) = run.finish(&graph, ended, seed.retry_of);
+        if let Some(mut writer) = writer {
+            // An fsync can take milliseconds on a busy disk: it runs off the async workers, so
+            // many runs ending at once do not hold up the editor's requests.
+            let _ = tokio::task::spawn_blocking(move || writer.sync()).await;
+        }
+        Ok(result)
     }
 }
 
@@ -1259,7 +1265,13 @@ impl RunState<'_> {
         }
     }
 
-    fn finish(self, graph: &Graph, ended: Ended, retry_of: Option<String>) -> RunResult {
+    /// The run's result, and its trace writer, still to be synced to disk.
+    fn finish(
+        self,
+        graph: &Graph,
+        ended: Ended,
+        retry_of: Option<String>,
+    ) -> (RunResult, Option<TraceWriter>) {
         let label = |frontier: &[usize]| -> Vec<String> {
             frontier
                 .iter()
@@ -1309,15 +1321,13 @@ impl RunState<'_> {
             frontier,
             elapsed_ms,
         });
-        if let Some(writer) = lock(&self.trace).as_mut() {
-            writer.sync();
-        }
+        let writer = lock(&self.trace).take();
         let book = std::mem::take(&mut *lock(&self.book));
         let mut usage = TokenUsage::default();
         for node in &book.nodes {
             usage.add(node.usage);
         }
-        RunResult {
+        let result = RunResult {
             run_id: self.run_id.clone(),
             flow_id: graph.flow_id.clone(),
             status,
@@ -1330,7 +1340,8 @@ impl RunState<'_> {
             elapsed_ms,
             trace: self.trace_path.clone(),
             retry_of,
-        }
+        };
+        (result, writer)
     }
 }
 

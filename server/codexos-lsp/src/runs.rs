@@ -3,13 +3,14 @@
 //! `codexos.agent.cancel` and `window/workDoneProgress/cancel` can stop them), and the
 //! translation of each run's events into `$/progress` and `codexos/runEvent` (docs/protocol.md).
 //!
-//! A run executes on its own tokio task; its events go through a channel to a forwarding task
-//! that sends the notifications in order, so nothing a run does waits on the client and the
-//! request loop stays free. Streamed tokens are coalesced: at most one token report per node
-//! every [`TOKEN_INTERVAL`].
+//! A run executes as a task on a runtime of its own ([`runs_runtime`]); its events go through a
+//! channel to a forwarding task there that sends the notifications in order, so nothing a run
+//! does waits on the client, and the request loop's workers stay free for the editor's requests
+//! however many runs stream at once (the OS shares the cores between the two). Streamed tokens
+//! are coalesced: at most one token report per node every [`TOKEN_INTERVAL`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use codexos_service::Workspace;
@@ -190,8 +191,9 @@ pub async fn run(
     let sink: EventSink = Arc::new(move |event: &RunEvent| {
         let _ = sender.send(event.clone());
     });
-    let forwarding = tokio::spawn(forward(session.clone(), events, work_done_token, key));
-    let running = tokio::spawn(async move {
+    let runtime = runs_runtime();
+    let forwarding = runtime.spawn(forward(session.clone(), events, work_done_token, key));
+    let running = runtime.spawn(async move {
         match start {
             Start::Flow(request) => runner.runner.run(request, sink, cancel).await,
             Start::Retry(run_id) => runner.runner.retry(&run_id, sink, cancel).await,
@@ -213,6 +215,25 @@ pub async fn run(
     match outcome {
         Ok(result) => Ok(result?),
         Err(error) => Err(StartError::Panicked(error.to_string())),
+    }
+}
+
+/// Where runs execute: two workers of their own (the current runtime if threads cannot be
+/// had), so a hundred streaming runs do not queue ahead of a completion request.
+fn runs_runtime() -> tokio::runtime::Handle {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("codexos-run")
+            .enable_all()
+            .build()
+            .map_err(|error| tracing::warn!("runs share the request loop's runtime: {error}"))
+            .ok()
+    });
+    match runtime {
+        Some(runtime) => runtime.handle().clone(),
+        None => tokio::runtime::Handle::current(),
     }
 }
 
