@@ -462,3 +462,165 @@ pub fn step_line(event: &RunEvent) -> Option<String> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use codexos_agent::RunHeader;
+
+    use super::*;
+
+    fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+            std::fs::write(path, text).expect("write");
+        }
+        let workspace = Workspace::load(dir.path()).expect("workspace");
+        (dir, workspace)
+    }
+
+    /// Records a run of `flow` that started at `started_at` and whose trace was last written
+    /// `written` seconds after the epoch; `status: None` for a run still going.
+    fn record(
+        root: &Path,
+        run_id: &str,
+        flow: &Path,
+        started_at: u64,
+        written: u64,
+        status: Option<RunStatus>,
+    ) {
+        let header = RunHeader {
+            run_id: run_id.to_owned(),
+            flow_id: "flow".to_owned(),
+            flow_path: Some(flow.to_owned()),
+            flow_text: None,
+            input: String::new(),
+            context: Vec::new(),
+            started_at,
+            retry_of: None,
+        };
+        let mut lines = vec![trace::header_line(&header)];
+        if let Some(status) = status {
+            let finished = RunEvent::Finished {
+                run_id: run_id.to_owned(),
+                status,
+                output: None,
+                error: None,
+                frontier: Vec::new(),
+                elapsed_ms: 1,
+            };
+            lines.push(trace::event_line(&finished, 1));
+        }
+        let dir = runs_dir(root);
+        std::fs::create_dir_all(&dir).expect("runs dir");
+        let path = dir.join(format!("{run_id}.jsonl"));
+        std::fs::write(&path, lines.join("\n") + "\n").expect("trace");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open trace");
+        file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(written))
+            .expect("set mtime");
+    }
+
+    #[test]
+    fn retry_is_offered_for_the_newest_run_of_a_flow_only_when_it_failed_or_was_cancelled() {
+        let (dir, workspace) = workspace(&[("a.flow.json", "{}"), ("b.flow.json", "{}")]);
+        let (a, b) = (
+            dir.path().join("a.flow.json"),
+            dir.path().join("b.flow.json"),
+        );
+        let root = dir.path();
+        assert_eq!(workspace.last_failed_run(&a), None, "no runs yet");
+        record(root, "run-1", &a, 100, 101, Some(RunStatus::Failed));
+        record(root, "run-2", &b, 200, 201, Some(RunStatus::Succeeded));
+        assert_eq!(workspace.last_failed_run(&a).as_deref(), Some("run-1"));
+        assert_eq!(
+            workspace.last_failed_run(&b),
+            None,
+            "b's newest run succeeded"
+        );
+        // Started in the same second as run-1, written after it: the newer one.
+        record(root, "run-0", &a, 100, 102, Some(RunStatus::Succeeded));
+        assert_eq!(workspace.last_failed_run(&a), None);
+        record(root, "run-3", &a, 300, 301, Some(RunStatus::Cancelled));
+        assert_eq!(workspace.last_failed_run(&a).as_deref(), Some("run-3"));
+        record(root, "run-4", &a, 400, 400, None);
+        assert_eq!(workspace.last_failed_run(&a), None, "a run still going");
+    }
+
+    #[test]
+    fn a_run_request_reads_the_flow_and_its_context_preferring_the_editors_unsaved_text() {
+        let (dir, workspace) = workspace(&[
+            ("flows/a.flow.json", "on disk"),
+            ("notes.md", "notes on disk"),
+        ]);
+        let unsaved = dir.path().join("notes.md");
+        let request = AgentRequest {
+            flow: FlowSource::Path("flows/a.flow.json".to_owned()),
+            input: "hi".to_owned(),
+            context: vec!["notes.md".to_owned()],
+        };
+        let resolved = workspace
+            .run_request(request, &|path| {
+                (canonical(path) == canonical(&unsaved)).then(|| "unsaved notes".to_owned())
+            })
+            .expect("resolves");
+        assert_eq!(resolved.flow_text, "on disk");
+        assert_eq!(
+            resolved.flow_path.as_deref().map(canonical),
+            Some(canonical(&dir.path().join("flows/a.flow.json")))
+        );
+        assert_eq!(resolved.input, "hi");
+        assert_eq!(
+            resolved.context,
+            [ContextFile {
+                path: "notes.md".to_owned(),
+                text: "unsaved notes".to_owned()
+            }]
+        );
+        let inline = AgentRequest {
+            flow: FlowSource::Inline("{\"id\": \"x\"}".to_owned()),
+            input: String::new(),
+            context: Vec::new(),
+        };
+        let resolved = workspace.run_request(inline, &|_| None).expect("inline");
+        assert_eq!(
+            (resolved.flow_text.as_str(), resolved.flow_path),
+            ("{\"id\": \"x\"}", None)
+        );
+    }
+
+    #[test]
+    fn flows_and_context_files_outside_the_workspace_or_missing_are_refused_by_name() {
+        let (_dir, workspace) = workspace(&[("a.flow.json", "{}"), ("notes.txt", "x")]);
+        let refused = |flow: &str, context: &[&str]| {
+            let request = AgentRequest {
+                flow: FlowSource::Path(flow.to_owned()),
+                input: String::new(),
+                context: context.iter().map(|path| (*path).to_owned()).collect(),
+            };
+            workspace
+                .run_request(request, &|_| None)
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+        };
+        let outside = refused("../a.flow.json", &[]).expect_err("outside");
+        assert!(outside.starts_with("flow `../a.flow.json`: "), "{outside}");
+        assert_eq!(
+            refused("notes.txt", &[]),
+            Err("flow `notes.txt`: not a flow file (*.flow.json)".to_owned())
+        );
+        let missing = refused("b.flow.json", &[]).expect_err("missing");
+        assert!(missing.starts_with("flow `b.flow.json`: "), "{missing}");
+        let context = refused("a.flow.json", &["/etc/passwd"]).expect_err("absolute");
+        assert!(
+            context.starts_with("context file `/etc/passwd`: "),
+            "{context}"
+        );
+        assert_eq!(refused("a.flow.json", &["notes.txt"]), Ok(()));
+    }
+}
