@@ -317,27 +317,10 @@ impl Snapshot<'_> {
 
     /// The upgrade space if it is complete (cheap: counts, no scan).
     fn complete_upgrade_space(&self) -> Result<Option<SpaceRecord>> {
-        let Some(space) = self
-            .store
-            .dbs
-            .info
-            .get(&self.rtxn, UPGRADE_SPACE)
-            .at(&self.store.dir)?
-        else {
-            return Ok(None);
-        };
-        let view = self.view(&space)?;
-        if !view.trees_built() {
-            return Ok(None);
-        }
-        let chunks = self
-            .store
-            .dbs
-            .chunk_metas
-            .len(&self.rtxn)
-            .at(&self.store.dir)?;
-        let upgraded = view.len(&self.rtxn).at(&self.store.dir)?;
-        Ok((upgraded == chunks && chunks > 0).then_some(space))
+        Ok(self
+            .upgrade_coverage()?
+            .filter(|coverage| coverage.is_complete() && coverage.chunks > 0)
+            .map(|coverage| coverage.space))
     }
 
     /// A chunk's vector in `space`.
