@@ -274,6 +274,7 @@ async fn a_flow_with_every_node_type_runs_over_lsp_streaming_progress_and_run_ev
         .expect("the run answers");
     let run_id = result["run_id"].as_str().expect("a run id").to_owned();
     assert_eq!(result["status"], "succeeded", "{result}");
+    assert_eq!(result["agent_id"], "release-bot", "{result}");
     assert_eq!(
         result["output"],
         "Summary: Plan: rotate [secret:api_token] then ship. LGTM"

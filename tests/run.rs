@@ -209,7 +209,7 @@ async fn a_flow_with_every_node_type_runs_from_the_cli_and_never_prints_the_secr
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failed_run_is_listed_and_retried_from_the_failed_node() {
+async fn a_failed_run_is_listed_under_its_agent_and_retried_from_the_failed_node() {
     let workspace = Workspace::new(&[(
         "flaky.flow.json",
         r#"{"id": "flaky", "nodes": [
@@ -223,7 +223,14 @@ async fn a_failed_run_is_listed_and_retried_from_the_failed_node() {
         .await
         .expect("fake provider");
     let run = workspace.codexos(
-        &["run", "flaky.flow.json", "--input", "q"],
+        &[
+            "run",
+            "flaky.flow.json",
+            "--input",
+            "q",
+            "--agent-id",
+            "release-bot",
+        ],
         Some(&fake.url()),
         "",
     );
@@ -245,6 +252,11 @@ async fn a_failed_run_is_listed_and_retried_from_the_failed_node() {
             && listed.trim_end().ends_with("read"),
         "{listed}"
     );
+    let mine = workspace.codexos(&["runs", "list", "--agent", "release-bot"], None, "");
+    assert_eq!(text(&mine.stdout), listed, "the agent's runs");
+    let others = workspace.codexos(&["runs", "list", "--agent", "docs-bot", "--json"], None, "");
+    assert_success(&others, "runs list --agent docs-bot");
+    assert_eq!(text(&others.stdout), "", "another agent has no runs");
 
     let show = workspace.codexos(&["runs", "show", &run_id], None, "");
     assert_success(&show, "runs show");
@@ -262,6 +274,7 @@ async fn a_failed_run_is_listed_and_retried_from_the_failed_node() {
     let result: serde_json::Value = serde_json::from_slice(&retry.stdout).expect("json result");
     assert_eq!(result["output"], "answer / now here");
     assert_eq!(result["retry_of"], run_id.as_str());
+    assert_eq!(result["agent_id"], "release-bot", "a retry keeps its agent");
     assert_eq!(result["nodes"][1]["status"], "replayed", "{result}");
     assert_eq!(fake.requests().len(), 1, "the model was not asked again");
 

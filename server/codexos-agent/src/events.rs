@@ -204,6 +204,9 @@ pub struct RunResult {
     pub trace: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// The caller's name for the agent, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 impl RunResult {

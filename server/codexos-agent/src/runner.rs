@@ -65,6 +65,9 @@ pub struct RunRequest {
     pub flow_path: Option<PathBuf>,
     pub input: String,
     pub context: Vec<ContextFile>,
+    /// The caller's name for the agent (the seed's `agent_id`), kept in the trace so runs can be
+    /// listed per agent.
+    pub agent_id: Option<String>,
 }
 
 impl RunRequest {
@@ -79,6 +82,7 @@ impl RunRequest {
             flow_path: Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned())),
             input: input.into(),
             context: Vec::new(),
+            agent_id: None,
         })
     }
 }
@@ -234,6 +238,7 @@ impl Runner {
             flow_path,
             input: header.input.clone(),
             context: header.context.clone(),
+            agent_id: header.agent_id.clone(),
         };
         let walk = Walk::resume(&frontier);
         self.execute(request, graph, walk, seed, events, cancel)
@@ -272,6 +277,7 @@ impl Runner {
                 .unwrap_or_default()
                 .as_secs(),
             retry_of: seed.retry_of.clone(),
+            agent_id: request.agent_id.clone(),
         };
         let (run_id, writer) = match &self.runs_dir {
             Some(dir) => {
@@ -284,6 +290,7 @@ impl Runner {
         let run = RunState {
             runner: self,
             run_id: run_id.clone(),
+            agent_id: request.agent_id.clone(),
             redactor: Mutex::new(self.redactor.clone()),
             sink: events,
             trace_path: writer.as_ref().map(|w| w.path().to_owned()),
@@ -497,6 +504,7 @@ struct Feedback {
 struct RunState<'r> {
     runner: &'r Runner,
     run_id: String,
+    agent_id: Option<String>,
     redactor: Mutex<Redactor>,
     sink: EventSink,
     trace_path: Option<PathBuf>,
@@ -1340,6 +1348,7 @@ impl RunState<'_> {
             elapsed_ms,
             trace: self.trace_path.clone(),
             retry_of,
+            agent_id: self.agent_id.clone(),
         };
         (result, writer)
     }

@@ -67,6 +67,9 @@ pub struct RunHeader {
     pub started_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// The caller's name for the agent (the seed's `agent_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 /// Appends redacted lines to one run's trace file.
@@ -349,6 +352,7 @@ mod tests {
             context: Vec::new(),
             started_at: 1,
             retry_of: None,
+            agent_id: None,
         };
         let started = RunEvent::NodeStarted {
             node: "a".into(),

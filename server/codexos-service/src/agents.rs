@@ -307,6 +307,8 @@ pub struct AgentRequest {
     pub input: String,
     /// Files whose text joins `{{context}}`, relative to the workspace root.
     pub context: Vec<String>,
+    /// The caller's name for the agent, recorded with the run.
+    pub agent_id: Option<String>,
 }
 
 /// A flow or context file a run cannot use.
@@ -368,6 +370,7 @@ impl Workspace {
             flow_path,
             input: request.input,
             context,
+            agent_id: request.agent_id,
         })
     }
 
@@ -501,6 +504,7 @@ mod tests {
             context: Vec::new(),
             started_at,
             retry_of: None,
+            agent_id: None,
         };
         let mut lines = vec![trace::header_line(&header)];
         if let Some(status) = status {
@@ -553,7 +557,8 @@ mod tests {
     }
 
     #[test]
-    fn a_run_request_reads_the_flow_and_its_context_preferring_the_editors_unsaved_text() {
+    fn a_run_request_reads_the_flow_and_its_context_preferring_the_editors_unsaved_text_and_keeps_the_agent_id()
+     {
         let (dir, workspace) = workspace(&[
             ("flows/a.flow.json", "on disk"),
             ("notes.md", "notes on disk"),
@@ -563,6 +568,7 @@ mod tests {
             flow: FlowSource::Path("flows/a.flow.json".to_owned()),
             input: "hi".to_owned(),
             context: vec!["notes.md".to_owned()],
+            agent_id: Some("dev-helper".to_owned()),
         };
         let resolved = workspace
             .run_request(request, &|path| {
@@ -575,6 +581,7 @@ mod tests {
             Some(canonical(&dir.path().join("flows/a.flow.json")))
         );
         assert_eq!(resolved.input, "hi");
+        assert_eq!(resolved.agent_id.as_deref(), Some("dev-helper"));
         assert_eq!(
             resolved.context,
             [ContextFile {
@@ -586,6 +593,7 @@ mod tests {
             flow: FlowSource::Inline("{\"id\": \"x\"}".to_owned()),
             input: String::new(),
             context: Vec::new(),
+            agent_id: None,
         };
         let resolved = workspace.run_request(inline, &|_| None).expect("inline");
         assert_eq!(
@@ -602,6 +610,7 @@ mod tests {
                 flow: FlowSource::Path(flow.to_owned()),
                 input: String::new(),
                 context: context.iter().map(|path| (*path).to_owned()).collect(),
+                agent_id: None,
             };
             workspace
                 .run_request(request, &|_| None)

@@ -93,6 +93,7 @@ impl Workspace {
                 })
                 .into_iter()
                 .collect(),
+            agent_id: Some("chat".to_owned()),
         })
     }
 }
@@ -291,6 +292,7 @@ mod tests {
             elapsed_ms: 5,
             trace: None,
             retry_of: None,
+            agent_id: None,
         }
     }
 

@@ -31,7 +31,7 @@ const FINDINGS_SHOWN: usize = 3;
 /// `codexos.agent.run` ⇐ `{agent_id, flow, context, input}` (the seed's `/agent/run`).
 #[derive(Debug, Deserialize)]
 pub struct RunArgs {
-    /// The caller's name for the agent; kept in logs only.
+    /// The caller's name for the agent, recorded with the run and returned in its answer.
     #[serde(default)]
     pub agent_id: Option<String>,
     /// A workspace-relative path (or a `file://` URI), or an inline flow object.
@@ -64,6 +64,8 @@ pub struct RunAnswer {
     pub elapsed_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +111,7 @@ impl From<RunResult> for RunAnswer {
             sources: result.sources,
             elapsed_ms: result.elapsed_ms,
             retry_of: result.retry_of,
+            agent_id: result.agent_id,
         }
     }
 }
@@ -177,13 +180,11 @@ pub async fn run(
             ));
         }
     };
-    if let Some(agent) = &args.agent_id {
-        tracing::info!("{RUN}: agent `{agent}`");
-    }
     let request = AgentRequest {
         flow,
         input: args.input,
         context: args.context,
+        agent_id: args.agent_id,
     };
     let workspace = session.workspace();
     let editor = session.clone();

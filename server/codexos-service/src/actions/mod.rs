@@ -375,6 +375,7 @@ impl Workspace {
             flow_path: flow.path,
             input: request.input(self.root()),
             context: vec![ContextFile { path, text }],
+            agent_id: Some(request.action.name().to_owned()),
         })
     }
 }

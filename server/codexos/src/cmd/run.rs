@@ -33,6 +33,10 @@ pub struct Args {
     /// A file whose text joins `{{context}}` (repeat for more).
     #[arg(long = "context", value_name = "FILE")]
     context: Vec<PathBuf>,
+    /// A name for the agent this run belongs to (the seed's `agent_id`), recorded with the run
+    /// so `codexos runs list --agent NAME` finds it.
+    #[arg(long, value_name = "NAME")]
+    agent_id: Option<String>,
     /// Print the whole result as JSON on stdout instead of the output alone.
     #[arg(long)]
     json: bool,
@@ -43,6 +47,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut request = RunRequest::from_file(&args.flow, args.input)?;
+    request.agent_id = args.agent_id;
     for path in &args.context {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the context file {}", path.display()))?;

@@ -1,4 +1,5 @@
-//! `codexos runs list [--json]`, `codexos runs show ID [--json]`, `codexos runs retry ID [--json]`.
+//! `codexos runs list [--agent NAME] [--json]`, `codexos runs show ID [--json]`,
+//! `codexos runs retry ID [--json]`.
 //!
 //! Runs are the traces under `<workspace>/.codexos/runs/` (the workspace is the nearest folder
 //! with a `codexos.toml`, else the current one). `list` prints one line per run, newest first:
@@ -28,6 +29,9 @@ pub struct Args {
 enum RunsCommand {
     /// List recorded runs, newest first.
     List {
+        /// Only the runs of this agent (the `agent_id` a run was started with).
+        #[arg(long, value_name = "NAME")]
+        agent: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -53,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::discover(&cwd)?;
     let dir = runs_dir(workspace.root());
     match args.command {
-        RunsCommand::List { json } => list(&dir, json),
+        RunsCommand::List { agent, json } => list(&dir, agent.as_deref(), json),
         RunsCommand::Show { run_id, json } => show(&trace::load(&dir, &run_id)?, json),
         RunsCommand::Retry {
             run_id,
@@ -81,8 +85,11 @@ fn status(run: &RecordedRun) -> &'static str {
     run.status().map_or("incomplete", |status| status.as_str())
 }
 
-fn list(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
-    let (runs, errors) = trace::list(dir);
+fn list(dir: &std::path::Path, agent: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let (mut runs, errors) = trace::list(dir);
+    if let Some(agent) = agent {
+        runs.retain(|run| run.header.agent_id.as_deref() == Some(agent));
+    }
     let mut out = std::io::stdout().lock();
     for run in &runs {
         let failed = run.failure().map(|(node, _)| node).unwrap_or_default();
@@ -96,6 +103,7 @@ fn list(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
                 "elapsed_ms": run.elapsed_ms(),
                 "failed_node": (!failed.is_empty()).then_some(&failed),
                 "retry_of": run.header.retry_of,
+                "agent_id": run.header.agent_id,
             });
             writeln!(out, "{line}")?;
         } else {
@@ -145,6 +153,9 @@ fn show(run: &RecordedRun, json: bool) -> anyhow::Result<ExitCode> {
     }
     if let Some(old) = &header.retry_of {
         writeln!(out, "retry of: {old}")?;
+    }
+    if let Some(agent) = &header.agent_id {
+        writeln!(out, "agent: {agent}")?;
     }
     writeln!(out, "started: {}", trace::format_utc(header.started_at))?;
     writeln!(out, "input: {}", header.input)?;
