@@ -164,6 +164,64 @@ fn a_saved_file_is_reindexed_and_found_by_its_new_content() {
     assert!(client.shutdown_and_exit().success());
 }
 
+/// Waits until the server's log (`.codexos/logs/lsp.log`, debug lines on in the harness) has a
+/// line containing `needle`.
+fn wait_for_log_line(root: &Path, needle: &str) -> String {
+    let log = root.join(".codexos/logs/lsp.log");
+    let deadline = std::time::Instant::now() + codexos_test_support::TIMEOUT;
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|line| line.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line with {needle:?} in {}:\n{text}",
+            log.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn saving_a_gitignored_file_leaves_it_out_of_search() {
+    let dir = workspace();
+    std::fs::write(dir.path().join(".gitignore"), "build/\n").expect("write .gitignore");
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    ready(&mut client);
+    let ignored = dir.path().join("build/generated.rs");
+    std::fs::create_dir_all(ignored.parent().expect("a parent")).expect("create build/");
+    std::fs::write(
+        &ignored,
+        "pub fn reconcile_quokka_ledger(entries: u32) -> u32 {\n    entries\n}\n",
+    )
+    .expect("write a generated file");
+    client.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": file_uri(&ignored) } }),
+    );
+    let line = wait_for_log_line(dir.path(), "build/generated.rs: ");
+    assert!(line.contains("Skipped(Excluded)"), "{line}");
+    let results = client
+        .request(
+            "codexos/search",
+            json!({ "query": "reconcile quokka ledger", "k": 10 }),
+        )
+        .expect("codexos/search answers");
+    let uris: Vec<&Value> = results
+        .as_array()
+        .expect("a list of results")
+        .iter()
+        .map(|result| &result["uri"])
+        .collect();
+    assert!(
+        !uris.contains(&&json!(file_uri(&ignored))),
+        "the gitignored file is not found: {uris:?}"
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
 #[test]
 fn an_unsaved_edit_is_indexed_once_typing_pauses() {
     let dir = workspace();

@@ -15,7 +15,7 @@ use codexos_store::{
 
 use crate::error::{IndexError, Result};
 use crate::settings::IndexSettings;
-use crate::walk::{FoundFile, relative_path, walk};
+use crate::walk::{FoundFile, relative_path, walk, walk_lists};
 
 /// Bytes looked at to decide whether a file is binary (as git does: a NUL byte).
 const BINARY_SNIFF_BYTES: usize = 8000;
@@ -50,7 +50,13 @@ pub struct IndexSummary {
 /// Why a file is not indexed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SkipReason {
-    TooLarge { bytes: u64, limit: u64 },
+    /// The workspace walk leaves it out: `.gitignore`/`.ignore`, `codexos.toml` excludes or
+    /// extensions, a hidden path, `.codexos/` or `.git/`.
+    Excluded,
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     Binary,
     InvalidUtf8,
     Vanished,
@@ -248,13 +254,17 @@ impl Indexer {
     }
 
     /// Re-indexes one file from disk (after a save): < 50 ms for a typical source file.
-    /// A file that no longer exists, or is now excluded by its size or content, is removed.
+    /// The walk's rules decide whether it belongs to the index ([`crate::walk_lists`]); a file
+    /// that no longer exists, or is now excluded by those rules, its size or its content, is
+    /// removed.
     pub fn reindex_file(&self, path: &Path) -> Result<FileOutcome> {
         let found = self.found_file(path)?;
         self.reindex(&found, None)
     }
 
-    /// Re-indexes one file from an editor buffer that may not be saved.
+    /// Re-indexes one file from an editor buffer that may not be saved, by the same rules as
+    /// [`Indexer::reindex_file`]: the file must be one the walk lists, so a buffer whose file
+    /// is not on disk yet is indexed once saved.
     pub fn reindex_text(&self, path: &Path, text: &str) -> Result<FileOutcome> {
         let found = self.found_file(path)?;
         self.reindex(&found, Some(text))
@@ -279,7 +289,16 @@ impl Indexer {
     }
 
     fn reindex(&self, file: &FoundFile, text: Option<&str>) -> Result<FileOutcome> {
-        match self.prepare(file, text) {
+        let on_disk = file.absolute.exists();
+        let listed = on_disk && walk_lists(&self.root, &self.settings, file)?;
+        let prepared = if !on_disk {
+            self.skip(file, SkipReason::Vanished)
+        } else if !listed {
+            self.skip(file, SkipReason::Excluded)
+        } else {
+            self.prepare(file, text)
+        };
+        match prepared {
             Prepared::Unchanged => Ok(FileOutcome::Unchanged),
             Prepared::Skipped(reason) => {
                 if self.store.file(&file.relative)?.is_some() {
@@ -406,7 +425,12 @@ impl Indexer {
     }
 
     fn skip(&self, file: &FoundFile, reason: SkipReason) -> Prepared {
-        tracing::info!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
+        if reason == SkipReason::Excluded {
+            // Ignored folders can change by the thousand (a build); a line each would drown the log.
+            tracing::debug!(path = %file.absolute.display(), "excluded by the workspace's rules, not indexed");
+        } else {
+            tracing::info!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
+        }
         Prepared::Skipped(reason)
     }
 

@@ -30,4 +30,4 @@ pub use search::{
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};
-pub use walk::{FoundFile, walk};
+pub use walk::{FoundFile, is_tool_state, walk, walk_lists};

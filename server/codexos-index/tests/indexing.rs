@@ -72,6 +72,17 @@ fn open(root: &Path, embedder: Arc<CountingEmbedder>) -> Indexer {
     .unwrap()
 }
 
+/// An indexer with `root`'s `codexos.toml` settings and the built-in embedder.
+fn open_configured(root: &Path) -> Indexer {
+    Indexer::open(
+        root,
+        Arc::new(HashingEmbedder::new()),
+        IndexSettings::load(root).unwrap(),
+        &OpenOptions::default(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn unchanged_files_are_never_re_embedded_and_a_changed_file_alone_is() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,14 +143,7 @@ fn gitignored_hidden_and_codexos_toml_excluded_files_are_not_indexed() {
         "codexos.toml",
         "[index]\nexclude = [\"vendor/**\"]\n",
     );
-    let settings = IndexSettings::load(dir.path()).unwrap();
-    let indexer = Indexer::open(
-        dir.path(),
-        Arc::new(HashingEmbedder::new()),
-        settings,
-        &OpenOptions::default(),
-    )
-    .unwrap();
+    let indexer = open_configured(dir.path());
     index(&indexer);
     let paths: Vec<String> = indexer
         .store()
@@ -158,6 +162,121 @@ fn gitignored_hidden_and_codexos_toml_excluded_files_are_not_indexed() {
             "src/print.rs"
         ]
     );
+}
+
+/// Every file under `root`, ignored or not, workspace-relative (the index's own folder aside).
+fn every_file(root: &Path) -> Vec<String> {
+    fn visit(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with(".codexos/index") {
+                    visit(root, &path, out);
+                }
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_str().unwrap();
+                out.push(relative.to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    visit(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_saved_or_edited_file_is_indexed_exactly_when_the_walk_would_index_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fixture(root);
+    write(root, ".gitignore", "target/\n*.log\n");
+    write(root, "src/.ignore", "scratch.rs\n");
+    write(
+        root,
+        "codexos.toml",
+        "[index]\nexclude = [\"vendor/**\"]\nmax_file_bytes = 400\n",
+    );
+    let indexer = open_configured(root);
+    index(&indexer);
+    let indexed_paths = || -> Vec<String> {
+        let files = indexer.store().files().unwrap();
+        files.into_iter().map(|(path, _)| path).collect()
+    };
+    let indexed_by_the_walk = indexed_paths();
+
+    write(root, "target/debug/out.rs", "fn generated_output() {}\n");
+    write(root, "build.log", "fn logged_line() {}\n");
+    write(root, "src/scratch.rs", "fn scratch_pad() {}\n");
+    write(root, "vendor/dep.rs", "fn vendored_dependency() {}\n");
+    write(root, ".hidden/secret.rs", "fn hidden_secret() {}\n");
+    write(
+        root,
+        ".codexos/runs/trace.jsonl",
+        "{\"node\": \"fn traced() {}\"}\n",
+    );
+    write(root, ".git/info/notes.rs", "fn git_internal() {}\n");
+    write(root, "src/huge.rs", &"fn huge() {}\n".repeat(100));
+    std::fs::write(root.join("src/blob.rs"), b"fn blob() {}\0\x01").unwrap();
+    let mut outcomes = Vec::new();
+    for path in every_file(root) {
+        let from_disk = indexer.reindex_file(Path::new(&path)).unwrap();
+        let text = String::from_utf8_lossy(&std::fs::read(root.join(&path)).unwrap()).into_owned();
+        let from_buffer = indexer
+            .reindex_text(&root.join(&path), &format!("{text}\n"))
+            .unwrap();
+        outcomes.push(format!("{path}: {from_disk:?} / {from_buffer:?}"));
+    }
+    expect_test::expect![[r#"
+        .codexos/.gitignore: Skipped(Excluded) / Skipped(Excluded)
+        .codexos/runs/trace.jsonl: Skipped(Excluded) / Skipped(Excluded)
+        .git/info/notes.rs: Skipped(Excluded) / Skipped(Excluded)
+        .gitignore: Skipped(Excluded) / Skipped(Excluded)
+        .hidden/secret.rs: Skipped(Excluded) / Skipped(Excluded)
+        README.md: Unchanged / Indexed { chunks: 1 }
+        build.log: Skipped(Excluded) / Skipped(Excluded)
+        codexos.toml: Unchanged / Indexed { chunks: 1 }
+        src/.ignore: Skipped(Excluded) / Skipped(Excluded)
+        src/blob.rs: Skipped(Binary) / Skipped(Binary)
+        src/huge.rs: Skipped(TooLarge { bytes: 1300, limit: 400 }) / Skipped(TooLarge { bytes: 1301, limit: 400 })
+        src/lib.rs: Unchanged / Indexed { chunks: 1 }
+        src/parse.rs: Unchanged / Indexed { chunks: 1 }
+        src/print.rs: Unchanged / Indexed { chunks: 1 }
+        src/scratch.rs: Skipped(Excluded) / Skipped(Excluded)
+        target/debug/out.rs: Skipped(Excluded) / Skipped(Excluded)
+        vendor/dep.rs: Skipped(Excluded) / Skipped(Excluded)"#]]
+    .assert_eq(&outcomes.join("\n"));
+    assert_eq!(
+        indexed_paths(),
+        indexed_by_the_walk,
+        "the walk's files, no more"
+    );
+    assert_eq!(
+        indexed_paths(),
+        codexos_index::walk(root, &IndexSettings::load(root).unwrap())
+            .unwrap()
+            .into_iter()
+            .filter(
+                |file| !file.relative.ends_with("blob.rs") && !file.relative.ends_with("huge.rs")
+            )
+            .map(|file| file.relative)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_file_newly_ignored_leaves_the_index_when_it_is_saved_again() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let indexer = open(dir.path(), Arc::default());
+    index(&indexer);
+    write(dir.path(), "src/.ignore", "print.rs\n");
+    assert_eq!(
+        indexer.reindex_file(Path::new("src/print.rs")).unwrap(),
+        FileOutcome::Skipped(SkipReason::Excluded)
+    );
+    assert!(indexer.store().file("src/print.rs").unwrap().is_none());
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
 }
 
 /// Log lines written while `run` runs.

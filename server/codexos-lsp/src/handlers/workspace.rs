@@ -37,11 +37,11 @@ pub fn did_change_watched_files(session: &Arc<Session>, params: DidChangeWatched
 }
 
 /// Files under `.codexos/` (the index, run traces, logs) and `.git/` are tools' state, which the
-/// workspace walk skips too: re-indexing them on change would put run traces and log lines into
-/// search results and chat sources, and every log line would trigger another re-index.
+/// workspace walk skips by the same test: the index would refuse them too, but each log line
+/// written there would still cost a re-index attempt.
 fn is_tool_state(path: &Path) -> bool {
     path.components()
-        .any(|part| matches!(part.as_os_str().to_str(), Some(".codexos" | ".git")))
+        .any(|part| codexos_index::is_tool_state(part.as_os_str()))
 }
 
 pub fn did_change_workspace_folders(
