@@ -358,3 +358,43 @@ fn searches_answer_while_vectors_upgrade_in_the_background_then_find_by_meaning(
     assert_eq!(top_uri(&mut client, "a kitten resting"), pets);
     assert!(client.shutdown_and_exit().success());
 }
+
+#[test]
+fn the_upgrade_progress_ends_before_the_server_shuts_down_on_a_tiny_workspace() {
+    if !minilm_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary workspace");
+    // A long idle wait keeps the upgrade under way when the session ends, as in a short
+    // session on a tiny workspace.
+    std::fs::write(
+        dir.path().join("codexos.toml"),
+        "[index]\nembedder = \"builtin\"\nupgrade = \"minilm\"\nupgrade_after_idle_ms = 60000\n",
+    )
+    .expect("write codexos.toml");
+    std::fs::write(dir.path().join("nap.rs"), "pub fn nap() {}\n").expect("write a source");
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), dir.path());
+    client.initialize(dir.path(), capabilities());
+    ready(&mut client);
+    let begin = client.wait_for_notification("$/progress", |params| {
+        params["value"]["kind"] == "begin" && params["value"]["title"] == "Upgrading search vectors"
+    });
+    client
+        .request("shutdown", Value::Null)
+        .expect("shutdown answers");
+    let ends: Vec<Value> = client
+        .take_notifications("$/progress")
+        .into_iter()
+        .filter(|progress| {
+            progress["token"] == begin["token"] && progress["value"]["kind"] == "end"
+        })
+        .collect();
+    assert_eq!(
+        ends.len(),
+        1,
+        "the upgrade's progress ended before the shutdown answer: {ends:?}"
+    );
+    client.notify("exit", Value::Null);
+    client.close_input();
+    assert!(client.wait_for_exit().success());
+}

@@ -7,6 +7,7 @@
 //! (`[index] upgrade`, `$/progress` "Upgrading search vectors"), in small batches that step
 //! aside while requests or index writes happen; searches use the neural vectors once every
 //! chunk has one, and the upgrade runs again for the chunks of files re-indexed later.
+//! Shutdown stops both and waits for the `end` of their progress ([`stop`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,6 +128,11 @@ async fn keep_vectors_upgraded(session: &Arc<Session>, index: &Arc<WorkspaceInde
 /// One upgrade run with `$/progress` (only when there is something to embed). Whether to keep
 /// upgrading later.
 async fn upgrade_vectors(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) -> bool {
+    let runs = session.index_runs();
+    let _running = runs.read().await;
+    if stopping(session) {
+        return false;
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let worker_index = index.clone();
     let cancel = session.index_cancel();
@@ -203,6 +209,11 @@ async fn upgrade_vectors(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) ->
 
 /// A full run with progress: `$/progress` (percent, files) and `codexos/status`.
 pub async fn index_all(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) {
+    let runs = session.index_runs();
+    let _running = runs.read().await;
+    if stopping(session) {
+        return;
+    }
     let token: Option<ProgressToken> = create_progress(session).await;
     if let Some(token) = &token {
         let begin = ProgressStep::Begin {
@@ -328,9 +339,29 @@ pub fn schedule_unsaved(session: &Arc<Session>, uri: Uri, version: i32) {
     });
 }
 
-/// Stops a full run at its next file (on shutdown).
-pub fn stop(session: &Session) {
+/// Whether shutdown stopped background index work (no new run starts then).
+fn stopping(session: &Session) -> bool {
+    session
+        .index_cancel()
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// How long shutdown waits for background index runs to stop: a full run stops at its next
+/// file, the vector upgrade after its current batch (about half a second of MiniLM).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// On shutdown: stops the full run at its next file and the vector upgrade after its batch, and
+/// waits until they have sent the `end` of their `$/progress`. A client keeps showing a
+/// progress whose `end` never comes, and a short session (a tiny workspace, a test) often shuts
+/// down while the upgrade is under way.
+pub async fn stop(session: &Session) {
     session
         .index_cancel()
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    let runs = session.index_runs();
+    if tokio::time::timeout(STOP_WAIT, runs.write()).await.is_err() {
+        tracing::warn!(
+            "background indexing did not stop within {STOP_WAIT:?}; its progress may not end"
+        );
+    }
 }

@@ -111,7 +111,7 @@ impl LanguageServer for Server {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        lifecycle::shutdown(&self.session)
+        lifecycle::shutdown(&self.session).await
     }
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {

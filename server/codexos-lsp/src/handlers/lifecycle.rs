@@ -137,9 +137,9 @@ pub fn initialized(session: &Arc<Session>) {
     });
 }
 
-pub fn shutdown(session: &Session) -> Result<()> {
+pub async fn shutdown(session: &Session) -> Result<()> {
     tracing::info!("shutdown requested");
-    crate::indexing::stop(session);
+    crate::indexing::stop(session).await;
     session.runs.cancel_all();
     session.request_shutdown();
     Ok(())

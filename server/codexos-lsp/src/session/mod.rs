@@ -97,6 +97,9 @@ pub struct Session {
     /// The workspace index, once opened in the background (`crate::indexing`).
     index: Mutex<Option<Arc<WorkspaceIndex>>>,
     index_cancel: Arc<AtomicBool>,
+    /// Held (shared) by each background index run that reports `$/progress`; shutdown takes it
+    /// whole to wait for their `end` (`crate::indexing::stop`).
+    index_runs: Arc<tokio::sync::RwLock<()>>,
     /// Agent runs: the shared runner and the runs in flight (`crate::runs`).
     pub runs: crate::runs::Runs,
 }
@@ -115,6 +118,7 @@ impl Session {
             shutdown_requested: AtomicBool::new(false),
             index: Mutex::new(None),
             index_cancel: Arc::new(AtomicBool::new(false)),
+            index_runs: Arc::default(),
             runs: Default::default(),
         }
     }
@@ -271,6 +275,11 @@ impl Session {
     /// Set to stop a running full index at its next file.
     pub fn index_cancel(&self) -> Arc<AtomicBool> {
         self.index_cancel.clone()
+    }
+
+    /// See the `index_runs` field.
+    pub fn index_runs(&self) -> Arc<tokio::sync::RwLock<()>> {
+        self.index_runs.clone()
     }
 
     pub fn request_shutdown(&self) {
