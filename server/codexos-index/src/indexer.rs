@@ -289,13 +289,19 @@ impl Indexer {
     }
 
     fn reindex(&self, file: &FoundFile, text: Option<&str>) -> Result<FileOutcome> {
+        // Spans time each step of a re-index (`codexos bench` prints them).
+        let _reindex = tracing::debug_span!("reindex").entered();
         let on_disk = file.absolute.exists();
-        let listed = on_disk && walk_lists(&self.root, &self.settings, file)?;
+        let listed = on_disk && {
+            let _step = tracing::debug_span!("reindex.rules").entered();
+            walk_lists(&self.root, &self.settings, file)?
+        };
         let prepared = if !on_disk {
             self.skip(file, SkipReason::Vanished)
         } else if !listed {
             self.skip(file, SkipReason::Excluded)
         } else {
+            let _step = tracing::debug_span!("reindex.prepare").entered();
             self.prepare(file, text)
         };
         match prepared {
@@ -307,7 +313,7 @@ impl Indexer {
                         removed: vec![file.relative.clone()],
                     })?;
                     self.store.build_vectors()?;
-                    self.store.sync_full_text()?;
+                    self.store.sync_full_text_after_edit()?;
                     if reason == SkipReason::Vanished {
                         return Ok(FileOutcome::Removed);
                     }
@@ -319,7 +325,7 @@ impl Indexer {
                 let mut summary = IndexSummary::default();
                 self.flush(&mut vec![prepared], &mut summary)?;
                 self.store.build_vectors()?;
-                self.store.sync_full_text()?;
+                self.store.sync_full_text_after_edit()?;
                 Ok(FileOutcome::Indexed { chunks })
             }
         }
@@ -336,7 +342,7 @@ impl Indexer {
             removed: vec![found.relative],
         })?;
         self.store.build_vectors()?;
-        self.store.sync_full_text()?;
+        self.store.sync_full_text_after_edit()?;
         Ok(FileOutcome::Removed)
     }
 
@@ -447,6 +453,7 @@ impl Indexer {
                     .map(|(meta, text)| embedding_text(meta, text))
             })
             .collect();
+        let embedding = tracing::debug_span!("index.embed").entered();
         let mut vectors = Vec::with_capacity(texts.len());
         for group in texts.chunks(self.settings.embed_batch.max(1)) {
             let refs: Vec<&str> = group.iter().map(String::as_str).collect();
@@ -463,6 +470,7 @@ impl Indexer {
                 })?;
             vectors.extend(embedded);
         }
+        drop(embedding);
         let mut vectors = vectors.into_iter();
         let mut write = WriteBatch::default();
         for file in batch.drain(..) {

@@ -251,6 +251,119 @@ fn a_full_text_index_lost_or_behind_is_rebuilt_from_lmdb_on_open() {
     );
 }
 
+fn hits(store: &Store, kind: DocKind, word: &str) -> usize {
+    store
+        .bm25(kind, &terms(word), FieldWeights::default(), None, 10)
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn a_saved_edit_leaves_its_full_text_queue_to_the_next_write_and_a_clean_close_empties_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let alpha = file("a.rs", &[("a::alpha", "fn alpha() {}", 0)]);
+        store
+            .write(&WriteBatch {
+                files: vec![alpha],
+                removed: vec![],
+            })
+            .unwrap();
+        store.sync_full_text().unwrap();
+        assert_eq!(store.stats().unwrap().pending_full_text, 0);
+
+        let fresh = file("a.rs", &[("a::fresh", "fn fresh() {}", 1)]);
+        store
+            .write(&WriteBatch {
+                files: vec![fresh],
+                removed: vec![],
+            })
+            .unwrap();
+        store.sync_full_text_after_edit().unwrap();
+        assert_eq!(
+            (
+                hits(&store, DocKind::Chunk, "fresh"),
+                hits(&store, DocKind::Chunk, "alpha")
+            ),
+            (1, 0)
+        );
+        assert_eq!(
+            store.stats().unwrap().pending_full_text,
+            3,
+            "alpha's removal, fresh's chunk and a.rs stay queued until the next write"
+        );
+
+        let other = file("b.rs", &[("b::other", "fn other() {}", 2)]);
+        store
+            .write(&WriteBatch {
+                files: vec![other],
+                removed: vec![],
+            })
+            .unwrap();
+        assert_eq!(
+            store.stats().unwrap().pending_full_text,
+            2,
+            "that write cleared a.rs's entries and queued b.rs's chunk and file"
+        );
+        store.sync_full_text_after_edit().unwrap();
+        assert_eq!(hits(&store, DocKind::File, "other"), 1);
+    }
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(store.stats().unwrap().pending_full_text, 0);
+    assert_eq!(
+        (
+            hits(&store, DocKind::Chunk, "fresh"),
+            hits(&store, DocKind::Chunk, "alpha"),
+            hits(&store, DocKind::Chunk, "other")
+        ),
+        (1, 0, 1)
+    );
+}
+
+#[test]
+fn a_full_text_index_ahead_of_an_lmdb_that_lost_its_last_commit_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(".codexos/index/lmdb/data.mdb");
+    let before_the_lost_commit = dir.path().join("data.mdb.before");
+    {
+        let store = open(dir.path());
+        let alpha = file("a.rs", &[("a::alpha", "fn alpha() {}", 0)]);
+        store
+            .write(&WriteBatch {
+                files: vec![alpha],
+                removed: vec![],
+            })
+            .unwrap();
+        store.sync_full_text().unwrap();
+    }
+    std::fs::copy(&data, &before_the_lost_commit).unwrap();
+    {
+        let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+        let fresh = file("a.rs", &[("a::fresh", "fn fresh() {}", 1)]);
+        store
+            .write(&WriteBatch {
+                files: vec![fresh],
+                removed: vec![],
+            })
+            .unwrap();
+        store.sync_full_text().unwrap();
+    }
+    // A power cut undid LMDB's last commit (what `NO_META_SYNC` allows); the full-text index,
+    // flushed by the system meanwhile, kept it.
+    std::fs::copy(&before_the_lost_commit, &data).unwrap();
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(
+        (
+            hits(&store, DocKind::Chunk, "alpha"),
+            hits(&store, DocKind::Chunk, "fresh")
+        ),
+        (1, 0),
+        "the full-text index matches LMDB again"
+    );
+    assert!(store.check_consistency().unwrap().is_consistent());
+}
+
 #[test]
 fn changing_the_vector_space_drops_every_chunk_instead_of_mixing() {
     let dir = tempfile::tempdir().unwrap();

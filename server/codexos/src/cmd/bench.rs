@@ -13,10 +13,11 @@
 //!
 //! The corpus folders are linked (not copied) into the work folder, which holds the index.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -66,6 +67,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let steps = StepTimer::install();
     let corpus = if args.corpus.is_empty() {
         default_corpus()?
     } else {
@@ -142,7 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stats.disk_bytes as f64 / stats.chunks.max(1) as f64
     );
 
-    incremental(&indexer)?;
+    incremental(&indexer, &steps)?;
 
     let searcher = Searcher::new(indexer.store(), embedder.as_ref());
     for mode in [SearchMode::HybridRerank, SearchMode::Bm25] {
@@ -252,8 +254,9 @@ impl HeapPeak {
     }
 }
 
-/// Re-indexes the largest Rust file with one line appended, as an editor buffer would.
-fn incremental(indexer: &Indexer) -> anyhow::Result<()> {
+/// Re-indexes the largest Rust file with one line appended, as an editor buffer would, and
+/// shows where the time goes (the index's `reindex.*`, `store.*` and `full_text.*` spans).
+fn incremental(indexer: &Indexer, steps: &StepTimer) -> anyhow::Result<()> {
     let files = indexer.store().files()?;
     let Some((path, record)) = files
         .iter()
@@ -266,12 +269,14 @@ fn incremental(indexer: &Indexer) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(indexer.root().join(path))
         .with_context(|| format!("cannot read {path}"))?;
     let mut times = Vec::new();
-    for round in 0..10 {
+    steps.clear();
+    for round in 0..ROUNDS {
         let edited = format!("{text}\n// edit {round}\n");
         let started = Instant::now();
         indexer.reindex_text(Path::new(path), &edited)?;
         times.push(started.elapsed());
     }
+    let mut step_times = steps.take();
     indexer.reindex_text(Path::new(path), &text)?;
     println!(
         "incremental re-index of {path} ({} bytes, {} chunks): {}",
@@ -279,7 +284,78 @@ fn incremental(indexer: &Indexer) -> anyhow::Result<()> {
         record.chunk_ids.len(),
         percentiles(&mut times)
     );
+    for (step, times) in &mut step_times {
+        let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
+        println!(
+            "  {step}: {}, mean {:.2} ms",
+            percentiles(times),
+            mean.as_secs_f64() * 1e3
+        );
+    }
     Ok(())
+}
+
+/// Re-indexes timed by [`incremental`].
+const ROUNDS: usize = 20;
+
+/// Collects how long each span was open, by span name (a `tracing` layer, so the index's code
+/// carries only its spans).
+#[derive(Clone, Default)]
+struct StepTimer(Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>);
+
+/// When a span was entered first; kept in the span's extensions.
+struct Opened(Instant);
+
+impl StepTimer {
+    fn install() -> Self {
+        use tracing_subscriber::layer::SubscriberExt;
+        let timer = Self::default();
+        let subscriber = tracing_subscriber::registry().with(timer.clone());
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            eprintln!("warning: a tracing subscriber is already set; no per-step timings");
+        }
+        timer
+    }
+
+    fn clear(&self) {
+        self.take();
+    }
+
+    fn take(&self) -> BTreeMap<&'static str, Vec<Duration>> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for StepTimer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            if extensions.get_mut::<Opened>().is_none() {
+                extensions.insert(Opened(Instant::now()));
+            }
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(opened) = span.extensions().get::<Opened>().map(|opened| opened.0) else {
+            return;
+        };
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(span.name())
+            .or_default()
+            .push(opened.elapsed());
+    }
 }
 
 fn ripgrep(root: &Path) -> anyhow::Result<()> {
