@@ -538,7 +538,8 @@ impl FullTextWriter<'_> {
     /// Commits both parts with the LMDB `generation` as payload, side by side, then lets
     /// searches see them. A part's commit is mostly tantivy handing its new segment and deletes
     /// between its own threads: committed together, a save waits for the slower part instead
-    /// of both in turn (41-49 ms instead of 60-80 ms at p50 in `codexos bench` on 300k chunks).
+    /// of both in turn (47 ms instead of about 53 ms at p50 in `codexos bench` on 300k chunks,
+    /// medians of 10 interleaved runs on a shared 2-core machine).
     pub(crate) fn commit(mut self, generation: u64) -> Result<()> {
         let _step = tracing::debug_span!("full_text.commit_parts").entered();
         let files_dir = self.files.full_text.dir.clone();

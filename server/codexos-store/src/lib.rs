@@ -984,8 +984,9 @@ fn open_env(lmdb_dir: &Path) -> Result<Env<WithoutTls>> {
     //   old hash and indexes it again;
     // - the full-text index may then reflect that lost commit; its generation, ahead of
     //   LMDB's, makes `Store::catch_up_full_text` rebuild it from LMDB.
-    // One fsync fewer per commit: a save's LMDB commit went from 8-12 ms to 5-6 ms (p50,
-    // `codexos bench` on 300k chunks, this shared 2-core machine).
+    // One fsync fewer per commit: a save's LMDB commit took 4.4 ms instead of 6.0 ms at p50 in
+    // `codexos bench` (medians of 10 interleaved runs on a shared 2-core machine, whose disk
+    // contention moves it by as much).
     //
     // SAFETY (`open`): heed requires that the environment is not opened twice in one process
     // and that the files are not modified by other means; the writer lock and `.codexos/` being
