@@ -294,39 +294,30 @@ impl Part {
                 ));
             }
         }
-        let kind_value = match kind {
-            DocKind::Chunk => CHUNK_DOC,
-            DocKind::File => FILE_DOC,
+        // Each part holds one kind of document, so only a language narrows the union of terms.
+        // Left alone, the union is what tantivy prunes with block-max WAND: it skips the blocks
+        // of common words (`file`, `read`) that cannot reach the top `limit`, instead of scoring
+        // every document that holds any query word.
+        let terms_query = BooleanQuery::new(should);
+        let query: Box<dyn Query> = match language {
+            Some(language) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(terms_query) as Box<dyn Query>),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(fields.language, language),
+                            IndexRecordOption::Basic,
+                        )),
+                        0.0,
+                    )),
+                ),
+            ])),
+            None => Box::new(terms_query),
         };
-        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, Box::new(BooleanQuery::new(should))),
-            (
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(
-                    Box::new(TermQuery::new(
-                        Term::from_field_u64(fields.kind, kind_value),
-                        IndexRecordOption::Basic,
-                    )),
-                    0.0,
-                )),
-            ),
-        ];
-        if let Some(language) = language {
-            must.push((
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(fields.language, language),
-                        IndexRecordOption::Basic,
-                    )),
-                    0.0,
-                )),
-            ));
-        }
-        let query = BooleanQuery::new(must);
         let searcher = self.reader.searcher();
         let top = searcher
-            .search(&query, &TopDocs::with_limit(limit).order_by_score())
+            .search(query.as_ref(), &TopDocs::with_limit(limit).order_by_score())
             .at(&self.dir)?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {

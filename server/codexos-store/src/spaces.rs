@@ -18,7 +18,7 @@ use heed::{RoTxn, RwTxn, WithoutTls};
 use rand::SeedableRng;
 
 use crate::error::Context;
-use crate::vectors::{TREES, VectorView};
+use crate::vectors::{Search, TREES, VectorView};
 use crate::{
     ACTIVE_SPACE, ChunkId, GENERATION, Result, Snapshot, SpaceChange, SpaceRecord, Store,
     StoreError, UPGRADE_SPACE,
@@ -328,6 +328,21 @@ impl Snapshot<'_> {
         self.view(space)?.vector(&self.rtxn, id).at(&self.store.dir)
     }
 
+    /// The cosine similarity of `query` with each of `ids` that has a vector in `space`, in
+    /// the order of `ids`: what a search asks for its lexical candidates, so the space's
+    /// index is opened once for all of them.
+    pub fn similarities_in(
+        &self,
+        space: &SpaceRecord,
+        query: &[f32],
+        ids: &[ChunkId],
+    ) -> Result<Vec<(ChunkId, f32)>> {
+        check_query(space, query)?;
+        self.view(space)?
+            .similarities(&self.rtxn, query, ids)
+            .at(&self.store.dir)
+    }
+
     /// The `limit` chunks of `space` nearest to `query`, with their cosine similarity.
     /// `query` must have the space's dimension.
     pub fn nearest_in(
@@ -336,16 +351,32 @@ impl Snapshot<'_> {
         query: &[f32],
         limit: usize,
     ) -> Result<Vec<(ChunkId, f32)>> {
-        if query.len() != space.dim {
-            return Err(StoreError::WrongDimension {
-                path: "<query>".into(),
-                space: space.id.clone(),
-                expected: space.dim,
-                got: query.len(),
-            });
-        }
+        self.nearest_in_by(space, query, limit, Search::DEFAULT)
+    }
+
+    pub(crate) fn nearest_in_by(
+        &self,
+        space: &SpaceRecord,
+        query: &[f32],
+        limit: usize,
+        search: Search,
+    ) -> Result<Vec<(ChunkId, f32)>> {
+        check_query(space, query)?;
         self.view(space)?
-            .nearest(&self.rtxn, query, limit)
+            .nearest_by(&self.rtxn, query, limit, search)
             .at(&self.store.dir)
+    }
+}
+
+fn check_query(space: &SpaceRecord, query: &[f32]) -> Result<()> {
+    if query.len() == space.dim {
+        Ok(())
+    } else {
+        Err(StoreError::WrongDimension {
+            path: "<query>".into(),
+            space: space.id.clone(),
+            expected: space.dim,
+            got: query.len(),
+        })
     }
 }

@@ -185,3 +185,70 @@ fn a_batch_too_large_for_the_delta_goes_to_the_main_index_and_its_build_folds_th
     drop(snapshot);
     assert_consistent(&store);
 }
+
+#[test]
+fn similarities_of_chosen_chunks_read_the_delta_and_skip_removed_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    write(
+        &store,
+        vec![
+            file("a.rs", "1", vec![axis(0)]),
+            file("b.rs", "1", vec![axis(1)]),
+        ],
+        &[],
+    );
+    store.build_vectors().unwrap();
+    let old_a = chunk_ids(&store, "a.rs")[0];
+    write(&store, vec![file("a.rs", "2", vec![axis(2)])], &[]);
+    let new_a = chunk_ids(&store, "a.rs")[0];
+    let b = chunk_ids(&store, "b.rs")[0];
+
+    let space = store.space().unwrap().unwrap();
+    let mut query = axis(2);
+    query[1] = 1.0;
+    let similarities = store
+        .snapshot()
+        .unwrap()
+        .similarities_in(&space, &query, &[old_a, new_a, b])
+        .unwrap();
+    let half = 1.0 / 2.0_f32.sqrt();
+    assert_eq!(similarities.len(), 2, "{similarities:?}");
+    assert_eq!((similarities[0].0, similarities[1].0), (new_a, b));
+    for (_, similarity) in similarities {
+        assert!((similarity - half).abs() < 1e-6, "{similarity}");
+    }
+}
+
+/// Deterministic vectors spread over every dimension (a linear congruential generator).
+fn scattered(count: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
+            (0..DIM)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_search_of_an_index_smaller_than_the_comparison_floor_finds_the_exact_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    write(&store, vec![file("many.rs", "1", scattered(2000, 7))], &[]);
+    store.build_vectors().unwrap();
+    let snapshot = store.snapshot().unwrap();
+    let ids = |hits: Vec<(ChunkId, f32)>| hits.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    for query in scattered(20, 11) {
+        assert_eq!(
+            ids(snapshot.nearest(&query, 10).unwrap()),
+            ids(snapshot.nearest_exact(&query, 10).unwrap())
+        );
+    }
+}
