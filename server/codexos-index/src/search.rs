@@ -12,7 +12,7 @@
 //! 4. **Rerank** ([`Reranker`]): by default [`CodeAwareReranker`], a bonus for query words in
 //!    a chunk's symbol path and file name; a cross-encoder or an HTTP reranker plugs in here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use codexos_embed::Embedder;
@@ -120,6 +120,13 @@ pub trait Reranker: Send + Sync {
         candidates: &mut [Candidate],
         snapshot: &Snapshot<'_>,
     ) -> Result<()>;
+
+    /// The least and the most [`Reranker::rerank`] adds to a score, when bounded. A search
+    /// then reranks only the candidates that can still reach the top k (and reads only their
+    /// metadata); `None` reranks every candidate.
+    fn score_change(&self) -> Option<(f32, f32)> {
+        None
+    }
 }
 
 /// The dense weight for MiniLM's vectors (see [`FusionParams::upgraded_dense`]), measured on the
@@ -258,6 +265,15 @@ impl Reranker for CodeAwareReranker {
         }
         Ok(())
     }
+
+    /// Each bonus is earned at most once in all (a share of the query's words).
+    fn score_change(&self) -> Option<(f32, f32)> {
+        let bonuses = [self.symbol_bonus, self.file_name_bonus];
+        Some((
+            bonuses.iter().map(|bonus| bonus.min(0.0)).sum(),
+            bonuses.iter().map(|bonus| bonus.max(0.0)).sum(),
+        ))
+    }
 }
 
 fn unique(mut items: Vec<String>) -> Vec<String> {
@@ -389,95 +405,68 @@ impl<'a> Searcher<'a> {
                 && language.is_none_or(|language| meta.language == language)
         };
 
-        let lexical: Vec<(ChunkId, f32)> = if use_lexical {
-            self.store
-                .bm25(
-                    DocKind::Chunk,
-                    &query_terms,
-                    params.chunk_weights,
-                    language,
-                    wanted,
-                )?
-                .into_iter()
-                .filter_map(|(key, score)| match key {
-                    LexicalKey::Chunk(id) => Some((id, score)),
-                    LexicalKey::File(_) => None,
-                })
-                .collect()
-        } else {
-            Vec::new()
+        let lexical_query = LexicalQuery {
+            store: self.store,
+            terms: &query_terms,
+            params,
+            language,
+            chunks: wanted,
+            files: (request.collapse_files && use_lexical)
+                .then(|| params.candidates.max(request.k * 3)),
         };
-        let query_vector = match &dense_space {
-            Some((space, embedder)) => Some((
-                space,
-                embedder
-                    .embed_query(&request.query)
-                    .map_err(IndexError::EmbedQuery)?,
-            )),
-            None => None,
-        };
-        let mut dense: Vec<(ChunkId, f32)> = match &query_vector {
-            Some((space, vector)) => snapshot.nearest_in(space, vector, wanted)?,
-            None => Vec::new(),
-        };
-
-        let mut candidates: HashMap<ChunkId, Candidate> = HashMap::new();
-        let mut lexical_score: HashMap<ChunkId, f32> = HashMap::new();
-        let mut dense_score: HashMap<ChunkId, f32> = HashMap::new();
-        for &(id, score) in &lexical {
-            lexical_score.insert(id, score);
-        }
+        // The lexical lists (tantivy) and the query's nearest vectors (LMDB) are independent:
+        // on a second core the search waits for the slower of the two instead of their sum.
+        let (lexical, query_vector, mut dense) = std::thread::scope(|scope| {
+            let lexical = use_lexical.then(|| scope.spawn(|| lexical_query.run()));
+            let dense =
+                self.nearest_to_query(&snapshot, &request.query, dense_space.as_ref(), wanted);
+            let lexical = match lexical {
+                Some(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                None => LexicalLists::default(),
+            };
+            let QueryNeighbours { vector, nearest } = dense?;
+            Ok::<_, IndexError>((lexical, vector, nearest))
+        })?;
+        let LexicalLists {
+            chunks: lexical,
+            files,
+        } = lexical;
         // Dense as a re-ranker: the exact cosine of every lexical candidate too.
-        if let Some((space, vector)) = &query_vector
+        if let (Some((space, _)), Some(vector)) = (&dense_space, &query_vector)
             && matches!(request.mode, SearchMode::Hybrid | SearchMode::HybridRerank)
         {
-            let known: std::collections::HashSet<ChunkId> =
-                dense.iter().map(|&(id, _)| id).collect();
-            for &(id, _) in &lexical {
-                if !known.contains(&id)
-                    && let Some(chunk_vector) = snapshot.vector_in(space, id)?
-                {
-                    dense.push((id, dot(vector, &chunk_vector)));
-                }
-            }
-        }
-        for &(id, score) in &dense {
-            dense_score.insert(id, score);
-        }
-        for id in lexical.iter().chain(dense.iter()).map(|&(id, _)| id) {
-            if candidates.contains_key(&id) {
-                continue;
-            }
-            let Some(meta) = snapshot.chunk(id)? else {
-                continue;
-            };
-            if keep(&meta) {
-                candidates.insert(
-                    id,
-                    Candidate {
-                        chunk_id: id,
-                        meta,
-                        score: 0.0,
-                    },
-                );
-            }
+            let known: HashSet<ChunkId> = dense.iter().map(|&(id, _)| id).collect();
+            let missing: Vec<ChunkId> = lexical
+                .iter()
+                .map(|&(id, _)| id)
+                .filter(|id| !known.contains(id))
+                .collect();
+            dense.extend(snapshot.similarities_in(space, vector, &missing)?);
         }
 
+        let lexical_score: HashMap<ChunkId, f32> = lexical.iter().copied().collect();
+        let dense_score: HashMap<ChunkId, f32> = dense.iter().copied().collect();
         let max_lexical = max_value(lexical_score.values());
         let max_dense = max_value(dense_score.values());
         let lexical_rank = ranks(&lexical);
         let mut dense_sorted = dense.clone();
         dense_sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
         let dense_rank = ranks(&dense_sorted);
-        for candidate in candidates.values_mut() {
-            let id = candidate.chunk_id;
+        let mut seen = HashSet::new();
+        let mut scored: Vec<(ChunkId, f32)> = Vec::new();
+        for id in lexical.iter().chain(dense.iter()).map(|&(id, _)| id) {
+            if !seen.insert(id) {
+                continue;
+            }
             let lexical = lexical_score
                 .get(&id)
                 .map_or(0.0, |score| score / max_lexical);
             let dense = dense_score
                 .get(&id)
                 .map_or(0.0, |score| score.max(0.0) / max_dense);
-            candidate.score = match request.mode {
+            let score = match request.mode {
                 SearchMode::Bm25 => lexical,
                 SearchMode::Vector => dense,
                 SearchMode::Rrf => rrf(lexical_rank.get(&id)) + rrf(dense_rank.get(&id)),
@@ -485,17 +474,27 @@ impl<'a> Searcher<'a> {
                     params.chunk_lexical * lexical + params.dense * dense
                 }
             };
+            scored.push((id, score));
         }
-        let mut candidates: Vec<Candidate> = candidates.into_values().collect();
-
+        // Metadata (path, symbol, lines) is read for the candidates that can still make the
+        // top k, unless a filter or the collapse to files needs every candidate's.
+        let score_change = match request.mode {
+            SearchMode::HybridRerank => self.reranker.score_change(),
+            _ => Some((0.0, 0.0)),
+        };
+        let shortlist = if filtered || request.collapse_files {
+            None
+        } else {
+            score_change.map(|(least, most)| (request.k, least - most))
+        };
+        let mut candidates = candidates_with_meta(&snapshot, scored, shortlist, &keep)?;
         if request.collapse_files {
-            candidates = self.collapse(
+            candidates = collapse(
                 params,
-                request,
+                request.mode,
                 candidates,
-                &query_terms,
+                &files,
                 &dense_rank,
-                language,
                 &keep,
                 &snapshot,
             )?;
@@ -525,90 +524,189 @@ impl<'a> Searcher<'a> {
             .collect())
     }
 
-    /// One candidate per file: its best chunk, scored by the file's own BM25 (whole file)
-    /// plus its best chunk's fused score.
-    #[allow(clippy::too_many_arguments)]
-    fn collapse(
+    /// The query's vector and its `limit` nearest chunks in `space` (none without a space).
+    fn nearest_to_query(
         &self,
-        params: &FusionParams,
-        request: &SearchRequest,
-        candidates: Vec<Candidate>,
-        query_terms: &[String],
-        dense_rank: &HashMap<ChunkId, usize>,
-        language: Option<&str>,
-        keep: &dyn Fn(&ChunkMeta) -> bool,
         snapshot: &Snapshot<'_>,
-    ) -> Result<Vec<Candidate>> {
-        let mut best: HashMap<String, Candidate> = HashMap::new();
-        for candidate in candidates {
-            match best.get(&candidate.meta.path) {
-                Some(existing) if existing.score >= candidate.score => {}
-                _ => {
-                    best.insert(candidate.meta.path.clone(), candidate);
-                }
-            }
-        }
-        let use_file_lexical = request.mode != SearchMode::Vector;
-        if !use_file_lexical {
-            return Ok(best.into_values().collect());
-        }
-        let files = self.store.bm25(
-            DocKind::File,
-            query_terms,
-            params.file_weights,
-            language,
-            params.candidates.max(request.k * 3),
-        )?;
-        let max_file = max_value(files.iter().map(|(_, score)| score));
-        let file_rank: HashMap<String, usize> = files
-            .iter()
-            .enumerate()
-            .filter_map(|(rank, (key, _))| match key {
-                LexicalKey::File(path) => Some((path.clone(), rank)),
-                LexicalKey::Chunk(_) => None,
-            })
-            .collect();
-        let mut file_score: HashMap<String, f32> = HashMap::new();
-        for (key, score) in &files {
-            if let LexicalKey::File(path) = key {
-                file_score.insert(path.clone(), score / max_file);
-                if !best.contains_key(path)
-                    && let Some(record) = snapshot.file(path)?
-                    && let Some(&first) = record.chunk_ids.first()
-                    && let Some(meta) = snapshot.chunk(first)?
-                    && keep(&meta)
-                {
-                    best.insert(
-                        path.clone(),
-                        Candidate {
-                            chunk_id: first,
-                            meta,
-                            score: 0.0,
-                        },
-                    );
-                }
-            }
-        }
-        let mut out: Vec<Candidate> = best.into_values().collect();
-        for candidate in &mut out {
-            let path = &candidate.meta.path;
-            candidate.score = match request.mode {
-                SearchMode::Bm25 => file_score.get(path).copied().unwrap_or(0.0),
-                SearchMode::Rrf => {
-                    rrf(file_rank.get(path)) + rrf(dense_rank.get(&candidate.chunk_id))
-                }
-                _ => {
-                    params.file_lexical * file_score.get(path).copied().unwrap_or(0.0)
-                        + candidate.score
-                }
-            };
-        }
-        Ok(out)
+        query: &str,
+        space: Option<&(codexos_store::SpaceRecord, &dyn Embedder)>,
+        limit: usize,
+    ) -> Result<QueryNeighbours> {
+        let Some((space, embedder)) = space else {
+            return Ok(QueryNeighbours::default());
+        };
+        let vector = embedder
+            .embed_query(query)
+            .map_err(IndexError::EmbedQuery)?;
+        let nearest = snapshot.nearest_in(space, &vector, limit)?;
+        Ok(QueryNeighbours {
+            vector: Some(vector),
+            nearest,
+        })
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// The dense side of a search: the query's vector, if there is a space, and its nearest chunks.
+#[derive(Default)]
+struct QueryNeighbours {
+    vector: Option<Vec<f32>>,
+    nearest: Vec<(ChunkId, f32)>,
+}
+
+/// The BM25 side of a search: chunks, and whole files when collapsing to files.
+struct LexicalQuery<'q> {
+    store: &'q Store,
+    terms: &'q [String],
+    params: &'q FusionParams,
+    language: Option<&'q str>,
+    /// How many chunks.
+    chunks: usize,
+    /// How many files, if any.
+    files: Option<usize>,
+}
+
+#[derive(Default)]
+struct LexicalLists {
+    chunks: Vec<(ChunkId, f32)>,
+    files: Vec<(String, f32)>,
+}
+
+impl LexicalQuery<'_> {
+    fn run(&self) -> Result<LexicalLists> {
+        let chunks = self
+            .store
+            .bm25(
+                DocKind::Chunk,
+                self.terms,
+                self.params.chunk_weights,
+                self.language,
+                self.chunks,
+            )?
+            .into_iter()
+            .filter_map(|(key, score)| match key {
+                LexicalKey::Chunk(id) => Some((id, score)),
+                LexicalKey::File(_) => None,
+            })
+            .collect();
+        let files = match self.files {
+            Some(limit) => self
+                .store
+                .bm25(
+                    DocKind::File,
+                    self.terms,
+                    self.params.file_weights,
+                    self.language,
+                    limit,
+                )?
+                .into_iter()
+                .filter_map(|(key, score)| match key {
+                    LexicalKey::File(path) => Some((path, score)),
+                    LexicalKey::Chunk(_) => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(LexicalLists { chunks, files })
+    }
+}
+
+/// One candidate per file: its best chunk, scored by the file's own BM25 (whole file, `files`)
+/// plus its best chunk's fused score.
+fn collapse(
+    params: &FusionParams,
+    mode: SearchMode,
+    candidates: Vec<Candidate>,
+    files: &[(String, f32)],
+    dense_rank: &HashMap<ChunkId, usize>,
+    keep: &dyn Fn(&ChunkMeta) -> bool,
+    snapshot: &Snapshot<'_>,
+) -> Result<Vec<Candidate>> {
+    let mut best: HashMap<String, Candidate> = HashMap::new();
+    for candidate in candidates {
+        match best.get(&candidate.meta.path) {
+            Some(existing) if existing.score >= candidate.score => {}
+            _ => {
+                best.insert(candidate.meta.path.clone(), candidate);
+            }
+        }
+    }
+    if mode == SearchMode::Vector {
+        return Ok(best.into_values().collect());
+    }
+    let max_file = max_value(files.iter().map(|(_, score)| score));
+    let file_rank: HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(rank, (path, _))| (path.as_str(), rank))
+        .collect();
+    let mut file_score: HashMap<&str, f32> = HashMap::new();
+    for (path, score) in files {
+        file_score.insert(path, score / max_file);
+        if !best.contains_key(path)
+            && let Some(record) = snapshot.file(path)?
+            && let Some(&first) = record.chunk_ids.first()
+            && let Some(meta) = snapshot.chunk(first)?
+            && keep(&meta)
+        {
+            best.insert(
+                path.clone(),
+                Candidate {
+                    chunk_id: first,
+                    meta,
+                    score: 0.0,
+                },
+            );
+        }
+    }
+    let mut out: Vec<Candidate> = best.into_values().collect();
+    for candidate in &mut out {
+        let path = candidate.meta.path.as_str();
+        candidate.score = match mode {
+            SearchMode::Bm25 => file_score.get(path).copied().unwrap_or(0.0),
+            SearchMode::Rrf => rrf(file_rank.get(path)) + rrf(dense_rank.get(&candidate.chunk_id)),
+            _ => {
+                params.file_lexical * file_score.get(path).copied().unwrap_or(0.0) + candidate.score
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// The candidates, best first, with their metadata; without those `keep` rejects or whose
+/// chunk is gone. With `shortlist` `(k, margin)`: only those that can still reach the top `k`
+/// once each score may move by `margin` less than the k-th's (ties with it included), so a
+/// search reads metadata for about k chunks instead of every candidate.
+fn candidates_with_meta(
+    snapshot: &Snapshot<'_>,
+    mut scored: Vec<(ChunkId, f32)>,
+    shortlist: Option<(usize, f32)>,
+    keep: &dyn Fn(&ChunkMeta) -> bool,
+) -> Result<Vec<Candidate>> {
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut candidates = Vec::new();
+    let mut threshold = f32::NEG_INFINITY;
+    for (chunk_id, score) in scored {
+        if score < threshold {
+            break;
+        }
+        let Some(meta) = snapshot.chunk(chunk_id)? else {
+            continue;
+        };
+        if !keep(&meta) {
+            continue;
+        }
+        candidates.push(Candidate {
+            chunk_id,
+            meta,
+            score,
+        });
+        if let Some((k, margin)) = shortlist
+            && candidates.len() == k
+        {
+            threshold = score + margin;
+        }
+    }
+    Ok(candidates)
 }
 
 fn max_value<'v>(values: impl Iterator<Item = &'v f32>) -> f32 {

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use codexos_embed::HashingEmbedder;
-use codexos_index::{IndexSettings, Indexer, OpenOptions, SearchMode, SearchRequest, Searcher};
+use codexos_index::{
+    Candidate, CodeAwareReranker, IndexSettings, Indexer, OpenOptions, Reranker, SearchMode,
+    SearchRequest, Searcher,
+};
+use codexos_store::Snapshot;
 
 fn write(root: &Path, path: &str, text: &str) {
     let path = root.join(path);
@@ -180,4 +184,56 @@ fn a_bad_glob_is_an_error_naming_it() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("src/["), "{error}");
+}
+
+/// [`CodeAwareReranker`] that does not say how far it moves scores, so a search reranks (and
+/// reads the metadata of) every candidate.
+struct UnboundedReranker(CodeAwareReranker);
+
+impl Reranker for UnboundedReranker {
+    fn rerank(
+        &self,
+        query: &str,
+        candidates: &mut [Candidate],
+        snapshot: &Snapshot<'_>,
+    ) -> codexos_index::Result<()> {
+        self.0.rerank(query, candidates, snapshot)
+    }
+}
+
+#[test]
+fn reading_only_the_candidates_that_can_reach_the_top_k_returns_what_reading_all_does() {
+    let (_dir, indexer) = fixture();
+    let embedder = HashingEmbedder::new();
+    // Large bonuses, so that the reranker reorders and a candidate far below the k-th can rise.
+    let reranker = || CodeAwareReranker {
+        symbol_bonus: 2.0,
+        file_name_bonus: -0.5,
+    };
+    let shortlisted = Searcher::new(indexer.store(), &embedder).with_reranker(Box::new(reranker()));
+    let every_candidate = Searcher::new(indexer.store(), &embedder)
+        .with_reranker(Box::new(UnboundedReranker(reranker())));
+    for query in [
+        "load the configuration file",
+        "matcher pattern",
+        "print line colour",
+        "config print",
+        "session",
+    ] {
+        for mode in SearchMode::ALL {
+            for k in [1, 2, 3, 10] {
+                let request = SearchRequest {
+                    mode,
+                    k,
+                    ..SearchRequest::new(query)
+                };
+                assert_eq!(
+                    shortlisted.search(&request).unwrap(),
+                    every_candidate.search(&request).unwrap(),
+                    "{} top {k} for {query:?}",
+                    mode.name()
+                );
+            }
+        }
+    }
 }
