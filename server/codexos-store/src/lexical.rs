@@ -118,7 +118,11 @@ impl Part {
         let index = match directory().and_then(Index::open) {
             Ok(index) if index.schema() == schema => index,
             Ok(_) | Err(_) if writable => {
-                tracing::info!(path = %dir.display(), "full-text index missing or unreadable; creating it anew");
+                let found_files =
+                    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+                if found_files {
+                    tracing::info!(path = %dir.display(), "full-text index unreadable or from another version; creating it anew");
+                }
                 std::fs::remove_dir_all(dir)
                     .and_then(|()| std::fs::create_dir_all(dir))
                     .map_err(|source| StoreError::Io {

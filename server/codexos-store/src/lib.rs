@@ -546,7 +546,12 @@ impl Store {
         let ahead = full_text.is_some_and(|full_text| full_text > generation);
         let outdated = format != Some(FULL_TEXT_FORMAT);
         if lagging || ahead || outdated {
-            tracing::info!(index = %self.dir.display(), lagging, ahead, outdated, "rebuilding the full-text index from LMDB");
+            // A new index has nothing to rebuild: only an existing one is worth a notice.
+            if generation == 0 {
+                tracing::debug!(index = %self.dir.display(), "creating the full-text index");
+            } else {
+                tracing::info!(index = %self.dir.display(), lagging, ahead, outdated, "rebuilding the full-text index from LMDB");
+            }
             let mut wtxn = self.env.write_txn().at(&self.dir)?;
             let counters = self.dbs.counters;
             counters.put(&mut wtxn, FULL_TEXT_RESET, &1).at(&self.dir)?;
