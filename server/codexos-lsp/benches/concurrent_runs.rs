@@ -1,19 +1,28 @@
-//! Does a busy agent engine slow down editing? The language server runs in process on its own
-//! runtime (as `codexos lsp` does, one worker per core) behind an in-memory pipe; a client
-//! launches 100 concurrent `codexos.agent.run` against a fake OpenAI-compatible provider on
-//! loopback that streams 40 tokens per answer, and meanwhile sends `textDocument/completion`
-//! on an open flow file, one request after another, measuring each round trip. The same
+//! Does a busy agent engine slow down editing? The language server runs in process on the
+//! runtime `codexos lsp` uses ([`codexos_lsp::scheduling::request_runtime`]) behind an in-memory
+//! pipe, through the same transport and handlers a client meets; a client launches 100
+//! concurrent `codexos.agent.run` against a fake OpenAI-compatible provider on loopback that
+//! streams 300 tokens per answer, 10 ms apart (3 s per run), and meanwhile sends
+//! `textDocument/completion` on an open flow file, one request every ~2 ms, measuring each round
+//! trip. Three waves of 100 runs give ~3,000 loaded samples, enough for a p99; the same
 //! completions are measured first with the server idle.
 //!
-//! `cargo bench -p codexos-lsp --bench concurrent_runs` prints p50 / p99 / max of both, the time
-//! the 100 runs took and how many notifications they streamed. The target (issue 4): under load,
-//! completion stays under 10 ms.
+//! `cargo bench -p codexos-lsp --bench concurrent_runs` prints, for idle and for each wave,
+//! p50 / p99 / max, how many samples passed 10 ms (issue 4's target: none) and the machine's
+//! load average (the machine is shared: the tail follows its load), plus what each wave did.
 //!
-//! Measured on the shared 2-core machine while other builds ran (load average 9–11): the 100
-//! runs take 0.45 s (2,300 notifications); completion idle p50 0.09 ms, p99 0.14 ms; during the
-//! runs p50 0.28 ms, p99 29 ms, max 34 ms. The tail follows the machine's load (before runs got
-//! their own runtime and traces their fsync off the async workers: p50 0.43–0.61 ms, p99
-//! 21–54 ms at a similar load); it has not been measured on an idle machine.
+//! Measured on the shared 2-core machine, interleaved with the server as it was before
+//! (load average 2.5–2.8, three runs each, ~3,000 loaded samples per run):
+//! - before: idle p50 0.32 ms, p99 0.5–2.7 ms; loaded p50 0.42–0.47 ms, p99 2.2–3.4 ms, max
+//!   23–31 ms, 1–6 samples over 10 ms. The worst came as a wave started (the runner, built on
+//!   the request loop, loaded the system's certificates for 14 ms; 100 run setups woke ~60
+//!   blocking threads that completion shares) and from the busy machine.
+//! - after: idle p50 0.30–0.33 ms, p99 0.8–3.1 ms; loaded p50 0.35–0.37 ms, p99 1.7–2.1 ms,
+//!   max 5.9 / 8.6 / 22 ms, 0 / 0 / 2 samples over 10 ms.
+//!
+//! At load 4–8 (other engineers' builds, a profiler) the loaded max was 12–60 ms with or without
+//! these changes: during those completions `perf sched` shows the cores taken by other
+//! processes while the server's threads wait to be scheduled.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,9 +35,16 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexS
 use tokio::sync::{mpsc, oneshot};
 
 const RUNS: usize = 100;
-const TOKENS_PER_ANSWER: usize = 40;
-const TOKEN_PAUSE: Duration = Duration::from_millis(5);
-const IDLE_SAMPLES: usize = 300;
+/// Waves of runs, one after another, so the loaded samples are many enough for a p99.
+const WAVES: usize = 3;
+/// Each answer streams for 3 s, at 100 tokens/s (faster than most hosted models).
+const TOKENS_PER_ANSWER: usize = 300;
+const TOKEN_PAUSE: Duration = Duration::from_millis(10);
+const IDLE_SAMPLES: usize = 500;
+/// Between two completion requests, as a user typing fast would send them.
+const SAMPLE_PAUSE: Duration = Duration::from_millis(2);
+/// Issue 4: completion stays under this while the runs stream.
+const TARGET: Duration = Duration::from_millis(10);
 
 const STREAMING_FLOW: &str = r#"{
   "id": "stream",
@@ -102,11 +118,7 @@ fn main() {
 
     let (client_end, server_end) = tokio::io::duplex(1 << 20);
     let server = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("codexos-lsp")
-            .build()
-            .expect("the server's runtime");
+        let runtime = codexos_lsp::scheduling::request_runtime().expect("the server's runtime");
         let (input, output) = tokio::io::split(server_end);
         runtime.block_on(codexos_lsp::serve(input, output));
         runtime.shutdown_timeout(Duration::from_millis(200));
@@ -164,36 +176,56 @@ async fn measure(pipe: DuplexStream, root: &std::path::Path) {
         .map_or(0, Vec::len);
     assert!(offered > 0, "completion offers the node types: {items}");
 
+    println!(
+        "machine: {} cores; each wave: {RUNS} concurrent runs of {TOKENS_PER_ANSWER} tokens, {} ms apart",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        TOKEN_PAUSE.as_millis(),
+    );
     let mut idle = Vec::new();
     for _ in 0..IDLE_SAMPLES {
-        let started = Instant::now();
-        client
-            .request("textDocument/completion", completion.clone())
-            .await;
-        idle.push(started.elapsed());
+        idle.push(client.time_completion(&completion).await);
+        tokio::time::sleep(SAMPLE_PAUSE).await;
     }
+    report("completion, idle", &mut idle);
 
+    let mut under_load = Vec::new();
+    for wave in 1..=WAVES {
+        let mut samples = wave_of_runs(&client, &completion, wave).await;
+        report(&format!("completion, during wave {wave}"), &mut samples);
+        under_load.extend(samples);
+    }
+    report("completion, during all waves", &mut under_load);
+    client.request("shutdown", Value::Null).await;
+    client.notify("exit", Value::Null);
+}
+
+/// Starts [`RUNS`] runs at once and times completions, one after another, until every run has
+/// answered; prints what the runs did.
+async fn wave_of_runs(client: &Client, completion: &Value, wave: usize) -> Vec<Duration> {
     let notifications_before = client.notifications();
     let started = Instant::now();
-    let mut runs = Vec::new();
-    for run in 0..RUNS {
-        runs.push(client.send_request(
-            "workspace/executeCommand",
-            json!({ "command": "codexos.agent.run", "arguments": [{
-                "agent_id": format!("bench-{run}"), "flow": "stream.flow.json", "input": format!("question {run}"),
-            }] }),
-        ));
-    }
+    let mut runs: Vec<Option<oneshot::Receiver<Value>>> = (0..RUNS)
+        .map(|run| {
+            Some(client.send_request(
+                "workspace/executeCommand",
+                json!({ "command": "codexos.agent.run", "arguments": [{
+                    "agent_id": format!("bench-{wave}-{run}"), "flow": "stream.flow.json",
+                    "input": format!("question {run}"),
+                }] }),
+            ))
+        })
+        .collect();
     let mut pending = runs.len();
     let mut outcomes: HashMap<String, usize> = HashMap::new();
-    let mut under_load = Vec::new();
-    let mut runs = runs.into_iter().map(Some).collect::<Vec<_>>();
+    let mut samples = Vec::new();
+    let mut slowest = (Duration::ZERO, Duration::ZERO);
     while pending > 0 {
-        let asked = Instant::now();
-        client
-            .request("textDocument/completion", completion.clone())
-            .await;
-        under_load.push(asked.elapsed());
+        let asked = started.elapsed();
+        let sample = client.time_completion(completion).await;
+        if sample > slowest.0 {
+            slowest = (sample, asked);
+        }
+        samples.push(sample);
         for slot in runs.iter_mut() {
             if let Some(receiver) = slot
                 && let Ok(result) = receiver.try_recv()
@@ -204,29 +236,26 @@ async fn measure(pipe: DuplexStream, root: &std::path::Path) {
                 pending -= 1;
             }
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(SAMPLE_PAUSE).await;
     }
-    let all_runs = started.elapsed();
-    let streamed = client.notifications() - notifications_before;
+    println!(
+        "wave {wave}: {:.2} s, outcomes {outcomes:?}, {} notifications, slowest completion {:.2} ms asked {:.2} s in, load average {}",
+        started.elapsed().as_secs_f64(),
+        client.notifications() - notifications_before,
+        slowest.0.as_secs_f64() * 1000.0,
+        slowest.1.as_secs_f64(),
+        load_average(),
+    );
+    samples
+}
 
-    println!(
-        "{RUNS} concurrent runs ({TOKENS_PER_ANSWER} tokens each, {} ms apart): {:.2} s, outcomes {outcomes:?}, {streamed} notifications",
-        TOKEN_PAUSE.as_millis(),
-        all_runs.as_secs_f64()
-    );
+/// The machine's 1, 5 and 15 minute load averages (the machine is shared: the tail follows it).
+fn load_average() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "machine: {} cores, load average {}",
-        std::thread::available_parallelism().map_or(0, usize::from),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    report("completion, idle", &mut idle);
-    report("completion, during the runs", &mut under_load);
-    client.request("shutdown", Value::Null).await;
-    client.notify("exit", Value::Null);
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn report(what: &str, samples: &mut [Duration]) {
@@ -235,12 +264,15 @@ fn report(what: &str, samples: &mut [Duration]) {
         let index = ((samples.len() as f64 - 1.0) * quantile).round() as usize;
         samples[index].as_secs_f64() * 1000.0
     };
+    let over_target = samples.iter().filter(|&&sample| sample > TARGET).count();
     println!(
-        "{what}: {} samples, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{what}: {} samples, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {over_target} over {} ms (load average {})",
         samples.len(),
         at(0.5),
         at(0.99),
-        at(1.0)
+        at(1.0),
+        TARGET.as_millis(),
+        load_average(),
     );
 }
 
@@ -331,6 +363,14 @@ impl Client {
         self.send_request(method, params)
             .await
             .unwrap_or_else(|_| panic!("no answer to {method}"))
+    }
+
+    /// One `textDocument/completion` round trip.
+    async fn time_completion(&self, params: &Value) -> Duration {
+        let asked = Instant::now();
+        self.request("textDocument/completion", params.clone())
+            .await;
+        asked.elapsed()
     }
 
     fn notifications(&self) -> usize {

@@ -19,6 +19,7 @@ pub mod indexing;
 pub mod logging;
 pub mod progress;
 pub mod runs;
+pub mod scheduling;
 pub mod server;
 pub mod session;
 pub mod transport;
@@ -44,12 +45,14 @@ pub enum Ending {
 }
 
 /// Serves the protocol on `input`/`output` (stdin/stdout for `codexos lsp`) until `exit` or
-/// end of input.
+/// end of input. The calling thread, which drives the requests, becomes a request thread
+/// ([`scheduling`]); run it on [`scheduling::request_runtime`].
 pub async fn serve<I, O>(input: I, output: O) -> Ending
 where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite,
 {
+    scheduling::favour_requests();
     let logs = LogSinks::install();
     let (service, socket) = LspService::build(|client| Server::new(client, logs))
         .custom_method("window/workDoneProgress/cancel", Server::cancel_progress)

@@ -3,11 +3,13 @@
 //! `codexos.agent.cancel` and `window/workDoneProgress/cancel` can stop them), and the
 //! translation of each run's events into `$/progress` and `codexos/runEvent` (docs/protocol.md).
 //!
-//! A run executes as a task on a runtime of its own ([`runs_runtime`]); its events go through a
-//! channel to a forwarding task there that sends the notifications in order, so nothing a run
-//! does waits on the client, and the request loop's workers stay free for the editor's requests
-//! however many runs stream at once (the OS shares the cores between the two). Streamed tokens
-//! are coalesced: at most one token report per node every [`TOKEN_INTERVAL`].
+//! Everything a run does happens on a runtime of its own ([`runs_runtime`]): reading its flow
+//! and context ([`prepare`]), executing, writing its trace, and a forwarding task that sends its
+//! events as notifications in order, so nothing a run does waits on the client. The request
+//! loop, its workers and its blocking threads stay free for the editor's requests however many
+//! runs stream at once, and the runs' threads run at a lower priority ([`crate::scheduling`]),
+//! so when the cores are busy a completion goes first. Streamed tokens are coalesced: at most
+//! one token report per node every [`TOKEN_INTERVAL`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -70,10 +72,7 @@ pub struct Runs {
 
 impl Runs {
     /// The runner for the session's current workspace configuration.
-    async fn runner(
-        &self,
-        session: &Arc<Session>,
-    ) -> Result<Arc<WorkspaceRunner>, ToolSettingsError> {
+    async fn runner(&self, session: &Arc<Session>) -> Result<Arc<WorkspaceRunner>, StartError> {
         let workspace = session.workspace();
         let mut cached = self.runner.lock().await;
         if let Some(cached) = cached.as_ref()
@@ -83,19 +82,23 @@ impl Runs {
         }
         let weak: Weak<Session> = Arc::downgrade(session);
         let index = IndexAccess::Shared(Arc::new(move || weak.upgrade()?.index()));
-        let runner = Arc::new(
-            workspace
-                .runner(RunnerOptions {
-                    timeout: RUN_TIMEOUT,
-                    index,
-                    // `write_file` shows its writes to the user as edits instead of writing.
-                    writes: Some(Arc::new(EditorWrites::new(
-                        session,
-                        tokio::runtime::Handle::current(),
-                    ))),
-                })
-                .await?,
-        );
+        let options = RunnerOptions {
+            timeout: RUN_TIMEOUT,
+            index,
+            // `write_file` shows its writes to the user as edits instead of writing.
+            writes: Some(Arc::new(EditorWrites::new(
+                session,
+                tokio::runtime::Handle::current(),
+            ))),
+        };
+        // Building a runner loads the system's certificates for its HTTP clients (~14 ms): a
+        // worker does it, not the request loop, which meanwhile answers the editor. It stays on
+        // the server's runtime, which owns the tool sources it starts (MCP servers).
+        let building = workspace.clone();
+        let built = tokio::spawn(async move { building.runner(options).await })
+            .await
+            .map_err(|error| StartError::Panicked(error.to_string()))?;
+        let runner = Arc::new(built?);
         for problem in &runner.tool_problems {
             tracing::warn!("tools: {problem}");
             session
@@ -218,6 +221,20 @@ pub async fn run(
     }
 }
 
+/// Runs `work` (a run's setup: reading its flow and context files, checking the flow) on a
+/// blocking thread of the runs' runtime, so a hundred runs starting at once neither occupy the
+/// request loop's blocking threads, which answer completions, nor make the loop create threads.
+pub async fn prepare<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    // Spawned from a task of the runs' runtime, the blocking thread is also created by one of
+    // its threads, not by the request loop.
+    runs_runtime()
+        .spawn(async move { tokio::task::spawn_blocking(work).await })
+        .await
+        .and_then(|prepared| prepared)
+}
+
 /// Where runs execute: two workers of their own (the current runtime if threads cannot be
 /// had), so a hundred streaming runs do not queue ahead of a completion request.
 fn runs_runtime() -> tokio::runtime::Handle {
@@ -226,6 +243,7 @@ fn runs_runtime() -> tokio::runtime::Handle {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("codexos-run")
+            .on_thread_start(crate::scheduling::yield_to_requests)
             .enable_all()
             .build()
             .map_err(|error| tracing::warn!("runs share the request loop's runtime: {error}"))

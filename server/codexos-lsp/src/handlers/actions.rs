@@ -67,7 +67,7 @@ pub async fn run(
     let workspace = session.workspace();
     let editor = session.clone();
     let framed = request.clone();
-    let run_request = tokio::task::spawn_blocking(move || {
+    let run_request = runs::prepare(move || {
         workspace.action_run_request(&framed, &|path: &Path| {
             editor.text(&Uri::from_file_path(path)?)
         })
@@ -82,7 +82,7 @@ pub async fn run(
     let root = session.workspace().root().to_owned();
     let changes = {
         let (texts, request, output) = (texts.clone(), request.clone(), answer.clone());
-        tokio::task::spawn_blocking(move || request.changes(&root, &output, texts.as_ref()))
+        runs::prepare(move || request.changes(&root, &output, texts.as_ref()))
             .await
             .map_err(|error| failed(command, error, None))?
             .map_err(|error| failed(command, error, Some(json!({ "answer": answer }))))?

@@ -1,7 +1,8 @@
 //! `codexos.agent.run`, `codexos.agent.retry` and `codexos.agent.cancel` (docs/protocol.md).
 //!
 //! How they run: the arguments are resolved by the service (flow and context files inside the
-//! workspace, an open flow's unsaved text) on a blocking thread; the run itself is a tokio task
+//! workspace, an open flow's unsaved text) on a blocking thread of the runs' runtime
+//! ([`crate::runs::prepare`]); the run itself is a tokio task
 //! streaming `$/progress` and `codexos/runEvent` ([`crate::runs`]); the command answers with
 //! the structured result once the run is over. A flow with errors never starts: the command
 //! fails with the first findings. Cancelling the request cancels the run.
@@ -188,7 +189,7 @@ pub async fn run(
     };
     let workspace = session.workspace();
     let editor = session.clone();
-    let resolved = tokio::task::spawn_blocking(move || {
+    let resolved = runs::prepare(move || {
         workspace.run_request(request, &|path: &Path| {
             editor.text(&Uri::from_file_path(path)?)
         })

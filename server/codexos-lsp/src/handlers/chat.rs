@@ -2,7 +2,8 @@
 //! (docs/protocol.md).
 //!
 //! How it runs: the service builds the run of the `chat` flow (the workspace's own
-//! `flows/builtin/chat.flow.json` or the shipped one) on a blocking thread; the run streams its
+//! `flows/builtin/chat.flow.json` or the shipped one) on a blocking thread of the runs' runtime
+//! ([`crate::runs::prepare`]); the run streams its
 //! tokens like any run ([`crate::runs`]: `$/progress` reports and `codexos/runEvent` `token`
 //! events); the command answers once the run is over. Cancelling the request cancels the run.
 
@@ -37,7 +38,7 @@ pub async fn chat(
 ) -> Result<Value> {
     let workspace = session.workspace();
     let editor = session.clone();
-    let request = tokio::task::spawn_blocking(move || {
+    let request = runs::prepare(move || {
         workspace.chat_request(&args.messages, args.model.as_deref(), &|path: &Path| {
             editor.text(&Uri::from_file_path(path)?)
         })

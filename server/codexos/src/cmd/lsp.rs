@@ -14,11 +14,8 @@ pub struct Args {
 /// Serves LSP on stdin/stdout; exits 0 after `shutdown` + `exit`, 1 when the client went away
 /// without a shutdown.
 pub fn run(_: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("codexos-lsp")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime =
+        codexos_lsp::scheduling::request_runtime().context("cannot start the async runtime")?;
     let ending = runtime.block_on(codexos_lsp::serve(tokio::io::stdin(), tokio::io::stdout()));
     // The stdin reader thread may sit in a blocking read forever: don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
