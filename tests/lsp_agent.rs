@@ -653,3 +653,60 @@ async fn a_flow_with_errors_never_starts_and_the_error_names_its_findings() {
     assert!(fake.requests().is_empty());
     assert!(client.shutdown_and_exit().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_finishing_together_ask_the_editor_to_refresh_code_lenses_once() {
+    let workspace = Workspace::new(&[(
+        "echo.flow.json",
+        r#"{"id": "echo", "nodes": [
+  {"id": "start", "type": "entry", "next": "end"},
+  {"id": "end", "type": "exit", "output": "echo {{input}}"}
+]}"#,
+    )]);
+    let fake = FakeProvider::replying(ScriptedReply::text(&["unused"]))
+        .await
+        .expect("fake provider");
+    let mut client = workspace.0.start(
+        Path::new(env!("CARGO_BIN_EXE_codexos")),
+        &fake.url(),
+        json!({ "workspace": { "codeLens": { "refreshSupport": true } } }),
+    );
+    let runs: Vec<i64> = (0..20)
+        .map(|run| {
+            send_execute(
+                &mut client,
+                "codexos.agent.run",
+                json!({ "flow": "echo.flow.json", "input": run.to_string() }),
+            )
+        })
+        .collect();
+    for id in runs {
+        let answer = client.response(id).expect("the run answers");
+        assert_eq!(answer["status"], "succeeded", "{answer}");
+    }
+    client.wait_for("a code lens refresh", |message| {
+        message["method"] == "workspace/codeLens/refresh"
+    });
+    // A later run gets a refresh of its own, so the lenses never miss the newest run.
+    let last = client
+        .execute(
+            "codexos.agent.run",
+            json!({ "flow": "echo.flow.json", "input": "last" }),
+        )
+        .expect("the last run answers");
+    assert_eq!(last["output"], "echo last");
+    client.wait_for("the last run's code lens refresh", |message| {
+        message["method"] == "workspace/codeLens/refresh"
+    });
+    let refreshes = client
+        .server_requests
+        .iter()
+        .filter(|request| request["method"] == "workspace/codeLens/refresh")
+        .count();
+    // Without sharing, 21 runs send 21 refreshes; the bound leaves room for a busy machine
+    // spreading the twenty over several refresh delays.
+    assert!(
+        (2..=10).contains(&refreshes),
+        "21 runs, {refreshes} refreshes: runs finishing together share one"
+    );
+}

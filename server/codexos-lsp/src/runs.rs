@@ -11,7 +11,7 @@
 //! so when the cores are busy a completion goes first. Streamed tokens are coalesced: at most
 //! one token report per node every [`TOKEN_INTERVAL`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ use crate::session::Session;
 
 /// How long streamed tokens gather before one report carries them.
 pub const TOKEN_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the first finished run waits before asking the editor to refresh its code lenses,
+/// so runs finishing together cost the editor one refresh (and one `codeLens` request per open
+/// flow) instead of one each.
+const LENS_REFRESH_DELAY: Duration = Duration::from_millis(100);
 
 /// Wall time of one run started from the editor.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -68,6 +72,8 @@ pub struct Runs {
     runner: tokio::sync::Mutex<Option<CachedRunner>>,
     active: Mutex<Vec<ActiveRun>>,
     next_key: AtomicU64,
+    /// A code lens refresh is scheduled and has not been sent yet.
+    lens_refresh_pending: AtomicBool,
 }
 
 impl Runs {
@@ -208,17 +214,36 @@ pub async fn run(
         tracing::error!("forwarding a run's events failed: {error}");
     }
     if session.settings().code_lens_refresh {
-        let client = session.client.clone();
-        tokio::spawn(async move {
-            if let Err(error) = client.code_lens_refresh().await {
-                tracing::debug!("the client did not refresh code lenses: {error}");
-            }
-        });
+        schedule_lens_refresh(session);
     }
     match outcome {
         Ok(result) => Ok(result?),
         Err(error) => Err(StartError::Panicked(error.to_string())),
     }
+}
+
+/// Asks the editor to refresh code lenses ("↻ Retry last failed" follows the newest run) once
+/// for every run that finished within [`LENS_REFRESH_DELAY`] of the first.
+fn schedule_lens_refresh(session: &Arc<Session>) {
+    if session
+        .runs
+        .lens_refresh_pending
+        .swap(true, Ordering::AcqRel)
+    {
+        return;
+    }
+    let session = session.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(LENS_REFRESH_DELAY).await;
+        // Cleared before sending: a run finishing from here on schedules a refresh of its own.
+        session
+            .runs
+            .lens_refresh_pending
+            .store(false, Ordering::Release);
+        if let Err(error) = session.client.code_lens_refresh().await {
+            tracing::debug!("the client did not refresh code lenses: {error}");
+        }
+    });
 }
 
 /// Runs `work` (a run's setup: reading its flow and context files, checking the flow) on a
