@@ -584,46 +584,88 @@ pub fn is_valid_id(name: &str) -> bool {
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name_chars: Vec<char> = name.to_lowercase().chars().collect();
     let limit = (name.chars().count() / 3).max(1);
+    let mut distance = EditDistance::default();
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter_map(|c| {
+            let d = distance.between(&name_chars, c.chars().flat_map(char::to_lowercase));
+            (d <= limit).then_some((d, c))
+        })
         .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c)
 }
 
-/// Optimal-string-alignment distance: edits, with a swap of neighbours counting as one.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    for i in 0..=a.len() {
-        d[i * width] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(width) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * width + j] + 1)
-                .min(d[i * width + j - 1] + 1)
-                .min(d[(i - 1) * width + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[(i - 2) * width + j - 2] + 1);
-            }
-            d[i * width + j] = best;
+/// Optimal-string-alignment distance (edits, with a swap of neighbours counting as one), with
+/// its buffers kept between calls: checking a flow compares a typo with every id it holds.
+#[derive(Default)]
+struct EditDistance {
+    other: Vec<char>,
+    /// Rows `i - 2`, `i - 1` and `i` of the distance table.
+    rows: [Vec<usize>; 3],
+}
+
+impl EditDistance {
+    fn between(&mut self, a: &[char], b: impl Iterator<Item = char>) -> usize {
+        self.other.clear();
+        self.other.extend(b);
+        let b = &self.other;
+        if a.is_empty() || b.is_empty() {
+            return a.len().max(b.len());
         }
+        let width = b.len() + 1;
+        for row in &mut self.rows {
+            row.clear();
+            row.resize(width, 0);
+        }
+        let [before, previous, current] = &mut self.rows;
+        for (j, cell) in previous.iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            current[0] = i;
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (previous[j] + 1)
+                    .min(current[j - 1] + 1)
+                    .min(previous[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(before[j - 2] + 1);
+                }
+                current[j] = best;
+            }
+            std::mem::swap(before, previous);
+            std::mem::swap(previous, current);
+        }
+        previous[b.len()]
     }
-    d[a.len() * width + b.len()]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits_and_neighbour_swaps_with_reused_buffers() {
+        let mut distance = EditDistance::default();
+        let mut between = |a: &str, b: &str| {
+            let a: Vec<char> = a.chars().collect();
+            distance.between(&a, b.chars())
+        };
+        assert_eq!(between("kitten", "sitting"), 3);
+        assert_eq!(between("planer", "planner"), 1);
+        assert_eq!(between("ab", "ba"), 1, "a swap of neighbours is one edit");
+        assert_eq!(
+            between("ca", "abc"),
+            3,
+            "optimal string alignment, not Damerau"
+        );
+        assert_eq!(between("", "abc"), 3);
+        assert_eq!(between("étape", "etape"), 1, "characters, not bytes");
+        assert_eq!(between("same", "same"), 0);
+    }
 
     #[test]
     fn closest_finds_a_typo_but_not_an_unrelated_name() {

@@ -3,8 +3,8 @@
 //! index), run the checks and convert every finding to an LSP diagnostic; and a completion
 //! request converted to LSP items.
 //!
-//! `cargo bench -p codexos-lsp` (measured here: diagnostics of a 1,000-node flow
-//! (~1,800 findings) after an edit, median 8.2 ms / fastest 5.0 ms on a busy 2-core machine; completion 0.5 ms)
+//! `cargo bench -p codexos-lsp` (measured here, 2 cores at load 1.5: diagnostics of a 1,000-node
+//! flow (~1,800 findings) after an edit, median 4.8–5.2 ms / fastest 4.6 ms; completion 0.5–0.9 ms)
 
 use codexos_flow::Encoding;
 use codexos_lsp::convert;
