@@ -177,7 +177,7 @@ enum TokenKind {
     Eof,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Token {
     kind: TokenKind,
     range: TextRange,
@@ -470,12 +470,28 @@ impl Parser<'_> {
             .map_or(TokenKind::Eof, |t| t.kind)
     }
 
+    /// The next token's kind and range, without its string: looking ahead copies no text.
+    fn peek_head(&self) -> Token {
+        let token = self.peek();
+        Token {
+            kind: token.kind,
+            range: token.range,
+            string: None,
+        }
+    }
+
+    /// Moves past the next token and hands it over with its string (a token is consumed once).
     fn bump(&mut self) -> Token {
-        let token = self.tokens[self.pos].clone();
-        if token.kind != TokenKind::Eof {
+        let token = &mut self.tokens[self.pos];
+        let taken = Token {
+            kind: token.kind,
+            range: token.range,
+            string: token.string.take(),
+        };
+        if taken.kind != TokenKind::Eof {
             self.pos += 1;
         }
-        token
+        taken
     }
 
     fn error(&mut self, range: TextRange, message: impl Into<String>) {
@@ -509,7 +525,7 @@ impl Parser<'_> {
     /// Parses one value; `None` (with an error) when the next token cannot start one, which is
     /// then left for the caller.
     fn value(&mut self, depth: usize) -> Option<Value> {
-        let token = self.peek().clone();
+        let token = self.peek_head();
         let kind = match token.kind {
             TokenKind::LBrace | TokenKind::LBracket if depth >= MAX_DEPTH => {
                 return Some(self.skip_too_deep());
@@ -517,7 +533,7 @@ impl Parser<'_> {
             TokenKind::LBrace => return Some(self.object(depth)),
             TokenKind::LBracket => return Some(self.array(depth)),
             TokenKind::String => {
-                self.bump();
+                let token = self.bump();
                 let string = token.string.map(|s| *s).unwrap_or_else(|| JsonString {
                     value: String::new(),
                     content: TextRange::empty(token.range.start),
@@ -600,7 +616,7 @@ impl Parser<'_> {
         let open = self.bump();
         let mut members: Vec<Member> = Vec::new();
         let end = loop {
-            let token = self.peek().clone();
+            let token = self.peek_head();
             match token.kind {
                 TokenKind::RBrace => {
                     self.bump();
@@ -698,7 +714,7 @@ impl Parser<'_> {
         let open = self.bump();
         let mut items = Vec::new();
         let end = loop {
-            let token = self.peek().clone();
+            let token = self.peek_head();
             match token.kind {
                 TokenKind::RBracket => {
                     self.bump();

