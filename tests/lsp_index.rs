@@ -15,13 +15,16 @@ fn capabilities() -> Value {
     })
 }
 
+/// Writes `text` to `name` under `root`, creating its folders.
+fn write_fixture(root: &Path, name: &str, text: &str) {
+    let path = root.join(name);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
+    std::fs::write(path, text).expect("write a fixture file");
+}
+
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary workspace");
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
-        std::fs::write(path, text).expect("write a fixture file");
-    };
+    let write = |name: &str, text: &str| write_fixture(dir.path(), name, text);
     write(
         "src/payment.rs",
         "/// Retries a failed payment with exponential backoff.\npub fn retry_payment(attempts: u32) -> bool {\n    attempts < 3\n}\n",
@@ -298,11 +301,7 @@ fn searches_answer_while_vectors_upgrade_in_the_background_then_find_by_meaning(
         return;
     }
     let dir = tempfile::tempdir().expect("a temporary workspace");
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
-        std::fs::write(path, text).expect("write a fixture file");
-    };
+    let write = |name: &str, text: &str| write_fixture(dir.path(), name, text);
     // The fast vectors are the built-in ones here, so what the neural ones add is known.
     write(
         "codexos.toml",

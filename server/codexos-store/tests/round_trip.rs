@@ -48,6 +48,16 @@ fn file(path: &str, chunks: &[(&str, &str, usize)]) -> FileWrite {
     }
 }
 
+/// Writes `files` (nothing removed).
+fn save(store: &Store, files: Vec<FileWrite>) {
+    store
+        .write(&WriteBatch {
+            files,
+            removed: vec![],
+        })
+        .unwrap();
+}
+
 fn open(root: &std::path::Path) -> Store {
     let store = Store::open(root, &OpenOptions::default()).unwrap();
     store.use_space("test-space", 4).unwrap();
@@ -264,22 +274,12 @@ fn a_saved_edit_leaves_its_full_text_queue_to_the_next_write_and_a_clean_close_e
     {
         let store = open(dir.path());
         let alpha = file("a.rs", &[("a::alpha", "fn alpha() {}", 0)]);
-        store
-            .write(&WriteBatch {
-                files: vec![alpha],
-                removed: vec![],
-            })
-            .unwrap();
+        save(&store, vec![alpha]);
         store.sync_full_text().unwrap();
         assert_eq!(store.stats().unwrap().pending_full_text, 0);
 
         let fresh = file("a.rs", &[("a::fresh", "fn fresh() {}", 1)]);
-        store
-            .write(&WriteBatch {
-                files: vec![fresh],
-                removed: vec![],
-            })
-            .unwrap();
+        save(&store, vec![fresh]);
         store.sync_full_text_after_edit().unwrap();
         assert_eq!(
             (
@@ -295,12 +295,7 @@ fn a_saved_edit_leaves_its_full_text_queue_to_the_next_write_and_a_clean_close_e
         );
 
         let other = file("b.rs", &[("b::other", "fn other() {}", 2)]);
-        store
-            .write(&WriteBatch {
-                files: vec![other],
-                removed: vec![],
-            })
-            .unwrap();
+        save(&store, vec![other]);
         assert_eq!(
             store.stats().unwrap().pending_full_text,
             2,
@@ -329,24 +324,14 @@ fn a_full_text_index_ahead_of_an_lmdb_that_lost_its_last_commit_is_rebuilt_on_op
     {
         let store = open(dir.path());
         let alpha = file("a.rs", &[("a::alpha", "fn alpha() {}", 0)]);
-        store
-            .write(&WriteBatch {
-                files: vec![alpha],
-                removed: vec![],
-            })
-            .unwrap();
+        save(&store, vec![alpha]);
         store.sync_full_text().unwrap();
     }
     std::fs::copy(&data, &before_the_lost_commit).unwrap();
     {
         let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
         let fresh = file("a.rs", &[("a::fresh", "fn fresh() {}", 1)]);
-        store
-            .write(&WriteBatch {
-                files: vec![fresh],
-                removed: vec![],
-            })
-            .unwrap();
+        save(&store, vec![fresh]);
         store.sync_full_text().unwrap();
     }
     // A power cut undid LMDB's last commit (what `NO_META_SYNC` allows); the full-text index,
