@@ -1,12 +1,15 @@
 //! The indexer on real workspaces in temporary folders, with the real store and the
 //! built-in embedder (counted, to prove what is and is not re-embedded).
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use codexos_embed::{EmbedError, Embedder, HashingEmbedder, SpaceId};
 use codexos_index::{FileOutcome, IndexSettings, IndexSummary, Indexer, OpenOptions, SkipReason};
+use common::write;
 
 /// The built-in embedder, counting the texts it embeds.
 #[derive(Default)]
@@ -23,12 +26,6 @@ impl Embedder for CountingEmbedder {
         self.texts.fetch_add(texts.len(), Ordering::SeqCst);
         self.inner.embed(texts)
     }
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 fn fixture(root: &Path) {

@@ -1,21 +1,13 @@
 //! Hybrid search on a small fixture workspace whose answers are known.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+mod common;
 
 use codexos_embed::HashingEmbedder;
 use codexos_index::{
-    Candidate, CodeAwareReranker, IndexSettings, Indexer, OpenOptions, Reranker, SearchMode,
-    SearchRequest, Searcher,
+    Candidate, CodeAwareReranker, Indexer, Reranker, SearchMode, SearchRequest, Searcher,
 };
 use codexos_store::Snapshot;
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
+use common::write;
 
 fn fixture() -> (tempfile::TempDir, Indexer) {
     let dir = tempfile::tempdir().unwrap();
@@ -75,16 +67,7 @@ class LoginView:
         "docs/guide.md",
         "# Guide\n\n## Colours\n\nUse `--color always` to force colours in output.\n",
     );
-    let indexer = Indexer::open(
-        root,
-        Arc::new(HashingEmbedder::new()),
-        IndexSettings::default(),
-        &OpenOptions::default(),
-    )
-    .unwrap();
-    indexer
-        .index_all(&mut |_| {}, &AtomicBool::new(false))
-        .unwrap();
+    let indexer = common::indexed_with_builtin_vectors(root);
     (dir, indexer)
 }
 

@@ -1,17 +1,17 @@
 //! Upgrading an index's vectors to a better model in the background, on real workspaces in
 //! temporary folders with the real store.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use codexos_embed::{
-    EmbedError, Embedder, HashingEmbedder, MINILM_DIR_NAME, MiniLmEmbedder, SpaceId,
-    default_models_dir,
+    EmbedError, Embedder, MINILM_DIR_NAME, MiniLmEmbedder, SpaceId, default_models_dir,
 };
-use codexos_index::{
-    IndexError, IndexSettings, Indexer, OpenOptions, SearchMode, SearchRequest, UPGRADE_BATCH,
-};
+use codexos_index::{IndexError, Indexer, SearchMode, SearchRequest, UPGRADE_BATCH};
+use common::write;
 
 /// A stand-in for a neural model that knows one thing the fast embedder cannot: "first letter"
 /// means alpha. Counts what it embeds.
@@ -55,12 +55,6 @@ impl Embedder for ConceptEmbedder {
     }
 }
 
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 /// `alpha.rs` answers "first letter" by meaning; `beta.rs` only repeats its words.
 fn letters_fixture(root: &Path) {
     write(
@@ -80,20 +74,6 @@ fn letters_fixture(root: &Path) {
             &format!("pub fn filler_{number}() -> u32 {{\n    {number}\n}}\n"),
         );
     }
-}
-
-fn open(root: &Path) -> Indexer {
-    let indexer = Indexer::open(
-        root,
-        Arc::new(HashingEmbedder::new()),
-        IndexSettings::default(),
-        &OpenOptions::default(),
-    )
-    .unwrap();
-    indexer
-        .index_all(&mut |_| {}, &AtomicBool::new(false))
-        .unwrap();
-    indexer
 }
 
 fn upgrade(indexer: &Indexer) -> codexos_index::UpgradeSummary {
@@ -124,7 +104,9 @@ fn searches_use_the_upgraded_vectors_once_every_chunk_has_one() {
     let dir = tempfile::tempdir().unwrap();
     letters_fixture(dir.path());
     let concepts = ConceptEmbedder::new("v1");
-    let indexer = open(dir.path()).with_upgrade(concepts.clone()).unwrap();
+    let indexer = common::indexed_with_builtin_vectors(dir.path())
+        .with_upgrade(concepts.clone())
+        .unwrap();
     assert_eq!(top_by_vectors(&indexer, "first letter"), "src/beta.rs");
     assert_eq!(vector_space(&indexer), "builtin-hashing-d512-v1");
 
@@ -162,7 +144,9 @@ fn an_interrupted_upgrade_resumes_after_a_restart_without_embedding_anything_twi
     let concepts = ConceptEmbedder::new("v1");
     let chunks;
     {
-        let indexer = open(dir.path()).with_upgrade(concepts.clone()).unwrap();
+        let indexer = common::indexed_with_builtin_vectors(dir.path())
+            .with_upgrade(concepts.clone())
+            .unwrap();
         chunks = chunk_count(&indexer);
         assert!(chunks > UPGRADE_BATCH * 2, "{chunks} chunks");
         let cancel = AtomicBool::new(false);
@@ -179,7 +163,9 @@ fn an_interrupted_upgrade_resumes_after_a_restart_without_embedding_anything_twi
         assert_eq!(concepts.embedded(), UPGRADE_BATCH);
         assert_eq!(vector_space(&indexer), "builtin-hashing-d512-v1");
     }
-    let indexer = open(dir.path()).with_upgrade(concepts.clone()).unwrap();
+    let indexer = common::indexed_with_builtin_vectors(dir.path())
+        .with_upgrade(concepts.clone())
+        .unwrap();
     let summary = upgrade(&indexer);
     assert_eq!(summary.chunks_embedded, chunks - UPGRADE_BATCH);
     assert_eq!(concepts.embedded(), chunks);
@@ -192,13 +178,15 @@ fn another_upgrade_model_starts_over_and_never_searches_the_old_models_vectors()
     let dir = tempfile::tempdir().unwrap();
     letters_fixture(dir.path());
     {
-        let indexer = open(dir.path())
+        let indexer = common::indexed_with_builtin_vectors(dir.path())
             .with_upgrade(ConceptEmbedder::new("v1"))
             .unwrap();
         assert!(upgrade(&indexer).complete);
     }
     let second = ConceptEmbedder::new("v2");
-    let indexer = open(dir.path()).with_upgrade(second.clone()).unwrap();
+    let indexer = common::indexed_with_builtin_vectors(dir.path())
+        .with_upgrade(second.clone())
+        .unwrap();
     assert_eq!(
         vector_space(&indexer),
         "builtin-hashing-d512-v1",
@@ -217,7 +205,9 @@ fn the_upgrade_waits_while_its_caller_is_busy() {
     let dir = tempfile::tempdir().unwrap();
     letters_fixture(dir.path());
     let concepts = ConceptEmbedder::new("v1");
-    let indexer = open(dir.path()).with_upgrade(concepts.clone()).unwrap();
+    let indexer = common::indexed_with_builtin_vectors(dir.path())
+        .with_upgrade(concepts.clone())
+        .unwrap();
     let asked = AtomicUsize::new(0);
     let embedded_while_busy = AtomicUsize::new(usize::MAX);
     let busy = || {
@@ -269,7 +259,9 @@ fn minilm_vectors_find_by_meaning_what_the_builtin_vectors_miss() {
         "/// Sets the timer of the kitchen oven.\npub fn set_kitchen_timer(minutes: u32) {}\n",
     );
     let minilm = Arc::new(MiniLmEmbedder::load(&minilm).unwrap());
-    let indexer = open(dir.path()).with_upgrade(minilm).unwrap();
+    let indexer = common::indexed_with_builtin_vectors(dir.path())
+        .with_upgrade(minilm)
+        .unwrap();
     let query = "a kitten resting";
     assert_eq!(top_by_vectors(&indexer, query), "src/kitchen.rs");
     assert!(upgrade(&indexer).complete);
