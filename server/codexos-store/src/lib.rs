@@ -293,15 +293,19 @@ impl Store {
         &self.dir
     }
 
-    fn require_writable(&self, action: &'static str) -> Result<()> {
-        if self.writable {
-            Ok(())
-        } else {
-            Err(StoreError::ReadOnly {
+    /// The store's writer lock, taken for `action` (one writer at a time in this process), or
+    /// an error naming `action` when the store was opened read-only.
+    fn lock_for_writing(&self, action: &'static str) -> Result<std::sync::MutexGuard<'_, ()>> {
+        if !self.writable {
+            return Err(StoreError::ReadOnly {
                 path: self.dir.clone(),
                 action,
-            })
+            });
         }
+        Ok(self
+            .write_guard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// The vector space the index holds, if any.
@@ -314,11 +318,7 @@ impl Store {
     /// A different space already there is dropped together with every chunk and file record,
     /// in one transaction, so that re-indexing embeds everything in the new space.
     pub fn use_space(&self, space: &str, dim: usize) -> Result<SpaceChange> {
-        self.require_writable("changing the vector space")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("changing the vector space")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let current = self.dbs.info.get(&wtxn, ACTIVE_SPACE).at(&self.dir)?;
         let change = match &current {
@@ -390,11 +390,7 @@ impl Store {
     /// dimension.
     pub fn write(&self, batch: &WriteBatch) -> Result<u64> {
         let _write = tracing::debug_span!("store.write").entered();
-        self.require_writable("writing")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("writing")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         // Before this batch queues its own changes, which must stay queued.
         if let Some(applied) = self.take_applied_full_text() {
@@ -581,11 +577,7 @@ impl Store {
 
     fn sync_full_text_then(&self, bookkeeping: Bookkeeping) -> Result<()> {
         let _sync = tracing::debug_span!("store.sync_full_text").entered();
-        self.require_writable("updating the full-text index")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("updating the full-text index")?;
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let generation = self
             .dbs
@@ -788,11 +780,7 @@ impl Store {
     /// Waits until the full-text index has merged the segments a bulk run wrote, so that the
     /// merges neither compete with the next edits for the CPU nor slow searches down.
     pub fn wait_for_full_text_merges(&self) -> Result<()> {
-        self.require_writable("merging the full-text index")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("merging the full-text index")?;
         self.full_text.wait_for_merges()
     }
 

@@ -52,11 +52,7 @@ impl Store {
     /// Makes `space` the upgrade space. Another model's upgrade vectors are dropped (the chunks
     /// and the active space stay), so the upgrade starts over in the new space.
     pub fn use_upgrade_space(&self, space: &str, dim: usize) -> Result<SpaceChange> {
-        self.require_writable("changing the upgrade vector space")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("changing the upgrade vector space")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let active = self.active_space_in(&wtxn, "choosing an upgrade space")?;
         let current = self.dbs.info.get(&wtxn, UPGRADE_SPACE).at(&self.dir)?;
@@ -92,11 +88,7 @@ impl Store {
 
     /// Drops the upgrade space and its vectors (the user turned the upgrade off).
     pub fn drop_upgrade_space(&self) -> Result<()> {
-        self.require_writable("dropping the upgrade vector space")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("dropping the upgrade vector space")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         self.drop_upgrade_in(&mut wtxn)?;
         wtxn.commit().at(&self.dir)
@@ -187,11 +179,7 @@ impl Store {
         space: &str,
         vectors: &[(ChunkId, Vec<f32>)],
     ) -> Result<usize> {
-        self.require_writable("writing upgrade vectors")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("writing upgrade vectors")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let Some(record) = self.dbs.info.get(&wtxn, UPGRADE_SPACE).at(&self.dir)? else {
             return Ok(0);
@@ -224,11 +212,7 @@ impl Store {
     /// saves removed chunks); until then searches keep to the active space. Returns whether
     /// there was anything to build.
     pub fn build_upgrade_vectors(&self) -> Result<bool> {
-        self.require_writable("building the upgrade vector index")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("building the upgrade vector index")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let Some(record) = self.dbs.info.get(&wtxn, UPGRADE_SPACE).at(&self.dir)? else {
             return Ok(false);

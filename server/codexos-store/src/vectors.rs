@@ -469,11 +469,7 @@ impl Store {
     /// Does nothing while main's trees are current and the delta has room, so it is cheap to
     /// call after every write. Returns whether it built.
     pub fn build_vectors(&self) -> Result<bool> {
-        self.require_writable("building the vector index")?;
-        let _guard = self
-            .write_guard
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self.lock_for_writing("building the vector index")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let Some(space) = self.dbs.info.get(&wtxn, ACTIVE_SPACE).at(&self.dir)? else {
             return Ok(false);
