@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use codexos_agent::{CancellationToken, RunRequest, Runner, ToolBox, ignore_events};
+use codexos_agent::{Caller, CancellationToken, RunRequest, Runner, ToolBox, ignore_events};
 use codexos_llm::ToolDefinition;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -22,13 +22,17 @@ impl ToolBox for Echo {
         &'a self,
         _name: &'a str,
         args: Value,
-        _cancel: CancellationToken,
+        _caller: Caller,
     ) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move { Ok(args["text"].clone()) })
     }
 
-    fn definitions(&self, _names: &[String]) -> Vec<ToolDefinition> {
-        Vec::new()
+    fn definitions<'a>(
+        &'a self,
+        _names: &'a [String],
+        _caller: Caller,
+    ) -> BoxFuture<'a, Vec<ToolDefinition>> {
+        Box::pin(async { Vec::new() })
     }
 }
 

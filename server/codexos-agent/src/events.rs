@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use codexos_policy::Decision;
 use serde::{Deserialize, Serialize};
 
 use crate::services::Chunk;
@@ -88,6 +89,14 @@ pub enum RunEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<String>,
         message: String,
+    },
+    /// What the policy (or the user) decided about something a node would do: a tool call, a
+    /// sub-flow, a tool its node does not list.
+    Decision {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        #[serde(flatten)]
+        decision: Decision,
     },
     Finished {
         run_id: String,

@@ -9,12 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use codexos_flow::{Catalog, Entry, FlowFile, StaticCatalog};
-use codexos_llm::{ChatRequest, Message, Router, StreamEvent};
+use codexos_llm::{ChatRequest, Message, Router, StreamEvent, ToolDefinition};
+use codexos_policy::{Action, Decision, Gate, PolicyGate};
 use codexos_vault::{Redactor, SecretString};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{
@@ -22,7 +24,7 @@ use crate::events::{
 };
 use crate::expr::Expr;
 use crate::graph::{FlowProblem, Graph, LlmSpec, NodeKind, ReflectSpec};
-use crate::services::{Chunk, Retriever, SecretStore, ToolBox};
+use crate::services::{Caller, Chunk, Retriever, SecretStore, ToolBox};
 use crate::template::{self, Lookup, Reference};
 use crate::trace::{self, ContextFile, RunHeader, TraceError, TraceWriter};
 use crate::walk::{Ready, Walk};
@@ -112,7 +114,7 @@ fn list(problems: &[FlowProblem]) -> String {
 }
 
 /// Runs flows. Build one per workspace and share it; each run has its own state.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Runner {
     router: Option<Arc<Router>>,
     tools: Option<Arc<dyn ToolBox>>,
@@ -121,11 +123,44 @@ pub struct Runner {
     redactor: Redactor,
     runs_dir: Option<PathBuf>,
     limits: Limits,
+    /// Decides what the runner itself would do: a model's call of a tool its node does not
+    /// list, a sub-flow. The tool box has its own gate (the workspace's, the same one).
+    gate: Arc<dyn Gate>,
+    /// Sub-flows must lie inside it; `None`: inside the top-level flow's folder.
+    workspace_root: Option<PathBuf>,
+}
+
+impl Default for Runner {
+    fn default() -> Runner {
+        Runner {
+            router: None,
+            tools: None,
+            retriever: None,
+            secrets: None,
+            redactor: Redactor::default(),
+            runs_dir: None,
+            limits: Limits::default(),
+            gate: Arc::new(PolicyGate::defaults(Path::new("/"))),
+            workspace_root: None,
+        }
+    }
 }
 
 impl Runner {
     pub fn new() -> Runner {
         Runner::default()
+    }
+
+    /// The workspace's gate (the one its tool box uses too).
+    pub fn with_gate(mut self, gate: Arc<dyn Gate>) -> Runner {
+        self.gate = gate;
+        self
+    }
+
+    /// Confines sub-flows to `root`.
+    pub fn within_workspace(mut self, root: impl Into<PathBuf>) -> Runner {
+        self.workspace_root = Some(root.into());
+        self
     }
 
     pub fn with_router(mut self, router: Arc<Router>) -> Runner {
@@ -290,6 +325,14 @@ impl Runner {
         let run = RunState {
             runner: self,
             run_id: run_id.clone(),
+            flow_id: graph.flow_id.clone(),
+            confine_to: self.workspace_root.clone().or_else(|| {
+                request
+                    .flow_path
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(Path::to_owned)
+            }),
             agent_id: request.agent_id.clone(),
             redactor: Mutex::new(self.redactor.clone()),
             sink: events,
@@ -504,6 +547,9 @@ struct Feedback {
 struct RunState<'r> {
     runner: &'r Runner,
     run_id: String,
+    flow_id: String,
+    /// Sub-flows must lie inside it.
+    confine_to: Option<PathBuf>,
     agent_id: Option<String>,
     redactor: Mutex<Redactor>,
     sink: EventSink,
@@ -970,7 +1016,7 @@ impl RunState<'_> {
             }
             NodeKind::Tool { tool, args } => {
                 let args = self.render_value(scope, "args", args)?;
-                let output = self.call_tool(tool, args).await?;
+                let output = self.call_tool(label, tool, args).await?;
                 Ok(passing(output, None))
             }
             NodeKind::Rag { query, k } => {
@@ -1027,7 +1073,59 @@ impl RunState<'_> {
         }
     }
 
-    async fn call_tool(&self, tool: &str, args: Value) -> Result<String, Failure> {
+    /// Who a node's tool calls come from, for the gate, and the channel its decisions come
+    /// back on: [`RunState::drive`] records them as they arrive.
+    fn caller(&self, label: &str) -> (Caller, mpsc::UnboundedReceiver<Decision>) {
+        let (sender, decisions) = mpsc::unbounded_channel();
+        let caller = Caller {
+            cancel: self.cancel.child_token(),
+            asker: self.asker(label),
+            audit: Arc::new(move |decision: &Decision| {
+                let _ = sender.send(decision.clone());
+            }),
+        };
+        (caller, decisions)
+    }
+
+    fn asker(&self, label: &str) -> String {
+        format!("node `{label}` of flow `{}`", self.flow_id)
+    }
+
+    fn record_decision(&self, label: &str, decision: Decision) {
+        self.emit(RunEvent::Decision {
+            node: Some(label.to_owned()),
+            decision,
+        });
+    }
+
+    /// Asks the runner's gate about something the runner itself would do, and records the
+    /// decision.
+    async fn decide(&self, label: &str, tool: &str, action: Action) -> Decision {
+        let asker = self.asker(label);
+        let decision = self.runner.gate.decide(tool, &action, Some(&asker)).await;
+        self.record_decision(label, decision.clone());
+        decision
+    }
+
+    async fn definitions(&self, label: &str, names: &[String]) -> Vec<ToolDefinition> {
+        let Some(tools) = &self.runner.tools else {
+            return Vec::new();
+        };
+        let (caller, mut decisions) = self.caller(label);
+        let mut listing = tools.definitions(names, caller);
+        let definitions = loop {
+            tokio::select! {
+                definitions = &mut listing => break definitions,
+                Some(decision) = decisions.recv() => self.record_decision(label, decision),
+            }
+        };
+        while let Ok(decision) = decisions.try_recv() {
+            self.record_decision(label, decision);
+        }
+        definitions
+    }
+
+    async fn call_tool(&self, label: &str, tool: &str, args: Value) -> Result<String, Failure> {
         let tools = self
             .runner
             .tools
@@ -1036,13 +1134,26 @@ impl RunState<'_> {
         let limit = tools
             .timeout(tool)
             .unwrap_or(self.runner.limits.tool_timeout);
-        let cancel = self.cancel.child_token();
-        let mut call = tools.call(tool, args, cancel.clone());
-        let finished = tokio::select! {
-            result = &mut call => Some(result),
-            () = tokio::time::sleep(limit) => None,
-            () = self.cancel.cancelled() => None,
+        let (caller, mut decisions) = self.caller(label);
+        let cancel = caller.cancel.clone();
+        let mut call = tools.call(tool, args, caller);
+        let mut deadline = tokio::time::Instant::now() + limit;
+        let finished = loop {
+            tokio::select! {
+                result = &mut call => break Some(result),
+                Some(decision) = decisions.recv() => {
+                    // The tool's time starts once the gate has decided: a user reading a
+                    // prompt is not the tool being slow.
+                    deadline = tokio::time::Instant::now() + limit;
+                    self.record_decision(label, decision);
+                }
+                () = tokio::time::sleep_until(deadline) => break None,
+                () = self.cancel.cancelled() => break None,
+            }
         };
+        while let Ok(decision) = decisions.try_recv() {
+            self.record_decision(label, decision);
+        }
         let Some(result) = finished else {
             // Let the tool see its token and stop its processes before it is dropped.
             cancel.cancel();
@@ -1075,9 +1186,10 @@ impl RunState<'_> {
             .as_ref()
             .ok_or("no LLM provider is configured for this run")?;
         let (first, fallbacks) = models.split_first().ok_or("`model` names no model")?;
-        let definitions = match &self.runner.tools {
-            Some(tools) if !llm.tools.is_empty() => tools.definitions(&llm.tools),
-            _ => Vec::new(),
+        let definitions = if llm.tools.is_empty() {
+            Vec::new()
+        } else {
+            self.definitions(label, &llm.tools).await
         };
         let mut usage = TokenUsage::default();
         let mut rounds = 0;
@@ -1137,7 +1249,7 @@ impl RunState<'_> {
                     text: rest,
                 });
             }
-            if calls.is_empty() || definitions.is_empty() {
+            if calls.is_empty() {
                 return Ok(LlmAnswer { text, model, usage });
             }
             rounds += 1;
@@ -1149,10 +1261,31 @@ impl RunState<'_> {
             }
             messages.push(Message::assistant_tool_calls(text, calls.clone()));
             for call in calls {
-                let result = match self.call_tool(&call.name, call.arguments.clone()).await {
-                    Ok(output) => output,
-                    Err(Failure::Failed(message)) => format!("error: {message}"),
-                    Err(stopped) => return Err(stopped),
+                let result = if llm.tools.contains(&call.name) {
+                    match self
+                        .call_tool(label, &call.name, call.arguments.clone())
+                        .await
+                    {
+                        Ok(output) => output,
+                        Err(Failure::Failed(message)) => format!("error: {message}"),
+                        Err(stopped) => return Err(stopped),
+                    }
+                } else {
+                    // What a model may do is what its node lists, whatever the model was told
+                    // by the text it read: the call is refused, recorded, and the model told.
+                    let listed = llm.tools.clone();
+                    let decision = self
+                        .decide(label, &call.name, Action::UnlistedTool { listed })
+                        .await;
+                    let tools = if llm.tools.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        llm.tools.join(", ")
+                    };
+                    format!(
+                        "error: refused: `{}` is not one of this node's tools ({}); its tools: {tools}",
+                        call.name, decision.reason
+                    )
                 };
                 messages.push(Message::tool_result(call.id, result));
             }
@@ -1250,6 +1383,21 @@ impl RunState<'_> {
             )));
         }
         let file_path = dir.join(path);
+        let inside_workspace = self
+            .confine_to
+            .as_deref()
+            .is_none_or(|root| lies_inside(&file_path, root));
+        let action = Action::SubFlow {
+            path: path.to_owned(),
+            inside_workspace,
+        };
+        let decision = self.decide(label, "flow", action).await;
+        if !decision.allowed() {
+            return Err(Failure::Failed(format!(
+                "`flow`: refused: {}",
+                decision.reason
+            )));
+        }
         let text = std::fs::read_to_string(&file_path)
             .map_err(|error| format!("`flow`: cannot read {}: {error}", file_path.display()))?;
         let file = FlowFile::parse(&text);
@@ -1352,6 +1500,30 @@ impl RunState<'_> {
         };
         (result, writer)
     }
+}
+
+/// Whether `path` lies inside `root`, symbolic links followed where the path exists (`..` and
+/// absolute paths are taken as written where it does not).
+fn lies_inside(path: &Path, root: &Path) -> bool {
+    let real_root = root.canonicalize().unwrap_or_else(|_| lexical(root));
+    let real = path.canonicalize().unwrap_or_else(|_| lexical(path));
+    real.starts_with(real_root)
+}
+
+/// `path` made absolute with `.` and `..` resolved by name.
+fn lexical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut normal = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// A stop that reached the walk through a node, else through the run's own token or clock.
@@ -1506,6 +1678,14 @@ fn redact_event(event: RunEvent, redactor: &Redactor) -> RunEvent {
             node,
             message: r(message),
         },
+        RunEvent::Decision { node, decision } => RunEvent::Decision {
+            node,
+            decision: Decision {
+                action: redact_action(decision.action, &r),
+                reason: r(decision.reason),
+                ..decision
+            },
+        },
         RunEvent::Finished {
             run_id,
             status,
@@ -1521,6 +1701,53 @@ fn redact_event(event: RunEvent, redactor: &Redactor) -> RunEvent {
             frontier,
             elapsed_ms,
         },
+    }
+}
+
+/// `action` with every free-text field passed through `r` (a URL or a command may carry a secret).
+fn redact_action(action: Action, r: &impl Fn(String) -> String) -> Action {
+    match action {
+        Action::Read { path } => Action::Read { path: r(path) },
+        Action::Write { path } => Action::Write { path: r(path) },
+        Action::Command { tool, command } => Action::Command {
+            tool,
+            command: r(command),
+        },
+        Action::Plugin {
+            name,
+            file,
+            command,
+            hash,
+        } => Action::Plugin {
+            name,
+            file,
+            command: r(command),
+            hash,
+        },
+        Action::McpServer {
+            name,
+            command,
+            hash,
+        } => Action::McpServer {
+            name,
+            command: r(command),
+            hash,
+        },
+        Action::Fetch { method, url } => Action::Fetch {
+            method,
+            url: r(url),
+        },
+        Action::SubFlow {
+            path,
+            inside_workspace,
+        } => Action::SubFlow {
+            path: r(path),
+            inside_workspace,
+        },
+        other @ (Action::Search
+        | Action::McpTool { .. }
+        | Action::UnlistedTool { .. }
+        | Action::Internal) => other,
     }
 }
 

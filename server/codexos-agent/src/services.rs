@@ -4,26 +4,43 @@
 use std::time::Duration;
 
 use codexos_llm::ToolDefinition;
-use codexos_tools::{ToolContext, ToolRegistry};
+use codexos_tools::{Audit, ToolContext, ToolRegistry};
 use codexos_vault::{SecretString, Vault};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-/// Calls tools by name. Implementations validate `args` and must stop promptly (killing any
-/// child process) when `cancel` fires or the returned future is dropped: the runner drops it at
-/// the tool's timeout and when a run is cancelled.
+/// Who calls a tool, as the policy's gate sees it.
+#[derive(Clone)]
+pub struct Caller {
+    /// Fires when the run stops; a call must stop promptly then.
+    pub cancel: CancellationToken,
+    /// Who asks, for the user's prompt: ``node `fix` of `triage` ``.
+    pub asker: String,
+    /// Told every decision the gate makes (the runner records them in the trace).
+    pub audit: Audit,
+}
+
+/// Calls tools by name. Implementations validate `args`, pass every call through the
+/// workspace's policy (telling `caller.audit` each decision), and must stop promptly (killing
+/// any child process) when `caller.cancel` fires or the returned future is dropped: the runner
+/// drops it at the tool's timeout and when a run is cancelled.
 pub trait ToolBox: Send + Sync {
     fn call<'a>(
         &'a self,
         name: &'a str,
         args: Value,
-        cancel: CancellationToken,
+        caller: Caller,
     ) -> BoxFuture<'a, Result<Value, String>>;
 
-    /// Definitions of `names` for function calling; unknown names are left out.
-    fn definitions(&self, names: &[String]) -> Vec<ToolDefinition>;
+    /// Definitions of `names` for function calling; unknown names are left out. Tools that
+    /// need starting first (an MCP server's) start here, through the policy.
+    fn definitions<'a>(
+        &'a self,
+        names: &'a [String],
+        caller: Caller,
+    ) -> BoxFuture<'a, Vec<ToolDefinition>>;
 
     /// How long one call of `name` may take before the runner stops it.
     fn timeout(&self, _name: &str) -> Option<Duration> {
@@ -68,8 +85,9 @@ impl SecretStore for Vault {
 }
 
 /// The workspace's [`ToolRegistry`] (built-ins, `tools/` plug-ins, MCP servers) as a
-/// [`ToolBox`]: arguments are checked against each tool's schema before it runs, and each call
-/// gets the run's cancellation (commands are killed with their process group).
+/// [`ToolBox`]: arguments are checked against each tool's schema and the call against the
+/// context's gate before it runs, and each call gets the run's cancellation (commands are
+/// killed with their process group).
 pub struct RegistryTools {
     registry: ToolRegistry,
     context: ToolContext,
@@ -81,15 +99,25 @@ impl RegistryTools {
     }
 }
 
+impl RegistryTools {
+    fn context_for(&self, caller: Caller) -> ToolContext {
+        self.context
+            .clone()
+            .with_cancellation(caller.cancel)
+            .with_asker(caller.asker)
+            .with_audit(caller.audit)
+    }
+}
+
 impl ToolBox for RegistryTools {
     fn call<'a>(
         &'a self,
         name: &'a str,
         args: Value,
-        cancel: CancellationToken,
+        caller: Caller,
     ) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move {
-            let context = self.context.clone().with_cancellation(cancel);
+            let context = self.context_for(caller);
             match self.registry.call(name, args, &context).await {
                 Ok(output) => Ok(Value::String(output.text)),
                 // The runner names the tool already.
@@ -104,17 +132,28 @@ impl ToolBox for RegistryTools {
         })
     }
 
-    fn definitions(&self, names: &[String]) -> Vec<ToolDefinition> {
-        self.registry
-            .list()
-            .into_iter()
-            .filter(|info| names.contains(&info.name))
-            .map(|info| ToolDefinition {
-                name: info.name,
-                description: info.description,
-                parameters: info.input_schema,
-            })
-            .collect()
+    fn definitions<'a>(
+        &'a self,
+        names: &'a [String],
+        caller: Caller,
+    ) -> BoxFuture<'a, Vec<ToolDefinition>> {
+        Box::pin(async move {
+            // A server that failed or was refused leaves its tools out; calling one says why.
+            let _failures = self
+                .registry
+                .prepare(names, &self.context_for(caller))
+                .await;
+            self.registry
+                .list()
+                .into_iter()
+                .filter(|info| names.contains(&info.name))
+                .map(|info| ToolDefinition {
+                    name: info.name,
+                    description: info.description,
+                    parameters: info.input_schema,
+                })
+                .collect()
+        })
     }
 
     fn timeout(&self, _name: &str) -> Option<Duration> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use codexos_agent::{
-    CancellationToken, Chunk, EventSink, Limits, NodeStatus, Retriever, RunError, RunEvent,
+    Caller, CancellationToken, Chunk, EventSink, Limits, NodeStatus, Retriever, RunError, RunEvent,
     RunRequest, RunResult, RunStatus, Runner, ToolBox,
 };
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
@@ -53,7 +53,7 @@ impl ToolBox for TestTools {
         &'a self,
         name: &'a str,
         args: Value,
-        cancel: CancellationToken,
+        caller: Caller,
     ) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move {
             let text = args.get("text").and_then(Value::as_str).unwrap_or_default();
@@ -91,7 +91,7 @@ impl ToolBox for TestTools {
                     self.sleeping.notify_one();
                     tokio::select! {
                         status = child.wait() => Ok(Value::from(format!("{status:?}"))),
-                        () = cancel.cancelled() => Err("cancelled".to_owned()),
+                        () = caller.cancel.cancelled() => Err("cancelled".to_owned()),
                     }
                 }
                 other => Err(format!("unknown tool `{other}`")),
@@ -99,8 +99,12 @@ impl ToolBox for TestTools {
         })
     }
 
-    fn definitions(&self, _names: &[String]) -> Vec<ToolDefinition> {
-        Vec::new()
+    fn definitions<'a>(
+        &'a self,
+        _names: &'a [String],
+        _caller: Caller,
+    ) -> BoxFuture<'a, Vec<ToolDefinition>> {
+        Box::pin(async { Vec::new() })
     }
 }
 
@@ -731,4 +735,111 @@ async fn a_planted_vault_secret_never_leaves_in_events_results_or_traces() {
         "part of the secret leaked:\n{written}"
     );
     assert!(written.contains("[secret:api_token]"));
+}
+
+const TOOL_LOOP: &str = r#"{"id": "loop", "nodes": [
+{"id": "start", "type": "entry", "next": "agent"},
+{"id": "agent", "type": "llm", "model": "fake/small", "prompt": "{{input}}", "tools": ["echo"], "next": "end"},
+{"id": "end", "type": "exit"}
+]}"#;
+
+/// The decisions a run recorded, one line each.
+fn decisions(events: &Events) -> Vec<String> {
+    events
+        .all()
+        .into_iter()
+        .filter_map(|event| match event {
+            RunEvent::Decision { node, decision } => Some(format!(
+                "{}: {}: {decision}",
+                node.unwrap_or_default(),
+                decision.tool
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_model_may_call_only_the_tools_its_node_lists_and_is_told_when_it_tries_another() {
+    let answer =
+        |reply: &ScriptedReply| FakeResponse::reply(WireFormat::OpenAiChat, reply, "small");
+    let fake = FakeProvider::scripted(vec![
+        answer(
+            &ScriptedReply::default()
+                .tool_call("c1", "write_file", serde_json::json!({"path": "codexos.toml", "content": "[tools]\nallow_shell = true\n"}))
+                .tool_call("c2", "echo", serde_json::json!({"text": "listed"})),
+        ),
+        answer(&ScriptedReply::text(&["done"])),
+    ])
+    .await
+    .expect("fake provider");
+    let tools = Arc::new(TestTools::default());
+    let runner = tools_runner(&tools).with_router(Arc::new(Router::new(
+        &fake.llm_config(WireFormat::OpenAiChat),
+    )));
+    let (result, events) = run_text(&runner, TOOL_LOOP, "set things up").await;
+    assert_eq!(result.status, RunStatus::Succeeded, "{:?}", result.errors);
+    assert_eq!(
+        tools.calls(),
+        ["echo(listed)"],
+        "write_file never reached the tool box"
+    );
+    expect_test::expect![[r#"
+        [
+            "agent: write_file: refused by policy: call a tool its node does not list (it lists `echo`): a model may call only the tools its node lists in `tools`",
+        ]
+    "#]]
+    .assert_debug_eq(&decisions(&events));
+    let second = fake.requests()[1].json().expect("json body");
+    let told: Vec<String> = second["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|message| message["role"] == "tool")
+        .map(|message| message["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "error: refused: `write_file` is not one of this node's tools (a model may call only the tools its node lists in `tools`); its tools: echo",
+            "listed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_sub_flow_outside_the_workspace_is_refused_and_recorded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let workspace = dir.path().join("workspace");
+    std::fs::create_dir(&workspace).expect("workspace");
+    std::fs::write(
+        dir.path().join("outside.flow.json"),
+        r#"{"id": "outside", "nodes": [
+{"id": "in", "type": "entry", "next": "out"},
+{"id": "out", "type": "exit", "output": "ran outside"}
+]}"#,
+    )
+    .expect("outside flow");
+    let parent = workspace.join("parent.flow.json");
+    std::fs::write(
+        &parent,
+        r#"{"id": "parent", "nodes": [
+{"id": "start", "type": "entry", "next": "child"},
+{"id": "child", "type": "flow", "flow": "../outside.flow.json", "next": "end"},
+{"id": "end", "type": "exit"}
+]}"#,
+    )
+    .expect("parent");
+    let runner = Runner::new().within_workspace(&workspace);
+    let (result, events) = run_file(&runner, &parent, "").await;
+    assert_eq!(result.status, RunStatus::Failed);
+    expect_test::expect!["node `child`: `flow`: refused: sub-flows must be files of the workspace, and `../outside.flow.json` leads outside it"]
+        .assert_eq(&result.errors[0].to_string());
+    expect_test::expect![[r#"
+        [
+            "child: flow: refused by policy: run the sub-flow `../outside.flow.json`: sub-flows must be files of the workspace, and `../outside.flow.json` leads outside it",
+        ]
+    "#]]
+    .assert_debug_eq(&decisions(&events));
+    assert!(!events.steps().iter().any(|step| step.contains("child/")));
 }

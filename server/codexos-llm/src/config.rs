@@ -63,6 +63,8 @@ pub struct ProviderConfig {
     pub max_tokens_field: MaxTokensField,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
+    /// Set when the provider must not be called at all (`offline`), with the reason.
+    pub disabled: Option<String>,
 }
 
 impl ProviderConfig {
@@ -86,11 +88,34 @@ impl ProviderConfig {
                 stall,
             },
             retry: RetryPolicy::default(),
+            disabled: None,
+        }
+    }
+
+    /// Whether the provider runs on this machine (its URL names a loopback address or
+    /// `localhost`), so calling it sends nothing over the network.
+    pub fn is_local(&self) -> bool {
+        let Ok(url) = reqwest::Url::parse(&self.base_url) else {
+            return false;
+        };
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<std::net::IpAddr>() {
+            Ok(address) => address.is_loopback(),
+            Err(_) => {
+                let name = bare.to_ascii_lowercase();
+                name == "localhost" || name.ends_with(".localhost")
+            }
         }
     }
 
     /// Why this provider cannot be called, if it cannot.
     pub fn unavailable_reason(&self) -> Option<String> {
+        if let Some(reason) = &self.disabled {
+            return Some(reason.clone());
+        }
         let has_key = self.api_key.as_deref().is_some_and(|key| !key.is_empty());
         if self.api_key_required && !has_key {
             let source = match &self.api_key_source {
@@ -118,6 +143,17 @@ pub const ANTHROPIC_DEFAULT_URL: &str = "https://api.anthropic.com";
 pub const OLLAMA_DEFAULT_URL: &str = "http://127.0.0.1:11434";
 
 impl LlmConfig {
+    /// Offline: every provider that is not on this machine is skipped, saying so, and only
+    /// local servers (Ollama on loopback, llama.cpp on localhost) and the in-process model answer.
+    pub fn go_offline(&mut self) {
+        for provider in self.providers.values_mut() {
+            if !provider.is_local() {
+                provider.disabled =
+                    Some("offline: only models on this machine answer (`[network] offline` or --offline)".to_owned());
+            }
+        }
+    }
+
     /// The default configuration from environment variables (pass `std::env::vars().collect()`):
     /// `OPENAI_API_KEY`, `OPENAI_BASE_URL` (a compatible server such as vLLM or llama.cpp,
     /// which then needs no key), `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `OLLAMA_HOST`
@@ -207,6 +243,38 @@ pub fn ollama_url(host: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn offline_skips_every_provider_that_is_not_on_this_machine() {
+        let env = std::collections::HashMap::from([
+            ("OPENAI_API_KEY".to_owned(), "sk-x".to_owned()),
+            ("ANTHROPIC_API_KEY".to_owned(), "sk-y".to_owned()),
+        ]);
+        let mut config = super::LlmConfig::from_env(&env);
+        let mut local_vllm =
+            super::ProviderConfig::new(crate::wire::WireFormat::OpenAiChat, "http://[::1]:8000/v1");
+        local_vllm.api_key_required = false;
+        config.providers.insert("vllm".to_owned(), local_vllm);
+        config.go_offline();
+        let reasons: Vec<(String, Option<String>)> = config
+            .providers
+            .iter()
+            .map(|(id, provider)| (id.clone(), provider.unavailable_reason()))
+            .collect();
+        let offline = Some(
+            "offline: only models on this machine answer (`[network] offline` or --offline)"
+                .to_owned(),
+        );
+        assert_eq!(
+            reasons,
+            [
+                ("anthropic".to_owned(), offline.clone()),
+                ("ollama".to_owned(), None),
+                ("openai".to_owned(), offline),
+                ("vllm".to_owned(), None),
+            ]
+        );
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -9,6 +9,7 @@
 //! [`session`] (documents, folders, configuration) with [`edit`] (positions), [`convert`]
 //! (findings → LSP types), [`diagnostics`] (background publishing), [`progress`], [`logging`].
 
+pub mod approvals;
 pub mod convert;
 pub mod diagnostics;
 pub mod edit;

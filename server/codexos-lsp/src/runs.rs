@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use codexos_service::Workspace;
 use codexos_service::agents::{
-    CancellationToken, EventSink, IndexAccess, RunError, RunEvent, RunRequest, RunResult,
-    RunStatus, RunnerOptions, WorkspaceRunner, step_line,
+    Approval, CancellationToken, Decision, EventSink, IndexAccess, RunError, RunEvent, RunRequest,
+    RunResult, RunStatus, RunnerOptions, WorkspaceRunner, step_line,
 };
 use codexos_service::tools::ToolSettingsError;
 use serde::Serialize;
@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{MessageType, NumberOrString, ProgressToken};
 
+use crate::approvals::EditorApprover;
 use crate::editor_writes::EditorWrites;
 use crate::progress::{ProgressStep, create_progress, report_progress};
 use crate::session::Session;
@@ -96,6 +97,9 @@ impl Runs {
                 session,
                 tokio::runtime::Handle::current(),
             ))),
+            // What the policy asks about is asked in the editor, and waits for the answer.
+            approval: Approval::Ask(Arc::new(EditorApprover::new(session))),
+            offline: false,
         };
         // Building a runner loads the system's certificates for its HTTP clients (~14 ms): a
         // worker does it, not the request loop, which meanwhile answers the editor. It stays on
@@ -400,6 +404,9 @@ struct RunEventParams<'a> {
     model: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
+    /// For `decision`: what was asked, the verdict, who decided and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<&'a Decision>,
 }
 
 impl Outgoing {
@@ -431,6 +438,7 @@ impl Outgoing {
             ms: None,
             model: None,
             status: None,
+            decision: None,
         }
     }
 
@@ -516,6 +524,18 @@ impl Outgoing {
                     node: node.as_deref(),
                     text: Some(message),
                     ..self.params("warning")
+                })
+                .await;
+            }
+            RunEvent::Decision { node, decision } => {
+                if let Some(line) = step_line(event) {
+                    self.progress(ProgressStep::Report, Some(line)).await;
+                }
+                self.notify(RunEventParams {
+                    node: node.as_deref(),
+                    text: Some(&decision.to_string()),
+                    decision: Some(decision),
+                    ..self.params("decision")
                 })
                 .await;
             }

@@ -21,6 +21,7 @@ pub use codexos_agent::{
 use codexos_agent::{Chunk, RegistryTools, Retriever, SecretStore, runs_dir, trace};
 use codexos_index::{IndexSettings, SearchMode, SearchRequest, Searcher, Store};
 use codexos_llm::{LlmConfig, Router};
+pub use codexos_policy::{Answer, Approval, Approver, Decision, Prompt, Verdict};
 use codexos_tools::WriteSink;
 use codexos_vault::{Redactor, SecretString, Vault, VaultConfig};
 use futures_util::future::BoxFuture;
@@ -62,6 +63,11 @@ pub struct RunnerOptions {
     pub index: IndexAccess,
     /// Where `write_file` writes: the disk when `None`; the editor shows each write as an edit.
     pub writes: Option<Arc<dyn WriteSink>>,
+    /// Who answers when the policy asks the user (a command, a new host, a plug-in).
+    pub approval: Approval,
+    /// This runner's runs are offline (tools reach no network, only local models answer),
+    /// whatever `codexos.toml` says.
+    pub offline: bool,
 }
 
 /// A runner for one workspace, and what went wrong while gathering its tools.
@@ -77,15 +83,23 @@ impl Workspace {
     /// A runner for this workspace: providers from the environment (`OPENAI_API_KEY`,
     /// `OPENAI_BASE_URL`, …) with the local model (when `scripts/fetch-models` installed it) last
     /// in every fallback chain, the workspace's tools, its index, its vault, and traces under
-    /// `.codexos/runs/`. Starts the MCP servers `codexos.toml` lists; they stop when the runner
-    /// is dropped.
+    /// `.codexos/runs/`. Everything its runs do passes the workspace's gate
+    /// ([`Workspace::gate`]): the tools' calls, a model's call of a tool its node does not list,
+    /// sub-flows (confined to the workspace). MCP servers start when a flow first wants them and
+    /// the gate allows it; they stop when the runner is dropped.
     pub async fn runner(
         &self,
         options: RunnerOptions,
     ) -> Result<WorkspaceRunner, ToolSettingsError> {
         let root = self.root();
         let env: HashMap<String, String> = std::env::vars().collect();
-        let mut router = Router::new(&LlmConfig::from_env(&env));
+        let offline = options.offline || self.requests()?.offline;
+        let gate = self.gate(options.approval, options.offline)?;
+        let mut llm = LlmConfig::from_env(&env);
+        if offline {
+            llm.go_offline();
+        }
+        let mut router = Router::new(&llm);
         if let Some(model) = local_model_file() {
             router.register(
                 codexos_llm::config::LOCAL,
@@ -93,7 +107,7 @@ impl Workspace {
                 None,
             );
         }
-        let registry = self.tool_registry().await?;
+        let registry = self.tool_registry()?;
         let tool_problems = registry
             .problems()
             .iter()
@@ -103,7 +117,7 @@ impl Workspace {
             root: root.to_owned(),
             access: options.index,
         });
-        let mut context = self.tool_context()?.with_search(search.clone());
+        let mut context = self.tool_context(gate.clone())?.with_search(search.clone());
         if let Some(writes) = options.writes {
             context = context.with_write_sink(writes);
         }
@@ -115,6 +129,8 @@ impl Workspace {
             .with_retriever(search)
             .with_secrets(secrets, redactor)
             .record_traces(runs_dir(root))
+            .with_gate(gate)
+            .within_workspace(root)
             .with_limits(Limits {
                 timeout: options.timeout,
                 ..Limits::default()
@@ -460,10 +476,34 @@ pub fn step_line(event: &RunEvent) -> Option<String> {
             node: None,
             message,
         } => format!("warning: {message}"),
+        RunEvent::Decision { node, decision } => return decision_line(node.as_deref(), decision),
         RunEvent::Started { .. } | RunEvent::Token { .. } | RunEvent::Finished { .. } => {
             return None;
         }
     })
+}
+
+/// The line for a decision, when one is worth showing as it happens: refusals, and what the
+/// user, `--yes` or the trust store allowed. Reads and writes the policy allows by default are
+/// only in the trace.
+pub fn decision_line(node: Option<&str>, decision: &Decision) -> Option<String> {
+    let node = node.map(|node| format!("{node}: ")).unwrap_or_default();
+    match (decision.verdict, decision.by) {
+        (Verdict::Allowed, codexos_policy::DecidedBy::Policy) => None,
+        (Verdict::Allowed, by) => Some(format!(
+            "✔ {node}{} allowed by {}: {}",
+            decision.tool,
+            by.as_str(),
+            decision.action
+        )),
+        (Verdict::Refused, by) => Some(format!(
+            "⛔ {node}{} refused by {}: {}: {}",
+            decision.tool,
+            by.as_str(),
+            decision.action,
+            decision.reason
+        )),
+    }
 }
 
 #[cfg(test)]

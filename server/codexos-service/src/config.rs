@@ -29,6 +29,11 @@
 //! args = ["stdio"]
 //! env = { GITHUB_TOOLSETS = "issues" }
 //!
+//! [network]
+//! # No tool reaches the network and only models on this machine answer (a workspace may narrow
+//! # what agents do, never widen it: docs/security.md).
+//! offline = false
+//!
 //! [llm.models]
 //! # Models the checks accept besides the built-ins, with a line that says what each is.
 //! my-finetune = "Our fine-tuned model, served by vLLM"
@@ -62,6 +67,15 @@ pub struct Config {
     pub vault: toml::Table,
     /// MCP servers, read by the tool registry.
     pub mcp: toml::Table,
+    pub network: NetworkConfig,
+}
+
+/// `[network]`: what this workspace's agents may reach.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct NetworkConfig {
+    /// No tool reaches the network; only models on this machine answer.
+    pub offline: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

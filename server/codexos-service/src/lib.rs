@@ -15,6 +15,7 @@ pub mod config;
 pub mod index;
 pub mod search;
 pub mod tools;
+pub mod trust;
 pub mod vault;
 mod workspace;
 

@@ -1,6 +1,9 @@
 //! The workspace's tools: `codexos.toml`'s `[tools]` and `[[mcp.servers]]` turned into a
 //! [`ToolRegistry`] and a [`ToolContext`], the same for the runner, the editor and `codexos mcp`.
 
+use std::sync::Arc;
+
+use codexos_policy::Gate;
 use codexos_tools::mcp::McpConfig;
 use codexos_tools::{ToolConfig, ToolContext, ToolRegistry, ToolSettings};
 use serde::de::DeserializeOwned;
@@ -18,10 +21,14 @@ pub struct ToolSettingsError {
 }
 
 impl Workspace {
-    /// What tools may do here (`[tools]`), with the defaults for every key the file leaves out.
+    /// `[tools]` as written: limits, and what the workspace asks of the policy.
+    pub fn tool_settings(&self) -> Result<ToolSettings, ToolSettingsError> {
+        self.section("tools", &self.config().config.tools.registry)
+    }
+
+    /// How tools run here (`[tools]`), with the defaults for every key the file leaves out.
     pub fn tool_config(&self) -> Result<ToolConfig, ToolSettingsError> {
-        let settings: ToolSettings = self.section("tools", &self.config().config.tools.registry)?;
-        Ok(settings.into())
+        Ok(self.tool_settings()?.into())
     }
 
     /// The MCP servers `codexos.toml` lists.
@@ -29,23 +36,22 @@ impl Workspace {
         self.section("mcp", &self.config().config.mcp)
     }
 
-    /// A context for tool calls in this workspace: its root and `[tools]` settings, atomic writes
-    /// to disk and no index (the caller adds a write sink, an index and a cancellation token).
-    pub fn tool_context(&self) -> Result<ToolContext, ToolSettingsError> {
-        Ok(ToolContext::new(self.root()).with_config(self.tool_config()?))
+    /// A context for tool calls in this workspace: its root and `[tools]` settings, `gate`
+    /// (the workspace's: [`Workspace::gate`]), atomic writes to disk and no index (the caller
+    /// adds a write sink, an index and a cancellation token).
+    pub fn tool_context(&self, gate: Arc<dyn Gate>) -> Result<ToolContext, ToolSettingsError> {
+        Ok(ToolContext::new(self.root())
+            .with_config(self.tool_config()?)
+            .with_gate(gate))
     }
 
-    /// The built-in tools, the `tools/` folder's plug-ins and the tools of every MCP server in
-    /// `codexos.toml` (started now, each given `[tools] timeout_secs` to answer). Servers that
-    /// fail are in [`ToolRegistry::problems`]; they stop when the registry is dropped.
-    pub async fn tool_registry(&self) -> Result<ToolRegistry, ToolSettingsError> {
+    /// The built-in tools, the `tools/` folder's plug-ins and the MCP servers of `codexos.toml`:
+    /// a server starts when a flow first wants one of its tools and the gate allows it (each
+    /// given `[tools] timeout_secs` to answer), and stops when the registry is dropped.
+    pub fn tool_registry(&self) -> Result<ToolRegistry, ToolSettingsError> {
         let timeout = self.tool_config()?.timeout;
         let servers = self.mcp_config()?.servers;
-        let mut registry = ToolRegistry::for_workspace(self.root());
-        registry
-            .connect_mcp_servers(&servers, self.root(), timeout)
-            .await;
-        Ok(registry)
+        Ok(ToolRegistry::for_workspace(self.root()).with_mcp_servers(&servers, timeout))
     }
 
     fn section<T: DeserializeOwned>(
@@ -96,8 +102,9 @@ args = ["stdio"]
 env = { GITHUB_TOOLSETS = "issues" }
 "#,
         );
+        let settings = workspace.tool_settings().unwrap_or_default();
+        assert!(settings.allow_shell && !settings.allow_python);
         let tools = workspace.tool_config().unwrap_or_default();
-        assert!(tools.allow_shell && !tools.allow_python);
         assert_eq!(tools.timeout, std::time::Duration::from_secs(5));
         assert_eq!(tools.max_output_bytes, 64 * 1024);
         let servers = workspace.mcp_config().unwrap_or_default().servers;

@@ -4,18 +4,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use codexos_policy::{Decision, Gate, PolicyGate};
 use tokio_util::sync::CancellationToken;
 
 use crate::search::Search;
 use crate::write::{AtomicWriteSink, WriteSink};
 
-/// What the workspace allows tools to do (`codexos.toml`'s `[tools]` table).
+/// How tools run in the workspace (`codexos.toml`'s `[tools]` table). What they may do at all
+/// is the policy's to decide ([`ToolContext::gate`]): `allow_shell` and `allow_python` are
+/// requests to it, read by [`ToolSettings`], never grants.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolConfig {
-    /// `allow_shell`: the `shell` tool runs commands (off by default).
-    pub allow_shell: bool,
-    /// `allow_python`: the `python` tool runs code (off by default).
-    pub allow_python: bool,
     /// `python`: the interpreter the `python` tool starts.
     pub python: String,
     /// `timeout_secs`: how long a command (shell, python, plug-in, MCP call) may run.
@@ -31,8 +30,6 @@ pub struct ToolConfig {
 impl Default for ToolConfig {
     fn default() -> ToolConfig {
         ToolConfig {
-            allow_shell: false,
-            allow_python: false,
             python: "python3".to_owned(),
             timeout: Duration::from_secs(30),
             max_output_bytes: 64 * 1024,
@@ -47,7 +44,9 @@ impl Default for ToolConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ToolSettings {
+    /// The workspace asks for the `shell` tool (each command still needs the user).
     pub allow_shell: bool,
+    /// The workspace asks for the `python` tool (each program still needs the user).
     pub allow_python: bool,
     pub python: Option<String>,
     pub timeout_secs: Option<u64>,
@@ -60,8 +59,6 @@ impl From<ToolSettings> for ToolConfig {
     fn from(settings: ToolSettings) -> ToolConfig {
         let defaults = ToolConfig::default();
         ToolConfig {
-            allow_shell: settings.allow_shell,
-            allow_python: settings.allow_python,
             python: settings.python.unwrap_or(defaults.python),
             timeout: settings
                 .timeout_secs
@@ -77,6 +74,9 @@ impl From<ToolSettings> for ToolConfig {
     }
 }
 
+/// Receives every decision the gate makes, for the run's trace.
+pub type Audit = Arc<dyn Fn(&Decision) + Send + Sync>;
+
 /// Everything one tool call may use. Cheap to clone (shared parts are behind `Arc`s).
 #[derive(Clone)]
 pub struct ToolContext {
@@ -89,18 +89,44 @@ pub struct ToolContext {
     pub writes: Arc<dyn WriteSink>,
     /// The workspace index, once built; `search_workspace` says "index not built" without it.
     pub search: Option<Arc<dyn Search>>,
+    /// Decides, before each call runs, whether it may do what it would do.
+    pub gate: Arc<dyn Gate>,
+    /// Told every decision (`None`: decisions are only logged).
+    pub audit: Option<Audit>,
+    /// Who calls, for the user's prompt (`node \`fix\` of \`triage\``).
+    pub asker: Option<String>,
 }
 
 impl ToolContext {
-    /// A context with the default configuration, atomic writes to disk and no index.
+    /// A context with the default configuration, atomic writes to disk, no index, and the
+    /// policy's defaults with nobody to ask (commands, plug-ins, MCP and the network refused).
     pub fn new(workspace_root: impl Into<PathBuf>) -> ToolContext {
+        let workspace_root = workspace_root.into();
         ToolContext {
-            workspace_root: workspace_root.into(),
+            gate: Arc::new(PolicyGate::defaults(&workspace_root)),
+            workspace_root,
             config: Arc::new(ToolConfig::default()),
             cancellation: CancellationToken::new(),
             writes: Arc::new(AtomicWriteSink),
             search: None,
+            audit: None,
+            asker: None,
         }
+    }
+
+    pub fn with_gate(mut self, gate: Arc<dyn Gate>) -> ToolContext {
+        self.gate = gate;
+        self
+    }
+
+    pub fn with_audit(mut self, audit: Audit) -> ToolContext {
+        self.audit = Some(audit);
+        self
+    }
+
+    pub fn with_asker(mut self, asker: impl Into<String>) -> ToolContext {
+        self.asker = Some(asker.into());
+        self
     }
 
     pub fn with_config(mut self, config: ToolConfig) -> ToolContext {
@@ -131,6 +157,7 @@ impl std::fmt::Debug for ToolContext {
             .field("config", &self.config)
             .field("cancelled", &self.cancellation.is_cancelled())
             .field("search", &self.search.is_some())
+            .field("asker", &self.asker)
             .finish_non_exhaustive()
     }
 }

@@ -34,8 +34,9 @@ pub enum ToolError {
         tool: String,
         errors: Vec<ArgumentError>,
     },
-    #[error("{tool}: disabled; set `[tools] {key} = true` in codexos.toml to allow it")]
-    Disabled { tool: String, key: &'static str },
+    /// The policy (or the user) refused the call before it ran.
+    #[error("{tool}: refused: {reason}")]
+    Refused { tool: String, reason: String },
     #[error("{tool}: `{path}` is outside the workspace: {reason}")]
     OutsideWorkspace {
         tool: String,
@@ -68,7 +69,7 @@ impl ToolError {
         match self {
             ToolError::UnknownTool { name, .. } => name,
             ToolError::InvalidArguments { tool, .. }
-            | ToolError::Disabled { tool, .. }
+            | ToolError::Refused { tool, .. }
             | ToolError::OutsideWorkspace { tool, .. }
             | ToolError::Io { tool, .. }
             | ToolError::IndexNotBuilt { tool }

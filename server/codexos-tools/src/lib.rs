@@ -26,9 +26,10 @@ mod search;
 mod workspace_path;
 mod write;
 
-pub use context::{ToolConfig, ToolContext, ToolSettings};
+pub use codexos_policy::{Action, Capabilities, Capability, Decision, Gate};
+pub use context::{Audit, ToolConfig, ToolContext, ToolSettings};
 pub use error::{ArgumentError, ToolError};
 pub use registry::{AsyncTool, Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
 pub use search::{Search, SearchError, SearchHit};
-pub use workspace_path::{WorkspacePathError, resolve_in_workspace};
+pub use workspace_path::{WorkspacePathError, relative_to_workspace, resolve_in_workspace};
 pub use write::{AtomicWriteSink, FileWrite, RecordingWriteSink, WriteSink};

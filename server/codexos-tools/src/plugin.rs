@@ -19,6 +19,11 @@
 //! `timeout_secs` (default: `[tools] timeout_secs`). Its stdout is the tool's text (and its data,
 //! when stdout is JSON); a non-zero exit is an error quoting stderr.
 //!
+//! A plug-in runs a command, so the policy pins it: [`crate::Tool::action`] names it with a hash
+//! of the tool file as loaded and of every file its command names (a script beside it, `./x.py`,
+//! or a workspace file such as `scripts/x.sh`), and the gate runs it only while that hash is the
+//! one the user approved.
+//!
 //! A broken file is reported ([`ToolProblem`], naming the file and the field) and skipped; the
 //! others still load.
 //!
@@ -31,12 +36,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use codexos_policy::{Action, Capabilities, Capability};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::builtin::{CommandSpec, command_result, run_command};
 use crate::context::ToolContext;
 use crate::error::ToolError;
+use crate::mcp::shell_word;
 use crate::registry::{AsyncTool, Registered, ToolInfo, ToolOutput, ToolProblem, ToolSource};
 use crate::schema::ArgumentSchema;
 
@@ -73,10 +80,49 @@ struct ToolFile {
 /// A command described by a tool file.
 struct PluginTool {
     info: ToolInfo,
+    file: PathBuf,
     folder: PathBuf,
     command: Vec<String>,
     json_on_stdin: bool,
     timeout: Option<Duration>,
+    /// blake3 of the tool file's bytes this tool was loaded from.
+    file_hash: blake3::Hash,
+}
+
+impl PluginTool {
+    /// The command line for `args`.
+    fn argv(&self, args: &Value) -> Vec<String> {
+        self.command
+            .iter()
+            .map(|part| {
+                if part.starts_with("./") || part.starts_with("../") {
+                    self.folder.join(part).display().to_string()
+                } else {
+                    fill(part, args)
+                }
+            })
+            .collect()
+    }
+
+    /// The tool file as loaded, then every file its command names (by `./`, `../` or a
+    /// workspace-relative path), each with its name, so editing any of them changes the hash.
+    fn hash(&self, workspace_root: &Path) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.file_hash.as_bytes());
+        for part in self.command.iter().filter(|part| !part.contains("{{")) {
+            let named = if part.starts_with("./") || part.starts_with("../") {
+                self.folder.join(part)
+            } else {
+                workspace_root.join(part)
+            };
+            if let Ok(bytes) = std::fs::read(&named) {
+                hasher.update(part.as_bytes());
+                hasher.update(&(bytes.len() as u64).to_le_bytes());
+                hasher.update(&bytes);
+            }
+        }
+        format!("blake3:{}", hasher.finalize().to_hex())
+    }
 }
 
 impl AsyncTool for PluginTool {
@@ -84,19 +130,30 @@ impl AsyncTool for PluginTool {
         &self.info
     }
 
+    fn action(&self, args: &Value, ctx: &ToolContext) -> Result<Action, ToolError> {
+        let file = self
+            .file
+            .strip_prefix(&ctx.workspace_root)
+            .unwrap_or(&self.file)
+            .display()
+            .to_string();
+        let command = self
+            .argv(args)
+            .iter()
+            .map(|word| shell_word(word))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Action::Plugin {
+            name: self.info.name.clone(),
+            file,
+            command,
+            hash: self.hash(&ctx.workspace_root),
+        })
+    }
+
     async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let name = &self.info.name;
-        let argv: Vec<String> = self
-            .command
-            .iter()
-            .map(|part| {
-                if part.starts_with("./") || part.starts_with("../") {
-                    self.folder.join(part).display().to_string()
-                } else {
-                    fill(part, &args)
-                }
-            })
-            .collect();
+        let argv = self.argv(&args);
         let stdin = self
             .json_on_stdin
             .then(|| serde_json::to_vec(&args).unwrap_or_default());
@@ -164,7 +221,10 @@ fn load(path: &Path, name: &str) -> Result<Registered, ToolProblem> {
             ),
         ));
     }
-    let text = std::fs::read_to_string(path).map_err(|error| problem("", error.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|error| problem("", error.to_string()))?;
+    let file_hash = blake3::hash(&bytes);
+    let text = String::from_utf8(bytes)
+        .map_err(|error| problem("", format!("not UTF-8 text: {error}")))?;
     let value: Value =
         serde_json::from_str(&text).map_err(|error| problem("", format!("not JSON: {error}")))?;
     if let Err(ToolError::InvalidArguments { errors, .. }) =
@@ -206,7 +266,11 @@ fn load(path: &Path, name: &str) -> Result<Registered, ToolProblem> {
             source: ToolSource::Plugin {
                 path: path.to_owned(),
             },
+            // A command can do anything its program does.
+            capabilities: Capabilities::of(&Capability::ALL),
         },
+        file: path.to_owned(),
+        file_hash,
         folder: path.parent().map(Path::to_owned).unwrap_or_default(),
         command: file.command,
         json_on_stdin: file.stdin.as_deref() != Some("none"),

@@ -1,9 +1,12 @@
-//! The one place the runner, the editor and `codexos mcp` find and call tools.
+//! The one place the runner, the editor and `codexos mcp` find and call tools, and the one place
+//! every call passes the policy's gate: a call runs only after [`ToolContext::gate`] allowed
+//! what it would do ([`Tool::action`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use codexos_policy::{Action, Capabilities, Decision};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -60,6 +63,8 @@ pub struct ToolInfo {
     /// A JSON Schema (draft 2020-12 or older) for the arguments object.
     pub input_schema: Value,
     pub source: ToolSource,
+    /// What its calls can do; each call says exactly what in [`Tool::action`].
+    pub capabilities: Capabilities,
 }
 
 /// What a tool returns.
@@ -85,10 +90,14 @@ impl ToolOutput {
     }
 }
 
-/// A callable tool. Arguments reach [`Tool::call`] only after they matched `info().input_schema`.
+/// A callable tool. Arguments reach [`Tool::action`] and [`Tool::call`] only after they matched
+/// `info().input_schema`, and `call` runs only after the gate allowed what `action` said.
 /// Implement [`AsyncTool`] instead to write the call as an `async fn`.
 pub trait Tool: Send + Sync {
     fn info(&self) -> &ToolInfo;
+    /// Exactly what a call with `args` would do: the path it would write, the command it would
+    /// run, the URL it would fetch. Its capability is one of `info().capabilities`.
+    fn action(&self, args: &Value, ctx: &ToolContext) -> Result<Action, ToolError>;
     fn call<'a>(
         &'a self,
         args: Value,
@@ -99,6 +108,8 @@ pub trait Tool: Send + Sync {
 /// A tool whose call is an `async fn`; every `AsyncTool` is a [`Tool`].
 pub trait AsyncTool: Send + Sync {
     fn info(&self) -> &ToolInfo;
+    /// As [`Tool::action`].
+    fn action(&self, args: &Value, ctx: &ToolContext) -> Result<Action, ToolError>;
     fn run(
         &self,
         args: Value,
@@ -109,6 +120,10 @@ pub trait AsyncTool: Send + Sync {
 impl<T: AsyncTool> Tool for T {
     fn info(&self) -> &ToolInfo {
         AsyncTool::info(self)
+    }
+
+    fn action(&self, args: &Value, ctx: &ToolContext) -> Result<Action, ToolError> {
+        AsyncTool::action(self, args, ctx)
     }
 
     fn call<'a>(
@@ -133,13 +148,23 @@ impl Registered {
     }
 }
 
+/// An MCP server from `codexos.toml`: started the first time one of its tools is wanted, and
+/// only once the gate allowed it.
+struct McpSlot {
+    config: McpServerConfig,
+    started: tokio::sync::OnceCell<Result<Vec<Arc<Registered>>, ToolProblem>>,
+}
+
 /// Every tool a workspace offers: built-ins and registered tools first, then plug-ins, then
 /// the tools of MCP servers.
 pub struct ToolRegistry {
     tools: Vec<Arc<Registered>>,
     plugins: Option<PluginFolder>,
-    mcp_tools: Vec<Arc<Registered>>,
-    mcp_problems: Vec<ToolProblem>,
+    mcp: Vec<McpSlot>,
+    /// How long an MCP server gets to start and list its tools.
+    mcp_timeout: Duration,
+    /// Tools of started MCP servers whose schema does not compile.
+    mcp_problems: Mutex<Vec<ToolProblem>>,
 }
 
 impl ToolRegistry {
@@ -148,8 +173,9 @@ impl ToolRegistry {
         ToolRegistry {
             tools: Vec::new(),
             plugins: None,
-            mcp_tools: Vec::new(),
-            mcp_problems: Vec::new(),
+            mcp: Vec::new(),
+            mcp_timeout: Duration::from_secs(30),
+            mcp_problems: Mutex::new(Vec::new()),
         }
     }
 
@@ -176,36 +202,24 @@ impl ToolRegistry {
         self
     }
 
-    /// Starts the MCP servers (concurrently, each within `timeout`) and adds their tools as
-    /// `<server>.<tool>`. A server that fails is reported by [`ToolRegistry::problems`]; the
-    /// others still join. The servers run until the registry is dropped.
-    pub async fn connect_mcp_servers(
-        &mut self,
+    /// Adds MCP servers, not started: each starts (within `timeout`, in the workspace root)
+    /// the first time a call or [`ToolRegistry::prepare`] wants one of its tools, `<server>.<tool>`,
+    /// and only if the gate allows [`Action::McpServer`]. A started server runs until the
+    /// registry is dropped.
+    pub fn with_mcp_servers(
+        mut self,
         servers: &[McpServerConfig],
-        workspace_root: &Path,
         timeout: Duration,
-    ) {
-        let connections = servers
+    ) -> ToolRegistry {
+        self.mcp = servers
             .iter()
-            .map(|server| mcp::client::connect(server, workspace_root, timeout));
-        for connected in futures::future::join_all(connections).await {
-            match connected {
-                Ok(tools) => {
-                    for tool in tools {
-                        let info = tool.info().clone();
-                        match Registered::new(tool) {
-                            Ok(registered) => self.mcp_tools.push(Arc::new(registered)),
-                            Err(error) => self.mcp_problems.push(ToolProblem {
-                                origin: format!("MCP tool `{}`", info.name),
-                                field: "inputSchema".to_owned(),
-                                message: format!("not a valid JSON Schema: {error}"),
-                            }),
-                        }
-                    }
-                }
-                Err(problem) => self.mcp_problems.push(problem),
-            }
-        }
+            .map(|config| McpSlot {
+                config: config.clone(),
+                started: tokio::sync::OnceCell::new(),
+            })
+            .collect();
+        self.mcp_timeout = timeout;
+        self
     }
 
     /// Adds a tool; a tool of the same name is replaced. Fails when its schema does not compile.
@@ -218,7 +232,7 @@ impl ToolRegistry {
     }
 
     /// Every tool: built-ins and registered ones, then plug-ins (reloaded if their files
-    /// changed), then MCP servers' tools.
+    /// changed), then the tools of MCP servers that have started.
     pub fn list(&self) -> Vec<ToolInfo> {
         self.all()
             .iter()
@@ -229,19 +243,54 @@ impl ToolRegistry {
     /// What could not be loaded, each naming its file (or server) and field.
     pub fn problems(&self) -> Vec<ToolProblem> {
         let mut problems = self.plugin_tools().1;
-        problems.extend(self.mcp_problems.iter().cloned());
+        for slot in &self.mcp {
+            if let Some(Err(problem)) = slot.started.get() {
+                problems.push(problem.clone());
+            }
+        }
+        problems.extend(lock(&self.mcp_problems).iter().cloned());
         problems
     }
 
-    /// Calls `name` with `args` after checking them against its schema.
+    /// Starts, through the gate, the MCP servers whose tools `names` lists (`<server>.<tool>`),
+    /// so [`ToolRegistry::list`] has their tools; what failed or was refused is returned.
+    pub async fn prepare(&self, names: &[String], ctx: &ToolContext) -> Vec<ToolError> {
+        let mut failures = Vec::new();
+        for slot in &self.mcp {
+            let wanted = names.iter().any(|name| {
+                name.split_once('.')
+                    .is_some_and(|(server, _)| server == slot.config.name)
+            });
+            if wanted && let Err(error) = self.start(slot, ctx).await {
+                failures.push(error);
+            }
+        }
+        failures
+    }
+
+    /// What a call of `name` with `args` would do, without asking anyone or running anything
+    /// (`None` for a tool that is not loaded, or arguments it cannot read).
+    pub fn action_of(&self, name: &str, args: &Value, ctx: &ToolContext) -> Option<Action> {
+        self.all()
+            .iter()
+            .find(|registered| registered.tool.info().name == name)?
+            .tool
+            .action(args, ctx)
+            .ok()
+    }
+
+    /// Calls `name` with `args`: checks them against its schema, asks the gate about what the
+    /// call would do (every decision goes to `ctx.audit`), and runs it only if allowed.
     pub async fn call(
         &self,
         name: &str,
         args: Value,
         ctx: &ToolContext,
     ) -> Result<ToolOutput, ToolError> {
-        let registered = self.find(name)?;
+        let registered = self.find(name, ctx).await?;
         registered.schema.check(name, &args)?;
+        let action = registered.tool.action(&args, ctx)?;
+        authorize(name, &action, ctx).await?;
         if ctx.cancellation.is_cancelled() {
             return Err(ToolError::Cancelled {
                 tool: name.to_owned(),
@@ -264,23 +313,109 @@ impl ToolRegistry {
     fn all(&self) -> Vec<Arc<Registered>> {
         let mut all = self.tools.clone();
         all.extend(self.plugin_tools().0);
-        all.extend(self.mcp_tools.iter().cloned());
+        for slot in &self.mcp {
+            if let Some(Ok(tools)) = slot.started.get() {
+                all.extend(tools.iter().cloned());
+            }
+        }
         all
     }
 
-    fn find(&self, name: &str) -> Result<Arc<Registered>, ToolError> {
+    /// The tool called `name`, starting its MCP server (through the gate) if it has one.
+    async fn find(&self, name: &str, ctx: &ToolContext) -> Result<Arc<Registered>, ToolError> {
+        let found = |all: &[Arc<Registered>]| {
+            all.iter()
+                .find(|registered| registered.tool.info().name == name)
+                .cloned()
+        };
         let all = self.all();
-        if let Some(found) = all
-            .iter()
-            .find(|registered| registered.tool.info().name == name)
-        {
-            return Ok(Arc::clone(found));
+        if let Some(registered) = found(&all) {
+            return Ok(registered);
         }
+        if let Some((server, _)) = name.split_once('.')
+            && let Some(slot) = self.mcp.iter().find(|slot| slot.config.name == server)
+            && slot.started.get().is_none()
+        {
+            self.start(slot, ctx).await?;
+            if let Some(registered) = found(&self.all()) {
+                return Ok(registered);
+            }
+        }
+        let all = self.all();
         Err(ToolError::UnknownTool {
             name: name.to_owned(),
             suggestion: closest(name, all.iter().map(|r| r.tool.info().name.as_str())),
         })
     }
+
+    /// Starts `slot`'s server once the gate allows it; a server that fails to start is not
+    /// tried again (its problem is in [`ToolRegistry::problems`]).
+    async fn start(&self, slot: &McpSlot, ctx: &ToolContext) -> Result<(), ToolError> {
+        if let Some(started) = slot.started.get() {
+            return started
+                .as_ref()
+                .map(|_| ())
+                .map_err(|problem| failed_start(&slot.config, problem));
+        }
+        let action = mcp::start_action(&slot.config);
+        authorize(&slot.config.name, &action, ctx).await?;
+        let started = slot
+            .started
+            .get_or_init(|| async {
+                let tools =
+                    mcp::client::connect(&slot.config, &ctx.workspace_root, self.mcp_timeout)
+                        .await?;
+                let mut registered = Vec::new();
+                for tool in tools {
+                    let info = tool.info().clone();
+                    match Registered::new(tool) {
+                        Ok(tool) => registered.push(Arc::new(tool)),
+                        Err(error) => lock(&self.mcp_problems).push(ToolProblem {
+                            origin: format!("MCP tool `{}`", info.name),
+                            field: "inputSchema".to_owned(),
+                            message: format!("not a valid JSON Schema: {error}"),
+                        }),
+                    }
+                }
+                Ok(registered)
+            })
+            .await;
+        started
+            .as_ref()
+            .map(|_| ())
+            .map_err(|problem| failed_start(&slot.config, problem))
+    }
+}
+
+fn failed_start(config: &McpServerConfig, problem: &ToolProblem) -> ToolError {
+    ToolError::Failed {
+        tool: config.name.clone(),
+        message: problem.to_string(),
+    }
+}
+
+/// Asks the gate about `action`, tells `ctx.audit`, and turns a refusal into an error.
+async fn authorize(tool: &str, action: &Action, ctx: &ToolContext) -> Result<(), ToolError> {
+    let decision: Decision = tokio::select! {
+        decision = ctx.gate.decide(tool, action, ctx.asker.as_deref()) => decision,
+        () = ctx.cancellation.cancelled() => return Err(ToolError::Cancelled { tool: tool.to_owned() }),
+    };
+    match &ctx.audit {
+        Some(audit) => audit(&decision),
+        None => tracing::info!(tool, "{decision}"),
+    }
+    if decision.allowed() {
+        Ok(())
+    } else {
+        Err(ToolError::Refused {
+            tool: tool.to_owned(),
+            reason: decision.reason,
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 /// The known name closest to `name`, if it is close enough to be a typo.

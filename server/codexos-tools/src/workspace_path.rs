@@ -70,6 +70,25 @@ pub fn resolve_in_workspace(root: &Path, relative: &str) -> Result<PathBuf, Work
     Ok(real)
 }
 
+/// `real` (a path [`resolve_in_workspace`] returned) relative to the real root, `/`-separated:
+/// how the policy names a file.
+pub fn relative_to_workspace(root: &Path, real: &Path) -> Result<String, WorkspacePathError> {
+    let real_root = root.canonicalize().map_err(|error| {
+        WorkspacePathError::Unresolvable(format!("{}: {error}", root.display()))
+    })?;
+    let relative = real.strip_prefix(&real_root).map_err(|_| {
+        WorkspacePathError::Unresolvable(format!("{} is not below the root", real.display()))
+    })?;
+    let names: Vec<String> = relative
+        .components()
+        .map(|component| component.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if names.is_empty() {
+        return Err(WorkspacePathError::Empty);
+    }
+    Ok(names.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +117,25 @@ mod tests {
         assert_eq!(
             resolve_in_workspace(dir.path(), "."),
             Err(WorkspacePathError::Empty)
+        );
+    }
+
+    #[test]
+    fn a_link_to_a_protected_file_is_named_by_where_it_leads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/config"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path().join(".git/config"), dir.path().join("notes.txt"))
+            .unwrap();
+        let real = resolve_in_workspace(dir.path(), "notes.txt").unwrap();
+        assert_eq!(
+            relative_to_workspace(dir.path(), &real).as_deref(),
+            Ok(".git/config")
+        );
+        let new = resolve_in_workspace(dir.path(), "src/new.rs").unwrap();
+        assert_eq!(
+            relative_to_workspace(dir.path(), &new).as_deref(),
+            Ok("src/new.rs")
         );
     }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use codexos_policy::{Approval, GateConfig, PolicyGate, WorkspaceRequests};
 use codexos_tools::{RecordingWriteSink, ToolConfig, ToolContext, ToolError, ToolRegistry};
 use expect_test::expect;
 use serde_json::{Value, json};
@@ -27,10 +28,25 @@ fn error_text(result: Result<codexos_tools::ToolOutput, ToolError>) -> String {
     }
 }
 
+/// A context whose workspace asks for `shell` and `python` and whose user says yes to
+/// everything the policy asks about (as `codexos run --yes` does).
 fn allowing(root: &Path, config: impl FnOnce(&mut ToolConfig)) -> ToolContext {
     let mut settings = ToolConfig::default();
     config(&mut settings);
-    ToolContext::new(root).with_config(settings)
+    let gate = PolicyGate::new(GateConfig {
+        root: root.to_owned(),
+        requests: WorkspaceRequests {
+            allow_shell: true,
+            allow_python: true,
+            offline: false,
+        },
+        offline: false,
+        trust: None,
+        approval: Approval::Yes,
+    });
+    ToolContext::new(root)
+        .with_config(settings)
+        .with_gate(Arc::new(gate))
 }
 
 #[test]
@@ -194,16 +210,16 @@ fn search_workspace_without_an_index_says_it_is_not_built() {
 }
 
 #[test]
-fn shell_and_python_are_disabled_until_codexos_toml_allows_them() {
+fn shell_and_python_are_refused_until_codexos_toml_asks_for_them() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = ToolContext::new(dir.path());
-    expect!["shell: disabled; set `[tools] allow_shell = true` in codexos.toml to allow it"]
+    expect!["shell: refused: `shell` is off in this workspace: it exists only when codexos.toml sets `[tools] allow_shell = true`, and even then runs only what you approve"]
         .assert_eq(&error_text(call(
             &ctx,
             "shell",
             json!({ "command": "touch ran" }),
         )));
-    expect!["python: disabled; set `[tools] allow_python = true` in codexos.toml to allow it"]
+    expect!["python: refused: `python` is off in this workspace: it exists only when codexos.toml sets `[tools] allow_python = true`, and even then runs only what you approve"]
         .assert_eq(&error_text(call(
             &ctx,
             "python",
@@ -213,9 +229,79 @@ fn shell_and_python_are_disabled_until_codexos_toml_allows_them() {
 }
 
 #[test]
+fn a_requested_shell_still_runs_nothing_that_nobody_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = PolicyGate::new(GateConfig {
+        root: dir.path().to_owned(),
+        requests: WorkspaceRequests {
+            allow_shell: true,
+            ..WorkspaceRequests::default()
+        },
+        offline: false,
+        trust: None,
+        approval: Approval::Nobody {
+            why: "nobody can be asked here".to_owned(),
+        },
+    });
+    let decisions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = decisions.clone();
+    let ctx = ToolContext::new(dir.path())
+        .with_gate(Arc::new(gate))
+        .with_audit(Arc::new(move |decision| {
+            seen.lock().unwrap().push(decision.to_string());
+        }));
+    expect!["shell: refused: agents run commands only with your approval, and nobody can be asked here; to allow it: codexos trust allow command 'touch ran'"]
+        .assert_eq(&error_text(call(
+            &ctx,
+            "shell",
+            json!({ "command": "touch ran" }),
+        )));
+    assert!(!dir.path().join("ran").exists());
+    expect![[r#"
+        [
+            "refused by policy: run the shell command `touch ran`: agents run commands only with your approval, and nobody can be asked here; to allow it: codexos trust allow command 'touch ran'",
+        ]
+    "#]]
+    .assert_debug_eq(&decisions.lock().unwrap());
+}
+
+#[test]
+fn writes_to_protected_paths_are_refused_even_through_a_symbolic_link() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join(".git/config"), "[core]\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join(".git/config"), dir.path().join("notes.txt"))
+        .unwrap();
+    let ctx = allowing(dir.path(), |_| {});
+    for path in [
+        "codexos.toml",
+        "tools/helper.tool.json",
+        ".git/config",
+        "notes.txt",
+    ] {
+        let result = call(
+            &ctx,
+            "write_file",
+            json!({ "path": path, "content": "[core]\nfsmonitor = touch pwned\n" }),
+        );
+        let error = error_text(result);
+        assert!(
+            error.starts_with("write_file: refused: `"),
+            "{path}: {error}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".git/config")).unwrap(),
+        "[core]\n"
+    );
+    assert!(!dir.path().join("codexos.toml").exists());
+    assert!(!dir.path().join("tools").exists());
+}
+
+#[test]
 fn shell_runs_in_the_workspace_and_a_failing_command_quotes_its_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = allowing(dir.path(), |config| config.allow_shell = true);
+    let ctx = allowing(dir.path(), |_| {});
     let output = call(
         &ctx,
         "shell",
@@ -234,7 +320,7 @@ fn shell_runs_in_the_workspace_and_a_failing_command_quotes_its_stderr() {
 #[test]
 fn python_runs_a_program_given_on_stdin() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = allowing(dir.path(), |config| config.allow_python = true);
+    let ctx = allowing(dir.path(), |_| {});
     let output = call(
         &ctx,
         "python",
@@ -247,10 +333,7 @@ fn python_runs_a_program_given_on_stdin() {
 #[test]
 fn shell_output_beyond_the_cap_is_cut_and_flagged() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = allowing(dir.path(), |config| {
-        config.allow_shell = true;
-        config.max_output_bytes = 1000;
-    });
+    let ctx = allowing(dir.path(), |config| config.max_output_bytes = 1000);
     let output = call(&ctx, "shell", json!({ "command": "yes | head -c 1000000" })).unwrap();
     assert_eq!(output.text.len(), 1000);
     assert_eq!(output.data.unwrap()["truncated"], json!(true));
@@ -296,7 +379,7 @@ fn assert_group_gone(group_file: &Path) {
 #[test]
 fn a_shell_command_past_its_timeout_is_killed_with_its_whole_process_group() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = allowing(dir.path(), |config| config.allow_shell = true);
+    let ctx = allowing(dir.path(), |_| {});
     let started = Instant::now();
     let result = call(
         &ctx,
@@ -312,7 +395,7 @@ fn a_shell_command_past_its_timeout_is_killed_with_its_whole_process_group() {
 #[test]
 fn background_children_do_not_outlive_a_finished_command() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = allowing(dir.path(), |config| config.allow_shell = true);
+    let ctx = allowing(dir.path(), |_| {});
     let output = call(
         &ctx,
         "shell",
@@ -326,7 +409,7 @@ fn background_children_do_not_outlive_a_finished_command() {
 #[test]
 fn cancelling_a_call_kills_the_running_command() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = allowing(dir.path(), |config| config.allow_shell = true);
+    let ctx = allowing(dir.path(), |_| {});
     let cancel = ctx.cancellation.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

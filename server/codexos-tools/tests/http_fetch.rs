@@ -1,5 +1,7 @@
 //! `http_fetch` against a real HTTP server on loopback.
 
+mod common;
+
 use std::time::Duration;
 
 use codexos_tools::{ToolConfig, ToolContext, ToolError, ToolOutput, ToolRegistry};
@@ -39,7 +41,7 @@ fn response(status: &str, body: &str) -> String {
 
 async fn fetch(config: ToolConfig, args: Value) -> Result<ToolOutput, ToolError> {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = ToolContext::new(dir.path()).with_config(config);
+    let ctx = common::approving(dir.path()).with_config(config);
     ToolRegistry::with_builtins()
         .call("http_fetch", args, &ctx)
         .await
@@ -105,4 +107,52 @@ async fn only_http_urls_are_accepted() {
     .unwrap_err();
     expect![[r#"http_fetch: invalid arguments: `/url`: "file:///etc/passwd" does not match "^[hH][tT][tT][pP][sS]?://""#]]
         .assert_eq(&error.to_string());
+}
+
+#[tokio::test]
+async fn nothing_is_sent_to_a_host_the_user_did_not_allow() {
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let counter = received.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let error = ToolRegistry::with_builtins()
+        .call(
+            "http_fetch",
+            json!({ "url": format!("http://{address}/collect"), "method": "POST", "body": "workspace text" }),
+            &ToolContext::new(dir.path()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "http_fetch: refused: agents send POST requests only to hosts you allow for POST"
+        ),
+        "{error}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_redirect_is_reported_and_not_followed() {
+    let target = serve(Some(response("200 OK", "the other host"))).await;
+    let redirect = format!(
+        "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    let url = serve(Some(redirect)).await;
+    let error = fetch(ToolConfig::default(), json!({ "url": url.clone() }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "http_fetch: GET {url}: answered 302 Found, redirecting to `{target}`: redirects are not followed; fetch that URL to follow it (it is decided like any other)"
+        )
+    );
 }

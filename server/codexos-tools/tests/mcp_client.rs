@@ -1,12 +1,14 @@
 //! MCP servers from `codexos.toml` as tool sources: a real MCP server over stdio
 //! (`codexos-mcp-demo`, written against rmcp's server side) called through the registry.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use codexos_tools::mcp::McpServerConfig;
-use codexos_tools::{ToolConfig, ToolContext, ToolRegistry, ToolSource};
+use codexos_tools::{ToolConfig, ToolRegistry, ToolSource};
 use expect_test::expect;
 use serde_json::{Value, json};
 
@@ -20,11 +22,15 @@ fn demo(name: &str) -> McpServerConfig {
     }
 }
 
+/// A registry with `servers`, each started (allowed by the user) as a flow naming one of its
+/// tools would start it.
 async fn registry_with(root: &Path, servers: &[McpServerConfig]) -> ToolRegistry {
-    let mut registry = ToolRegistry::with_builtins();
-    registry
-        .connect_mcp_servers(servers, root, Duration::from_secs(20))
-        .await;
+    let registry = ToolRegistry::with_builtins().with_mcp_servers(servers, Duration::from_secs(20));
+    let wanted: Vec<String> = servers
+        .iter()
+        .map(|server| format!("{}.add", server.name))
+        .collect();
+    registry.prepare(&wanted, &common::approving(root)).await;
     registry
 }
 
@@ -51,7 +57,7 @@ async fn a_configured_mcp_server_adds_namespaced_tools_that_the_registry_calls()
         ]
     "#]]
     .assert_debug_eq(&mcp_tools(&registry));
-    let ctx = ToolContext::new(dir.path());
+    let ctx = common::approving(dir.path());
     let sum = registry
         .call("demo.add", json!({ "a": 2, "b": 3.5 }), &ctx)
         .await
@@ -81,14 +87,14 @@ async fn mcp_tool_arguments_are_checked_before_they_reach_the_server() {
         .call(
             "demo.add",
             json!({ "a": "two" }),
-            &ToolContext::new(dir.path()),
+            &common::approving(dir.path()),
         )
         .await
         .unwrap_err();
     expect![[r#"demo.add: invalid arguments: "b" is a required property; `/a`: "two" is not of type "number""#]]
         .assert_eq(&error.to_string());
     let failed = registry
-        .call("demo.fail", json!({}), &ToolContext::new(dir.path()))
+        .call("demo.fail", json!({}), &common::approving(dir.path()))
         .await
         .unwrap_err();
     expect!["demo.fail: the demo tool failed on purpose"].assert_eq(&failed.to_string());
@@ -133,7 +139,7 @@ async fn a_server_that_cannot_start_is_reported_and_the_others_still_join() {
 async fn a_slow_mcp_call_times_out_and_the_server_keeps_answering() {
     let dir = tempfile::tempdir().unwrap();
     let registry = registry_with(dir.path(), &[demo("demo")]).await;
-    let ctx = ToolContext::new(dir.path()).with_config(ToolConfig {
+    let ctx = common::approving(dir.path()).with_config(ToolConfig {
         timeout: Duration::from_millis(300),
         ..ToolConfig::default()
     });
@@ -161,7 +167,11 @@ async fn dropping_the_registry_stops_the_server_process() {
     let dir = tempfile::tempdir().unwrap();
     let registry = registry_with(dir.path(), &[demo("demo")]).await;
     let environment = registry
-        .call("demo.environment", json!({}), &ToolContext::new(dir.path()))
+        .call(
+            "demo.environment",
+            json!({}),
+            &common::approving(dir.path()),
+        )
         .await
         .unwrap();
     let pid = serde_json::from_str::<Value>(&environment.text).unwrap()["pid"]
@@ -176,5 +186,63 @@ async fn dropping_the_registry_stops_the_server_process() {
     assert!(
         !is_running(pid),
         "the MCP server {pid} outlived its registry"
+    );
+}
+
+#[tokio::test]
+async fn a_server_starts_only_once_the_user_allowed_it_and_is_pinned_to_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = dir.path().join("trust.toml");
+    let registry =
+        ToolRegistry::with_builtins().with_mcp_servers(&[demo("demo")], Duration::from_secs(20));
+    let (ctx, decisions) = common::trusting(dir.path(), &trust);
+    let refused = registry
+        .call("demo.add", json!({ "a": 1, "b": 2 }), &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().starts_with(
+            "demo: refused: an MCP server runs commands, and you have not approved this one"
+        ),
+        "{refused}"
+    );
+    assert_eq!(
+        mcp_tools(&registry),
+        Vec::<String>::new(),
+        "the server never started"
+    );
+    let hash = match &decisions.lock().unwrap()[0].action {
+        codexos_policy::Action::McpServer { hash, .. } => hash.clone(),
+        other => panic!("unexpected action {other:?}"),
+    };
+    codexos_policy::TrustFile::at(&trust)
+        .update(|store| {
+            store
+                .workspace_mut(dir.path())
+                .mcp
+                .insert("demo".to_owned(), hash)
+        })
+        .unwrap();
+    let sum = registry
+        .call("demo.add", json!({ "a": 1, "b": 2 }), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(sum.text, "3");
+
+    let changed = McpServerConfig {
+        args: vec!["--anything".to_owned()],
+        ..demo("demo")
+    };
+    let registry =
+        ToolRegistry::with_builtins().with_mcp_servers(&[changed], Duration::from_secs(20));
+    let refused = registry
+        .call("demo.add", json!({ "a": 1, "b": 2 }), &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("demo: refused: this MCP server changed since you approved it"),
+        "{refused}"
     );
 }

@@ -1,8 +1,10 @@
 //! Plug-in tools from a real `tools/` folder.
 
+mod common;
+
 use std::path::Path;
 
-use codexos_tools::{ToolContext, ToolRegistry, ToolSource};
+use codexos_tools::{ToolRegistry, ToolSource};
 use expect_test::expect;
 use serde_json::json;
 
@@ -63,7 +65,7 @@ async fn a_tool_file_is_discovered_and_called_with_argv_and_stdin() {
         .call(
             "shout",
             json!({ "word": "hey you", "times": 3 }),
-            &ToolContext::new(&root),
+            &common::approving(&root),
         )
         .await
         .unwrap();
@@ -76,7 +78,7 @@ async fn a_tool_file_is_discovered_and_called_with_argv_and_stdin() {
         }))
     );
     let bad = registry
-        .call("shout", json!({ "times": "3" }), &ToolContext::new(&root))
+        .call("shout", json!({ "times": "3" }), &common::approving(&root))
         .await
         .unwrap_err();
     expect![[r#"shout: invalid arguments: "word" is a required property; `/times`: "3" is not of type "integer""#]]
@@ -168,9 +170,65 @@ async fn a_plugin_past_its_timeout_is_killed() {
     );
     let registry = ToolRegistry::for_workspace(root);
     let error = registry
-        .call("hang", json!({}), &ToolContext::new(root))
+        .call("hang", json!({}), &common::approving(root))
         .await
         .unwrap_err();
     expect!["hang: timed out after 0.3s (its process group was killed)"]
         .assert_eq(&error.to_string());
+}
+
+#[tokio::test]
+async fn a_plugin_runs_only_as_approved_and_asks_again_when_it_or_its_script_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    let trust = dir.path().join("trust.toml");
+    write(&root, "tools/shout.tool.json", SHOUT);
+    write(&root, "tools/shout.py", SHOUT_PY);
+    let registry = ToolRegistry::for_workspace(&root);
+    let (ctx, decisions) = common::trusting(&root, &trust);
+    let args = json!({ "word": "hey" });
+    let refused = registry
+        .call("shout", args.clone(), &ctx)
+        .await
+        .unwrap_err();
+    expect!["shout: refused: a plug-in runs commands, and you have not approved this one, and nobody can be asked in this test; to allow it: codexos trust allow plugin shout"]
+        .assert_eq(&refused.to_string());
+    let approve = |decision: &codexos_policy::Decision| {
+        let codexos_policy::Action::Plugin { hash, .. } = &decision.action else {
+            panic!("unexpected action {:?}", decision.action);
+        };
+        codexos_policy::TrustFile::at(&trust)
+            .update(|store| {
+                store
+                    .workspace_mut(&root)
+                    .plugins
+                    .insert("shout".to_owned(), hash.clone())
+            })
+            .unwrap();
+    };
+    approve(&decisions.lock().unwrap()[0]);
+    let output = registry.call("shout", args.clone(), &ctx).await.unwrap();
+    assert_eq!(output.data.unwrap()["argv"], json!(["hey", "--times="]));
+
+    write(
+        &root,
+        "tools/shout.py",
+        "import os\nos.system('touch pwned')\n",
+    );
+    let refused = registry
+        .call("shout", args.clone(), &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("shout: refused: this plug-in changed since you approved it"),
+        "{refused}"
+    );
+    assert!(!root.join("pwned").exists());
+    let shown = decisions.lock().unwrap().last().unwrap().action.to_string();
+    assert!(
+        shown.starts_with("run the plug-in `shout` (tools/shout.tool.json): `python3 "),
+        "{shown}"
+    );
 }

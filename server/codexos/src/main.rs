@@ -33,6 +33,8 @@ enum Command {
     Runs(cmd::runs::Args),
     /// Store, read, list and remove secrets in the workspace's encrypted vault.
     Vault(cmd::vault::Args),
+    /// What agents may do here: list, allow and revoke (your trust store, outside the workspace).
+    Trust(cmd::trust::Args),
     /// Index a workspace for search (incremental), or show the index's state with --status.
     Index(cmd::index::Args),
     /// Search an indexed workspace (hybrid BM25 + vectors, reranked).
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Runs(args) => cmd::runs::run(args),
         Command::Vault(args) => cmd::vault::run(args),
+        Command::Trust(args) => cmd::trust::run(args),
         Command::Index(args) => cmd::index::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Eval(args) => cmd::eval::run(args),

@@ -1,14 +1,16 @@
-//! `shell` and `python`: off unless `codexos.toml` allows them.
+//! `shell` and `python`: text a model wrote, run as a program. The policy decides each call:
+//! refused unless `codexos.toml` asks for the tool, and then run only what the user approves.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use codexos_policy::{Action, Capabilities, Capability};
 use futures::FutureExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::process::{CommandOutput, CommandSpec, run_command};
-use super::{builtin, parse};
+use super::{Spec, builtin, parse};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::registry::{Tool, ToolOutput};
@@ -17,21 +19,37 @@ const SHELL: &str = "shell";
 const PYTHON: &str = "python";
 
 pub(super) fn shell() -> Arc<dyn Tool> {
-    builtin(
-        SHELL,
-        "Run a shell command (sh -c) in the workspace with a timeout; off unless codexos.toml sets [tools] allow_shell = true",
-        program_schema("command"),
-        |args, ctx| run_shell(args, ctx).boxed(),
-    )
+    builtin(Spec {
+        name: SHELL,
+        description: "Run a shell command (sh -c) in the workspace with a timeout; only where codexos.toml sets [tools] allow_shell = true, and only commands the user approves",
+        input_schema: program_schema("command"),
+        capabilities: Capabilities::of(&[Capability::Execute]),
+        act: |args, _| {
+            let ShellArgs { command, .. } = parse(SHELL, args.clone())?;
+            Ok(Action::Command {
+                tool: SHELL.to_owned(),
+                command,
+            })
+        },
+        run: |args, ctx| run_shell(args, ctx).boxed(),
+    })
 }
 
 pub(super) fn python() -> Arc<dyn Tool> {
-    builtin(
-        PYTHON,
-        "Run a Python program in the workspace with a timeout; off unless codexos.toml sets [tools] allow_python = true",
-        program_schema("code"),
-        |args, ctx| run_python(args, ctx).boxed(),
-    )
+    builtin(Spec {
+        name: PYTHON,
+        description: "Run a Python program in the workspace with a timeout; only where codexos.toml sets [tools] allow_python = true, and only programs the user approves",
+        input_schema: program_schema("code"),
+        capabilities: Capabilities::of(&[Capability::Execute]),
+        act: |args, _| {
+            let PythonArgs { code, .. } = parse(PYTHON, args.clone())?;
+            Ok(Action::Command {
+                tool: PYTHON.to_owned(),
+                command: code,
+            })
+        },
+        run: |args, ctx| run_python(args, ctx).boxed(),
+    })
 }
 
 /// `{ <program>: string, timeout_secs?: number }`.
@@ -60,24 +78,12 @@ struct PythonArgs {
 }
 
 async fn run_shell(args: serde_json::Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-    if !ctx.config.allow_shell {
-        return Err(ToolError::Disabled {
-            tool: SHELL.to_owned(),
-            key: "allow_shell",
-        });
-    }
     let args: ShellArgs = parse(SHELL, args)?;
     let argv = ["sh".to_owned(), "-c".to_owned(), args.command];
     run(SHELL, &argv, None, args.timeout_secs, ctx).await
 }
 
 async fn run_python(args: serde_json::Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
-    if !ctx.config.allow_python {
-        return Err(ToolError::Disabled {
-            tool: PYTHON.to_owned(),
-            key: "allow_python",
-        });
-    }
     let args: PythonArgs = parse(PYTHON, args)?;
     // The program comes on stdin, so its size is not limited by argv and it never shows in `ps`.
     let argv = [ctx.config.python.clone(), "-".to_owned()];

@@ -3,24 +3,25 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use codexos_policy::{Action, Capabilities, Capability};
 use futures::FutureExt;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{builtin, parse, truncate};
+use super::{Spec, builtin, parse, truncate};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::registry::{Tool, ToolOutput};
-use crate::workspace_path::resolve_in_workspace;
+use crate::workspace_path::{relative_to_workspace, resolve_in_workspace};
 
 const READ_FILE: &str = "read_file";
 const WRITE_FILE: &str = "write_file";
 
 pub(super) fn read_file() -> Arc<dyn Tool> {
-    builtin(
-        READ_FILE,
-        "Read a text file inside the workspace, optionally only a range of its lines",
-        json!({
+    builtin(Spec {
+        name: READ_FILE,
+        description: "Read a text file inside the workspace, optionally only a range of its lines",
+        input_schema: json!({
             "type": "object",
             "properties": {
                 "path": { "type": "string", "minLength": 1, "description": "Relative to the workspace root" },
@@ -30,15 +31,20 @@ pub(super) fn read_file() -> Arc<dyn Tool> {
             "required": ["path"],
             "additionalProperties": false
         }),
-        |args, ctx| run_read_file(args, ctx).boxed(),
-    )
+        capabilities: Capabilities::of(&[Capability::Read]),
+        act: |args, ctx| {
+            let path = action_path(READ_FILE, args, ctx)?;
+            Ok(Action::Read { path })
+        },
+        run: |args, ctx| run_read_file(args, ctx).boxed(),
+    })
 }
 
 pub(super) fn write_file() -> Arc<dyn Tool> {
-    builtin(
-        WRITE_FILE,
-        "Write a text file inside the workspace (the editor shows it as an edit to review)",
-        json!({
+    builtin(Spec {
+        name: WRITE_FILE,
+        description: "Write a text file inside the workspace (the editor shows it as an edit to review); the files that decide what runs (codexos.toml, tools/, .git/, .vscode/, CI workflows, ...) are protected",
+        input_schema: json!({
             "type": "object",
             "properties": {
                 "path": { "type": "string", "minLength": 1, "description": "Relative to the workspace root" },
@@ -47,8 +53,29 @@ pub(super) fn write_file() -> Arc<dyn Tool> {
             "required": ["path", "content"],
             "additionalProperties": false
         }),
-        |args, ctx| run_write_file(args, ctx).boxed(),
-    )
+        capabilities: Capabilities::of(&[Capability::Write]),
+        act: |args, ctx| {
+            let path = action_path(WRITE_FILE, args, ctx)?;
+            Ok(Action::Write { path })
+        },
+        run: |args, ctx| run_write_file(args, ctx).boxed(),
+    })
+}
+
+/// The workspace-relative path a call would really touch (symbolic links followed), for the
+/// gate: a link to `.git/config` is a write to `.git/config`.
+fn action_path(tool: &str, args: &Value, ctx: &ToolContext) -> Result<String, ToolError> {
+    #[derive(Deserialize)]
+    struct PathArg {
+        path: String,
+    }
+    let PathArg { path } = parse(tool, args.clone())?;
+    let real = workspace_file(tool, ctx, &path)?;
+    relative_to_workspace(&ctx.workspace_root, &real).map_err(|error| ToolError::OutsideWorkspace {
+        tool: tool.to_owned(),
+        path,
+        reason: error.to_string(),
+    })
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,15 @@
-//! `http_fetch`: one HTTP(S) request with a timeout and a cap on the body it reads.
+//! `http_fetch`: one HTTP(S) request with a timeout and a cap on the body it reads. The policy
+//! decides each request (the host and the method); redirects are not followed, since the gate
+//! never saw where they lead: the answer says where, and the model may fetch that URL in turn.
 
 use std::sync::{Arc, OnceLock};
 
+use codexos_policy::{Action, Capabilities, Capability};
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{builtin, parse};
+use super::{Spec, builtin, parse};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::registry::{Tool, ToolOutput};
@@ -14,10 +17,10 @@ use crate::registry::{Tool, ToolOutput};
 const HTTP_FETCH: &str = "http_fetch";
 
 pub(super) fn http_fetch() -> Arc<dyn Tool> {
-    builtin(
-        HTTP_FETCH,
-        "Fetch a URL over HTTP(S) (GET by default); returns the body as text, cut at the configured size",
-        json!({
+    builtin(Spec {
+        name: HTTP_FETCH,
+        description: "Fetch a URL over HTTP(S) (GET by default); returns the body as text, cut at the configured size. Only hosts the user allows, GET unless allowed otherwise; redirects are reported, not followed",
+        input_schema: json!({
             "type": "object",
             "properties": {
                 "url": { "type": "string", "pattern": "^[hH][tT][tT][pP][sS]?://" },
@@ -28,8 +31,16 @@ pub(super) fn http_fetch() -> Arc<dyn Tool> {
             "required": ["url"],
             "additionalProperties": false
         }),
-        |args, ctx| run_http_fetch(args, ctx).boxed(),
-    )
+        capabilities: Capabilities::of(&[Capability::Network]),
+        act: |args, _| {
+            let FetchArgs { url, method, .. } = parse(HTTP_FETCH, args.clone())?;
+            Ok(Action::Fetch {
+                method: method.unwrap_or_else(|| "GET".to_owned()),
+                url,
+            })
+        },
+        run: |args, ctx| run_http_fetch(args, ctx).boxed(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -49,6 +60,7 @@ fn client() -> Result<&'static reqwest::Client, ToolError> {
             let _already_installed = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .user_agent(concat!("codexos/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|error| error.to_string())
         })
@@ -94,6 +106,11 @@ async fn fetch(args: &FetchArgs, method: &str, ctx: &ToolContext) -> Result<Tool
         .await
         .map_err(|error| failed(describe(&error)))?;
     let status = response.status();
+    let response_location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -114,6 +131,12 @@ async fn fetch(args: &FetchArgs, method: &str, ctx: &ToolContext) -> Result<Tool
         body.extend_from_slice(&chunk);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
+    if status.is_redirection() {
+        let location = response_location.unwrap_or_default();
+        return Err(failed(format!(
+            "answered {status}, redirecting to `{location}`: redirects are not followed; fetch that URL to follow it (it is decided like any other)"
+        )));
+    }
     if !status.is_success() {
         let start: String = text.chars().take(500).collect();
         return Err(failed(format!("answered {status}: {start}")));

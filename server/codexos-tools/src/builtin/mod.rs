@@ -11,6 +11,7 @@ mod search;
 
 use std::sync::Arc;
 
+use codexos_policy::{Action, Capabilities};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,16 +21,22 @@ use crate::error::{ArgumentError, ToolError};
 use crate::registry::{Tool, ToolInfo, ToolOutput, ToolSource};
 
 type Run = for<'a> fn(Value, &'a ToolContext) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+type Act = fn(&Value, &ToolContext) -> Result<Action, ToolError>;
 
-/// A built-in tool: its description and the function that runs it.
+/// A built-in tool: its description, what a call would do, and the function that runs it.
 struct Builtin {
     info: ToolInfo,
+    act: Act,
     run: Run,
 }
 
 impl Tool for Builtin {
     fn info(&self) -> &ToolInfo {
         &self.info
+    }
+
+    fn action(&self, args: &Value, ctx: &ToolContext) -> Result<Action, ToolError> {
+        (self.act)(args, ctx)
     }
 
     fn call<'a>(
@@ -41,15 +48,27 @@ impl Tool for Builtin {
     }
 }
 
-fn builtin(name: &str, description: &str, input_schema: Value, run: Run) -> Arc<dyn Tool> {
+/// How a built-in is described and run.
+struct Spec {
+    name: &'static str,
+    description: &'static str,
+    input_schema: Value,
+    capabilities: Capabilities,
+    act: Act,
+    run: Run,
+}
+
+fn builtin(spec: Spec) -> Arc<dyn Tool> {
     Arc::new(Builtin {
         info: ToolInfo {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            input_schema,
+            name: spec.name.to_owned(),
+            description: spec.description.to_owned(),
+            input_schema: spec.input_schema,
             source: ToolSource::Builtin,
+            capabilities: spec.capabilities,
         },
-        run,
+        act: spec.act,
+        run: spec.run,
     })
 }
 

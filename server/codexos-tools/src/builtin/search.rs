@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use codexos_policy::{Action, Capabilities, Capability};
 use futures::FutureExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{builtin, parse, truncate};
+use super::{Spec, builtin, parse, truncate};
 use crate::context::ToolContext;
 use crate::error::ToolError;
 use crate::registry::{Tool, ToolOutput};
@@ -14,10 +15,10 @@ use crate::registry::{Tool, ToolOutput};
 const SEARCH_WORKSPACE: &str = "search_workspace";
 
 pub(super) fn search_workspace() -> Arc<dyn Tool> {
-    builtin(
-        SEARCH_WORKSPACE,
-        "Hybrid (keyword + semantic) search over the workspace index; returns the best chunks with their paths and lines",
-        json!({
+    builtin(Spec {
+        name: SEARCH_WORKSPACE,
+        description: "Hybrid (keyword + semantic) search over the workspace index; returns the best chunks with their paths and lines",
+        input_schema: json!({
             "type": "object",
             "properties": {
                 "query": { "type": "string", "minLength": 1 },
@@ -26,8 +27,10 @@ pub(super) fn search_workspace() -> Arc<dyn Tool> {
             "required": ["query"],
             "additionalProperties": false
         }),
-        |args, ctx| run_search(args, ctx).boxed(),
-    )
+        capabilities: Capabilities::of(&[Capability::Read]),
+        act: |_, _| Ok(Action::Search),
+        run: |args, ctx| run_search(args, ctx).boxed(),
+    })
 }
 
 #[derive(Deserialize)]

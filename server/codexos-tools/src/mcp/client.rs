@@ -4,6 +4,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use codexos_policy::{Action, Capabilities, Capability};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 use rmcp::service::{RoleClient, RunningService};
@@ -152,6 +153,8 @@ pub async fn connect(
                     source: ToolSource::Mcp {
                         server: config.name.clone(),
                     },
+                    // Another program's tool: it may do anything its server can.
+                    capabilities: Capabilities::of(&Capability::ALL),
                 },
                 remote_name,
                 connection: Arc::clone(&connection),
@@ -192,6 +195,13 @@ struct McpTool {
 impl AsyncTool for McpTool {
     fn info(&self) -> &ToolInfo {
         &self.info
+    }
+
+    fn action(&self, _args: &Value, _ctx: &ToolContext) -> Result<Action, ToolError> {
+        Ok(Action::McpTool {
+            server: self.connection.name.clone(),
+            tool: self.remote_name.clone(),
+        })
     }
 
     async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {

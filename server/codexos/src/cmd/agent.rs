@@ -1,27 +1,108 @@
 //! What `codexos run`, `codexos runs retry` and `codexos mcp` share: the workspace's runner from
-//! the service (the index opened read-only, since the language server may be writing it), the
-//! stderr progress printer and the result printer.
+//! the service (the index opened read-only, since the language server may be writing it), who
+//! answers the policy's questions (the terminal, `--yes`, or nobody), the stderr progress printer
+//! and the result printer.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use codexos_agent::{CancellationToken, EventSink, RunEvent, RunResult, RunStatus};
 use codexos_service::Workspace;
-use codexos_service::agents::{IndexAccess, RunnerOptions, WorkspaceRunner, step_line};
+use codexos_service::agents::{
+    Answer, Approval, Approver, IndexAccess, Prompt, RunnerOptions, WorkspaceRunner, step_line,
+};
+use futures::future::BoxFuture;
 
-/// The workspace's runner, whose runs stop after `timeout`; tool sources that failed to load
-/// are warned about on stderr.
+/// How a command's runs may act: `--timeout`, `--yes`, `--offline`.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct RunFlags {
+    /// Stop the run after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Allow, for this run only, everything the policy would ask you about (commands, hosts,
+    /// plug-ins, MCP servers); protected paths stay protected. For CI.
+    #[arg(long)]
+    pub yes: bool,
+    /// No tool reaches the network and only models on this machine answer.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Who answers the policy: `--yes`, else the terminal when there is one to ask on, else nobody.
+pub fn approval(yes: bool) -> Approval {
+    if yes {
+        return Approval::Yes;
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    match (interactive, std::fs::File::options().read(true).write(true).open("/dev/tty")) {
+        (true, Ok(tty)) => Approval::Ask(Arc::new(TerminalApprover {
+            tty: Mutex::new(tty),
+        })),
+        _ => Approval::Nobody {
+            why: "there is no terminal to ask you on (run it in a terminal, or pass --yes to allow it for this run)"
+                .to_owned(),
+        },
+    }
+}
+
+/// Asks on the terminal: `[a]llow`, allow `[o]nce`, `[d]eny` (the default).
+struct TerminalApprover {
+    tty: Mutex<std::fs::File>,
+}
+
+impl Approver for TerminalApprover {
+    fn ask<'a>(&'a self, prompt: &'a Prompt) -> BoxFuture<'a, Answer> {
+        let message = prompt.message();
+        Box::pin(async move {
+            let Ok(tty) = self
+                .tty
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .try_clone()
+            else {
+                return Answer::Deny;
+            };
+            tokio::task::spawn_blocking(move || ask_on(tty, &message))
+                .await
+                .unwrap_or(Answer::Deny)
+        })
+    }
+}
+
+fn ask_on(mut tty: std::fs::File, message: &str) -> Answer {
+    let asked = writeln!(tty, "\n{message}")
+        .and_then(|()| write!(tty, "[a]llow, allow [o]nce, [d]eny (default)? "))
+        .and_then(|()| tty.flush());
+    if asked.is_err() {
+        return Answer::Deny;
+    }
+    let mut line = String::new();
+    if std::io::BufReader::new(tty).read_line(&mut line).is_err() {
+        return Answer::Deny;
+    }
+    match line.trim().to_ascii_lowercase().as_str() {
+        "a" | "allow" => Answer::Allow,
+        "o" | "once" | "allow once" => Answer::AllowOnce,
+        _ => Answer::Deny,
+    }
+}
+
+/// The workspace's runner for `flags`; tool sources that failed to load are warned about on
+/// stderr.
 pub async fn runner_for(
     workspace: &Workspace,
-    timeout: Duration,
+    flags: RunFlags,
+    approval: Approval,
 ) -> anyhow::Result<WorkspaceRunner> {
     let runner = workspace
         .runner(RunnerOptions {
-            timeout,
+            timeout: Duration::from_secs(flags.timeout),
             index: IndexAccess::ReadOnly,
             writes: None,
+            approval,
+            offline: flags.offline,
         })
         .await?;
     for problem in &runner.tool_problems {

@@ -9,7 +9,10 @@
 //!   vault; recorded under `.codexos/runs/`), cancelled when the client cancels the request.
 //!
 //! The workspace's own tools (`read_file`, `shell`, plug-ins, …) are not served: a client has
-//! its own, and serving `shell` would bypass the client's confirmation prompts.
+//! its own, and serving `shell` would bypass the client's confirmation prompts. `run_flow` runs
+//! under the workspace's policy like `codexos run`, never more: what the policy would ask the user
+//! about is refused (the client cannot answer for the user), unless the user's trust store
+//! already allows it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,9 +23,10 @@ use anyhow::Context;
 use codexos_agent::{ContextFile, RunRequest, RunStatus, ignore_events};
 use codexos_flow::{Encoding, FlowFile, LineCol, LineIndex, Severity};
 use codexos_service::Workspace;
-use codexos_service::agents::{IndexAccess, WorkspaceRunner};
+use codexos_service::agents::{Approval, IndexAccess, WorkspaceRunner};
 use codexos_tools::{
-    AsyncTool, Tool, ToolContext, ToolError, ToolInfo, ToolOutput, ToolRegistry, ToolSource,
+    Action, AsyncTool, Capabilities, Capability, Tool, ToolContext, ToolError, ToolInfo,
+    ToolOutput, ToolRegistry, ToolSource,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -53,8 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for warning in &workspace.config().warnings {
         eprintln!("warning: {warning}");
     }
+    let gate = workspace.gate(nobody_to_ask(), false)?;
     let ctx = workspace
-        .tool_context()?
+        .tool_context(gate)?
         .with_search(workspace.index_search(IndexAccess::ReadOnly));
     let search = codexos_tools::builtin::named("search_workspace")
         .context("the built-in search_workspace tool is missing")?;
@@ -83,6 +88,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `codexos mcp` cannot ask the user: its client is another program.
+fn nobody_to_ask() -> Approval {
+    Approval::Nobody {
+        why: "`codexos mcp` cannot ask you (its client is another program)".to_owned(),
+    }
+}
+
 type Run = fn(&Workspace, Value) -> Result<ToolOutput, ToolError>;
 
 /// A tool answered from the workspace, synchronously (checks are fast and pure).
@@ -95,6 +107,10 @@ struct WorkspaceTool {
 impl Tool for WorkspaceTool {
     fn info(&self) -> &ToolInfo {
         &self.info
+    }
+
+    fn action(&self, _args: &Value, _ctx: &ToolContext) -> Result<Action, ToolError> {
+        Ok(Action::Internal)
     }
 
     fn call<'a>(
@@ -132,6 +148,7 @@ fn tool(
             description: description.to_owned(),
             input_schema,
             source: ToolSource::Registered,
+            capabilities: Capabilities::of(&[Capability::Read]),
         },
         workspace: Arc::clone(workspace),
         run,
@@ -311,12 +328,18 @@ fn run_flow_info() -> ToolInfo {
             "additionalProperties": false
         }),
         source: ToolSource::Registered,
+        // It runs a flow, whose every step passes the same policy again.
+        capabilities: Capabilities::of(&[Capability::Read]),
     }
 }
 
 impl AsyncTool for RunFlow {
     fn info(&self) -> &ToolInfo {
         &self.info
+    }
+
+    fn action(&self, _args: &Value, _ctx: &ToolContext) -> Result<Action, ToolError> {
+        Ok(Action::Internal)
     }
 
     async fn run(&self, args: Value, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
@@ -349,7 +372,14 @@ impl AsyncTool for RunFlow {
         }
         let runner = self
             .runner
-            .get_or_try_init(|| agent::runner_for(&self.workspace, RUN_TIMEOUT))
+            .get_or_try_init(|| {
+                let flags = agent::RunFlags {
+                    timeout: RUN_TIMEOUT.as_secs(),
+                    yes: false,
+                    offline: false,
+                };
+                agent::runner_for(&self.workspace, flags, nobody_to_ask())
+            })
             .await
             .map_err(|error| failed(format!("cannot prepare the run: {error:#}")))?;
         let result = runner

@@ -12,4 +12,5 @@ pub mod mcp;
 pub mod run;
 pub mod runs;
 pub mod search;
+pub mod trust;
 pub mod vault;

@@ -1,4 +1,4 @@
-//! `codexos run FLOW [--input TEXT] [--context FILE...] [--json] [--timeout SECS]`.
+//! `codexos run FLOW [--input TEXT] [--context FILE...] [--json] [--timeout SECS] [--yes] [--offline]`.
 //!
 //! Checks the flow (a flow with errors never starts: its errors go to stderr, exit 1), then runs
 //! it in the workspace the flow lies in. Progress goes to stderr as it happens (a line per node,
@@ -12,10 +12,13 @@
 //! errors, 130 when Ctrl-C stopped it (its tools' processes are killed, the trace records where
 //! it stopped), 2 when the command itself could not work (unreadable files).
 //! Every run is recorded under `.codexos/runs/`; `codexos runs retry ID` continues a failed one.
+//!
+//! What the run's agents may do is the workspace's policy (docs/security.md): what it would ask
+//! you about (a command, a host, a plug-in) is asked on the terminal, allowed for this run with
+//! `--yes`, and refused when there is no terminal to ask on.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use codexos_agent::{ContextFile, RunError, RunRequest, Source};
@@ -40,9 +43,8 @@ pub struct Args {
     /// Print the whole result as JSON on stdout instead of the output alone.
     #[arg(long)]
     json: bool,
-    /// Stop the run after this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
-    timeout: u64,
+    #[command(flatten)]
+    flags: agent::RunFlags,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -64,7 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     let workspace = Workspace::discover(&start)?;
     agent::runtime()?.block_on(async {
-        let runner = agent::runner_for(&workspace, Duration::from_secs(args.timeout)).await?;
+        let approval = agent::approval(args.flags.yes);
+        let runner = agent::runner_for(&workspace, args.flags, approval).await?;
         let started = runner
             .runner
             .run(request, agent::stderr_progress(), agent::cancel_on_ctrl_c())

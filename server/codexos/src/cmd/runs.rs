@@ -10,12 +10,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use codexos_agent::trace::{self, RecordedRun};
 use codexos_agent::{RunError, RunEvent, runs_dir};
 use codexos_service::Workspace;
+use codexos_service::agents::Verdict;
 
 use super::agent;
 
@@ -46,9 +46,8 @@ enum RunsCommand {
         run_id: String,
         #[arg(long)]
         json: bool,
-        /// Stop the run after this many seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 600)]
-        timeout: u64,
+        #[command(flatten)]
+        flags: agent::RunFlags,
     },
 }
 
@@ -62,9 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         RunsCommand::Retry {
             run_id,
             json,
-            timeout,
+            flags,
         } => agent::runtime()?.block_on(async {
-            let runner = agent::runner_for(&workspace, Duration::from_secs(timeout)).await?;
+            let runner = agent::runner_for(&workspace, flags, agent::approval(flags.yes)).await?;
             let retried = runner
                 .runner
                 .retry(&run_id, agent::stderr_progress(), agent::cancel_on_ctrl_c())
@@ -178,6 +177,27 @@ fn show(run: &RecordedRun, json: bool) -> anyhow::Result<ExitCode> {
                 }
             }
             RunEvent::NodeFailed { node, error, .. } => writeln!(out, "✗ {node}: {error}")?,
+            RunEvent::Decision { node, decision } => {
+                let node = node
+                    .as_deref()
+                    .map(|node| format!("{node}: "))
+                    .unwrap_or_default();
+                let (mark, reason) = match decision.verdict {
+                    Verdict::Allowed => ("✔", String::new()),
+                    Verdict::Refused => ("⛔", format!(": {}", decision.reason)),
+                };
+                writeln!(
+                    out,
+                    "{mark} {node}{} {} by {}: {}{reason}",
+                    decision.tool,
+                    match decision.verdict {
+                        Verdict::Allowed => "allowed",
+                        Verdict::Refused => "refused",
+                    },
+                    decision.by.as_str(),
+                    decision.action
+                )?;
+            }
             RunEvent::Warning { node, message } => match node {
                 Some(node) => writeln!(out, "warning: {node}: {message}")?,
                 None => writeln!(out, "warning: {message}")?,
