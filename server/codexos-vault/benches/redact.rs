@@ -179,7 +179,7 @@ fn base64(bytes: &[u8]) -> String {
             encoded.push(char::from(ALPHABET[(group >> (18 - 6 * i) & 63) as usize]));
         }
     }
-    while encoded.len() % 4 != 0 {
+    while !encoded.len().is_multiple_of(4) {
         encoded.push('=');
     }
     encoded
