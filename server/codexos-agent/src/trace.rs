@@ -5,8 +5,11 @@
 //! each with `t_ms`, the time since the run started. Every line is redacted before it is
 //! written, and written whole with one `write` call, so a killed process leaves a readable prefix.
 //! That is enough to inspect a run and to retry it from the node that failed.
+//!
+//! Traces hold a run's input, context and outputs: each file is 0600 in a 0700 `runs/`, and a
+//! `runs/` that other users can enter (made by an older CodexOS) is made private with a log line.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,15 +84,20 @@ pub struct TraceWriter {
 impl TraceWriter {
     /// Creates `<dir>/<run_id>.jsonl` for a new run, choosing an id no other run has.
     pub fn create(dir: &Path) -> Result<(String, TraceWriter), TraceError> {
-        fs::create_dir_all(dir).map_err(|error| TraceError::Write {
+        codexos_vault::create_private_dir_all(dir).map_err(|error| TraceError::Write {
             path: dir.to_owned(),
             detail: error.to_string(),
         })?;
+        make_runs_dir_private(dir);
         let mut attempt = 0u32;
         loop {
             let run_id = new_run_id(attempt);
             let path = dir.join(format!("{run_id}.jsonl"));
-            match OpenOptions::new().append(true).create_new(true).open(&path) {
+            let created = codexos_vault::private_file_options()
+                .append(true)
+                .create_new(true)
+                .open(&path);
+            match created {
                 Ok(file) => return Ok((run_id, TraceWriter { path, file })),
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 64 => {
                     attempt += 1;
@@ -126,6 +134,23 @@ impl TraceWriter {
         // A failed fsync loses nothing already written to the page cache; the run result
         // matters more than this.
         let _ = self.file.sync_all();
+    }
+}
+
+/// Takes other users' access away from the traces folder. Only CodexOS writes there, so this
+/// surprises no one; a failure (a folder owned by someone else) leaves it as it is, and each
+/// trace is 0600 anyway.
+fn make_runs_dir_private(dir: &Path) {
+    match codexos_vault::make_private(dir) {
+        Ok(Some(mode)) => tracing::info!(
+            "{} was open to other users (mode {mode:o}); it is now 0700, as run traces hold each run's input and outputs",
+            dir.display()
+        ),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(
+            "cannot make {} private to you: {error}; each trace in it is still 0600",
+            dir.display()
+        ),
     }
 }
 
@@ -337,6 +362,41 @@ mod tests {
         assert!(!is_run_id("../etc/passwd"));
         assert!(!is_run_id("a.b"));
         assert!(!is_run_id(""));
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_trace_is_private_to_its_owner_in_private_folders() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let (_, writer) = TraceWriter::create(&runs_dir(root.path())).expect("create");
+        let modes = [
+            root.path().join(".codexos"),
+            runs_dir(root.path()),
+            writer.path().to_owned(),
+        ]
+        .map(|path| mode(&path));
+        assert_eq!(modes, [0o700, 0o700, 0o600]);
+    }
+
+    #[test]
+    fn a_runs_folder_open_to_others_is_made_private_and_its_parent_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("temp dir");
+        let codexos = root.path().join(".codexos");
+        let runs = runs_dir(root.path());
+        fs::create_dir_all(&runs).expect("mkdir");
+        for dir in [&codexos, &runs] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let (_, writer) = TraceWriter::create(&runs).expect("create");
+        assert_eq!(
+            [mode(&codexos), mode(&runs), mode(writer.path())],
+            [0o755, 0o700, 0o600]
+        );
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! The file is opened once the workspace is known (`<root>/.codexos/logs/lsp.log`, or the user's
 //! cache folder without a root); `CODEXOS_LOG` (an `EnvFilter` directive, default `info`) sets
 //! what goes there. The client gets `info` and above from CodexOS itself, errors from anything.
+//! The file is 0600 in 0700 folders, as log lines name the workspace's files and quote errors;
+//! a log file or `logs/` folder other users could read (made by an older CodexOS) is made
+//! private with a log line.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -71,6 +74,7 @@ impl LogSinks {
         match opened {
             Ok(file) => {
                 *self.file.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
+                make_log_private(&path);
                 Some(path)
             }
             Err(error) => {
@@ -98,15 +102,32 @@ fn log_path(root: Option<&Path>) -> Option<PathBuf> {
 
 fn open_log(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        codexos_vault::create_private_dir_all(dir)?;
     }
     let too_big = std::fs::metadata(path).is_ok_and(|meta| meta.len() > MAX_LOG_BYTES);
-    OpenOptions::new()
+    codexos_vault::private_file_options()
         .create(true)
         .append(!too_big)
         .write(true)
         .truncate(too_big)
         .open(path)
+}
+
+/// Takes other users' access away from the log file and its `logs/` folder, which only CodexOS
+/// writes to (the folders above may be the user's: they keep their modes).
+fn make_log_private(path: &Path) {
+    for target in [path.parent(), Some(path)].into_iter().flatten() {
+        match codexos_vault::make_private(target) {
+            Ok(Some(mode)) => tracing::info!(
+                "{} was open to other users (mode {mode:o}); it is now private to you, as logs name the workspace's files and quote errors",
+                target.display()
+            ),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!("cannot make {} private to you: {error}", target.display());
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -171,5 +192,55 @@ impl Visit for MessageText {
         } else {
             let _ = write!(self.0, " {}={value:?}", field.name());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::{self, Permissions};
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_log_file_of_a_workspace_is_0600_in_0700_folders() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let log = LogSinks::default()
+            .open_file(Some(root.path()))
+            .expect("the log file opens");
+        let codexos = root.path().join(".codexos");
+        assert_eq!(log, codexos.join("logs/lsp.log"));
+        assert_eq!(
+            [mode(&codexos), mode(&codexos.join("logs")), mode(&log)],
+            [0o700, 0o700, 0o600]
+        );
+    }
+
+    #[test]
+    fn an_old_log_open_to_others_is_made_private_and_the_codexos_folder_left_alone() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let codexos = root.path().join(".codexos");
+        let logs = codexos.join("logs");
+        fs::create_dir_all(&logs).expect("mkdir");
+        fs::write(logs.join("lsp.log"), "an old line\n").expect("write");
+        for (path, mode) in [
+            (&codexos, 0o755),
+            (&logs, 0o755),
+            (&logs.join("lsp.log"), 0o644),
+        ] {
+            fs::set_permissions(path, Permissions::from_mode(mode)).expect("chmod");
+        }
+        let log = LogSinks::default()
+            .open_file(Some(root.path()))
+            .expect("the log file opens");
+        assert_eq!(
+            [mode(&codexos), mode(&logs), mode(&log)],
+            [0o755, 0o700, 0o600]
+        );
+        assert_eq!(fs::read_to_string(&log).expect("read"), "an old line\n");
     }
 }

@@ -24,6 +24,7 @@ mod unsynced;
 mod vectors;
 
 use std::collections::{BTreeSet, HashSet};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -198,7 +199,13 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(&dir).map_err(|error| io("create", &dir, error))?;
+        // The index holds the workspace's text: folders it creates (`.codexos/` included) are
+        // private to the user; folders that exist keep their modes.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|error| io("create", &dir, error))?;
         let gitignore = codexos_dir.join(".gitignore");
         if !gitignore.exists() {
             std::fs::write(&gitignore, "*\n").map_err(|error| io("write", &gitignore, error))?;

@@ -65,6 +65,21 @@ fn open(root: &std::path::Path) -> Store {
 }
 
 #[test]
+fn opening_an_index_creates_its_folders_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let _store = open(root.path());
+    let modes = [".codexos", ".codexos/index"].map(|dir| {
+        std::fs::metadata(root.path().join(dir))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    });
+    assert_eq!(modes, [0o700, 0o700]);
+}
+
+#[test]
 fn chunks_vectors_and_bm25_round_trip_through_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {

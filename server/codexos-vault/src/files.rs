@@ -2,7 +2,7 @@
 //! fsync, then an atomic rename (or a no-clobber hard link), then fsync of the directory; and an
 //! advisory lock with a deadline, so a stuck process gives an error instead of a hang.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,12 +38,7 @@ pub(crate) fn create_without_replacing(target: &Path, contents: &[u8]) -> Result
 /// Creates `dir` and its parents; new directories are private to the user (0700) because they
 /// hold key material.
 pub(crate) fn create_private_dir_all(dir: &Path) -> Result<(), VaultError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
+    crate::create_private_dir_all(dir)
         .map_err(|source| VaultError::io(dir, "create the directory", source))
 }
 
@@ -54,7 +49,7 @@ pub(crate) fn lock_exclusive(
     lock_path: &Path,
     timeout: Duration,
 ) -> Result<File, VaultError> {
-    let file = private_options()
+    let file = crate::private_file_options()
         .read(true)
         .write(true)
         .create(true)
@@ -82,14 +77,6 @@ pub(crate) fn lock_exclusive(
             }
         }
     }
-}
-
-/// Options for files that only their owner may read (0600 on Unix).
-pub(crate) fn private_options() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
 }
 
 fn sync_parent_dir(target: &Path) -> Result<(), VaultError> {
@@ -130,7 +117,7 @@ impl TempFile {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut file = private_options()
+        let mut file = crate::private_file_options()
             .write(true)
             .create_new(true)
             .open(&path)
