@@ -30,8 +30,16 @@ fn search_never_finds_the_text_of_a_file_linked_from_outside_the_workspace() {
     let workspace = tempfile::tempdir().expect("temp dir");
     let root = workspace.path();
     write(outside.path(), "id_rsa", "zanzibar private key material\n");
-    write(outside.path(), "sibling/notes.md", "zanzibar sibling notes\n");
-    write(root, "src/lib.rs", "/// Adds two numbers.\npub fn add() {}\n");
+    write(
+        outside.path(),
+        "sibling/notes.md",
+        "zanzibar sibling notes\n",
+    );
+    write(
+        root,
+        "src/lib.rs",
+        "/// Adds two numbers.\npub fn add() {}\n",
+    );
     std::os::unix::fs::symlink(outside.path().join("id_rsa"), root.join("src/key.txt"))
         .expect("file link");
     std::os::unix::fs::symlink(outside.path().join("sibling"), root.join("sibling"))
@@ -54,4 +62,46 @@ fn search_never_finds_the_text_of_a_file_linked_from_outside_the_workspace() {
             "{mode}: {stdout}"
         );
     }
+}
+
+#[test]
+fn check_reports_sub_flow_paths_that_leave_the_workspace_where_they_are_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("project");
+    let sub_flow = r#"{ "id": "sub", "nodes": [
+  { "id": "start", "type": "entry", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }
+"#;
+    write(dir.path(), "elsewhere.flow.json", sub_flow);
+    write(&root, "codexos.toml", "");
+    write(&root, "helpers/ok.flow.json", sub_flow);
+    write(
+        &root,
+        "flows/main.flow.json",
+        r#"{ "id": "main", "nodes": [
+  { "id": "start", "type": "entry", "next": "up" },
+  { "id": "up", "type": "flow", "flow": "../../elsewhere.flow.json", "next": "absolute" },
+  { "id": "absolute", "type": "flow", "flow": "/etc/elsewhere.flow.json", "next": "linked" },
+  { "id": "linked", "type": "flow", "flow": "linked.flow.json", "next": "inside" },
+  { "id": "inside", "type": "flow", "flow": "../helpers/ok.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }
+"#,
+    );
+    std::os::unix::fs::symlink(
+        dir.path().join("elsewhere.flow.json"),
+        root.join("flows/linked.flow.json"),
+    )
+    .expect("link");
+
+    let checked = codexos(&root, &["check", "flows/main.flow.json"]);
+    assert_eq!(checked.status.code(), Some(1), "{}", text(&checked.stderr));
+    expect_test::expect![[r#"
+        flows/main.flow.json:3:41: error[flow-outside-workspace]: sub-flow paths must stay inside the workspace: `../../elsewhere.flow.json` leads outside it
+        flows/main.flow.json:4:47: error[flow-outside-workspace]: sub-flow paths must stay inside the workspace: `/etc/elsewhere.flow.json` is absolute; write it relative to this file
+        flows/main.flow.json:5:45: error[flow-outside-workspace]: sub-flow paths must stay inside the workspace: `linked.flow.json` leads outside it
+        Checked 1 flow: 3 error(s), 0 warning(s).
+    "#]]
+    .assert_eq(&text(&checked.stdout));
 }

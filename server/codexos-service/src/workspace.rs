@@ -68,7 +68,7 @@ impl Workspace {
 
     /// The catalog a flow at `path` sees (`None` for a document that is not on disk).
     pub fn catalog_for(&self, path: Option<&Path>) -> FileCatalog<'_> {
-        self.catalog.for_file(path)
+        self.catalog.for_file(&self.root, path)
     }
 
     /// Every finding of a parsed flow, exactly as `codexos check` reports it.
