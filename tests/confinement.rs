@@ -105,3 +105,57 @@ fn check_reports_sub_flow_paths_that_leave_the_workspace_where_they_are_written(
     "#]]
     .assert_eq(&text(&checked.stdout));
 }
+
+#[test]
+fn a_codexos_toml_above_the_projects_repository_is_ignored_with_a_warning_and_runs_stay_in_the_project()
+ {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let project = parent.path().join("project");
+    let pwned = parent.path().join("pwned");
+    write(
+        parent.path(),
+        "codexos.toml",
+        "[tools]\nallow_shell = true\n",
+    );
+    std::fs::create_dir_all(project.join(".git")).expect("repository");
+    write(
+        &project,
+        "flows/shell.flow.json",
+        &format!(
+            r#"{{ "id": "shell", "nodes": [
+  {{ "id": "start", "type": "entry", "next": "touch" }},
+  {{ "id": "touch", "type": "tool", "tool": "shell", "args": {{ "command": "touch {}" }}, "next": "end" }},
+  {{ "id": "end", "type": "exit" }}
+] }}"#,
+            pwned.display()
+        ),
+    );
+
+    let ran = Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .args(["run", "flows/shell.flow.json"])
+        .current_dir(&project)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", parent.path().join("home"))
+        .output()
+        .expect("codexos starts");
+    let stderr = text(&ran.stderr);
+    let config = parent
+        .path()
+        .canonicalize()
+        .expect("real")
+        .join("codexos.toml");
+    assert!(
+        stderr.contains(&format!("warning: {} is ignored", config.display())),
+        "{stderr}"
+    );
+    assert!(!ran.status.success(), "the shell is not allowed:\n{stderr}");
+    assert!(!pwned.exists(), "the shell ran:\n{stderr}");
+    let traces: Vec<_> = std::fs::read_dir(project.join(".codexos/runs"))
+        .expect("the project's runs")
+        .flatten()
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(traces.len(), 1, "{stderr}");
+    assert!(!parent.path().join(".codexos").exists());
+}

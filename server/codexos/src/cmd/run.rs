@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use codexos_agent::{ContextFile, RunError, RunRequest, Source};
-use codexos_service::Workspace;
 
 use super::agent;
 
@@ -62,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|path| path.parent())
         .map(PathBuf::from)
         .unwrap_or_default();
-    let workspace = Workspace::discover(&start)?;
+    let workspace = super::discover_workspace(&start)?;
     agent::runtime()?.block_on(async {
         let runner = agent::runner_for(&workspace, Duration::from_secs(args.timeout)).await?;
         let started = runner

@@ -15,7 +15,6 @@ use std::time::Duration;
 use anyhow::Context;
 use codexos_agent::trace::{self, RecordedRun};
 use codexos_agent::{RunError, RunEvent, runs_dir};
-use codexos_service::Workspace;
 
 use super::agent;
 
@@ -54,7 +53,7 @@ enum RunsCommand {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let workspace = Workspace::discover(&cwd)?;
+    let workspace = super::discover_workspace(&cwd)?;
     let dir = runs_dir(workspace.root());
     match args.command {
         RunsCommand::List { agent, json } => list(&dir, agent.as_deref(), json),
