@@ -415,8 +415,12 @@ impl Catalog for RunCatalog {
         &self.names.vault_keys
     }
 
-    fn flow_exists(&self, path: &str) -> Option<bool> {
-        Some(self.dir.as_ref()?.join(path).is_file())
+    fn flow_file(&self, path: &str) -> codexos_flow::FlowFileStatus {
+        match &self.dir {
+            None => codexos_flow::FlowFileStatus::Unknown,
+            Some(dir) if dir.join(path).is_file() => codexos_flow::FlowFileStatus::Found,
+            Some(_) => codexos_flow::FlowFileStatus::Missing,
+        }
     }
 }
 

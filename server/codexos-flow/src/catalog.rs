@@ -20,14 +20,28 @@ impl Entry {
     }
 }
 
+/// What a catalog knows of a sub-flow path, as written in a `flow` node (relative to the flow
+/// file that names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowFileStatus {
+    /// The catalog cannot tell (the flow is not on disk): no finding is reported.
+    Unknown,
+    /// A flow file of the workspace.
+    Found,
+    /// Inside the workspace, but no file is there.
+    Missing,
+    /// The path leads out of the workspace: `..` past its root, or a symbolic link out of it.
+    OutsideWorkspace,
+}
+
 pub trait Catalog {
     fn tools(&self) -> &[Entry];
     fn models(&self) -> &[Entry];
     fn vault_keys(&self) -> &[Entry];
-    /// Whether a sub-flow path (as written in a `flow` node) exists; `None` when unknown, in which
-    /// case no finding is reported.
-    fn flow_exists(&self, _path: &str) -> Option<bool> {
-        None
+    /// Where a sub-flow path leads. Absolute paths never reach the catalog: the checks report
+    /// them on their own.
+    fn flow_file(&self, _path: &str) -> FlowFileStatus {
+        FlowFileStatus::Unknown
     }
 
     fn tool(&self, name: &str) -> Option<&Entry> {

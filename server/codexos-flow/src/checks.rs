@@ -1,7 +1,7 @@
 //! The checks behind every flow finding, in stages: JSON syntax, then the schema, then the graph
 //! and references. Each stage is a pure function over the parsed file.
 
-use crate::catalog::{Catalog, PROVIDERS};
+use crate::catalog::{Catalog, FlowFileStatus, PROVIDERS};
 use crate::model::{
     EdgeKind, FILE_FIELDS, Field, FieldKind, Flow, Node, NodeType, closest, is_valid_id,
 };
@@ -612,20 +612,51 @@ fn references(flow: &Flow, items: &[Value], catalog: &dyn Catalog, out: &mut Vec
                     }
                 }
                 (Some(FieldKind::FlowPath), _) => {
-                    if let Some(path) = value.as_str()
-                        && catalog.flow_exists(path) == Some(false)
-                    {
-                        out.push(finding(
-                            value.range,
-                            Code::UnknownFlow,
-                            Severity::Error,
-                            format!("no flow file at `{path}` (relative to this file)"),
-                        ));
+                    if let Some(path) = value.as_str() {
+                        check_flow_path(path, value.range, catalog, out);
                     }
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// A sub-flow must be a flow file of the workspace: written relative to this file, never
+/// absolute (a flow that only works on one machine, or reads any file it names), never leading
+/// out of the workspace.
+fn check_flow_path(path: &str, range: TextRange, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
+    let outside = |why: &str| {
+        finding(
+            range,
+            Code::FlowOutsideWorkspace,
+            Severity::Error,
+            format!("sub-flow paths must stay inside the workspace: `{path}` {why}"),
+        )
+    };
+    if is_absolute(path) {
+        out.push(outside("is absolute; write it relative to this file"));
+        return;
+    }
+    match catalog.flow_file(path) {
+        FlowFileStatus::Unknown | FlowFileStatus::Found => {}
+        FlowFileStatus::Missing => out.push(finding(
+            range,
+            Code::UnknownFlow,
+            Severity::Error,
+            format!("no flow file at `{path}` (relative to this file)"),
+        )),
+        FlowFileStatus::OutsideWorkspace => out.push(outside("leads outside it")),
+    }
+}
+
+/// Whether a path is absolute on any system a flow may be shared with: `/x`, `\x`, `C:\x`,
+/// `C:/x`.
+fn is_absolute(path: &str) -> bool {
+    match path.as_bytes() {
+        [b'/' | b'\\', ..] => true,
+        [drive, b':', b'/' | b'\\', ..] => drive.is_ascii_alphabetic(),
+        _ => false,
     }
 }
 

@@ -18,7 +18,7 @@ pub mod syntax;
 mod template;
 pub mod text;
 
-pub use catalog::{Catalog, Entry, StaticCatalog};
+pub use catalog::{Catalog, Entry, FlowFileStatus, StaticCatalog};
 pub use text::{Encoding, LineCol, LineIndex, TextRange};
 
 /// The file name suffix that makes a JSON file a flow.
@@ -42,6 +42,7 @@ pub enum Code {
     MissingSecret,
     UnknownTemplateRef,
     UnknownFlow,
+    FlowOutsideWorkspace,
 }
 
 impl Code {
@@ -61,6 +62,7 @@ impl Code {
         Code::MissingSecret,
         Code::UnknownTemplateRef,
         Code::UnknownFlow,
+        Code::FlowOutsideWorkspace,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +82,7 @@ impl Code {
             Code::MissingSecret => "missing-secret",
             Code::UnknownTemplateRef => "unknown-template-ref",
             Code::UnknownFlow => "unknown-flow",
+            Code::FlowOutsideWorkspace => "flow-outside-workspace",
         }
     }
 

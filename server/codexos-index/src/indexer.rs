@@ -15,7 +15,7 @@ use codexos_store::{
 
 use crate::error::{IndexError, Result};
 use crate::settings::IndexSettings;
-use crate::walk::{FoundFile, relative_path, walk, walk_lists};
+use crate::walk::{FoundFile, LinkEscape, check_link, relative_path, walk, walk_lists};
 
 /// Bytes looked at to decide whether a file is binary (as git does: a NUL byte).
 const BINARY_SNIFF_BYTES: usize = 8000;
@@ -59,6 +59,11 @@ pub enum SkipReason {
     },
     Binary,
     InvalidUtf8,
+    /// A symbolic link whose real target lies outside the workspace or in tools' state: the
+    /// walk skips such links, and a file replaced by one after the walk listed it is not read.
+    LinkLeavesWorkspace {
+        target: PathBuf,
+    },
     Vanished,
     Unreadable(String),
 }
@@ -193,6 +198,7 @@ impl Indexer {
         progress(state);
         let mut batch: Vec<PreparedFile> = Vec::new();
         let mut batch_chunks = 0;
+        let mut skipped = HashSet::new();
         let mut last_sync = Instant::now();
         for file in &files {
             if cancel.load(Ordering::Relaxed) {
@@ -209,7 +215,10 @@ impl Indexer {
                     batch.push(prepared);
                 }
                 Prepared::Unchanged => summary.files_unchanged += 1,
-                Prepared::Skipped(_) => summary.files_skipped += 1,
+                Prepared::Skipped(_) => {
+                    summary.files_skipped += 1;
+                    skipped.insert(file.relative.as_str());
+                }
             }
             state.files_done += 1;
             if batch_chunks >= self.settings.commit_chunks {
@@ -226,13 +235,15 @@ impl Indexer {
             }
         }
         self.flush(&mut batch, &mut summary)?;
+        // A file skipped this time (now too large, binary, a link out) leaves the index, as it
+        // does when re-indexed alone.
         let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
         let removed: Vec<String> = self
             .store
             .files()?
             .into_iter()
             .map(|(path, _)| path)
-            .filter(|path| !seen.contains(path.as_str()))
+            .filter(|path| !seen.contains(path.as_str()) || skipped.contains(path.as_str()))
             .collect();
         if !removed.is_empty() {
             summary.files_removed = removed.len();
@@ -349,7 +360,7 @@ impl Indexer {
     fn prepare(&self, file: &FoundFile, text: Option<&str>) -> Prepared {
         let bytes = match text {
             Some(text) => text.as_bytes().to_vec(),
-            None => match read_capped(&file.absolute, self.settings.max_file_bytes) {
+            None => match read_capped(&self.root, &file.absolute, self.settings.max_file_bytes) {
                 Ok(Ok(bytes)) => bytes,
                 Ok(Err(reason)) => return self.skip(file, reason),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -518,9 +529,23 @@ fn line_number(value: usize) -> u32 {
 }
 
 /// Reads a file unless its size (checked before reading, so a 50 MB file is never loaded)
-/// is over `limit`.
-fn read_capped(path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
-    let metadata = std::fs::metadata(path)?;
+/// is over `limit`, or it is now a symbolic link leading out of the workspace whose canonical
+/// root is `real_root`. A plain file costs one `lstat` here, as a `stat` would.
+fn read_capped(
+    real_root: &Path,
+    path: &Path,
+    limit: u64,
+) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
+    let mut metadata = std::fs::symlink_metadata(path)?;
+    if metadata.is_symlink() {
+        match check_link(real_root, path) {
+            Ok(()) => metadata = std::fs::metadata(path)?,
+            Err(LinkEscape::Unresolvable(error)) => return Err(error),
+            Err(LinkEscape::Outside { target } | LinkEscape::IntoToolState { target }) => {
+                return Ok(Err(SkipReason::LinkLeavesWorkspace { target }));
+            }
+        }
+    }
     if metadata.len() > limit {
         return Ok(Err(SkipReason::TooLarge {
             bytes: metadata.len(),

@@ -1,7 +1,8 @@
 //! Which files of the workspace are indexed: `.gitignore`, `.ignore` and git excludes
 //! (even outside a git repository), `codexos.toml` excludes, hidden files and `.codexos/`
-//! left out; symlinks followed, loops skipped with a log line. One walker decides for the
-//! whole workspace ([`walk`]) and for one changed file ([`walk_lists`]).
+//! left out; symlinks followed while they stay inside the workspace, loops and links that lead
+//! out skipped with a log line. One walker decides for the whole workspace ([`walk`]) and for
+//! one changed file ([`walk_lists`]).
 
 use std::path::{Path, PathBuf};
 
@@ -43,9 +44,56 @@ pub fn is_tool_state(name: &std::ffi::OsStr) -> bool {
     name == ".codexos" || name == ".git"
 }
 
+/// Why a symbolic link of the workspace is not followed.
+#[derive(Debug)]
+pub(crate) enum LinkEscape {
+    /// Its real target lies outside the workspace.
+    Outside {
+        target: PathBuf,
+    },
+    /// Its real target lies in tools' state (`.codexos/`, `.git/`), which the walk never
+    /// enters by name either.
+    IntoToolState {
+        target: PathBuf,
+    },
+    Unresolvable(std::io::Error),
+}
+
+impl std::fmt::Display for LinkEscape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkEscape::Outside { target } => {
+                write!(f, "it leads out of the workspace, to {}", target.display())
+            }
+            LinkEscape::IntoToolState { target } => {
+                write!(f, "it leads into tools' state, to {}", target.display())
+            }
+            LinkEscape::Unresolvable(error) => write!(f, "cannot resolve it: {error}"),
+        }
+    }
+}
+
+/// Whether the symbolic link `link` may be followed: its real target must lie inside the
+/// workspace whose canonical root is `real_root` (the rule of the tools'
+/// `resolve_in_workspace`), and outside tools' state. A link is canonicalized once; plain files
+/// and folders cost nothing here.
+pub(crate) fn check_link(real_root: &Path, link: &Path) -> std::result::Result<(), LinkEscape> {
+    let target = link.canonicalize().map_err(LinkEscape::Unresolvable)?;
+    match target.strip_prefix(real_root) {
+        Ok(inside) if inside.iter().any(is_tool_state) => Err(LinkEscape::IntoToolState { target }),
+        Ok(_) => Ok(()),
+        Err(_) => Err(LinkEscape::Outside { target }),
+    }
+}
+
 /// The one walker behind [`walk`] and [`walk_lists`]; with `toward`, it enters only the folders
-/// that lead there.
+/// that lead there. It never leaves `root`: a symbolic link whose real target lies outside
+/// (a file or a folder) is skipped with a log line.
 fn walker(root: &Path, settings: &IndexSettings, toward: Option<PathBuf>) -> Result<ignore::Walk> {
+    let real_root = root.canonicalize().map_err(|source| IndexError::Read {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let mut overrides = OverrideBuilder::new(root);
     for glob in &settings.exclude {
         overrides
@@ -69,8 +117,20 @@ fn walker(root: &Path, settings: &IndexSettings, toward: Option<PathBuf>) -> Res
                 && toward
                     .as_ref()
                     .is_none_or(|target| target.starts_with(entry.path()))
+                && (!entry.path_is_symlink() || follows(&real_root, entry.path()))
         })
         .build())
+}
+
+/// Whether the walk follows the symbolic link `link`; logs why not.
+fn follows(real_root: &Path, link: &Path) -> bool {
+    match check_link(real_root, link) {
+        Ok(()) => true,
+        Err(escape) => {
+            tracing::warn!(link = %link.display(), "skipped a symbolic link while walking the workspace: {escape}");
+            false
+        }
+    }
 }
 
 /// A walked entry that the index considers: a file (or a link to one) under `root` whose name

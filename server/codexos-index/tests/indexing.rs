@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use codexos_embed::{EmbedError, Embedder, HashingEmbedder, SpaceId};
-use codexos_index::{FileOutcome, IndexSettings, IndexSummary, Indexer, OpenOptions, SkipReason};
+use codexos_index::{
+    FileOutcome, IndexSettings, IndexSummary, Indexer, OpenOptions, SearchMode, SearchRequest,
+    SkipReason,
+};
 use common::write;
 
 /// The built-in embedder, counting the texts it embeds.
@@ -331,6 +334,138 @@ fn invalid_utf8_binary_huge_minified_and_looping_files_are_skipped_with_a_log_li
             "no log line mentions {expected}:\n{logs}"
         );
     }
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+}
+
+/// The fixture, with symbolic links out of the workspace (to a file and to a folder of
+/// `outside`), into it (a folder and a file), into tools' state, and a loop.
+fn linked_fixture(root: &Path, outside: &Path) {
+    use std::os::unix::fs::symlink;
+    fixture(root);
+    write(outside, "secret.txt", "the outside password\n");
+    write(
+        outside,
+        "project/notes.md",
+        "# The sibling project's notes\n",
+    );
+    write(root, ".git/config", "[core]\n");
+    symlink(outside.join("secret.txt"), root.join("src/secret.txt")).unwrap();
+    symlink(outside.join("project"), root.join("sibling")).unwrap();
+    symlink(root.join("src"), root.join("alias")).unwrap();
+    symlink("parse.rs", root.join("src/parse_again.rs")).unwrap();
+    symlink(".git/config", root.join("gitconfig")).unwrap();
+    symlink(root, root.join("src/loop")).unwrap();
+}
+
+fn indexed_paths(indexer: &Indexer) -> Vec<String> {
+    let files = indexer.store().files().unwrap();
+    files.into_iter().map(|(path, _)| path).collect()
+}
+
+#[test]
+fn symlinks_out_of_the_workspace_are_skipped_with_a_log_line_and_links_inside_are_followed() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    linked_fixture(dir.path(), outside.path());
+    let indexer = open(dir.path(), Arc::default());
+    let logs = logs_of(|| {
+        index(&indexer);
+    });
+    expect_test::expect![[r#"
+        README.md
+        alias/lib.rs
+        alias/parse.rs
+        alias/parse_again.rs
+        alias/print.rs
+        src/lib.rs
+        src/parse.rs
+        src/parse_again.rs
+        src/print.rs"#]]
+    .assert_eq(&indexed_paths(&indexer).join("\n"));
+    let outside = outside.path().canonicalize().unwrap();
+    for (link, target) in [
+        ("src/secret.txt", outside.join("secret.txt")),
+        ("alias/secret.txt", outside.join("secret.txt")),
+        ("sibling", outside.join("project")),
+        ("gitconfig", dir.path().join(".git/config")),
+    ] {
+        let line = logs
+            .lines()
+            .find(|line| line.contains(&format!("{}", dir.path().join(link).display())))
+            .unwrap_or_else(|| panic!("no log line names {link}:\n{logs}"));
+        assert!(
+            line.contains(&format!("{}", target.display())),
+            "the line about {link} does not say where it leads:\n{line}"
+        );
+    }
+    assert!(logs.contains("src/loop"), "{logs}");
+}
+
+#[test]
+fn a_file_replaced_by_a_symlink_out_of_the_workspace_is_never_read_again() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    linked_fixture(root, outside.path());
+    let indexer = open(root, Arc::default());
+    index(&indexer);
+    let replace_by_link_out = |path: &str| {
+        std::fs::remove_file(root.join(path)).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join(path)).unwrap();
+    };
+
+    replace_by_link_out("README.md");
+    assert_eq!(
+        indexer.reindex_file(Path::new("README.md")).unwrap(),
+        FileOutcome::Skipped(SkipReason::Excluded),
+        "saved"
+    );
+    assert_eq!(
+        indexer
+            .reindex_text(&root.join("README.md"), "edited\n")
+            .unwrap(),
+        FileOutcome::Skipped(SkipReason::Excluded),
+        "edited"
+    );
+    assert_eq!(
+        indexer.reindex_file(Path::new("sibling/notes.md")).unwrap(),
+        FileOutcome::Skipped(SkipReason::Excluded),
+        "under a folder link out"
+    );
+    assert!(!indexed_paths(&indexer).contains(&"README.md".to_owned()));
+
+    let mut summary = IndexSummary::default();
+    write(root, "src/print.rs", "fn changed() {}\n");
+    let logs = logs_of(|| {
+        summary = indexer
+            .index_all(
+                // Called once the walk has listed the files, before any is read.
+                &mut |progress| {
+                    if progress.files_done == 0 && !root.join("src/print.rs").is_symlink() {
+                        replace_by_link_out("src/print.rs");
+                    }
+                },
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+    });
+    assert_eq!(
+        summary.files_skipped, 2,
+        "src/print.rs through src/ and alias/:\n{logs}"
+    );
+    assert!(
+        logs.contains("src/print.rs") && logs.contains("LinkLeavesWorkspace"),
+        "{logs}"
+    );
+    assert!(!indexed_paths(&indexer).contains(&"src/print.rs".to_owned()));
+    let password = indexer
+        .searcher()
+        .search(&SearchRequest {
+            mode: SearchMode::Bm25,
+            ..SearchRequest::new("password")
+        })
+        .unwrap();
+    assert!(password.is_empty(), "{password:?}");
     assert!(indexer.store().check_consistency().unwrap().is_consistent());
 }
 

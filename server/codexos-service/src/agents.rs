@@ -286,7 +286,11 @@ fn read_only_search(root: &Path, request: &SearchRequest) -> Result<Vec<Chunk>, 
     Ok(hits
         .into_iter()
         .map(|hit| {
-            let text = std::fs::read_to_string(root.join(&hit.path))
+            // The file as it is now, and only while it still lies inside the workspace: an
+            // indexed file replaced by a link out since is not read.
+            let text = codexos_tools::resolve_in_workspace(root, &hit.path)
+                .ok()
+                .and_then(|path| std::fs::read_to_string(path).ok())
                 .map(|file| {
                     file.lines()
                         .skip(hit.start_line.saturating_sub(1) as usize)

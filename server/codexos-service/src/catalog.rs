@@ -1,9 +1,10 @@
 //! The names flows may use: CodexOS's built-ins, the workspace's plug-in tools, the tools of
 //! the MCP servers `codexos.toml` lists, and what it declares.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
-use codexos_flow::{Catalog, Entry, StaticCatalog};
+use codexos_flow::{Catalog, Entry, FlowFileStatus, StaticCatalog};
 
 use crate::config::Config;
 
@@ -76,11 +77,18 @@ impl ServiceCatalog {
         self
     }
 
-    /// The catalog as seen from one flow file: sub-flow paths resolve next to it.
-    pub fn for_file<'a>(&'a self, flow_path: Option<&Path>) -> FileCatalog<'a> {
+    /// The catalog as seen from one flow file of the workspace at `workspace_root`: sub-flow
+    /// paths resolve next to it and must stay inside the workspace.
+    pub fn for_file<'a>(
+        &'a self,
+        workspace_root: &'a Path,
+        flow_path: Option<&Path>,
+    ) -> FileCatalog<'a> {
         FileCatalog {
             catalog: self,
+            workspace_root,
             flow_dir: flow_path.and_then(Path::parent).map(Path::to_owned),
+            real_dirs: OnceLock::new(),
         }
     }
 }
@@ -98,8 +106,11 @@ fn merge(entries: &mut Vec<Entry>, declared: impl Iterator<Item = Entry>) {
 #[derive(Clone, Debug)]
 pub struct FileCatalog<'a> {
     catalog: &'a ServiceCatalog,
+    workspace_root: &'a Path,
     /// The folder of the flow file; `None` for a document that is not on disk.
     flow_dir: Option<PathBuf>,
+    /// The real (symlink-free) workspace root and flow folder, found once per catalog.
+    real_dirs: OnceLock<(PathBuf, PathBuf)>,
 }
 
 impl Catalog for FileCatalog<'_> {
@@ -115,9 +126,14 @@ impl Catalog for FileCatalog<'_> {
         &self.catalog.names.vault_keys
     }
 
-    fn flow_exists(&self, path: &str) -> Option<bool> {
-        let dir = self.flow_dir.as_ref()?;
-        Some(dir.join(path).is_file())
+    fn flow_file(&self, path: &str) -> FlowFileStatus {
+        let Some(flow_dir) = &self.flow_dir else {
+            return FlowFileStatus::Unknown;
+        };
+        let (real_root, real_dir) = self
+            .real_dirs
+            .get_or_init(|| (real_path(self.workspace_root), real_path(flow_dir)));
+        sub_flow_status(real_root, real_dir, path)
     }
 
     fn tool(&self, name: &str) -> Option<&Entry> {
@@ -131,6 +147,49 @@ impl Catalog for FileCatalog<'_> {
                     .iter()
                     .find(|entry| entry.name == server && !tool.is_empty())
             })
+    }
+}
+
+/// `path` without symbolic links when it exists, else made absolute as written.
+fn real_path(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
+}
+
+/// Where the sub-flow `path`, written in a flow file of the folder `real_dir`, leads in the
+/// workspace at `real_root` (both real paths). The path is judged as written first (`..` past
+/// the root leaves it, whether or not the file exists), then, when the file exists, by where it
+/// really is (a symbolic link out leaves it): the rule of the tools' `resolve_in_workspace`.
+/// A flow file that itself lies outside the workspace is only asked whether its sub-flow
+/// exists: where it may lead is its own workspace's business.
+fn sub_flow_status(real_root: &Path, real_dir: &Path, path: &str) -> FlowFileStatus {
+    let target = real_dir.join(path);
+    let exists = |target: &Path| {
+        if target.is_file() {
+            FlowFileStatus::Found
+        } else {
+            FlowFileStatus::Missing
+        }
+    };
+    let Ok(dir_in_root) = real_dir.strip_prefix(real_root) else {
+        return exists(&target);
+    };
+    let mut depth = dir_in_root.components().count();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => depth -= 1,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return FlowFileStatus::OutsideWorkspace;
+            }
+        }
+    }
+    match target.canonicalize() {
+        Ok(real_target) if !real_target.starts_with(real_root) => FlowFileStatus::OutsideWorkspace,
+        Ok(real_target) => exists(&real_target),
+        Err(_) => FlowFileStatus::Missing,
     }
 }
 
@@ -150,7 +209,7 @@ mod tests {
             .models
             .insert("gpt-4".into(), "GPT-4 through our proxy".into());
         let catalog = ServiceCatalog::new(&config);
-        let file = catalog.for_file(None);
+        let file = catalog.for_file(Path::new("/ws"), None);
         assert_eq!(
             file.tool("jira_search").map(|t| t.detail.as_str()),
             Some("Search Jira")
@@ -171,7 +230,7 @@ mod tests {
         let catalog = ServiceCatalog::new(&Config::default())
             .with_tools([Entry::new("lint", "Runs the linter")])
             .with_mcp_servers(["github".to_owned()]);
-        let file = catalog.for_file(None);
+        let file = catalog.for_file(Path::new("/ws"), None);
         assert_eq!(
             file.tool("lint").map(|t| t.detail.as_str()),
             Some("Runs the linter")
@@ -194,9 +253,87 @@ mod tests {
         std::fs::write(dir.path().join("child.flow.json"), "{}").expect("write");
         let catalog = ServiceCatalog::new(&Config::default());
         let parent = dir.path().join("parent.flow.json");
-        let file = catalog.for_file(Some(&parent));
-        assert_eq!(file.flow_exists("child.flow.json"), Some(true));
-        assert_eq!(file.flow_exists("missing.flow.json"), Some(false));
-        assert_eq!(catalog.for_file(None).flow_exists("child.flow.json"), None);
+        let file = catalog.for_file(dir.path(), Some(&parent));
+        assert_eq!(file.flow_file("child.flow.json"), FlowFileStatus::Found);
+        assert_eq!(file.flow_file("missing.flow.json"), FlowFileStatus::Missing);
+        assert_eq!(
+            catalog
+                .for_file(dir.path(), None)
+                .flow_file("child.flow.json"),
+            FlowFileStatus::Unknown
+        );
+    }
+
+    /// A workspace `ws/` with `flows/main.flow.json`, `shared/lib.flow.json`, links from
+    /// `flows/` to a flow outside and back into `shared/`, and a flow `outside/x.flow.json`
+    /// beside the workspace.
+    fn linked_workspace() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("ws");
+        for (path, text) in [
+            ("ws/flows/main.flow.json", "{}"),
+            ("ws/shared/lib.flow.json", "{}"),
+            ("outside/x.flow.json", "{}"),
+        ] {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
+            std::fs::write(path, text).expect("write");
+        }
+        let link = |target: &str, link: &str| {
+            std::os::unix::fs::symlink(dir.path().join(target), root.join(link)).expect("link");
+        };
+        link("outside/x.flow.json", "flows/escape.flow.json");
+        link("outside", "flows/out");
+        link("ws/shared", "flows/shared");
+        (dir, root)
+    }
+
+    #[test]
+    fn a_sub_flow_path_leading_out_of_the_workspace_as_written_or_through_a_link_is_outside() {
+        let (_dir, root) = linked_workspace();
+        let catalog = ServiceCatalog::new(&Config::default());
+        let file = catalog.for_file(&root, Some(&root.join("flows/main.flow.json")));
+        let statuses: Vec<String> = [
+            "../shared/lib.flow.json",
+            "./../flows/../shared/lib.flow.json",
+            "shared/lib.flow.json",
+            "../../outside/x.flow.json",
+            "../../outside/none.flow.json",
+            "../../ws/shared/lib.flow.json",
+            "escape.flow.json",
+            "out/x.flow.json",
+            "out/../../ws/shared/lib.flow.json",
+            "../missing.flow.json",
+            "/etc/passwd",
+        ]
+        .into_iter()
+        .map(|path| format!("{path}: {:?}", file.flow_file(path)))
+        .collect();
+        expect_test::expect![[r#"
+            ../shared/lib.flow.json: Found
+            ./../flows/../shared/lib.flow.json: Found
+            shared/lib.flow.json: Found
+            ../../outside/x.flow.json: OutsideWorkspace
+            ../../outside/none.flow.json: OutsideWorkspace
+            ../../ws/shared/lib.flow.json: OutsideWorkspace
+            escape.flow.json: OutsideWorkspace
+            out/x.flow.json: OutsideWorkspace
+            out/../../ws/shared/lib.flow.json: Missing
+            ../missing.flow.json: Missing
+            /etc/passwd: OutsideWorkspace"#]]
+        .assert_eq(&statuses.join("\n"));
+    }
+
+    #[test]
+    fn a_flow_outside_the_workspace_is_only_asked_whether_its_sub_flow_exists() {
+        let (dir, root) = linked_workspace();
+        let catalog = ServiceCatalog::new(&Config::default());
+        let outside = dir.path().join("outside/x.flow.json");
+        let file = catalog.for_file(&root, Some(&outside));
+        assert_eq!(
+            file.flow_file("../ws/shared/lib.flow.json"),
+            FlowFileStatus::Found
+        );
+        assert_eq!(file.flow_file("none.flow.json"), FlowFileStatus::Missing);
     }
 }

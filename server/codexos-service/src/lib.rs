@@ -24,4 +24,4 @@ pub use workspace::is_flow_path;
 pub use catalog::{FileCatalog, ServiceCatalog};
 pub use check::{CheckError, CheckReport, CheckedFile};
 pub use config::{CONFIG_FILE, Config, ConfigError, ConfigWarning, LoadedConfig};
-pub use workspace::Workspace;
+pub use workspace::{DiscoveryNote, Workspace};

@@ -3,7 +3,7 @@
 use expect_test::{Expect, expect};
 
 use super::{apply, catalog, render_findings};
-use crate::{Code, FlowFile};
+use crate::{Code, FlowFile, StaticCatalog};
 
 fn check(src: &str, expect: Expect) {
     let file = FlowFile::parse(src);
@@ -373,23 +373,31 @@ fn template_refs_must_name_nodes_that_run_before() {
     );
 }
 
-#[test]
-fn unknown_flow_is_reported_when_the_catalog_knows_the_files() {
-    struct Files;
-    impl crate::Catalog for Files {
-        fn tools(&self) -> &[crate::Entry] {
-            &[]
-        }
-        fn models(&self) -> &[crate::Entry] {
-            &[]
-        }
-        fn vault_keys(&self) -> &[crate::Entry] {
-            &[]
-        }
-        fn flow_exists(&self, path: &str) -> Option<bool> {
-            Some(path == "helper.flow.json")
+/// A catalog that knows one flow file, `helper.flow.json`, and a workspace whose root is the
+/// flow's folder's parent.
+struct Files;
+
+impl crate::Catalog for Files {
+    fn tools(&self) -> &[crate::Entry] {
+        &[]
+    }
+    fn models(&self) -> &[crate::Entry] {
+        &[]
+    }
+    fn vault_keys(&self) -> &[crate::Entry] {
+        &[]
+    }
+    fn flow_file(&self, path: &str) -> crate::FlowFileStatus {
+        match path {
+            "helper.flow.json" => crate::FlowFileStatus::Found,
+            _ if path.starts_with("../..") => crate::FlowFileStatus::OutsideWorkspace,
+            _ => crate::FlowFileStatus::Missing,
         }
     }
+}
+
+#[test]
+fn unknown_flow_is_reported_when_the_catalog_knows_the_files() {
     let src = r#"{ "id": "a", "nodes": [
   { "id": "start", "type": "entry", "next": "sub" },
   { "id": "sub", "type": "flow", "flow": "helpr.flow.json", "next": "sub2" },
@@ -401,6 +409,39 @@ fn unknown_flow_is_reported_when_the_catalog_knows_the_files() {
         3:42-3:59 error[unknown-flow] `"helpr.flow.json"`: no flow file at `helpr.flow.json` (relative to this file)
     "#]]
     .assert_eq(&render_findings(src, &file.findings(&Files)));
+}
+
+#[test]
+fn sub_flow_paths_that_are_absolute_or_lead_out_of_the_workspace_are_errors() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "up" },
+  { "id": "up", "type": "flow", "flow": "../../x.flow.json", "next": "unix" },
+  { "id": "unix", "type": "flow", "flow": "/etc/x.flow.json", "next": "windows" },
+  { "id": "windows", "type": "flow", "flow": "C:\\flows\\x.flow.json", "next": "inside" },
+  { "id": "inside", "type": "flow", "flow": "helper.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let file = FlowFile::parse(src);
+    expect![[r#"
+        3:41-3:60 error[flow-outside-workspace] `"../../x.flow.json"`: sub-flow paths must stay inside the workspace: `../../x.flow.json` leads outside it
+        4:43-4:61 error[flow-outside-workspace] `"/etc/x.flow.json"`: sub-flow paths must stay inside the workspace: `/etc/x.flow.json` is absolute; write it relative to this file
+        5:46-5:70 error[flow-outside-workspace] `"C:\\flows\\x.flow.json"`: sub-flow paths must stay inside the workspace: `C:\flows\x.flow.json` is absolute; write it relative to this file
+    "#]]
+    .assert_eq(&render_findings(src, &file.findings(&Files)));
+}
+
+#[test]
+fn an_absolute_sub_flow_path_is_an_error_even_when_the_catalog_knows_no_files() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "sub" },
+  { "id": "sub", "type": "flow", "flow": "/home/me/x.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let file = FlowFile::parse(src);
+    expect![[r#"
+        3:42-3:64 error[flow-outside-workspace] `"/home/me/x.flow.json"`: sub-flow paths must stay inside the workspace: `/home/me/x.flow.json` is absolute; write it relative to this file
+    "#]]
+    .assert_eq(&render_findings(src, &file.findings(&StaticCatalog::default())));
 }
 
 #[test]

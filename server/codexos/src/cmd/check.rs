@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use codexos_flow::Severity;
-use codexos_service::{CheckReport, CheckedFile, Workspace};
+use codexos_service::{CheckReport, CheckedFile};
 use serde::Serialize;
 
 #[derive(clap::Args)]
@@ -36,7 +36,7 @@ enum Format {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let workspace = Workspace::discover(&cwd)?;
+    let workspace = super::discover_workspace(&cwd)?;
     for warning in &workspace.config().warnings {
         eprintln!("warning: {warning}");
     }

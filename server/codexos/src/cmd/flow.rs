@@ -99,7 +99,7 @@ pub struct Rejected {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let workspace = Workspace::discover(&cwd)?;
+    let workspace = super::discover_workspace(&cwd)?;
     let (templates, rejected) = templates(&workspace);
     for rejected in &rejected {
         eprintln!(

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot resolve --root {}", root.display()))?,
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
-    let workspace = Arc::new(Workspace::discover(&start)?);
+    let workspace = Arc::new(super::discover_workspace(&start)?);
     for warning in &workspace.config().warnings {
         eprintln!("warning: {warning}");
     }

@@ -22,7 +22,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use codexos_agent::{ContextFile, RunError, RunRequest, Source};
-use codexos_service::Workspace;
 
 use super::agent;
 
@@ -64,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|path| path.parent())
         .map(PathBuf::from)
         .unwrap_or_default();
-    let workspace = Workspace::discover(&start)?;
+    let workspace = super::discover_workspace(&start)?;
     agent::runtime()?.block_on(async {
         let approval = agent::approval(args.flags.yes);
         let runner = agent::runner_for(&workspace, args.flags, approval).await?;

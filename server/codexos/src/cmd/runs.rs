@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use codexos_agent::trace::{self, RecordedRun};
 use codexos_agent::{RunError, RunEvent, runs_dir};
-use codexos_service::Workspace;
 use codexos_service::agents::Verdict;
 
 use super::agent;
@@ -53,7 +52,7 @@ enum RunsCommand {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let workspace = Workspace::discover(&cwd)?;
+    let workspace = super::discover_workspace(&cwd)?;
     let dir = runs_dir(workspace.root());
     match args.command {
         RunsCommand::List { agent, json } => list(&dir, agent.as_deref(), json),

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use codexos_policy::{DEFAULT_PROTECTED, Grant, TrustFile};
 use codexos_service::Workspace;
+
 use codexos_service::trust::{TrustItem, TrustState};
 use serde_json::json;
 
@@ -105,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot resolve --root {}", root.display()))?,
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
-    let workspace = Workspace::discover(&start)?;
+    let workspace = super::discover_workspace(&start)?;
     let trust = TrustFile::user()?;
     match args.command.unwrap_or(TrustCommand::List { json: false }) {
         TrustCommand::List { json } => list(&workspace, &trust, json),

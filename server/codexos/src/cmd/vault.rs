@@ -17,7 +17,6 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use codexos_service::Workspace;
 use codexos_vault::{PutOutcome, SecretString, Vault, VaultConfig};
 
 #[derive(clap::Args)]
@@ -53,7 +52,7 @@ enum VaultCommand {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let workspace = Workspace::discover(&cwd)?;
+    let workspace = super::discover_workspace(&cwd)?;
     let vault = Vault::open_with(&VaultConfig::from_env(workspace.root())?)?;
     match args.command {
         VaultCommand::Put { key, tags } => put(&vault, &key, &tags),
