@@ -325,3 +325,121 @@ fn the_server_exits_when_its_input_closes() {
     let status = editor.client.wait_for_exit();
     assert_eq!(status.code(), Some(1), "no shutdown was asked for");
 }
+
+/// A frame whose header declares `length` bytes, then `body`.
+fn frame_with_length(length: &str, body: &[u8]) -> Vec<u8> {
+    let mut frame = format!("Content-Length: {length}\r\n\r\n").into_bytes();
+    frame.extend_from_slice(body);
+    frame
+}
+
+fn the_answer_to(editor: &mut Editor, id: Value) -> Value {
+    editor
+        .client
+        .wait_for(&format!("the answer to id {id}"), |message| {
+            message.get("id") == Some(&id) && message.get("method").is_none()
+        })
+}
+
+fn an_error_logged(editor: &mut Editor, text: &str) -> String {
+    let log = editor
+        .client
+        .wait_for_notification("window/logMessage", |params| {
+            params["type"] == 1
+                && params["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains(text))
+        });
+    log["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_content_length_longer_than_its_message_is_answered_and_the_next_request_still_is() {
+    let mut editor = start();
+    // Had the frame been read whole, this `shutdown` would swallow the next request and the
+    // server would wait for 1,000 more bytes that never come.
+    let body = br#"{"jsonrpc":"2.0","id":900,"method":"shutdown"}"#;
+    let length = (body.len() + 1_000).to_string();
+    editor
+        .client
+        .send_raw_bytes(&frame_with_length(&length, body));
+    let symbols = editor.client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": editor.uri("nothing.flow.json") } }),
+    );
+    assert_eq!(symbols, Ok(Value::Null));
+    let answer = the_answer_to(&mut editor, json!(900));
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Content-Length"), "{message}");
+    an_error_logged(&mut editor, "is longer than the message");
+    assert_still_serving(editor);
+}
+
+#[test]
+fn a_content_length_that_is_not_a_number_is_logged_and_the_next_request_is_answered() {
+    let mut editor = start();
+    let body = br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#;
+    editor
+        .client
+        .send_raw_bytes(&frame_with_length("twelve", body));
+    let symbols = editor.client.request(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": editor.uri("nothing.flow.json") } }),
+    );
+    assert_eq!(symbols, Ok(Value::Null));
+    let message = an_error_logged(&mut editor, "`twelve` is not a number of bytes");
+    assert!(message.starts_with("message "), "{message}");
+    assert_still_serving(editor);
+}
+
+#[test]
+fn json_nested_100000_levels_gets_a_parse_error_for_a_null_id() {
+    let mut editor = start();
+    let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    editor.client.send_raw(body.as_bytes());
+    let answer = the_answer_to(&mut editor, Value::Null);
+    assert_eq!(answer["error"]["code"], -32700, "{answer}");
+    an_error_logged(&mut editor, "recursion limit exceeded");
+    assert_still_serving(editor);
+}
+
+/// The most memory the server process has held so far, in KiB (`VmHWM`).
+#[cfg(target_os = "linux")]
+fn peak_memory_kib(client: &LspClient) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", client.pid()))
+        .expect("the server's /proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in:\n{status}"))
+}
+
+#[test]
+fn a_300_mib_header_line_is_skipped_without_holding_it() {
+    let mut editor = start();
+    #[cfg(target_os = "linux")]
+    let peak_before = peak_memory_kib(&editor.client);
+    const MIB: usize = 1024 * 1024;
+    let chunk = vec![b'a'; MIB];
+    editor.client.send_raw_bytes(b"X-Junk: ");
+    for _ in 0..300 {
+        editor.client.send_raw_bytes(&chunk);
+    }
+    editor.client.send_raw_bytes(b"\r\n\r\n");
+    let message = an_error_logged(&mut editor, "is over the 8192 byte limit");
+    assert!(
+        message.contains(&format!("{} bytes", 300 * MIB + 9)),
+        "{message}"
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let grown_mib = peak_memory_kib(&editor.client).saturating_sub(peak_before) / 1024;
+        assert!(
+            grown_mib < 50,
+            "the server's peak memory grew by {grown_mib} MiB"
+        );
+    }
+    assert_still_serving(editor);
+}

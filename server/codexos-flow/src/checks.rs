@@ -5,6 +5,7 @@ use crate::catalog::{Catalog, FlowFileStatus, PROVIDERS};
 use crate::model::{
     EdgeKind, FILE_FIELDS, Field, FieldKind, Flow, Node, NodeType, closest, is_valid_id,
 };
+use crate::suggest::Names;
 use crate::syntax::{Json, Member, Value, ValueKind};
 use crate::template::{self, RefPath};
 use crate::text::TextRange;
@@ -21,12 +22,13 @@ pub fn run(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog) -> Vec<F
         }
         references(flow, items, catalog, &mut out);
     }
+    let mut ids = NodeIds::new(flow);
     duplicate_ids(flow, &mut out);
-    unknown_nodes(flow, &mut out);
+    unknown_nodes(flow, &mut ids, &mut out);
     entry_and_exit(text, root, flow, &mut out);
     reachability(text, root, flow, &mut out);
     cycles(flow, &mut out);
-    templates(text, json, flow, catalog, &mut out);
+    templates(text, json, flow, catalog, &mut ids, &mut out);
     out.sort_by_key(|f| (f.range.start, f.code));
     out
 }
@@ -390,7 +392,35 @@ fn duplicate_ids(flow: &Flow, out: &mut Vec<Finding>) {
     }
 }
 
-fn unknown_nodes(flow: &Flow, out: &mut Vec<Finding>) {
+/// The node ids, for "did you mean", indexed at the first unknown one.
+struct NodeIds<'f> {
+    flow: &'f Flow,
+    /// The ids and the index of the node each belongs to.
+    names: Option<(Names<'f>, Vec<usize>)>,
+}
+
+impl<'f> NodeIds<'f> {
+    fn new(flow: &'f Flow) -> NodeIds<'f> {
+        NodeIds { flow, names: None }
+    }
+
+    /// The id closest to `id`, if it is close enough to be a likely typo, leaving out the id of
+    /// node `except`.
+    fn closest(&mut self, id: &str, except: Option<usize>) -> Option<&'f str> {
+        let flow = self.flow;
+        let (names, nodes) = self.names.get_or_insert_with(|| {
+            let with_ids = || flow.nodes.iter().filter(|n| n.id.is_some());
+            (
+                Names::new(with_ids().filter_map(|n| n.id.as_deref())),
+                with_ids().map(|n| n.index).collect(),
+            )
+        });
+        let except = except.and_then(|node| nodes.binary_search(&node).ok());
+        names.closest(id, except)
+    }
+}
+
+fn unknown_nodes(flow: &Flow, ids: &mut NodeIds, out: &mut Vec<Finding>) {
     for node in &flow.nodes {
         for edge in &node.edges {
             if flow.by_id.contains_key(&edge.target) {
@@ -402,12 +432,7 @@ fn unknown_nodes(flow: &Flow, out: &mut Vec<Finding>) {
                 EdgeKind::Else => "else",
                 EdgeKind::Target => "target",
             };
-            let ids = flow
-                .nodes
-                .iter()
-                .filter(|n| n.index != node.index)
-                .filter_map(|n| n.id.as_deref());
-            let suggestion = closest(&edge.target, ids);
+            let suggestion = ids.closest(&edge.target, Some(node.index));
             let mut message = if edge.target.is_empty() {
                 format!("`{field}` is empty: name the node that runs next")
             } else {
@@ -588,23 +613,28 @@ fn cycles(flow: &Flow, out: &mut Vec<Finding>) {
 }
 
 fn references(flow: &Flow, items: &[Value], catalog: &dyn Catalog, out: &mut Vec<Finding>) {
+    // Indexed at the first unknown name.
+    let mut tools = None;
+    let mut models = None;
     for (node, item) in flow.nodes.iter().zip(items) {
         let Some(ty) = node.ty else { continue };
         for member in item.as_object().unwrap_or_default() {
             let Some(value) = &member.value else { continue };
             match (ty.field(&member.key.name).map(|f| f.kind), ty) {
-                (Some(FieldKind::Tool), _) => check_tool(value, catalog, out),
+                (Some(FieldKind::Tool), _) => check_tool(value, catalog, &mut tools, out),
                 (Some(FieldKind::Tools), _) => value
                     .as_array()
                     .unwrap_or_default()
                     .iter()
-                    .for_each(|v| check_tool(v, catalog, out)),
+                    .for_each(|v| check_tool(v, catalog, &mut tools, out)),
                 (Some(FieldKind::Models), _) => {
                     let values = match value.as_array() {
                         Some(items) => items,
                         None => std::slice::from_ref(value),
                     };
-                    values.iter().for_each(|v| check_model(v, catalog, out));
+                    values
+                        .iter()
+                        .for_each(|v| check_model(v, catalog, &mut models, out));
                 }
                 (Some(FieldKind::VaultKey), _) => {
                     if let Some(s) = value.as_string() {
@@ -660,13 +690,19 @@ fn is_absolute(path: &str) -> bool {
     }
 }
 
-fn check_tool(value: &Value, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
+fn check_tool<'c>(
+    value: &Value,
+    catalog: &'c dyn Catalog,
+    tools: &mut Option<Names<'c>>,
+    out: &mut Vec<Finding>,
+) {
     let Some(s) = value.as_string() else { return };
     if catalog.tool(&s.value).is_some() {
         return;
     }
-    let names = catalog.tools().iter().map(|t| t.name.as_str());
-    let suggestion = closest(&s.value, names);
+    let suggestion = tools
+        .get_or_insert_with(|| Names::new(catalog.tools().iter().map(|t| t.name.as_str())))
+        .closest(&s.value, None);
     let mut message = format!("no known tool is called `{}`", s.value);
     match suggestion {
         Some(sugg) => message.push_str(&format!(": did you mean `{sugg}`?")),
@@ -680,7 +716,12 @@ fn check_tool(value: &Value, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
     out.push(f);
 }
 
-fn check_model(value: &Value, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
+fn check_model<'c>(
+    value: &Value,
+    catalog: &'c dyn Catalog,
+    models: &mut Option<Names<'c>>,
+    out: &mut Vec<Finding>,
+) {
     let Some(s) = value.as_string() else { return };
     let name = s.value.as_str();
     let prefixed = name.split_once('/').is_some_and(|(provider, model)| {
@@ -689,8 +730,9 @@ fn check_model(value: &Value, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
     if prefixed || catalog.model(name).is_some() {
         return;
     }
-    let names = catalog.models().iter().map(|m| m.name.as_str());
-    let suggestion = closest(name, names);
+    let suggestion = models
+        .get_or_insert_with(|| Names::new(catalog.models().iter().map(|m| m.name.as_str())))
+        .closest(name, None);
     let mut message = format!("no configured provider knows the model `{name}`");
     match suggestion {
         Some(sugg) => message.push_str(&format!(": did you mean `{sugg}`?")),
@@ -729,7 +771,14 @@ fn check_secret(key: &str, range: TextRange, catalog: &dyn Catalog, out: &mut Ve
     out.push(f);
 }
 
-fn templates(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
+fn templates(
+    text: &str,
+    json: &Json,
+    flow: &Flow,
+    catalog: &dyn Catalog,
+    ids: &mut NodeIds,
+    out: &mut Vec<Finding>,
+) {
     let strings = template::template_strings(json, flow);
     if strings.is_empty() {
         return;
@@ -750,8 +799,7 @@ fn templates(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog, out: &
                 RefPath::Input | RefPath::Context => {}
                 RefPath::NodeOutput { id, id_range } => {
                     let Some(&source) = flow.by_id.get(&id) else {
-                        let ids = flow.nodes.iter().filter_map(|n| n.id.as_deref());
-                        let suggestion = closest(&id, ids);
+                        let suggestion = ids.closest(&id, None);
                         let mut message = format!("`{{{{nodes.{id}.output}}}}`: no node has the id `{id}`");
                         if let Some(s) = suggestion {
                             message.push_str(&format!(": did you mean `{s}`?"));

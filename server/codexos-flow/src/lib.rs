@@ -14,6 +14,7 @@ mod format;
 mod graph;
 mod ide;
 pub mod model;
+mod suggest;
 pub mod syntax;
 mod template;
 pub mod text;

@@ -582,99 +582,11 @@ pub fn is_valid_id(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// The candidate closest to `name`, if it is close enough to be a likely typo.
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let name_chars: Vec<char> = name.to_lowercase().chars().collect();
-    let limit = (name.chars().count() / 3).max(1);
-    let mut distance = EditDistance::default();
-    candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .filter_map(|c| {
-            let d = distance.between(&name_chars, c.chars().flat_map(char::to_lowercase));
-            (d <= limit).then_some((d, c))
-        })
-        .min_by_key(|(d, c)| (*d, c.len()))
-        .map(|(_, c)| c)
-}
-
-/// Optimal-string-alignment distance (edits, with a swap of neighbours counting as one), with
-/// its buffers kept between calls: checking a flow compares a typo with every id it holds.
-#[derive(Default)]
-struct EditDistance {
-    other: Vec<char>,
-    /// Rows `i - 2`, `i - 1` and `i` of the distance table.
-    rows: [Vec<usize>; 3],
-}
-
-impl EditDistance {
-    fn between(&mut self, a: &[char], b: impl Iterator<Item = char>) -> usize {
-        self.other.clear();
-        self.other.extend(b);
-        let b = &self.other;
-        if a.is_empty() || b.is_empty() {
-            return a.len().max(b.len());
-        }
-        let width = b.len() + 1;
-        for row in &mut self.rows {
-            row.clear();
-            row.resize(width, 0);
-        }
-        let [before, previous, current] = &mut self.rows;
-        for (j, cell) in previous.iter_mut().enumerate() {
-            *cell = j;
-        }
-        for i in 1..=a.len() {
-            current[0] = i;
-            for j in 1..=b.len() {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut best = (previous[j] + 1)
-                    .min(current[j - 1] + 1)
-                    .min(previous[j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    best = best.min(before[j - 2] + 1);
-                }
-                current[j] = best;
-            }
-            std::mem::swap(before, previous);
-            std::mem::swap(previous, current);
-        }
-        previous[b.len()]
-    }
-}
+pub use crate::suggest::closest;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_edits_and_neighbour_swaps_with_reused_buffers() {
-        let mut distance = EditDistance::default();
-        let mut between = |a: &str, b: &str| {
-            let a: Vec<char> = a.chars().collect();
-            distance.between(&a, b.chars())
-        };
-        assert_eq!(between("kitten", "sitting"), 3);
-        assert_eq!(between("planer", "planner"), 1);
-        assert_eq!(between("ab", "ba"), 1, "a swap of neighbours is one edit");
-        assert_eq!(
-            between("ca", "abc"),
-            3,
-            "optimal string alignment, not Damerau"
-        );
-        assert_eq!(between("", "abc"), 3);
-        assert_eq!(between("étape", "etape"), 1, "characters, not bytes");
-        assert_eq!(between("same", "same"), 0);
-    }
-
-    #[test]
-    fn closest_finds_a_typo_but_not_an_unrelated_name() {
-        let ids = ["planner", "summarizer", "end"];
-        assert_eq!(closest("planer", ids), Some("planner"));
-        assert_eq!(closest("summariser", ids), Some("summarizer"));
-        assert_eq!(closest("fetch", ids), None);
-        assert_eq!(closest("ned", ids), Some("end"));
-    }
 
     #[test]
     fn ids_allow_letters_digits_underscores_and_dashes() {

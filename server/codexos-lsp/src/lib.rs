@@ -58,7 +58,7 @@ where
     let (service, socket) = LspService::build(|client| Server::new(client, logs))
         .custom_method("window/workDoneProgress/cancel", Server::cancel_progress)
         .custom_method("codexos/search", Server::search)
-        .custom_method(transport::INVALID_REQUEST, Server::invalid_request)
+        .custom_method(transport::ANSWER_MALFORMED, transport::answer_malformed)
         .finish();
     let session = service.inner().session().clone();
     Transport::new(transport::sanitize(input), output, socket)

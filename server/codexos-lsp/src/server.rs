@@ -57,16 +57,6 @@ impl Server {
         )
         .await
     }
-
-    /// Answers a message that was not JSON-RPC (see [`crate::transport`]) with an error.
-    pub async fn invalid_request(&self, params: serde_json::Value) -> Result<()> {
-        let reason = params["reason"].as_str().unwrap_or("malformed message");
-        Err(Error {
-            code: ErrorCode::InvalidRequest,
-            message: format!("invalid request: {reason}").into(),
-            data: None,
-        })
-    }
 }
 
 async fn request<T>(method: &'static str, handler: impl Future<Output = Result<T>>) -> Result<T> {

@@ -368,6 +368,11 @@ impl LspClient {
             .unwrap_or_default()
     }
 
+    /// The server's process id (to read its memory use in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the server process is still running.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
