@@ -332,6 +332,7 @@ async fn a_flow_with_every_node_type_runs_over_lsp_streaming_progress_and_run_ev
         node_finished start "release parser notes" ‹ms›
         node_started key "vault"
         node_finished key "release parser notes" ‹ms›
+        decision notes "allowed by policy: read `notes.txt`: agents may …"
         node_finished notes "Ship the parser fix first." ‹ms›
         node_finished search "src/parser.rs:1-4⏎/// Parses release notes.⏎pub …" ‹ms›
         node_started notes "tool"
@@ -348,6 +349,7 @@ async fn a_flow_with_every_node_type_runs_over_lsp_streaming_progress_and_run_ev
         node_started ok "condition"
         node_finished ok "Plan: rotate [secret:api_token] then ship. LGTM" ‹ms›
         node_started summary "flow"
+        decision summary "allowed by policy: run the sub-flow `agents/summ…"
         node_started summary/in "entry"
         node_finished summary/in "Plan: rotate [secret:api_token] then ship. LGTM" ‹ms›
         node_started summary/out "exit"

@@ -238,14 +238,29 @@ fn a_flow_calls_a_tool_of_an_mcp_server_listed_in_codexos_toml() {
 "#,
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_codexos"))
-        .args(["run", "uses_mcp.flow.json", "--input", "x"])
-        .current_dir(root.path())
-        .env("HOME", root.path())
-        .env("CODEXOS_MODELS_DIR", root.path().join("models"))
-        .env_remove("VAULT_MASTER_KEY")
-        .output()
-        .unwrap();
+    let codexos = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_codexos"))
+            .args(args)
+            .current_dir(root.path())
+            .env("HOME", root.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env("CODEXOS_MODELS_DIR", root.path().join("models"))
+            .env_remove("VAULT_MASTER_KEY")
+            .output()
+            .unwrap()
+    };
+    // An MCP server runs a command: it starts only once the user approved its entry.
+    let refused = codexos(&["run", "uses_mcp.flow.json", "--input", "x"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("an MCP server runs commands, and you have not approved this one")
+            && stderr.contains("codexos trust allow mcp inner"),
+        "{stderr}"
+    );
+    let approved = codexos(&["trust", "allow", "mcp", "inner"]);
+    assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+    let output = codexos(&["run", "uses_mcp.flow.json", "--input", "x"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

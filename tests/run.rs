@@ -376,7 +376,7 @@ fn ctrl_c_stops_a_run_kills_its_tool_processes_and_records_where_it_stopped() {
     )]);
     workspace.write("codexos.toml", "[tools]\nallow_shell = true\n");
     let child = Command::new(env!("CARGO_BIN_EXE_codexos"))
-        .args(["run", "nap.flow.json"])
+        .args(["run", "nap.flow.json", "--yes"])
         .current_dir(workspace.root())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -303,6 +303,9 @@ mod tests {
                 index: {},
                 vault: {},
                 mcp: {},
+                network: NetworkConfig {
+                    offline: false,
+                },
             }"#]]
         .assert_eq(&load(
             r#"
