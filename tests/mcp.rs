@@ -87,16 +87,33 @@ async fn codexos_mcp_lists_its_tools_to_an_mcp_client() {
         info.server_info.as_ref().map(|server| server.name.as_str()),
         Some("codexos")
     );
-    let names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|tool| tool.name.to_string())
-        .collect();
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<String> = tools.iter().map(|tool| tool.name.to_string()).collect();
     assert_eq!(
         names,
         ["list_flows", "check_flow", "search_workspace", "run_flow"]
+    );
+    // Each tool says what it can do: all but `run_flow` only read; a flow can do what its
+    // tools can (each step under the workspace's policy).
+    let hints: Vec<(String, Option<bool>, Option<bool>)> = tools
+        .iter()
+        .map(|tool| {
+            let hints = tool.annotations.clone().unwrap_or_default();
+            (
+                tool.name.to_string(),
+                hints.read_only_hint,
+                hints.open_world_hint,
+            )
+        })
+        .collect();
+    assert_eq!(
+        hints,
+        [
+            ("list_flows".to_owned(), Some(true), Some(false)),
+            ("check_flow".to_owned(), Some(true), Some(false)),
+            ("search_workspace".to_owned(), Some(true), Some(false)),
+            ("run_flow".to_owned(), Some(false), Some(true)),
+        ]
     );
     client.cancel().await.unwrap();
 }
@@ -259,7 +276,11 @@ fn a_flow_calls_a_tool_of_an_mcp_server_listed_in_codexos_toml() {
         "{stderr}"
     );
     let approved = codexos(&["trust", "allow", "mcp", "inner"]);
-    assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
     let output = codexos(&["run", "uses_mcp.flow.json", "--input", "x"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

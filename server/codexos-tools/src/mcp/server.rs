@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use codexos_policy::Capability;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
@@ -80,7 +81,16 @@ impl ServerHandler for RegistryServer {
                     // MCP wants an object schema; `true`/`false` schemas accept anything / nothing.
                     _ => serde_json::Map::from_iter([("type".to_owned(), Value::from("object"))]),
                 };
+                // What the tool can do, as MCP's hints: a client decides what to confirm from them.
+                let capabilities = info.capabilities;
+                let annotations = rmcp::model::ToolAnnotations::new()
+                    .read_only(
+                        !capabilities.contains(Capability::Write)
+                            && !capabilities.contains(Capability::Execute),
+                    )
+                    .open_world(capabilities.contains(Capability::Network));
                 rmcp::model::Tool::new(info.name, info.description, Arc::new(schema))
+                    .with_annotations(annotations)
             })
             .collect();
         Ok(ListToolsResult::with_all_items(tools))

@@ -328,8 +328,8 @@ fn run_flow_info() -> ToolInfo {
             "additionalProperties": false
         }),
         source: ToolSource::Registered,
-        // It runs a flow, whose every step passes the same policy again.
-        capabilities: Capabilities::of(&[Capability::Read]),
+        // A flow can do what its tools can; each of its steps passes the same policy again.
+        capabilities: Capabilities::of(&Capability::ALL),
     }
 }
 
