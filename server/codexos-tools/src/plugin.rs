@@ -137,10 +137,20 @@ impl AsyncTool for PluginTool {
             .unwrap_or(&self.file)
             .display()
             .to_string();
+        // Shown as the user reads the folder: scripts by their workspace path (`tools/x.py`).
         let command = self
             .argv(args)
             .iter()
-            .map(|word| shell_word(word))
+            .zip(&self.command)
+            .map(|(word, part)| {
+                if part.starts_with("./") || part.starts_with("../") {
+                    let script = normalized(&self.folder.join(part));
+                    let shown = script.strip_prefix(&ctx.workspace_root).unwrap_or(&script);
+                    shell_word(&shown.display().to_string())
+                } else {
+                    shell_word(word)
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ");
         Ok(Action::Plugin {
@@ -171,6 +181,21 @@ impl AsyncTool for PluginTool {
         result.data = serde_json::from_str(&result.text).ok();
         Ok(result)
     }
+}
+
+/// `path` with `.` and `..` resolved by name.
+fn normalized(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// `part` with each `{{field}}` replaced by that argument.
