@@ -28,6 +28,14 @@ pub enum IndexError {
     Glob { glob: String, message: String },
     #[error("{path} is outside the workspace {root}")]
     OutsideWorkspace { path: PathBuf, root: PathBuf },
+    /// `[index.http]` names a server the user has not allowed: indexing would send it the
+    /// workspace's code (and the key `api_key_env` names).
+    #[error("{path}: [index.http] url `{url}`: {reason}")]
+    NotAllowed {
+        path: PathBuf,
+        url: String,
+        reason: String,
+    },
     #[error("indexing of {root} was cancelled")]
     Cancelled { root: PathBuf },
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use codexos_embed::{EmbedderConfig, EmbedderKind};
+use codexos_policy::{Action, Evaluation, Policy, TrustFile, WorkspaceRequests, WorkspaceTrust};
 use serde::Deserialize;
 
 use crate::error::{IndexError, Result};
@@ -109,13 +110,74 @@ impl IndexSettings {
         if let Some(idle) = file.index.upgrade_after_idle_ms {
             settings.upgrade_after_idle = Duration::from_millis(idle);
         }
+        let uses_http = settings.embedder.embedder == EmbedderKind::Http
+            || settings.upgrade == Some(EmbedderKind::Http);
+        if let Some(http) = settings.embedder.http.as_ref().filter(|_| uses_http) {
+            let trust = TrustFile::user()
+                .and_then(|file| file.load())
+                .map(|store| {
+                    store.workspace(&root.canonicalize().unwrap_or_else(|_| root.to_owned()))
+                })
+                .unwrap_or_default();
+            allow_embedding_server(&trust, &http.url).map_err(|reason| IndexError::NotAllowed {
+                path: path.clone(),
+                url: http.url.clone(),
+                reason,
+            })?;
+        }
         Ok(settings)
+    }
+}
+
+/// An embeddings server named by the workspace's `codexos.toml` gets every chunk of its code
+/// (and the key `api_key_env` names), so it is a network destination like `http_fetch`'s: the
+/// policy's rule for a POST to its host decides, and only the user's trust store can allow it.
+fn allow_embedding_server(trust: &WorkspaceTrust, url: &str) -> Result<(), String> {
+    let requests = WorkspaceRequests::default();
+    let policy = Policy {
+        requests: &requests,
+        trust,
+        offline: false,
+    };
+    let post = Action::Fetch {
+        method: "POST".to_owned(),
+        url: url.to_owned(),
+    };
+    match policy.evaluate(&post) {
+        Evaluation::Allowed { .. } => Ok(()),
+        Evaluation::Refused { reason } => Err(reason),
+        Evaluation::Ask(question) => Err(format!(
+            "indexing would send the workspace's code there, and you have not allowed that host; to allow it: {}",
+            question.grant.command_line()
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_embeddings_server_from_codexos_toml_needs_the_users_post_to_its_host() {
+        let refused =
+            allow_embedding_server(&WorkspaceTrust::default(), "https://embed.example/v1");
+        assert_eq!(
+            refused,
+            Err("indexing would send the workspace's code there, and you have not allowed that host; to allow it: codexos trust allow host embed.example --method POST".to_owned())
+        );
+        let trust = WorkspaceTrust {
+            hosts: vec!["POST embed.example".to_owned()],
+            ..WorkspaceTrust::default()
+        };
+        assert_eq!(
+            allow_embedding_server(&trust, "https://embed.example/v1"),
+            Ok(())
+        );
+        assert!(
+            allow_embedding_server(&trust, "https://other.example/v1").is_err(),
+            "another host is another question"
+        );
+    }
 
     #[test]
     fn codexos_toml_index_table_overrides_the_defaults() {

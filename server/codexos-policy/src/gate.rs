@@ -157,6 +157,29 @@ pub struct PolicyGate {
     /// One question at a time: a second run asking the same thing waits and then finds the
     /// first answer remembered.
     asking: tokio::sync::Mutex<()>,
+    /// This workspace's entry of the trust store as last read, with the file's identity then:
+    /// parsed again only when the file changed (`codexos trust`, another editor's "Allow").
+    cached: std::sync::Mutex<Option<(FileIdentity, WorkspaceTrust)>>,
+}
+
+/// What tells that a file changed: a rewrite (temporary file renamed over it) is a new inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileIdentity {
+    inode: u64,
+    length: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(FileIdentity {
+            inode: metadata.ino(),
+            length: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
 }
 
 impl PolicyGate {
@@ -164,6 +187,7 @@ impl PolicyGate {
         PolicyGate {
             config,
             asking: tokio::sync::Mutex::new(()),
+            cached: std::sync::Mutex::new(None),
         }
     }
 
@@ -187,13 +211,25 @@ impl PolicyGate {
 
     /// What the user allowed here, or why the trust store cannot say.
     fn trust(&self) -> Result<WorkspaceTrust, String> {
-        match &self.config.trust {
-            None => Ok(WorkspaceTrust::default()),
-            Some(file) => file
-                .load()
-                .map(|store| store.workspace(&self.config.root))
-                .map_err(|error| error.to_string()),
+        let Some(file) = &self.config.trust else {
+            return Ok(WorkspaceTrust::default());
+        };
+        let identity = FileIdentity::of(file.path());
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let (Some(identity), Some((known, trust))) = (identity, cached.as_ref())
+            && identity == *known
+        {
+            return Ok(trust.clone());
         }
+        let trust = file
+            .load()
+            .map(|store| store.workspace(&self.config.root))
+            .map_err(|error| error.to_string())?;
+        *cached = identity.map(|identity| (identity, trust.clone()));
+        Ok(trust)
     }
 
     fn evaluate(&self, action: &Action, trust: &WorkspaceTrust) -> Evaluation {
@@ -228,9 +264,24 @@ impl PolicyGate {
             by,
             reason,
         };
-        let (trust, store_problem) = match self.trust() {
-            Ok(trust) => (trust, None),
-            Err(problem) => (WorkspaceTrust::default(), Some(problem)),
+        // Reads, searches and calls into running servers never depend on what the user
+        // allowed: the trust store is not read for them (they are most of an agent's calls).
+        let needs_trust = !matches!(
+            action,
+            Action::Read { .. }
+                | Action::Search
+                | Action::Internal
+                | Action::McpTool { .. }
+                | Action::UnlistedTool { .. }
+                | Action::SubFlow { .. }
+        );
+        let (trust, store_problem) = if needs_trust {
+            match self.trust() {
+                Ok(trust) => (trust, None),
+                Err(problem) => (WorkspaceTrust::default(), Some(problem)),
+            }
+        } else {
+            (WorkspaceTrust::default(), None)
         };
         let question = match self.evaluate(action, &trust) {
             Evaluation::Allowed { by, reason } => {
@@ -470,6 +521,36 @@ mod tests {
             Verdict::Refused,
             "--yes never opens a protected path"
         );
+    }
+
+    #[test]
+    fn a_change_to_the_trust_store_is_seen_by_the_next_decision() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let gate = gate(
+            dir.path(),
+            Approval::Nobody {
+                why: "nobody can be asked".to_owned(),
+            },
+        );
+        assert!(!block_on(gate.decide("shell", &ls(), None)).allowed());
+        TrustFile::at(dir.path().join("trust.toml"))
+            .update(|store| {
+                store
+                    .workspace_mut(Path::new("/work/project"))
+                    .commands
+                    .push("ls -la".to_owned())
+            })
+            .expect("allow");
+        assert!(block_on(gate.decide("shell", &ls(), None)).allowed());
+        TrustFile::at(dir.path().join("trust.toml"))
+            .update(|store| {
+                store
+                    .workspace_mut(Path::new("/work/project"))
+                    .commands
+                    .clear()
+            })
+            .expect("revoke");
+        assert!(!block_on(gate.decide("shell", &ls(), None)).allowed());
     }
 
     #[test]

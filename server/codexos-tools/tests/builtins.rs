@@ -431,3 +431,49 @@ fn cancelling_a_call_kills_the_running_command() {
     expect!["shell: cancelled"].assert_eq(&error_text(result));
     assert_group_gone(&dir.path().join("group"));
 }
+
+#[test]
+fn the_python_interpreter_codexos_toml_names_is_part_of_what_the_user_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = codexos_policy::TrustFile::at(dir.path().join("trust.toml"));
+    trust
+        .update(|store| {
+            store
+                .workspace_mut(dir.path())
+                .commands
+                .push("python3 - <<'EOF'\nprint(6 * 7)\nEOF".to_owned())
+        })
+        .unwrap();
+    let context = |python: &str| {
+        let gate = PolicyGate::new(GateConfig {
+            root: dir.path().to_owned(),
+            requests: WorkspaceRequests {
+                allow_python: true,
+                ..WorkspaceRequests::default()
+            },
+            offline: false,
+            trust: Some(trust.clone()),
+            approval: Approval::Nobody {
+                why: "nobody can be asked here".to_owned(),
+            },
+        });
+        ToolContext::new(dir.path())
+            .with_config(ToolConfig {
+                python: python.to_owned(),
+                ..ToolConfig::default()
+            })
+            .with_gate(Arc::new(gate))
+    };
+    let code = json!({ "code": "print(6 * 7)" });
+    assert_eq!(
+        call(&context("python3"), "python", code.clone())
+            .unwrap()
+            .text,
+        "42\n"
+    );
+    let swapped = error_text(call(&context("./evil.sh"), "python", code));
+    assert!(
+        swapped.starts_with("python: refused: agents run commands only with your approval"),
+        "{swapped}"
+    );
+}

@@ -41,11 +41,13 @@ pub(super) fn python() -> Arc<dyn Tool> {
         description: "Run a Python program in the workspace with a timeout; only where codexos.toml sets [tools] allow_python = true, and only programs the user approves",
         input_schema: program_schema("code"),
         capabilities: Capabilities::of(&[Capability::Execute]),
-        act: |args, _| {
+        act: |args, ctx| {
             let PythonArgs { code, .. } = parse(PYTHON, args.clone())?;
+            // The interpreter is `[tools] python` of codexos.toml: it is part of what runs, so
+            // it is part of what the user approves (a workspace cannot swap it unseen).
             Ok(Action::Command {
                 tool: PYTHON.to_owned(),
-                command: code,
+                command: format!("{} - <<'EOF'\n{code}\nEOF", ctx.config.python),
             })
         },
         run: |args, ctx| run_python(args, ctx).boxed(),
