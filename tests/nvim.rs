@@ -3,7 +3,8 @@
 //! - `flow_diagnostics.lua`: the README's plugin-less config; diagnostics, completion and go to
 //!   definition in a broken flow;
 //! - `plugin_*.lua`: the plugin (`editors/nvim`) as a user runs it: index progress, search,
-//!   vault, health, flow runs against a fake LLM provider on loopback, chat and explain.
+//!   vault, health, flow runs against a fake LLM provider on loopback, chat and explain, and the
+//!   permission question a shell command asks (answered Deny, Allow once, Allow).
 //!
 //! nvim comes from `scripts/setup-tools` (`.tools/bin/nvim`) or `$CODEXOS_NVIM`; in CI a missing
 //! nvim fails the test.
@@ -102,8 +103,14 @@ impl Session<'_> {
         ))
         .expect("PATH entries join");
 
-        // nvim's own state (LSP log, shada) stays inside the build's scratch space.
+        // nvim's own state (LSP log, shada) stays inside the build's scratch space, and so does
+        // the user's config (the trust store): a fresh one each run, so no earlier run's "Allow"
+        // answers this one's questions.
         let scratch = self.scratch();
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)
+                .unwrap_or_else(|error| panic!("remove {}: {error}", scratch.display()));
+        }
         // The server writes under its workspace (.codexos/): give it a copy, not the source tree.
         let workspace = scratch.join("workspace");
         copy_dir(
@@ -353,6 +360,87 @@ async fn the_plugin_streams_chat_with_jumpable_sources_explains_and_refactors_a_
     assert!(
         explain.contains("let mut delay_ms = 100;") && explain.contains("for _ in 0..attempts"),
         "the explain prompt carries the selected lines: {explain}"
+    );
+}
+
+#[test]
+fn neovim_asks_before_a_shell_command_runs_deny_fails_the_node_and_allow_is_remembered() {
+    let session = Session {
+        name: "plugin-approvals",
+        script: "plugin_approvals.lua",
+        fixture: "approvals",
+        env: Vec::new(),
+    };
+    let Some(stdout) = session.run(&[
+        "codexos lsp attached",
+        "Deny failed the node and ran nothing",
+        "dismissing the question is a Deny",
+        "Allow once ran the command without remembering it",
+        "Allow ran the command and remembered it",
+        "a remembered command runs unasked (4 questions in 5 runs)",
+    ]) else {
+        return;
+    };
+    // The grant is the user's, outside the workspace: nothing under it says the command may run.
+    let scratch = session.scratch();
+    let trust_store = scratch.join("config/codexos/trust.toml");
+    let trust = std::fs::read_to_string(&trust_store)
+        .unwrap_or_else(|error| panic!("read {}: {error}\n{stdout}", trust_store.display()));
+    assert!(
+        trust.contains("echo approved > proof.txt"),
+        "the trust store holds the allowed command:\n{trust}"
+    );
+    // Each run's trace records who decided: the user twice refusing, then allowing twice, then the
+    // trust store.
+    let runs = scratch.join("workspace/.codexos/runs");
+    let mut traces: Vec<Vec<serde_json::Value>> = std::fs::read_dir(&runs)
+        .unwrap_or_else(|error| panic!("read {}: {error}", runs.display()))
+        .map(|entry| entry.expect("a trace entry").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .map(|path| {
+            let trace = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+            trace
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a trace line is JSON"))
+                .collect()
+        })
+        .collect();
+    // Run ids start with the second they started in; the script numbers its runs' inputs.
+    traces.sort_by_key(|trace| trace[0]["input"].as_str().unwrap_or_default().to_owned());
+    let verdicts: Vec<(String, String)> = traces
+        .iter()
+        .flat_map(|trace| {
+            trace
+                .iter()
+                .filter(|event| event["event"] == "decision" && event["tool"] == "shell")
+                .map(|event| {
+                    assert_eq!(
+                        event["action"]["command"], "echo approved > proof.txt",
+                        "the trace names the exact command: {event}"
+                    );
+                    (
+                        event["verdict"].as_str().unwrap_or_default().to_owned(),
+                        event["by"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let expected = [
+        ("refused", "user"),
+        ("refused", "user"),
+        ("allowed", "user"),
+        ("allowed", "user"),
+        ("allowed", "trust_store"),
+    ]
+    .map(|(verdict, by)| (verdict.to_owned(), by.to_owned()));
+    assert_eq!(
+        verdicts, expected,
+        "the shell decisions of the five runs, in order"
     );
 }
 

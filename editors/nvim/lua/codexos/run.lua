@@ -1,5 +1,6 @@
 -- :CodexRun / :CodexRetry — run a flow through the server and follow it in a console split:
--- one line per node from the `codexos/runEvent` stream, streamed text as it arrives, <C-c> cancels.
+-- one line per node from the `codexos/runEvent` stream, streamed text as it arrives, what the
+-- policy refused or the user allowed, <C-c> cancels.
 -- Each run carries its own progress token, so its events reach its console and nothing else.
 local M = {}
 
@@ -7,6 +8,15 @@ local function append(buf, lines)
   if not vim.api.nvim_buf_is_valid(buf) then
     return
   end
+  -- A buffer line cannot hold a line break: an error or a command of several lines goes on
+  -- indented lines of its own.
+  local split = {}
+  for _, line in ipairs(lines) do
+    for i, part in ipairs(vim.split(line, "\n", { plain = true })) do
+      table.insert(split, i == 1 and part or ("  " .. part))
+    end
+  end
+  lines = split
   vim.b[buf].codexos_streaming = false
   vim.bo[buf].modifiable = true
   vim.api.nvim_buf_set_lines(buf, -1, -1, false, lines)
@@ -34,6 +44,23 @@ local function stream(buf, text)
   vim.b[buf].codexos_streaming = true
 end
 
+--- The line for a policy decision (`decision` events), as `codexos run` prints it: refusals, and
+--- what the user or the trust store allowed. What the policy allows anyway (reading a workspace
+--- file, an ordinary write) is only in the run's trace.
+local function decision_line(node, event)
+  local decision = event.decision
+  if type(decision) ~= "table" then
+    return nil
+  end
+  local who = (node ~= "" and (node .. ": ") or "") .. (decision.tool or "?")
+  -- `text` is the server's summary: "refused by you: run the shell command `…`: you denied it …".
+  if decision.verdict == "refused" then
+    return ("⛔ %s %s"):format(who, event.text or "refused")
+  elseif decision.by ~= "policy" then
+    return ("✔ %s %s"):format(who, event.text or "allowed")
+  end
+end
+
 --- What a run event adds to a console.
 local function show_event(buf, event)
   if event.run_id then
@@ -51,6 +78,11 @@ local function show_event(buf, event)
     append(buf, { ("✗ %s: %s"):format(node, event.text or "failed") })
   elseif event.kind == "warning" then
     append(buf, { "! " .. (event.text or "") })
+  elseif event.kind == "decision" then
+    local line = decision_line(node, event)
+    if line then
+      append(buf, { line })
+    end
   end
 end
 

@@ -1,5 +1,6 @@
 // The execution console: turns the run event stream into the lines a user reads, one per node
-// step, with streamed text gathered into the node's block.
+// step and per notable policy decision, with streamed text gathered into the node's block.
+import { decisionLine, readDecision } from "./decisions";
 import type { RunEvent, RunResult } from "./protocol";
 
 export class RunConsole {
@@ -36,6 +37,14 @@ export class RunConsole {
       case "warning":
         out = this.line(`! ${event.text ?? ""}`);
         break;
+      case "decision": {
+        // Refusals and what the user or the trust store allowed; the rest is in the trace.
+        const decision = readDecision(event.decision);
+        const line = decision && decisionLine(event.node, decision, event.text);
+        if (!line) return "";
+        out = this.line(line);
+        break;
+      }
       case "finished":
         return "";
     }

@@ -11,7 +11,30 @@ export interface Range {
   end: Position;
 }
 
-export type RunEventKind = "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "finished";
+export type RunEventKind = "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "decision" | "finished";
+
+/** What one tool call would do, as the policy saw it (`kind` names the variant). */
+export type PolicyAction =
+  | { kind: "read"; path: string }
+  | { kind: "search" }
+  | { kind: "write"; path: string }
+  | { kind: "command"; tool: string; command: string }
+  | { kind: "plugin"; name: string; file: string; command: string; hash: string }
+  | { kind: "mcp_server"; name: string; command: string; hash: string }
+  | { kind: "mcp_tool"; server: string; tool: string }
+  | { kind: "fetch"; method: string; url: string }
+  | { kind: "unlisted_tool"; listed: string[] }
+  | { kind: "sub_flow"; path: string; inside_workspace: boolean }
+  | { kind: "internal" };
+
+/** One decision of the policy (docs/security.md): what was asked, the verdict, who decided, why. */
+export interface PolicyDecision {
+  tool: string;
+  action: PolicyAction;
+  verdict: "allowed" | "refused";
+  by: "policy" | "trust_store" | "user" | "yes";
+  reason: string;
+}
 
 export interface RunEvent {
   token: string | number;
@@ -22,6 +45,8 @@ export interface RunEvent {
   ms?: number;
   /** On `finished`: succeeded, failed or cancelled. */
   status?: string;
+  /** On `decision`. */
+  decision?: PolicyDecision;
 }
 
 export interface RunResult {

@@ -1,6 +1,8 @@
 // The run trace viewer's logic: a run's JSON-lines trace (`.codexos/runs/<run_id>.jsonl`, written
 // by the server, secrets already redacted) read into a view model, then into markdown. A damaged
 // or cut line is skipped with a note: a trace of a killed run is still worth reading.
+import { deciderName, describeAction, isNotable, readDecision } from "./decisions";
+import type { PolicyDecision } from "./protocol";
 
 /** Where a `rag` node's chunk came from. */
 export interface TraceSource {
@@ -37,6 +39,11 @@ export interface VaultVariable {
   name: string;
 }
 
+/** A decision of the policy, with the node it was about (none: the run's own). */
+export interface TraceDecision extends PolicyDecision {
+  node?: string;
+}
+
 export interface TraceProblem {
   node?: string;
   message: string;
@@ -59,6 +66,8 @@ export interface TraceView {
   vault: VaultVariable[];
   warnings: TraceProblem[];
   errors: TraceProblem[];
+  /** Every decision of the policy, in the run's order. */
+  decisions: TraceDecision[];
   tokens: TraceTokens;
   /** Lines that were not trace lines, 1-based, with why. */
   skipped: { line: number; reason: string }[];
@@ -79,6 +88,7 @@ export function parseTrace(runId: string, source: string): TraceView {
     vault: [],
     warnings: [],
     errors: [],
+    decisions: [],
     tokens: { prompt: 0, completion: 0 },
     skipped: [],
   };
@@ -166,6 +176,15 @@ export function parseTrace(runId: string, source: string): TraceView {
       case "warning":
         view.warnings.push({ node: id, message: text(event.message) ?? "" });
         return;
+      case "decision": {
+        const decision = readDecision(event);
+        if (!decision) {
+          view.skipped.push({ line: index + 1, reason: "a decision without its action or verdict" });
+          return;
+        }
+        view.decisions.push(id ? { ...decision, node: id } : decision);
+        return;
+      }
       case "finished":
         view.status = text(event.status);
         view.output = text(event.output);
@@ -211,6 +230,52 @@ function inline(value: string): string {
 
 const tokens = (t: TraceTokens): string => `${t.prompt} prompt + ${t.completion} completion tokens`;
 
+/** How many different things the policy allowed on its own a node's line lists. */
+export const ROUTINE_SHOWN = 5;
+
+/** Who decided, for a sentence: "Refused by you", "Allowed by your trust store". */
+function decider(by: string): string {
+  if (by === "policy") return "the policy";
+  if (by === "trust_store") return "your trust store";
+  return deciderName(by);
+}
+
+/** The run's decisions counted by verdict and decider: "1 refused · 2 allowed by you". */
+function decisionCounts(decisions: TraceDecision[]): string {
+  const counts = new Map<string, number>();
+  for (const d of decisions) {
+    const key = d.verdict === "refused" ? "refused" : `allowed by ${decider(d.by)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const order = (key: string) => (key === "refused" ? 0 : key.endsWith("the policy") ? 2 : 1);
+  return [...counts]
+    .sort(([a], [b]) => order(a) - order(b))
+    .map(([key, n]) => `${n} ${key}`)
+    .join(" · ");
+}
+
+/** A list of decisions: each refusal and each thing the user, `--yes` or the trust store allowed
+ * on its own line with what was asked and why (after its node's id when `withNode`); what the
+ * policy allowed anyway on one dimmed line. */
+function decisionLines(decisions: TraceDecision[], withNode = false): string[] {
+  const lines = decisions.filter(isNotable).map((d) => {
+    const mark = d.verdict === "refused" ? "⛔ **Refused**" : "✔ **Allowed**";
+    const node = withNode && d.node ? `${inline(d.node)}: ` : "";
+    return `- ${node}${mark} by ${decider(d.by)}: ${inline(describeAction(d.action))} — ${inline(d.reason)}`;
+  });
+  const routine = new Map<string, number>();
+  for (const d of decisions.filter((d) => !isNotable(d))) {
+    const what = describeAction(d.action);
+    routine.set(what, (routine.get(what) ?? 0) + 1);
+  }
+  if (routine.size > 0) {
+    const shown = [...routine].slice(0, ROUTINE_SHOWN).map(([what, n]) => inline(what) + (n > 1 ? ` (${n} times)` : ""));
+    const more = routine.size > ROUTINE_SHOWN ? ` and ${routine.size - ROUTINE_SHOWN} more` : "";
+    lines.push(`- _allowed by the policy: ${shown.join("; ")}${more}_`);
+  }
+  return lines;
+}
+
 export interface MarkdownOptions {
   /** The link target of a workspace file at a line (absent: paths are shown as text). */
   linkFor?: (path: string, line: number) => string;
@@ -229,6 +294,7 @@ export function traceMarkdown(view: TraceView, options: MarkdownOptions = {}): s
   if (view.retryOf) out.push(`- **Retry of:** ${inline(view.retryOf)}`);
   out.push(`- **Status:** ${view.status ?? "unfinished (the trace stops before the run's end)"}${view.elapsedMs !== undefined ? ` in ${view.elapsedMs} ms` : ""}`);
   out.push(`- **Tokens:** ${tokens(view.tokens)}`);
+  if (view.decisions.length > 0) out.push(`- **Decisions:** ${decisionCounts(view.decisions)}`);
   out.push("", "## Input", "", view.input === undefined ? "_(not recorded)_" : fenced(truncate(view.input)));
   out.push("", "## Context files", "");
   if (view.context.length === 0) out.push("_(none)_");
@@ -244,6 +310,8 @@ export function traceMarkdown(view: TraceView, options: MarkdownOptions = {}): s
     if (node.tokens.prompt || node.tokens.completion) facts.push(tokens(node.tokens));
     out.push(`### ${inline(node.id)}`, "", facts.map(inline).join(" · "), "");
     if (node.note) out.push(`_${inline(node.note)}_`, "");
+    const decided = view.decisions.filter((d) => d.node === node.id);
+    if (decided.length > 0) out.push(...decisionLines(decided), "");
     if (node.sources.length > 0) {
       out.push("RAG chunks used:", "");
       for (const s of node.sources) out.push(`- ${location(s.path, s.startLine, s.endLine)}${s.symbol ? ` (${inline(s.symbol)})` : ""}`);
@@ -253,6 +321,14 @@ export function traceMarkdown(view: TraceView, options: MarkdownOptions = {}): s
     if (node.output !== undefined && node.output !== "") out.push(fenced(truncate(node.output)), "");
   }
   if (view.nodes.length === 0) out.push("_(no node ran)_", "");
+  // Decisions about no node that ran (the run's own, or a node the trace does not show start).
+  const ids = new Set(view.nodes.map((n) => n.id));
+  const unplaced = view.decisions.filter((d) => d.node === undefined || !ids.has(d.node));
+  if (unplaced.length > 0) {
+    out.push("## Decisions", "");
+    for (const line of decisionLines(unplaced, true)) out.push(line);
+    out.push("");
+  }
   const problems = (title: string, list: TraceProblem[]) => {
     if (list.length === 0) return;
     out.push(`## ${title}`, "");

@@ -52,8 +52,9 @@ async function waitForHttp(url, timeoutMs) {
 }
 
 /** Starts code-server on a copy of the fixture workspace with the extension installed; `env`
- * reaches code-server, its extension host and so the codexos server (OPENAI_BASE_URL, say). */
-export async function startWorkbench(name, { env: extraEnv = {} } = {}) {
+ * reaches code-server, its extension host and so the codexos server (OPENAI_BASE_URL, say);
+ * `files` (workspace path → text) are written into the copy before anything starts. */
+export async function startWorkbench(name, { env: extraEnv = {}, files = {} } = {}) {
   const codeServer = required("CODEXOS_CODE_SERVER");
   const node24 = required("CODEXOS_NODE24_BIN");
   const codexos = required("CODEXOS_BIN");
@@ -61,6 +62,10 @@ export async function startWorkbench(name, { env: extraEnv = {} } = {}) {
   const root = mkdtempSync(join(tmpdir(), `codexos-vscode-${name}-`));
   const workspace = join(root, "workspace");
   cpSync(join(here, "../fixtures/workspace"), workspace, { recursive: true });
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(workspace, path)), { recursive: true });
+    writeFileSync(join(workspace, path), text);
+  }
   const userData = join(root, "user-data");
   const extensions = join(root, "extensions");
   mkdirSync(join(userData, "User"), { recursive: true });
@@ -73,9 +78,19 @@ export async function startWorkbench(name, { env: extraEnv = {} } = {}) {
       "workbench.tips.enabled": false,
       "extensions.ignoreRecommendations": true,
       "codexos.server.path": codexos,
+      // One console line, one rendered line (the Output view wraps unless this says otherwise):
+      // outputText() then reads a long line such as a refused command whole.
+      "[Log]": { "editor.wordWrap": "off" },
     }),
   );
-  const env = { ...process.env, PATH: `${node24}:${process.env.PATH}`, ...extraEnv };
+  // The user's home and config are this workbench's own: the server's trust store
+  // (XDG_CONFIG_HOME/codexos/trust.toml, docs/security.md) starts empty, an "Allow" in one test
+  // answers nothing in another, and nothing reaches the real home.
+  const home = join(root, "home");
+  const configHome = join(root, "config");
+  mkdirSync(home);
+  mkdirSync(configHome);
+  const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: configHome, PATH: `${node24}:${process.env.PATH}`, ...extraEnv };
   // No real provider is ever called: only the test's fake (through OPENAI_BASE_URL) or none.
   for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]) delete env[key];
   const install = spawnSync(codeServer, ["--user-data-dir", userData, "--extensions-dir", extensions, "--install-extension", vsix], {
@@ -111,6 +126,8 @@ export async function startWorkbench(name, { env: extraEnv = {} } = {}) {
     page,
     workspace,
     userData,
+    /** Where the server keeps what the user allowed. */
+    trustStore: join(configHome, "codexos", "trust.toml"),
     log: () => serverLog,
     async screenshot(file) {
       await page.screenshot({ path: join(outputDir, file) });
@@ -213,6 +230,43 @@ export function assertLinesInOrder(what, text, patterns) {
     if (at === lines.length) throw new Error(`${what}: no line matching ${pattern} (in order) in:\n${text}`);
     at++;
   }
+}
+
+/** Clicks a code lens of the active editor by its title. */
+export async function clickLens(page, title) {
+  const lens = page.locator(".editor-instance .codelens-decoration a", { hasText: title }).first();
+  await lens.waitFor({ state: "visible", timeout: 30_000 });
+  await lens.click();
+}
+
+/** Answers the input box a run asks with. */
+export async function typeInput(page, text) {
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10_000 });
+  await input.fill(text);
+  await page.keyboard.press("Enter");
+}
+
+/** The execution console's text once `ending` (a regular expression) shows in it. */
+export function consoleUntil(page, ending, what) {
+  return eventually(() => outputText(page), (text) => ending.test(text), 60_000, what);
+}
+
+/** The text of a run's trace page once the markdown preview that "CodexOS: Show Run Trace"
+ * opens shows `accept`able text (the preview is a webview: its text is in a frame). */
+export function tracePage(page, runId, accept, what) {
+  return eventually(
+    async () => {
+      for (const frame of page.frames()) {
+        const text = await frame.locator("body").innerText({ timeout: 1_000 }).catch(() => "");
+        if (text.includes(`Run ${runId}`)) return text;
+      }
+      return "";
+    },
+    accept,
+    30_000,
+    what,
+  );
 }
 
 /** The texts of the notification toasts on screen (for failure messages). */

@@ -2,11 +2,13 @@
 // same library the extension's language client is built on (vscode-languageserver-protocol):
 // the shapes in src/logic/protocol.ts, progress under the editor's own workDoneToken, run events,
 // the chat's streamed tokens and sources, code lenses, inline code actions, and an edit that comes
-// back through workspace/applyEdit. The model is the fake OpenAI-compatible provider on loopback.
+// back through workspace/applyEdit, and the permission question a shell command asks
+// (window/showMessageRequest) with the `decision` run events it leads to. The model is the fake
+// OpenAI-compatible provider on loopback.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -28,6 +30,8 @@ let serverLog = "";
 const received = [];
 /** Edits the server asked the editor to apply. */
 const applied = [];
+/** The action title the "user" picks when the server asks for permission; null dismisses. */
+let permissionAnswer = null;
 
 function uri(relative) {
   return pathToFileURL(join(workspace, relative)).toString();
@@ -69,9 +73,14 @@ before(async () => {
     if (prompt === "protocol input") return { chunks: ["The ", "answer"] };
     return { chunks: ["It retries."] };
   });
-  workspace = join(mkdtempSync(join(tmpdir(), "codexos-protocol-")), "workspace");
+  const root = mkdtempSync(join(tmpdir(), "codexos-protocol-"));
+  workspace = join(root, "workspace");
   cpSync(join(here, "../fixtures/workspace"), workspace, { recursive: true });
-  const env = { ...process.env, OPENAI_BASE_URL: fake.url };
+  // The shell tool exists here; each command still needs the user's answer.
+  appendFileSync(join(workspace, "codexos.toml"), "\n[tools]\nallow_shell = true\n");
+  // The user's config (the trust store) is this test's own.
+  for (const dir of ["home", "config"]) mkdirSync(join(root, dir));
+  const env = { ...process.env, HOME: join(root, "home"), XDG_CONFIG_HOME: join(root, "config"), OPENAI_BASE_URL: fake.url };
   for (const key of ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"]) delete env[key];
   server = spawn(codexos, ["lsp"], { cwd: workspace, env, stdio: ["pipe", "pipe", "pipe"] });
   server.stderr.on("data", (data) => (serverLog = (serverLog + data).slice(-4000)));
@@ -85,6 +94,9 @@ before(async () => {
     if (method === "workspace/applyEdit") {
       applied.push(params.edit);
       return { applied: true };
+    }
+    if (method === "window/showMessageRequest") {
+      return params.actions?.find((action) => action.title === permissionAnswer) ?? null;
     }
     return null;
   });
@@ -141,6 +153,9 @@ test("▶ Run's lens, then a run under the editor's token: progress, run events 
       ["node_started", "ask"],
       ["node_finished", "ask"],
       ["node_started", "read"],
+      // The policy allows reading a workspace file: a decision event (only the trace and rich
+      // UIs show it; progress reports leave it out).
+      ["decision", "read"],
       ["node_failed", "read"],
       ["finished", null],
     ],
@@ -199,6 +214,62 @@ test("a selection offers the inline actions, and Refactor's edit comes back thro
   assert.equal(edits.length, 1);
   assert.deepEqual(edits[0].range.start, { line: 2, character: 0 });
   assert.match(edits[0].newText, /let mut delay_ms = 50;/);
+});
+
+test("a shell command waits for the user's answer to window/showMessageRequest, and each answer is a decision event", TEST, async () => {
+  const command = "echo approved > proof.txt";
+  writeFileSync(
+    join(workspace, "flows/proof.flow.json"),
+    JSON.stringify({
+      id: "proof",
+      nodes: [
+        { id: "start", type: "entry", next: "stamp" },
+        { id: "stamp", type: "tool", tool: "shell", args: { command }, next: "end" },
+        { id: "end", type: "exit", output: "stamped" },
+      ],
+    }),
+  );
+  const runWith = async (answer, token) => {
+    permissionAnswer = answer;
+    const result = await execute("codexos.agent.run", { flow: join(workspace, "flows/proof.flow.json"), input: "", context: [] }, token);
+    await waitFor("the run's finished event", (m) => m.method === "codexos/runEvent" && m.params.token === token && m.params.kind === "finished");
+    const decisions = received.filter((m) => m.method === "codexos/runEvent" && m.params.token === token && m.params.kind === "decision");
+    const reports = received
+      .filter((m) => m.method === "$/progress" && m.params.token === token && m.params.value.kind === "report")
+      .map((m) => m.params.value.message);
+    return { result, decisions: decisions.map((m) => m.params), reports };
+  };
+  const asked = () => received.filter((m) => m.method === "window/showMessageRequest");
+
+  const once = await runWith("Allow once", "codexos.vscode/run/protocol/allow-once");
+  assert.equal(once.result.status, "succeeded");
+  assert.equal(asked().length, 1, "the command was asked about once");
+  const question = asked()[0].params;
+  assert.equal(question.type, 2, "a warning");
+  assert.deepEqual(question.actions, [{ title: "Allow" }, { title: "Allow once" }, { title: "Deny" }]);
+  assert.match(question.message, /node `stamp` of flow `proof` wants to run the shell command `echo approved > proof\.txt` \(tool `shell`\)/);
+  assert.deepEqual(once.decisions, [
+    {
+      token: "codexos.vscode/run/protocol/allow-once",
+      run_id: once.result.run_id,
+      kind: "decision",
+      node: "stamp",
+      text: "allowed by you: run the shell command `echo approved > proof.txt`: you allowed it this once",
+      decision: { tool: "shell", action: { kind: "command", tool: "shell", command }, verdict: "allowed", by: "user", reason: "you allowed it this once" },
+    },
+  ]);
+  assert.ok(once.reports.includes("✔ stamp: shell allowed by you: run the shell command `echo approved > proof.txt`"), JSON.stringify(once.reports));
+
+  // Dismissed (a null answer): refused, and the node fails saying so.
+  const dismissed = await runWith(null, "codexos.vscode/run/protocol/dismissed");
+  assert.equal(asked().length, 2, "Allow once is not remembered: asked again");
+  assert.equal(dismissed.result.status, "failed");
+  assert.match(dismissed.result.error, /node `stamp`: .*refused: you denied it/);
+  assert.deepEqual(
+    dismissed.decisions.map((e) => [e.node, e.decision.verdict, e.decision.by]),
+    [["stamp", "refused", "user"]],
+  );
+  assert.ok(dismissed.reports.some((r) => r.startsWith("⛔ stamp: shell refused by you: run the shell command")), JSON.stringify(dismissed.reports));
 });
 
 test("shutdown and exit end the server", TEST, async () => {

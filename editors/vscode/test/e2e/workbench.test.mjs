@@ -11,7 +11,21 @@ import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorkbench, openFile, quickOpen, goTo, eventually, runCommand, editorText, outputText, assertLinesInOrder, notificationTexts } from "./harness.mjs";
+import {
+  startWorkbench,
+  openFile,
+  quickOpen,
+  goTo,
+  eventually,
+  runCommand,
+  editorText,
+  assertLinesInOrder,
+  notificationTexts,
+  clickLens,
+  typeInput,
+  consoleUntil,
+  tracePage,
+} from "./harness.mjs";
 import { startFakeProvider } from "./fakeProvider.mjs";
 
 let workbench;
@@ -120,26 +134,6 @@ test("completion inside an empty next offers the flow's node ids", async () => {
   await workbench.screenshot("completion.png");
   await page.keyboard.press("Escape");
 });
-
-/** Clicks a code lens of the active editor by its title. */
-async function clickLens(page, title) {
-  const lens = page.locator(".editor-instance .codelens-decoration a", { hasText: title }).first();
-  await lens.waitFor({ state: "visible", timeout: 30_000 });
-  await lens.click();
-}
-
-/** Answers the input box the run asks with. */
-async function typeInput(page, text) {
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: 10_000 });
-  await input.fill(text);
-  await page.keyboard.press("Enter");
-}
-
-/** The execution console's text once `ending` (a regular expression) shows in it. */
-function consoleUntil(page, ending, what) {
-  return eventually(() => outputText(page), (text) => ending.test(text), 60_000, what);
-}
 
 test("▶ Run follows the flow node by node in the execution console, and ↻ Retry continues it", async () => {
   const { page, workspace } = workbench;
@@ -331,18 +325,7 @@ test("Show Run Trace opens the picked run's trace with its nodes and the chunks 
   await eventually(() => rows.first().innerText().catch(() => ""), (t) => t.includes(runId), 20_000, "the newest run first in the pick");
   assert.match(await rows.first().innerText(), /traced · succeeded/, "a run is described by its flow and status");
   await rows.first().click();
-  const page_ = await eventually(
-    async () => {
-      for (const frame of page.frames()) {
-        const text = await frame.locator("body").innerText({ timeout: 1_000 }).catch(() => "");
-        if (text.includes(`Run ${runId}`)) return text;
-      }
-      return "";
-    },
-    (text) => text.includes("RAG chunks used") && text.includes("finish"),
-    30_000,
-    "the trace's markdown preview",
-  );
+  const page_ = await tracePage(page, runId, (text) => text.includes("RAG chunks used") && text.includes("finish"), "the trace's markdown preview");
   for (const node of ["begin", "lookup", "reply", "finish"]) assert.match(page_, new RegExp(`^${node}$`, "m"), `node ${node} has its heading`);
   assert.match(page_, /rag · succeeded/, "the rag node's type and status");
   assert.match(page_, /src\/retry\.rs:\d+-\d+/, "the chunk the rag node used, with its lines");
