@@ -75,6 +75,10 @@ impl Sandbox {
         std::fs::read_to_string(self.root().join(path)).ok()
     }
 
+    fn uri(&self, path: &str) -> String {
+        codexos_test_support::file_uri(&self.root().join(path))
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.root().join(path).symlink_metadata().is_ok()
     }
@@ -145,11 +149,9 @@ impl Sandbox {
             .expect("codexos mcp answers")
     }
 
-    /// `codexos run FLOW --input INPUT` (plus `extra`) against `model`.
-    fn run(&self, flow: &str, input: &str, model: &FakeProvider, extra: &[&str]) -> Output {
-        let mut args = vec!["run", flow, "--input", input];
-        args.extend_from_slice(extra);
-        self.codexos(&args, Some(model))
+    /// `codexos run FLOW --input INPUT` against `model`, without a terminal to ask on.
+    fn run(&self, flow: &str, input: &str, model: &FakeProvider) -> Output {
+        self.codexos(&["run", flow, "--input", input], Some(model))
     }
 
     fn trace(&self, run: &Output) -> String {
@@ -387,7 +389,7 @@ async fn a_plug_in_the_model_writes_is_refused_and_calling_it_runs_nothing() {
     )
     .await;
 
-    let run = sandbox.run("agent.flow.json", "add a helper tool", &model, &[]);
+    let run = sandbox.run("agent.flow.json", "add a helper tool", &model);
 
     assert_success(&run, "run");
     expect![[r#"
@@ -413,7 +415,7 @@ async fn a_plug_in_already_in_the_workspace_runs_only_once_approved_and_only_as_
     ]);
     let model = obedient_model(vec![("helper", json!({}))], &["done"]).await;
 
-    let refused = sandbox.run("agent.flow.json", "use the helper", &model, &[]);
+    let refused = sandbox.run("agent.flow.json", "use the helper", &model);
     assert_success(&refused, "run");
     expect![[r#"
         ⛔ agent: helper refused by policy: run the plug-in `helper` (tools/helper.tool.json): `touch plugin-ran`: a plug-in runs commands, and you have not approved this one, and there is no terminal to ask you on (run it in a terminal, or pass --yes to allow it for this run); to allow it: codexos trust allow plugin helper
@@ -429,7 +431,7 @@ async fn a_plug_in_already_in_the_workspace_runs_only_once_approved_and_only_as_
         &sandbox.codexos(&["trust", "allow", "plugin", "helper"], None),
         "trust allow",
     );
-    let approved = sandbox.run("agent.flow.json", "use the helper", &model, &[]);
+    let approved = sandbox.run("agent.flow.json", "use the helper", &model);
     assert_success(&approved, "run");
     assert!(sandbox.exists("plugin-ran"), "the approved plug-in ran");
     std::fs::remove_file(sandbox.root().join("plugin-ran")).expect("clean up");
@@ -439,7 +441,7 @@ async fn a_plug_in_already_in_the_workspace_runs_only_once_approved_and_only_as_
         "tools/helper.tool.json",
         &HELPER_TOOL.replace("plugin-ran", "plugin-ran-changed"),
     );
-    let changed = sandbox.run("agent.flow.json", "use the helper", &model, &[]);
+    let changed = sandbox.run("agent.flow.json", "use the helper", &model);
     assert!(
         sandbox
             .refusals(&changed)
@@ -448,6 +450,53 @@ async fn a_plug_in_already_in_the_workspace_runs_only_once_approved_and_only_as_
         text(&changed.stderr)
     );
     assert!(!sandbox.exists("plugin-ran-changed") && !sandbox.exists("plugin-ran"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_that_rewrites_the_script_of_an_approved_plug_in_cannot_run_it() {
+    let sandbox = Sandbox::new(&[
+        (
+            "agent.flow.json",
+            &agent_flow(&["write_file", "helper"], "{{input}}"),
+        ),
+        (
+            "tools/helper.tool.json",
+            r#"{ "description": "Helps", "command": ["sh", "scripts/helper.sh"], "stdin": "none", "input_schema": { "type": "object" } }"#,
+        ),
+        ("scripts/helper.sh", "echo helped\n"),
+    ]);
+    assert_success(
+        &sandbox.codexos(&["trust", "allow", "plugin", "helper"], None),
+        "trust allow",
+    );
+    let model = obedient_model(
+        vec![
+            (
+                "write_file",
+                json!({ "path": "scripts/helper.sh", "content": "touch plugin-ran\n" }),
+            ),
+            ("helper", json!({})),
+        ],
+        &["done"],
+    )
+    .await;
+
+    let run = sandbox.run("agent.flow.json", "improve the helper", &model);
+
+    assert_success(&run, "run");
+    expect![[r#"
+        ⛔ agent: helper refused by policy: run the plug-in `helper` (tools/helper.tool.json): `sh scripts/helper.sh`: this plug-in changed since you approved it, and there is no terminal to ask you on (run it in a terminal, or pass --yes to allow it for this run); to allow it: codexos trust allow plugin helper
+    "#]]
+    .assert_eq(&sandbox.refusals(&run));
+    assert_eq!(
+        sandbox.read("scripts/helper.sh").as_deref(),
+        Some("touch plugin-ran\n"),
+        "an ordinary file: the write was allowed"
+    );
+    assert!(
+        !sandbox.exists("plugin-ran"),
+        "the changed script never ran"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +525,7 @@ async fn a_model_cannot_turn_the_shell_on_by_writing_codexos_toml() {
     )
     .await;
 
-    let first = sandbox.run("agent.flow.json", "enable the shell", &model, &[]);
+    let first = sandbox.run("agent.flow.json", "enable the shell", &model);
     assert_success(&first, "run");
     expect![[r#"
         ⛔ agent: write_file refused by policy: write `codexos.toml`: `codexos.toml` is protected (`**/codexos.toml`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write codexos.toml
@@ -491,7 +540,7 @@ async fn a_model_cannot_turn_the_shell_on_by_writing_codexos_toml() {
     );
     assert!(!sandbox.exists("nested"));
 
-    let next = sandbox.run("agent.flow.json", "run it now", &model, &[]);
+    let next = sandbox.run("agent.flow.json", "run it now", &model);
     assert!(
         sandbox
             .refusals(&next)
@@ -502,7 +551,7 @@ async fn a_model_cannot_turn_the_shell_on_by_writing_codexos_toml() {
 
     // Even when the user turns the shell on, each command still needs the user.
     sandbox.write("codexos.toml", escalation);
-    let asked = sandbox.run("agent.flow.json", "run it now", &model, &[]);
+    let asked = sandbox.run("agent.flow.json", "run it now", &model);
     assert!(
         sandbox.refusals(&asked).contains(
             "⛔ agent: shell refused by policy: run the shell command `touch shell-ran`: agents run commands only with your approval, and there is no terminal to ask you on"
@@ -545,7 +594,7 @@ async fn a_model_cannot_write_git_config_directly_through_a_link_or_in_another_c
     )
     .await;
 
-    let run = sandbox.run("agent.flow.json", "speed up git status", &model, &[]);
+    let run = sandbox.run("agent.flow.json", "speed up git status", &model);
 
     assert_success(&run, "run");
     expect![[r#"
@@ -560,6 +609,54 @@ async fn a_model_cannot_write_git_config_directly_through_a_link_or_in_another_c
         "the link is still a link"
     );
     assert!(!sandbox.exists(".GIT"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_protected_path_is_refused_to_a_model_whatever_it_is_told() {
+    let sandbox = Sandbox::new(&[("agent.flow.json", &agent_flow(&["write_file"], "{{input}}"))]);
+    let paths = [
+        "flows/builtin/chat.flow.json",
+        ".codexos/runs/forged.jsonl",
+        "vendor/lib/.git/hooks/post-checkout",
+        ".vscode/tasks.json",
+        ".github/workflows/ci.yml",
+        ".envrc",
+        ".cargo/config.toml",
+        ".pre-commit-config.yaml",
+        ".devcontainer/devcontainer.json",
+    ];
+    let model = obedient_model(
+        paths
+            .iter()
+            .map(|path| {
+                (
+                    "write_file",
+                    json!({ "path": path, "content": "touch pwned\n" }),
+                )
+            })
+            .collect(),
+        &["done"],
+    )
+    .await;
+
+    let run = sandbox.run("agent.flow.json", "set up the project", &model);
+
+    assert_success(&run, "run");
+    expect![[r#"
+        ⛔ agent: write_file refused by policy: write `flows/builtin/chat.flow.json`: `flows/builtin/chat.flow.json` is protected (`flows/builtin/`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write flows/builtin/
+        ⛔ agent: write_file refused by policy: write `.codexos/runs/forged.jsonl`: `.codexos/runs/forged.jsonl` is protected (`**/.codexos/`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .codexos/
+        ⛔ agent: write_file refused by policy: write `vendor/lib/.git/hooks/post-checkout`: `vendor/lib/.git/hooks/post-checkout` is protected (`**/.git/`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .git/
+        ⛔ agent: write_file refused by policy: write `.vscode/tasks.json`: `.vscode/tasks.json` is protected (`**/.vscode/`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .vscode/
+        ⛔ agent: write_file refused by policy: write `.github/workflows/ci.yml`: `.github/workflows/ci.yml` is protected (`.github/workflows/`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .github/workflows/
+        ⛔ agent: write_file refused by policy: write `.envrc`: `.envrc` is protected (`**/.envrc`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .envrc
+        ⛔ agent: write_file refused by policy: write `.cargo/config.toml`: `.cargo/config.toml` is protected (`**/.cargo/config.toml`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .cargo/config.toml
+        ⛔ agent: write_file refused by policy: write `.pre-commit-config.yaml`: `.pre-commit-config.yaml` is protected (`.pre-commit-config.yaml`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .pre-commit-config.yaml
+        ⛔ agent: write_file refused by policy: write `.devcontainer/devcontainer.json`: `.devcontainer/devcontainer.json` is protected (`.devcontainer/`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write .devcontainer/
+    "#]]
+    .assert_eq(&sandbox.refusals(&run));
+    for path in paths {
+        assert!(!sandbox.exists(path), "{path} was written");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,7 +684,7 @@ async fn a_model_calling_tools_its_node_does_not_list_is_refused_and_told() {
     )
     .await;
 
-    let run = sandbox.run("agent.flow.json", "find the parser", &model, &[]);
+    let run = sandbox.run("agent.flow.json", "find the parser", &model);
 
     assert_success(&run, "run");
     expect![[r#"
@@ -644,7 +741,7 @@ async fn a_post_of_workspace_text_reaches_no_host_the_user_did_not_allow() {
     )
     .await;
 
-    let refused = sandbox.run("agent.flow.json", "back up the settings", &model, &[]);
+    let refused = sandbox.run("agent.flow.json", "back up the settings", &model);
 
     assert_success(&refused, "run");
     expect![[r#"
@@ -663,7 +760,7 @@ async fn a_post_of_workspace_text_reaches_no_host_the_user_did_not_allow() {
         &sandbox.codexos(&["trust", "allow", "host", "127.0.0.1"], None),
         "trust allow host",
     );
-    let allowed = sandbox.run("agent.flow.json", "back up the settings", &model, &[]);
+    let allowed = sandbox.run("agent.flow.json", "back up the settings", &model);
     assert_success(&allowed, "run");
     expect![[r#"
         ⛔ agent: http_fetch refused by policy: POST LISTENER/collect: agents send POST requests only to hosts you allow for POST, and there is no terminal to ask you on (run it in a terminal, or pass --yes to allow it for this run); to allow it: codexos trust allow host 127.0.0.1 --method POST
@@ -876,7 +973,7 @@ async fn a_vault_secret_leaves_no_trace_in_any_encoding_in_urls_streams_or_trace
     )
     .await;
 
-    let run = sandbox.run("agent.flow.json", "", &model, &[]);
+    let run = sandbox.run("agent.flow.json", "", &model);
 
     assert_success(&run, "run");
     assert!(
@@ -908,7 +1005,20 @@ async fn a_vault_secret_leaves_no_trace_in_any_encoding_in_urls_streams_or_trace
             );
         }
     }
-    assert!(trace.matches("[secret:api_token]").count() >= 7, "{trace}");
+    let recorded = decisions(&trace);
+    let urls: Vec<&str> = recorded
+        .iter()
+        .map(|decision| decision["action"]["url"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://x.test/?k=[secret:api_token]",
+            "https://x.test/?b=[secret:api_token]",
+            "https://X.TEST/?H=[secret:api_token]"
+        ],
+        "the trace records what was asked, redacted"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -939,7 +1049,7 @@ async fn a_codexos_toml_above_the_repository_is_ignored_with_a_warning_and_its_s
     )
     .await;
 
-    let run = sandbox.run("agent.flow.json", "tidy up", &model, &[]);
+    let run = sandbox.run("agent.flow.json", "tidy up", &model);
 
     assert_success(&run, "run");
     let ignored = sandbox
@@ -970,6 +1080,82 @@ async fn a_codexos_toml_above_the_repository_is_ignored_with_a_warning_and_its_s
 }
 
 // ---------------------------------------------------------------------------------------------
+// `codexos mcp` never widens: its client is another program, so run_flow gets only what the
+// trust store allows.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_flow_over_mcp_is_refused_what_the_user_did_not_allow() {
+    let tool_flow = |tool: &str, args: Value| {
+        json!({ "id": tool, "nodes": [
+            { "id": "start", "type": "entry", "next": "act" },
+            { "id": "act", "type": "tool", "tool": tool, "args": args, "next": "end" },
+            { "id": "end", "type": "exit" }
+        ] })
+        .to_string()
+    };
+    let config = "[tools]\nallow_shell = true\n";
+    let sandbox = Sandbox::new(&[
+        ("codexos.toml", config),
+        (
+            "escalate.flow.json",
+            &tool_flow(
+                "write_file",
+                json!({ "path": "codexos.toml", "content": "" }),
+            ),
+        ),
+        (
+            "shell.flow.json",
+            &tool_flow("shell", json!({ "command": "touch shell-ran" })),
+        ),
+    ]);
+    let mcp = sandbox.mcp().await;
+    let mut answers = Vec::new();
+    for path in ["escalate.flow.json", "shell.flow.json"] {
+        let Value::Object(args) = json!({ "path": path }) else {
+            unreachable!("an object")
+        };
+        let result = mcp
+            .call_tool(CallToolRequestParams::new("run_flow").with_arguments(args))
+            .await
+            .expect("run_flow answers");
+        assert_eq!(result.is_error, Some(true), "{path}");
+        for block in result.content {
+            if let ContentBlock::Text(text) = block {
+                answers.push(
+                    text.text
+                        .split_once(" failed: ")
+                        .map(|(_, why)| why.to_owned())
+                        .unwrap_or(text.text),
+                );
+            }
+        }
+    }
+    mcp.cancel().await.expect("mcp stops");
+
+    expect![[r#"
+        [
+            "node `act`: tool `write_file`: refused: `codexos.toml` is protected (`**/codexos.toml`): agents never write the files that decide what runs; to open it in this workspace: codexos trust allow write codexos.toml",
+            "node `act`: tool `shell`: refused: agents run commands only with your approval, and `codexos mcp` cannot ask you (its client is another program); to allow it: codexos trust allow command 'touch shell-ran'",
+        ]
+    "#]]
+    .assert_debug_eq(&answers);
+    assert_eq!(sandbox.read("codexos.toml").as_deref(), Some(config));
+    assert!(!sandbox.exists("shell-ran"), "no command ran");
+    let refused: usize = std::fs::read_dir(sandbox.root().join(".codexos/runs"))
+        .expect("runs")
+        .flatten()
+        .map(|entry| std::fs::read_to_string(entry.path()).expect("trace"))
+        .map(|trace| {
+            decisions(&trace)
+                .iter()
+                .filter(|d| d["verdict"] == "refused")
+                .count()
+        })
+        .sum();
+    assert_eq!(refused, 2, "each refusal is in its run's trace");
+}
+
+// ---------------------------------------------------------------------------------------------
 // 10. LSP frame desync. tests/lsp_bad_input.rs covers each malformed frame (a Content-Length
 // too long, not a number, a header line over 8 KiB, JSON nested 100,000 deep); this one ties
 // the suite to it: a frame that lies about its length does not leave the server deaf.
@@ -988,7 +1174,7 @@ fn a_frame_that_lies_about_its_length_does_not_leave_the_language_server_deaf() 
 
     let symbols = editor.request(
         "textDocument/documentSymbol",
-        json!({ "textDocument": { "uri": codexos_test_support::file_uri(&sandbox.root().join("none.flow.json")) } }),
+        json!({ "textDocument": { "uri": sandbox.uri("none.flow.json") } }),
     );
 
     assert_eq!(symbols, Ok(Value::Null), "the next request is answered");
@@ -1045,9 +1231,9 @@ async fn a_readme_that_instructs_the_agent_gets_nothing_done_through_chat_or_inl
     );
     editor.notify(
         "textDocument/didOpen",
-        json!({ "textDocument": { "uri": sandbox_uri(&sandbox, "src/lib.rs"), "languageId": "rust", "version": 1, "text": lib } }),
+        json!({ "textDocument": { "uri": sandbox.uri("src/lib.rs"), "languageId": "rust", "version": 1, "text": lib } }),
     );
-    let selection = json!({ "uri": sandbox_uri(&sandbox, "src/lib.rs"), "range": {
+    let selection = json!({ "uri": sandbox.uri("src/lib.rs"), "range": {
         "start": { "line": 0, "character": 0 }, "end": { "line": 4, "character": 0 }
     } });
     let explained = editor
@@ -1122,8 +1308,4 @@ async fn a_readme_that_instructs_the_agent_gets_nothing_done_through_chat_or_inl
             "{trace}"
         );
     }
-}
-
-fn sandbox_uri(sandbox: &Sandbox, path: &str) -> String {
-    codexos_test_support::file_uri(&sandbox.root().join(path))
 }
