@@ -737,6 +737,69 @@ async fn a_planted_vault_secret_never_leaves_in_events_results_or_traces() {
     assert!(written.contains("[secret:api_token]"));
 }
 
+#[tokio::test]
+async fn a_vault_secret_the_model_streams_encoded_and_split_across_chunks_is_hidden_in_every_form()
+{
+    const SECRET: &str = "sk-planted-7f3a9c21e4";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vault = Vault::open(dir.path().join("vault.age"), MasterKey::generate()).expect("vault");
+    vault
+        .put("api_token", SecretString::from(SECRET), ["test"])
+        .expect("put");
+    let redactor = vault.redactor().expect("redactor");
+    // Percent-encoded with its case changed, inside a Basic auth blob in base64, in hex and in
+    // upper case; every one of them cut between two chunks.
+    let fake = FakeProvider::replying(ScriptedReply::text(&[
+        "fetching https://x.test/?k=sk%2Dplanted%2D7f",
+        "3A9C21E4&x=1 Basic dXNlcjpzay1wbGFu",
+        "dGVkLTdmM2E5YzIxZTQ= hex 736b2d706c616e746564",
+        "2d37663361396332316534 and SK-PLANTED-7F3A9C21E4 done",
+    ]))
+    .await
+    .expect("fake provider");
+    let runs = dir.path().join("runs");
+    let runner = Runner::new()
+        .with_router(Arc::new(Router::new(
+            &fake.llm_config(WireFormat::OpenAiChat),
+        )))
+        .with_secrets(Arc::new(vault), redactor)
+        .record_traces(&runs);
+    let flow = r#"{"id": "stream", "nodes": [
+{"id": "start", "type": "entry", "next": "ask"},
+{"id": "ask", "type": "llm", "model": "fake/m", "prompt": "Fetch https://x.test/?k={{vault.api_token}}", "next": "end"},
+{"id": "end", "type": "exit", "output": "{{nodes.ask.output}}"}
+]}"#;
+    let (result, events) = run_text(&runner, flow, "").await;
+    assert_eq!(result.status, RunStatus::Succeeded, "{:?}", result.errors);
+    expect_test::expect!["fetching https://x.test/?k=[secret:api_token]&x=1 Basic [secret:api_token] hex [secret:api_token] and [secret:api_token] done"]
+        .assert_eq(result.output.as_deref().unwrap_or_default());
+
+    let mut written = serde_json::to_string(&result).expect("result json");
+    for event in events.all() {
+        written.push_str(&serde_json::to_string(&event).expect("event json"));
+    }
+    for entry in std::fs::read_dir(&runs).expect("runs") {
+        written.push_str(&std::fs::read_to_string(entry.expect("entry").path()).expect("trace"));
+    }
+    let lower = written.to_ascii_lowercase();
+    for form in [SECRET, "7f3a9c21e4", "%2dplanted", "dxnlcjpz", "736b2d70"] {
+        assert!(!lower.contains(form), "`{form}` leaked:\n{written}");
+    }
+    let streamed: String = events
+        .all()
+        .into_iter()
+        .filter_map(|event| match event {
+            RunEvent::Token { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        streamed,
+        result.output.clone().unwrap_or_default(),
+        "the tokens streamed, redacted"
+    );
+}
+
 const TOOL_LOOP: &str = r#"{"id": "loop", "nodes": [
 {"id": "start", "type": "entry", "next": "agent"},
 {"id": "agent", "type": "llm", "model": "fake/small", "prompt": "{{input}}", "tools": ["echo"], "next": "end"},

@@ -87,7 +87,11 @@ impl ServiceCatalog {
         FileCatalog {
             catalog: self,
             workspace_root,
-            flow_dir: flow_path.and_then(Path::parent).map(Path::to_owned),
+            // Made absolute first: the parent of a bare file name (`codexos check
+            // main.flow.json`) is the empty path, which has no real path to compare.
+            flow_dir: flow_path
+                .and_then(|path| std::path::absolute(path).ok())
+                .and_then(|path| path.parent().map(Path::to_owned)),
             real_dirs: OnceLock::new(),
         }
     }
@@ -322,6 +326,18 @@ mod tests {
             ../missing.flow.json: Missing
             /etc/passwd: OutsideWorkspace"#]]
         .assert_eq(&statuses.join("\n"));
+    }
+
+    #[test]
+    fn a_sub_flow_path_of_a_flow_named_relative_to_the_current_folder_is_judged_there_too() {
+        let root = std::env::current_dir().expect("the current folder");
+        let catalog = ServiceCatalog::new(&Config::default());
+        let file = catalog.for_file(&root, Some(Path::new("main.flow.json")));
+        assert_eq!(
+            file.flow_file("../outside.flow.json"),
+            FlowFileStatus::OutsideWorkspace
+        );
+        assert_eq!(file.flow_file("Cargo.toml"), FlowFileStatus::Found);
     }
 
     #[test]
