@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use codexos_flow::{Catalog, Entry, FlowFile, StaticCatalog};
 use codexos_llm::{ChatRequest, Message, Router, StreamEvent, ToolDefinition};
 use codexos_policy::{Action, Decision, Gate, PolicyGate};
+use codexos_tools::{Placement, place_relative};
 use codexos_vault::{Redactor, SecretString};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -282,7 +283,11 @@ impl Runner {
 
     fn compile(&self, text: &str, path: Option<&Path>) -> Result<Graph, RunError> {
         let file = FlowFile::parse(text);
-        Graph::compile(&file, &RunCatalog::new(path)).map_err(|problems| RunError::FlowHasErrors {
+        Graph::compile(
+            &file,
+            &RunCatalog::new(path, self.workspace_root.as_deref()),
+        )
+        .map_err(|problems| RunError::FlowHasErrors {
             flow: path.map_or_else(|| "the flow".to_owned(), |p| p.display().to_string()),
             problems,
         })
@@ -386,18 +391,23 @@ struct Seed {
     outputs: Vec<(usize, String)>,
 }
 
-/// The built-in names, with sub-flow paths checked on disk next to the flow file. Only error
-/// findings stop a run, and those do not depend on which tools or models exist.
+/// The built-in names, with sub-flow paths checked on disk next to the flow file and inside
+/// the workspace, by the rule `codexos check` uses: a flow whose sub-flow leads out never
+/// starts. Only error findings stop a run, and those do not depend on which tools or models exist.
 struct RunCatalog {
     names: StaticCatalog,
     dir: Option<PathBuf>,
+    /// Sub-flows must stay inside it; `None`: inside the flow's own folder.
+    root: Option<PathBuf>,
 }
 
 impl RunCatalog {
-    fn new(flow_path: Option<&Path>) -> RunCatalog {
+    fn new(flow_path: Option<&Path>, root: Option<&Path>) -> RunCatalog {
+        let dir = flow_path.and_then(Path::parent).map(Path::to_owned);
         RunCatalog {
             names: StaticCatalog::builtin(),
-            dir: flow_path.and_then(Path::parent).map(Path::to_owned),
+            root: root.map(Path::to_owned).or_else(|| dir.clone()),
+            dir,
         }
     }
 }
@@ -416,10 +426,13 @@ impl Catalog for RunCatalog {
     }
 
     fn flow_file(&self, path: &str) -> codexos_flow::FlowFileStatus {
-        match &self.dir {
-            None => codexos_flow::FlowFileStatus::Unknown,
-            Some(dir) if dir.join(path).is_file() => codexos_flow::FlowFileStatus::Found,
-            Some(_) => codexos_flow::FlowFileStatus::Missing,
+        let (Some(dir), Some(root)) = (&self.dir, &self.root) else {
+            return codexos_flow::FlowFileStatus::Unknown;
+        };
+        match place_relative(root, dir, path) {
+            Placement::Found(_) => codexos_flow::FlowFileStatus::Found,
+            Placement::Missing => codexos_flow::FlowFileStatus::Missing,
+            Placement::Outside => codexos_flow::FlowFileStatus::OutsideWorkspace,
         }
     }
 }
@@ -1390,7 +1403,7 @@ impl RunState<'_> {
         let inside_workspace = self
             .confine_to
             .as_deref()
-            .is_none_or(|root| lies_inside(&file_path, root));
+            .is_none_or(|root| place_relative(root, dir, path) != Placement::Outside);
         let action = Action::SubFlow {
             path: path.to_owned(),
             inside_workspace,
@@ -1405,8 +1418,11 @@ impl RunState<'_> {
         let text = std::fs::read_to_string(&file_path)
             .map_err(|error| format!("`flow`: cannot read {}: {error}", file_path.display()))?;
         let file = FlowFile::parse(&text);
-        let graph = Graph::compile(&file, &RunCatalog::new(Some(&file_path)))
-            .map_err(|problems| format!("`flow`: {path} has errors:{}", list(&problems)))?;
+        let graph = Graph::compile(
+            &file,
+            &RunCatalog::new(Some(&file_path), self.confine_to.as_deref()),
+        )
+        .map_err(|problems| format!("`flow`: {path} has errors:{}", list(&problems)))?;
         let inner = Scope {
             graph: &graph,
             flow_dir: file_path.parent().map(Path::to_owned),
@@ -1504,30 +1520,6 @@ impl RunState<'_> {
         };
         (result, writer)
     }
-}
-
-/// Whether `path` lies inside `root`, symbolic links followed where the path exists (`..` and
-/// absolute paths are taken as written where it does not).
-fn lies_inside(path: &Path, root: &Path) -> bool {
-    let real_root = root.canonicalize().unwrap_or_else(|_| lexical(root));
-    let real = path.canonicalize().unwrap_or_else(|_| lexical(path));
-    real.starts_with(real_root)
-}
-
-/// `path` made absolute with `.` and `..` resolved by name.
-fn lexical(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut normal = PathBuf::new();
-    for component in absolute.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                normal.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 /// A stop that reached the walk through a node, else through the run's own token or clock.

@@ -871,7 +871,7 @@ async fn a_model_may_call_only_the_tools_its_node_lists_and_is_told_when_it_trie
 }
 
 #[tokio::test]
-async fn a_sub_flow_outside_the_workspace_is_refused_and_recorded() {
+async fn a_flow_whose_sub_flow_leads_outside_the_workspace_never_starts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let workspace = dir.path().join("workspace");
     std::fs::create_dir(&workspace).expect("workspace");
@@ -894,15 +894,17 @@ async fn a_sub_flow_outside_the_workspace_is_refused_and_recorded() {
     )
     .expect("parent");
     let runner = Runner::new().within_workspace(&workspace);
-    let (result, events) = run_file(&runner, &parent, "").await;
-    assert_eq!(result.status, RunStatus::Failed);
-    expect_test::expect!["node `child`: `flow`: refused: sub-flows must be files of the workspace, and `../outside.flow.json` leads outside it"]
-        .assert_eq(&result.errors[0].to_string());
+    let (events, sink) = Events::new();
+    let request = RunRequest::from_file(&parent, "").expect("flow file");
+    let refused = runner
+        .run(request, sink, CancellationToken::new())
+        .await
+        .expect_err("a flow whose sub-flow leads outside never starts");
+    let message = refused
+        .to_string()
+        .replace(&dir.path().display().to_string(), "<tmp>");
     expect_test::expect![[r#"
-        [
-            "child: flow: refused by policy: run the sub-flow `../outside.flow.json`: sub-flows must be files of the workspace, and `../outside.flow.json` leads outside it",
-        ]
-    "#]]
-    .assert_debug_eq(&decisions(&events));
-    assert!(!events.steps().iter().any(|step| step.contains("child/")));
+        <tmp>/workspace/parent.flow.json has errors, so nothing ran:
+          3:41: error[flow-outside-workspace]: sub-flow paths must stay inside the workspace: `../outside.flow.json` leads outside it"#]].assert_eq(&message);
+    assert!(events.steps().is_empty(), "no node ran");
 }

@@ -1,10 +1,10 @@
 //! The names flows may use: CodexOS's built-ins, the workspace's plug-in tools, the tools of
 //! the MCP servers `codexos.toml` lists, and what it declares.
 
-use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
 
 use codexos_flow::{Catalog, Entry, FlowFileStatus, StaticCatalog};
+use codexos_tools::{Placement, place_relative};
 
 use crate::config::Config;
 
@@ -92,7 +92,6 @@ impl ServiceCatalog {
             flow_dir: flow_path
                 .and_then(|path| std::path::absolute(path).ok())
                 .and_then(|path| path.parent().map(Path::to_owned)),
-            real_dirs: OnceLock::new(),
         }
     }
 }
@@ -113,8 +112,6 @@ pub struct FileCatalog<'a> {
     workspace_root: &'a Path,
     /// The folder of the flow file; `None` for a document that is not on disk.
     flow_dir: Option<PathBuf>,
-    /// The real (symlink-free) workspace root and flow folder, found once per catalog.
-    real_dirs: OnceLock<(PathBuf, PathBuf)>,
 }
 
 impl Catalog for FileCatalog<'_> {
@@ -134,10 +131,11 @@ impl Catalog for FileCatalog<'_> {
         let Some(flow_dir) = &self.flow_dir else {
             return FlowFileStatus::Unknown;
         };
-        let (real_root, real_dir) = self
-            .real_dirs
-            .get_or_init(|| (real_path(self.workspace_root), real_path(flow_dir)));
-        sub_flow_status(real_root, real_dir, path)
+        match place_relative(self.workspace_root, flow_dir, path) {
+            Placement::Found(_) => FlowFileStatus::Found,
+            Placement::Missing => FlowFileStatus::Missing,
+            Placement::Outside => FlowFileStatus::OutsideWorkspace,
+        }
     }
 
     fn tool(&self, name: &str) -> Option<&Entry> {
@@ -151,49 +149,6 @@ impl Catalog for FileCatalog<'_> {
                     .iter()
                     .find(|entry| entry.name == server && !tool.is_empty())
             })
-    }
-}
-
-/// `path` without symbolic links when it exists, else made absolute as written.
-fn real_path(path: &Path) -> PathBuf {
-    path.canonicalize()
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_owned())
-}
-
-/// Where the sub-flow `path`, written in a flow file of the folder `real_dir`, leads in the
-/// workspace at `real_root` (both real paths). The path is judged as written first (`..` past
-/// the root leaves it, whether or not the file exists), then, when the file exists, by where it
-/// really is (a symbolic link out leaves it): the rule of the tools' `resolve_in_workspace`.
-/// A flow file that itself lies outside the workspace is only asked whether its sub-flow
-/// exists: where it may lead is its own workspace's business.
-fn sub_flow_status(real_root: &Path, real_dir: &Path, path: &str) -> FlowFileStatus {
-    let target = real_dir.join(path);
-    let exists = |target: &Path| {
-        if target.is_file() {
-            FlowFileStatus::Found
-        } else {
-            FlowFileStatus::Missing
-        }
-    };
-    let Ok(dir_in_root) = real_dir.strip_prefix(real_root) else {
-        return exists(&target);
-    };
-    let mut depth = dir_in_root.components().count();
-    for component in Path::new(path).components() {
-        match component {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir if depth > 0 => depth -= 1,
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
-                return FlowFileStatus::OutsideWorkspace;
-            }
-        }
-    }
-    match target.canonicalize() {
-        Ok(real_target) if !real_target.starts_with(real_root) => FlowFileStatus::OutsideWorkspace,
-        Ok(real_target) => exists(&real_target),
-        Err(_) => FlowFileStatus::Missing,
     }
 }
 

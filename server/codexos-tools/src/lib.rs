@@ -31,5 +31,7 @@ pub use context::{Audit, ToolConfig, ToolContext, ToolSettings};
 pub use error::{ArgumentError, ToolError};
 pub use registry::{AsyncTool, Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
 pub use search::{Search, SearchError, SearchHit};
-pub use workspace_path::{WorkspacePathError, relative_to_workspace, resolve_in_workspace};
+pub use workspace_path::{
+    Placement, WorkspacePathError, place_relative, relative_to_workspace, resolve_in_workspace,
+};
 pub use write::{AtomicWriteSink, FileWrite, RecordingWriteSink, WriteSink};

@@ -89,6 +89,66 @@ pub fn relative_to_workspace(root: &Path, real: &Path) -> Result<String, Workspa
     Ok(names.join("/"))
 }
 
+/// Where a path written in a file of the workspace leads (a sub-flow's `flow`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A file of the workspace, at this real path.
+    Found(PathBuf),
+    Missing,
+    /// It leads outside the workspace.
+    Outside,
+}
+
+/// `path` without symbolic links when it exists, else made absolute as written. The empty path
+/// (the folder of a bare file name) is the current folder.
+fn real_path(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    path.canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
+}
+
+/// Where `path`, written in a file of the folder `dir`, leads in the workspace at `root` (both
+/// made real first). The path is judged as written first (`..` past the root, or an absolute
+/// path, leaves it, whether or not the file exists), then, when the file exists, by where it
+/// really is (a symbolic link out leaves it): the rule of [`resolve_in_workspace`]. A file that
+/// itself lies outside the workspace is only asked whether its path exists: where it may lead
+/// is its own workspace's business.
+pub fn place_relative(root: &Path, dir: &Path, path: &str) -> Placement {
+    let (real_root, real_dir) = (real_path(root), real_path(dir));
+    let target = real_dir.join(path);
+    let exists = |target: &Path| {
+        if target.is_file() {
+            Placement::Found(target.to_owned())
+        } else {
+            Placement::Missing
+        }
+    };
+    let Ok(dir_in_root) = real_dir.strip_prefix(&real_root) else {
+        return exists(&target);
+    };
+    let mut depth = dir_in_root.components().count();
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => depth -= 1,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return Placement::Outside;
+            }
+        }
+    }
+    match target.canonicalize() {
+        Ok(real_target) if !real_target.starts_with(&real_root) => Placement::Outside,
+        Ok(real_target) => exists(&real_target),
+        Err(_) => Placement::Missing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +178,37 @@ mod tests {
             resolve_in_workspace(dir.path(), "."),
             Err(WorkspacePathError::Empty)
         );
+    }
+
+    #[test]
+    fn a_relative_path_is_placed_as_written_and_then_where_it_really_leads() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("flows/sub")).unwrap();
+        std::fs::write(root.join("flows/sub/a.flow.json"), "{}").unwrap();
+        std::fs::write(outside.path().join("x.flow.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("x.flow.json"),
+            root.join("flows/link.flow.json"),
+        )
+        .unwrap();
+        let flows = root.join("flows");
+        let placed = |path: &str| place_relative(root, &flows, path);
+        assert!(matches!(placed("sub/a.flow.json"), Placement::Found(_)));
+        assert_eq!(placed("sub/none.flow.json"), Placement::Missing);
+        assert_eq!(placed("../../x.flow.json"), Placement::Outside);
+        assert_eq!(placed("/etc/passwd"), Placement::Outside);
+        assert_eq!(placed("link.flow.json"), Placement::Outside);
+        assert_eq!(
+            placed("../../ws/flows/sub/a.flow.json"),
+            Placement::Outside,
+            "`..` past the root leaves it even when the path comes back"
+        );
+        assert!(matches!(
+            place_relative(root, outside.path(), "x.flow.json"),
+            Placement::Found(_)
+        ));
     }
 
     #[test]
