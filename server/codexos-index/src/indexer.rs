@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use codexos_chunk::{ChunkConfig, Chunker};
@@ -19,18 +19,26 @@ use crate::walk::{FoundFile, LinkEscape, check_link, relative_path, walk, walk_l
 
 /// Bytes looked at to decide whether a file is binary (as git does: a NUL byte).
 const BINARY_SNIFF_BYTES: usize = 8000;
+/// Threads that read and chunk files at once: more only contend for the disk and the store.
+const MAX_PREPARE_THREADS: usize = 8;
 /// How often a long indexing run makes its progress searchable by BM25.
 const FULL_TEXT_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 /// Test hook: sleep this many milliseconds after each committed batch, so a test can kill
 /// the process mid-way.
 pub const BATCH_DELAY_ENV: &str = "CODEXOS_INDEX_BATCH_DELAY_MS";
 
-/// Where a run is, for progress bars and `$/progress`.
+/// Where a run is, for progress bars and `$/progress`. A run reads and chunks every file first
+/// (BM25 then searches the whole tree: `searchable`), then embeds the chunks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
     pub files_done: usize,
     pub files_total: usize,
     pub chunks_written: usize,
+    /// Every file is searchable by BM25; vectors follow.
+    pub searchable: bool,
+    pub chunks_embedded: usize,
+    /// Chunks waiting for their vector when embedding began.
+    pub chunks_to_embed: usize,
 }
 
 /// What a full run did.
@@ -42,8 +50,12 @@ pub struct IndexSummary {
     pub files_skipped: usize,
     pub files_removed: usize,
     pub chunks_written: usize,
+    /// Chunks embedded in this run (those written now, and any a stopped run left without).
+    pub chunks_embedded: usize,
     /// Bytes of the files chunked in this run.
     pub bytes_indexed: u64,
+    /// From the start until BM25 could search every file.
+    pub searchable_after: Duration,
     pub elapsed: Duration,
 }
 
@@ -87,7 +99,52 @@ struct PreparedFile {
 enum Prepared {
     Chunked(PreparedFile),
     Unchanged,
+    /// Same bytes, new modification time: only the file's record changes.
+    Touched(FileInfo),
     Skipped(SkipReason),
+}
+
+/// Whether [`Indexer::flush`] embeds the batch before writing it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Vectors {
+    /// In the same transaction as the chunks (a save: searchable by meaning at once).
+    Now,
+    /// Later, by [`Indexer::embed_waiting`] (a bulk run: searchable by BM25 first).
+    Later,
+}
+
+/// Skipped files by reason, logged once per run (each file at debug level).
+#[derive(Default)]
+struct SkipCounts {
+    counts: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl SkipCounts {
+    fn add(&mut self, reason: &SkipReason) {
+        let name = match reason {
+            SkipReason::Excluded => "excluded",
+            SkipReason::TooLarge { .. } => "too large",
+            SkipReason::Binary => "binary",
+            SkipReason::InvalidUtf8 => "not UTF-8",
+            SkipReason::LinkLeavesWorkspace { .. } => "a link out of the workspace",
+            SkipReason::Vanished => "vanished",
+            SkipReason::Unreadable(_) => "unreadable",
+        };
+        *self.counts.entry(name).or_default() += 1;
+    }
+
+    fn log(&self, root: &Path) {
+        if self.counts.is_empty() {
+            return;
+        }
+        let summary = self
+            .counts
+            .iter()
+            .map(|(reason, count)| format!("{count} {reason}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::info!(root = %root.display(), "files not indexed: {summary} (each is logged at debug level)");
+    }
 }
 
 /// Keeps one workspace's index up to date. Holds the index's writer lock while alive.
@@ -172,10 +229,15 @@ impl Indexer {
     }
 
     /// Brings the index up to the workspace: new and changed files are chunked and embedded,
-    /// unchanged files (same blake3) are left alone, files gone from the workspace are removed.
-    /// Work is committed in batches, so a crash or a cancel keeps what was committed and the
-    /// next run goes on from there; the vectors' ANN trees are built once, at the end
-    /// (searches meanwhile scan the new vectors exactly). `cancel` is checked between files.
+    /// unchanged files (same size and modification time, else same blake3) are left alone,
+    /// files gone from the workspace are removed.
+    ///
+    /// Two stages: every changed file is read, hashed and chunked on all cores and written
+    /// without vectors, in batches, so BM25 searches the whole tree as soon as the first stage
+    /// ends; then the chunks waiting for a vector are embedded, in batches. Every batch is
+    /// committed, so a crash or a cancel keeps what was committed and the next run goes on from
+    /// there (files already written are unchanged; their chunks still wait for vectors).
+    /// `cancel` is checked between files and between batches.
     pub fn index_all(
         &self,
         progress: &mut dyn FnMut(Progress),
@@ -199,30 +261,30 @@ impl Indexer {
         let mut batch: Vec<PreparedFile> = Vec::new();
         let mut batch_chunks = 0;
         let mut skipped = HashSet::new();
+        let mut skip_counts = SkipCounts::default();
+        let mut touched = Vec::new();
         let mut last_sync = Instant::now();
-        for file in &files {
-            if cancel.load(Ordering::Relaxed) {
-                self.flush(&mut batch, &mut summary)?;
-                self.store.sync_full_text()?;
-                return Err(IndexError::Cancelled {
-                    root: self.root.clone(),
-                });
-            }
-            match self.prepare(file, None) {
+        self.prepare_all(&files, cancel, |file, prepared| {
+            match prepared {
                 Prepared::Chunked(prepared) => {
                     summary.bytes_indexed += prepared.info.size;
                     batch_chunks += prepared.chunks.len();
                     batch.push(prepared);
                 }
                 Prepared::Unchanged => summary.files_unchanged += 1,
-                Prepared::Skipped(_) => {
+                Prepared::Touched(info) => {
+                    summary.files_unchanged += 1;
+                    touched.push((file.relative.clone(), info));
+                }
+                Prepared::Skipped(reason) => {
                     summary.files_skipped += 1;
+                    skip_counts.add(&reason);
                     skipped.insert(file.relative.as_str());
                 }
             }
             state.files_done += 1;
             if batch_chunks >= self.settings.commit_chunks {
-                self.flush(&mut batch, &mut summary)?;
+                self.flush(&mut batch, &mut summary, Vectors::Later)?;
                 batch_chunks = 0;
                 state.chunks_written = summary.chunks_written;
                 progress(state);
@@ -230,11 +292,18 @@ impl Indexer {
                     self.store.sync_full_text()?;
                     last_sync = Instant::now();
                 }
-            } else if batch.is_empty() {
+            } else if batch.is_empty() && state.files_done.is_multiple_of(256) {
                 progress(state);
             }
-        }
-        self.flush(&mut batch, &mut summary)?;
+            Ok(())
+        })
+        .inspect_err(|_| {
+            let _ = self.flush(&mut batch, &mut summary, Vectors::Later);
+            let _ = self.store.sync_full_text();
+        })?;
+        self.flush(&mut batch, &mut summary, Vectors::Later)?;
+        self.store.update_file_infos(&touched)?;
+        skip_counts.log(&self.root);
         // A file skipped this time (now too large, binary, a link out) leaves the index, as it
         // does when re-indexed alone.
         let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
@@ -252,16 +321,133 @@ impl Indexer {
                 removed,
             })?;
         }
-        // Once per run, not per batch: also finishes the build a killed run left undone.
-        self.store.build_vectors()?;
         self.store.sync_full_text()?;
+        summary.searchable_after = started.elapsed();
+        state.chunks_written = summary.chunks_written;
+        state.searchable = true;
+        progress(state);
+        self.embed_waiting(&mut state, progress, cancel, &mut summary)?;
+        // Once per run, not per batch: also finishes what a killed run left undone.
+        self.store.build_vectors()?;
         if summary.files_indexed + summary.files_removed > 0 {
             self.store.wait_for_full_text_merges()?;
         }
-        state.chunks_written = summary.chunks_written;
         progress(state);
         summary.elapsed = started.elapsed();
         Ok(summary)
+    }
+
+    /// Embeds every chunk written without its vector, a batch per transaction.
+    fn embed_waiting(
+        &self,
+        state: &mut Progress,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+        summary: &mut IndexSummary,
+    ) -> Result<()> {
+        state.chunks_to_embed =
+            usize::try_from(self.store.unembedded_count()?).unwrap_or(usize::MAX);
+        if state.chunks_to_embed == 0 {
+            return Ok(());
+        }
+        progress(*state);
+        let batch_size = self.settings.commit_chunks.max(1);
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(IndexError::Cancelled {
+                    root: self.root.clone(),
+                });
+            }
+            let waiting = self.store.unembedded(batch_size)?;
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            let texts: Vec<String> = waiting
+                .iter()
+                .map(|(_, meta, text)| embedding_text(meta, text))
+                .collect();
+            let vectors = self.embed(&texts, &waiting[0].1.path)?;
+            let vectors: Vec<_> = waiting.iter().map(|(id, _, _)| *id).zip(vectors).collect();
+            let kept = self.store.write_vectors(&vectors)?;
+            if kept == 0 {
+                // Nothing could be stored (the chunks vanished meanwhile and the queue did
+                // not move): never loop on the same batch.
+                return Ok(());
+            }
+            summary.chunks_embedded += kept;
+            state.chunks_embedded += kept;
+            progress(*state);
+            if let Some(delay) = self.batch_delay {
+                std::thread::sleep(delay);
+            }
+        }
+    }
+
+    /// Prepares `files` on every core and hands each result to `sink` in the order of
+    /// `files`. Stops early when `cancel` is set (with [`IndexError::Cancelled`]) or `sink`
+    /// fails. Workers run at most a few files ahead of `sink`, so memory stays bounded
+    /// whatever the tree's size.
+    fn prepare_all<'f>(
+        &self,
+        files: &'f [FoundFile],
+        cancel: &AtomicBool,
+        mut sink: impl FnMut(&'f FoundFile, Prepared) -> Result<()>,
+    ) -> Result<()> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, MAX_PREPARE_THREADS);
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        // Workers log where the caller logs (a test's or a server's subscriber).
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        std::thread::scope(|scope| {
+            let (sender, receiver) =
+                std::sync::mpsc::sync_channel::<(usize, Prepared)>(workers * 4);
+            for _ in 0..workers {
+                let sender = sender.clone();
+                let (next, stop, dispatch) = (&next, &stop, &dispatch);
+                scope.spawn(move || {
+                    let _logging = tracing::dispatcher::set_default(dispatch);
+                    loop {
+                        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(file) = files.get(index) else { return };
+                        if sender.send((index, self.prepare(file, None))).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            // Results arrive out of order; they are handed on in order (stable chunk ids).
+            let mut waiting: std::collections::BTreeMap<usize, Prepared> = Default::default();
+            let mut expected = 0;
+            let outcome = (|| {
+                for (index, prepared) in &receiver {
+                    waiting.insert(index, prepared);
+                    while let Some(prepared) = waiting.remove(&expected) {
+                        if cancel.load(Ordering::Relaxed) {
+                            return Err(IndexError::Cancelled {
+                                root: self.root.clone(),
+                            });
+                        }
+                        sink(&files[expected], prepared)?;
+                        expected += 1;
+                    }
+                }
+                if expected < files.len() {
+                    return Err(IndexError::Cancelled {
+                        root: self.root.clone(),
+                    });
+                }
+                Ok(())
+            })();
+            stop.store(true, Ordering::Relaxed);
+            drop(receiver);
+            outcome
+        })
     }
 
     /// Re-indexes one file from disk (after a save): < 50 ms for a typical source file.
@@ -317,6 +503,11 @@ impl Indexer {
         };
         match prepared {
             Prepared::Unchanged => Ok(FileOutcome::Unchanged),
+            Prepared::Touched(info) => {
+                self.store
+                    .update_file_infos(&[(file.relative.clone(), info)])?;
+                Ok(FileOutcome::Unchanged)
+            }
             Prepared::Skipped(reason) => {
                 if self.store.file(&file.relative)?.is_some() {
                     self.store.write(&WriteBatch {
@@ -334,7 +525,7 @@ impl Indexer {
             Prepared::Chunked(prepared) => {
                 let chunks = prepared.chunks.len();
                 let mut summary = IndexSummary::default();
-                self.flush(&mut vec![prepared], &mut summary)?;
+                self.flush(&mut vec![prepared], &mut summary, Vectors::Now)?;
                 self.store.build_vectors()?;
                 self.store.sync_full_text_after_edit()?;
                 Ok(FileOutcome::Indexed { chunks })
@@ -358,10 +549,24 @@ impl Indexer {
     }
 
     fn prepare(&self, file: &FoundFile, text: Option<&str>) -> Prepared {
+        let stored = match self.store.file(&file.relative) {
+            Ok(stored) => stored,
+            Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
+        };
+        let mut modified_ns = 0;
         let bytes = match text {
             Some(text) => text.as_bytes().to_vec(),
-            None => match read_capped(&self.root, &file.absolute, self.settings.max_file_bytes) {
-                Ok(Ok(bytes)) => bytes,
+            None => match read_capped(
+                &self.root,
+                &file.absolute,
+                self.settings.max_file_bytes,
+                stored.as_ref().map(|record| &record.info),
+            ) {
+                Ok(Ok(Read::Same)) => return Prepared::Unchanged,
+                Ok(Ok(Read::Bytes { bytes, modified })) => {
+                    modified_ns = modified;
+                    bytes
+                }
                 Ok(Err(reason)) => return self.skip(file, reason),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                     return self.skip(file, SkipReason::Vanished);
@@ -383,10 +588,17 @@ impl Indexer {
             return self.skip(file, SkipReason::Binary);
         }
         let hash = blake3::hash(&bytes).to_hex().to_string();
-        match self.store.file(&file.relative) {
-            Ok(Some(record)) if record.info.hash == hash => return Prepared::Unchanged,
-            Ok(_) => {}
-            Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
+        if let Some(record) = &stored
+            && record.info.hash == hash
+        {
+            if modified_ns != 0 && record.info.modified_ns != modified_ns {
+                // Touched, not changed: remember the new time so the next run need not read it.
+                return Prepared::Touched(FileInfo {
+                    modified_ns,
+                    ..record.info.clone()
+                });
+            }
+            return Prepared::Unchanged;
         }
         let Ok(text) = String::from_utf8(bytes) else {
             return self.skip(file, SkipReason::InvalidUtf8);
@@ -434,6 +646,7 @@ impl Indexer {
             info: FileInfo {
                 hash,
                 size,
+                modified_ns,
                 language,
                 commit,
             },
@@ -442,46 +655,37 @@ impl Indexer {
     }
 
     fn skip(&self, file: &FoundFile, reason: SkipReason) -> Prepared {
-        if reason == SkipReason::Excluded {
-            // Ignored folders can change by the thousand (a build); a line each would drown the log.
-            tracing::debug!(path = %file.absolute.display(), "excluded by the workspace's rules, not indexed");
-        } else {
-            tracing::info!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
-        }
+        // A tree can hold thousands of binaries: a run logs their counts once (`SkipCounts`).
+        tracing::debug!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
         Prepared::Skipped(reason)
     }
 
-    /// Embeds and commits `batch` in one store transaction.
-    fn flush(&self, batch: &mut Vec<PreparedFile>, summary: &mut IndexSummary) -> Result<()> {
+    /// Commits `batch` in one store transaction, embedded first when `vectors` says so.
+    fn flush(
+        &self,
+        batch: &mut Vec<PreparedFile>,
+        summary: &mut IndexSummary,
+        vectors: Vectors,
+    ) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        let texts: Vec<String> = batch
-            .iter()
-            .flat_map(|file| {
-                file.chunks
+        let vectors = match vectors {
+            Vectors::Later => Vec::new(),
+            Vectors::Now => {
+                let texts: Vec<String> = batch
                     .iter()
-                    .map(|(meta, text)| embedding_text(meta, text))
-            })
-            .collect();
-        let embedding = tracing::debug_span!("index.embed").entered();
-        let mut vectors = Vec::with_capacity(texts.len());
-        for group in texts.chunks(self.settings.embed_batch.max(1)) {
-            let refs: Vec<&str> = group.iter().map(String::as_str).collect();
-            let first_path = batch
-                .first()
-                .map(|file| file.path.clone())
-                .unwrap_or_default();
-            let embedded = self
-                .embedder
-                .embed(&refs)
-                .map_err(|source| IndexError::Embed {
-                    path: first_path,
-                    source,
-                })?;
-            vectors.extend(embedded);
-        }
-        drop(embedding);
+                    .flat_map(|file| {
+                        file.chunks
+                            .iter()
+                            .map(|(meta, text)| embedding_text(meta, text))
+                    })
+                    .collect();
+                let embedded = self.embed(&texts, &batch[0].path)?;
+                summary.chunks_embedded += embedded.len();
+                embedded
+            }
+        };
         let mut vectors = vectors.into_iter();
         let mut write = WriteBatch::default();
         for file in batch.drain(..) {
@@ -508,6 +712,25 @@ impl Indexer {
         }
         Ok(())
     }
+
+    /// Vectors of `texts` (chunks of `first_path` and the files after it), in groups of the
+    /// embedder's batch size.
+    fn embed(&self, texts: &[String], first_path: &str) -> Result<Vec<Vec<f32>>> {
+        let _embedding = tracing::debug_span!("index.embed").entered();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for group in texts.chunks(self.settings.embed_batch.max(1)) {
+            let refs: Vec<&str> = group.iter().map(String::as_str).collect();
+            let embedded = self
+                .embedder
+                .embed(&refs)
+                .map_err(|source| IndexError::Embed {
+                    path: first_path.to_owned(),
+                    source,
+                })?;
+            vectors.extend(embedded);
+        }
+        Ok(vectors)
+    }
 }
 
 /// What the embedder sees for a chunk: where it is, then what it says. The path and symbol
@@ -528,14 +751,26 @@ fn line_number(value: usize) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
+/// What [`read_capped`] found.
+enum Read {
+    /// Size and modification time are those recorded: the file is taken as unchanged, unread.
+    Same,
+    Bytes {
+        bytes: Vec<u8>,
+        modified: u64,
+    },
+}
+
 /// Reads a file unless its size (checked before reading, so a 50 MB file is never loaded)
-/// is over `limit`, or it is now a symbolic link leading out of the workspace whose canonical
-/// root is `real_root`. A plain file costs one `lstat` here, as a `stat` would.
+/// is over `limit`, it is now a symbolic link leading out of the workspace whose canonical
+/// root is `real_root`, or its size and modification time are those of `stored` (as git's
+/// index does: a no-op run reads no file). A plain file costs one `lstat` here.
 fn read_capped(
     real_root: &Path,
     path: &Path,
     limit: u64,
-) -> std::io::Result<Result<Vec<u8>, SkipReason>> {
+    stored: Option<&FileInfo>,
+) -> std::io::Result<Result<Read, SkipReason>> {
     let mut metadata = std::fs::symlink_metadata(path)?;
     if metadata.is_symlink() {
         match check_link(real_root, path) {
@@ -552,5 +787,23 @@ fn read_capped(
             limit,
         }));
     }
-    std::fs::read(path).map(Ok)
+    let modified = modified_ns(&metadata);
+    if let Some(stored) = stored
+        && modified != 0
+        && stored.modified_ns == modified
+        && stored.size == metadata.len()
+    {
+        return Ok(Ok(Read::Same));
+    }
+    std::fs::read(path).map(|bytes| Ok(Read::Bytes { bytes, modified }))
+}
+
+/// Nanoseconds since the epoch; 0 when the file system does not say.
+fn modified_ns(metadata: &std::fs::Metadata) -> u64 {
+    metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|since| u64::try_from(since.as_nanos()).ok())
+        .unwrap_or(0)
 }

@@ -1,7 +1,7 @@
 //! The workspace index: walk the workspace (`.gitignore`, `.ignore`, `codexos.toml`
 //! excludes), hash files with blake3 so unchanged ones are never re-chunked or re-embedded,
 //! chunk them with `codexos-chunk`, embed with a `codexos-embed` [`Embedder`], store in
-//! `codexos-store` (LMDB + arroy + tantivy), and search them: hybrid BM25 + vectors,
+//! `codexos-store` (LMDB + tantivy), and search them: hybrid BM25 + vectors,
 //! reranked.
 //!
 //! The CLI (`codexos index`, `codexos search`, `codexos eval`) and the language server call

@@ -297,6 +297,8 @@ fn logs_of(run: impl FnOnce()) -> String {
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
+        // Each skipped file is logged at debug level; a run's summary at info.
+        .with_max_level(tracing::Level::DEBUG)
         .finish();
     tracing::subscriber::with_default(subscriber, run);
     let bytes = buffer.0.lock().unwrap().clone();

@@ -227,22 +227,30 @@ pub async fn index_all(session: &Arc<Session>, index: &Arc<WorkspaceIndex>) {
     let worker_index = index.clone();
     let cancel = session.index_cancel();
     let run = tokio::task::spawn_blocking(move || {
-        let mut last_percent = u32::MAX;
+        let mut last_percent = (u32::MAX, 0);
         worker_index.index_all(
             &mut |progress| {
-                let percent = (progress.files_done * 100)
-                    .checked_div(progress.files_total)
-                    .unwrap_or(100) as u32;
-                if percent != last_percent {
-                    last_percent = percent;
-                    let _ = tx.send((percent, progress.files_done, progress.files_total));
+                // Files first (then every file is searchable by keyword), vectors second.
+                let (done, total, stage) = if progress.searchable {
+                    (progress.chunks_embedded, progress.chunks_to_embed, 1)
+                } else {
+                    (progress.files_done, progress.files_total, 0)
+                };
+                let percent = (done * 100).checked_div(total).unwrap_or(100) as u32;
+                if (percent, stage) != last_percent {
+                    last_percent = (percent, stage);
+                    let message = if progress.searchable {
+                        format!("searchable by keyword; embedding {done}/{total} chunks")
+                    } else {
+                        format!("{done}/{total} files")
+                    };
+                    let _ = tx.send((percent, message));
                 }
             },
             &cancel,
         )
     });
-    while let Some((percent, done, total)) = rx.recv().await {
-        let message = format!("{done}/{total} files");
+    while let Some((percent, message)) = rx.recv().await {
         if let Some(token) = &token {
             report_progress(
                 session,

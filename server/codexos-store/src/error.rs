@@ -19,12 +19,6 @@ pub enum StoreError {
         #[source]
         source: heed::Error,
     },
-    #[error("vector store error in the index at {path}: {source}")]
-    Vectors {
-        path: PathBuf,
-        #[source]
-        source: arroy::Error,
-    },
     #[error("full-text index error at {path}: {source}")]
     FullText {
         path: PathBuf,
@@ -54,15 +48,6 @@ pub(crate) trait Context<T> {
 impl<T> Context<T> for Result<T, heed::Error> {
     fn at(self, path: &std::path::Path) -> Result<T> {
         self.map_err(|source| StoreError::Lmdb {
-            path: path.to_path_buf(),
-            source,
-        })
-    }
-}
-
-impl<T> Context<T> for Result<T, arroy::Error> {
-    fn at(self, path: &std::path::Path) -> Result<T> {
-        self.map_err(|source| StoreError::Vectors {
             path: path.to_path_buf(),
             source,
         })

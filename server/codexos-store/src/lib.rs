@@ -2,7 +2,8 @@
 //!
 //! - `lmdb/`: the source of truth, one LMDB environment (heed) holding chunk metadata and
 //!   text by chunk id, file records by path (content hash, commit, chunk ids), the vectors
-//!   (arroy, one arroy index per vector space: model id and dimension recorded), counters,
+//!   (8-bit quantized with a 1-bit code each, per vector space: model id and dimension
+//!   recorded; see `vectors.rs`), the chunks still waiting for their vector, counters,
 //!   and the queue of changes the full-text index has not seen yet;
 //! - `tantivy/`: BM25 over chunks and whole files, derived from LMDB. Its commit payload is
 //!   the LMDB generation it reflects; it catches up from the queue, or is rebuilt from LMDB;
@@ -29,9 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use arroy::distances::Cosine;
 use heed::byteorder::BigEndian;
-use heed::types::{SerdeBincode, SerdeJson, Str, U8, U32, U64};
+use heed::types::{Bytes, SerdeBincode, SerdeJson, Str, U8, U32, U64};
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
 pub use error::{Result, StoreError};
@@ -43,9 +43,9 @@ pub use spaces::UpgradeCoverage;
 
 use error::Context;
 use lexical::{FullText, FullTextDoc};
-use vectors::{VectorView, VectorWriter};
+use vectors::{Search, SpaceVectors, VectorDbs, VectorWriter};
 
-/// A chunk's id in the store: also its arroy item id and its tantivy key.
+/// A chunk's id in the store: also its vectors' key and its tantivy key.
 pub type ChunkId = u32;
 
 const MAP_SIZE: usize = 64 << 30;
@@ -58,7 +58,7 @@ type Counters = Database<'static, Str, U64<BigEndian>>;
 type Info = Database<'static, Str, SerdeJson<SpaceRecord>>;
 type PendingChunks = Database<'static, U32<BigEndian>, U8>;
 type PendingFiles = Database<'static, Str, U8>;
-type Vectors = arroy::Database<'static, Cosine>;
+type Unembedded = Database<'static, U32<BigEndian>, U8>;
 
 const GENERATION: &str = "generation";
 const NEXT_CHUNK_ID: &str = "next_chunk_id";
@@ -71,6 +71,11 @@ const FULL_TEXT_FORMAT_KEY: &str = "full_text_format";
 /// Bumped whenever what the full-text index holds per document changes, so an index written
 /// by an older build is rebuilt from LMDB instead of being searched with mismatched terms.
 const FULL_TEXT_FORMAT: u64 = 3;
+const LAYOUT_KEY: &str = "layout";
+/// Bumped whenever LMDB's databases change shape; an index of another layout is emptied on
+/// open for writing (the next run indexes everything again) and refused read-only.
+/// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed.
+const LAYOUT: u64 = 2;
 
 #[derive(Clone, Copy)]
 struct Databases {
@@ -81,7 +86,10 @@ struct Databases {
     info: Info,
     pending_chunks: PendingChunks,
     pending_files: PendingFiles,
-    vectors: Vectors,
+    vectors: VectorDbs,
+    /// Chunks written before their vector ([`NewChunk::vector`] empty): a bulk run makes
+    /// every file searchable by BM25 first, then embeds these.
+    unembedded: Unembedded,
 }
 
 /// How to open an index for writing.
@@ -225,12 +233,21 @@ impl Store {
                     opener.create_database(wtxn, Some("info"))?,
                     opener.create_database(wtxn, Some("pending_chunks"))?,
                     opener.create_database(wtxn, Some("pending_files"))?,
+                    opener.create_database(wtxn, Some("vector_values"))?,
+                    opener.create_database(wtxn, Some("vector_codes"))?,
+                    opener.create_database(wtxn, Some("vector_means"))?,
+                    opener.create_database(wtxn, Some("unembedded"))?,
+                    // Layout 1's arroy vectors, emptied when that layout is found.
                     opener.create_database(wtxn, Some("vectors"))?,
                 )))
             })
             .at(&dir)?
             .unwrap_commit();
-        let dbs = Databases::from_tuple(dbs);
+        let legacy_vectors: Database<'static, Bytes, Bytes> = dbs.11;
+        let dbs = Databases::from_tuple((
+            dbs.0, dbs.1, dbs.2, dbs.3, dbs.4, dbs.5, dbs.6, dbs.7, dbs.8, dbs.9, dbs.10,
+        ));
+        upgrade_layout(&env, &dbs, legacy_vectors).at(&dir)?;
         let full_text = FullText::open(&dir.join("tantivy"), true)?;
         let store = Self {
             dir,
@@ -269,19 +286,49 @@ impl Store {
                     opener.open_database(rtxn, Some("info"))?,
                     opener.open_database(rtxn, Some("pending_chunks"))?,
                     opener.open_database(rtxn, Some("pending_files"))?,
-                    opener.open_database(rtxn, Some("vectors"))?,
+                    opener.open_database(rtxn, Some("vector_values"))?,
+                    opener.open_database(rtxn, Some("vector_codes"))?,
+                    opener.open_database(rtxn, Some("vector_means"))?,
+                    opener.open_database(rtxn, Some("unembedded"))?,
                 );
                 Ok(CommitOrAbort::<_, ()>::Commit(opened))
             })
             .at(&dir)?
             .unwrap_commit();
-        let (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g), Some(h)) = dbs else {
+        let (
+            Some(a),
+            Some(b),
+            Some(c),
+            Some(d),
+            Some(e),
+            Some(f),
+            Some(g),
+            Some(h),
+            Some(i),
+            Some(j),
+            Some(k),
+        ) = dbs
+        else {
             return Err(StoreError::Damaged {
                 path: dir,
-                message: "an LMDB database is missing".into(),
+                message: "this index was written by an older codexos (or is damaged); run \
+                          `codexos index` to bring it up to date"
+                    .into(),
             });
         };
-        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h));
+        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k));
+        let layout = {
+            let rtxn = env.read_txn().at(&dir)?;
+            dbs.counters.get(&rtxn, LAYOUT_KEY).at(&dir)?
+        };
+        if layout != Some(LAYOUT) {
+            return Err(StoreError::Damaged {
+                path: dir,
+                message: "this index was written by an older codexos; run `codexos index` to \
+                          bring it up to date"
+                    .into(),
+            });
+        }
         let full_text = FullText::open(&dir.join("tantivy"), false)?;
         Ok(Self {
             dir,
@@ -333,11 +380,11 @@ impl Store {
                 return Ok(SpaceChange::Unchanged);
             }
             Some(record) => {
-                arroy::Writer::new(self.dbs.vectors, record.index, record.dim)
+                SpaceVectors::new(self, record)
                     .clear(&mut wtxn)
                     .at(&self.dir)?;
-                self.clear_vector_delta(&mut wtxn, record)?;
                 self.drop_upgrade_in(&mut wtxn)?;
+                self.dbs.unembedded.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_metas.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
@@ -360,6 +407,10 @@ impl Store {
             dim,
             index,
         };
+        // The slot may hold leftovers of a space dropped earlier.
+        SpaceVectors::new(self, &record)
+            .clear(&mut wtxn)
+            .at(&self.dir)?;
         self.dbs
             .info
             .put(&mut wtxn, ACTIVE_SPACE, &record)
@@ -391,10 +442,9 @@ impl Store {
 
     /// Applies `batch` in one LMDB transaction: each file's old chunks and vectors are
     /// replaced by the new ones, removed files lose theirs, and the full-text queue records
-    /// the change. Returns the new generation. The ANN trees are left to
-    /// [`Store::build_vectors`] (searches scan the vectors exactly until then), so a bulk run
-    /// builds them once. Needs a space ([`Store::use_space`]); every vector must have its
-    /// dimension.
+    /// the change. Returns the new generation. A chunk written with an empty vector waits in
+    /// the queue of [`Store::unembedded`] for [`Store::write_vectors`]. Needs a space
+    /// ([`Store::use_space`]); every other vector must have its dimension.
     pub fn write(&self, batch: &WriteBatch) -> Result<u64> {
         let _write = tracing::debug_span!("store.write").entered();
         let _guard = self.lock_for_writing("writing")?;
@@ -404,15 +454,12 @@ impl Store {
             self.forget_applied_full_text(&mut wtxn, &applied)?;
         }
         let space = self.active_space_in(&wtxn, "writing")?;
-        let incoming = batch.files.iter().map(|file| file.chunks.len()).sum();
-        let vectors = VectorWriter::open(self, &wtxn, &space, incoming)?;
+        let mut vectors = VectorWriter::open(self, &wtxn, &space)?;
         // A replaced or removed chunk loses its upgrade vector in the same transaction.
-        let upgrade = self
-            .dbs
-            .info
-            .get(&wtxn, UPGRADE_SPACE)
-            .at(&self.dir)?
-            .map(|record| arroy::Writer::new(self.dbs.vectors, record.index, record.dim));
+        let mut upgrade = match self.dbs.info.get(&wtxn, UPGRADE_SPACE).at(&self.dir)? {
+            Some(record) => Some(VectorWriter::open(self, &wtxn, &record)?),
+            None => None,
+        };
         let mut next_id = self
             .dbs
             .counters
@@ -420,13 +467,13 @@ impl Store {
             .at(&self.dir)?
             .unwrap_or(0);
         for path in &batch.removed {
-            self.remove_file(&mut wtxn, &vectors, upgrade.as_ref(), path)?;
+            self.remove_file(&mut wtxn, &mut vectors, upgrade.as_mut(), path)?;
         }
         for file in &batch.files {
-            self.remove_file(&mut wtxn, &vectors, upgrade.as_ref(), &file.path)?;
+            self.remove_file(&mut wtxn, &mut vectors, upgrade.as_mut(), &file.path)?;
             let mut chunk_ids = Vec::with_capacity(file.chunks.len());
             for chunk in &file.chunks {
-                if chunk.vector.len() != space.dim {
+                if !chunk.vector.is_empty() && chunk.vector.len() != space.dim {
                     return Err(StoreError::WrongDimension {
                         path: file.path.clone(),
                         space: space.id.clone(),
@@ -449,9 +496,13 @@ impl Store {
                     .chunk_texts
                     .put(&mut wtxn, &id, &chunk.text)
                     .at(&self.dir)?;
-                vectors
-                    .add_item(&mut wtxn, id, &chunk.vector)
-                    .at(&self.dir)?;
+                if chunk.vector.is_empty() {
+                    self.dbs.unembedded.put(&mut wtxn, &id, &1).at(&self.dir)?;
+                } else {
+                    vectors
+                        .add_item(&mut wtxn, id, &chunk.vector)
+                        .at(&self.dir)?;
+                }
                 self.dbs
                     .pending_chunks
                     .put(&mut wtxn, &id, &1)
@@ -475,9 +526,9 @@ impl Store {
             .counters
             .put(&mut wtxn, NEXT_CHUNK_ID, &next_id)
             .at(&self.dir)?;
-        {
-            let _step = tracing::debug_span!("store.write.delta_build").entered();
-            vectors.finish(&mut wtxn, next_id).at(&self.dir)?;
+        vectors.finish(&mut wtxn).at(&self.dir)?;
+        if let Some(upgrade) = upgrade {
+            upgrade.finish(&mut wtxn).at(&self.dir)?;
         }
         let generation = self.bump_generation(&mut wtxn)?;
         let _commit = tracing::debug_span!("store.write.commit").entered();
@@ -485,11 +536,82 @@ impl Store {
         Ok(generation)
     }
 
+    /// Replaces the recorded info of files whose content did not change (a new modification
+    /// time), in one transaction; paths no longer indexed are skipped.
+    pub fn update_file_infos(&self, infos: &[(String, FileInfo)]) -> Result<()> {
+        if infos.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.lock_for_writing("updating file records")?;
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        for (path, info) in infos {
+            if let Some(mut record) = self.dbs.files.get(&wtxn, path).at(&self.dir)? {
+                record.info = info.clone();
+                self.dbs.files.put(&mut wtxn, path, &record).at(&self.dir)?;
+            }
+        }
+        wtxn.commit().at(&self.dir)
+    }
+
+    /// Up to `limit` chunks written without their vector (lowest ids first), with their text
+    /// as the embedder should see it: what a bulk run embeds once BM25 can search everything.
+    pub fn unembedded(&self, limit: usize) -> Result<Vec<(ChunkId, ChunkMeta, String)>> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let mut out = Vec::new();
+        for entry in self.dbs.unembedded.iter(&rtxn).at(&self.dir)? {
+            if out.len() >= limit {
+                break;
+            }
+            let id = entry.at(&self.dir)?.0;
+            let meta = self.dbs.chunk_metas.get(&rtxn, &id).at(&self.dir)?;
+            let text = self.dbs.chunk_texts.get(&rtxn, &id).at(&self.dir)?;
+            if let (Some(meta), Some(text)) = (meta, text) {
+                out.push((id, meta, text.to_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many chunks wait for their vector.
+    pub fn unembedded_count(&self) -> Result<u64> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        self.dbs.unembedded.len(&rtxn).at(&self.dir)
+    }
+
+    /// Stores the active space's vectors of chunks written without one, in one transaction;
+    /// chunks replaced or removed meanwhile are skipped. Returns how many were kept.
+    pub fn write_vectors(&self, vectors: &[(ChunkId, Vec<f32>)]) -> Result<usize> {
+        let _write = tracing::debug_span!("store.write_vectors").entered();
+        let _guard = self.lock_for_writing("writing vectors")?;
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        let space = self.active_space_in(&wtxn, "writing vectors")?;
+        let mut writer = VectorWriter::open(self, &wtxn, &space)?;
+        let mut kept = 0;
+        for (id, vector) in vectors {
+            if vector.len() != space.dim {
+                return Err(StoreError::WrongDimension {
+                    path: format!("chunk {id}"),
+                    space: space.id.clone(),
+                    expected: space.dim,
+                    got: vector.len(),
+                });
+            }
+            if !self.dbs.unembedded.delete(&mut wtxn, id).at(&self.dir)? {
+                continue;
+            }
+            writer.add_item(&mut wtxn, *id, vector).at(&self.dir)?;
+            kept += 1;
+        }
+        writer.finish(&mut wtxn).at(&self.dir)?;
+        wtxn.commit().at(&self.dir)?;
+        Ok(kept)
+    }
+
     fn remove_file(
         &self,
         wtxn: &mut RwTxn<'_>,
-        vectors: &VectorWriter,
-        upgrade: Option<&arroy::Writer<Cosine>>,
+        vectors: &mut VectorWriter,
+        mut upgrade: Option<&mut VectorWriter>,
         path: &str,
     ) -> Result<()> {
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
@@ -498,8 +620,9 @@ impl Store {
         for id in &old.chunk_ids {
             self.dbs.chunk_metas.delete(wtxn, id).at(&self.dir)?;
             self.dbs.chunk_texts.delete(wtxn, id).at(&self.dir)?;
+            self.dbs.unembedded.delete(wtxn, id).at(&self.dir)?;
             vectors.del_item(wtxn, *id).at(&self.dir)?;
-            if let Some(upgrade) = upgrade {
+            if let Some(upgrade) = upgrade.as_deref_mut() {
                 upgrade.del_item(wtxn, *id).at(&self.dir)?;
             }
             self.dbs.pending_chunks.put(wtxn, id, &0).at(&self.dir)?;
@@ -815,9 +938,7 @@ impl Store {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let space = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)?;
         let vectors = match &space {
-            Some(space) => VectorView::open(self, &rtxn, space)?
-                .len(&rtxn)
-                .at(&self.dir)?,
+            Some(space) => SpaceVectors::new(self, space).len(&rtxn).at(&self.dir)?,
             None => 0,
         };
         Ok(Stats {
@@ -849,7 +970,11 @@ impl Store {
         for entry in self.dbs.chunk_texts.iter(&rtxn).at(&self.dir)? {
             texts.insert(entry.at(&self.dir)?.0);
         }
-        let vectors = self.vector_ids(&rtxn, ACTIVE_SPACE)?;
+        let mut vectors = self.vector_ids(&rtxn, ACTIVE_SPACE)?;
+        // A chunk waiting for its vector is accounted for.
+        for entry in self.dbs.unembedded.iter(&rtxn).at(&self.dir)? {
+            vectors.insert(entry.at(&self.dir)?.0);
+        }
         let upgrade_vectors = self.vector_ids(&rtxn, UPGRADE_SPACE)?;
         let mut listed = BTreeSet::new();
         for entry in self.dbs.files.iter(&rtxn).at(&self.dir)? {
@@ -914,41 +1039,40 @@ impl Snapshot<'_> {
             .at(&self.store.dir)
     }
 
-    /// A chunk's vector in the active space.
+    /// A chunk's vector in the active space (as stored: 8-bit components).
     pub fn vector(&self, id: ChunkId) -> Result<Option<Vec<f32>>> {
         let Some(space) = self.active_space()? else {
             return Ok(None);
         };
-        VectorView::open(self.store, &self.rtxn, &space)?
-            .vector(&self.rtxn, id)
-            .at(&self.store.dir)
+        self.vector_in(&space, id)
     }
 
-    /// The `limit` chunks nearest to `query` with their cosine similarity: approximate, or
-    /// exact while the trees wait for [`Store::build_vectors`]. `query` must have the active
-    /// space's dimension.
+    /// The `limit` chunks nearest to `query` with their cosine similarity (see `vectors.rs`
+    /// for how near to exact). `query` must have the active space's dimension.
     pub fn nearest(&self, query: &[f32], limit: usize) -> Result<Vec<(ChunkId, f32)>> {
         let Some(space) = self.active_space()? else {
             return Ok(Vec::new());
         };
-        if query.len() != space.dim {
-            return Err(StoreError::WrongDimension {
-                path: "<query>".into(),
-                space: space.id,
-                expected: space.dim,
-                got: query.len(),
-            });
-        }
-        VectorView::open(self.store, &self.rtxn, &space)?
-            .nearest(&self.rtxn, query, limit)
-            .at(&self.store.dir)
+        self.nearest_in_by(&space, query, limit, Search::DEFAULT)
     }
 }
 
 impl Databases {
     #[allow(clippy::type_complexity)]
     fn from_tuple(
-        (chunk_metas, chunk_texts, files, counters, info, pending_chunks, pending_files, vectors): (
+        (
+            chunk_metas,
+            chunk_texts,
+            files,
+            counters,
+            info,
+            pending_chunks,
+            pending_files,
+            values,
+            codes,
+            means,
+            unembedded,
+        ): (
             ChunkMetas,
             ChunkTexts,
             Files,
@@ -956,7 +1080,10 @@ impl Databases {
             Info,
             PendingChunks,
             PendingFiles,
-            Vectors,
+            Database<'static, Bytes, Bytes>,
+            Database<'static, Bytes, Bytes>,
+            Database<'static, Bytes, Bytes>,
+            Unembedded,
         ),
     ) -> Self {
         Self {
@@ -967,9 +1094,57 @@ impl Databases {
             info,
             pending_chunks,
             pending_files,
-            vectors,
+            vectors: VectorDbs {
+                values,
+                codes,
+                means,
+            },
+            unembedded,
         }
     }
+}
+
+/// Brings an index of another layout to this one by emptying it (chunks, files, vectors,
+/// spaces): the next run indexes the workspace again, and the full-text index is rebuilt.
+/// A new environment just records the layout.
+fn upgrade_layout(
+    env: &Env<WithoutTls>,
+    dbs: &Databases,
+    legacy_vectors: Database<'static, Bytes, Bytes>,
+) -> heed::Result<()> {
+    let mut wtxn = env.write_txn()?;
+    let layout = dbs.counters.get(&wtxn, LAYOUT_KEY)?;
+    if layout == Some(LAYOUT) {
+        return Ok(());
+    }
+    if dbs.files.len(&wtxn)? > 0 || !legacy_vectors.is_empty(&wtxn)? {
+        tracing::info!(from = ?layout, to = LAYOUT, "the index was written by another version of codexos; it is rebuilt");
+        legacy_vectors.clear(&mut wtxn)?;
+        for db in [dbs.vectors.values, dbs.vectors.codes, dbs.vectors.means] {
+            db.clear(&mut wtxn)?;
+        }
+        dbs.chunk_metas.clear(&mut wtxn)?;
+        dbs.chunk_texts.clear(&mut wtxn)?;
+        dbs.files.clear(&mut wtxn)?;
+        dbs.pending_chunks.clear(&mut wtxn)?;
+        dbs.pending_files.clear(&mut wtxn)?;
+        dbs.unembedded.clear(&mut wtxn)?;
+        dbs.info.clear(&mut wtxn)?;
+        // Layout 1's tombstones of deleted vectors; the id and generation counters stay, so
+        // chunk ids are never reused.
+        let mut counters = dbs
+            .counters
+            .prefix_iter_mut(&mut wtxn, "vector_tombstone/")?;
+        while counters.next().transpose()?.is_some() {
+            // SAFETY: the entry is not held across the deletion (heed's requirement).
+            unsafe { counters.del_current()? };
+        }
+        drop(counters);
+        // The full-text index is rebuilt from the (now empty) chunks.
+        dbs.counters.put(&mut wtxn, FULL_TEXT_RESET, &1)?;
+    }
+    dbs.counters.put(&mut wtxn, LAYOUT_KEY, &LAYOUT)?;
+    wtxn.commit()
 }
 
 fn open_env(lmdb_dir: &Path) -> Result<Env<WithoutTls>> {

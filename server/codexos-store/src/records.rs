@@ -39,6 +39,9 @@ pub struct FileInfo {
     /// blake3 of the bytes, hex.
     pub hash: String,
     pub size: u64,
+    /// Modification time in nanoseconds since the epoch when it was read (0: unknown, as for
+    /// an editor buffer): with `size`, what a run compares before it reads a file again.
+    pub modified_ns: u64,
     pub language: String,
     pub commit: Option<String>,
 }
@@ -50,7 +53,8 @@ pub struct FileRecord {
     pub chunk_ids: Vec<ChunkId>,
 }
 
-/// One chunk to store, with its vector in the active space.
+/// One chunk to store, with its vector in the active space, or an empty vector: the chunk then
+/// waits for [`crate::Store::write_vectors`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewChunk {
     pub meta: ChunkMeta,

@@ -11,14 +11,12 @@
 //! - It is filled in small transactions, so an interrupted upgrade keeps what it wrote and the
 //!   next one goes on with [`Store::chunks_missing_upgrade`].
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
-use arroy::distances::Cosine;
 use heed::{RoTxn, RwTxn, WithoutTls};
-use rand::SeedableRng;
 
 use crate::error::Context;
-use crate::vectors::{Search, TREES, VectorView};
+use crate::vectors::{Search, SpaceVectors, VectorWriter};
 use crate::{
     ACTIVE_SPACE, ChunkId, GENERATION, Result, Snapshot, SpaceChange, SpaceRecord, Store,
     StoreError, UPGRADE_SPACE,
@@ -31,7 +29,7 @@ pub struct UpgradeCoverage {
     /// Chunks with a vector in the upgrade space.
     pub upgraded: u64,
     pub chunks: u64,
-    /// Its ANN trees hold every vector written.
+    /// Its codes are centred on a current mean ([`Store::build_upgrade_vectors`]).
     pub built: bool,
 }
 
@@ -119,26 +117,8 @@ impl Store {
             })
     }
 
-    /// The ids of the vectors in the space recorded under `key` (none when there is no such space).
-    pub(crate) fn vector_ids(
-        &self,
-        txn: &RoTxn<'_, WithoutTls>,
-        key: &str,
-    ) -> Result<BTreeSet<ChunkId>> {
-        let Some(space) = self.dbs.info.get(txn, key).at(&self.dir)? else {
-            return Ok(BTreeSet::new());
-        };
-        Ok(VectorView::open(self, txn, &space)?
-            .item_ids(txn)
-            .at(&self.dir)?
-            .into_iter()
-            .collect())
-    }
-
     fn clear_vectors(&self, wtxn: &mut RwTxn<'_>, record: &SpaceRecord) -> Result<()> {
-        arroy::Writer::<Cosine>::new(self.dbs.vectors, record.index, record.dim)
-            .clear(wtxn)
-            .at(&self.dir)
+        SpaceVectors::new(self, record).clear(wtxn).at(&self.dir)
     }
 
     /// Up to `limit` chunks (lowest ids first) that have no vector in the upgrade space
@@ -187,7 +167,7 @@ impl Store {
         if record.id != space {
             return Ok(0);
         }
-        let writer = arroy::Writer::<Cosine>::new(self.dbs.vectors, record.index, record.dim);
+        let mut writer = VectorWriter::open(self, &wtxn, &record)?;
         let mut kept = 0;
         for (id, vector) in vectors {
             if vector.len() != record.dim {
@@ -204,31 +184,26 @@ impl Store {
             writer.add_item(&mut wtxn, *id, vector).at(&self.dir)?;
             kept += 1;
         }
+        writer.finish(&mut wtxn).at(&self.dir)?;
         wtxn.commit().at(&self.dir)?;
         Ok(kept)
     }
 
-    /// Brings the upgrade space's ANN trees up to its vectors (after an upgrade run, or after
-    /// saves removed chunks); until then searches keep to the active space. Returns whether
-    /// there was anything to build.
+    /// Centres the upgrade space's codes on a current mean (after an upgrade run filled it);
+    /// until then searches keep to the active space. Returns whether there was anything to do.
     pub fn build_upgrade_vectors(&self) -> Result<bool> {
         let _guard = self.lock_for_writing("building the upgrade vector index")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let Some(record) = self.dbs.info.get(&wtxn, UPGRADE_SPACE).at(&self.dir)? else {
             return Ok(false);
         };
-        let writer = arroy::Writer::<Cosine>::new(self.dbs.vectors, record.index, record.dim);
-        if !writer.need_build(&wtxn).at(&self.dir)? {
-            return Ok(false);
-        }
-        let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(record.index));
-        writer
-            .builder(&mut rng)
-            .n_trees(TREES)
+        let built = SpaceVectors::new(self, &record)
             .build(&mut wtxn)
             .at(&self.dir)?;
-        wtxn.commit().at(&self.dir)?;
-        Ok(true)
+        if built {
+            wtxn.commit().at(&self.dir)?;
+        }
+        Ok(built)
     }
 
     /// The count of committed [`Store::write`]s (upgrade vectors do not count): a background
@@ -250,8 +225,8 @@ impl Store {
 }
 
 impl Snapshot<'_> {
-    fn view(&self, space: &SpaceRecord) -> Result<VectorView<'_>> {
-        VectorView::open(self.store, &self.rtxn, space)
+    fn view(&self, space: &SpaceRecord) -> SpaceVectors {
+        SpaceVectors::new(self.store, space)
     }
 
     /// How far the upgrade space is filled in this snapshot, if there is one.
@@ -265,9 +240,8 @@ impl Snapshot<'_> {
         else {
             return Ok(None);
         };
-        let view = self.view(&space)?;
-        // An unbuilt space is not searched, so its exact count (a scan) is not needed here.
-        let built = view.trees_built();
+        let view = self.view(&space);
+        let built = !view.need_build(&self.rtxn).at(&self.store.dir)?;
         let upgraded = view.len(&self.rtxn).at(&self.store.dir)?;
         let chunks = self
             .store
@@ -309,7 +283,7 @@ impl Snapshot<'_> {
 
     /// A chunk's vector in `space`.
     pub fn vector_in(&self, space: &SpaceRecord, id: ChunkId) -> Result<Option<Vec<f32>>> {
-        self.view(space)?.vector(&self.rtxn, id).at(&self.store.dir)
+        self.view(space).vector(&self.rtxn, id).at(&self.store.dir)
     }
 
     /// The cosine similarity of `query` with each of `ids` that has a vector in `space`, in
@@ -322,7 +296,7 @@ impl Snapshot<'_> {
         ids: &[ChunkId],
     ) -> Result<Vec<(ChunkId, f32)>> {
         check_query(space, query)?;
-        self.view(space)?
+        self.view(space)
             .similarities(&self.rtxn, query, ids)
             .at(&self.store.dir)
     }
@@ -346,8 +320,8 @@ impl Snapshot<'_> {
         search: Search,
     ) -> Result<Vec<(ChunkId, f32)>> {
         check_query(space, query)?;
-        self.view(space)?
-            .nearest_by(&self.rtxn, query, limit, search)
+        self.view(space)
+            .nearest(&self.rtxn, query, limit, search)
             .at(&self.store.dir)
     }
 }

@@ -1,269 +1,684 @@
-//! The active space's vectors: an ANN index (arroy) built once per bulk change, and a small
-//! delta that absorbs the edits in between.
+//! A vector space's vectors: 8-bit quantized, with a 1-bit code per vector for the coarse pass
+//! of a search, all in the LMDB environment and written in the transaction of their chunk.
 //!
-//! Building arroy's trees costs time in proportion to every item it holds, even when one
-//! vector changed (about 0.6 s at 300k vectors). Rebuilding them after every batch made a cold
-//! index quadratic; rebuilding them after every save missed the 50 ms budget of a re-index.
-//! So the vectors live in three places, all in the same LMDB environment:
+//! Why not a tree ANN (arroy, until this layout): its vectors were stored as f32, 2 KB each at
+//! 512 dimensions, so LMDB gave each its own 4 KB overflow page and the split planes as many
+//! again (1.3 GB of LMDB for 244k chunks); its trees took a build pass over every vector; and
+//! on these vectors (half of a static vector is hashed features, far from clustered) reading
+//! 1,600 candidates found 18% of the exact top 10. Here a chunk costs `dim + 8` bytes of
+//! quantized vector plus `dim / 8` bytes of code, and a search reads every code:
 //!
-//! - **main**: arroy index `space.index`, holding most vectors, its trees built by
-//!   [`Store::build_vectors`] — at the end of a full run, or when the delta is full;
-//! - **delta**: arroy index `space.index ^ DELTA_SLOT`, the vectors written since the main
-//!   trees were built, at most [`DELTA_CAP`], rebuilt in the transaction that writes them
-//!   (cheap: it is small);
-//! - **tombstones**: ids of main vectors whose chunk is gone (keys `TOMBSTONE_PREFIX<id>` in
-//!   the counters table), skipped by every read and deleted from main at the next build.
+//! - **quantized** (database `vector_values`, key `space · id`): `[norm f32][qnorm f32][dim × i8]`,
+//!   each component scaled so the largest is ±127. Cosine needs no scale (`dot(q, v̂) / |q||v̂|`
+//!   with `v̂` the stored bytes); `norm` restores the vector's length when it is read back.
+//! - **codes** (database `vector_codes`, key `space · page`): pages of [`PAGE_SLOTS`] ids, each
+//!   value a bitmap of the live slots then one code per slot: the signs of the unit vector
+//!   minus the space's mean. Ids are handed out in order, so a bulk write fills whole pages and
+//!   a search reads a page in one zero-copy slice of the memory map.
+//! - **mean** (database `vector_means`, key `space`): the mean unit vector the codes are
+//!   centred on, and how many vectors the space held when it was taken. Signs of centred vectors
+//!   split the space evenly; uncentred, most bits would agree for every vector. The first write
+//!   into a space takes the mean of its vectors; [`Store::build_vectors`] takes it again, and
+//!   rewrites every code, once the space has doubled or halved since.
 //!
-//! [`Store::write`] sends a batch to the delta while the main trees are built and the delta has
-//! room, else straight into main (a bulk run: main then waits for its build). Either way the
-//! chunk and its vector land in one transaction. Between a bulk write and its build, arroy
-//! cannot be read through its `Reader`; [`VectorView`] then scans main's vectors exactly, so a
-//! search is never refused because the trees lag behind.
+//! A search ranks every live code by Hamming distance to the query's, keeps the best
+//! `candidates`, and re-scores those exactly from their quantized vectors. Spaces of up to
+//! [`EXACT_UP_TO`] vectors are scanned exactly instead.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
-use std::num::NonZeroUsize;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
-use arroy::distances::Cosine;
-use heed::{RoTxn, RwTxn};
-use rand::SeedableRng;
-use roaring::RoaringBitmap;
+use heed::types::Bytes;
+use heed::{RoTxn, RwTxn, WithoutTls};
 
 use crate::error::Context;
-use crate::{ACTIVE_SPACE, ChunkId, NEXT_CHUNK_ID, Result, Snapshot, SpaceRecord, Store};
+use crate::{ACTIVE_SPACE, ChunkId, Result, Snapshot, SpaceRecord, Store};
 
-/// Trees of the main index. Fixed, so an incremental build updates the existing trees and
-/// never grows a new one from scratch (arroy's default keeps adding trees until they hold as
-/// many nodes as there are items: hundreds of trees, slow builds and queries, a file twice the
-/// size). Queries look at `TREES × limit` candidates; the bench measures recall against an
-/// exact scan.
-pub(crate) const TREES: usize = 16;
-/// Vectors the delta holds before the next write goes to main and forces a build.
-pub(crate) const DELTA_CAP: u64 = 4096;
-/// How many vectors an ANN query gathers from the trees at least (arroy's `search_k`), and the
-/// size up to which an index is scanned exactly instead.
-///
-/// arroy gathers whole leaves, best first across the trees, until it holds `search_k` items
-/// (an item once per tree that yields it), and defaults to `limit × trees`. Its leaves hold up
-/// to one item per dimension (512 here), so a top-10 query read a leaf or two. Measured on the
-/// bench corpus (1.04M chunks, static embedder, load 5 on 2 cores), recall of the exact top 10:
-/// 160 items (top-10 default) 0.09 in 0.7 ms; 1600 (a search's 100 candidates) 0.18 in 6.6 ms;
-/// 2048 0.20 in 7.2 ms; 4096 0.32 in 13 ms; 8192 0.35 in 22 ms; 65536 0.60 in 99 ms. Each
-/// item costs an LMDB read of 2 KB and a dot product, and these vectors (half of a static
-/// vector is hashed features) are far from clustered, so effort buys little recall. This
-/// floor gives a top-10 query the candidates of a search's, and makes a small index (most
-/// workspaces' first minutes, the eval's repositories) exact for the same work.
-pub(crate) const ANN_MIN_ITEMS: usize = 2048;
-/// The delta's arroy index is the main one with this bit flipped.
-const DELTA_SLOT: u16 = 0x8000;
-const TOMBSTONE_PREFIX: &str = "vector_tombstone/";
+/// Ids per code page. 1,024 codes of 512 bits are 64 KB: one read per page, and a one-file
+/// save rewrites one page.
+const PAGE_SLOTS: u32 = 1024;
+const LIVE_BYTES: usize = PAGE_SLOTS as usize / 8;
+/// Spaces up to this size are scanned exactly: it costs about what the coarse pass and its
+/// re-scoring would.
+pub(crate) const EXACT_UP_TO: u64 = 4096;
+/// Candidates a search re-scores exactly after ranking the codes (see `codexos bench` for the
+/// recall this buys against an exact scan).
+pub(crate) const DEFAULT_CANDIDATES: usize = 640;
+const COUNT_PREFIX: &str = "vector_count/";
 
-fn tombstone_key(id: ChunkId) -> String {
-    // Zero-padded so that the keys sort by id.
-    format!("{TOMBSTONE_PREFIX}{id:010}")
+type Values = heed::Database<'static, Bytes, Bytes>;
+
+/// The three databases of [`Store`] that hold vectors.
+#[derive(Clone, Copy)]
+pub(crate) struct VectorDbs {
+    pub(crate) values: Values,
+    pub(crate) codes: Values,
+    pub(crate) means: Values,
 }
 
-fn delta_index(space: &SpaceRecord) -> u16 {
-    space.index ^ DELTA_SLOT
+fn value_key(space: u16, id: ChunkId) -> [u8; 6] {
+    let mut key = [0; 6];
+    key[..2].copy_from_slice(&space.to_be_bytes());
+    key[2..].copy_from_slice(&id.to_be_bytes());
+    key
 }
 
-/// One arroy index as it can be read now.
-enum Part<'t> {
-    /// Trees built: approximate nearest neighbours (the writer reads the same items for
-    /// exact scans).
-    Built(arroy::Reader<'t, Cosine>, arroy::Writer<Cosine>),
-    /// Changes not yet in the trees: exact scans.
-    Unbuilt(arroy::Writer<Cosine>),
-    /// Nothing was ever written there.
-    Empty,
+fn id_of_key(key: &[u8]) -> Option<ChunkId> {
+    Some(ChunkId::from_be_bytes(key.get(2..6)?.try_into().ok()?))
 }
 
-impl<'t> Part<'t> {
-    fn open(store: &Store, rtxn: &'t RoTxn, index: u16, dim: usize) -> Result<Self> {
-        match arroy::Reader::open(rtxn, index, store.dbs.vectors) {
-            Ok(reader) => Ok(Self::Built(
-                reader,
-                arroy::Writer::new(store.dbs.vectors, index, dim),
-            )),
-            Err(arroy::Error::NeedBuild(_)) => Ok(Self::Unbuilt(arroy::Writer::new(
-                store.dbs.vectors,
-                index,
-                dim,
-            ))),
-            Err(arroy::Error::MissingMetadata(_)) => {
-                let writer = arroy::Writer::new(store.dbs.vectors, index, dim);
-                if writer.is_empty(rtxn).at(&store.dir)? {
-                    Ok(Self::Empty)
-                } else {
-                    Ok(Self::Unbuilt(writer))
-                }
-            }
-            Err(error) => Err(error).at(&store.dir),
-        }
+fn page_key(space: u16, page: u32) -> [u8; 6] {
+    value_key(space, page)
+}
+
+fn count_key(space: u16) -> String {
+    format!("{COUNT_PREFIX}{space}")
+}
+
+/// Bytes of one code: one bit per dimension, rounded up to whole 64-bit words.
+fn code_bytes(dim: usize) -> usize {
+    dim.div_ceil(64) * 8
+}
+
+fn page_bytes(dim: usize) -> usize {
+    LIVE_BYTES + PAGE_SLOTS as usize * code_bytes(dim)
+}
+
+/// `vector` quantized: `[norm][qnorm][bytes]`.
+fn quantize(vector: &[f32]) -> Vec<u8> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let largest = vector.iter().fold(0f32, |max, x| max.max(x.abs()));
+    let scale = if largest > 0.0 && largest.is_finite() {
+        127.0 / largest
+    } else {
+        0.0
+    };
+    let mut out = Vec::with_capacity(8 + vector.len());
+    out.extend_from_slice(&[0; 8]);
+    let mut squares = 0i64;
+    for x in vector {
+        // `as` saturates, and NaN becomes 0.
+        let byte = (x * scale).round().clamp(-127.0, 127.0) as i8;
+        squares += i64::from(byte) * i64::from(byte);
+        out.push(byte as u8);
     }
-
-    fn vector(&self, rtxn: &RoTxn, id: ChunkId) -> arroy::Result<Option<Vec<f32>>> {
-        match self {
-            Self::Built(reader, _) => reader.item_vector(rtxn, id),
-            Self::Unbuilt(writer) => writer.item_vector(rtxn, id),
-            Self::Empty => Ok(None),
-        }
-    }
-
-    fn item_ids(&self, rtxn: &RoTxn) -> arroy::Result<RoaringBitmap> {
-        match self {
-            Self::Built(reader, _) => Ok(reader.item_ids().clone()),
-            Self::Unbuilt(writer) => writer
-                .iter(rtxn)?
-                .map(|item| item.map(|(id, _)| id))
-                .collect(),
-            Self::Empty => Ok(RoaringBitmap::new()),
-        }
-    }
-
-    /// The `limit` items nearest to `query` except `skip`, with their cosine similarity:
-    /// from the trees when built, unless `search` scans.
-    fn nearest(
-        &self,
-        rtxn: &RoTxn,
-        query: &[f32],
-        limit: usize,
-        skip: &RoaringBitmap,
-        search: Search,
-    ) -> arroy::Result<Vec<(ChunkId, f32)>> {
-        match self {
-            Self::Built(reader, writer) if search.scans(reader.n_items()) => {
-                scan(writer, rtxn, query, limit, skip)
-            }
-            Self::Built(reader, _) => {
-                let allowed;
-                let mut query_builder = reader.nns(limit);
-                let search_k = (limit * reader.n_trees()).max(search.min_items());
-                if let Some(search_k) = NonZeroUsize::new(search_k) {
-                    query_builder.search_k(search_k);
-                }
-                if !skip.is_empty() {
-                    allowed = reader.item_ids() - skip;
-                    query_builder.candidates(&allowed);
-                }
-                let hits = query_builder.by_vector(rtxn, query)?;
-                // arroy's cosine distance is (1 - cos) / 2.
-                Ok(hits
-                    .into_iter()
-                    .map(|(id, distance)| (id, 1.0 - 2.0 * distance))
-                    .collect())
-            }
-            Self::Unbuilt(writer) => scan(writer, rtxn, query, limit, skip),
-            Self::Empty => Ok(Vec::new()),
-        }
-    }
+    let qnorm = (squares as f64).sqrt() as f32;
+    out[..4].copy_from_slice(&norm.to_le_bytes());
+    out[4..8].copy_from_slice(&qnorm.to_le_bytes());
+    out
 }
 
-/// The active space's vectors as a search sees them: main minus its tombstones, plus the delta.
-pub(crate) struct VectorView<'t> {
-    main: Part<'t>,
-    delta: Part<'t>,
-    tombstones: RoaringBitmap,
+/// A stored vector, read in place.
+struct Quantized<'a> {
+    norm: f32,
+    qnorm: f32,
+    bytes: &'a [u8],
 }
 
-impl<'t> VectorView<'t> {
-    pub(crate) fn open(store: &Store, rtxn: &'t RoTxn, space: &SpaceRecord) -> Result<Self> {
-        Ok(Self {
-            main: Part::open(store, rtxn, space.index, space.dim)?,
-            delta: Part::open(store, rtxn, delta_index(space), space.dim)?,
-            tombstones: tombstones(store, rtxn)?,
+impl<'a> Quantized<'a> {
+    fn parse(value: &'a [u8], dim: usize) -> Option<Self> {
+        if value.len() != 8 + dim {
+            return None;
+        }
+        Some(Self {
+            norm: f32::from_le_bytes(value[..4].try_into().ok()?),
+            qnorm: f32::from_le_bytes(value[4..8].try_into().ok()?),
+            bytes: &value[8..],
         })
     }
 
-    pub(crate) fn vector(&self, rtxn: &RoTxn, id: ChunkId) -> arroy::Result<Option<Vec<f32>>> {
-        if let Some(vector) = self.delta.vector(rtxn, id)? {
-            return Ok(Some(vector));
+    fn vector(&self) -> Vec<f32> {
+        let scale = if self.qnorm > 0.0 {
+            self.norm / self.qnorm
+        } else {
+            0.0
+        };
+        self.bytes
+            .iter()
+            .map(|&byte| f32::from(byte as i8) * scale)
+            .collect()
+    }
+
+    fn unit(&self) -> impl Iterator<Item = f32> + '_ {
+        let scale = if self.qnorm > 0.0 {
+            1.0 / self.qnorm
+        } else {
+            0.0
+        };
+        self.bytes
+            .iter()
+            .map(move |&byte| f32::from(byte as i8) * scale)
+    }
+
+    /// Cosine similarity with `query`, whose norm is `query_norm`; 0 for a zero vector.
+    fn cosine(&self, query: &[f32], query_norm: f32) -> f32 {
+        let denominator = query_norm * self.qnorm;
+        if denominator <= 0.0 {
+            return 0.0;
         }
-        if self.tombstones.contains(id) {
-            return Ok(None);
+        let dot: f32 = query
+            .iter()
+            .zip(self.bytes)
+            .map(|(q, &byte)| q * f32::from(byte as i8))
+            .sum();
+        dot / denominator
+    }
+}
+
+/// The code of a unit vector: a bit per dimension, set where it lies above the mean.
+fn code_of(unit: impl Iterator<Item = f32>, mean: &[f32], words: usize) -> Vec<u64> {
+    let mut code = vec![0u64; words];
+    for (dimension, (x, m)) in unit
+        .zip(mean.iter().chain(std::iter::repeat(&0.0)))
+        .enumerate()
+    {
+        if x > *m {
+            code[dimension / 64] |= 1 << (dimension % 64);
         }
-        self.main.vector(rtxn, id)
+    }
+    code
+}
+
+fn unit_of(vector: &[f32]) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        vector.iter().map(|x| x / norm).collect()
+    } else {
+        vec![0.0; vector.len()]
+    }
+}
+
+/// The mean a space's codes are centred on.
+struct Mean {
+    /// Vectors in the space when the mean was taken.
+    taken_at: u64,
+    values: Vec<f32>,
+}
+
+impl Mean {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = self.taken_at.to_le_bytes().to_vec();
+        for value in &self.values {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        out
     }
 
-    fn live(&self, rtxn: &RoTxn) -> arroy::Result<RoaringBitmap> {
-        Ok((self.main.item_ids(rtxn)? - &self.tombstones) | self.delta.item_ids(rtxn)?)
+    fn decode(bytes: &[u8], dim: usize) -> Option<Self> {
+        if bytes.len() != 8 + 4 * dim {
+            return None;
+        }
+        Some(Self {
+            taken_at: u64::from_le_bytes(bytes[..8].try_into().ok()?),
+            values: bytes[8..]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        })
     }
 
-    /// Every live vector's id, in order.
-    pub(crate) fn item_ids(&self, rtxn: &RoTxn) -> arroy::Result<Vec<ChunkId>> {
-        Ok(self.live(rtxn)?.iter().collect())
+    /// Whether the space has grown or shrunk enough since that the codes deserve a new mean.
+    fn is_stale(&self, count: u64) -> bool {
+        count > 0
+            && (count >= self.taken_at.saturating_mul(2) || count.saturating_mul(2) < self.taken_at)
+    }
+}
+
+/// One space's vectors, for reading and writing inside a transaction.
+pub(crate) struct SpaceVectors {
+    dbs: VectorDbs,
+    counters: crate::Counters,
+    space: u16,
+    dim: usize,
+}
+
+impl SpaceVectors {
+    pub(crate) fn new(store: &Store, space: &SpaceRecord) -> Self {
+        Self {
+            dbs: store.dbs.vectors,
+            counters: store.dbs.counters,
+            space: space.index,
+            dim: space.dim,
+        }
     }
 
-    /// How many live vectors there are: cheap when the trees are built, a scan otherwise.
-    pub(crate) fn len(&self, rtxn: &RoTxn) -> arroy::Result<u64> {
-        Ok(self.live(rtxn)?.len())
+    fn words(&self) -> usize {
+        code_bytes(self.dim) / 8
     }
 
-    /// Whether searches use trees (rather than scanning main's vectors exactly).
-    pub(crate) fn trees_built(&self) -> bool {
-        !matches!(self.main, Part::Unbuilt(_))
+    pub(crate) fn len(&self, rtxn: &RoTxn<'_, WithoutTls>) -> heed::Result<u64> {
+        Ok(self
+            .counters
+            .get(rtxn, &count_key(self.space))?
+            .unwrap_or(0))
     }
 
-    /// The `limit` live vectors nearest to `query` with their cosine similarity: approximate
-    /// from main's trees when built (exact otherwise), exact or nearly so from the small delta.
-    pub(crate) fn nearest(
+    fn mean(&self, rtxn: &RoTxn<'_, WithoutTls>) -> heed::Result<Option<Mean>> {
+        Ok(self
+            .dbs
+            .means
+            .get(rtxn, &self.space.to_be_bytes())?
+            .and_then(|bytes| Mean::decode(bytes, self.dim)))
+    }
+
+    pub(crate) fn vector(
         &self,
-        rtxn: &RoTxn,
-        query: &[f32],
-        limit: usize,
-    ) -> arroy::Result<Vec<(ChunkId, f32)>> {
-        self.nearest_by(rtxn, query, limit, Search::DEFAULT)
+        rtxn: &RoTxn<'_, WithoutTls>,
+        id: ChunkId,
+    ) -> heed::Result<Option<Vec<f32>>> {
+        Ok(self
+            .dbs
+            .values
+            .get(rtxn, &value_key(self.space, id))?
+            .and_then(|value| Quantized::parse(value, self.dim))
+            .map(|quantized| quantized.vector()))
     }
 
-    pub(crate) fn nearest_by(
-        &self,
-        rtxn: &RoTxn,
-        query: &[f32],
-        limit: usize,
-        search: Search,
-    ) -> arroy::Result<Vec<(ChunkId, f32)>> {
-        if limit == 0 {
-            return Ok(Vec::new());
+    /// Every vector's id, in order.
+    pub(crate) fn ids(&self, rtxn: &RoTxn<'_, WithoutTls>) -> heed::Result<Vec<ChunkId>> {
+        let mut ids = Vec::new();
+        for entry in self
+            .dbs
+            .values
+            .remap_data_type::<heed::types::DecodeIgnore>()
+            .prefix_iter(rtxn, &self.space.to_be_bytes())?
+        {
+            if let Some(id) = id_of_key(entry?.0) {
+                ids.push(id);
+            }
         }
-        let mut hits = self
-            .main
-            .nearest(rtxn, query, limit, &self.tombstones, search)?;
-        hits.extend(
-            self.delta
-                .nearest(rtxn, query, limit, &RoaringBitmap::new(), search)?,
-        );
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        hits.truncate(limit);
-        Ok(hits)
+        Ok(ids)
     }
 
-    /// The cosine similarity of `query` with each of `ids` that has a live vector, in the
-    /// order of `ids`.
+    /// Whether the codes wait for a new mean ([`Store::build_vectors`]).
+    pub(crate) fn need_build(&self, rtxn: &RoTxn<'_, WithoutTls>) -> heed::Result<bool> {
+        let count = self.len(rtxn)?;
+        Ok(match self.mean(rtxn)? {
+            Some(mean) => mean.is_stale(count),
+            None => count > 0,
+        })
+    }
+
+    /// The cosine similarity of `query` with each of `ids` that has a vector, in their order.
     pub(crate) fn similarities(
         &self,
-        rtxn: &RoTxn,
+        rtxn: &RoTxn<'_, WithoutTls>,
         query: &[f32],
         ids: &[ChunkId],
-    ) -> arroy::Result<Vec<(ChunkId, f32)>> {
+    ) -> heed::Result<Vec<(ChunkId, f32)>> {
         let query_norm = norm(query);
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            if let Some(vector) = self.vector(rtxn, id)? {
-                out.push((id, cosine(query, query_norm, &vector)));
+            if let Some(value) = self.dbs.values.get(rtxn, &value_key(self.space, id))?
+                && let Some(quantized) = Quantized::parse(value, self.dim)
+            {
+                out.push((id, quantized.cosine(query, query_norm)));
             }
         }
         Ok(out)
     }
+
+    /// The `limit` vectors nearest to `query` by cosine similarity, best first.
+    pub(crate) fn nearest(
+        &self,
+        rtxn: &RoTxn<'_, WithoutTls>,
+        query: &[f32],
+        limit: usize,
+        search: Search,
+    ) -> heed::Result<Vec<(ChunkId, f32)>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let candidates = match search {
+            Search::Exact => return self.scan(rtxn, query, limit),
+            Search::Approximate { candidates } => candidates.max(limit),
+        };
+        let mean = match self.mean(rtxn)? {
+            Some(mean) if self.len(rtxn)? > EXACT_UP_TO.max(candidates as u64) => mean,
+            _ => return self.scan(rtxn, query, limit),
+        };
+        let ids = self.coarse(
+            rtxn,
+            &code_of(unit_of(query).into_iter(), &mean.values, self.words()),
+            candidates,
+        )?;
+        let mut hits = self.similarities(rtxn, query, &ids)?;
+        sort_hits(&mut hits);
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// The `candidates` live ids whose codes are nearest to `query_code` by Hamming distance.
+    fn coarse(
+        &self,
+        rtxn: &RoTxn<'_, WithoutTls>,
+        query_code: &[u64],
+        candidates: usize,
+    ) -> heed::Result<Vec<ChunkId>> {
+        let words = self.words();
+        let code_len = words * 8;
+        // A max-heap of (distance, id): its top is the worst candidate kept.
+        let mut best: BinaryHeap<(u32, ChunkId)> = BinaryHeap::with_capacity(candidates + 1);
+        let mut worst = u32::MAX;
+        let mut code = vec![0u64; words];
+        for entry in self
+            .dbs
+            .codes
+            .prefix_iter(rtxn, &self.space.to_be_bytes())?
+        {
+            let (key, page) = entry?;
+            let Some(page_number) = id_of_key(key) else {
+                continue;
+            };
+            if page.len() != page_bytes(self.dim) {
+                continue;
+            }
+            let (live, codes) = page.split_at(LIVE_BYTES);
+            for (byte_index, &live_byte) in live.iter().enumerate() {
+                let mut bits = live_byte;
+                while bits != 0 {
+                    let slot = byte_index * 8 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let bytes = &codes[slot * code_len..(slot + 1) * code_len];
+                    for (word, chunk) in code.iter_mut().zip(bytes.chunks_exact(8)) {
+                        *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+                    }
+                    let distance: u32 = code
+                        .iter()
+                        .zip(query_code)
+                        .map(|(a, b)| (a ^ b).count_ones())
+                        .sum();
+                    if best.len() < candidates || distance < worst {
+                        best.push((distance, page_number * PAGE_SLOTS + slot as u32));
+                        if best.len() > candidates {
+                            best.pop();
+                        }
+                        if best.len() == candidates {
+                            worst = best.peek().map_or(u32::MAX, |top| top.0);
+                        }
+                    }
+                }
+            }
+        }
+        let mut ids: Vec<ChunkId> = best.into_iter().map(|(_, id)| id).collect();
+        // Lookups in key order read LMDB's pages in order.
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The exact `limit` nearest by a scan of every quantized vector.
+    fn scan(
+        &self,
+        rtxn: &RoTxn<'_, WithoutTls>,
+        query: &[f32],
+        limit: usize,
+    ) -> heed::Result<Vec<(ChunkId, f32)>> {
+        let query_norm = norm(query);
+        let mut best: BinaryHeap<Scored> = BinaryHeap::with_capacity(limit + 1);
+        for entry in self
+            .dbs
+            .values
+            .prefix_iter(rtxn, &self.space.to_be_bytes())?
+        {
+            let (key, value) = entry?;
+            let (Some(id), Some(quantized)) = (id_of_key(key), Quantized::parse(value, self.dim))
+            else {
+                continue;
+            };
+            best.push(Scored {
+                similarity: quantized.cosine(query, query_norm),
+                id,
+            });
+            if best.len() > limit {
+                best.pop();
+            }
+        }
+        let mut hits: Vec<(ChunkId, f32)> = best
+            .into_iter()
+            .map(|scored| (scored.id, scored.similarity))
+            .collect();
+        sort_hits(&mut hits);
+        Ok(hits)
+    }
+
+    /// Drops every vector, code and the mean of this space.
+    pub(crate) fn clear(&self, wtxn: &mut RwTxn<'_>) -> heed::Result<()> {
+        let prefix = self.space.to_be_bytes();
+        for db in [self.dbs.values, self.dbs.codes] {
+            let mut entries = db.prefix_iter_mut(wtxn, &prefix)?;
+            while entries.next().transpose()?.is_some() {
+                // SAFETY: the entry is not held across the deletion (heed's requirement).
+                unsafe { entries.del_current()? };
+            }
+        }
+        self.dbs.means.delete(wtxn, &prefix)?;
+        self.counters.delete(wtxn, &count_key(self.space))?;
+        Ok(())
+    }
+
+    /// Takes the mean again and rewrites every code when the space has doubled or halved
+    /// since it was taken (or never had one). Returns whether it did.
+    pub(crate) fn build(&self, wtxn: &mut RwTxn<'_>) -> heed::Result<bool> {
+        if !self.need_build(wtxn)? {
+            return Ok(false);
+        }
+        let count = self.len(wtxn)?;
+        let mut sum = vec![0f64; self.dim];
+        for entry in self
+            .dbs
+            .values
+            .prefix_iter(wtxn, &self.space.to_be_bytes())?
+        {
+            if let Some(quantized) = Quantized::parse(entry?.1, self.dim) {
+                for (total, x) in sum.iter_mut().zip(quantized.unit()) {
+                    *total += f64::from(x);
+                }
+            }
+        }
+        let mean = Mean {
+            taken_at: count,
+            values: sum
+                .iter()
+                .map(|total| (total / count.max(1) as f64) as f32)
+                .collect(),
+        };
+        self.rewrite_codes(wtxn, &mean)?;
+        self.dbs
+            .means
+            .put(wtxn, &self.space.to_be_bytes(), &mean.encode())?;
+        Ok(true)
+    }
+
+    fn rewrite_codes(&self, wtxn: &mut RwTxn<'_>, mean: &Mean) -> heed::Result<()> {
+        let words = self.words();
+        let mut pages: HashMap<u32, Vec<u8>> = HashMap::new();
+        for entry in self
+            .dbs
+            .values
+            .prefix_iter(wtxn, &self.space.to_be_bytes())?
+        {
+            let (key, value) = entry?;
+            let (Some(id), Some(quantized)) = (id_of_key(key), Quantized::parse(value, self.dim))
+            else {
+                continue;
+            };
+            let page = pages
+                .entry(id / PAGE_SLOTS)
+                .or_insert_with(|| vec![0; page_bytes(self.dim)]);
+            set_slot(
+                page,
+                id % PAGE_SLOTS,
+                Some(&code_of(quantized.unit(), &mean.values, words)),
+            );
+        }
+        let prefix = self.space.to_be_bytes();
+        let mut entries = self.dbs.codes.prefix_iter_mut(wtxn, &prefix)?;
+        while entries.next().transpose()?.is_some() {
+            // SAFETY: the entry is not held across the deletion (heed's requirement).
+            unsafe { entries.del_current()? };
+        }
+        drop(entries);
+        for (page, bytes) in &pages {
+            self.dbs
+                .codes
+                .put(wtxn, &page_key(self.space, *page), bytes)?;
+        }
+        Ok(())
+    }
 }
 
-/// How [`VectorView::nearest`] reads the vectors.
+/// Sets (`Some(code)`) or clears (`None`) one slot of a code page.
+fn set_slot(page: &mut [u8], slot: u32, code: Option<&[u64]>) {
+    let slot = slot as usize;
+    let bit = 1u8 << (slot % 8);
+    match code {
+        Some(code) => {
+            page[slot / 8] |= bit;
+            let code_len = code.len() * 8;
+            let start = LIVE_BYTES + slot * code_len;
+            for (chunk, word) in page[start..start + code_len].chunks_exact_mut(8).zip(code) {
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        None => page[slot / 8] &= !bit,
+    }
+}
+
+/// The vectors one transaction writes into a space: values at once, code pages gathered and
+/// written by [`VectorWriter::finish`] (a bulk batch touches a page many times).
+pub(crate) struct VectorWriter {
+    space: SpaceVectors,
+    mean: Option<Vec<f32>>,
+    pages: HashMap<u32, Vec<u8>>,
+    /// Vectors added minus vectors deleted.
+    count_change: i64,
+    /// Vectors of this batch while the space has no mean yet: the first mean is theirs.
+    first: Vec<(ChunkId, Vec<f32>)>,
+}
+
+impl VectorWriter {
+    pub(crate) fn open(
+        store: &Store,
+        txn: &RoTxn<'_, WithoutTls>,
+        space: &SpaceRecord,
+    ) -> Result<Self> {
+        let space = SpaceVectors::new(store, space);
+        let mean = space.mean(txn).at(&store.dir)?.map(|mean| mean.values);
+        Ok(Self {
+            space,
+            mean,
+            pages: HashMap::new(),
+            count_change: 0,
+            first: Vec::new(),
+        })
+    }
+
+    fn page<'p>(
+        pages: &'p mut HashMap<u32, Vec<u8>>,
+        space: &SpaceVectors,
+        txn: &RoTxn<'_, WithoutTls>,
+        page: u32,
+    ) -> heed::Result<&'p mut Vec<u8>> {
+        match pages.entry(page) {
+            std::collections::hash_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let bytes = match space.dbs.codes.get(txn, &page_key(space.space, page))? {
+                    Some(bytes) if bytes.len() == page_bytes(space.dim) => bytes.to_vec(),
+                    _ => vec![0; page_bytes(space.dim)],
+                };
+                Ok(entry.insert(bytes))
+            }
+        }
+    }
+
+    pub(crate) fn add_item(
+        &mut self,
+        wtxn: &mut RwTxn<'_>,
+        id: ChunkId,
+        vector: &[f32],
+    ) -> heed::Result<()> {
+        let key = value_key(self.space.space, id);
+        if self.space.dbs.values.get(wtxn, &key)?.is_none() {
+            self.count_change += 1;
+        }
+        self.space.dbs.values.put(wtxn, &key, &quantize(vector))?;
+        match &self.mean {
+            Some(mean) => {
+                let code = code_of(unit_of(vector).into_iter(), mean, self.space.words());
+                let page = Self::page(&mut self.pages, &self.space, wtxn, id / PAGE_SLOTS)?;
+                set_slot(page, id % PAGE_SLOTS, Some(&code));
+            }
+            None => self.first.push((id, unit_of(vector))),
+        }
+        Ok(())
+    }
+
+    /// Deletes `id`'s vector; returns whether it existed.
+    pub(crate) fn del_item(&mut self, wtxn: &mut RwTxn<'_>, id: ChunkId) -> heed::Result<bool> {
+        if !self
+            .space
+            .dbs
+            .values
+            .delete(wtxn, &value_key(self.space.space, id))?
+        {
+            return Ok(false);
+        }
+        self.count_change -= 1;
+        let page = Self::page(&mut self.pages, &self.space, wtxn, id / PAGE_SLOTS)?;
+        set_slot(page, id % PAGE_SLOTS, None);
+        Ok(true)
+    }
+
+    /// Writes the code pages and the count; the first vectors of a space give it its mean.
+    pub(crate) fn finish(mut self, wtxn: &mut RwTxn<'_>) -> heed::Result<()> {
+        if !self.first.is_empty() {
+            let mut mean = vec![0f32; self.space.dim];
+            for (_, unit) in &self.first {
+                for (total, x) in mean.iter_mut().zip(unit) {
+                    *total += x;
+                }
+            }
+            let count = self.first.len() as f32;
+            mean.iter_mut().for_each(|total| *total /= count);
+            let first = std::mem::take(&mut self.first);
+            for (id, unit) in &first {
+                let code = code_of(unit.iter().copied(), &mean, self.space.words());
+                let page = Self::page(&mut self.pages, &self.space, wtxn, id / PAGE_SLOTS)?;
+                set_slot(page, id % PAGE_SLOTS, Some(&code));
+            }
+            let record = Mean {
+                taken_at: first.len() as u64,
+                values: mean,
+            };
+            self.space
+                .dbs
+                .means
+                .put(wtxn, &self.space.space.to_be_bytes(), &record.encode())?;
+        }
+        for (page, bytes) in &self.pages {
+            let key = page_key(self.space.space, *page);
+            if bytes[..LIVE_BYTES].iter().all(|&byte| byte == 0) {
+                self.space.dbs.codes.delete(wtxn, &key)?;
+            } else {
+                self.space.dbs.codes.put(wtxn, &key, bytes)?;
+            }
+        }
+        if self.count_change != 0 {
+            let key = count_key(self.space.space);
+            let count = self.space.counters.get(wtxn, &key)?.unwrap_or(0);
+            let count = count.saturating_add_signed(self.count_change);
+            self.space.counters.put(wtxn, &key, &count)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a nearest-neighbour search reads the vectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Search {
-    /// From the trees when they are built, comparing at least `min_items` vectors with the
-    /// query (see [`ANN_MIN_ITEMS`]); a scan otherwise, or when there are no more than
-    /// `min_items` (the scan is then exact for the same work: arroy counts an item once per
-    /// tree that yields it).
-    Approximate { min_items: usize },
+    /// Codes first, then the best `candidates` re-scored exactly; an exact scan for a space
+    /// of up to [`EXACT_UP_TO`] vectors (or no more than `candidates`).
+    Approximate { candidates: usize },
     /// A scan of every vector.
     Exact,
 }
@@ -271,71 +686,12 @@ pub(crate) enum Search {
 impl Search {
     /// What searches use.
     pub(crate) const DEFAULT: Self = Self::Approximate {
-        min_items: ANN_MIN_ITEMS,
+        candidates: DEFAULT_CANDIDATES,
     };
-
-    /// Whether a built index of `items` vectors is scanned rather than searched.
-    fn scans(self, items: u64) -> bool {
-        match self {
-            Self::Approximate { min_items } => items <= min_items as u64,
-            Self::Exact => true,
-        }
-    }
-
-    fn min_items(self) -> usize {
-        match self {
-            Self::Approximate { min_items } => min_items,
-            Self::Exact => usize::MAX,
-        }
-    }
 }
 
-fn tombstones(store: &Store, rtxn: &RoTxn) -> Result<RoaringBitmap> {
-    let mut ids = RoaringBitmap::new();
-    for entry in store
-        .dbs
-        .counters
-        .prefix_iter(rtxn, TOMBSTONE_PREFIX)
-        .at(&store.dir)?
-    {
-        let (key, id) = entry.at(&store.dir)?;
-        let id = ChunkId::try_from(id).map_err(|_| crate::StoreError::Damaged {
-            path: store.dir.clone(),
-            message: format!("vector tombstone {key} holds an id out of range"),
-        })?;
-        ids.insert(id);
-    }
-    Ok(ids)
-}
-
-/// The exact `limit` nearest items of `writer`'s index except `skip`, by cosine similarity.
-fn scan(
-    writer: &arroy::Writer<Cosine>,
-    rtxn: &RoTxn,
-    query: &[f32],
-    limit: usize,
-    skip: &RoaringBitmap,
-) -> arroy::Result<Vec<(ChunkId, f32)>> {
-    let query_norm = norm(query);
-    // A min-heap of the best `limit` so far.
-    let mut best: BinaryHeap<Scored> = BinaryHeap::with_capacity(limit + 1);
-    for item in writer.iter(rtxn)? {
-        let (id, vector) = item?;
-        if skip.contains(id) {
-            continue;
-        }
-        let similarity = cosine(query, query_norm, &vector);
-        best.push(Scored { similarity, id });
-        if best.len() > limit {
-            best.pop();
-        }
-    }
-    let mut hits: Vec<(ChunkId, f32)> = best
-        .into_iter()
-        .map(|scored| (scored.id, scored.similarity))
-        .collect();
+fn sort_hits(hits: &mut [(ChunkId, f32)]) {
     hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(hits)
 }
 
 /// Ordered so that the heap's top is the worst hit kept.
@@ -367,190 +723,56 @@ impl PartialEq for Scored {
 
 impl Eq for Scored {}
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 fn norm(vector: &[f32]) -> f32 {
-    dot(vector, vector).sqrt()
-}
-
-/// The cosine similarity of `query` (whose norm is `query_norm`) and `vector`; 0 for a zero vector.
-fn cosine(query: &[f32], query_norm: f32, vector: &[f32]) -> f32 {
-    let denominator = query_norm * norm(vector);
-    if denominator > 0.0 {
-        dot(query, vector) / denominator
-    } else {
-        0.0
-    }
-}
-
-/// Where one [`Store::write`] puts its vectors (see the module's notes).
-pub(crate) struct VectorWriter {
-    main: arroy::Writer<Cosine>,
-    delta: arroy::Writer<Cosine>,
-    counters: crate::Counters,
-    into_delta: bool,
-}
-
-impl VectorWriter {
-    /// For a batch of `incoming` vectors.
-    pub(crate) fn open(
-        store: &Store,
-        wtxn: &RwTxn<'_>,
-        space: &SpaceRecord,
-        incoming: usize,
-    ) -> Result<Self> {
-        let main = arroy::Writer::new(store.dbs.vectors, space.index, space.dim);
-        let delta = arroy::Writer::new(store.dbs.vectors, delta_index(space), space.dim);
-        let into_delta = !main.need_build(wtxn).at(&store.dir)?
-            && delta_len(store, wtxn, space)? + incoming as u64 <= DELTA_CAP;
-        Ok(Self {
-            main,
-            delta,
-            counters: store.dbs.counters,
-            into_delta,
-        })
-    }
-
-    pub(crate) fn add_item(
-        &self,
-        wtxn: &mut RwTxn<'_>,
-        id: ChunkId,
-        vector: &[f32],
-    ) -> arroy::Result<()> {
-        if self.into_delta {
-            self.delta.add_item(wtxn, id, vector)
-        } else {
-            self.main.add_item(wtxn, id, vector)
-        }
-    }
-
-    /// Deletes `id`'s vector: from the delta, or from main (a tombstone while main's trees
-    /// are kept). Returns whether it existed.
-    pub(crate) fn del_item(&self, wtxn: &mut RwTxn<'_>, id: ChunkId) -> arroy::Result<bool> {
-        if self.delta.del_item(wtxn, id)? {
-            return Ok(true);
-        }
-        if !self.into_delta {
-            return self.main.del_item(wtxn, id);
-        }
-        if !self.main.contains_item(wtxn, id)? {
-            return Ok(false);
-        }
-        // A counters entry: the tombstone's value is the id itself.
-        self.counters
-            .put(wtxn, &tombstone_key(id), &u64::from(id))?;
-        Ok(true)
-    }
-
-    /// Makes the delta readable again if this batch changed it.
-    pub(crate) fn finish(&self, wtxn: &mut RwTxn<'_>, seed: u64) -> arroy::Result<()> {
-        if self.delta.need_build(wtxn)? {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            self.delta.builder(&mut rng).n_trees(TREES).build(wtxn)?;
-        }
-        Ok(())
-    }
-}
-
-fn delta_len(store: &Store, rtxn: &RoTxn, space: &SpaceRecord) -> Result<u64> {
-    Ok(
-        match Part::open(store, rtxn, delta_index(space), space.dim)? {
-            Part::Built(reader, _) => reader.n_items(),
-            part => part.item_ids(rtxn).at(&store.dir)?.len(),
-        },
-    )
+    vector.iter().map(|x| x * x).sum::<f32>().sqrt()
 }
 
 impl Store {
-    /// Folds the delta and the tombstones into the main ANN index and rebuilds its trees, in
-    /// one transaction (a crash leaves the previous state; the next build redoes the work).
-    /// Does nothing while main's trees are current and the delta has room, so it is cheap to
-    /// call after every write. Returns whether it built.
+    /// Re-centres the codes of the active and upgrade spaces when they have doubled or halved
+    /// since their mean was taken (the end of a bulk run), in one transaction. Cheap when
+    /// nothing changed that much, so it is fine to call after every write. Returns whether it
+    /// rewrote any codes.
     pub fn build_vectors(&self) -> Result<bool> {
         let _guard = self.lock_for_writing("building the vector index")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let Some(space) = self.dbs.info.get(&wtxn, ACTIVE_SPACE).at(&self.dir)? else {
             return Ok(false);
         };
-        let main = arroy::Writer::<Cosine>::new(self.dbs.vectors, space.index, space.dim);
-        if !main.need_build(&wtxn).at(&self.dir)? && delta_len(self, &wtxn, &space)? < DELTA_CAP {
-            return Ok(false);
-        }
-        self.fold_delta(&mut wtxn, &space, &main)?;
-        let seed = self
-            .dbs
-            .counters
-            .get(&wtxn, NEXT_CHUNK_ID)
-            .at(&self.dir)?
-            .unwrap_or(0);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        main.builder(&mut rng)
-            .n_trees(TREES)
+        let built = SpaceVectors::new(self, &space)
             .build(&mut wtxn)
             .at(&self.dir)?;
-        wtxn.commit().at(&self.dir)?;
-        Ok(true)
+        if built {
+            wtxn.commit().at(&self.dir)?;
+        }
+        Ok(built)
     }
 
-    /// Moves the delta's vectors into main and applies the tombstones to it.
-    fn fold_delta(
-        &self,
-        wtxn: &mut RwTxn<'_>,
-        space: &SpaceRecord,
-        main: &arroy::Writer<Cosine>,
-    ) -> Result<()> {
-        for id in &tombstones(self, wtxn)? {
-            main.del_item(wtxn, id).at(&self.dir)?;
-            self.dbs
-                .counters
-                .delete(wtxn, &tombstone_key(id))
-                .at(&self.dir)?;
-        }
-        let delta = arroy::Writer::<Cosine>::new(self.dbs.vectors, delta_index(space), space.dim);
-        let moved: Vec<(ChunkId, Vec<f32>)> = delta
-            .iter(wtxn)
-            .at(&self.dir)?
-            .collect::<arroy::Result<_>>()
-            .at(&self.dir)?;
-        for (id, vector) in &moved {
-            main.add_item(wtxn, *id, vector).at(&self.dir)?;
-        }
-        delta.clear(wtxn).at(&self.dir)
-    }
-
-    /// Drops the delta and tombstones of `space` (its vectors are being dropped).
-    pub(crate) fn clear_vector_delta(
-        &self,
-        wtxn: &mut RwTxn<'_>,
-        space: &SpaceRecord,
-    ) -> Result<()> {
-        arroy::Writer::<Cosine>::new(self.dbs.vectors, delta_index(space), space.dim)
-            .clear(wtxn)
-            .at(&self.dir)?;
-        let keys: BTreeSet<String> = self
-            .dbs
-            .counters
-            .prefix_iter(wtxn, TOMBSTONE_PREFIX)
-            .at(&self.dir)?
-            .map(|entry| entry.map(|(key, _)| key.to_owned()))
-            .collect::<heed::Result<_>>()
-            .at(&self.dir)?;
-        for key in &keys {
-            self.dbs.counters.delete(wtxn, key).at(&self.dir)?;
-        }
-        Ok(())
-    }
-
-    /// Whether main's trees wait for [`Store::build_vectors`] (searches then scan its vectors
-    /// exactly).
+    /// Whether the active space's codes wait for [`Store::build_vectors`] (searches still
+    /// work, with codes centred on an older mean).
     pub fn vectors_need_build(&self) -> Result<bool> {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let Some(space) = self.dbs.info.get(&rtxn, ACTIVE_SPACE).at(&self.dir)? else {
             return Ok(false);
         };
-        Ok(!VectorView::open(self, &rtxn, &space)?.trees_built())
+        SpaceVectors::new(self, &space)
+            .need_build(&rtxn)
+            .at(&self.dir)
+    }
+
+    /// The ids of the vectors in the space recorded under `key` (none when there is no such space).
+    pub(crate) fn vector_ids(
+        &self,
+        txn: &RoTxn<'_, WithoutTls>,
+        key: &str,
+    ) -> Result<BTreeSet<ChunkId>> {
+        let Some(space) = self.dbs.info.get(txn, key).at(&self.dir)? else {
+            return Ok(BTreeSet::new());
+        };
+        Ok(SpaceVectors::new(self, &space)
+            .ids(txn)
+            .at(&self.dir)?
+            .into_iter()
+            .collect())
     }
 }
 
@@ -569,22 +791,20 @@ impl Snapshot<'_> {
         let Some(space) = self.active_space()? else {
             return Ok(Vec::new());
         };
-        VectorView::open(self.store, &self.rtxn, &space)?
-            .nearest_by(&self.rtxn, query, limit, Search::Exact)
-            .at(&self.store.dir)
+        self.nearest_in_by(&space, query, limit, Search::Exact)
     }
 
-    /// [`Snapshot::nearest`] comparing at least `min_items` vectors with the query instead of
-    /// the default floor: the recall/latency trade-off, for benchmarks.
+    /// [`Snapshot::nearest`] re-scoring `candidates` vectors found by their codes instead of
+    /// the default: the recall/latency trade-off, for benchmarks.
     pub fn nearest_comparing(
         &self,
         query: &[f32],
         limit: usize,
-        min_items: usize,
+        candidates: usize,
     ) -> Result<Vec<(ChunkId, f32)>> {
         let Some(space) = self.active_space()? else {
             return Ok(Vec::new());
         };
-        self.nearest_in_by(&space, query, limit, Search::Approximate { min_items })
+        self.nearest_in_by(&space, query, limit, Search::Approximate { candidates })
     }
 }

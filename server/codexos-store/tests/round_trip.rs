@@ -1,4 +1,4 @@
-//! Real LMDB, arroy and tantivy in temporary folders.
+//! Real LMDB and tantivy in temporary folders.
 
 use codexos_store::tokens::terms;
 use codexos_store::{
@@ -33,6 +33,7 @@ fn file(path: &str, chunks: &[(&str, &str, usize)]) -> FileWrite {
         info: FileInfo {
             hash: format!("hash-of-{path}"),
             size: 10,
+            modified_ns: 0,
             language: "rust".into(),
             commit: None,
         },
@@ -417,4 +418,77 @@ fn a_second_writer_is_told_which_pid_holds_the_index() {
             std::process::id()
         )
     );
+}
+
+#[test]
+fn chunks_written_before_their_vectors_are_searchable_by_bm25_and_embedded_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    store.use_space("test-space", 3).unwrap();
+    let chunk = |line: u32, text: &str| NewChunk {
+        meta: meta("lazy.rs", "", line),
+        text: text.to_owned(),
+        vector: Vec::new(),
+    };
+    store
+        .write(&WriteBatch {
+            files: vec![FileWrite {
+                path: "lazy.rs".into(),
+                info: FileInfo {
+                    hash: "h1".into(),
+                    size: 40,
+                    modified_ns: 0,
+                    language: "rust".into(),
+                    commit: None,
+                },
+                chunks: vec![
+                    chunk(1, "fn parse_config() {}"),
+                    chunk(2, "fn render_page() {}"),
+                ],
+            }],
+            removed: Vec::new(),
+        })
+        .unwrap();
+    store.sync_full_text().unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.chunks, stats.vectors), (2, 0));
+    assert_eq!(store.unembedded_count().unwrap(), 2);
+    assert!(store.check_consistency().unwrap().is_consistent());
+    let found = store
+        .bm25(
+            DocKind::Chunk,
+            &terms("parse_config"),
+            FieldWeights::default(),
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(found.len(), 1, "BM25 finds a chunk that has no vector yet");
+
+    let waiting = store.unembedded(10).unwrap();
+    assert_eq!(waiting.len(), 2);
+    assert_eq!(waiting[0].2, "fn parse_config() {}");
+    // The second chunk's file is replaced before its vector arrives: that vector is dropped.
+    let (first, second) = (waiting[0].0, waiting[1].0);
+    assert_eq!(
+        store
+            .write_vectors(&[(first, vec![1.0, 0.0, 0.0])])
+            .unwrap(),
+        1
+    );
+    store
+        .write(&WriteBatch {
+            files: Vec::new(),
+            removed: vec!["lazy.rs".into()],
+        })
+        .unwrap();
+    assert_eq!(
+        store
+            .write_vectors(&[(second, vec![0.0, 1.0, 0.0])])
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.unembedded_count().unwrap(), 0);
+    assert_eq!(store.stats().unwrap().vectors, 0);
+    assert!(store.check_consistency().unwrap().is_consistent());
 }

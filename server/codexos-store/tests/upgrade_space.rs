@@ -1,4 +1,4 @@
-//! The upgrade vector space on real LMDB and arroy: recorded per model, never mixed, kept to
+//! The upgrade vector space on real LMDB: recorded per model, never mixed, kept to
 //! the chunks that exist, chosen for search only when complete.
 
 use codexos_store::{
@@ -11,6 +11,7 @@ fn file(path: &str, symbols: &[&str]) -> FileWrite {
         info: FileInfo {
             hash: format!("hash-of-{path}-{}", symbols.join(",")),
             size: 10,
+            modified_ns: 0,
             language: "rust".into(),
             commit: None,
         },
@@ -117,12 +118,10 @@ fn search_reads_the_upgrade_space_only_once_every_chunk_has_its_vector() {
     let coverage = store.upgrade_coverage().unwrap().unwrap();
     assert_eq!((coverage.upgraded, coverage.chunks), (0, 2));
     assert_eq!(best(&store), "fast");
-    // Vectors written but their trees not built yet: still the fast space.
+    // Every chunk upgraded again: codes are written with their vectors, so no build is needed.
     let (missing, _) = store.chunks_missing_upgrade("neural", 10).unwrap();
     let vectors: Vec<_> = missing.iter().map(|&id| (id, axis(2))).collect();
     assert_eq!(store.write_upgrade_vectors("neural", &vectors).unwrap(), 2);
-    assert_eq!(best(&store), "fast");
-    store.build_upgrade_vectors().unwrap();
     assert!(store.check_consistency().unwrap().is_consistent());
     assert_eq!(best(&store), "neural");
 }

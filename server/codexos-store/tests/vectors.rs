@@ -1,5 +1,5 @@
-//! The vectors' ANN index on real LMDB and arroy: trees built once per bulk write, edits in
-//! between absorbed by a small delta, every vector readable at every moment.
+//! The vectors on real LMDB: 8-bit quantized with a 1-bit code each, written with their chunk,
+//! searchable at every moment, their codes re-centred once a space has doubled.
 
 use codexos_store::{
     ChunkId, ChunkMeta, FileInfo, FileWrite, NewChunk, OpenOptions, Store, WriteBatch,
@@ -20,6 +20,7 @@ fn file(path: &str, version: &str, vectors: Vec<Vec<f32>>) -> FileWrite {
         info: FileInfo {
             hash: format!("{path}@{version}"),
             size: 10,
+            modified_ns: 0,
             language: "rust".into(),
             commit: None,
         },
@@ -90,7 +91,7 @@ fn assert_consistent(store: &Store) {
 }
 
 #[test]
-fn a_bulk_write_is_searchable_before_its_trees_are_built_and_builds_once() {
+fn a_write_is_searchable_at_once_and_a_space_that_doubled_is_recentred_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     write(
@@ -101,10 +102,16 @@ fn a_bulk_write_is_searchable_before_its_trees_are_built_and_builds_once() {
         ],
         &[],
     );
-    assert!(store.vectors_need_build().unwrap());
+    assert!(
+        !store.vectors_need_build().unwrap(),
+        "the first vectors give the space its mean"
+    );
     assert_eq!(nearest(&store, &axis(2), 1), chunk_ids(&store, "b.rs"));
     assert_consistent(&store);
 
+    write(&store, vec![file("c.rs", "1", scattered(6, 3))], &[]);
+    assert!(store.vectors_need_build().unwrap(), "3 vectors became 9");
+    assert_eq!(nearest(&store, &axis(2), 1), chunk_ids(&store, "b.rs"));
     assert!(store.build_vectors().unwrap());
     assert!(!store.vectors_need_build().unwrap());
     assert!(!store.build_vectors().unwrap(), "nothing left to build");
@@ -113,7 +120,7 @@ fn a_bulk_write_is_searchable_before_its_trees_are_built_and_builds_once() {
 }
 
 #[test]
-fn rewriting_one_file_after_a_build_keeps_the_trees_and_search_sees_only_the_new_vectors() {
+fn rewriting_one_file_needs_no_build_and_search_sees_only_the_new_vectors() {
     let dir = tempfile::tempdir().unwrap();
     let old_a = {
         let store = open(dir.path());
@@ -132,7 +139,7 @@ fn rewriting_one_file_after_a_build_keeps_the_trees_and_search_sees_only_the_new
         write(&store, vec![file("a.rs", "2", vec![axis(2)])], &["c.rs"]);
         assert!(
             !store.vectors_need_build().unwrap(),
-            "a one-file change keeps the trees"
+            "a one-file change keeps the codes' mean"
         );
         let new_a = chunk_ids(&store, "a.rs");
         assert_eq!(nearest(&store, &axis(2), 1), new_a);
@@ -149,7 +156,7 @@ fn rewriting_one_file_after_a_build_keeps_the_trees_and_search_sees_only_the_new
     assert_eq!(
         store.stats().unwrap().vectors,
         2,
-        "the delta survives a reopen"
+        "the vectors survive a reopen"
     );
     assert_eq!(nearest(&store, &axis(2), 1), chunk_ids(&store, "a.rs"));
     assert!(!nearest(&store, &axis(0), 3).contains(&old_a[0]));
@@ -157,37 +164,43 @@ fn rewriting_one_file_after_a_build_keeps_the_trees_and_search_sees_only_the_new
 }
 
 #[test]
-fn a_batch_too_large_for_the_delta_goes_to_the_main_index_and_its_build_folds_the_delta_in() {
+fn a_search_of_a_large_space_ranks_by_codes_and_rescores_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     write(&store, vec![file("a.rs", "1", vec![axis(0)])], &[]);
+    let many = scattered(5000, 5);
+    write(&store, vec![file("big.rs", "1", many.clone())], &[]);
     store.build_vectors().unwrap();
     write(&store, vec![file("a.rs", "2", vec![axis(1)])], &[]);
-    assert!(!store.vectors_need_build().unwrap());
-
-    let many = (0..4100).map(|number| axis(2 + number % 3)).collect();
-    write(&store, vec![file("big.rs", "1", many)], &[]);
-    assert!(store.vectors_need_build().unwrap());
     assert_consistent(&store);
 
-    assert!(store.build_vectors().unwrap());
-    assert!(!store.vectors_need_build().unwrap());
-    let new_a = chunk_ids(&store, "a.rs");
     let snapshot = store.snapshot().unwrap();
+    let new_a = chunk_ids(&store, "a.rs");
     assert_eq!(snapshot.vector(new_a[0]).unwrap(), Some(axis(1)));
-    let exact: Vec<ChunkId> = snapshot
-        .nearest_exact(&axis(1), 1)
-        .unwrap()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(exact, new_a);
-    drop(snapshot);
-    assert_consistent(&store);
+    let big = chunk_ids(&store, "big.rs");
+    // A stored vector is its own nearest neighbour, found through the codes.
+    for number in [0, 1234, 4999] {
+        let hits = snapshot.nearest(&many[number], 1).unwrap();
+        assert_eq!(hits[0].0, big[number]);
+        assert!((hits[0].1 - 1.0).abs() < 1e-3, "{hits:?}");
+    }
+    let ids = |hits: Vec<(ChunkId, f32)>| hits.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    let mut found = 0;
+    let queries = scattered(20, 11);
+    for query in &queries {
+        let exact = ids(snapshot.nearest_exact(query, 10).unwrap());
+        let approximate = ids(snapshot.nearest(query, 10).unwrap());
+        found += approximate.iter().filter(|id| exact.contains(id)).count();
+    }
+    let recall = found as f64 / (10 * queries.len()) as f64;
+    assert!(
+        recall >= 0.8,
+        "recall@10 of uniform random vectors: {recall}"
+    );
 }
 
 #[test]
-fn similarities_of_chosen_chunks_read_the_delta_and_skip_removed_chunks() {
+fn similarities_of_chosen_chunks_read_the_new_vectors_and_skip_removed_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     write(
@@ -238,7 +251,7 @@ fn scattered(count: usize, seed: u64) -> Vec<Vec<f32>> {
 }
 
 #[test]
-fn a_search_of_an_index_smaller_than_the_comparison_floor_finds_the_exact_neighbours() {
+fn a_search_of_a_small_space_finds_the_exact_neighbours() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     write(&store, vec![file("many.rs", "1", scattered(2000, 7))], &[]);

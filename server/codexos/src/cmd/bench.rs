@@ -8,7 +8,7 @@
 //! - incremental re-index of one edited file (an unsaved-buffer edit, so the corpus is never
 //!   written);
 //! - query latency p50/p99, hybrid top-10 and BM25 top-10;
-//! - the ANN's recall@10 against an exact scan of every vector, and the scan's latency;
+//! - the approximate vector search's recall@10 against an exact scan, and the scan's latency;
 //! - `rg` (ripgrep) on the same queries, the lexical reference.
 //!
 //! The corpus folders are linked (not copied) into the work folder, which holds the index.
@@ -175,9 +175,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// How many of the exact 10 nearest chunks the ANN finds among its own 10, and among the 100
-/// candidates a search takes from it, at the store's default effort and at others (how many
-/// vectors a query compares at least; 0 is arroy's own default, `limit × trees`).
+/// How many of the exact 10 nearest chunks the approximate search finds among its own 10, and
+/// among the 100 candidates a search takes from it, at the store's default effort and at others
+/// (how many vectors, ranked by their 1-bit codes, are re-scored exactly).
 fn ann_recall(indexer: &Indexer, embedder: &dyn codexos_embed::Embedder) -> anyhow::Result<()> {
     let snapshot = indexer.store().snapshot()?;
     let mut scan_times = Vec::new();
@@ -197,7 +197,7 @@ fn ann_recall(indexer: &Indexer, embedder: &dyn codexos_embed::Embedder) -> anyh
         "exact scan of every vector: {}",
         percentiles(&mut scan_times)
     );
-    for effort in [None, Some(0), Some(2048), Some(32768)] {
+    for effort in [None, Some(200), Some(2000), Some(8000)] {
         for limit in [10, 100] {
             let mut found = 0;
             let mut wanted = 0;
@@ -206,7 +206,7 @@ fn ann_recall(indexer: &Indexer, embedder: &dyn codexos_embed::Embedder) -> anyh
                 let started = Instant::now();
                 let hits = match effort {
                     None => snapshot.nearest(vector, limit)?,
-                    Some(min_items) => snapshot.nearest_comparing(vector, limit, min_items)?,
+                    Some(candidates) => snapshot.nearest_comparing(vector, limit, candidates)?,
                 };
                 times.push(started.elapsed());
                 wanted += exact.len();
@@ -217,7 +217,7 @@ fn ann_recall(indexer: &Indexer, embedder: &dyn codexos_embed::Embedder) -> anyh
             }
             let effort = effort.map_or("default".to_owned(), |items| items.to_string());
             println!(
-                "ANN recall of the exact top 10 in its top {limit}, comparing at least {effort} vectors: {:.2}, {}",
+                "vector recall of the exact top 10 in its top {limit}, re-scoring {effort} candidates: {:.2}, {}",
                 found as f64 / wanted.max(1) as f64,
                 percentiles(&mut times)
             );

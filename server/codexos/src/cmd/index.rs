@@ -46,10 +46,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} files {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     init_logging(bar.clone());
     let settings = IndexSettings::load(&root)?;
@@ -66,9 +64,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cancel = AtomicBool::new(false);
     let summary = indexer.index_all(
         &mut |progress| {
-            bar.set_length(progress.files_total as u64);
-            bar.set_position(progress.files_done as u64);
-            bar.set_message(format!("{} chunks", progress.chunks_written));
+            if progress.searchable {
+                bar.set_length(progress.chunks_to_embed as u64);
+                bar.set_position(progress.chunks_embedded as u64);
+                bar.set_message("chunks embedded (BM25 already searches every file)");
+            } else {
+                bar.set_length(progress.files_total as u64);
+                bar.set_position(progress.files_done as u64);
+                bar.set_message(format!("files, {} chunks", progress.chunks_written));
+            }
         },
         &cancel,
     )?;
@@ -76,7 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
-        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks, {:.1} MB in {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
+        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks, {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
         summary.files_indexed,
         summary.files_unchanged,
         summary.files_skipped,
@@ -84,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.chunks_written,
         megabytes,
         seconds,
+        summary.searchable_after.as_secs_f64(),
         summary.chunks_written as f64 / seconds,
         summary.files_indexed as f64 / seconds,
         megabytes / seconds,
@@ -164,11 +169,16 @@ fn status(root: &std::path::Path) -> anyhow::Result<ExitCode> {
     writeln!(out, "vectors:    {}", stats.vectors)?;
     writeln!(
         out,
-        "ann trees:  {}",
+        "waiting:    {} chunks without a vector (BM25 finds them; `codexos index` embeds them)",
+        store.unembedded_count()?
+    )?;
+    writeln!(
+        out,
+        "codes:      {}",
         if store.vectors_need_build()? {
-            "waiting for a build (searches scan the vectors exactly; `codexos index` builds them)"
+            "centred on an older mean (`codexos index` re-centres them)"
         } else {
-            "built"
+            "current"
         }
     )?;
     writeln!(
