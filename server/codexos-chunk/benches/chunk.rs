@@ -1,6 +1,8 @@
 //! Chunking throughput on real sources found on this machine: Rust crates under
 //! `~/.cargo/registry/src` and Python's standard library. A corpus that is not there is
-//! skipped with a note. Run: `cargo bench -p codexos-chunk --bench chunk`.
+//! skipped with a note. The other languages with a parser are measured on one small file
+//! each (`benches/inputs/`), repeated as many files. Run:
+//! `cargo bench -p codexos-chunk --bench chunk`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,52 @@ static PYTHON: LazyLock<Corpus> = LazyLock::new(|| {
     collect(&stdlib.into_iter().collect::<Vec<_>>(), "py")
 });
 
+/// A corpus of each other language: about this many bytes, in copies of its input file.
+const REPEATED_BYTES: usize = 1 << 20;
+
+const INPUTS: &[(&str, &str, &str)] = &[
+    (
+        "typescript",
+        "src/shop/cart.ts",
+        include_str!("inputs/cart.ts"),
+    ),
+    (
+        "tsx",
+        "src/shop/CartView.tsx",
+        include_str!("inputs/CartView.tsx"),
+    ),
+    (
+        "javascript",
+        "src/shop/cart.js",
+        include_str!("inputs/cart.js"),
+    ),
+    ("go", "shop/cart.go", include_str!("inputs/cart.go")),
+    (
+        "java",
+        "src/main/java/com/acme/shop/Cart.java",
+        include_str!("inputs/Cart.java"),
+    ),
+    ("c", "src/cart.c", include_str!("inputs/cart.c")),
+    ("cpp", "src/cart.cpp", include_str!("inputs/cart.cpp")),
+    ("csharp", "src/Shop/Cart.cs", include_str!("inputs/Cart.cs")),
+    ("ruby", "lib/shop/cart.rb", include_str!("inputs/cart.rb")),
+    ("php", "src/Shop/Cart.php", include_str!("inputs/Cart.php")),
+];
+
+fn repeated(language: &str) -> Corpus {
+    let Some(&(_, path, text)) = INPUTS.iter().find(|(name, _, _)| *name == language) else {
+        return Corpus {
+            files: Vec::new(),
+            bytes: 0,
+        };
+    };
+    let copies = REPEATED_BYTES.div_ceil(text.len());
+    Corpus {
+        files: vec![(PathBuf::from(path), text.to_owned()); copies],
+        bytes: copies * text.len(),
+    }
+}
+
 static CHUNKER: LazyLock<Chunker> = LazyLock::new(|| {
     Chunker::new(ChunkConfig::default())
         .expect("the default config and built-in grammars are valid")
@@ -91,6 +139,10 @@ fn bench_corpus(bencher: Bencher, name: &str, corpus: &Corpus) {
         corpus.files.len(),
         corpus.bytes as f64 / 1e6
     );
+    // Compiles the language's query (once per chunker) before the clock starts.
+    if let Some((path, text)) = corpus.files.first() {
+        let _ = CHUNKER.chunk(path, text);
+    }
     bencher.counter(BytesCount::new(corpus.bytes)).bench(|| {
         let mut chunks = 0;
         for (path, text) in &corpus.files {
@@ -108,6 +160,15 @@ fn rust_registry_sources(bencher: Bencher) {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn python_standard_library(bencher: Bencher) {
     bench_corpus(bencher, "python", &PYTHON);
+}
+
+#[divan::bench(
+    sample_count = 5,
+    sample_size = 1,
+    args = ["typescript", "tsx", "javascript", "go", "java", "c", "cpp", "csharp", "ruby", "php"],
+)]
+fn other_languages(bencher: Bencher, language: &str) {
+    bench_corpus(bencher, language, &repeated(language));
 }
 
 fn main() {

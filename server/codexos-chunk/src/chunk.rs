@@ -13,11 +13,13 @@ use std::path::PathBuf;
 pub struct Chunk {
     /// The path the chunker was given (normally workspace-relative).
     pub path: PathBuf,
-    /// `rust`, `python` or another grammar's name, `markdown`, `json`, `toml`, `yaml`, or `text`.
+    /// `rust`, `python`, `typescript`, `tsx`, `javascript`, `go`, `java`, `c`, `cpp`, `csharp`,
+    /// `ruby`, `php` or a user grammar's name, `markdown`, `json`, `toml`, `yaml`, or `text`.
     pub language: String,
     pub kind: ChunkKind,
     /// Where the chunk lives: `module::Type::method` (Rust, the separator comes from the
-    /// grammar), `package.module.Class.method` (Python), `Title > Sub` (Markdown), the
+    /// grammar), `package.module.Class.method` (Python), `pkg.Type.Method` (Go, the package
+    /// from the file's `package` clause), `Title > Sub` (Markdown), the
     /// top-level key or table (JSON/TOML/YAML). Empty for windows and for top-level code of
     /// a file with no module name (`src/lib.rs`).
     pub symbol: String,
@@ -56,6 +58,8 @@ pub enum ChunkKind {
     Struct,
     Enum,
     Trait,
+    /// A Java, C#, TypeScript, PHP or Go interface.
+    Interface,
     Impl,
     /// A `mod` item, or top-level code of a source file (imports, statements).
     Module,
@@ -85,6 +89,7 @@ impl ChunkKind {
             "struct" => Self::Struct,
             "enum" => Self::Enum,
             "trait" => Self::Trait,
+            "interface" => Self::Interface,
             "impl" => Self::Impl,
             "module" => Self::Module,
             "macro" => Self::Macro,
@@ -106,6 +111,7 @@ impl ChunkKind {
             Self::Struct => "struct",
             Self::Enum => "enum",
             Self::Trait => "trait",
+            Self::Interface => "interface",
             Self::Impl => "impl",
             Self::Module => "module",
             Self::Macro => "macro",

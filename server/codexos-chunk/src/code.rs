@@ -12,7 +12,7 @@ use tree_sitter::{Node, Parser, QueryCursor, StreamingIterator};
 
 use crate::assemble::{Draft, FileContext, Item, Outline};
 use crate::chunk::{Chunk, ChunkKind};
-use crate::grammar::{CaptureRole, Grammar};
+use crate::grammar::{CaptureRole, Grammar, Rules};
 
 /// How deep the cutter follows the syntax tree before it cuts by lines instead: pathological
 /// input (ten thousand nested brackets) must not exhaust the stack.
@@ -20,14 +20,18 @@ const MAX_DEPTH: usize = 96;
 /// Longest symbol segment kept from a name node (a garbage file can "name" an item with
 /// a whole line).
 const MAX_NAME_CHARS: usize = 120;
+/// Longest name read as a qualified path (`shop::core::Cart<T>::remove`); a longer one
+/// gives its first identifier only.
+const MAX_PATH_BYTES: usize = 4 * MAX_NAME_CHARS;
 
 /// Chunks `ctx.text` as `grammar`'s language; `None` if tree-sitter produced no tree.
 pub(crate) fn chunk_code(ctx: &FileContext, grammar: &Grammar) -> Option<Vec<Chunk>> {
+    let rules = grammar.rules()?;
     let mut parser = Parser::new();
     parser.set_language(&grammar.language).ok()?;
     let tree = parser.parse(ctx.text, None)?;
     let root = tree.root_node();
-    let found = find_items(ctx, grammar, root);
+    let found = find_items(ctx, grammar, rules, root);
     let cutter = Cutter {
         ctx,
         outline: &found.outline,
@@ -45,7 +49,8 @@ struct FoundItems {
     outline: Outline,
     /// Tree-sitter node id → index into `outline.items`.
     item_of_node: HashMap<usize, usize>,
-    /// Node ids of docs and attributes that travel with the item below them.
+    /// Node ids of docs and attributes that travel with the item below them, and of the
+    /// `;` that ends one.
     attached: HashSet<usize>,
 }
 
@@ -53,21 +58,36 @@ struct Candidate<'tree> {
     node: Node<'tree>,
     kind: ChunkKind,
     name: Option<Node<'tree>>,
+    /// `@scope` nodes, in file order.
+    scopes: Vec<Node<'tree>>,
     pattern: usize,
 }
 
-fn find_items<'tree>(ctx: &FileContext, grammar: &Grammar, root: Node<'tree>) -> FoundItems {
+fn find_items<'tree>(
+    ctx: &FileContext,
+    grammar: &Grammar,
+    rules: &Rules,
+    root: Node<'tree>,
+) -> FoundItems {
     let mut by_node: HashMap<usize, Candidate<'tree>> = HashMap::new();
     let mut attachable: HashSet<usize> = HashSet::new();
+    let mut module: Option<Node> = None;
     let mut cursor = QueryCursor::new();
-    let mut matches = cursor.matches(&grammar.query, root, ctx.text.as_bytes());
+    let mut matches = cursor.matches(&rules.query, root, ctx.text.as_bytes());
     while let Some(found) = matches.next() {
         let mut item = None;
         let mut name = None;
+        let mut scopes = Vec::new();
         for capture in found.captures() {
-            match grammar.roles.get(capture.index as usize) {
+            match rules.roles.get(capture.index as usize) {
                 Some(CaptureRole::Item(kind)) => item = Some((capture.node, kind)),
                 Some(CaptureRole::Name) => name = name.or(Some(capture.node)),
+                Some(CaptureRole::Scope) => scopes.push(capture.node),
+                Some(CaptureRole::Module) => {
+                    if module.is_none_or(|first| capture.node.start_byte() < first.start_byte()) {
+                        module = Some(capture.node);
+                    }
+                }
                 Some(CaptureRole::Attach) => {
                     attachable.insert(capture.node.id());
                 }
@@ -75,10 +95,12 @@ fn find_items<'tree>(ctx: &FileContext, grammar: &Grammar, root: Node<'tree>) ->
             }
         }
         let Some((node, kind)) = item else { continue };
+        scopes.sort_by_key(|scope| scope.start_byte());
         let candidate = Candidate {
             node,
             kind: kind.clone(),
             name,
+            scopes,
             pattern: found.pattern_index,
         };
         // The earliest pattern in the query file wins for one node.
@@ -122,21 +144,31 @@ fn find_items<'tree>(ctx: &FileContext, grammar: &Grammar, root: Node<'tree>) ->
             && later.node.end_byte() == earlier.node.end_byte()
     });
     let item_nodes: Vec<Node> = candidates.iter().map(|candidate| candidate.node).collect();
-    let attachable_above = attachable_runs(root, &item_nodes, &attachable);
+    let neighbours = neighbours(root, &item_nodes, &attachable);
 
-    let root_symbol = grammar
-        .module_path
-        .module_path(ctx.path, &grammar.separator);
+    let root_symbol = match module {
+        Some(node) => name_segments(node_text(ctx, node)).join(&grammar.separator),
+        None => grammar
+            .module_path
+            .module_path(ctx.path, &grammar.separator),
+    };
     let mut attached = HashSet::new();
     let mut items: Vec<Item> = Vec::with_capacity(candidates.len());
     let mut item_of_node = HashMap::with_capacity(candidates.len());
     let mut open: Vec<(usize, usize)> = Vec::new();
     for candidate in &candidates {
-        let above = attachable_above
+        let above = neighbours
+            .above
             .get(&candidate.node.id())
             .map_or(&[][..], Vec::as_slice);
         let start = attach_start(ctx, candidate.node, above, &mut attached);
-        let end = candidate.node.end_byte();
+        let end = match neighbours.semicolon.get(&candidate.node.id()) {
+            Some(semicolon) => {
+                attached.insert(semicolon.id());
+                semicolon.end_byte()
+            }
+            None => candidate.node.end_byte(),
+        };
         while open
             .last()
             .is_some_and(|&(_, open_end)| open_end <= candidate.node.start_byte())
@@ -148,11 +180,23 @@ fn find_items<'tree>(ctx: &FileContext, grammar: &Grammar, root: Node<'tree>) ->
             parent.map_or(root_symbol.as_str(), |index| items[index].symbol.as_str());
         let name = candidate
             .name
-            .map(|node| clean_name(&ctx.text[node.start_byte()..node.end_byte()]));
-        let symbol = match name.as_deref() {
-            None | Some("") => parent_symbol.to_owned(),
-            Some(name) if parent_symbol.is_empty() => name.to_owned(),
-            Some(name) => format!("{parent_symbol}{}{name}", grammar.separator),
+            .map(|node| name_segments(node_text(ctx, node)))
+            .unwrap_or_default();
+        let symbol = if name.is_empty() {
+            parent_symbol.to_owned()
+        } else {
+            let mut segments: Vec<String> = candidate
+                .scopes
+                .iter()
+                .flat_map(|&scope| name_segments(node_text(ctx, scope)))
+                .collect();
+            segments.extend(name);
+            let path = segments.join(&grammar.separator);
+            if parent_symbol.is_empty() {
+                path
+            } else {
+                format!("{parent_symbol}{}{path}", grammar.separator)
+            }
         };
         item_of_node.insert(candidate.node.id(), items.len());
         open.push((items.len(), end));
@@ -213,16 +257,23 @@ fn reorder(
     reordered
 }
 
-/// For each item node, the attachable siblings directly before it, nearest first.
-///
+/// What sits right beside the item nodes among their siblings.
+struct Neighbours<'tree> {
+    /// Per item node, the attachable siblings directly before it, nearest first.
+    above: HashMap<usize, Vec<Node<'tree>>>,
+    /// Per item node, the `;` right after it that ends it but is not in its node: a C
+    /// `struct point { … };`, a class field `handle = () => 1;`.
+    semicolon: HashMap<usize, Node<'tree>>,
+}
+
 /// Found in one pass over the children of the nodes that hold items: tree-sitter's
 /// `prev_sibling` rescans the parent's children, which is quadratic on a file of twenty
 /// thousand functions.
-fn attachable_runs<'tree>(
+fn neighbours<'tree>(
     root: Node<'tree>,
     item_nodes: &[Node<'tree>],
     attachable: &HashSet<usize>,
-) -> HashMap<usize, Vec<Node<'tree>>> {
+) -> Neighbours<'tree> {
     let item_starts: Vec<usize> = item_nodes.iter().map(|node| node.start_byte()).collect();
     let is_item: HashSet<usize> = item_nodes.iter().map(|node| node.id()).collect();
     let holds_item = |node: Node| {
@@ -231,16 +282,26 @@ fn attachable_runs<'tree>(
             .get(first)
             .is_some_and(|&start| start < node.end_byte())
     };
-    let mut runs = HashMap::new();
-    if attachable.is_empty() {
-        return runs;
-    }
+    let mut found = Neighbours {
+        above: HashMap::new(),
+        semicolon: HashMap::new(),
+    };
     let mut pending = vec![root];
     while let Some(parent) = pending.pop() {
         let mut run: Vec<Node> = Vec::new();
+        let mut previous_item: Option<Node> = None;
         let mut cursor = parent.walk();
         for child in parent.children(&mut cursor) {
             let child_is_item = is_item.contains(&child.id());
+            if let Some(item) = previous_item.take()
+                && !child.is_named()
+                && child.kind() == ";"
+            {
+                found.semicolon.insert(item.id(), child);
+            }
+            if child_is_item {
+                previous_item = Some(child);
+            }
             if !run.is_empty() {
                 // The run belongs to the item, or to an item opening the child: Python puts
                 // the comments above a class's first method before the class body.
@@ -257,7 +318,9 @@ fn attachable_runs<'tree>(
                     opening_item().copied()
                 };
                 if let Some(item) = target {
-                    runs.entry(item.id())
+                    found
+                        .above
+                        .entry(item.id())
                         .or_insert_with(|| run.iter().rev().copied().collect());
                 }
             }
@@ -271,7 +334,7 @@ fn attachable_runs<'tree>(
             }
         }
     }
-    runs
+    found
 }
 
 /// Start of `node` moved back over the attachable siblings directly above it (`above`,
@@ -301,13 +364,101 @@ fn attach_start(
     start
 }
 
-/// A symbol segment from a name node's text: `Wrapper<T>` → `Wrapper`, `&'a mut Foo` → `Foo`.
-fn clean_name(raw: &str) -> String {
+fn node_text<'text>(ctx: &FileContext<'text>, node: Node) -> &'text str {
+    &ctx.text[node.start_byte()..node.end_byte()]
+}
+
+/// The symbol segments a name node's text gives. A qualified name gives one per part, without
+/// generic arguments (`Cart<T>::remove` → `Cart`, `remove`; `com.acme` and `App\Models` → two);
+/// any other text its first identifier (`&'a mut Foo` → `Foo`, `dyn Trait + Send` → `Trait`).
+fn name_segments(raw: &str) -> Vec<String> {
     let raw = raw.trim();
-    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
-    if raw.chars().all(is_word_char) {
-        return raw.chars().take(MAX_NAME_CHARS).collect();
+    if raw.len() <= MAX_PATH_BYTES
+        && let Some(path) = qualified_path(raw)
+    {
+        return path;
     }
+    first_identifier(raw).into_iter().collect()
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `a::b`, `a.b`, `a\b` (a leading `::` or `\` allowed), each part an identifier that may
+/// carry generic arguments (`<T>`, Go's `[T]`), a C++ destructor's `~` or a JavaScript
+/// private `#`, a Ruby `?`, `!` or `=` at the very end, or be a C++ `operator==`.
+fn qualified_path(raw: &str) -> Option<Vec<String>> {
+    let mut rest = raw
+        .strip_prefix("::")
+        .or_else(|| raw.strip_prefix('\\'))
+        .unwrap_or(raw);
+    let mut segments = Vec::new();
+    loop {
+        if let Some(symbol) = rest.strip_prefix("operator")
+            && symbol.starts_with(|c: char| !is_word_char(c) && !matches!(c, '.' | ':' | '\\'))
+        {
+            // `operator ==` → `operator==`, `operator bool` → `operator bool`.
+            let symbol = symbol.split_whitespace().collect::<Vec<_>>().join(" ");
+            let space = if symbol.starts_with(is_word_char) {
+                " "
+            } else {
+                ""
+            };
+            segments.push(truncated(&format!("operator{space}{symbol}")));
+            return Some(segments);
+        }
+        let sigil = usize::from(rest.starts_with(['~', '#']));
+        let word = rest[sigil..]
+            .find(|c: char| !is_word_char(c))
+            .unwrap_or(rest.len() - sigil);
+        if word == 0 {
+            return None;
+        }
+        let mut end = sigil + word;
+        if matches!(&rest[end..], "?" | "!" | "=") {
+            end = rest.len();
+        }
+        segments.push(truncated(&rest[..end]));
+        rest = skip_arguments(&rest[end..])?.trim_start();
+        if rest.is_empty() {
+            return Some(segments);
+        }
+        rest = ["::", ".", "\\"]
+            .iter()
+            .find_map(|separator| rest.strip_prefix(separator))?
+            .trim_start();
+    }
+}
+
+/// `text` after the bracketed generic arguments it starts with, if any; `None` if they do not
+/// close.
+fn skip_arguments(text: &str) -> Option<&str> {
+    let (open, close) = match text.chars().next() {
+        Some('<') => ('<', '>'),
+        Some('[') => ('[', ']'),
+        _ => return Some(text),
+    };
+    let mut depth = 0usize;
+    for (at, c) in text.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(&text[at + 1..]);
+            }
+        }
+    }
+    None
+}
+
+fn truncated(segment: &str) -> String {
+    segment.chars().take(MAX_NAME_CHARS).collect()
+}
+
+/// The first identifier that is not a lifetime or a keyword like `mut`, `dyn`, `impl`.
+fn first_identifier(raw: &str) -> Option<String> {
     let mut previous = ' ';
     let mut rest = raw;
     while !rest.is_empty() {
@@ -320,12 +471,12 @@ fn clean_name(raw: &str) -> String {
         let word = &rest[word_start..word_end];
         let is_lifetime = before == '\'';
         if !word.is_empty() && !is_lifetime && !matches!(word, "mut" | "dyn" | "impl" | "const") {
-            return word.chars().take(MAX_NAME_CHARS).collect();
+            return Some(truncated(word));
         }
         previous = word.chars().last().unwrap_or(before);
         rest = &rest[word_end..];
     }
-    String::new()
+    None
 }
 
 /// Cuts levels of one parsed file into drafts.
@@ -425,15 +576,38 @@ impl Cutter<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::clean_name;
+    use super::name_segments;
 
     #[test]
-    fn names_are_cleaned_to_one_identifier() {
-        assert_eq!(clean_name("Wrapper<T>"), "Wrapper");
-        assert_eq!(clean_name("&'a mut Foo"), "Foo");
-        assert_eq!(clean_name("dyn Trait + Send"), "Trait");
-        assert_eq!(clean_name("parse_file"), "parse_file");
-        assert_eq!(clean_name("(A, B)"), "A");
-        assert_eq!(clean_name("<>"), "");
+    fn names_give_one_identifier_or_the_parts_of_a_qualified_name() {
+        let cases = [
+            ("Wrapper<T>", &["Wrapper"][..]),
+            ("&'a mut Foo", &["Foo"]),
+            ("dyn Trait + Send", &["Trait"]),
+            ("parse_file", &["parse_file"]),
+            ("(A, B)", &["A"]),
+            ("<>", &[]),
+            (
+                "shop::core::Cart<T>::remove",
+                &["shop", "core", "Cart", "remove"],
+            ),
+            ("Cart::~Cart", &["Cart", "~Cart"]),
+            ("Cart::operator ==", &["Cart", "operator=="]),
+            ("operator()", &["operator()"]),
+            ("Money::operator bool", &["Money", "operator bool"]),
+            ("com.operator.billing", &["com", "operator", "billing"]),
+            ("operator", &["operator"]),
+            ("com.acme.shop", &["com", "acme", "shop"]),
+            ("\\App\\Models", &["App", "Models"]),
+            ("List[T]", &["List"]),
+            ("*Server", &["Server"]),
+            ("#secret", &["#secret"]),
+            ("empty?", &["empty?"]),
+            ("Map<K, Vec<V>>", &["Map"]),
+            ("Broken<T", &["Broken"]),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(name_segments(raw), expected, "{raw}");
+        }
     }
 }

@@ -6,9 +6,11 @@
 //! languages or replaces built-in rules without rebuilding — as long as the parser it names
 //! is one linked into this build (see [`LINKED_PARSERS`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 use tree_sitter::{Language, Query};
@@ -18,28 +20,66 @@ use crate::error::SetupError;
 use crate::module_path::ModulePathStyle;
 
 /// Tree-sitter parsers compiled into this build; a `grammar.toml` names one as `parser`.
-pub const LINKED_PARSERS: &[&str] = &["rust", "python"];
+pub const LINKED_PARSERS: &[&str] = &[
+    "rust",
+    "python",
+    "typescript",
+    "tsx",
+    "javascript",
+    "go",
+    "java",
+    "c",
+    "cpp",
+    "csharp",
+    "ruby",
+    "php",
+];
 
 fn linked_parser(name: &str) -> Option<Language> {
     match name {
         "rust" => Some(tree_sitter_rust::LANGUAGE.into()),
         "python" => Some(tree_sitter_python::LANGUAGE.into()),
+        "typescript" => Some(tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into()),
+        "tsx" => Some(tree_sitter_typescript::LANGUAGE_TSX.into()),
+        // JSX included: the JavaScript grammar parses it.
+        "javascript" => Some(tree_sitter_javascript::LANGUAGE.into()),
+        "go" => Some(tree_sitter_go::LANGUAGE.into()),
+        "java" => Some(tree_sitter_java::LANGUAGE.into()),
+        "c" => Some(tree_sitter_c::LANGUAGE.into()),
+        "cpp" => Some(tree_sitter_cpp::LANGUAGE.into()),
+        "csharp" => Some(tree_sitter_c_sharp::LANGUAGE.into()),
+        "ruby" => Some(tree_sitter_ruby::LANGUAGE.into()),
+        // PHP files with HTML around `<?php` blocks, as found in the wild.
+        "php" => Some(tree_sitter_php::LANGUAGE_PHP.into()),
         _ => None,
     }
 }
 
+/// `(folder, grammar.toml, chunks.scm)` of `grammars/<name>/`.
+macro_rules! builtin {
+    ($name:literal) => {
+        (
+            concat!("grammars/", $name),
+            include_str!(concat!("../../../grammars/", $name, "/grammar.toml")),
+            include_str!(concat!("../../../grammars/", $name, "/chunks.scm")),
+        )
+    };
+}
+
 /// The built-in grammar folders, embedded so the binary needs no files beside it.
 const BUILTIN: &[(&str, &str, &str)] = &[
-    (
-        "grammars/rust",
-        include_str!("../../../grammars/rust/grammar.toml"),
-        include_str!("../../../grammars/rust/chunks.scm"),
-    ),
-    (
-        "grammars/python",
-        include_str!("../../../grammars/python/grammar.toml"),
-        include_str!("../../../grammars/python/chunks.scm"),
-    ),
+    builtin!("rust"),
+    builtin!("python"),
+    builtin!("typescript"),
+    builtin!("tsx"),
+    builtin!("javascript"),
+    builtin!("go"),
+    builtin!("java"),
+    builtin!("c"),
+    builtin!("cpp"),
+    builtin!("csharp"),
+    builtin!("ruby"),
+    builtin!("php"),
 ];
 
 const MANIFEST_FILE: &str = "grammar.toml";
@@ -70,6 +110,11 @@ fn default_separator() -> String {
 pub(crate) enum CaptureRole {
     Item(ChunkKind),
     Name,
+    /// Segments put before the item's name: a Go method's receiver type.
+    Scope,
+    /// The module or package the file declares (Java's `package`, Go's `package`): the
+    /// module part of every symbol in the file, instead of one derived from its path.
+    Module,
     Attach,
     /// `@_helper` captures serve predicates only.
     Ignored,
@@ -81,15 +126,31 @@ pub(crate) struct Grammar {
     extensions: Vec<String>,
     file_names: Vec<String>,
     pub(crate) language: Language,
-    pub(crate) query: Query,
-    /// Indexed by capture index.
-    pub(crate) roles: Vec<CaptureRole>,
+    query_path: PathBuf,
+    query_text: Cow<'static, str>,
+    /// Compiled on first use: compiling a query costs milliseconds per language (a tenth of
+    /// a second for C++), which a workspace without that language should not pay. `None` if
+    /// it does not compile, which only a built-in grammar could, and a test shows they do.
+    rules: OnceLock<Option<Rules>>,
     pub(crate) separator: String,
     pub(crate) module_path: ModulePathStyle,
 }
 
+/// A grammar's compiled `chunks.scm`.
+pub(crate) struct Rules {
+    pub(crate) query: Query,
+    /// Indexed by capture index.
+    pub(crate) roles: Vec<CaptureRole>,
+}
+
 impl Grammar {
-    fn compile(folder: &Path, manifest_text: &str, query_text: &str) -> Result<Self, SetupError> {
+    /// Reads the manifest; the query is compiled by [`Grammar::rules`] or
+    /// [`Grammar::compile_now`].
+    fn read(
+        folder: &Path,
+        manifest_text: &str,
+        query_text: Cow<'static, str>,
+    ) -> Result<Self, SetupError> {
         let manifest_path = folder.join(MANIFEST_FILE);
         let manifest: Manifest =
             toml::from_str(manifest_text).map_err(|error| SetupError::Manifest {
@@ -109,31 +170,6 @@ impl Grammar {
                 parser: manifest.parser.clone(),
                 linked: LINKED_PARSERS.join(", "),
             })?;
-        let query_path = folder.join(QUERY_FILE);
-        let query = Query::new(&language, query_text).map_err(|error| SetupError::Query {
-            path: query_path.clone(),
-            line: error.row + 1,
-            column: error.column + 1,
-            message: error.message.clone(),
-        })?;
-        let roles = query
-            .capture_names()
-            .iter()
-            .map(|name| {
-                capture_role(name).ok_or_else(|| unknown_capture(&query_path, query_text, name))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if !roles
-            .iter()
-            .any(|role| matches!(role, CaptureRole::Item(_)))
-        {
-            return Err(SetupError::Query {
-                path: query_path,
-                line: 1,
-                column: 1,
-                message: "captures no `@item.KIND`, so nothing would be chunked by it".into(),
-            });
-        }
         Ok(Self {
             name: manifest.name,
             extensions: manifest
@@ -143,17 +179,65 @@ impl Grammar {
                 .collect(),
             file_names: manifest.file_names,
             language,
-            query,
-            roles,
+            query_path: folder.join(QUERY_FILE),
+            query_text,
+            rules: OnceLock::new(),
             separator: manifest.symbol_separator,
             module_path: manifest.module_path,
         })
+    }
+
+    /// The compiled rules, compiling them on first use.
+    pub(crate) fn rules(&self) -> Option<&Rules> {
+        self.rules.get_or_init(|| self.compile().ok()).as_ref()
+    }
+
+    /// Compiles the rules now, so a user's grammar folder reports its errors at setup.
+    fn compile_now(&self) -> Result<(), SetupError> {
+        if self.rules.get().is_none() {
+            let rules = self.compile()?;
+            // Nothing else holds this grammar yet, so the cell is still empty.
+            let _ = self.rules.set(Some(rules));
+        }
+        Ok(())
+    }
+
+    fn compile(&self) -> Result<Rules, SetupError> {
+        let query_path = &self.query_path;
+        let query_text = self.query_text.as_ref();
+        let query = Query::new(&self.language, query_text).map_err(|error| SetupError::Query {
+            path: query_path.clone(),
+            line: error.row + 1,
+            column: error.column + 1,
+            message: error.message.clone(),
+        })?;
+        let roles = query
+            .capture_names()
+            .iter()
+            .map(|name| {
+                capture_role(name).ok_or_else(|| unknown_capture(query_path, query_text, name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !roles
+            .iter()
+            .any(|role| matches!(role, CaptureRole::Item(_)))
+        {
+            return Err(SetupError::Query {
+                path: query_path.clone(),
+                line: 1,
+                column: 1,
+                message: "captures no `@item.KIND`, so nothing would be chunked by it".into(),
+            });
+        }
+        Ok(Rules { query, roles })
     }
 }
 
 fn capture_role(name: &str) -> Option<CaptureRole> {
     match name {
         "name" => Some(CaptureRole::Name),
+        "scope" => Some(CaptureRole::Scope),
+        "module" => Some(CaptureRole::Module),
         "attach" => Some(CaptureRole::Attach),
         "item" => Some(CaptureRole::Item(ChunkKind::Other("item".into()))),
         _ if name.starts_with('_') => Some(CaptureRole::Ignored),
@@ -175,7 +259,7 @@ fn unknown_capture(path: &Path, query_text: &str, name: &str) -> SetupError {
         line,
         column,
         message: format!(
-            "unknown capture `{needle}`; use @item.KIND, @name, @attach, or a name starting with `_`"
+            "unknown capture `{needle}`; use @item.KIND, @name, @scope, @module, @attach, or a name starting with `_`"
         ),
     }
 }
@@ -195,13 +279,19 @@ impl Grammars {
             by_extension: HashMap::new(),
         };
         for (folder, manifest, query) in BUILTIN {
-            grammars.add(Grammar::compile(Path::new(folder), manifest, query)?);
+            grammars.add(Grammar::read(
+                Path::new(folder),
+                manifest,
+                Cow::Borrowed(query),
+            )?);
         }
         Ok(grammars)
     }
 
     /// Adds every `<dir>/<name>/` folder holding a `grammar.toml` (folders without one are
-    /// left alone). A grammar named like a known one replaces it; its extensions win.
+    /// left alone). A grammar named like a known one replaces it; its extensions win. Their
+    /// queries are compiled now, so a mistake in one is an error here, not a silent fallback
+    /// to the sliding window later.
     pub(crate) fn load_folder(&mut self, dir: &Path) -> Result<(), SetupError> {
         let read_error = |path: &Path| {
             let path = path.to_path_buf();
@@ -221,7 +311,17 @@ impl Grammars {
                 fs::read_to_string(&manifest_path).map_err(read_error(&manifest_path))?;
             let query_path = folder.join(QUERY_FILE);
             let query = fs::read_to_string(&query_path).map_err(read_error(&query_path))?;
-            self.add(Grammar::compile(&folder, &manifest, &query)?);
+            // A copy of a built-in folder (the repository's own `grammars/`) is the built-in,
+            // already known and compiled only when used.
+            let builtin = BUILTIN.iter().any(|&(_, known_manifest, known_query)| {
+                known_manifest == manifest && known_query == query
+            });
+            if builtin {
+                continue;
+            }
+            let grammar = Grammar::read(&folder, &manifest, Cow::Owned(query))?;
+            grammar.compile_now()?;
+            self.add(grammar);
         }
         Ok(())
     }
@@ -266,5 +366,21 @@ impl Grammars {
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.grammars.iter().map(|grammar| grammar.name.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_grammar_compiles() {
+        let grammars = Grammars::builtin().expect("the built-in manifests are valid");
+        for grammar in &grammars.grammars {
+            if let Err(error) = grammar.compile() {
+                panic!("{}: {error}", grammar.name);
+            }
+        }
+        assert_eq!(grammars.grammars.len(), LINKED_PARSERS.len());
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! | Files | Chunked by |
 //! |---|---|
-//! | Rust, Python, and any grammar folder's extensions | tree-sitter items from `grammars/<lang>/chunks.scm` |
+//! | Rust, Python, TypeScript/TSX, JavaScript/JSX, Go, Java, C, C++, C#, Ruby, PHP, and any grammar folder's extensions | tree-sitter items from `grammars/<lang>/chunks.scm` |
 //! | Markdown (`md`, `markdown`, `mdx`) | headings: a section is a heading, its body and its subsections |
 //! | JSON, TOML, YAML | top-level keys (TOML: tables), array elements |
 //! | everything else, and JSON/TOML/YAML that does not parse | the sliding window (300 tokens, 50 overlap) |
@@ -20,8 +20,8 @@
 //!   inside a token are between the lines of a token bigger than `max_tokens` (a long
 //!   docstring or string literal); a one-line token stays whole, so a code chunk can exceed
 //!   `max_tokens` only by holding such a line;
-//! - docs, comments and attributes directly above an item, and Python decorators, are in the
-//!   item's chunk;
+//! - docs, comments and attributes directly above an item, Python and TypeScript decorators,
+//!   and a `;` ending an item (C's `struct s { … };`), are in the item's chunk;
 //! - an item under `min_tokens` merges with its neighbours; an item over `max_tokens` is split.
 //!
 //! Sizes are in estimated tokens: see [`estimate_tokens`]. Line numbers are 1-based and
@@ -69,7 +69,8 @@ enum Format<'a> {
 }
 
 impl Chunker {
-    /// A chunker with the built-in grammars (Rust, Python), compiled into the binary.
+    /// A chunker with the built-in grammars (see [`LINKED_PARSERS`]), compiled into the
+    /// binary. Cheap: a language's query is compiled when a file of it is first chunked.
     pub fn new(config: ChunkConfig) -> Result<Self, SetupError> {
         config.validate()?;
         Ok(Self {

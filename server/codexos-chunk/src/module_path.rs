@@ -15,6 +15,11 @@ pub enum ModulePathStyle {
     /// Python's: the path after the last `src/`, without the extension, `__init__` naming its
     /// package: `pkg/sub/__init__.py` → `pkg.sub`.
     Python,
+    /// JavaScript's and TypeScript's, where a module is a file: the path after the last
+    /// `src/`, without the extension (and a declaration file's `.d`), `index` naming its
+    /// folder: `src/components/Button/index.tsx` → `components.Button`.
+    #[serde(rename = "javascript")]
+    JavaScript,
     /// No module part; symbols start at the file's top-level items.
     #[default]
     None,
@@ -33,6 +38,7 @@ impl ModulePathStyle {
             Self::None => return String::new(),
             Self::Rust => rust_segments(&names),
             Self::Python => python_segments(&names),
+            Self::JavaScript => javascript_segments(&names),
         };
         segments.join(separator)
     }
@@ -78,6 +84,18 @@ fn python_segments<'a>(names: &[&'a str]) -> Vec<&'a str> {
     segments
 }
 
+fn javascript_segments<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let relative = after_last(names, &["src"]).unwrap_or(names);
+    let mut segments = with_file_stem(relative);
+    if let Some(file) = segments.last_mut() {
+        *file = file.strip_suffix(".d").unwrap_or(file);
+    }
+    if segments.last() == Some(&"index") {
+        segments.pop();
+    }
+    segments
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +117,23 @@ mod tests {
         assert_eq!(rust("src/bin/tool.rs"), "bin::tool");
         assert_eq!(rust("crate/tests/chunking.rs"), "chunking");
         assert_eq!(rust("build.rs"), "build");
+    }
+
+    fn javascript(path: &str) -> String {
+        ModulePathStyle::JavaScript.module_path(Path::new(path), ".")
+    }
+
+    #[test]
+    fn javascript_module_paths_follow_files_with_index_naming_its_folder() {
+        assert_eq!(javascript("src/components/Button.tsx"), "components.Button");
+        assert_eq!(
+            javascript("app/src/components/Button/index.tsx"),
+            "components.Button"
+        );
+        assert_eq!(javascript("lib/util.mjs"), "lib.util");
+        assert_eq!(javascript("types/api.d.ts"), "types.api");
+        assert_eq!(javascript("index.js"), "");
+        assert_eq!(javascript("Button.test.jsx"), "Button.test");
     }
 
     #[test]

@@ -38,15 +38,48 @@ fn the_repository_grammar_folder_gives_the_same_chunks_as_the_built_ins() {
         .expect("the shipped grammars load");
     let mut names = from_folder.grammar_names();
     names.sort_unstable();
-    assert_eq!(names, ["python", "rust"]);
-    let python = "class A:\n    def b(self):\n        return 1\n";
     assert_eq!(
-        chunk(&from_folder, "src/x.rs", RUST_SOURCE),
-        chunk(&chunker(), "src/x.rs", RUST_SOURCE)
+        names,
+        [
+            "c",
+            "cpp",
+            "csharp",
+            "go",
+            "java",
+            "javascript",
+            "php",
+            "python",
+            "ruby",
+            "rust",
+            "tsx",
+            "typescript"
+        ]
     );
+    let python = "class A:\n    def b(self):\n        return 1\n";
+    let typescript = "/** Docs. */\nexport class A {\n  b(): number {\n    return 1;\n  }\n}\n";
+    for (path, text) in [
+        ("src/x.rs", RUST_SOURCE),
+        ("x.py", python),
+        ("src/x.ts", typescript),
+    ] {
+        assert_eq!(
+            chunk(&from_folder, path, text),
+            chunk(&chunker(), path, text),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_tsx_rules_are_the_typescript_rules() {
+    let rules = |language: &str| {
+        fs::read_to_string(repository_grammars().join(language).join("chunks.scm"))
+            .expect("a shipped grammar")
+    };
     assert_eq!(
-        chunk(&from_folder, "x.py", python),
-        chunk(&chunker(), "x.py", python)
+        rules("tsx"),
+        rules("typescript"),
+        "grammars/tsx/chunks.scm and grammars/typescript/chunks.scm must stay the same file"
     );
 }
 
@@ -143,19 +176,20 @@ fn a_user_grammar_can_replace_the_rules_of_a_built_in_language() {
 fn a_grammar_naming_a_parser_that_is_not_linked_is_rejected() {
     let folder = grammar_folder(&[
         (
-            "go/grammar.toml",
-            "name = \"go\"\nextensions = [\"go\"]\nparser = \"go\"\n",
+            "haskell/grammar.toml",
+            "name = \"haskell\"\nextensions = [\"hs\"]\nparser = \"haskell\"\n",
         ),
-        ("go/chunks.scm", "(function_declaration) @item.function\n"),
+        ("haskell/chunks.scm", "(function) @item.function\n"),
     ]);
     let error = Chunker::with_grammar_folder(ChunkConfig::default(), folder.path())
         .err()
-        .expect("no go parser");
-    assert!(matches!(&error, SetupError::UnknownParser { parser, .. } if parser == "go"));
+        .expect("no haskell parser");
+    assert!(matches!(&error, SetupError::UnknownParser { parser, .. } if parser == "haskell"));
     let message = error.to_string();
     assert!(
         message.contains(
-            "go/grammar.toml: parser `go` is not linked into this build (linked: rust, python)"
+            "haskell/grammar.toml: parser `haskell` is not linked into this build \
+             (linked: rust, python, typescript, tsx, javascript, go, java, c, cpp, csharp, ruby, php)"
         ),
         "{message}"
     );

@@ -6,9 +6,11 @@ use crate::support::*;
 
 const FIFTY_MB: usize = 50 << 20;
 
-/// One line of minified-looking JavaScript, `bytes` long.
-fn minified_line(bytes: usize) -> String {
-    let unit = "var a=function(b,c){return b+c*2};";
+const MINIFIED_JS: &str = "var a=function(b,c){return b+c*2};";
+const MINIFIED_CSS: &str = ".a>b{margin:0;color:#333}";
+
+/// One line of minified-looking code repeating `unit`, `bytes` long.
+fn minified_line(unit: &str, bytes: usize) -> String {
     let mut text = unit.repeat(bytes / unit.len() + 1);
     text.truncate(bytes);
     text
@@ -16,7 +18,7 @@ fn minified_line(bytes: usize) -> String {
 
 #[test]
 fn a_file_over_the_size_limit_is_refused_naming_the_file_and_its_size() {
-    let text = minified_line(FIFTY_MB);
+    let text = minified_line(MINIFIED_JS, FIFTY_MB);
     let error = chunker()
         .chunk(Path::new("dist/app.min.js"), &text)
         .expect_err("over the default 8 MiB");
@@ -35,8 +37,8 @@ fn a_50_mb_minified_line_is_chunked_into_bounded_windows_when_allowed() {
         ..ChunkConfig::default()
     };
     let chunker = Chunker::new(config).expect("valid config");
-    let text = minified_line(FIFTY_MB);
-    let chunks = chunk(&chunker, "dist/app.min.js", &text);
+    let text = minified_line(MINIFIED_CSS, FIFTY_MB);
+    let chunks = chunk(&chunker, "dist/app.min.css", &text);
     assert!(
         chunks
             .iter()
@@ -64,10 +66,21 @@ fn a_long_minified_rust_line_is_split_between_nodes_into_bounded_chunks() {
 }
 
 #[test]
+fn a_minified_javascript_bundle_is_split_between_nodes_into_bounded_chunks() {
+    let text = minified_line(MINIFIED_JS, 1 << 20);
+    let chunks = chunk(&chunker(), "dist/app.min.js", &text);
+    assert_well_formed(&text, &chunks);
+    assert!(chunks.len() > 100);
+    assert!(chunks.iter().all(|chunk| chunk.tokens <= 400));
+}
+
+#[test]
 fn deeply_nested_brackets_chunk_without_exhausting_the_stack() {
     for (path, open, close) in [
         ("src/deep.rs", "(", ")"),
         ("deep.py", "[", "]"),
+        ("deep.js", "[", "]"),
+        ("deep.cpp", "{", "}"),
         ("deep.json", "[", "]"),
     ] {
         let text = format!("{}{}{}", open.repeat(20_000), "1", close.repeat(20_000));

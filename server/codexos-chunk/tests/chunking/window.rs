@@ -44,6 +44,9 @@ fn an_empty_or_blank_file_has_no_chunks() {
     for path in [
         "empty.rs",
         "empty.py",
+        "empty.ts",
+        "empty.go",
+        "empty.c",
         "empty.md",
         "empty.json",
         "empty.toml",
@@ -72,6 +75,23 @@ fn languages_are_detected_by_extension_and_file_name() {
         "notes.txt",
         "Makefile",
         "flows/x.flow.json",
+        "src/app.ts",
+        "types/api.d.ts",
+        "src/App.tsx",
+        "lib/index.js",
+        "components/Button.jsx",
+        "esm/util.mjs",
+        "cjs/util.cjs",
+        "cmd/server/main.go",
+        "src/main/java/com/acme/Cart.java",
+        "src/cart.c",
+        "include/cart.h",
+        "src/cart.cpp",
+        "src/cart.hpp",
+        "Shop/Cart.cs",
+        "lib/shop/cart.rb",
+        "Rakefile",
+        "app/Models/Cart.php",
     ]
     .iter()
     .map(|path| chunker.language_of(std::path::Path::new(path)))
@@ -79,8 +99,36 @@ fn languages_are_detected_by_extension_and_file_name() {
     assert_eq!(
         detected,
         [
-            "rust", "python", "python", "markdown", "markdown", "json", "toml", "toml", "yaml",
-            "yaml", "text", "text", "json"
+            "rust",
+            "python",
+            "python",
+            "markdown",
+            "markdown",
+            "json",
+            "toml",
+            "toml",
+            "yaml",
+            "yaml",
+            "text",
+            "text",
+            "json",
+            "typescript",
+            "typescript",
+            "tsx",
+            "javascript",
+            "javascript",
+            "javascript",
+            "javascript",
+            "go",
+            "java",
+            "c",
+            "cpp",
+            "cpp",
+            "cpp",
+            "csharp",
+            "ruby",
+            "ruby",
+            "php"
         ]
     );
 }
