@@ -40,6 +40,8 @@ pub struct IndexSummary {
     pub files_indexed: usize,
     pub files_unchanged: usize,
     pub files_skipped: usize,
+    /// `files_skipped` by [`SkipReason::label`]: what a run reports once, instead of a line a file.
+    pub skipped_by_reason: std::collections::BTreeMap<&'static str, usize>,
     pub files_removed: usize,
     pub chunks_written: usize,
     /// Bytes of the files chunked in this run.
@@ -66,6 +68,21 @@ pub enum SkipReason {
     },
     Vanished,
     Unreadable(String),
+}
+
+impl SkipReason {
+    /// The reason in a few words, the same for every file skipped for it ("binary", "too large").
+    pub fn label(&self) -> &'static str {
+        match self {
+            SkipReason::Excluded => "excluded",
+            SkipReason::TooLarge { .. } => "too large",
+            SkipReason::Binary => "binary",
+            SkipReason::InvalidUtf8 => "not UTF-8",
+            SkipReason::LinkLeavesWorkspace { .. } => "link out of the workspace",
+            SkipReason::Vanished => "vanished",
+            SkipReason::Unreadable(_) => "unreadable",
+        }
+    }
 }
 
 /// What happened to one file.
@@ -215,8 +232,9 @@ impl Indexer {
                     batch.push(prepared);
                 }
                 Prepared::Unchanged => summary.files_unchanged += 1,
-                Prepared::Skipped(_) => {
+                Prepared::Skipped(reason) => {
                     summary.files_skipped += 1;
+                    *summary.skipped_by_reason.entry(reason.label()).or_default() += 1;
                     skipped.insert(file.relative.as_str());
                 }
             }
@@ -302,6 +320,12 @@ impl Indexer {
     fn reindex(&self, file: &FoundFile, text: Option<&str>) -> Result<FileOutcome> {
         // Spans time each step of a re-index (`codexos bench` prints them).
         let _reindex = tracing::debug_span!("reindex").entered();
+        // A save after a commit is tagged with that commit, not the one of the last full run
+        // (`codexos search --commit` reads the tags); two small file reads.
+        *self
+            .commit
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = crate::git::head_commit(&self.root);
         let on_disk = file.absolute.exists();
         let listed = on_disk && {
             let _step = tracing::debug_span!("reindex.rules").entered();
@@ -441,13 +465,10 @@ impl Indexer {
         })
     }
 
+    /// A line per file at debug level only: a tree can hold thousands of binaries, and a full
+    /// run reports its skips once, counted by reason (`IndexSummary::skipped_by_reason`).
     fn skip(&self, file: &FoundFile, reason: SkipReason) -> Prepared {
-        if reason == SkipReason::Excluded {
-            // Ignored folders can change by the thousand (a build); a line each would drown the log.
-            tracing::debug!(path = %file.absolute.display(), "excluded by the workspace's rules, not indexed");
-        } else {
-            tracing::info!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
-        }
+        tracing::debug!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
         Prepared::Skipped(reason)
     }
 

@@ -19,14 +19,14 @@ mod settings;
 mod upgrade;
 mod walk;
 
-pub use codexos_store::{OpenOptions, Store};
+pub use codexos_store::{ChunkMeta, OpenOptions, Store};
 pub use error::{IndexError, Result};
 pub use indexer::{
     BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,
 };
 pub use search::{
-    Candidate, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode, SearchRequest,
-    Searcher,
+    Candidate, ChunkFilter, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode,
+    SearchRequest, Searcher,
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};
