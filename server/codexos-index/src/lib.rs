@@ -19,7 +19,7 @@ mod settings;
 mod upgrade;
 mod walk;
 
-pub use codexos_store::{ChunkMeta, OpenOptions, Store};
+pub use codexos_store::{ChunkMeta, OpenOptions, Store, index_dir};
 pub use error::{IndexError, Result};
 pub use indexer::{
     BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,

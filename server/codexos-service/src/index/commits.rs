@@ -146,3 +146,86 @@ fn git(root: &Path, args: &[&str]) -> Result<String, String> {
     }
     String::from_utf8(output.stdout).map_err(|_| "git printed a path that is not UTF-8".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(root: &Path, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {output:?}");
+        String::from_utf8(output.stdout)
+            .expect("UTF-8")
+            .trim()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_chunk_changed_since_rev_is_one_git_lists_whose_tag_is_not_older_than_rev() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let write = |name: &str, text: &str| std::fs::write(root.join(name), text).expect("write");
+        write("a.rs", "1");
+        write("b.rs", "1");
+        git(root, &["init", "--quiet"]);
+        git(root, &["add", "."]);
+        git(root, &["commit", "--quiet", "-m", "first"]);
+        let first = git(root, &["rev-parse", "HEAD"]);
+        write("a.rs", "2");
+        git(root, &["commit", "--quiet", "-am", "second"]);
+        let second = git(root, &["rev-parse", "HEAD"]);
+        write("b.rs", "2");
+        write("new.rs", "1");
+
+        let since_first = ChangedSince::resolve(root, &first[..8]).expect("a short sha resolves");
+        let kept = |changed: &ChangedSince, path: &str, tag: Option<&str>| changed.keeps(path, tag);
+        assert!(
+            kept(&since_first, "a.rs", Some(&second)),
+            "committed after REV"
+        );
+        assert!(
+            kept(&since_first, "b.rs", Some(&first)),
+            "edited after REV, tagged REV"
+        );
+        assert!(
+            kept(&since_first, "new.rs", None),
+            "untracked, indexed outside git"
+        );
+        assert!(
+            kept(
+                &since_first,
+                "b.rs",
+                Some("0123456789abcdef0123456789abcdef01234567")
+            ),
+            "a tag git does not know is not known to be older"
+        );
+        let since_second = ChangedSince::resolve(root, "HEAD").expect("HEAD resolves");
+        assert!(
+            !kept(&since_second, "a.rs", Some(&second)),
+            "unchanged since REV"
+        );
+        assert!(
+            !kept(&since_second, "b.rs", Some(&first)),
+            "changed since REV, but the index holds its text from before REV"
+        );
+        assert!(kept(&since_second, "b.rs", Some(&second)));
+
+        for (rev, reason) in [("nope", "not a commit"), ("--all", "not a revision")] {
+            let error = ChangedSince::resolve(root, rev).err().expect("refused");
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+        let outside = tempfile::tempdir().expect("temp dir");
+        let error = ChangedSince::resolve(outside.path(), "HEAD")
+            .err()
+            .expect("no repository");
+        assert!(
+            error.to_string().contains("not a git repository"),
+            "{error}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use codexos_embed::{Embedder, EmbedderKind};
 use codexos_index::{
     ChunkMeta, IndexError, IndexSettings, Indexer, OpenOptions, SearchRequest, Searcher, Store,
+    index_dir,
 };
 
 pub use codexos_index::{
@@ -203,8 +204,11 @@ impl WorkspaceIndex {
         let (engine, notice) =
             match mode {
                 IndexMode::ReadOnly => {
+                    if !index_dir(&root).join("lmdb").is_dir() {
+                        return Err(WorkspaceIndexError::NotBuilt { root });
+                    }
                     let store = Store::open_read_only(&root)
-                        .map_err(|_| WorkspaceIndexError::NotBuilt { root: root.clone() })?;
+                        .map_err(|source| index_error(source.into()))?;
                     let engine = Engine::Reader {
                         store: Box::new(store),
                         embedder: OnceLock::new(),
@@ -636,5 +640,127 @@ impl Drop for ForegroundGuard<'_> {
     fn drop(&mut self) {
         *lock(&self.0.last_foreground) = Instant::now();
         self.0.foreground.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with the built-in embedder (no model files) and `files` as `(path, text)`.
+    fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut all = vec![(
+            "codexos.toml",
+            "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n",
+        )];
+        all.extend_from_slice(files);
+        for (path, text) in all {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
+            std::fs::write(path, text).expect("write");
+        }
+        dir
+    }
+
+    fn writer(root: &Path) -> WorkspaceIndex {
+        WorkspaceIndex::open(root, IndexMode::default()).expect("opens for writing")
+    }
+
+    #[test]
+    fn a_paused_index_answers_searches_refuses_full_runs_and_resumes() {
+        let dir = workspace(&[("src/tide.rs", "pub fn high_tide() {}\n")]);
+        let index = writer(dir.path());
+        index.index_all(&mut |_| {}).expect("indexes");
+        index.pause();
+        assert!(matches!(
+            index.index_all(&mut |_| {}),
+            Err(WorkspaceIndexError::Paused { .. })
+        ));
+        assert!(matches!(
+            index.upgrade_vectors(&mut |_| {}),
+            Err(WorkspaceIndexError::Paused { .. })
+        ));
+        let hits = index
+            .search(&SearchQuery::new("high tide"))
+            .expect("searches");
+        assert_eq!(hits[0].path, "src/tide.rs");
+        assert_eq!(hits[0].text, "pub fn high_tide() {}\n");
+        assert!(index.resume(), "it was paused");
+        let summary = index.index_all(&mut |_| {}).expect("indexes again");
+        assert_eq!(summary.files_unchanged, 2);
+        index.stop();
+        assert!(!index.resume(), "not paused, stopped");
+        assert!(matches!(
+            index.index_all(&mut |_| {}),
+            Err(WorkspaceIndexError::Stopped { .. })
+        ));
+    }
+
+    #[test]
+    fn a_read_only_index_searches_beside_the_writer_and_says_when_there_is_none() {
+        let dir = workspace(&[("notes.md", "# Tides\n\nThe moon pulls the sea.\n")]);
+        assert!(matches!(
+            WorkspaceIndex::open(dir.path(), IndexMode::ReadOnly),
+            Err(WorkspaceIndexError::NotBuilt { .. })
+        ));
+        writer(dir.path()).index_all(&mut |_| {}).expect("indexes");
+        // The writer is closed: a process opens an index's LMDB environment once.
+        let reader = WorkspaceIndex::open(dir.path(), IndexMode::ReadOnly).expect("opens");
+        let hits = reader
+            .search(&SearchQuery::new("moon sea"))
+            .expect("searches");
+        assert_eq!(hits[0].path, "notes.md");
+        assert!(matches!(
+            reader.refresh_file(Path::new("notes.md"), None),
+            Err(WorkspaceIndexError::ReadOnly { .. })
+        ));
+        let status = reader.status().expect("status");
+        assert_eq!((status.files, status.inconsistency), (2, None));
+    }
+
+    #[test]
+    fn folders_are_searched_together_best_first_each_hit_with_its_root() {
+        let tides = workspace(&[("tide.rs", "pub fn high_tide_level() {}\n")]);
+        let winds = workspace(&[("wind.rs", "pub fn wind_speed() {}\n")]);
+        let indexes: Vec<Arc<WorkspaceIndex>> = [tides.path(), winds.path()]
+            .into_iter()
+            .map(|root| {
+                let index = writer(root);
+                index.index_all(&mut |_| {}).expect("indexes");
+                Arc::new(index)
+            })
+            .collect();
+        let query = SearchQuery {
+            k: 2,
+            mode: SearchMode::Bm25,
+            ..SearchQuery::new("wind speed")
+        };
+        let hits = search_folders(&indexes, &query).expect("searches");
+        assert_eq!(
+            hits.len(),
+            1,
+            "BM25 finds the words in one folder: {hits:?}"
+        );
+        assert_eq!(
+            (hits[0].0.as_path(), hits[0].1.path.as_str()),
+            (winds.path(), "wind.rs")
+        );
+    }
+
+    #[test]
+    fn skipped_files_make_one_line_most_common_reason_first() {
+        let summary = IndexSummary {
+            files_skipped: 6,
+            skipped_by_reason: [("too large", 1), ("binary", 5)].into(),
+            ..IndexSummary::default()
+        };
+        assert_eq!(
+            skipped_line(&summary).as_deref(),
+            Some(
+                "skipped 6 files, not indexed: 5 binary, 1 too large (each file at debug level: CODEXOS_LOG=codexos_index=debug)"
+            )
+        );
+        assert_eq!(skipped_line(&IndexSummary::default()), None);
     }
 }
