@@ -4,9 +4,10 @@
 //! `codexos-store` (LMDB + arroy + tantivy), and search them: hybrid BM25 + vectors,
 //! reranked.
 //!
-//! The CLI (`codexos index`, `codexos search`, `codexos eval`) and the language server call
-//! the same two types: [`Indexer`] (writes; holds the index's writer lock) and [`Searcher`]
-//! (reads; works on a writer's store or on [`Store::open_read_only`]).
+//! Two types do the work: [`Indexer`] (writes; holds the index's writer lock) and [`Searcher`]
+//! (reads; works on a writer's store or on [`Store::open_read_only`]). Front ends reach them
+//! through `codexos_service::index`, the one front door; only `codexos eval` and `codexos bench`
+//! call them directly, to measure the method itself.
 //!
 //! [`Embedder`]: codexos_embed::Embedder
 //! [`Store::open_read_only`]: codexos_store::Store::open_read_only
