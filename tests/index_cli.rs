@@ -1,5 +1,5 @@
 //! `codexos index` and `codexos search` through the real binary: a `kill -9` mid-index,
-//! two writers at once, and search output.
+//! two writers at once, search output, `--commit` on a git repository, skipped files.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -281,7 +281,165 @@ fn index_upgrade_moves_search_to_minilm_vectors_and_status_shows_how_far_it_got(
         "{status}"
     );
     assert_eq!(top_file(), "src/pets.rs");
-
     let again = text(&run(root, &["index", "--upgrade"]).stdout);
     assert!(again.contains("upgraded 0 chunks"), "{again}");
+
+    // A rag node of `codexos run` reads the same vectors as `codexos search`.
+    std::fs::write(
+        root.join("kitten.flow.json"),
+        r#"{"id": "kitten", "nodes": [
+{"id": "start", "type": "entry", "next": "find"},
+{"id": "find", "type": "rag", "query": "{{input}}", "k": 1, "next": "done"},
+{"id": "done", "type": "exit", "output": "{{nodes.find.output}}"}
+]}"#,
+    )
+    .unwrap();
+    let rag = run(
+        root,
+        &["run", "kitten.flow.json", "--input", "a kitten resting"],
+    );
+    assert!(rag.status.success(), "{}", text(&rag.stderr));
+    assert!(
+        text(&rag.stdout).starts_with("src/pets.rs:"),
+        "{}",
+        text(&rag.stdout)
+    );
+}
+
+/// Runs git in `root`, failing the test if it fails.
+fn git(root: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        text(&output.stderr)
+    );
+}
+
+/// The paths `codexos search --json` prints for `args`, in order.
+fn searched_paths(root: &Path, args: &[&str]) -> Vec<String> {
+    let output = run(
+        root,
+        &[&["search", "--json", "--mode", "bm25"], args].concat(),
+    );
+    text(&output.stdout)
+        .lines()
+        .map(|line| {
+            let hit: serde_json::Value = serde_json::from_str(line).unwrap();
+            hit["path"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn search_commit_finds_only_what_changed_since_that_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let ledger = |name: &str, body: &str| {
+        std::fs::write(
+            root.join(format!("src/{name}.rs")),
+            format!("/// Balances the ledger.\npub fn {name}_ledger() {{\n    {body}\n}}\n"),
+        )
+        .unwrap();
+    };
+    ledger("stock", "1");
+    ledger("cash", "2");
+    ledger("bank", "3");
+    git(root, &["init", "--quiet", "--initial-branch", "main"]);
+    git(root, &["add", "."]);
+    git(root, &["commit", "--quiet", "-m", "first"]);
+    assert!(
+        run(root, &["index", "--embedder", "builtin"])
+            .status
+            .success()
+    );
+    // The second commit changes one file; another is edited after it, not committed; a third
+    // is new and untracked.
+    ledger("cash", "20");
+    git(root, &["commit", "--quiet", "-am", "second"]);
+    ledger("bank", "30");
+    ledger("audit", "4");
+    assert!(
+        run(root, &["index", "--embedder", "builtin"])
+            .status
+            .success()
+    );
+
+    let mut all = searched_paths(root, &["balances ledger"]);
+    all.sort();
+    assert_eq!(
+        all,
+        ["src/audit.rs", "src/bank.rs", "src/cash.rs", "src/stock.rs"]
+    );
+    let mut since_first = searched_paths(root, &["--commit", "HEAD~1", "balances ledger"]);
+    since_first.sort();
+    assert_eq!(since_first, ["src/audit.rs", "src/bank.rs", "src/cash.rs"]);
+    let mut since_second = searched_paths(root, &["--commit", "main", "balances ledger"]);
+    since_second.sort();
+    assert_eq!(
+        since_second,
+        ["src/audit.rs", "src/bank.rs"],
+        "the committed change is older than `main`"
+    );
+
+    // Changed by a commit after the second, but not re-indexed since: the index's text of it is
+    // from the first commit, so it is no answer to "what changed since the second".
+    ledger("stock", "10");
+    git(root, &["commit", "--quiet", "-am", "third"]);
+    let mut stale = searched_paths(root, &["--commit", "main~1", "balances ledger"]);
+    stale.sort();
+    assert_eq!(
+        stale,
+        ["src/audit.rs", "src/bank.rs"],
+        "stock.rs is not re-indexed yet"
+    );
+
+    let unknown = run(root, &["search", "--commit", "no-such-rev", "ledger"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("commit `no-such-rev`: not a commit"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}
+
+#[test]
+fn skipped_files_are_counted_by_reason_on_one_line_and_listed_only_at_debug_level() {
+    let dir = workspace(2, 2048);
+    for number in 0..5 {
+        std::fs::write(
+            dir.path().join(format!("image_{number}.png")),
+            b"\x89PNG\r\n\x1a\n\0\0\0",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("latin1.py"), b"name = '\xe9t\xe9'\n").unwrap();
+    let output = run(dir.path(), &["index", "--embedder", "builtin"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    let skipped: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("skipped"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{stderr}");
+    assert!(
+        skipped[0].contains("skipped 6 files, not indexed: 5 binary, 1 not UTF-8"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("image_0.png"), "{stderr}");
+
+    let debug = codexos(dir.path(), &["index", "--embedder", "builtin"])
+        .env("CODEXOS_LOG", "codexos_index=debug")
+        .output()
+        .unwrap();
+    let stderr = text(&debug.stderr);
+    for number in 0..5 {
+        assert!(stderr.contains(&format!("image_{number}.png")), "{stderr}");
+    }
 }

@@ -418,7 +418,22 @@ fn peak_memory_kib(client: &LspClient) -> u64 {
 
 #[test]
 fn a_300_mib_header_line_is_skipped_without_holding_it() {
-    let mut editor = start();
+    // Without local models: the embedder the index would load in the background meanwhile
+    // (~60 MiB) is not what this measures.
+    let workspace = tempfile::tempdir().expect("temp dir");
+    let mut client = LspClient::start_with(
+        Path::new(env!("CARGO_BIN_EXE_codexos")),
+        workspace.path(),
+        |command| {
+            command.env_remove("CODEXOS_MODELS_DIR");
+        },
+    );
+    let initialized = client.initialize(workspace.path(), json!({}));
+    let mut editor = Editor {
+        workspace,
+        client,
+        initialized,
+    };
     #[cfg(target_os = "linux")]
     let peak_before = peak_memory_kib(&editor.client);
     const MIB: usize = 1024 * 1024;

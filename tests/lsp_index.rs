@@ -330,6 +330,7 @@ fn searches_answer_while_vectors_upgrade_in_the_background_then_find_by_meaning(
     let begin = client.wait_for_notification("$/progress", |params| {
         params["value"]["kind"] == "begin" && params["value"]["title"] == "Upgrading search vectors"
     });
+    assert_eq!(begin["value"]["cancellable"], json!(true), "{begin}");
     let token = begin["token"].clone();
     assert_eq!(
         top_uri(&mut client, "filler 7"),
@@ -396,4 +397,196 @@ fn the_upgrade_progress_ends_before_the_server_shuts_down_on_a_tiny_workspace() 
     client.notify("exit", Value::Null);
     client.close_input();
     assert!(client.wait_for_exit().success());
+}
+
+/// A workspace of `files` small Rust files, indexed 10 files a batch.
+fn many_files(files: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary workspace");
+    write_fixture(
+        dir.path(),
+        "codexos.toml",
+        "[index]\ncommit_chunks = 10\nembedder = \"builtin\"\nupgrade = \"none\"\n",
+    );
+    for number in 0..files {
+        write_fixture(
+            dir.path(),
+            &format!("src/module_{number:03}.rs"),
+            &format!(
+                "/// Returns {number}.\npub fn value_{number}() -> u32 {{\n    {number}\n}}\n"
+            ),
+        );
+    }
+    dir
+}
+
+/// `codexos lsp` in `root`, sleeping after each committed batch so a test can act mid-run.
+fn slow_server(root: &Path) -> LspClient {
+    let mut client =
+        LspClient::start_with(Path::new(env!("CARGO_BIN_EXE_codexos")), root, |command| {
+            command.env("CODEXOS_INDEX_BATCH_DELAY_MS", "300");
+        });
+    client.initialize(root, capabilities());
+    client
+}
+
+fn top_path(client: &mut LspClient, query: &str) -> Option<String> {
+    let results = client
+        .request("codexos/search", json!({ "query": query, "k": 1 }))
+        .expect("codexos/search answers");
+    results[0]["uri"]
+        .as_str()
+        .map(|uri| uri.rsplit('/').next().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn cancelling_the_index_progress_pauses_indexing_searches_answer_and_resume_goes_on() {
+    let dir = many_files(200);
+    let mut client = slow_server(dir.path());
+    let begin = client.wait_for_notification("$/progress", |params| {
+        params["value"]["kind"] == "begin" && params["value"]["title"] == "Indexing workspace"
+    });
+    assert_eq!(begin["value"]["cancellable"], json!(true), "{begin}");
+    let token = begin["token"].clone();
+    // Once a batch is committed.
+    client.wait_for_notification("$/progress", |params| {
+        params["token"] == token && params["value"]["percentage"].as_u64() > Some(0)
+    });
+    client.notify("window/workDoneProgress/cancel", json!({ "token": token }));
+    let end = client.wait_for_notification("$/progress", |params| {
+        params["token"] == token && params["value"]["kind"] == "end"
+    });
+    let message = end["value"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.starts_with("paused after "), "{end}");
+    client.wait_for_notification("codexos/status", |params| params["state"] == "paused");
+    assert_eq!(
+        top_path(&mut client, "value_0").as_deref(),
+        Some("module_000.rs"),
+        "a paused index answers from what it committed"
+    );
+    assert_ne!(
+        top_path(&mut client, "value_199").as_deref(),
+        Some("module_199.rs"),
+        "the last file was never reached"
+    );
+
+    client
+        .execute("codexos.index.resume", json!({}))
+        .expect("codexos.index.resume answers");
+    let ready = client.wait_for_notification("codexos/status", |params| params["state"] == "ready");
+    let summary = ready["message"].as_str().unwrap_or_default();
+    let unchanged: usize = summary
+        .split(" unchanged")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no unchanged count in {summary}"));
+    assert!(
+        unchanged > 0 && summary.starts_with("201 files"),
+        "the resumed run keeps what the paused one committed: {summary}"
+    );
+    assert_eq!(
+        top_path(&mut client, "value_199").as_deref(),
+        Some("module_199.rs")
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn the_pause_and_resume_commands_stop_and_restart_indexing() {
+    let dir = many_files(200);
+    let mut client = slow_server(dir.path());
+    client.wait_for_notification("codexos/status", |params| params["state"] == "indexing");
+    client
+        .execute("codexos.index.pause", json!({}))
+        .expect("codexos.index.pause answers");
+    let paused =
+        client.wait_for_notification("codexos/status", |params| params["state"] == "paused");
+    assert!(
+        paused["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("codexos.index.resume")),
+        "{paused}"
+    );
+    let end = client.wait_for_notification("$/progress", |params| {
+        params["value"]["kind"] == "end"
+            && params["value"]["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with("paused after "))
+    });
+    assert!(end["token"].is_string(), "{end}");
+    assert!(
+        client
+            .take_notifications("codexos/status")
+            .iter()
+            .all(|status| status["state"] != "ready"),
+        "nothing finished while paused"
+    );
+    client
+        .execute("codexos.index.resume", json!({}))
+        .expect("codexos.index.resume answers");
+    client.wait_for_notification("codexos/status", |params| params["state"] == "ready");
+    assert_eq!(
+        top_path(&mut client, "value_150").as_deref(),
+        Some("module_150.rs")
+    );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn every_folder_of_a_multi_root_workspace_is_indexed_and_searched() {
+    let first = workspace();
+    let second = tempfile::tempdir().expect("a second folder");
+    write_fixture(
+        second.path(),
+        "lib/weather.py",
+        "def forecast_rainfall(days):\n    \"\"\"Predicts the rainfall of the coming days.\"\"\"\n    return [0] * days\n",
+    );
+    let mut client = LspClient::start(Path::new(env!("CARGO_BIN_EXE_codexos")), first.path());
+    let folder = |path: &Path, name: &str| json!({ "uri": file_uri(path), "name": name });
+    client
+        .request(
+            "initialize",
+            json!({
+                "processId": std::process::id(),
+                "rootUri": file_uri(first.path()),
+                "capabilities": capabilities(),
+                "workspaceFolders": [folder(first.path(), "shop"), folder(second.path(), "weather")],
+            }),
+        )
+        .expect("initialize answers");
+    client.notify("initialized", json!({}));
+    let ready = ready(&mut client);
+    let first_name = first
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let second_name = second
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let summary = ready["message"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains(&format!("{first_name}: 3 files"))
+            && summary.contains(&format!("{second_name}: 1 files")),
+        "{summary}"
+    );
+    assert!(second.path().join(".codexos/index").is_dir());
+
+    for (query, file) in [
+        ("rainfall forecast", second.path().join("lib/weather.py")),
+        ("retry payment backoff", first.path().join("src/payment.rs")),
+    ] {
+        let results = client
+            .request("codexos/search", json!({ "query": query, "k": 3 }))
+            .expect("codexos/search answers");
+        assert_eq!(results[0]["uri"], json!(file_uri(&file)), "{results}");
+    }
+    assert!(client.shutdown_and_exit().success());
 }

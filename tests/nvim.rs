@@ -3,8 +3,9 @@
 //! - `flow_diagnostics.lua`: the README's plugin-less config; diagnostics, completion and go to
 //!   definition in a broken flow;
 //! - `plugin_*.lua`: the plugin (`editors/nvim`) as a user runs it: index progress, search,
-//!   vault, health, flow runs against a fake LLM provider on loopback, chat and explain, and the
-//!   permission question a shell command asks (answered Deny, Allow once, Allow).
+//!   vault, health, index cancel/pause/resume, flow runs against a fake LLM provider on loopback,
+//!   chat and explain, and the permission question a shell command asks (answered Deny, Allow
+//!   once, Allow).
 //!
 //! nvim comes from `scripts/setup-tools` (`.tools/bin/nvim`) or `$CODEXOS_NVIM`; in CI a missing
 //! nvim fails the test.
@@ -216,6 +217,22 @@ fn the_plugin_shows_index_progress_searches_into_quickfix_stores_secrets_and_che
         "search put",
         "vault put stripe_key",
         "checkhealth reports",
+    ]);
+}
+
+#[test]
+fn the_plugin_cancels_pauses_and_resumes_indexing() {
+    Session {
+        name: "plugin-index",
+        script: "plugin_index.lua",
+        fixture: "project",
+        env: vec![("CODEXOS_INDEX_BATCH_DELAY_MS", "300".to_owned())],
+    }
+    .run(&[
+        "cancelling the index progress paused indexing",
+        "a paused index answers searches",
+        "resumed where it stopped",
+        "pause and resume by command",
     ]);
 }
 

@@ -16,6 +16,7 @@ export class StatusBar implements vscode.Disposable {
     const view = statusView(status);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
+    this.item.command = view.command;
   }
 
   dispose(): void {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use codexos_policy::Decision;
 use serde::{Deserialize, Serialize};
 
-use crate::services::Chunk;
+use crate::services::SearchHit;
 
 /// Token counts of a node or a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,8 +132,8 @@ pub struct Source {
     pub symbol: String,
 }
 
-impl From<&Chunk> for Source {
-    fn from(chunk: &Chunk) -> Source {
+impl From<&SearchHit> for Source {
+    fn from(chunk: &SearchHit) -> Source {
         Source {
             path: chunk.path.clone(),
             start_line: chunk.start_line,

@@ -27,5 +27,5 @@ pub use events::{
 };
 pub use graph::{FlowProblem, Graph};
 pub use runner::{Limits, RunError, RunRequest, Runner};
-pub use services::{Caller, Chunk, RegistryTools, Retriever, SecretStore, ToolBox};
+pub use services::{Caller, RegistryTools, Retriever, SearchHit, SecretStore, ToolBox};
 pub use trace::{ContextFile, RecordedRun, RunHeader, TraceError, runs_dir};

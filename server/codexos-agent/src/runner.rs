@@ -25,7 +25,7 @@ use crate::events::{
 };
 use crate::expr::Expr;
 use crate::graph::{FlowProblem, Graph, LlmSpec, NodeKind, ReflectSpec};
-use crate::services::{Caller, Chunk, Retriever, SecretStore, ToolBox};
+use crate::services::{Caller, Retriever, SearchHit, SecretStore, ToolBox};
 use crate::template::{self, Lookup, Reference};
 use crate::trace::{self, ContextFile, RunHeader, TraceError, TraceWriter};
 use crate::walk::{Ready, Walk};
@@ -1546,7 +1546,7 @@ struct LlmAnswer {
     usage: TokenUsage,
 }
 
-fn format_chunks(chunks: &[Chunk]) -> String {
+fn format_chunks(chunks: &[SearchHit]) -> String {
     chunks
         .iter()
         .map(|chunk| {

@@ -7,7 +7,6 @@ use codexos_llm::ToolDefinition;
 use codexos_tools::{Audit, ToolContext, ToolRegistry};
 use codexos_vault::{SecretString, Vault};
 use futures_util::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -48,19 +47,8 @@ pub trait ToolBox: Send + Sync {
     }
 }
 
-/// One chunk of the workspace index that a `rag` node retrieved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Chunk {
-    pub path: String,
-    /// One-based, inclusive.
-    pub start_line: u32,
-    pub end_line: u32,
-    pub text: String,
-    pub score: f32,
-    /// The symbol the chunk holds (`retry_payment`, `Invoice.total`, a heading), if any.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub symbol: String,
-}
+/// What a `rag` node retrieves: the workspace index's one hit type.
+pub use codexos_tools::SearchHit;
 
 /// Top-k retrieval from the workspace index.
 pub trait Retriever: Send + Sync {
@@ -68,7 +56,7 @@ pub trait Retriever: Send + Sync {
         &'a self,
         query: &'a str,
         k: usize,
-    ) -> BoxFuture<'a, Result<Vec<Chunk>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<SearchHit>, String>>;
 }
 
 /// Where `vault` nodes and `{{vault.<key>}}` get secret values.

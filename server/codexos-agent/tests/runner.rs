@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use codexos_agent::{
-    Caller, CancellationToken, Chunk, EventSink, Limits, NodeStatus, Retriever, RunError, RunEvent,
-    RunRequest, RunResult, RunStatus, Runner, ToolBox,
+    Caller, CancellationToken, EventSink, Limits, NodeStatus, Retriever, RunError, RunEvent,
+    RunRequest, RunResult, RunStatus, Runner, SearchHit, ToolBox,
 };
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
 use codexos_llm::{Router, ToolDefinition, WireFormat};
@@ -590,9 +590,9 @@ impl Retriever for OneChunk {
         &'a self,
         query: &'a str,
         k: usize,
-    ) -> BoxFuture<'a, Result<Vec<Chunk>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<SearchHit>, String>> {
         Box::pin(async move {
-            Ok(vec![Chunk {
+            Ok(vec![SearchHit {
                 path: "src/main.rs".into(),
                 start_line: 1,
                 end_line: 3,

@@ -48,6 +48,8 @@ pub struct IndexSummary {
     pub files_indexed: usize,
     pub files_unchanged: usize,
     pub files_skipped: usize,
+    /// `files_skipped` by [`SkipReason::label`]: what a run reports once, instead of a line a file.
+    pub skipped_by_reason: std::collections::BTreeMap<&'static str, usize>,
     pub files_removed: usize,
     pub chunks_written: usize,
     /// Chunks embedded in this run (those written now, and any a stopped run left without).
@@ -78,6 +80,21 @@ pub enum SkipReason {
     },
     Vanished,
     Unreadable(String),
+}
+
+impl SkipReason {
+    /// The reason in a few words, the same for every file skipped for it ("binary", "too large").
+    pub fn label(&self) -> &'static str {
+        match self {
+            SkipReason::Excluded => "excluded",
+            SkipReason::TooLarge { .. } => "too large",
+            SkipReason::Binary => "binary",
+            SkipReason::InvalidUtf8 => "not UTF-8",
+            SkipReason::LinkLeavesWorkspace { .. } => "link out of the workspace",
+            SkipReason::Vanished => "vanished",
+            SkipReason::Unreadable(_) => "unreadable",
+        }
+    }
 }
 
 /// What happened to one file.
@@ -111,40 +128,6 @@ enum Vectors {
     Now,
     /// Later, by [`Indexer::embed_waiting`] (a bulk run: searchable by BM25 first).
     Later,
-}
-
-/// Skipped files by reason, logged once per run (each file at debug level).
-#[derive(Default)]
-struct SkipCounts {
-    counts: std::collections::BTreeMap<&'static str, usize>,
-}
-
-impl SkipCounts {
-    fn add(&mut self, reason: &SkipReason) {
-        let name = match reason {
-            SkipReason::Excluded => "excluded",
-            SkipReason::TooLarge { .. } => "too large",
-            SkipReason::Binary => "binary",
-            SkipReason::InvalidUtf8 => "not UTF-8",
-            SkipReason::LinkLeavesWorkspace { .. } => "a link out of the workspace",
-            SkipReason::Vanished => "vanished",
-            SkipReason::Unreadable(_) => "unreadable",
-        };
-        *self.counts.entry(name).or_default() += 1;
-    }
-
-    fn log(&self, root: &Path) {
-        if self.counts.is_empty() {
-            return;
-        }
-        let summary = self
-            .counts
-            .iter()
-            .map(|(reason, count)| format!("{count} {reason}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        tracing::info!(root = %root.display(), "files not indexed: {summary} (each is logged at debug level)");
-    }
 }
 
 /// Keeps one workspace's index up to date. Holds the index's writer lock while alive.
@@ -261,7 +244,6 @@ impl Indexer {
         let mut batch: Vec<PreparedFile> = Vec::new();
         let mut batch_chunks = 0;
         let mut skipped = HashSet::new();
-        let mut skip_counts = SkipCounts::default();
         let mut touched = Vec::new();
         let mut last_sync = Instant::now();
         self.prepare_all(&files, cancel, |file, prepared| {
@@ -278,7 +260,7 @@ impl Indexer {
                 }
                 Prepared::Skipped(reason) => {
                     summary.files_skipped += 1;
-                    skip_counts.add(&reason);
+                    *summary.skipped_by_reason.entry(reason.label()).or_default() += 1;
                     skipped.insert(file.relative.as_str());
                 }
             }
@@ -303,7 +285,6 @@ impl Indexer {
         })?;
         self.flush(&mut batch, &mut summary, Vectors::Later)?;
         self.store.update_file_infos(&touched)?;
-        skip_counts.log(&self.root);
         // A file skipped this time (now too large, binary, a link out) leaves the index, as it
         // does when re-indexed alone.
         let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
@@ -488,6 +469,12 @@ impl Indexer {
     fn reindex(&self, file: &FoundFile, text: Option<&str>) -> Result<FileOutcome> {
         // Spans time each step of a re-index (`codexos bench` prints them).
         let _reindex = tracing::debug_span!("reindex").entered();
+        // A save after a commit is tagged with that commit, not the one of the last full run
+        // (`codexos search --commit` reads the tags); two small file reads.
+        *self
+            .commit
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = crate::git::head_commit(&self.root);
         let on_disk = file.absolute.exists();
         let listed = on_disk && {
             let _step = tracing::debug_span!("reindex.rules").entered();
@@ -654,8 +641,9 @@ impl Indexer {
         })
     }
 
+    /// A line per file at debug level only: a tree can hold thousands of binaries, and a full
+    /// run reports its skips once, counted by reason (`IndexSummary::skipped_by_reason`).
     fn skip(&self, file: &FoundFile, reason: SkipReason) -> Prepared {
-        // A tree can hold thousands of binaries: a run logs their counts once (`SkipCounts`).
         tracing::debug!(path = %file.absolute.display(), ?reason, "skipped, not indexed");
         Prepared::Skipped(reason)
     }

@@ -4,9 +4,10 @@
 //! `codexos-store` (LMDB + tantivy), and search them: hybrid BM25 + vectors,
 //! reranked.
 //!
-//! The CLI (`codexos index`, `codexos search`, `codexos eval`) and the language server call
-//! the same two types: [`Indexer`] (writes; holds the index's writer lock) and [`Searcher`]
-//! (reads; works on a writer's store or on [`Store::open_read_only`]).
+//! Two types do the work: [`Indexer`] (writes; holds the index's writer lock) and [`Searcher`]
+//! (reads; works on a writer's store or on [`Store::open_read_only`]). Front ends reach them
+//! through `codexos_service::index`, the one front door; only `codexos eval` and `codexos bench`
+//! call them directly, to measure the method itself.
 //!
 //! [`Embedder`]: codexos_embed::Embedder
 //! [`Store::open_read_only`]: codexos_store::Store::open_read_only
@@ -19,14 +20,14 @@ mod settings;
 mod upgrade;
 mod walk;
 
-pub use codexos_store::{OpenOptions, Store};
+pub use codexos_store::{ChunkMeta, OpenOptions, Store, index_dir};
 pub use error::{IndexError, Result};
 pub use indexer::{
     BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,
 };
 pub use search::{
-    Candidate, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode, SearchRequest,
-    Searcher,
+    Candidate, ChunkFilter, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode,
+    SearchRequest, Searcher,
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};

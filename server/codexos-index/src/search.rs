@@ -290,7 +290,12 @@ pub struct Searcher<'a> {
     upgrade: Option<Arc<dyn Embedder>>,
     params: FusionParams,
     reranker: Box<dyn Reranker + 'a>,
+    filter: Option<ChunkFilter<'a>>,
 }
+
+/// Keeps the chunks it returns `true` for, as the path glob and the language do: a filter the
+/// caller computes (`codexos search --commit`: the chunks of files changed since a commit).
+pub type ChunkFilter<'a> = Box<dyn Fn(&ChunkMeta) -> bool + Send + Sync + 'a>;
 
 impl<'a> Searcher<'a> {
     pub fn new(store: &'a Store, embedder: &'a dyn Embedder) -> Self {
@@ -305,6 +310,7 @@ impl<'a> Searcher<'a> {
             upgrade: None,
             params,
             reranker,
+            filter: None,
         }
     }
 
@@ -347,6 +353,13 @@ impl<'a> Searcher<'a> {
 
     pub fn with_reranker(mut self, reranker: Box<dyn Reranker + 'a>) -> Self {
         self.reranker = reranker;
+        self
+    }
+
+    /// Only chunks `filter` keeps are found; like the other filters, it applies to the
+    /// candidates each list brings (four times as many as without a filter).
+    pub fn with_filter(mut self, filter: ChunkFilter<'a>) -> Self {
+        self.filter = Some(filter);
         self
     }
 
@@ -396,13 +409,14 @@ impl<'a> Searcher<'a> {
             self.params.clone()
         };
         // Filters shrink the lists; take more candidates so k survive.
-        let filtered = glob.is_some() || request.language.is_some();
+        let filtered = glob.is_some() || request.language.is_some() || self.filter.is_some();
         let wanted = params.candidates.max(request.k * 3) * if filtered { 4 } else { 1 };
         let language = request.language.as_deref();
         let keep = |meta: &ChunkMeta| {
             glob.as_ref()
                 .is_none_or(|glob: &GlobMatcher| glob.is_match(&meta.path))
                 && language.is_none_or(|language| meta.language == language)
+                && self.filter.as_ref().is_none_or(|filter| filter(meta))
         };
 
         let lexical_query = LexicalQuery {

@@ -294,8 +294,10 @@ fn logs_of(run: impl FnOnce()) -> String {
     }
     let buffer = Buffer::default();
     let writer = buffer.clone();
+    // Skipped files are logged one by one at debug level.
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         // Each skipped file is logged at debug level; a run's summary at info.
         .with_max_level(tracing::Level::DEBUG)
@@ -321,6 +323,11 @@ fn invalid_utf8_binary_huge_minified_and_looping_files_are_skipped_with_a_log_li
         (summary.files_indexed, summary.files_skipped),
         (4, 3),
         "{logs}"
+    );
+    assert_eq!(
+        summary.skipped_by_reason,
+        [("binary", 1), ("not UTF-8", 1), ("too large", 1)].into(),
+        "counted by reason, for the run's one summary line"
     );
     for expected in [
         "latin1.py",

@@ -83,8 +83,13 @@ pub async fn report_progress(
 
 /// Whether the user cancelled the progress with this token (`window/workDoneProgress/cancel`).
 pub fn is_cancelled(session: &Session, token: &ProgressToken) -> bool {
+    session.is_progress_cancelled(&token_key(token))
+}
+
+/// A token as the session keeps it: numbers as their decimal text.
+pub fn token_key(token: &ProgressToken) -> String {
     match token {
-        NumberOrString::String(token) => session.is_progress_cancelled(token),
-        NumberOrString::Number(token) => session.is_progress_cancelled(&token.to_string()),
+        NumberOrString::String(token) => token.clone(),
+        NumberOrString::Number(token) => token.to_string(),
     }
 }

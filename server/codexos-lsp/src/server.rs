@@ -36,13 +36,14 @@ impl Server {
         &self.session
     }
 
-    /// `window/workDoneProgress/cancel`: remembered, so long work can stop at its next step.
+    /// `window/workDoneProgress/cancel`: remembered, so long work can stop at its next step;
+    /// a run stops, and index work pauses (`codexos.index.resume` goes on).
     pub async fn cancel_progress(&self, params: WorkDoneProgressCancelParams) {
-        let token = match params.token {
-            NumberOrString::String(token) => token,
-            NumberOrString::Number(token) => token.to_string(),
-        };
+        let token = crate::progress::token_key(&params.token);
         self.session.runs.cancel_progress(&token);
+        if self.session.is_index_token(&token) {
+            crate::indexing::pause(&self.session).await;
+        }
         self.session.cancel_progress(token);
     }
 

@@ -11,36 +11,32 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use codexos_agent::{
     CancellationToken, ContextFile, EventSink, Limits, NodeRecord, NodeStatus, Problem, RunError,
     RunEvent, RunRequest, RunResult, RunStatus, Runner, Source, TokenUsage, ignore_events,
 };
-use codexos_agent::{Chunk, RegistryTools, Retriever, SecretStore, runs_dir, trace};
-use codexos_index::{IndexSettings, SearchMode, SearchRequest, Searcher, Store};
+use codexos_agent::{RegistryTools, Retriever, SecretStore, runs_dir, trace};
 use codexos_llm::{LlmConfig, Router};
 pub use codexos_policy::{Answer, Approval, Approver, Decision, Prompt, Verdict};
 use codexos_tools::WriteSink;
 use codexos_vault::{Redactor, SecretString, Vault, VaultConfig};
 use futures_util::future::BoxFuture;
 
-use crate::index::WorkspaceIndex;
-use crate::search::embedder_for_space;
+use crate::index::{IndexMode, SearchHit, SearchMode, SearchQuery, WorkspaceIndex};
 use crate::tools::ToolSettingsError;
 use crate::workspace::{Workspace, is_flow_path};
 
 /// Environment variables whose values are secrets too: hidden like vault values.
 const SECRET_VARIABLES: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "VAULT_MASTER_KEY"];
 
-const NOT_BUILT: &str = "index not built: run `codexos index`";
-
 /// Where `rag` nodes and the `search_workspace` tool find the workspace index.
 #[derive(Clone)]
 pub enum IndexAccess {
-    /// Open the index on disk read-only for each search (the command line: another process,
-    /// such as the language server, may be writing it).
+    /// Open the index on disk read-only at the first search (the command line and `codexos
+    /// mcp`: another process, such as the language server, may be writing it).
     ReadOnly,
     /// The index this process already holds open, as the closure gives it (`None` while it is
     /// still opening). LMDB cannot open one environment twice in a process, so the language
@@ -113,10 +109,7 @@ impl Workspace {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let search = Arc::new(WorkspaceSearch {
-            root: root.to_owned(),
-            access: options.index,
-        });
+        let search = Arc::new(WorkspaceSearch::new(root, options.index));
         let mut context = self.tool_context(gate.clone())?.with_search(search.clone());
         if let Some(writes) = options.writes {
             context = context.with_write_sink(writes);
@@ -143,10 +136,7 @@ impl Workspace {
 
     /// The `search_workspace` tool's view of this workspace's index (what `codexos mcp` serves).
     pub fn index_search(&self, access: IndexAccess) -> Arc<dyn codexos_tools::Search> {
-        Arc::new(WorkspaceSearch {
-            root: self.root().to_owned(),
-            access,
-        })
+        Arc::new(WorkspaceSearch::new(self.root(), access))
     }
 }
 
@@ -197,39 +187,49 @@ impl SecretStore for VaultUnavailable {
 struct WorkspaceSearch {
     root: PathBuf,
     access: IndexAccess,
+    /// With [`IndexAccess::ReadOnly`], the index once opened (a process opens an LMDB
+    /// environment once; a read-only index sees what the writer commits later).
+    opened: Arc<Mutex<Option<Arc<WorkspaceIndex>>>>,
 }
 
 impl WorkspaceSearch {
-    fn chunks(&self, query: String, k: usize) -> Result<Vec<Chunk>, String> {
-        let request = SearchRequest {
-            query,
+    fn new(root: &Path, access: IndexAccess) -> WorkspaceSearch {
+        WorkspaceSearch {
+            root: root.to_owned(),
+            access,
+            opened: Arc::default(),
+        }
+    }
+
+    fn hits(&self, query: String, k: usize) -> Result<Vec<SearchHit>, String> {
+        let query = SearchQuery {
             k,
             mode: SearchMode::HybridRerank,
-            collapse_files: false,
-            path_glob: None,
-            language: None,
+            ..SearchQuery::new(query)
         };
-        match &self.access {
-            IndexAccess::ReadOnly => read_only_search(&self.root, &request),
-            IndexAccess::Shared(index) => {
-                let index = index().ok_or_else(|| {
-                    "the workspace index is not open yet (it is still opening, or opening it failed)"
-                        .to_owned()
-                })?;
-                let found = index.search(&request).map_err(|error| error.to_string())?;
-                Ok(found
-                    .into_iter()
-                    .map(|found| Chunk {
-                        path: found.hit.path,
-                        start_line: found.hit.start_line,
-                        end_line: found.hit.end_line,
-                        text: found.text,
-                        score: found.hit.score,
-                        symbol: found.hit.symbol,
-                    })
-                    .collect())
+        let index = match &self.access {
+            IndexAccess::ReadOnly => {
+                let mut opened = self
+                    .opened
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                match opened.as_ref() {
+                    Some(index) => index.clone(),
+                    None => {
+                        let index = Arc::new(
+                            WorkspaceIndex::open(&self.root, IndexMode::ReadOnly)
+                                .map_err(|error| error.to_string())?,
+                        );
+                        opened.insert(index).clone()
+                    }
+                }
             }
-        }
+            IndexAccess::Shared(index) => index().ok_or_else(|| {
+                "the workspace index is not open yet (it is still opening, or opening it failed)"
+                    .to_owned()
+            })?,
+        };
+        index.search(&query).map_err(|error| error.to_string())
     }
 }
 
@@ -238,10 +238,10 @@ impl Retriever for WorkspaceSearch {
         &'a self,
         query: &'a str,
         k: usize,
-    ) -> BoxFuture<'a, Result<Vec<Chunk>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<SearchHit>, String>> {
         let (search, query) = (self.clone(), query.to_owned());
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || search.chunks(query, k))
+            tokio::task::spawn_blocking(move || search.hits(query, k))
                 .await
                 .map_err(|error| format!("the search stopped: {error}"))?
         })
@@ -253,62 +253,10 @@ impl codexos_tools::Search for WorkspaceSearch {
         &self,
         query: &str,
         limit: usize,
-    ) -> Result<Vec<codexos_tools::SearchHit>, codexos_tools::SearchError> {
-        let chunks = self
-            .chunks(query.to_owned(), limit)
-            .map_err(codexos_tools::SearchError)?;
-        Ok(chunks
-            .into_iter()
-            .map(|chunk| codexos_tools::SearchHit {
-                path: chunk.path.into(),
-                start_line: chunk.start_line,
-                end_line: chunk.end_line,
-                score: chunk.score,
-                text: chunk.text,
-            })
-            .collect())
+    ) -> Result<Vec<SearchHit>, codexos_tools::SearchError> {
+        self.hits(query.to_owned(), limit)
+            .map_err(codexos_tools::SearchError)
     }
-}
-
-/// Searches the index on disk without taking the writer's lock, reading each hit's lines from
-/// the file.
-fn read_only_search(root: &Path, request: &SearchRequest) -> Result<Vec<Chunk>, String> {
-    let store = Store::open_read_only(root).map_err(|_| NOT_BUILT.to_owned())?;
-    let space = store
-        .space()
-        .map_err(|error| error.to_string())?
-        .ok_or(NOT_BUILT)?;
-    let settings = IndexSettings::load(root).map_err(|error| error.to_string())?;
-    let embedder = embedder_for_space(&space.id, &settings.embedder)?;
-    let hits = Searcher::new(&store, embedder.as_ref())
-        .search(request)
-        .map_err(|error| error.to_string())?;
-    Ok(hits
-        .into_iter()
-        .map(|hit| {
-            // The file as it is now, and only while it still lies inside the workspace: an
-            // indexed file replaced by a link out since is not read.
-            let text = codexos_tools::resolve_in_workspace(root, &hit.path)
-                .ok()
-                .and_then(|path| std::fs::read_to_string(path).ok())
-                .map(|file| {
-                    file.lines()
-                        .skip(hit.start_line.saturating_sub(1) as usize)
-                        .take((hit.end_line + 1).saturating_sub(hit.start_line) as usize)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-                .unwrap_or_default();
-            Chunk {
-                path: hit.path,
-                start_line: hit.start_line,
-                end_line: hit.end_line,
-                text,
-                score: hit.score,
-                symbol: hit.symbol,
-            }
-        })
-        .collect())
 }
 
 /// The flow a run names: a file of the workspace, or a flow given inline.

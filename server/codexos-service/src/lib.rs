@@ -1,4 +1,4 @@
-//! The one API that the command line, the language server (and later MCP) call.
+//! The one API that the command line, the language server and MCP call.
 //!
 //! A [`Workspace`] is a root folder with its `codexos.toml` ([`Config`]) and the [`ServiceCatalog`]
 //! of tools, models and vault keys that flows may name. [`Workspace::check_paths`] is what
@@ -13,7 +13,6 @@ pub mod chat;
 pub mod check;
 pub mod config;
 pub mod index;
-pub mod search;
 pub mod tools;
 pub mod trust;
 pub mod vault;

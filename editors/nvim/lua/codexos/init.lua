@@ -21,9 +21,13 @@ local defaults = {
 
 M.config = vim.deepcopy(defaults)
 
---- State shared by the commands: the last run, and the server's last `codexos/status`
---- (`{state = "starting" | "indexing" | "ready" | "error", message, percentage}`).
-M.state = { last_run_id = nil, server_status = nil }
+--- State shared by the commands: the last run, the server's last `codexos/status`
+--- (`{state = "starting" | "indexing" | "paused" | "ready" | "error", message, percentage}`),
+--- and the progress tokens of index work under way (what `:CodexIndexCancel` cancels).
+M.state = { last_run_id = nil, server_status = nil, index_progress = {} }
+
+--- Titles of the server's index progress (docs/protocol.md).
+local index_titles = { ["Indexing workspace"] = true, ["Upgrading search vectors"] = true }
 
 --- `codexos/runEvent` listeners by progress token: each run, chat or action passes its own
 --- token as `workDoneToken`, so its events reach the buffer that shows it.
@@ -140,7 +144,17 @@ function M.setup(opts)
   -- Index progress and runs report through LSP progress; keep the statusline fresh.
   vim.api.nvim_create_autocmd("LspProgress", {
     group = group,
-    callback = function()
+    callback = function(args)
+      local params = args.data and args.data.params or {}
+      local value = params.value or {}
+      local client = vim.lsp.get_client_by_id(args.data and args.data.client_id or -1)
+      if client and client.name == "codexos" then
+        if value.kind == "begin" and index_titles[value.title] then
+          M.state.index_progress[params.token] = client.id
+        elseif value.kind == "end" then
+          M.state.index_progress[params.token] = nil
+        end
+      end
       vim.cmd.redrawstatus()
     end,
   })
@@ -168,12 +182,40 @@ function M.setup(opts)
   command("CodexRefactor", function(args)
     require("codexos.actions").run("refactor", args)
   end, { range = true, nargs = "?", desc = "CodexOS: refactor the selection" })
+  command("CodexIndexPause", function()
+    M.execute("codexos.index.pause", {})
+  end, { desc = "CodexOS: pause indexing (searches answer from what is indexed)" })
+  command("CodexIndexResume", function()
+    M.execute("codexos.index.resume", {})
+  end, { desc = "CodexOS: resume indexing where it stopped" })
+  command("CodexIndexCancel", function()
+    M.cancel_index_progress()
+  end, { desc = "CodexOS: cancel the index progress shown (indexing pauses)" })
   command("CodexVaultPut", function(args)
     require("codexos.vault").put(args.args)
   end, { nargs = 1, desc = "CodexOS: add a secret to the vault (the value is asked for, hidden)" })
 end
 
---- A statusline component: the index state ("codexos: indexing 42%", "codexos: ready"), or ""
+--- Cancels the index progress under way, as an editor's Cancel button does
+--- (`window/workDoneProgress/cancel` on its token): the server pauses indexing until
+--- `:CodexIndexResume`. Returns how many progresses were cancelled.
+function M.cancel_index_progress()
+  local cancelled = 0
+  for token, client_id in pairs(M.state.index_progress) do
+    local client = vim.lsp.get_client_by_id(client_id)
+    if client then
+      client:notify("window/workDoneProgress/cancel", { token = token })
+      cancelled = cancelled + 1
+    end
+  end
+  if cancelled == 0 then
+    vim.notify("codexos: no index progress to cancel", vim.log.levels.INFO)
+  end
+  return cancelled
+end
+
+--- A statusline component: the index state ("codexos: indexing 42%", "codexos: paused",
+--- "codexos: ready"), or ""
 --- when no server runs. It reads `codexos/status`, so it does not consume `vim.lsp.status()`'s
 --- progress messages that other statusline plugins show.
 function M.status()

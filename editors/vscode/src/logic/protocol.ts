@@ -85,7 +85,7 @@ export interface ChatResult {
 }
 
 export interface StatusNotification {
-  state: "starting" | "indexing" | "ready" | "error";
+  state: "starting" | "indexing" | "paused" | "ready" | "error";
   message?: string;
   percentage?: number;
 }
@@ -99,6 +99,8 @@ export const Commands = {
   vaultPut: "codexos.vault.put",
   vaultList: "codexos.vault.list",
   reindex: "codexos.reindex",
+  indexPause: "codexos.index.pause",
+  indexResume: "codexos.index.resume",
   action: (kind: "explain" | "refactor" | "tests" | "fix") => `codexos.action.${kind}`,
 } as const;
 

@@ -97,6 +97,15 @@ test("the status bar says indexing with a percentage and ready when done", () =>
   assert.equal(statusView({ state: "error", message: "boom" }).tooltip, "boom");
 });
 
+test("clicking the status bar pauses indexing while it runs and resumes it when paused", () => {
+  assert.equal(statusView({ state: "indexing", percentage: 3 }).command, "codexos.index.pause");
+  const paused = statusView({ state: "paused", message: "indexing paused" });
+  assert.equal(paused.text, "$(debug-pause) CodexOS: paused");
+  assert.equal(paused.command, "codexos.index.resume");
+  assert.equal(paused.tooltip, "indexing paused — click to resume");
+  assert.equal(statusView({ state: "ready" }).command, "codexos.search");
+});
+
 test("search results become quick pick items with path, line and the first code line", () => {
   const items = toSearchItems(
     [

@@ -16,6 +16,8 @@ use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
 pub const REINDEX: &str = "codexos.reindex";
+pub const INDEX_PAUSE: &str = "codexos.index.pause";
+pub const INDEX_RESUME: &str = "codexos.index.resume";
 pub const VAULT_PUT: &str = "codexos.vault.put";
 pub const VAULT_LIST: &str = "codexos.vault.list";
 
@@ -28,6 +30,8 @@ pub fn all() -> Vec<String> {
         chat::CHAT,
         RAG_QUERY,
         REINDEX,
+        INDEX_PAUSE,
+        INDEX_RESUME,
         VAULT_PUT,
         VAULT_LIST,
     ]
@@ -96,16 +100,23 @@ pub async fn execute(
             let query = argument(RAG_QUERY, &params)?;
             search::rag_query(session, query).await.map(Some)
         }
-        REINDEX => {
-            let index = session.index().ok_or_else(|| Error {
-                code: ErrorCode::ServerError(-32001),
-                message:
-                    "the workspace has no index yet (no workspace folder, or it is still opening)"
-                        .into(),
-                data: None,
-            })?;
-            let session = session.clone();
-            tokio::spawn(async move { crate::indexing::index_all(&session, &index).await });
+        // Index work is background work: these answer at once, progress and
+        // `codexos/status` report what follows.
+        REINDEX | INDEX_RESUME => {
+            if session.indexes().is_empty() {
+                return Err(Error {
+                    code: ErrorCode::ServerError(-32001),
+                    message:
+                        "the workspace has no index yet (no workspace folder, or it is still opening)"
+                            .into(),
+                    data: None,
+                });
+            }
+            crate::indexing::resume(session);
+            Ok(None)
+        }
+        INDEX_PAUSE => {
+            crate::indexing::pause(session).await;
             Ok(None)
         }
         VAULT_PUT => {

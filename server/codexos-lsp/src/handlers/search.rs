@@ -1,11 +1,14 @@
-//! Search of the workspace index: `codexos/search` (locations, snippets, scores),
-//! `workspace/symbol` (symbols from the index) and the `codexos.rag.query` command. Each runs the
-//! search on a blocking thread, on what the index holds so far.
+//! Search of the workspace index: `codexos/search` (locations, snippets, scores) and
+//! `workspace/symbol` (symbols from the index) over every workspace folder, and the
+//! `codexos.rag.query` command over the workspace root's. Each runs the search on a blocking
+//! thread, on what the indexes hold so far.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use codexos_index::{SearchMode, SearchRequest};
-use codexos_service::index::{Found, WorkspaceIndexError};
+use codexos_service::index::{
+    SearchHit, SearchMode, SearchQuery, WorkspaceIndex, WorkspaceIndexError, search_folders,
+};
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::{
@@ -28,8 +31,13 @@ pub struct SearchParams {
     pub paths: Option<String>,
     #[serde(default)]
     pub language: Option<String>,
+    /// Only what changed since this commit (`codexos search --commit`).
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
+/// A `codexos/search` result: the service's [`SearchHit`] with its location as the protocol
+/// gives locations (a URI and a range) and its text as `snippet`.
 #[derive(Debug, Serialize)]
 pub struct SearchResult {
     pub uri: Uri,
@@ -56,49 +64,55 @@ fn index_error(error: WorkspaceIndexError) -> Error {
     }
 }
 
-/// Runs a search off the request loop.
-pub async fn find(session: &Arc<Session>, request: SearchRequest) -> Result<Vec<Found>> {
-    let index = session.index().ok_or_else(no_index)?;
-    tokio::task::spawn_blocking(move || index.search(&request))
+fn stopped(error: tokio::task::JoinError) -> Error {
+    Error {
+        code: ErrorCode::InternalError,
+        message: format!("search failed: {error}").into(),
+        data: None,
+    }
+}
+
+/// Searches every folder's index off the request loop: hits with the root of their folder.
+async fn find(session: &Arc<Session>, query: SearchQuery) -> Result<Vec<(PathBuf, SearchHit)>> {
+    let indexes = session.indexes();
+    if indexes.is_empty() {
+        return Err(no_index());
+    }
+    tokio::task::spawn_blocking(move || search_folders(&indexes, &query))
         .await
-        .map_err(|error| Error {
-            code: ErrorCode::InternalError,
-            message: format!("search failed: {error}").into(),
-            data: None,
-        })?
+        .map_err(stopped)?
         .map_err(index_error)
 }
 
-fn location(session: &Session, found: &Found) -> Option<(Uri, Range)> {
-    let root = session.root()?;
-    let uri = Uri::from_file_path(root.join(&found.hit.path))?;
+fn location(root: &Path, hit: &SearchHit) -> Option<(Uri, Range)> {
+    let uri = Uri::from_file_path(root.join(&hit.path))?;
     let range = Range::new(
-        Position::new(found.hit.start_line.saturating_sub(1), 0),
-        Position::new(found.hit.end_line, 0),
+        Position::new(hit.start_line.saturating_sub(1), 0),
+        Position::new(hit.end_line, 0),
     );
     Some((uri, range))
 }
 
 pub async fn search(session: &Arc<Session>, params: SearchParams) -> Result<Vec<SearchResult>> {
-    let request = SearchRequest {
-        query: params.query,
+    let query = SearchQuery {
         k: params.k.unwrap_or(20).clamp(1, 200),
-        mode: SearchMode::default(),
-        collapse_files: params.files,
-        path_glob: params.paths,
+        files: params.files,
+        paths: params.paths,
         language: params.language,
+        commit: params.commit,
+        ..SearchQuery::new(params.query)
     };
-    let found = find(session, request).await?;
+    let found = find(session, query).await?;
     Ok(found
-        .iter()
-        .filter_map(|found| {
-            let (uri, range) = location(session, found)?;
+        .into_iter()
+        .filter_map(|(root, hit)| {
+            let (uri, range) = location(&root, &hit)?;
             Some(SearchResult {
                 uri,
                 range,
-                symbol: found.hit.symbol.clone(),
-                score: found.hit.score,
-                snippet: found.text.clone(),
+                symbol: hit.symbol,
+                score: hit.score,
+                snippet: hit.text,
             })
         })
         .collect())
@@ -108,12 +122,14 @@ pub async fn workspace_symbol(
     session: &Arc<Session>,
     params: WorkspaceSymbolParams,
 ) -> Result<Option<Vec<WorkspaceSymbol>>> {
-    if params.query.trim().is_empty() || session.index().is_none() {
+    if params.query.trim().is_empty() || session.indexes().is_empty() {
         return Ok(None);
     }
-    let mut request = SearchRequest::new(params.query);
-    request.k = 50;
-    let found = match find(session, request).await {
+    let query = SearchQuery {
+        k: 50,
+        ..SearchQuery::new(params.query)
+    };
+    let found = match find(session, query).await {
         Ok(found) => found,
         Err(error) => {
             tracing::info!("workspace/symbol: {}", error.message);
@@ -122,21 +138,16 @@ pub async fn workspace_symbol(
     };
     Ok(Some(
         found
-            .iter()
-            .filter(|found| !found.hit.symbol.is_empty())
-            .filter_map(|found| {
-                let (uri, range) = location(session, found)?;
-                let name = found
-                    .hit
-                    .symbol
-                    .rsplit([':', '.'])
-                    .next()
-                    .unwrap_or(&found.hit.symbol);
+            .into_iter()
+            .filter(|(_, hit)| !hit.symbol.is_empty())
+            .filter_map(|(root, hit)| {
+                let (uri, range) = location(&root, &hit)?;
+                let name = hit.symbol.rsplit([':', '.']).next().unwrap_or(&hit.symbol);
                 Some(WorkspaceSymbol {
                     name: name.to_owned(),
                     kind: SymbolKind::FUNCTION,
                     tags: None,
-                    container_name: Some(found.hit.path.clone()),
+                    container_name: Some(hit.path.clone()),
                     location: OneOf::Left(Location { uri, range }),
                     data: None,
                 })
@@ -155,30 +166,17 @@ pub struct RagQuery {
     pub k: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct RagChunk {
-    pub path: String,
-    pub start_line: u32,
-    pub end_line: u32,
-    pub score: f32,
-    pub symbol: String,
-    pub text: String,
-}
-
+/// The hits of the workspace root's index, as `rag` nodes get them (paths relative to it).
 pub async fn rag_query(session: &Arc<Session>, query: RagQuery) -> Result<serde_json::Value> {
-    let mut request = SearchRequest::new(query.query);
-    request.k = query.k.unwrap_or(8).clamp(1, 100);
-    let found = find(session, request).await?;
-    let results: Vec<RagChunk> = found
-        .into_iter()
-        .map(|found| RagChunk {
-            path: found.hit.path,
-            start_line: found.hit.start_line,
-            end_line: found.hit.end_line,
-            score: found.hit.score,
-            symbol: found.hit.symbol,
-            text: found.text,
-        })
-        .collect();
+    let index: Arc<WorkspaceIndex> = session.index().ok_or_else(no_index)?;
+    let search = SearchQuery {
+        k: query.k.unwrap_or(8).clamp(1, 100),
+        mode: SearchMode::default(),
+        ..SearchQuery::new(query.query)
+    };
+    let results = tokio::task::spawn_blocking(move || index.search(&search))
+        .await
+        .map_err(stopped)?
+        .map_err(index_error)?;
     Ok(serde_json::json!({ "project_id": query.project_id, "results": results }))
 }

@@ -1,5 +1,6 @@
 //! Workspace folders and configuration: `codexos.toml` is re-read when it changes on disk or the
-//! client says the settings changed, and every open flow is checked again.
+//! client says the settings changed, and every open flow is checked again; a folder added to the
+//! workspace is indexed, a folder removed stops being.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub fn did_change_watched_files(session: &Arc<Session>, params: DidChangeWatched
 /// written there would still cost a re-index attempt.
 fn is_tool_state(path: &Path) -> bool {
     path.components()
-        .any(|part| codexos_index::is_tool_state(part.as_os_str()))
+        .any(|part| codexos_service::index::is_tool_state(part.as_os_str()))
 }
 
 pub fn did_change_workspace_folders(
@@ -62,6 +63,7 @@ pub fn did_change_workspace_folders(
     if session.root() != root_before {
         reload_and_recheck(session);
     }
+    crate::indexing::folders_changed(session);
 }
 
 /// Re-reads the configuration now; a bad file keeps the last good one and tells the user once.

@@ -6,9 +6,9 @@
 
 mod documents;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use codexos_flow::Encoding;
@@ -94,9 +94,17 @@ pub struct Session {
     analysis_locks: Mutex<HashMap<Uri, Arc<tokio::sync::Mutex<()>>>>,
     cancelled_progress: Mutex<Vec<String>>,
     shutdown_requested: AtomicBool,
-    /// The workspace index, once opened in the background (`crate::indexing`).
-    index: Mutex<Option<Arc<WorkspaceIndex>>>,
-    index_cancel: Arc<AtomicBool>,
+    /// The indexes of the workspace folders, in folder order, once opened in the background
+    /// (`crate::indexing`).
+    indexes: Mutex<Vec<Arc<WorkspaceIndex>>>,
+    /// Set on shutdown: no background index work starts after it.
+    index_stopping: AtomicBool,
+    /// `codexos.index.pause` (or a cancelled index progress) until `codexos.index.resume`.
+    index_paused: AtomicBool,
+    /// Progress tokens of index work under way: cancelling one pauses indexing.
+    index_tokens: Mutex<HashSet<String>>,
+    /// Full index runs under way: the vector upgrade waits until there are none.
+    index_full_runs: AtomicUsize,
     /// Held (shared) by each background index run that reports `$/progress`; shutdown takes it
     /// whole to wait for their `end` (`crate::indexing::stop`).
     index_runs: Arc<tokio::sync::RwLock<()>>,
@@ -116,8 +124,11 @@ impl Session {
             analysis_locks: Mutex::new(HashMap::new()),
             cancelled_progress: Mutex::new(Vec::new()),
             shutdown_requested: AtomicBool::new(false),
-            index: Mutex::new(None),
-            index_cancel: Arc::new(AtomicBool::new(false)),
+            indexes: Mutex::new(Vec::new()),
+            index_stopping: AtomicBool::new(false),
+            index_paused: AtomicBool::new(false),
+            index_tokens: Mutex::new(HashSet::new()),
+            index_full_runs: AtomicUsize::new(0),
             index_runs: Arc::default(),
             runs: Default::default(),
         }
@@ -156,9 +167,20 @@ impl Session {
 
     /// The workspace root: the first workspace folder that is a local directory.
     pub fn root(&self) -> Option<PathBuf> {
-        lock(&self.folders)
-            .iter()
-            .find_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
+        self.roots().into_iter().next()
+    }
+
+    /// Every workspace folder that is a local directory, in the client's order, once each.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        let mut roots: Vec<PathBuf> = Vec::new();
+        for folder in lock(&self.folders).iter() {
+            if let Some(path) = folder.uri.to_file_path()
+                && !roots.iter().any(|root| root.as_path() == path.as_ref())
+            {
+                roots.push(path.into_owned());
+            }
+        }
+        roots
     }
 
     pub fn open(&self, uri: Uri, text: &str, version: i32) {
@@ -270,17 +292,76 @@ impl Session {
         lock(&self.cancelled_progress).iter().any(|t| t == token)
     }
 
+    /// The index of the workspace root (the first folder): the one runs, `rag` nodes and
+    /// `codexos.rag.query` read.
     pub fn index(&self) -> Option<Arc<WorkspaceIndex>> {
-        lock(&self.index).clone()
+        let root = self.root()?;
+        lock(&self.indexes)
+            .iter()
+            .find(|index| index.root() == root)
+            .cloned()
     }
 
-    pub fn set_index(&self, index: Arc<WorkspaceIndex>) {
-        *lock(&self.index) = Some(index);
+    /// Every open folder index, in folder order.
+    pub fn indexes(&self) -> Vec<Arc<WorkspaceIndex>> {
+        lock(&self.indexes).clone()
     }
 
-    /// Set to stop a running full index at its next file.
-    pub fn index_cancel(&self) -> Arc<AtomicBool> {
-        self.index_cancel.clone()
+    /// Adds a folder's index, keeping the folders' order; replaces one of the same root.
+    pub fn add_index(&self, index: Arc<WorkspaceIndex>) {
+        let order = self.roots();
+        let position = |root: &Path| order.iter().position(|folder| folder == root);
+        let mut indexes = lock(&self.indexes);
+        indexes.retain(|open| open.root() != index.root());
+        indexes.push(index);
+        indexes.sort_by_key(|index| position(index.root()).unwrap_or(usize::MAX));
+    }
+
+    /// Takes out the indexes whose folder is no longer a workspace folder.
+    pub fn remove_indexes_of_gone_folders(&self) -> Vec<Arc<WorkspaceIndex>> {
+        let roots = self.roots();
+        let mut indexes = lock(&self.indexes);
+        let (kept, gone) = indexes
+            .drain(..)
+            .partition(|index| roots.iter().any(|root| root == index.root()));
+        *indexes = kept;
+        gone
+    }
+
+    /// Whether shutdown stopped background index work (no new run starts then).
+    pub fn index_stopping(&self) -> bool {
+        self.index_stopping.load(Ordering::SeqCst)
+    }
+
+    pub fn stop_indexing(&self) {
+        self.index_stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn index_paused(&self) -> bool {
+        self.index_paused.load(Ordering::SeqCst)
+    }
+
+    /// Sets the pause; whether it changed.
+    pub fn set_index_paused(&self, paused: bool) -> bool {
+        self.index_paused.swap(paused, Ordering::SeqCst) != paused
+    }
+
+    /// Remembers (`true`) or forgets a progress token of index work.
+    pub fn track_index_token(&self, token: &str, running: bool) {
+        let mut tokens = lock(&self.index_tokens);
+        if running {
+            tokens.insert(token.to_owned());
+        } else {
+            tokens.remove(token);
+        }
+    }
+
+    pub fn index_full_runs(&self) -> &AtomicUsize {
+        &self.index_full_runs
+    }
+
+    pub fn is_index_token(&self, token: &str) -> bool {
+        lock(&self.index_tokens).contains(token)
     }
 
     /// See the `index_runs` field.

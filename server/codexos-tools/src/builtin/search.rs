@@ -54,7 +54,7 @@ async fn run_search(args: serde_json::Value, ctx: &ToolContext) -> Result<ToolOu
     for hit in &hits {
         text.push_str(&format!(
             "{}:{}-{}\n{}\n\n",
-            hit.path.display(),
+            hit.path,
             hit.start_line,
             hit.end_line,
             hit.text.trim_end()

@@ -2,20 +2,20 @@
 //! (incrementally: unchanged files are skipped by content hash) with a progress bar and a
 //! summary, or print the index's state.
 //!
-//! Skipped files (too large, binary, invalid UTF-8, vanished) are logged to stderr; set
-//! `CODEXOS_LOG` (an `EnvFilter`, default `info` for the index) to change what is shown.
+//! Skipped files (too large, binary, invalid UTF-8, vanished) are counted by reason on one log
+//! line on stderr, each file at debug level; set `CODEXOS_LOG` (an `EnvFilter`, default `info`
+//! for the index; `codexos_index=debug` lists the files) to change what is shown.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use codexos_index::{IndexSettings, Indexer, OpenOptions, Store};
+use anyhow::{Context, anyhow, bail};
+use codexos_service::index::{
+    IndexMode, IndexStatus, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
+};
 use indicatif::{ProgressBar, ProgressStyle};
-
-use super::embedders;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
     if args.status {
-        return status(&root);
+        return status(&WorkspaceIndex::open(&root, IndexMode::ReadOnly)?.status()?);
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -50,32 +50,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     init_logging(bar.clone());
-    let settings = IndexSettings::load(&root)?;
-    let embedder = embedders::choose(args.embedder.as_deref(), &settings.embedder)?;
-    let options = OpenOptions {
-        wait_for_lock: Duration::from_secs(args.wait),
-    };
-    let upgrade = match (args.upgrade, settings.upgrade) {
-        (false, _) => None,
-        (true, None) => bail!("--upgrade: codexos.toml says [index] upgrade = \"none\""),
-        (true, Some(kind)) => Some(embedders::choose(Some(kind.name()), &settings.embedder)?),
-    };
-    let indexer = Indexer::open(&root, embedder, settings, &options)?;
-    let cancel = AtomicBool::new(false);
-    let summary = indexer.index_all(
-        &mut |progress| {
-            if progress.searchable {
-                bar.set_length(progress.chunks_to_embed as u64);
-                bar.set_position(progress.chunks_embedded as u64);
-                bar.set_message("chunks embedded (BM25 already searches every file)");
-            } else {
-                bar.set_length(progress.files_total as u64);
-                bar.set_position(progress.files_done as u64);
-                bar.set_message(format!("files, {} chunks", progress.chunks_written));
-            }
-        },
-        &cancel,
+    let embedder = args
+        .embedder
+        .as_deref()
+        .map(embedders::embedder_kind)
+        .transpose()
+        .map_err(|error| anyhow!(error))?;
+    let index = WorkspaceIndex::open(
+        &root,
+        IndexMode::Write(WriteOptions {
+            embedder,
+            wait_for_lock: Duration::from_secs(args.wait),
+        }),
     )?;
+    if let Some(notice) = index.notice() {
+        bar.suspend(|| eprintln!("notice: {notice}"));
+    }
+    let summary = index.index_all(&mut |progress| {
+        if progress.searchable {
+            bar.set_length(progress.chunks_to_embed as u64);
+            bar.set_position(progress.chunks_embedded as u64);
+            bar.set_message("chunks embedded (BM25 already searches every file)");
+        } else {
+            bar.set_length(progress.files_total as u64);
+            bar.set_position(progress.files_done as u64);
+            bar.set_message(format!("files, {} chunks", progress.chunks_written));
+        }
+    })?;
     bar.finish_and_clear();
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
@@ -93,19 +94,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.files_indexed as f64 / seconds,
         megabytes / seconds,
     );
-    if let Some(upgrade) = upgrade {
-        upgrade_vectors(&indexer, upgrade, &cancel)?;
+    if args.upgrade {
+        upgrade_vectors(&index)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn upgrade_vectors(
-    indexer: &Indexer,
-    upgrade: std::sync::Arc<dyn codexos_embed::Embedder>,
-    cancel: &AtomicBool,
-) -> anyhow::Result<()> {
-    let model = upgrade.space().to_string();
-    indexer.set_upgrade(Some(upgrade))?;
+fn upgrade_vectors(index: &WorkspaceIndex) -> anyhow::Result<()> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -113,15 +108,16 @@ fn upgrade_vectors(
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let summary = indexer.upgrade_vectors(
-        &mut |progress| {
-            bar.set_length(progress.embedded as u64 + progress.remaining);
-            bar.set_position(progress.embedded as u64);
-        },
-        &|| false,
-        cancel,
-    )?;
+    let run = index.upgrade_vectors(&mut |progress| {
+        bar.set_length(progress.embedded as u64 + progress.remaining);
+        bar.set_position(progress.embedded as u64);
+    })?;
     bar.finish_and_clear();
+    let summary = match run {
+        UpgradeRun::Done(summary) => summary,
+        UpgradeRun::Unavailable(reason) => bail!("--upgrade: {reason}"),
+    };
+    let model = index.upgrade_model().unwrap_or_default();
     println!(
         "upgraded {} chunks to {model} in {:.2} s ({:.1} chunks/s){}",
         summary.chunks_embedded,
@@ -136,80 +132,74 @@ fn upgrade_vectors(
     Ok(())
 }
 
-fn status(root: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open_read_only(root)?;
-    let stats = store.stats()?;
-    let consistency = store.check_consistency()?;
+fn status(status: &IndexStatus) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "index:      {}", store.dir().display())?;
+    writeln!(out, "index:      {}", status.dir.display())?;
     writeln!(
         out,
         "embedder:   {}",
-        stats
-            .space
-            .as_ref()
-            .map_or("none", |space| space.id.as_str())
+        status.embedder.as_deref().unwrap_or("none")
     )?;
-    if let Some(coverage) = store.upgrade_coverage()? {
+    if let Some(upgrade) = &status.upgrade {
         writeln!(
             out,
             "upgrade:    {}: {}/{} chunks{}",
-            coverage.space.id,
-            coverage.upgraded,
-            coverage.chunks,
-            if coverage.is_complete() {
+            upgrade.space,
+            upgrade.upgraded,
+            upgrade.chunks,
+            if upgrade.complete {
                 " (searches use these vectors)"
             } else {
                 " (searches use the embedder's until complete; `codexos index --upgrade`)"
             }
         )?;
     }
-    writeln!(out, "files:      {}", stats.files)?;
-    writeln!(out, "chunks:     {}", stats.chunks)?;
-    writeln!(out, "vectors:    {}", stats.vectors)?;
+    writeln!(out, "files:      {}", status.files)?;
+    writeln!(out, "chunks:     {}", status.chunks)?;
+    writeln!(out, "vectors:    {}", status.vectors)?;
     writeln!(
         out,
         "waiting:    {} chunks without a vector (BM25 finds them; `codexos index` embeds them)",
-        store.unembedded_count()?
+        status.waiting_for_vectors
     )?;
     writeln!(
         out,
         "codes:      {}",
-        if store.vectors_need_build()? {
-            "centred on an older mean (`codexos index` re-centres them)"
-        } else {
+        if status.codes_current {
             "current"
+        } else {
+            "centred on an older mean (`codexos index` re-centres them)"
         }
     )?;
     writeln!(
         out,
         "generation: {} (full text at {})",
-        stats.generation,
-        stats
+        status.generation,
+        status
             .full_text_generation
             .map_or("none".into(), |g| g.to_string())
     )?;
-    writeln!(out, "size:       {:.1} MB", stats.disk_bytes as f64 / 1e6)?;
+    writeln!(out, "size:       {:.1} MB", status.disk_bytes as f64 / 1e6)?;
     writeln!(
         out,
         "consistent: {}",
-        if consistency.is_consistent() {
-            "yes".to_owned()
-        } else {
-            format!("no: {consistency:?}")
+        match &status.inconsistency {
+            None => "yes".to_owned(),
+            Some(problem) => format!("no: {problem}"),
         }
     )?;
-    Ok(if consistency.is_consistent() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok(match status.inconsistency {
+        None => ExitCode::SUCCESS,
+        Some(_) => ExitCode::FAILURE,
     })
 }
 
 /// Log lines go above the progress bar instead of through it.
 fn init_logging(bar: ProgressBar) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CODEXOS_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,codexos_index=info,codexos_store=info")
+        tracing_subscriber::EnvFilter::new(
+            "warn,codexos_service=info,codexos_index=info,codexos_store=info",
+        )
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

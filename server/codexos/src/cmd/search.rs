@@ -1,16 +1,14 @@
-//! `codexos search [--root DIR] [-k N] [--files] [--json] [--mode M] [--glob G] [--language L] QUERY`:
-//! hybrid search of an indexed workspace. `--json` prints one JSON object a line:
-//! `{path, start_line, end_line, score, symbol}`.
+//! `codexos search [--root DIR] [-k N] [--files] [--json] [--mode M] [--glob G] [--language L]
+//! [--commit REV] QUERY`: hybrid search of an indexed workspace, through the same front door as
+//! the editor (`codexos_service::index`). `--json` prints one hit a line:
+//! `{path, start_line, end_line, score, symbol, text}` (`symbol` only when the chunk has one).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use codexos_index::{SearchMode, SearchRequest, Searcher, Store};
-use serde::Serialize;
-
-use super::embedders;
+use codexos_service::index::{IndexMode, SearchMode, SearchQuery, WorkspaceIndex};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,17 +33,12 @@ pub struct Args {
     /// Only this language (rust, python, markdown, …).
     #[arg(long)]
     language: Option<String>,
+    /// Only what changed since this commit (a sha, branch, tag or `HEAD~3`): chunks of files
+    /// git lists as changed since it (or untracked), taken by the index after it.
+    #[arg(long, value_name = "REV")]
+    commit: Option<String>,
     /// What to look for.
     query: String,
-}
-
-#[derive(Serialize)]
-struct JsonHit<'a> {
-    path: &'a str,
-    start_line: u32,
-    end_line: u32,
-    score: f32,
-    symbol: &'a str,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -59,44 +52,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.mode
         )
     })?;
-    let store = Store::open_read_only(&root)?;
-    let space = store.space()?.ok_or_else(|| {
-        anyhow!(
-            "the index of {} is empty; run `codexos index`",
-            root.display()
-        )
-    })?;
-    let settings = codexos_index::IndexSettings::load(&root)?;
-    let embedder = embedders::for_space(&space.id, &settings.embedder)?;
-    // The neural vectors, once `codexos index --upgrade` (or the editor) completed them.
-    let upgrade = match store.upgrade_coverage()? {
-        Some(coverage) if coverage.is_complete() => {
-            embedders::for_space(&coverage.space.id, &settings.embedder).ok()
-        }
-        _ => None,
-    };
-    let request = SearchRequest {
-        query: args.query,
+    let query = SearchQuery {
         k: args.k,
         mode,
-        collapse_files: args.files,
-        path_glob: args.glob,
+        files: args.files,
+        paths: args.glob,
         language: args.language,
+        commit: args.commit,
+        ..SearchQuery::new(args.query)
     };
-    let hits = Searcher::new(&store, embedder.as_ref())
-        .with_upgrade(upgrade)
-        .search(&request)?;
+    let hits = WorkspaceIndex::open(&root, IndexMode::ReadOnly)?.search(&query)?;
     let mut out = std::io::stdout().lock();
     for hit in &hits {
         if args.json {
-            let line = JsonHit {
-                path: &hit.path,
-                start_line: hit.start_line,
-                end_line: hit.end_line,
-                score: hit.score,
-                symbol: &hit.symbol,
-            };
-            writeln!(out, "{}", serde_json::to_string(&line)?)?;
+            writeln!(out, "{}", serde_json::to_string(hit)?)?;
         } else {
             writeln!(
                 out,
