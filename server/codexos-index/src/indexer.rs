@@ -54,6 +54,9 @@ pub struct IndexSummary {
     pub chunks_written: usize,
     /// Chunks embedded in this run (those written now, and any a stopped run left without).
     pub chunks_embedded: usize,
+    /// Chunks that got the vector a removed chunk of the same content had, without the
+    /// embedder (a branch switch, a revert).
+    pub chunks_reused: usize,
     /// Bytes of the files chunked in this run.
     pub bytes_indexed: u64,
     /// From the start until BM25 could search every file.
@@ -326,6 +329,7 @@ impl Indexer {
         cancel: &AtomicBool,
         summary: &mut IndexSummary,
     ) -> Result<()> {
+        summary.chunks_reused += self.store.reuse_vectors()?;
         state.chunks_to_embed =
             usize::try_from(self.store.unembedded_count()?).unwrap_or(usize::MAX);
         if state.chunks_to_embed == 0 {

@@ -586,3 +586,53 @@ fn a_cancelled_run_keeps_what_it_committed_and_the_next_run_finishes() {
         "every file embedded exactly once"
     );
 }
+
+#[test]
+fn a_branch_switch_embeds_only_the_chunks_it_changed_and_switching_back_embeds_none() {
+    let dir = tempfile::tempdir().unwrap();
+    for number in 0..20 {
+        write(
+            dir.path(),
+            &format!("src/m{number}.rs"),
+            &format!("pub fn function_{number}() -> u32 {{ {number} }}\n"),
+        );
+    }
+    let embedder = Arc::new(CountingEmbedder::default());
+    let indexer = open(dir.path(), Arc::clone(&embedder));
+    index(&indexer);
+    let embedded = || embedder.texts.load(Ordering::SeqCst);
+    assert_eq!(embedded(), 20);
+
+    // The other branch changes two files of twenty.
+    let main_m3 = std::fs::read_to_string(dir.path().join("src/m3.rs")).unwrap();
+    let main_m7 = std::fs::read_to_string(dir.path().join("src/m7.rs")).unwrap();
+    write(
+        dir.path(),
+        "src/m3.rs",
+        "pub fn renamed_three() -> u32 { 33 }\n",
+    );
+    write(
+        dir.path(),
+        "src/m7.rs",
+        "pub fn renamed_seven() -> u32 { 77 }\n",
+    );
+    let summary = index(&indexer);
+    assert_eq!((summary.files_indexed, summary.chunks_reused), (2, 0));
+    assert_eq!(embedded(), 22, "only the two changed chunks are embedded");
+
+    // Back on the first branch: both chunks come back with the vectors they had.
+    write(dir.path(), "src/m3.rs", &main_m3);
+    write(dir.path(), "src/m7.rs", &main_m7);
+    let summary = index(&indexer);
+    assert_eq!((summary.files_indexed, summary.chunks_reused), (2, 2));
+    assert_eq!(embedded(), 22, "switching back embeds nothing");
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+    let hits = indexer
+        .searcher()
+        .search(&SearchRequest {
+            mode: SearchMode::Vector,
+            ..SearchRequest::new("function_3")
+        })
+        .unwrap();
+    assert!(!hits.is_empty());
+}

@@ -226,27 +226,28 @@ impl Store {
         let dbs = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
                 Ok(CommitOrAbort::<_, ()>::Commit((
-                    opener.create_database(wtxn, Some("chunk_metas"))?,
-                    opener.create_database(wtxn, Some("chunk_texts"))?,
-                    opener.create_database(wtxn, Some("files"))?,
-                    opener.create_database(wtxn, Some("counters"))?,
-                    opener.create_database(wtxn, Some("info"))?,
-                    opener.create_database(wtxn, Some("pending_chunks"))?,
-                    opener.create_database(wtxn, Some("pending_files"))?,
-                    opener.create_database(wtxn, Some("vector_values"))?,
-                    opener.create_database(wtxn, Some("vector_codes"))?,
-                    opener.create_database(wtxn, Some("vector_means"))?,
-                    opener.create_database(wtxn, Some("unembedded"))?,
+                    (
+                        opener.create_database(wtxn, Some("chunk_metas"))?,
+                        opener.create_database(wtxn, Some("chunk_texts"))?,
+                        opener.create_database(wtxn, Some("files"))?,
+                        opener.create_database(wtxn, Some("counters"))?,
+                        opener.create_database(wtxn, Some("info"))?,
+                        opener.create_database(wtxn, Some("pending_chunks"))?,
+                        opener.create_database(wtxn, Some("pending_files"))?,
+                        opener.create_database(wtxn, Some("vector_values"))?,
+                        opener.create_database(wtxn, Some("vector_codes"))?,
+                        opener.create_database(wtxn, Some("vector_means"))?,
+                        opener.create_database(wtxn, Some("unembedded"))?,
+                        opener.create_database(wtxn, Some("vector_cache"))?,
+                    ),
                     // Layout 1's arroy vectors, emptied when that layout is found.
                     opener.create_database(wtxn, Some("vectors"))?,
                 )))
             })
             .at(&dir)?
             .unwrap_commit();
-        let legacy_vectors: Database<'static, Bytes, Bytes> = dbs.11;
-        let dbs = Databases::from_tuple((
-            dbs.0, dbs.1, dbs.2, dbs.3, dbs.4, dbs.5, dbs.6, dbs.7, dbs.8, dbs.9, dbs.10,
-        ));
+        let (dbs, legacy_vectors): (_, Database<'static, Bytes, Bytes>) = dbs;
+        let dbs = Databases::from_tuple(dbs);
         upgrade_layout(&env, &dbs, legacy_vectors).at(&dir)?;
         let full_text = FullText::open(&dir.join("tantivy"), true)?;
         let store = Self {
@@ -290,6 +291,7 @@ impl Store {
                     opener.open_database(rtxn, Some("vector_codes"))?,
                     opener.open_database(rtxn, Some("vector_means"))?,
                     opener.open_database(rtxn, Some("unembedded"))?,
+                    opener.open_database(rtxn, Some("vector_cache"))?,
                 );
                 Ok(CommitOrAbort::<_, ()>::Commit(opened))
             })
@@ -307,6 +309,7 @@ impl Store {
             Some(i),
             Some(j),
             Some(k),
+            Some(l),
         ) = dbs
         else {
             return Err(StoreError::Damaged {
@@ -316,7 +319,7 @@ impl Store {
                     .into(),
             });
         };
-        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k));
+        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l));
         let layout = {
             let rtxn = env.read_txn().at(&dir)?;
             dbs.counters.get(&rtxn, LAYOUT_KEY).at(&dir)?
@@ -572,6 +575,45 @@ impl Store {
         Ok(out)
     }
 
+    /// Gives chunks waiting for their vector the one a removed chunk of the same content had
+    /// (path, symbol and text: what the embedder sees), in one transaction: a branch switch or a
+    /// revert re-embeds only what is new. Returns how many were reused.
+    pub fn reuse_vectors(&self) -> Result<usize> {
+        let _write = tracing::debug_span!("store.reuse_vectors").entered();
+        let _guard = self.lock_for_writing("reusing vectors")?;
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        let space = self.active_space_in(&wtxn, "reusing vectors")?;
+        if self.dbs.vectors.cache.is_empty(&wtxn).at(&self.dir)? {
+            return Ok(0);
+        }
+        let waiting: Vec<ChunkId> = self
+            .dbs
+            .unembedded
+            .iter(&wtxn)
+            .at(&self.dir)?
+            .map(|entry| entry.map(|(id, _)| id))
+            .collect::<heed::Result<_>>()
+            .at(&self.dir)?;
+        let mut writer = VectorWriter::open(self, &wtxn, &space)?;
+        let mut reused = 0;
+        for id in waiting {
+            let content = match (
+                self.dbs.chunk_metas.get(&wtxn, &id).at(&self.dir)?,
+                self.dbs.chunk_texts.get(&wtxn, &id).at(&self.dir)?,
+            ) {
+                (Some(meta), Some(text)) => content_key(&meta, text),
+                _ => continue,
+            };
+            if writer.take_kept(&mut wtxn, id, &content).at(&self.dir)? {
+                self.dbs.unembedded.delete(&mut wtxn, &id).at(&self.dir)?;
+                reused += 1;
+            }
+        }
+        writer.finish(&mut wtxn).at(&self.dir)?;
+        wtxn.commit().at(&self.dir)?;
+        Ok(reused)
+    }
+
     /// How many chunks wait for their vector.
     pub fn unembedded_count(&self) -> Result<u64> {
         let rtxn = self.env.read_txn().at(&self.dir)?;
@@ -617,11 +659,29 @@ impl Store {
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
             return Ok(());
         };
+        let generation = self
+            .dbs
+            .counters
+            .get(wtxn, GENERATION)
+            .at(&self.dir)?
+            .unwrap_or(0);
         for id in &old.chunk_ids {
+            // Its vector is kept by content, for a branch that brings the same chunk back.
+            let content = match (
+                self.dbs.chunk_metas.get(wtxn, id).at(&self.dir)?,
+                self.dbs.chunk_texts.get(wtxn, id).at(&self.dir)?,
+            ) {
+                (Some(meta), Some(text)) => Some(content_key(&meta, text)),
+                _ => None,
+            };
             self.dbs.chunk_metas.delete(wtxn, id).at(&self.dir)?;
             self.dbs.chunk_texts.delete(wtxn, id).at(&self.dir)?;
             self.dbs.unembedded.delete(wtxn, id).at(&self.dir)?;
-            vectors.del_item(wtxn, *id).at(&self.dir)?;
+            match content {
+                Some(content) => vectors.del_item_keeping(wtxn, *id, &content, generation),
+                None => vectors.del_item(wtxn, *id).map(drop),
+            }
+            .at(&self.dir)?;
             if let Some(upgrade) = upgrade.as_deref_mut() {
                 upgrade.del_item(wtxn, *id).at(&self.dir)?;
             }
@@ -1072,6 +1132,7 @@ impl Databases {
             codes,
             means,
             unembedded,
+            cache,
         ): (
             ChunkMetas,
             ChunkTexts,
@@ -1084,6 +1145,7 @@ impl Databases {
             Database<'static, Bytes, Bytes>,
             Database<'static, Bytes, Bytes>,
             Unembedded,
+            Database<'static, Bytes, Bytes>,
         ),
     ) -> Self {
         Self {
@@ -1098,6 +1160,7 @@ impl Databases {
                 values,
                 codes,
                 means,
+                cache,
             },
             unembedded,
         }
@@ -1120,7 +1183,12 @@ fn upgrade_layout(
     if dbs.files.len(&wtxn)? > 0 || !legacy_vectors.is_empty(&wtxn)? {
         tracing::info!(from = ?layout, to = LAYOUT, "the index was written by another version of codexos; it is rebuilt");
         legacy_vectors.clear(&mut wtxn)?;
-        for db in [dbs.vectors.values, dbs.vectors.codes, dbs.vectors.means] {
+        for db in [
+            dbs.vectors.values,
+            dbs.vectors.codes,
+            dbs.vectors.means,
+            dbs.vectors.cache,
+        ] {
             db.clear(&mut wtxn)?;
         }
         dbs.chunk_metas.clear(&mut wtxn)?;
@@ -1145,6 +1213,18 @@ fn upgrade_layout(
     }
     dbs.counters.put(&mut wtxn, LAYOUT_KEY, &LAYOUT)?;
     wtxn.commit()
+}
+
+/// What identifies a chunk's content for its vector: what the embedder sees of it.
+fn content_key(meta: &ChunkMeta, text: &str) -> [u8; 16] {
+    let mut hasher = blake3::Hasher::new();
+    for part in [meta.path.as_str(), meta.symbol.as_str(), text] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let mut key = [0; 16];
+    key.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    key
 }
 
 fn open_env(lmdb_dir: &Path) -> Result<Env<WithoutTls>> {

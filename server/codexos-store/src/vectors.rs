@@ -54,6 +54,19 @@ pub(crate) struct VectorDbs {
     pub(crate) values: Values,
     pub(crate) codes: Values,
     pub(crate) means: Values,
+    /// Vectors of removed chunks by content (`space · content key` → generation, quantized
+    /// vector), for [`crate::Store::reuse_vectors`].
+    pub(crate) cache: Values,
+}
+
+/// Vectors of removed chunks kept, at most: this many, or as many as the space holds.
+const KEPT_AT_LEAST: u64 = 20_000;
+
+fn cache_key(space: u16, content: &[u8; 16]) -> [u8; 18] {
+    let mut key = [0; 18];
+    key[..2].copy_from_slice(&space.to_be_bytes());
+    key[2..].copy_from_slice(content);
+    key
 }
 
 fn value_key(space: u16, id: ChunkId) -> [u8; 6] {
@@ -444,7 +457,7 @@ impl SpaceVectors {
     /// Drops every vector, code and the mean of this space.
     pub(crate) fn clear(&self, wtxn: &mut RwTxn<'_>) -> heed::Result<()> {
         let prefix = self.space.to_be_bytes();
-        for db in [self.dbs.values, self.dbs.codes] {
+        for db in [self.dbs.values, self.dbs.codes, self.dbs.cache] {
             let mut entries = db.prefix_iter_mut(wtxn, &prefix)?;
             while entries.next().transpose()?.is_some() {
                 // SAFETY: the entry is not held across the deletion (heed's requirement).
@@ -459,8 +472,9 @@ impl SpaceVectors {
     /// Takes the mean again and rewrites every code when the space has doubled or halved
     /// since it was taken (or never had one). Returns whether it did.
     pub(crate) fn build(&self, wtxn: &mut RwTxn<'_>) -> heed::Result<bool> {
+        let evicted = self.evict_kept(wtxn)?;
         if !self.need_build(wtxn)? {
-            return Ok(false);
+            return Ok(evicted);
         }
         let count = self.len(wtxn)?;
         let mut sum = vec![0f64; self.dim];
@@ -486,6 +500,31 @@ impl SpaceVectors {
         self.dbs
             .means
             .put(wtxn, &self.space.to_be_bytes(), &mean.encode())?;
+        Ok(true)
+    }
+
+    /// Drops the oldest vectors kept for reuse while there are more than the space holds (and
+    /// more than [`KEPT_AT_LEAST`]). Returns whether it dropped any.
+    fn evict_kept(&self, wtxn: &mut RwTxn<'_>) -> heed::Result<bool> {
+        let limit = self.len(wtxn)?.max(KEPT_AT_LEAST);
+        let prefix = self.space.to_be_bytes();
+        let mut kept: Vec<(u64, Vec<u8>)> = Vec::new();
+        for entry in self.dbs.cache.prefix_iter(wtxn, &prefix)? {
+            let (key, value) = entry?;
+            let generation = value
+                .get(..8)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map_or(0, u64::from_le_bytes);
+            kept.push((generation, key.to_vec()));
+        }
+        if kept.len() as u64 <= limit {
+            return Ok(false);
+        }
+        kept.sort_unstable();
+        let excess = kept.len() - limit as usize;
+        for (_, key) in &kept[..excess] {
+            self.dbs.cache.delete(wtxn, key)?;
+        }
         Ok(true)
     }
 
@@ -626,6 +665,50 @@ impl VectorWriter {
         self.count_change -= 1;
         let page = Self::page(&mut self.pages, &self.space, wtxn, id / PAGE_SLOTS)?;
         set_slot(page, id % PAGE_SLOTS, None);
+        Ok(true)
+    }
+
+    /// Deletes `id`'s vector and keeps it under `content` for [`VectorWriter::take_kept`].
+    pub(crate) fn del_item_keeping(
+        &mut self,
+        wtxn: &mut RwTxn<'_>,
+        id: ChunkId,
+        content: &[u8; 16],
+        generation: u64,
+    ) -> heed::Result<()> {
+        let key = value_key(self.space.space, id);
+        let Some(value) = self.space.dbs.values.get(wtxn, &key)?.map(<[u8]>::to_vec) else {
+            return Ok(());
+        };
+        let mut kept = generation.to_le_bytes().to_vec();
+        kept.extend_from_slice(&value);
+        self.space
+            .dbs
+            .cache
+            .put(wtxn, &cache_key(self.space.space, content), &kept)?;
+        self.del_item(wtxn, id).map(drop)
+    }
+
+    /// Gives `id` the vector kept under `content`, if any (and forgets it there).
+    pub(crate) fn take_kept(
+        &mut self,
+        wtxn: &mut RwTxn<'_>,
+        id: ChunkId,
+        content: &[u8; 16],
+    ) -> heed::Result<bool> {
+        let key = cache_key(self.space.space, content);
+        let Some(kept) = self.space.dbs.cache.get(wtxn, &key)?.map(<[u8]>::to_vec) else {
+            return Ok(false);
+        };
+        let Some(vector) = kept
+            .get(8..)
+            .and_then(|value| Quantized::parse(value, self.space.dim))
+            .map(|quantized| quantized.vector())
+        else {
+            return Ok(false);
+        };
+        self.space.dbs.cache.delete(wtxn, &key)?;
+        self.add_item(wtxn, id, &vector)?;
         Ok(true)
     }
 

@@ -81,12 +81,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
-        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks, {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
+        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks ({} vectors reused), {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
         summary.files_indexed,
         summary.files_unchanged,
         summary.files_skipped,
         summary.files_removed,
         summary.chunks_written,
+        summary.chunks_reused,
         megabytes,
         seconds,
         summary.searchable_after.as_secs_f64(),
