@@ -37,7 +37,15 @@ async function openWithFlowEditor(page, relativePath) {
     try {
       await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`).first().click({ button: "right" });
       await page.locator(".context-view .action-label", { hasText: "Open With" }).first().click({ timeout: 10_000 });
-      await page.locator(".quick-input-list .monaco-list-row", { hasText: "CodexOS Flow Editor" }).first().click({ timeout: 10_000 });
+      // Picked by keyboard, as a user can: on a loaded machine the quick pick's row is in the page
+      // (and selected) before Playwright sees it visible, and a click then times out.
+      await page
+        .locator(".quick-input-list .monaco-list-row", { hasText: "CodexOS Flow Editor" })
+        .first()
+        .waitFor({ state: "attached", timeout: 10_000 });
+      await page.keyboard.type("CodexOS Flow Editor");
+      await page.keyboard.press("Enter");
+      await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: 10_000 });
       return;
     } catch (error) {
       await page.screenshot({ path: `${outputDir}/open-with-attempt-${attempt}.png` });
