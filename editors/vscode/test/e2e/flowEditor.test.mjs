@@ -36,7 +36,10 @@ async function openWithFlowEditor(page, relativePath) {
   for (let attempt = 1; ; attempt++) {
     try {
       await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`).first().click({ button: "right" });
-      await page.locator(".context-view .action-label", { hasText: "Open With" }).first().click({ timeout: 10_000 });
+      // The menu item is chosen by keyboard too: a click on it can land while the menu is still
+      // being laid out and do nothing.
+      await page.locator(".context-view .action-label", { hasText: "Open With" }).first().hover({ timeout: 10_000 });
+      await page.keyboard.press("Enter");
       // Picked by keyboard, as a user can: on a loaded machine the quick pick's row is in the page
       // (and selected) before Playwright sees it visible, and a click then times out.
       await page
