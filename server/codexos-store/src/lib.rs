@@ -880,8 +880,8 @@ impl Store {
         }
         for chunk_keys in chunk_keys.chunks(FULL_TEXT_BATCH) {
             for &(id, op) in chunk_keys {
-                writer.delete(&LexicalKey::Chunk(id));
                 if op == 0 {
+                    writer.delete(&LexicalKey::Chunk(id));
                     continue;
                 }
                 let (Some(meta), Some(text)) = (
@@ -890,13 +890,16 @@ impl Store {
                 ) else {
                     continue;
                 };
-                writer.add(&FullTextDoc {
-                    key: LexicalKey::Chunk(id),
-                    path: &meta.path,
-                    language: &meta.language,
-                    symbol: &meta.symbol,
-                    body: text,
-                })?;
+                writer.put_chunk(
+                    id,
+                    &FullTextDoc {
+                        key: LexicalKey::Chunk(id),
+                        path: &meta.path,
+                        language: &meta.language,
+                        symbol: &meta.symbol,
+                        body: text,
+                    },
+                )?;
             }
         }
         for (path, op) in file_keys {
