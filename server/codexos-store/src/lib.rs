@@ -627,24 +627,10 @@ impl Store {
         let _guard = self.lock_for_writing("writing vectors")?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
         let space = self.active_space_in(&wtxn, "writing vectors")?;
-        let mut writer = VectorWriter::open(self, &wtxn, &space)?;
-        let mut kept = 0;
-        for (id, vector) in vectors {
-            if vector.len() != space.dim {
-                return Err(StoreError::WrongDimension {
-                    path: format!("chunk {id}"),
-                    space: space.id.clone(),
-                    expected: space.dim,
-                    got: vector.len(),
-                });
-            }
-            if !self.dbs.unembedded.delete(&mut wtxn, id).at(&self.dir)? {
-                continue;
-            }
-            writer.add_item(&mut wtxn, *id, vector).at(&self.dir)?;
-            kept += 1;
-        }
-        writer.finish(&mut wtxn).at(&self.dir)?;
+        // A chunk that no longer waits was replaced or removed meanwhile.
+        let kept = self.put_vectors(&mut wtxn, &space, vectors, |store, wtxn, id| {
+            store.dbs.unembedded.delete(wtxn, &id).at(&store.dir)
+        })?;
         wtxn.commit().at(&self.dir)?;
         Ok(kept)
     }

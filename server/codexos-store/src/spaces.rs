@@ -167,25 +167,45 @@ impl Store {
         if record.id != space {
             return Ok(0);
         }
-        let mut writer = VectorWriter::open(self, &wtxn, &record)?;
+        let kept = self.put_vectors(&mut wtxn, &record, vectors, |store, wtxn, id| {
+            Ok(store
+                .dbs
+                .chunk_metas
+                .get(wtxn, &id)
+                .at(&store.dir)?
+                .is_some())
+        })?;
+        wtxn.commit().at(&self.dir)?;
+        Ok(kept)
+    }
+
+    /// Writes `vectors` into `space` inside `wtxn`, those of the chunks `wanted` accepts, after
+    /// checking every dimension. Returns how many were written.
+    pub(crate) fn put_vectors(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        space: &SpaceRecord,
+        vectors: &[(ChunkId, Vec<f32>)],
+        mut wanted: impl FnMut(&Store, &mut RwTxn<'_>, ChunkId) -> Result<bool>,
+    ) -> Result<usize> {
+        let mut writer = VectorWriter::open(self, wtxn, space)?;
         let mut kept = 0;
         for (id, vector) in vectors {
-            if vector.len() != record.dim {
+            if vector.len() != space.dim {
                 return Err(StoreError::WrongDimension {
                     path: format!("chunk {id}"),
-                    space: record.id.clone(),
-                    expected: record.dim,
+                    space: space.id.clone(),
+                    expected: space.dim,
                     got: vector.len(),
                 });
             }
-            if self.dbs.chunk_metas.get(&wtxn, id).at(&self.dir)?.is_none() {
+            if !wanted(self, wtxn, *id)? {
                 continue;
             }
-            writer.add_item(&mut wtxn, *id, vector).at(&self.dir)?;
+            writer.add_item(wtxn, *id, vector).at(&self.dir)?;
             kept += 1;
         }
-        writer.finish(&mut wtxn).at(&self.dir)?;
-        wtxn.commit().at(&self.dir)?;
+        writer.finish(wtxn).at(&self.dir)?;
         Ok(kept)
     }
 
