@@ -164,7 +164,7 @@ impl Indexer {
             let snapshot = self.store().snapshot()?;
             for &id in ids {
                 if let (Some(meta), Some(text)) = (snapshot.chunk(id)?, snapshot.chunk_text(id)?) {
-                    texts.push(embedding_text(&meta, text));
+                    texts.push(embedding_text(&meta, &text));
                     kept.push((id, meta.path));
                 }
             }

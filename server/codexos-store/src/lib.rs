@@ -15,6 +15,7 @@
 //! its chunk. The full-text index may lag behind and is caught up on the next open or
 //! [`Store::sync_full_text`].
 
+mod compressed;
 mod error;
 mod lexical;
 mod lock;
@@ -52,7 +53,7 @@ const MAP_SIZE: usize = 64 << 30;
 const FULL_TEXT_BATCH: usize = 4096;
 
 type ChunkMetas = Database<'static, U32<BigEndian>, SerdeBincode<ChunkMeta>>;
-type ChunkTexts = Database<'static, U32<BigEndian>, Str>;
+type ChunkTexts = Database<'static, U32<BigEndian>, compressed::CompressedText>;
 type Files = Database<'static, Str, SerdeBincode<FileRecord>>;
 type Counters = Database<'static, Str, U64<BigEndian>>;
 type Info = Database<'static, Str, SerdeJson<SpaceRecord>>;
@@ -74,7 +75,8 @@ const FULL_TEXT_FORMAT: u64 = 3;
 const LAYOUT_KEY: &str = "layout";
 /// Bumped whenever LMDB's databases change shape; an index of another layout is emptied on
 /// open for writing (the next run indexes everything again) and refused read-only.
-/// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed.
+/// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed;
+/// vectors of removed chunks kept for reuse; chunk texts LZ4-compressed.
 const LAYOUT: u64 = 2;
 
 #[derive(Clone, Copy)]
@@ -497,7 +499,7 @@ impl Store {
                     .at(&self.dir)?;
                 self.dbs
                     .chunk_texts
-                    .put(&mut wtxn, &id, &chunk.text)
+                    .put(&mut wtxn, &id, chunk.text.as_str())
                     .at(&self.dir)?;
                 if chunk.vector.is_empty() {
                     self.dbs.unembedded.put(&mut wtxn, &id, &1).at(&self.dir)?;
@@ -569,7 +571,7 @@ impl Store {
             let meta = self.dbs.chunk_metas.get(&rtxn, &id).at(&self.dir)?;
             let text = self.dbs.chunk_texts.get(&rtxn, &id).at(&self.dir)?;
             if let (Some(meta), Some(text)) = (meta, text) {
-                out.push((id, meta, text.to_owned()));
+                out.push((id, meta, text));
             }
         }
         Ok(out)
@@ -601,7 +603,7 @@ impl Store {
                 self.dbs.chunk_metas.get(&wtxn, &id).at(&self.dir)?,
                 self.dbs.chunk_texts.get(&wtxn, &id).at(&self.dir)?,
             ) {
-                (Some(meta), Some(text)) => content_key(&meta, text),
+                (Some(meta), Some(text)) => content_key(&meta, &text),
                 _ => continue,
             };
             if writer.take_kept(&mut wtxn, id, &content).at(&self.dir)? {
@@ -657,7 +659,7 @@ impl Store {
                 self.dbs.chunk_metas.get(wtxn, id).at(&self.dir)?,
                 self.dbs.chunk_texts.get(wtxn, id).at(&self.dir)?,
             ) {
-                (Some(meta), Some(text)) => Some(content_key(&meta, text)),
+                (Some(meta), Some(text)) => Some(content_key(&meta, &text)),
                 _ => None,
             };
             self.dbs.chunk_metas.delete(wtxn, id).at(&self.dir)?;
@@ -883,7 +885,7 @@ impl Store {
                         path: &meta.path,
                         language: &meta.language,
                         symbol: &meta.symbol,
-                        body: text,
+                        body: &text,
                     },
                 )?;
             }
@@ -901,7 +903,7 @@ impl Store {
             let mut symbols = String::new();
             for id in &record.chunk_ids {
                 if let Some(text) = self.dbs.chunk_texts.get(rtxn, id).at(&self.dir)? {
-                    body.push_str(text);
+                    body.push_str(&text);
                     body.push('\n');
                 }
                 if let Some(meta) = self.dbs.chunk_metas.get(rtxn, id).at(&self.dir)? {
@@ -1016,7 +1018,13 @@ impl Store {
             chunks.insert(entry.at(&self.dir)?.0);
         }
         let mut texts = BTreeSet::new();
-        for entry in self.dbs.chunk_texts.iter(&rtxn).at(&self.dir)? {
+        for entry in self
+            .dbs
+            .chunk_texts
+            .remap_data_type::<heed::types::DecodeIgnore>()
+            .iter(&rtxn)
+            .at(&self.dir)?
+        {
             texts.insert(entry.at(&self.dir)?.0);
         }
         let mut vectors = self.vector_ids(&rtxn, ACTIVE_SPACE)?;
@@ -1072,7 +1080,7 @@ impl Snapshot<'_> {
             .at(&self.store.dir)
     }
 
-    pub fn chunk_text(&self, id: ChunkId) -> Result<Option<&str>> {
+    pub fn chunk_text(&self, id: ChunkId) -> Result<Option<String>> {
         self.store
             .dbs
             .chunk_texts

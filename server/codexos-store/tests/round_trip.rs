@@ -126,7 +126,7 @@ fn chunks_vectors_and_bm25_round_trip_through_a_reopen() {
     );
     assert_eq!(
         snapshot.chunk_text(id).unwrap(),
-        Some("fn parse_header(line: &str) {}")
+        Some("fn parse_header(line: &str) {}".to_owned())
     );
     let nearest = snapshot.nearest(&unit(1), 1).unwrap();
     assert_eq!(

@@ -400,7 +400,6 @@ impl WorkspaceIndex {
                     .chunk_text(hit.chunk_id)
                     .ok()
                     .flatten()
-                    .map(str::to_owned)
                     .unwrap_or_default();
                 SearchHit {
                     path: hit.path,
