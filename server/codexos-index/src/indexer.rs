@@ -787,7 +787,19 @@ fn read_capped(
     {
         return Ok(Ok(Read::Same));
     }
-    std::fs::read(path).map(|bytes| Ok(Read::Bytes { bytes, modified }))
+    // The first bytes decide whether it is binary: a tree's binaries (libraries, archives,
+    // bytecode), skipped by every run since they have no record, are never read whole.
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&mut file, BINARY_SNIFF_BYTES as u64),
+        &mut bytes,
+    )?;
+    if bytes.contains(&0) {
+        return Ok(Err(SkipReason::Binary));
+    }
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Ok(Read::Bytes { bytes, modified }))
 }
 
 /// Nanoseconds since the epoch; 0 when the file system does not say.

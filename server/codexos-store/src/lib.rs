@@ -76,8 +76,8 @@ const LAYOUT_KEY: &str = "layout";
 /// Bumped whenever LMDB's databases change shape; an index of another layout is emptied on
 /// open for writing (the next run indexes everything again) and refused read-only.
 /// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed;
-/// vectors of removed chunks kept for reuse; chunk texts LZ4-compressed.
-const LAYOUT: u64 = 2;
+/// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed.
+const LAYOUT: u64 = 3;
 
 #[derive(Clone, Copy)]
 struct Databases {
