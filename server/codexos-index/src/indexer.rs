@@ -21,6 +21,10 @@ use crate::walk::{FoundFile, LinkEscape, check_link, relative_path, walk, walk_l
 const BINARY_SNIFF_BYTES: usize = 8000;
 /// Threads that read and chunk files at once: more only contend for the disk and the store.
 const MAX_PREPARE_THREADS: usize = 8;
+/// Files a worker prepares before it hands them on.
+const FILES_PER_TASK: usize = 16;
+/// Files a worker looks up in one read transaction of the index.
+const LOOKUPS_PER_SNAPSHOT: usize = 256;
 /// How often a long indexing run makes its progress searchable by BM25.
 const FULL_TEXT_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 /// Test hook: sleep this many milliseconds after each committed batch, so a test can kill
@@ -293,9 +297,8 @@ impl Indexer {
         let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
         let removed: Vec<String> = self
             .store
-            .files()?
+            .file_paths()?
             .into_iter()
-            .map(|(path, _)| path)
             .filter(|path| !seen.contains(path.as_str()) || skipped.contains(path.as_str()))
             .collect();
         if !removed.is_empty() {
@@ -387,19 +390,40 @@ impl Indexer {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         std::thread::scope(|scope| {
             let (sender, receiver) =
-                std::sync::mpsc::sync_channel::<(usize, Prepared)>(workers * 4);
+                std::sync::mpsc::sync_channel::<(usize, Vec<Prepared>)>(workers * 2);
             for _ in 0..workers {
                 let sender = sender.clone();
                 let (next, stop, dispatch) = (&next, &stop, &dispatch);
                 scope.spawn(move || {
                     let _logging = tracing::dispatcher::set_default(dispatch);
+                    // One read transaction for many files: beginning one per file took a lock
+                    // each time. Renewed now and then, so that it does not keep the pages the
+                    // writer frees from being reused.
+                    let mut snapshot = None;
+                    let mut looked_up = 0;
                     loop {
                         if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
                             return;
                         }
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(file) = files.get(index) else { return };
-                        if sender.send((index, self.prepare(file, None))).is_err() {
+                        // A few files a task: a hand-over per file cost a wake-up each.
+                        let start = next.fetch_add(FILES_PER_TASK, Ordering::Relaxed);
+                        let Some(task) = files.get(start..files.len().min(start + FILES_PER_TASK))
+                        else {
+                            return;
+                        };
+                        let mut prepared = Vec::with_capacity(task.len());
+                        for file in task {
+                            if looked_up % LOOKUPS_PER_SNAPSHOT == 0 {
+                                snapshot = self.store.snapshot().ok();
+                            }
+                            looked_up += 1;
+                            let stored = match &snapshot {
+                                Some(snapshot) => snapshot.file(&file.relative),
+                                None => self.store.file(&file.relative),
+                            };
+                            prepared.push(self.prepare(file, None, stored));
+                        }
+                        if sender.send((start, prepared)).is_err() {
                             return;
                         }
                     }
@@ -407,19 +431,21 @@ impl Indexer {
             }
             drop(sender);
             // Results arrive out of order; they are handed on in order (stable chunk ids).
-            let mut waiting: std::collections::BTreeMap<usize, Prepared> = Default::default();
+            let mut waiting: std::collections::BTreeMap<usize, Vec<Prepared>> = Default::default();
             let mut expected = 0;
             let outcome = (|| {
-                for (index, prepared) in &receiver {
-                    waiting.insert(index, prepared);
-                    while let Some(prepared) = waiting.remove(&expected) {
-                        if cancel.load(Ordering::Relaxed) {
-                            return Err(IndexError::Cancelled {
-                                root: self.root.clone(),
-                            });
+                for (start, prepared) in &receiver {
+                    waiting.insert(start, prepared);
+                    while let Some(task) = waiting.remove(&expected) {
+                        for prepared in task {
+                            if cancel.load(Ordering::Relaxed) {
+                                return Err(IndexError::Cancelled {
+                                    root: self.root.clone(),
+                                });
+                            }
+                            sink(&files[expected], prepared)?;
+                            expected += 1;
                         }
-                        sink(&files[expected], prepared)?;
-                        expected += 1;
                     }
                 }
                 if expected < files.len() {
@@ -490,7 +516,7 @@ impl Indexer {
             self.skip(file, SkipReason::Excluded)
         } else {
             let _step = tracing::debug_span!("reindex.prepare").entered();
-            self.prepare(file, text)
+            self.prepare(file, text, self.store.file(&file.relative))
         };
         match prepared {
             Prepared::Unchanged => Ok(FileOutcome::Unchanged),
@@ -539,8 +565,14 @@ impl Indexer {
         Ok(FileOutcome::Removed)
     }
 
-    fn prepare(&self, file: &FoundFile, text: Option<&str>) -> Prepared {
-        let stored = match self.store.file(&file.relative) {
+    /// Reads (or takes `text`), hashes and chunks `file`, whose record in the index is `stored`.
+    fn prepare(
+        &self,
+        file: &FoundFile,
+        text: Option<&str>,
+        stored: codexos_store::Result<Option<codexos_store::FileRecord>>,
+    ) -> Prepared {
+        let stored = match stored {
             Ok(stored) => stored,
             Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
         };

@@ -445,6 +445,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Every indexed file's path, in path order (what a run compares with its walk; the
+    /// records are not decoded).
+    pub fn file_paths(&self) -> Result<Vec<String>> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let mut out = Vec::new();
+        for entry in self
+            .dbs
+            .files
+            .remap_data_type::<heed::types::DecodeIgnore>()
+            .iter(&rtxn)
+            .at(&self.dir)?
+        {
+            out.push(entry.at(&self.dir)?.0.to_owned());
+        }
+        Ok(out)
+    }
+
     /// Applies `batch` in one LMDB transaction: each file's old chunks and vectors are
     /// replaced by the new ones, removed files lose theirs, and the full-text queue records
     /// the change. Returns the new generation. A chunk written with an empty vector waits in
