@@ -1189,11 +1189,15 @@ fn upgrade_layout(
     dbs: &Databases,
     legacy_vectors: Database<'static, Bytes, Bytes>,
 ) -> heed::Result<()> {
-    let mut wtxn = env.write_txn()?;
-    let layout = dbs.counters.get(&wtxn, LAYOUT_KEY)?;
+    // Every writable open asks; only an index of another layout needs the writer's transaction.
+    let layout = {
+        let rtxn = env.read_txn()?;
+        dbs.counters.get(&rtxn, LAYOUT_KEY)?
+    };
     if layout == Some(LAYOUT) {
         return Ok(());
     }
+    let mut wtxn = env.write_txn()?;
     if dbs.files.len(&wtxn)? > 0 || !legacy_vectors.is_empty(&wtxn)? {
         tracing::info!(from = ?layout, to = LAYOUT, "the index was written by another version of codexos; it is rebuilt");
         legacy_vectors.clear(&mut wtxn)?;

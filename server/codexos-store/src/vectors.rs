@@ -458,11 +458,7 @@ impl SpaceVectors {
     pub(crate) fn clear(&self, wtxn: &mut RwTxn<'_>) -> heed::Result<()> {
         let prefix = self.space.to_be_bytes();
         for db in [self.dbs.values, self.dbs.codes, self.dbs.cache] {
-            let mut entries = db.prefix_iter_mut(wtxn, &prefix)?;
-            while entries.next().transpose()?.is_some() {
-                // SAFETY: the entry is not held across the deletion (heed's requirement).
-                unsafe { entries.del_current()? };
-            }
+            delete_prefix(db, wtxn, &prefix)?;
         }
         self.dbs.means.delete(wtxn, &prefix)?;
         self.counters.delete(wtxn, &count_key(self.space))?;
@@ -550,13 +546,7 @@ impl SpaceVectors {
                 Some(&code_of(quantized.unit(), &mean.values, words)),
             );
         }
-        let prefix = self.space.to_be_bytes();
-        let mut entries = self.dbs.codes.prefix_iter_mut(wtxn, &prefix)?;
-        while entries.next().transpose()?.is_some() {
-            // SAFETY: the entry is not held across the deletion (heed's requirement).
-            unsafe { entries.del_current()? };
-        }
-        drop(entries);
+        delete_prefix(self.dbs.codes, wtxn, &self.space.to_be_bytes())?;
         for (page, bytes) in &pages {
             self.dbs
                 .codes
@@ -564,6 +554,16 @@ impl SpaceVectors {
         }
         Ok(())
     }
+}
+
+/// Deletes every entry of `db` whose key starts with `prefix` (one space's).
+fn delete_prefix(db: Values, wtxn: &mut RwTxn<'_>, prefix: &[u8]) -> heed::Result<()> {
+    let mut entries = db.prefix_iter_mut(wtxn, prefix)?;
+    while entries.next().transpose()?.is_some() {
+        // SAFETY: the entry is not held across the deletion (heed's requirement).
+        unsafe { entries.del_current()? };
+    }
+    Ok(())
 }
 
 /// Sets (`Some(code)`) or clears (`None`) one slot of a code page.
