@@ -418,14 +418,16 @@ fn peak_memory_kib(client: &LspClient) -> u64 {
 
 #[test]
 fn a_300_mib_header_line_is_skipped_without_holding_it() {
-    // Without local models: the embedder the index would load in the background meanwhile
-    // (~60 MiB) is not what this measures.
+    // With an empty models folder: the embedder the index would otherwise load in the
+    // background meanwhile (MiniLM, static tables: ~250 MiB in a debug build) is not what this
+    // measures. Removing the variable is not enough, `~/.local/share/codexos/models` is found.
     let workspace = tempfile::tempdir().expect("temp dir");
+    let no_models = tempfile::tempdir().expect("temp dir");
     let mut client = LspClient::start_with(
         Path::new(env!("CARGO_BIN_EXE_codexos")),
         workspace.path(),
         |command| {
-            command.env_remove("CODEXOS_MODELS_DIR");
+            command.env("CODEXOS_MODELS_DIR", no_models.path());
         },
     );
     let initialized = client.initialize(workspace.path(), json!({}));
