@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use codexos_llm::testing::{FakeProvider, ScriptedReply};
+use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
 
 const SECRET: &str = "sk-e2e-planted-51504242";
 
@@ -413,5 +413,168 @@ fn ctrl_c_stops_a_run_kills_its_tool_processes_and_records_where_it_stopped() {
     assert!(
         last.contains(r#""status":"cancelled""#) && last.contains(r#""frontier":["nap"]"#),
         "{last}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn providers_declared_in_codexos_toml_with_keys_in_the_vault_answer_in_each_wire_format() {
+    let refusing = FakeProvider::start(|_| {
+        FakeResponse::json(
+            401,
+            &serde_json::json!({"error": {"message": "invalid key"}}),
+        )
+    })
+    .await
+    .expect("fake provider");
+    let claude = FakeProvider::replying(ScriptedReply::text(&["from claude"]))
+        .await
+        .expect("fake provider");
+    let ollama = FakeProvider::replying(ScriptedReply::text(&["from ollama"]))
+        .await
+        .expect("fake provider");
+    let vllm = FakeProvider::replying(ScriptedReply::text(&["from vllm"]))
+        .await
+        .expect("fake provider");
+    let config = format!(
+        r#"
+[llm.providers.broken]
+kind = "openai-compatible"
+base_url = "{refusing}/v1"
+api_key = "vault:BROKEN_KEY"
+
+[llm.providers.claude]
+kind = "anthropic"
+base_url = "{claude}"
+api_key = "vault:CLAUDE_KEY"
+
+[llm.providers.team-ollama]
+kind = "ollama"
+base_url = "{ollama}"
+
+[llm.providers.gpu]
+kind = "vllm"
+base_url = "{vllm}/v1"
+models = ["qwen2.5-coder"]
+"#,
+        refusing = refusing.url(),
+        claude = claude.url(),
+        ollama = ollama.url(),
+        vllm = vllm.url(),
+    );
+    let workspace = Workspace::new(&[
+        ("codexos.toml", &config),
+        (
+            "three.flow.json",
+            r#"{"id": "three", "nodes": [
+  {"id": "start", "type": "entry", "next": "first"},
+  {"id": "first", "type": "llm", "model": ["broken/gpt-x", "claude/claude-3-5-haiku"], "prompt": "{{input}}", "next": "second"},
+  {"id": "second", "type": "llm", "model": "team-ollama/llama3.2", "prompt": "{{input}}", "next": "third"},
+  {"id": "third", "type": "llm", "model": "qwen2.5-coder", "prompt": "{{input}}", "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.first.output}} / {{nodes.second.output}} / {{nodes.third.output}}"}
+]}"#,
+        ),
+    ]);
+    for (name, value) in [("BROKEN_KEY", "sk-broken-1"), ("CLAUDE_KEY", "sk-claude-2")] {
+        let put = workspace.codexos(&["vault", "put", name], None, &format!("{value}\n"));
+        assert_success(&put, "vault put");
+    }
+
+    let run = workspace.codexos(&["run", "three.flow.json", "--input", "hi"], None, "");
+    assert_success(&run, "run");
+    assert_eq!(
+        text(&run.stdout).trim(),
+        "from claude / from ollama / from vllm"
+    );
+    let stderr = text(&run.stderr);
+    for line in [
+        "· claude/claude-3-5-haiku",
+        "· team-ollama/llama3.2",
+        "· gpu/qwen2.5-coder",
+    ] {
+        assert!(stderr.contains(line), "`{line}` in:\n{stderr}");
+    }
+    assert!(
+        stderr.contains(
+            "warning: first: claude/claude-3-5-haiku answered in place of `broken/gpt-x`: \
+             broken/gpt-x: HTTP 401"
+        ),
+        "the failing link is said once, the chain named the fallback: {stderr}"
+    );
+    assert!(!stderr.contains("sk-broken-1") && !stderr.contains("sk-claude-2"));
+
+    let sent = |fake: &FakeProvider, header: &str| {
+        fake.requests()
+            .first()
+            .and_then(|request| request.header(header).map(str::to_owned))
+    };
+    assert_eq!(
+        sent(&refusing, "authorization").as_deref(),
+        Some("Bearer sk-broken-1")
+    );
+    assert_eq!(sent(&claude, "x-api-key").as_deref(), Some("sk-claude-2"));
+    assert_eq!(ollama.requests()[0].path, "/api/chat");
+    assert_eq!(vllm.requests()[0].path, "/v1/chat/completions");
+    assert_eq!(vllm.requests()[0].model().as_deref(), Some("qwen2.5-coder"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_show_is_concise_names_runs_by_last_or_an_id_prefix_and_full_shows_everything() {
+    let long_answer = format!("{}\nsecond line\nthird line", "word ".repeat(40));
+    let workspace = Workspace::new(&[(
+        "ask.flow.json",
+        r#"{"id": "ask", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": "gpt-4o-mini", "prompt": "{{input}}", "next": "shout"},
+  {"id": "shout", "type": "llm", "model": "gpt-4o-mini", "prompt": "{{nodes.ask.output}}", "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.shout.output}} (shouted)"}
+]}"#,
+    )]);
+    let fake = FakeProvider::replying(ScriptedReply::text(&[long_answer.as_str()]))
+        .await
+        .expect("fake provider");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let run = workspace.codexos(
+            &["run", "ask.flow.json", "--input", "q", "--json"],
+            Some(&fake.url()),
+            "",
+        );
+        assert_success(&run, "run");
+        let result: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+        ids.push(result["run_id"].as_str().expect("run id").to_owned());
+    }
+
+    let last = workspace.codexos(&["runs", "show", "last"], None, "");
+    assert_success(&last, "runs show last");
+    let shown = text(&last.stdout);
+    assert!(
+        shown.starts_with(&format!("run {} of ask", ids[1])),
+        "{shown}"
+    );
+    // `ask`'s and `shout`'s outputs are previewed on one line each; `end`'s is the run's
+    // output, printed once, whole, at the end.
+    let preview = format!("    {}…  (+2 lines)\n", "word ".repeat(20).trim_end());
+    assert_eq!(shown.matches(&preview).count(), 2, "{shown}");
+    assert_eq!(shown.matches("second line").count(), 1, "{shown}");
+
+    let full = workspace.codexos(&["runs", "show", &ids[0], "--full"], None, "");
+    assert_success(&full, "runs show --full");
+    assert_eq!(text(&full.stdout).matches("second line").count(), 4);
+
+    let prefix = &ids[0][..ids[0].len() - 2];
+    let by_prefix = workspace.codexos(&["runs", "show", prefix], None, "");
+    if ids[1].starts_with(prefix) {
+        assert_eq!(by_prefix.status.code(), Some(2));
+        assert!(text(&by_prefix.stderr).contains("give more of the id"));
+    } else {
+        assert_success(&by_prefix, "runs show PREFIX");
+        assert!(text(&by_prefix.stdout).starts_with(&format!("run {} of ask", ids[0])));
+    }
+    let unknown = workspace.codexos(&["runs", "show", "1999"], None, "");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("no run `1999` in "),
+        "{}",
+        text(&unknown.stderr)
     );
 }

@@ -33,6 +33,17 @@ pub enum TraceError {
     InvalidRunId(String),
     #[error("no run `{run_id}` in {}: see `codexos runs list`", .dir.display())]
     NotFound { run_id: String, dir: PathBuf },
+    #[error(
+        "`{prefix}` names {} runs in {}: {}; give more of the id",
+        .candidates.len(),
+        .dir.display(),
+        .candidates.join(", ")
+    )]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+        dir: PathBuf,
+    },
     #[error("cannot read {}: {detail}", .path.display())]
     Read { path: PathBuf, detail: String },
     #[error("{}:{line}: not a trace line: {detail}", .path.display())]
@@ -278,19 +289,59 @@ impl RecordedRun {
     }
 }
 
-/// Reads the trace of `run_id` from `dir`.
-pub fn load(dir: &Path, run_id: &str) -> Result<RecordedRun, TraceError> {
-    if !is_run_id(run_id) {
-        return Err(TraceError::InvalidRunId(run_id.to_owned()));
+/// What names the newest run wherever a run id is asked for.
+pub const LAST_RUN: &str = "last";
+
+/// Reads the trace `reference` names in `dir`: a whole run id, `last` (the newest run), or the
+/// start of exactly one run's id (`20261207T1359`, as `git` takes a commit's).
+pub fn load(dir: &Path, reference: &str) -> Result<RecordedRun, TraceError> {
+    let run_id = resolve(dir, reference)?;
+    read(&dir.join(format!("{run_id}.jsonl")))
+}
+
+/// The run id `reference` names in `dir` (see [`load`]).
+pub fn resolve(dir: &Path, reference: &str) -> Result<String, TraceError> {
+    if !is_run_id(reference) {
+        return Err(TraceError::InvalidRunId(reference.to_owned()));
     }
-    let path = dir.join(format!("{run_id}.jsonl"));
-    if !path.is_file() {
-        return Err(TraceError::NotFound {
-            run_id: run_id.to_owned(),
-            dir: dir.to_owned(),
-        });
+    if dir.join(format!("{reference}.jsonl")).is_file() {
+        return Ok(reference.to_owned());
     }
-    read(&path)
+    let not_found = || TraceError::NotFound {
+        run_id: reference.to_owned(),
+        dir: dir.to_owned(),
+    };
+    // Run ids start with their UTC start time, so the newest sorts last.
+    let mut ids: Vec<String> = fs::read_dir(dir)
+        .map_err(|_| not_found())?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let id = name.strip_suffix(".jsonl")?;
+            is_run_id(id).then(|| id.to_owned())
+        })
+        .collect();
+    ids.sort_unstable();
+    if reference == LAST_RUN {
+        return ids.pop().ok_or_else(not_found);
+    }
+    let mut candidates: Vec<String> = ids
+        .into_iter()
+        .rev()
+        .filter(|id| id.starts_with(reference))
+        .collect();
+    match candidates.len() {
+        0 => Err(not_found()),
+        1 => Ok(candidates.remove(0)),
+        _ => {
+            candidates.truncate(5);
+            Err(TraceError::Ambiguous {
+                prefix: reference.to_owned(),
+                candidates,
+                dir: dir.to_owned(),
+            })
+        }
+    }
 }
 
 /// Reads one trace file. A last line cut short (the process died mid-write) is ignored; any
@@ -355,6 +406,51 @@ pub fn list(dir: &Path) -> (Vec<RecordedRun>, Vec<TraceError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_is_named_by_its_id_by_last_or_by_the_start_of_one_id() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for id in [
+            "20261207T135956Z-3b04",
+            "20261207T140102Z-aa01",
+            "20261207T140102Z-ab02",
+        ] {
+            fs::write(dir.path().join(format!("{id}.jsonl")), "").expect("trace");
+        }
+        let named = |reference: &str| match resolve(dir.path(), reference) {
+            Ok(id) => id,
+            Err(error) => error
+                .to_string()
+                .replace(&dir.path().display().to_string(), "<runs>"),
+        };
+        assert_eq!(named("20261207T135956Z-3b04"), "20261207T135956Z-3b04");
+        assert_eq!(named("last"), "20261207T140102Z-ab02");
+        assert_eq!(named("20261207T1359"), "20261207T135956Z-3b04");
+        assert_eq!(named("20261207T140102Z-aa"), "20261207T140102Z-aa01");
+        assert_eq!(
+            named("20261207T1401"),
+            "`20261207T1401` names 2 runs in <runs>: 20261207T140102Z-ab02, \
+             20261207T140102Z-aa01; give more of the id"
+        );
+        assert_eq!(
+            named("2025"),
+            "no run `2025` in <runs>: see `codexos runs list`"
+        );
+        assert_eq!(
+            named("../x"),
+            "`../x` is not a run id: run ids look like 20261126T071606Z-3f2a (see `codexos runs list`)"
+        );
+    }
+
+    #[test]
+    fn last_in_a_folder_without_runs_is_not_found() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("runs");
+        assert!(matches!(
+            resolve(&missing, "last"),
+            Err(TraceError::NotFound { .. })
+        ));
+    }
 
     #[test]
     fn run_ids_are_safe_file_names() {

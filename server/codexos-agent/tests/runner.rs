@@ -650,13 +650,8 @@ async fn an_llm_node_streams_tokens_and_records_the_model_that_answered() {
         .collect();
     assert_eq!(tokens.first().map(String::as_str), Some("Step one. "));
     assert_eq!(tokens.concat(), "Step one. Step two.");
-    assert!(
-        result.warnings.iter().any(|w| w
-            .message
-            .contains("fake/small answered in place of `gpt-4`")),
-        "{:?}",
-        result.warnings
-    );
+    // The node's own chain named `fake/small`: taking over from `gpt-4` is what it asked for.
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
     let body = fake.requests()[0].json().expect("json body");
     assert_eq!(body["messages"][1]["content"], "Plan: ship it");
 }

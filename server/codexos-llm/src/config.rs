@@ -56,10 +56,13 @@ pub struct ProviderConfig {
     pub api_key: Option<String>,
     /// Without a key the provider is skipped (with a recorded reason) instead of called.
     pub api_key_required: bool,
-    /// Where the key comes from, for the message when it is missing (`OPENAI_API_KEY`).
+    /// How to supply the key, for the message when it is missing (`set OPENAI_API_KEY`).
     pub api_key_source: Option<String>,
     /// The model used when a chain names only the provider (`ollama`).
     pub default_model: Option<String>,
+    /// Models this provider serves: a chain naming one of them bare (`qwen2.5-coder`) is
+    /// routed here rather than by its family's prefix.
+    pub models: Vec<String>,
     pub max_tokens_field: MaxTokensField,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
@@ -82,6 +85,7 @@ impl ProviderConfig {
             api_key_required: false,
             api_key_source: None,
             default_model: None,
+            models: Vec::new(),
             max_tokens_field: MaxTokensField::MaxTokens,
             timeouts: Timeouts {
                 connect: Duration::from_secs(10),
@@ -119,7 +123,7 @@ impl ProviderConfig {
         let has_key = self.api_key.as_deref().is_some_and(|key| !key.is_empty());
         if self.api_key_required && !has_key {
             let source = match &self.api_key_source {
-                Some(source) => format!(" (set {source})"),
+                Some(source) => format!(" ({source})"),
                 None => String::new(),
             };
             return Some(format!("no API key{source}"));
@@ -155,59 +159,95 @@ impl LlmConfig {
     }
 
     /// The default configuration from environment variables (pass `std::env::vars().collect()`):
-    /// `OPENAI_API_KEY`, `OPENAI_BASE_URL` (a compatible server such as vLLM or llama.cpp,
-    /// which then needs no key), `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `OLLAMA_HOST`
-    /// and `OLLAMA_MODEL` (which also joins the fallback chain). Empty values count as unset.
+    /// [`LlmConfig::builtin`] with [`LlmConfig::apply_env`].
     pub fn from_env(env: &HashMap<String, String>) -> LlmConfig {
+        let mut config = LlmConfig::builtin();
+        config.apply_env(env);
+        config
+    }
+
+    /// The providers known without configuration: OpenAI and Anthropic (each needing its key)
+    /// and Ollama on this machine; no fallbacks; bare names of no known family go to Ollama.
+    pub fn builtin() -> LlmConfig {
+        let mut openai = ProviderConfig::new(WireFormat::OpenAiChat, OPENAI_DEFAULT_URL);
+        openai.api_key_source = Some("set OPENAI_API_KEY".to_owned());
+        openai.api_key_required = true;
+        openai.max_tokens_field = MaxTokensField::MaxCompletionTokens;
+        let mut anthropic =
+            ProviderConfig::new(WireFormat::AnthropicMessages, ANTHROPIC_DEFAULT_URL);
+        anthropic.api_key_source = Some("set ANTHROPIC_API_KEY".to_owned());
+        anthropic.api_key_required = true;
+        let mut ollama = ProviderConfig::new(WireFormat::OllamaChat, OLLAMA_DEFAULT_URL);
+        ollama.timeouts.connect = Duration::from_secs(3);
+        LlmConfig {
+            providers: BTreeMap::from([
+                (OPENAI.to_owned(), openai),
+                (ANTHROPIC.to_owned(), anthropic),
+                (OLLAMA.to_owned(), ollama),
+            ]),
+            fallbacks: Vec::new(),
+            default_provider: OLLAMA.to_owned(),
+        }
+    }
+
+    /// Applies the seed's environment variables over this configuration, each only when set
+    /// (empty values count as unset): `OPENAI_API_KEY`, `OPENAI_BASE_URL` (a compatible server
+    /// such as vLLM or llama.cpp, which then needs no key), `ANTHROPIC_API_KEY`,
+    /// `ANTHROPIC_BASE_URL`, `OLLAMA_HOST` and `OLLAMA_MODEL` (which also joins the fallback
+    /// chain). A provider they name that the configuration lacks gets its built-in defaults.
+    pub fn apply_env(&mut self, env: &HashMap<String, String>) {
         let var = |name: &str| {
             env.get(name)
                 .map(|value| value.trim())
                 .filter(|value| !value.is_empty())
                 .map(str::to_owned)
         };
-
-        let mut providers = BTreeMap::new();
-
-        let openai_url = var("OPENAI_BASE_URL");
-        let mut openai = ProviderConfig::new(
-            WireFormat::OpenAiChat,
-            openai_url
+        let builtin = LlmConfig::builtin();
+        let mut provider = |id: &str| {
+            self.providers
+                .entry(id.to_owned())
+                .or_insert_with(|| builtin.providers[id].clone())
                 .clone()
-                .unwrap_or_else(|| OPENAI_DEFAULT_URL.to_owned()),
-        );
-        openai.api_key = var("OPENAI_API_KEY");
-        openai.api_key_source = Some("OPENAI_API_KEY".to_owned());
-        // A self-hosted compatible server usually has no key and no `max_completion_tokens`.
-        openai.api_key_required = openai_url.is_none();
-        if openai_url.is_none() {
-            openai.max_tokens_field = MaxTokensField::MaxCompletionTokens;
+        };
+        let mut changed = Vec::new();
+        if var("OPENAI_BASE_URL").is_some() || var("OPENAI_API_KEY").is_some() {
+            let mut openai = provider(OPENAI);
+            if let Some(url) = var("OPENAI_BASE_URL") {
+                openai.base_url = url;
+                openai.api_key_required = false;
+                openai.max_tokens_field = MaxTokensField::MaxTokens;
+            }
+            if let Some(key) = var("OPENAI_API_KEY") {
+                openai.api_key = Some(key);
+            }
+            changed.push((OPENAI, openai));
         }
-        providers.insert(OPENAI.to_owned(), openai);
-
-        let mut anthropic = ProviderConfig::new(
-            WireFormat::AnthropicMessages,
-            var("ANTHROPIC_BASE_URL").unwrap_or_else(|| ANTHROPIC_DEFAULT_URL.to_owned()),
-        );
-        anthropic.api_key = var("ANTHROPIC_API_KEY");
-        anthropic.api_key_source = Some("ANTHROPIC_API_KEY".to_owned());
-        anthropic.api_key_required = true;
-        providers.insert(ANTHROPIC.to_owned(), anthropic);
-
-        let ollama_url = var("OLLAMA_HOST")
-            .map_or_else(|| OLLAMA_DEFAULT_URL.to_owned(), |host| ollama_url(&host));
-        let mut ollama = ProviderConfig::new(WireFormat::OllamaChat, ollama_url);
-        ollama.timeouts.connect = Duration::from_secs(3);
-        ollama.default_model = var("OLLAMA_MODEL");
-        providers.insert(OLLAMA.to_owned(), ollama);
-
-        let fallbacks = var("OLLAMA_MODEL")
-            .map(|model| vec![format!("{OLLAMA}/{model}")])
-            .unwrap_or_default();
-
-        LlmConfig {
-            providers,
-            fallbacks,
-            default_provider: OLLAMA.to_owned(),
+        if var("ANTHROPIC_BASE_URL").is_some() || var("ANTHROPIC_API_KEY").is_some() {
+            let mut anthropic = provider(ANTHROPIC);
+            if let Some(url) = var("ANTHROPIC_BASE_URL") {
+                anthropic.base_url = url;
+            }
+            if let Some(key) = var("ANTHROPIC_API_KEY") {
+                anthropic.api_key = Some(key);
+            }
+            changed.push((ANTHROPIC, anthropic));
+        }
+        if var("OLLAMA_HOST").is_some() || var("OLLAMA_MODEL").is_some() {
+            let mut ollama = provider(OLLAMA);
+            if let Some(host) = var("OLLAMA_HOST") {
+                ollama.base_url = ollama_url(&host);
+            }
+            if let Some(model) = var("OLLAMA_MODEL") {
+                let fallback = format!("{OLLAMA}/{model}");
+                if !self.fallbacks.contains(&fallback) {
+                    self.fallbacks.push(fallback);
+                }
+                ollama.default_model = Some(model);
+            }
+            changed.push((OLLAMA, ollama));
+        }
+        for (id, provider) in changed {
+            self.providers.insert(id.to_owned(), provider);
         }
     }
 }

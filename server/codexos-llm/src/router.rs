@@ -42,6 +42,7 @@ impl Router {
                 },
             };
             table.add(id, provider.default_model.clone(), unavailable);
+            table.serve(id, &provider.models);
         }
         Router {
             table,
@@ -112,13 +113,14 @@ impl Router {
                 match events.next().await {
                     Some(Ok(StreamEvent::Warning(warning))) => early.push(warning),
                     Some(Ok(first)) => {
-                        let mut warnings: Vec<String> =
-                            attempts.iter().map(ToString::to_string).collect();
-                        if first_requested.as_deref() != Some(link.requested.as_str())
-                            && let Some(requested) = &first_requested
-                        {
-                            warnings.push(format!("{target} answered in place of `{requested}`"));
-                        }
+                        let warnings = substitution_warning(
+                            &target,
+                            &link,
+                            first_requested.as_deref(),
+                            &attempts,
+                        )
+                        .into_iter()
+                        .collect();
                         let opening = early
                             .into_iter()
                             .map(StreamEvent::Warning)
@@ -155,13 +157,36 @@ impl Router {
     }
 }
 
+/// The one line a run log gets when a model other than the requested one answers: which one,
+/// in place of what, and why the links before it were passed over. None when the request's own
+/// chain named the model that answered and nothing failed on the way: the user asked for it.
+fn substitution_warning(
+    target: &ModelRef,
+    link: &PlannedLink,
+    first_requested: Option<&str>,
+    attempts: &[Attempt],
+) -> Option<String> {
+    let requested = first_requested.filter(|requested| *requested != link.requested)?;
+    let failed = attempts
+        .iter()
+        .any(|attempt| matches!(attempt.outcome, AttemptOutcome::Failed(_)));
+    if link.named_by_request && !failed {
+        return None;
+    }
+    let reasons: Vec<String> = attempts.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "{target} answered in place of `{requested}`: {}",
+        reasons.join("; ")
+    ))
+}
+
 /// An answer in progress, from the model that took it.
 pub struct RoutedStream {
     /// The model that answers, which may be a fallback.
     pub answered_by: ModelRef,
     /// The links before it that were skipped or failed.
     pub attempts: Vec<Attempt>,
-    /// One line per attempt, and a note when a fallback answers, for the run log.
+    /// One line when a fallback answers, naming why the links before it were passed over.
     pub warnings: Vec<String>,
     events: ChatStream,
 }

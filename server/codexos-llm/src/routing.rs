@@ -19,6 +19,8 @@ struct ProviderEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteTable {
     providers: BTreeMap<String, ProviderEntry>,
+    /// Bare model names a configured provider serves, and that provider.
+    served: BTreeMap<String, String>,
     default_provider: String,
 }
 
@@ -31,12 +33,16 @@ pub struct PlannedLink {
     pub target: Option<ModelRef>,
     /// Why the link will not be tried, if it will not.
     pub skip: Option<String>,
+    /// Whether the request itself named it (its model or one of its fallbacks), rather than the
+    /// configuration's fallbacks or the local model every chain ends on.
+    pub named_by_request: bool,
 }
 
 impl RouteTable {
     pub fn new(default_provider: impl Into<String>) -> RouteTable {
         RouteTable {
             providers: BTreeMap::new(),
+            served: BTreeMap::new(),
             default_provider: default_provider.into(),
         }
     }
@@ -52,6 +58,16 @@ impl RouteTable {
         );
     }
 
+    /// Routes these bare model names to provider `id` (the first provider to claim a name
+    /// keeps it).
+    pub fn serve(&mut self, id: &str, models: &[String]) {
+        for model in models {
+            self.served
+                .entry(model.trim().to_owned())
+                .or_insert_with(|| id.to_owned());
+        }
+    }
+
     fn is_provider_id(&self, id: &str) -> bool {
         self.providers.contains_key(id) || [OPENAI, ANTHROPIC, OLLAMA, LOCAL].contains(&id)
     }
@@ -59,6 +75,7 @@ impl RouteTable {
     /// Routes one model name:
     /// - `provider/model` when `provider` is a provider id (`ollama/llama3.2`, `vllm/org/model`);
     /// - a provider id alone (`local`, `ollama`): that provider's default model;
+    /// - a model a configured provider lists as served ([`RouteTable::serve`]) → that provider;
     /// - `gpt-*`, `chatgpt-*` and `o1`, `o3-mini`… → `openai`; `claude-*` → `anthropic`;
     /// - anything else → the default provider (Ollama unless configured otherwise).
     pub fn resolve(&self, name: &str) -> Result<ModelRef, String> {
@@ -88,6 +105,9 @@ impl RouteTable {
                 Ok(ModelRef::new(prefix, model))
             };
         }
+        if let Some(provider) = self.served.get(name) {
+            return Ok(ModelRef::new(provider, name));
+        }
         let provider = if is_openai_family(name) {
             OPENAI
         } else if name.starts_with("claude-") {
@@ -101,15 +121,18 @@ impl RouteTable {
     /// The chain for `request`: its model, its own fallbacks, the configured fallbacks, then
     /// `local`, without repeating a target. Every link is listed, with why it will be skipped.
     pub fn plan(&self, request: &ChatRequest, fallbacks: &[String]) -> Vec<PlannedLink> {
+        let named_by_request = 1 + request.fallback_models.len();
         let names = std::iter::once(&request.model)
             .chain(&request.fallback_models)
             .chain(fallbacks)
             .map(String::as_str)
-            .chain([LOCAL]);
+            .chain([LOCAL])
+            .enumerate();
         let mut seen_targets = HashSet::new();
         let mut seen_names = HashSet::new();
         let mut links = Vec::new();
-        for name in names {
+        for (position, name) in names {
+            let named_by_request = position < named_by_request;
             if !seen_names.insert(name.trim()) {
                 continue;
             }
@@ -129,12 +152,14 @@ impl RouteTable {
                         requested: name.to_owned(),
                         target: Some(target),
                         skip,
+                        named_by_request,
                     }
                 }
                 Err(reason) => PlannedLink {
                     requested: name.to_owned(),
                     target: None,
                     skip: Some(reason),
+                    named_by_request,
                 },
             };
             links.push(link);
@@ -161,6 +186,7 @@ mod tests {
         table.add(ANTHROPIC, None, None);
         table.add(OLLAMA, Some("llama3".into()), None);
         table.add("vllm", None, None);
+        table.serve("vllm", &["qwen2.5-coder".into(), "gpt-oss-20b".into()]);
         table
     }
 
@@ -182,6 +208,8 @@ mod tests {
             "vllm/meta-llama/Llama-3.1-8B-Instruct",
             "llama3.2",
             "orca-mini",
+            "qwen2.5-coder",
+            "gpt-oss-20b",
             "meta-llama/Llama-3",
             "local",
             "local/smollm2",
@@ -202,6 +230,8 @@ mod tests {
             "vllm/meta-llama/Llama-3.1-8B-Instruct" -> vllm/meta-llama/Llama-3.1-8B-Instruct
             "llama3.2" -> ollama/llama3.2
             "orca-mini" -> ollama/orca-mini
+            "qwen2.5-coder" -> vllm/qwen2.5-coder
+            "gpt-oss-20b" -> vllm/gpt-oss-20b
             "meta-llama/Llama-3" -> ollama/meta-llama/Llama-3
             "local" -> local/default
             "local/smollm2" -> local/smollm2

@@ -26,4 +26,4 @@ pub use gate::{
 };
 pub use policy::{DecidedBy, Evaluation, Grant, Policy, Question, WorkspaceRequests};
 pub use protected::DEFAULT_PROTECTED;
-pub use store::{TrustError, TrustFile, TrustStore, WorkspaceTrust};
+pub use store::{TrustError, TrustFile, TrustStore, WorkspaceTrust, user_config_dir};

@@ -159,19 +159,25 @@ pub struct TrustFile {
 const HEADER: &str = "# CodexOS trust store: what you allowed agents to do, per workspace (docs/security.md).\n\
 # Written by `codexos trust` and the editors' \"Allow\" answers; hand edits are kept, comments are not.\n\n";
 
+/// The user's own CodexOS folder, outside every workspace: `$XDG_CONFIG_HOME/codexos`, else
+/// `~/.config/codexos`; `None` without a home folder.
+pub fn user_config_dir() -> Option<PathBuf> {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|dir| !dir.is_empty() && Path::new(dir).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|home| !home.is_empty())
+                .map(|home| PathBuf::from(home).join(".config"))
+        })?;
+    Some(config.join("codexos"))
+}
+
 impl TrustFile {
-    /// `$XDG_CONFIG_HOME/codexos/trust.toml`, else `~/.config/codexos/trust.toml`.
+    /// `trust.toml` in [`user_config_dir`].
     pub fn user() -> Result<TrustFile, TrustError> {
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|dir| !dir.is_empty() && Path::new(dir).is_absolute())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|home| !home.is_empty())
-                    .map(|home| PathBuf::from(home).join(".config"))
-            })
-            .ok_or(TrustError::NoHome)?;
-        Ok(TrustFile::at(config.join("codexos").join("trust.toml")))
+        let dir = user_config_dir().ok_or(TrustError::NoHome)?;
+        Ok(TrustFile::at(dir.join("trust.toml")))
     }
 
     pub fn at(path: impl Into<PathBuf>) -> TrustFile {

@@ -19,7 +19,7 @@ pub use codexos_agent::{
     RunEvent, RunRequest, RunResult, RunStatus, Runner, Source, TokenUsage, ignore_events,
 };
 use codexos_agent::{RegistryTools, Retriever, SecretStore, runs_dir, trace};
-use codexos_llm::{LlmConfig, Router};
+use codexos_llm::Router;
 pub use codexos_policy::{Answer, Approval, Approver, Decision, Prompt, Verdict};
 use codexos_tools::WriteSink;
 use codexos_vault::{Redactor, SecretString, Vault, VaultConfig};
@@ -76,9 +76,9 @@ pub struct WorkspaceRunner {
 }
 
 impl Workspace {
-    /// A runner for this workspace: providers from the environment (`OPENAI_API_KEY`,
-    /// `OPENAI_BASE_URL`, …) with the local model (when `scripts/fetch-models` installed it) last
-    /// in every fallback chain, the workspace's tools, its index, its vault, and traces under
+    /// A runner for this workspace: providers from the user's and the workspace's configuration
+    /// and the environment ([`Workspace::providers`]), keys from the vault, with the local model
+    /// (when `scripts/fetch-models` installed it) last in every fallback chain, the workspace's tools, its index, its vault, and traces under
     /// `.codexos/runs/`. Everything its runs do passes the workspace's gate
     /// ([`Workspace::gate`]): the tools' calls, a model's call of a tool its node does not list,
     /// sub-flows (confined to the workspace). MCP servers start when a flow first wants them and
@@ -91,7 +91,13 @@ impl Workspace {
         let env: HashMap<String, String> = std::env::vars().collect();
         let offline = options.offline || self.requests()?.offline;
         let gate = self.gate(options.approval, options.offline)?;
-        let mut llm = LlmConfig::from_env(&env);
+        let (secrets, mut redactor) = secrets_and_redactor(root, &env);
+        let vault_secret = |name: &str| secrets.secret(name);
+        let providers = self.providers(&env, &vault_secret)?;
+        for (variable, value) in &providers.env_secrets {
+            redactor.add(variable, value);
+        }
+        let mut llm = providers.config;
         if offline {
             llm.go_offline();
         }
@@ -115,7 +121,6 @@ impl Workspace {
             context = context.with_write_sink(writes);
         }
         let tools = RegistryTools::new(registry, context);
-        let (secrets, redactor) = secrets_and_redactor(root, &env);
         let runner = Runner::new()
             .with_router(Arc::new(router))
             .with_tools(Arc::new(tools))

@@ -13,6 +13,7 @@ pub mod chat;
 pub mod check;
 pub mod config;
 pub mod index;
+pub mod providers;
 pub mod tools;
 pub mod trust;
 pub mod vault;

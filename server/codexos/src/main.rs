@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "codexos",
-    version,
+    version = env!("CODEXOS_LONG_VERSION"),
     about = "An editor-native OS for agent-powered engineering"
 )]
 struct Cli {

@@ -4,9 +4,11 @@
 //! Runs are the traces under `<workspace>/.codexos/runs/` (the workspace is the nearest folder
 //! with a `codexos.toml`, else the current one). `list` prints one line per run, newest first:
 //! id, status, flow, start time (UTC), duration, and the node that failed. `show` prints a run's
-//! steps and its output or error; `--json` prints the trace's header and events. `retry`
-//! re-runs a failed or cancelled run from where it stopped, with the earlier nodes' recorded
-//! outputs, printing progress and result as `codexos run` does (same exit codes).
+//! steps, one line each with the start of what the node produced, then the run's output or
+//! error; `--full` prints every node's whole output, `--json` the trace's header and events.
+//! `retry` re-runs a failed or cancelled run from where it stopped, with the earlier nodes'
+//! recorded outputs, printing progress and result as `codexos run` does (same exit codes).
+//! A run is named by its id, by `last`, or by the start of its id.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -36,12 +38,17 @@ enum RunsCommand {
     },
     /// Show one run's steps, output and errors.
     Show {
+        /// The run: its id, `last`, or the start of its id.
         run_id: String,
+        /// Every node's whole output (by default: its first line).
         #[arg(long)]
+        full: bool,
+        #[arg(long, conflicts_with = "full")]
         json: bool,
     },
     /// Run a failed run again from the node that failed.
     Retry {
+        /// The run: its id, `last`, or the start of its id.
         run_id: String,
         #[arg(long)]
         json: bool,
@@ -56,12 +63,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = runs_dir(workspace.root());
     match args.command {
         RunsCommand::List { agent, json } => list(&dir, agent.as_deref(), json),
-        RunsCommand::Show { run_id, json } => show(&trace::load(&dir, &run_id)?, json),
+        RunsCommand::Show { run_id, full, json } => {
+            let run = trace::load(&dir, &run_id)?;
+            match json {
+                true => show_json(&run),
+                false => show(&run, full),
+            }
+        }
         RunsCommand::Retry {
             run_id,
             json,
             flags,
         } => agent::runtime()?.block_on(async {
+            let run_id = trace::resolve(&dir, &run_id)?;
             let runner = agent::runner_for(&workspace, flags, agent::approval(flags.yes)).await?;
             let retried = runner
                 .runner
@@ -130,14 +144,38 @@ fn list(dir: &std::path::Path, agent: Option<&str>, json: bool) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(run: &RecordedRun, json: bool) -> anyhow::Result<ExitCode> {
+fn show_json(run: &RecordedRun) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    if json {
-        let value = serde_json::json!({"header": run.header, "events": run.events});
-        serde_json::to_writer_pretty(&mut out, &value)?;
-        writeln!(out)?;
-        return Ok(ExitCode::SUCCESS);
+    let value = serde_json::json!({"header": run.header, "events": run.events});
+    serde_json::to_writer_pretty(&mut out, &value)?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How much of a node's output the concise view shows.
+const PREVIEW_CHARS: usize = 100;
+
+/// The first line of `output`, cut to [`PREVIEW_CHARS`], with how much more there is.
+fn preview(output: &str) -> Option<String> {
+    let mut lines = output.lines().filter(|line| !line.trim().is_empty());
+    let first = lines.next()?.trim();
+    let rest = lines.count();
+    let mut shown: String = first.chars().take(PREVIEW_CHARS).collect();
+    if shown.len() < first.len() {
+        shown.truncate(shown.trim_end().len());
+        shown.push('…');
     }
+    if rest > 0 {
+        shown.push_str(&format!(
+            "  (+{rest} line{})",
+            if rest == 1 { "" } else { "s" }
+        ));
+    }
+    Some(shown)
+}
+
+fn show(run: &RecordedRun, full: bool) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let header = &run.header;
     writeln!(
         out,
@@ -157,6 +195,10 @@ fn show(run: &RecordedRun, json: bool) -> anyhow::Result<ExitCode> {
     }
     writeln!(out, "started: {}", trace::format_utc(header.started_at))?;
     writeln!(out, "input: {}", header.input)?;
+    let final_output = match run.finished() {
+        Some(RunEvent::Finished { output, .. }) => output.as_deref(),
+        _ => None,
+    };
     for event in &run.events {
         match event {
             RunEvent::NodeFinished {
@@ -171,8 +213,15 @@ fn show(run: &RecordedRun, json: bool) -> anyhow::Result<ExitCode> {
                 details.extend(model.clone());
                 details.extend(note.clone());
                 writeln!(out, "✓ {node} · {}", details.join(" · "))?;
-                for line in output.lines() {
-                    writeln!(out, "    {line}")?;
+                if full {
+                    for line in output.lines() {
+                        writeln!(out, "    {line}")?;
+                    }
+                } else if Some(output.as_str()) != final_output
+                    && let Some(preview) = preview(output)
+                {
+                    // The run's output is printed once, whole, at the end.
+                    writeln!(out, "    {preview}")?;
                 }
             }
             RunEvent::NodeFailed { node, error, .. } => writeln!(out, "✗ {node}: {error}")?,
