@@ -272,3 +272,24 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(!json_lines(&output).is_empty());
 }
+
+#[test]
+fn version_names_the_commit_the_binary_was_built_from() {
+    let output = Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .arg("--version")
+        .output()
+        .expect("codexos runs");
+    let version = stdout(&output);
+    let expected_commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    let expected = match expected_commit {
+        Some(commit) => format!("codexos {} ({commit})\n", env!("CARGO_PKG_VERSION")),
+        None => format!("codexos {}\n", env!("CARGO_PKG_VERSION")),
+    };
+    assert_eq!(version, expected);
+}
