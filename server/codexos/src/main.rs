@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the language server over stdin/stdout (what an editor starts).
     Lsp(cmd::lsp::Args),
+    /// Make a folder a CodexOS workspace: codexos.toml, an example flow, .gitignore (idempotent).
+    Init(cmd::init::Args),
     /// Check flow files (`*.flow.json`) with the same analysis the editor shows.
     Check(cmd::check::Args),
     /// Start a flow from a template (`flow new --template NAME`) or list them (`flow templates`).
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Lsp(args) => cmd::lsp::run(args),
+        Command::Init(args) => cmd::init::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Flow(args) => cmd::flow::run(args),
         Command::Mcp(args) => cmd::mcp::run(args),

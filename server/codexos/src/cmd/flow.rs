@@ -354,7 +354,7 @@ fn member_removal(members: &[Member], index: usize) -> (usize, usize, String) {
 }
 
 /// Writes a new file atomically (temporary file, fsync, rename), never over an existing one.
-fn write_new(target: &Path, text: &str) -> anyhow::Result<()> {
+pub fn write_new(target: &Path, text: &str) -> anyhow::Result<()> {
     let dir = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),

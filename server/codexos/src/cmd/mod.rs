@@ -11,6 +11,7 @@ pub mod embedders;
 pub mod eval;
 pub mod flow;
 pub mod index;
+pub mod init;
 pub mod lsp;
 pub mod mcp;
 pub mod run;
