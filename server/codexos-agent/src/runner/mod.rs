@@ -58,7 +58,7 @@ impl Default for Limits {
             max_steps: 10_000,
             timeout: Duration::from_secs(600),
             tool_timeout: Duration::from_secs(120),
-            max_depth: 8,
+            max_depth: codexos_flow::MAX_SUB_FLOW_DEPTH,
             max_tool_rounds: 8,
         }
     }

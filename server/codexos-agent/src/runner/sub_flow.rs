@@ -28,7 +28,7 @@ impl RunState<'_> {
         })?;
         if scope.depth + 1 > self.runner.limits.max_depth {
             return Err(Failure::Failed(format!(
-                "`flow`: sub-flows nest deeper than {} levels (does a flow call itself?)",
+                "`flow`: sub-flows nest deeper than {} levels, the bound of this run",
                 self.runner.limits.max_depth
             )));
         }
