@@ -1,9 +1,10 @@
 //! A checked flow compiled for running: every node's fields typed, references resolved to
-//! indices, expressions parsed, and which nodes each node can reach (for joins).
+//! indices, expressions taken as `codexos-flow` parsed them for its checks, and which nodes each
+//! node can reach (for joins).
 
 use std::collections::HashMap;
 
-use codexos_flow::model::NodeType;
+use codexos_flow::model::{Flow, NodeType};
 use codexos_flow::{Catalog, Encoding, FlowFile, LineIndex, Severity};
 use serde_json::Value;
 
@@ -149,6 +150,8 @@ impl Graph {
         for (index, item) in items.iter().enumerate() {
             let reader = NodeReader {
                 item,
+                index,
+                flow: file.flow(),
                 id: item
                     .get("id")
                     .and_then(Value::as_str)
@@ -232,6 +235,8 @@ fn reachability(nodes: &[NodeSpec]) -> Vec<Vec<u64>> {
 
 struct NodeReader<'a> {
     item: &'a Value,
+    index: usize,
+    flow: &'a Flow,
     id: String,
     by_id: &'a HashMap<String, usize>,
 }
@@ -277,15 +282,17 @@ impl NodeReader<'_> {
         }
     }
 
+    /// The expression the checks parsed: one that does not parse is an error finding, so a
+    /// flow that got this far has none.
     fn expression(&self, field: &str) -> Result<Option<(String, Expr)>, FlowProblem> {
-        let Some(source) = self.string(field) else {
+        let Some(expression) = self.flow.expression(self.index, field) else {
             return Ok(None);
         };
-        match Expr::parse(&source) {
-            Ok(expr) => Ok(Some((source, expr))),
+        match &expression.parsed {
+            Ok(expr) => Ok(Some((expression.source.clone(), expr.clone()))),
             Err(error) => Err(FlowProblem {
                 position: None,
-                code: "expression".to_owned(),
+                code: "invalid-expression".to_owned(),
                 message: format!("node `{}`, `{field}` {error}", self.id),
             }),
         }
@@ -400,5 +407,62 @@ impl NodeReader<'_> {
                 .collect(),
             None => models,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use codexos_flow::{Code, FlowFile, StaticCatalog};
+
+    use super::Graph;
+
+    /// A flow whose condition's `if` is `expression`.
+    fn flow_with(expression: &str) -> String {
+        let quoted = serde_json::to_string(expression).expect("a string serializes");
+        format!(
+            r#"{{"id": "e", "nodes": [
+{{"id": "start", "type": "entry", "next": "check"}},
+{{"id": "check", "type": "condition", "if": {quoted}, "then": "end", "else": "end"}},
+{{"id": "end", "type": "exit"}}
+]}}"#
+        )
+    }
+
+    #[test]
+    fn the_runner_accepts_exactly_the_expressions_the_check_accepts() {
+        let table = [
+            r#"{{input}} contains "bug""#,
+            r#"{{context}} == "yes" or not {{input}}"#,
+            r#"({{input}} matches "^\d+$") and true"#,
+            r#"{{input}} matches "{{context}}""#,
+            r#""é" != "e""#,
+            "false",
+            "{{input}} == bug",
+            r#"{{input}} matches "(unclosed""#,
+            r#"{{input}} matches "a{2,1}""#,
+            r#"({{input}} == "a""#,
+            r#"{{input}} =="#,
+            r#"== "a""#,
+            r#"{{input"#,
+            r#""never closed"#,
+            r#"{{input}} "a""#,
+            "",
+            "   ",
+            "not",
+            r#"{{input}} & "a""#,
+        ];
+        let mut accepted = 0;
+        for expression in table {
+            let file = FlowFile::parse(&flow_with(expression));
+            let catalog = StaticCatalog::builtin();
+            let checked = !file
+                .findings(&catalog)
+                .iter()
+                .any(|finding| finding.code == Code::InvalidExpression);
+            let compiled = Graph::compile(&file, &catalog).is_ok();
+            assert_eq!(checked, compiled, "{expression:?}");
+            accepted += usize::from(compiled);
+        }
+        assert_eq!(accepted, 6, "the table's first six expressions are valid");
     }
 }

@@ -12,14 +12,13 @@
 //! - Bounds ([`Limits`]): steps, wall time, tool time, sub-flow depth, tool-call rounds.
 
 pub mod events;
-pub mod expr;
 pub mod graph;
 mod runner;
 pub mod services;
-pub mod template;
 pub mod trace;
 pub mod walk;
 
+pub use codexos_flow::{expr, template};
 pub use codexos_llm::CancellationToken;
 pub use events::{
     EventSink, NodeRecord, NodeStatus, Problem, RunEvent, RunResult, RunStatus, Source, TokenUsage,

@@ -484,7 +484,7 @@ async fn a_sub_flow_runs_next_to_its_parent_with_prefixed_events() {
 }
 
 #[tokio::test]
-async fn a_flow_that_calls_itself_stops_at_the_depth_bound() {
+async fn a_flow_that_calls_itself_never_starts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("self.flow.json");
     std::fs::write(
@@ -496,13 +496,54 @@ async fn a_flow_that_calls_itself_stops_at_the_depth_bound() {
 ]}"#,
     )
     .expect("flow");
+    let request = RunRequest::from_file(&path, "").expect("flow file");
+    let refused = Runner::new()
+        .run(
+            request,
+            codexos_agent::ignore_events(),
+            CancellationToken::new(),
+        )
+        .await
+        .err()
+        .map(|error| {
+            error
+                .to_string()
+                .replace(&path.display().to_string(), "self.flow.json")
+        });
+    expect_test::expect![[r#"
+        Some(
+            "self.flow.json has errors, so nothing ran:\n  3:41: error[sub-flow-cycle]: `flow` of node `again`: sub-flows lead back to a flow that is already running (self.flow.json): a run would nest them until its depth bound (8) stops it",
+        )
+    "#]]
+    .assert_debug_eq(&refused);
+}
+
+#[tokio::test]
+async fn sub_flows_nested_deeper_than_the_runners_bound_stop_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let calls = |id: &str, sub: &str| {
+        format!(
+            r#"{{"id": "{id}", "nodes": [
+{{"id": "start", "type": "entry", "next": "down"}},
+{{"id": "down", "type": "flow", "flow": "{sub}", "next": "end"}},
+{{"id": "end", "type": "exit"}}
+]}}"#
+        )
+    };
+    std::fs::write(dir.path().join("a.flow.json"), calls("a", "b.flow.json")).expect("flow");
+    std::fs::write(dir.path().join("b.flow.json"), calls("b", "c.flow.json")).expect("flow");
+    std::fs::write(
+        dir.path().join("c.flow.json"),
+        r#"{"id": "c", "nodes": [{"id": "start", "type": "entry", "next": "end"}, {"id": "end", "type": "exit"}]}"#,
+    )
+    .expect("flow");
     let runner = Runner::new().with_limits(Limits {
-        max_depth: 3,
+        max_depth: 1,
         ..Limits::default()
     });
-    let (result, _) = run_file(&runner, &path, "").await;
+    let (result, _) = run_file(&runner, &dir.path().join("a.flow.json"), "").await;
     assert_eq!(result.status, RunStatus::Failed);
-    expect_test::expect![[r#"node `again`: sub-flow self.flow.json: node `again/again`: sub-flow self.flow.json: node `again/again/again`: sub-flow self.flow.json: node `again/again/again/again`: `flow`: sub-flows nest deeper than 3 levels (does a flow call itself?)"#]]
+    expect_test::expect![[r#"node `down`: sub-flow b.flow.json: node `down/down`: `flow`: sub-flows nest deeper than 1 levels, the bound of this run"#]]
     .assert_eq(&result.errors[0].to_string());
 }
 
@@ -538,7 +579,8 @@ async fn a_flow_with_errors_never_starts() {
     let flow = BAD_EXPRESSION.replace(r#""next": "check""#, r#""next": "nowhere""#);
     expect_test::expect![[r#"
         the flow has errors, so nothing ran:
-          2:42: error[unknown-node]: `next` names `nowhere`, but no node has that id"#]]
+          2:42: error[unknown-node]: `next` names `nowhere`, but no node has that id
+          3:64: error[invalid-expression]: `if` of node `check`: `bug` is not a value: write text in double quotes ("bug") or a template ({{...}})"#]]
     .assert_eq(&refusal(&runner, &flow).await);
     assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none());
 }
@@ -547,7 +589,7 @@ async fn a_flow_with_errors_never_starts() {
 async fn a_malformed_expression_stops_the_run_before_any_node() {
     expect_test::expect![[r#"
         the flow has errors, so nothing ran:
-          error[expression]: node `check`, `if` at column 20: `bug` is not a value: write text in double quotes ("bug") or a template ({{...}})"#]]
+          3:64: error[invalid-expression]: `if` of node `check`: `bug` is not a value: write text in double quotes ("bug") or a template ({{...}})"#]]
     .assert_eq(&refusal(&Runner::new(), BAD_EXPRESSION).await);
 }
 

@@ -9,6 +9,10 @@
 pub struct Entry {
     pub name: String,
     pub detail: String,
+    /// For a tool, the JSON Schema of its arguments, when the catalog knows it (built-ins and
+    /// plug-ins; an MCP server's tools are only known once it runs): a tool node's `args` are
+    /// checked against it.
+    pub schema: Option<serde_json::Value>,
 }
 
 impl Entry {
@@ -16,8 +20,22 @@ impl Entry {
         Entry {
             name: name.into(),
             detail: detail.into(),
+            schema: None,
         }
     }
+
+    pub fn with_schema(mut self, schema: serde_json::Value) -> Entry {
+        self.schema = Some(schema);
+        self
+    }
+}
+
+/// A flow file that another flow runs, as the catalog read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowSource {
+    /// The file's identity (its real path): the same file reached by two paths has one key.
+    pub key: String,
+    pub text: String,
 }
 
 /// What a catalog knows of a sub-flow path, as written in a `flow` node (relative to the flow
@@ -42,6 +60,18 @@ pub trait Catalog {
     /// them on their own.
     fn flow_file(&self, _path: &str) -> FlowFileStatus {
         FlowFileStatus::Unknown
+    }
+
+    /// The key ([`FlowSource::key`]) of the flow being checked, when it is a file.
+    fn flow_key(&self) -> Option<String> {
+        None
+    }
+
+    /// The sub-flow `path` as written in the flow whose key is `from` (`None`: the flow being
+    /// checked), when it is a flow file of the workspace the catalog can read. The checks follow
+    /// sub-flows through it to find cycles and nesting deeper than a run allows.
+    fn read_flow(&self, _from: Option<&str>, _path: &str) -> Option<FlowSource> {
+        None
     }
 
     fn tool(&self, name: &str) -> Option<&Entry> {

@@ -1,6 +1,10 @@
 //! The checks behind every flow finding, in stages: JSON syntax, then the schema, then the graph
 //! and references. Each stage is a pure function over the parsed file.
 
+mod expressions;
+mod sub_flows;
+mod tool_args;
+
 use crate::catalog::{Catalog, FlowFileStatus, PROVIDERS};
 use crate::model::{
     EdgeKind, FILE_FIELDS, Field, FieldKind, Flow, Node, NodeType, closest, is_valid_id,
@@ -21,7 +25,10 @@ pub fn run(text: &str, json: &Json, flow: &Flow, catalog: &dyn Catalog) -> Vec<F
             node_schema(node, item, &mut out);
         }
         references(flow, items, catalog, &mut out);
+        tool_args::tool_args(flow, items, catalog, &mut out);
+        sub_flows::sub_flows(flow, items, catalog, &mut out);
     }
+    expressions::expressions(text, flow, &mut out);
     let mut ids = NodeIds::new(flow);
     duplicate_ids(flow, &mut out);
     unknown_nodes(flow, &mut ids, &mut out);
@@ -800,20 +807,13 @@ fn templates(
                 RefPath::NodeOutput { id, id_range } => {
                     let Some(&source) = flow.by_id.get(&id) else {
                         let suggestion = ids.closest(&id, None);
-                        let mut message = format!("`{{{{nodes.{id}.output}}}}`: no node has the id `{id}`");
+                        let mut message =
+                            format!("`{{{{nodes.{id}.output}}}}`: no node has the id `{id}`");
                         if let Some(s) = suggestion {
                             message.push_str(&format!(": did you mean `{s}`?"));
                         }
-                        let mut f = finding(
-                            reference.range,
-                            Code::UnknownTemplateRef,
-                            Severity::Error,
-                            message,
-                        );
-                        if let Some(s) = suggestion {
-                            f.fixes.push(replace_fix(format!("Change to `{s}`"), id_range, s));
-                        }
-                        out.push(f);
+                        let fix = suggestion.map(|s| (s.to_owned(), id_range, s.to_owned()));
+                        out.push(unknown_reference(reference.range, message, fix));
                         continue;
                     };
                     if !reach.reaches(source, node.index) {
@@ -834,26 +834,42 @@ fn templates(
                     }
                 }
                 RefPath::Vault { key, .. } => check_secret(&key, reference.range, catalog, out),
-                RefPath::Var { name, .. } => {
+                RefPath::Var { name, name_range } => {
                     if !vars.iter().any(|(v, _)| *v == name) {
-                        out.push(finding(
-                            reference.range,
-                            Code::UnknownTemplateRef,
-                            Severity::Error,
-                            format!(
-                                "`{{{{vars.{name}}}}}`: no vault node defines `{name}` (set `\"as\": \"{name}\"` on one)"
-                            ),
-                        ));
+                        let suggestion = closest(&name, vars.iter().map(|(v, _)| *v));
+                        let mut message = format!(
+                            "`{{{{vars.{name}}}}}`: no vault node defines `{name}` (set `\"as\": \"{name}\"` on one)"
+                        );
+                        if let Some(s) = suggestion {
+                            message = format!(
+                                "`{{{{vars.{name}}}}}`: no vault node defines `{name}`: did you mean `{s}`?"
+                            );
+                        }
+                        let fix = suggestion.map(|s| (s.to_owned(), name_range, s.to_owned()));
+                        out.push(unknown_reference(reference.range, message, fix));
                     }
                 }
-                RefPath::Unknown(expr) => out.push(finding(
-                    reference.range,
-                    Code::UnknownTemplateRef,
-                    Severity::Error,
-                    format!(
+                RefPath::Unknown(expr) => {
+                    let mut known = vec!["input".to_owned(), "context".to_owned()];
+                    known.extend(
+                        flow.nodes
+                            .iter()
+                            .filter_map(|n| n.id.as_deref())
+                            .map(|id| format!("nodes.{id}.output")),
+                    );
+                    known.extend(vars.iter().map(|(v, _)| format!("vars.{v}")));
+                    let suggestion = closest(&expr, known.iter().map(String::as_str));
+                    let mut message = format!(
                         "unknown template reference `{expr}`: expected `input`, `context`, `nodes.<id>.output`, `vault.<key>` or `vars.<name>`"
-                    ),
-                )),
+                    );
+                    if let Some(s) = suggestion {
+                        message =
+                            format!("unknown template reference `{expr}`: did you mean `{s}`?");
+                    }
+                    let written = |s: &str| format!("{{{{{s}}}}}");
+                    let fix = suggestion.map(|s| (written(s), reference.range, written(s)));
+                    out.push(unknown_reference(reference.range, message, fix));
+                }
                 RefPath::Unclosed => out.push(finding(
                     reference.range,
                     Code::UnknownTemplateRef,
@@ -863,4 +879,22 @@ fn templates(
             }
         }
     }
+}
+
+/// An unknown template reference, with the fix `(shown, range, replacement)` of its closest
+/// known one.
+fn unknown_reference(
+    range: TextRange,
+    message: String,
+    fix: Option<(String, TextRange, String)>,
+) -> Finding {
+    let mut f = finding(range, Code::UnknownTemplateRef, Severity::Error, message);
+    if let Some((shown, at, replacement)) = fix {
+        f.fixes.push(replace_fix(
+            format!("Change to `{shown}`"),
+            at,
+            &replacement,
+        ));
+    }
+    f
 }

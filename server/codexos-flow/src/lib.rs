@@ -9,6 +9,7 @@
 pub mod catalog;
 mod checks;
 mod cursor;
+pub mod expr;
 mod fixes;
 mod format;
 mod graph;
@@ -16,11 +17,15 @@ mod ide;
 pub mod model;
 mod suggest;
 pub mod syntax;
-mod template;
+pub mod template;
 pub mod text;
 
-pub use catalog::{Catalog, Entry, FlowFileStatus, StaticCatalog};
+pub use catalog::{Catalog, Entry, FlowFileStatus, FlowSource, StaticCatalog};
 pub use text::{Encoding, LineCol, LineIndex, TextRange};
+
+/// How deep sub-flows may nest (a sub-flow of a sub-flow is two levels): the checks report a
+/// chain deeper than this, and the runner's default bound is the same.
+pub const MAX_SUB_FLOW_DEPTH: usize = 8;
 
 /// The file name suffix that makes a JSON file a flow.
 pub const FLOW_SUFFIX: &str = ".flow.json";
@@ -44,6 +49,10 @@ pub enum Code {
     UnknownTemplateRef,
     UnknownFlow,
     FlowOutsideWorkspace,
+    InvalidExpression,
+    InvalidToolArgs,
+    SubFlowCycle,
+    SubFlowTooDeep,
 }
 
 impl Code {
@@ -64,6 +73,10 @@ impl Code {
         Code::UnknownTemplateRef,
         Code::UnknownFlow,
         Code::FlowOutsideWorkspace,
+        Code::InvalidExpression,
+        Code::InvalidToolArgs,
+        Code::SubFlowCycle,
+        Code::SubFlowTooDeep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +97,10 @@ impl Code {
             Code::UnknownTemplateRef => "unknown-template-ref",
             Code::UnknownFlow => "unknown-flow",
             Code::FlowOutsideWorkspace => "flow-outside-workspace",
+            Code::InvalidExpression => "invalid-expression",
+            Code::InvalidToolArgs => "invalid-tool-args",
+            Code::SubFlowCycle => "sub-flow-cycle",
+            Code::SubFlowTooDeep => "sub-flow-too-deep",
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::expr::{Expr, ExprError};
 use crate::syntax::{Json, Value};
 use crate::text::TextRange;
 
@@ -466,6 +467,18 @@ impl Node {
     }
 }
 
+/// An `if` or `until` string of a node, parsed once for the checks and the runner.
+#[derive(Clone, Debug)]
+pub struct NodeExpression {
+    pub node: usize,
+    pub field: &'static str,
+    /// The string's content in the document (between its quotes; escapes as written).
+    pub content: TextRange,
+    /// The expression as the runner sees it (escapes decoded).
+    pub source: String,
+    pub parsed: Result<Expr, ExprError>,
+}
+
 /// The typed view of a parsed flow, with the graph resolved to node indices.
 #[derive(Clone, Debug, Default)]
 pub struct Flow {
@@ -474,6 +487,8 @@ pub struct Flow {
     pub by_id: HashMap<String, usize>,
     /// For each node, the nodes its edges lead to (unknown ids left out, duplicates removed).
     pub successors: Vec<Vec<usize>>,
+    /// Every expression field that holds a string, in node order.
+    pub expressions: Vec<NodeExpression>,
 }
 
 impl Flow {
@@ -510,11 +525,24 @@ impl Flow {
                 targets
             })
             .collect();
+        let expressions = nodes
+            .iter()
+            .zip(items)
+            .flat_map(|(node, item)| read_expressions(node, item))
+            .collect();
         Flow {
             nodes,
             by_id,
             successors,
+            expressions,
         }
+    }
+
+    /// The parsed `field` (`if`, `until`) of node `node`, when it is a string.
+    pub fn expression(&self, node: usize, field: &str) -> Option<&NodeExpression> {
+        self.expressions
+            .iter()
+            .find(|e| e.node == node && e.field == field)
     }
 
     pub fn node(&self, id: &str) -> Option<&Node> {
@@ -525,6 +553,25 @@ impl Flow {
         let i = self.nodes.partition_point(|n| n.range.end < offset);
         self.nodes.get(i).filter(|n| n.range.touches(offset))
     }
+}
+
+fn read_expressions(node: &Node, item: &Value) -> Vec<NodeExpression> {
+    let Some(ty) = node.ty else {
+        return Vec::new();
+    };
+    ty.all_fields()
+        .filter(|field| field.kind == FieldKind::Expression)
+        .filter_map(|field| {
+            let string = item.get(field.name)?.as_string()?;
+            Some(NodeExpression {
+                node: node.index,
+                field: field.name,
+                content: string.content,
+                source: string.value.clone(),
+                parsed: Expr::parse(&string.value),
+            })
+        })
+        .collect()
 }
 
 fn read_node(index: usize, value: &Value) -> Node {

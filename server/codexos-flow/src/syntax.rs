@@ -318,6 +318,28 @@ fn lex_string(text: &str, start: usize, errors: &mut Vec<SyntaxError>) -> (usize
     }
 }
 
+/// The document offset of byte `decoded` of a string's value, for a string whose content
+/// (between its quotes) is `content`: escapes are walked the way the lexer decodes them, so a
+/// position inside the value maps to the exact place it was written.
+pub fn source_offset(text: &str, content: TextRange, decoded: usize) -> u32 {
+    let end = (content.end as usize).min(text.len());
+    let mut value = String::new();
+    let mut errors = Vec::new();
+    let mut at = content.start as usize;
+    while at < end && value.len() < decoded {
+        if text.as_bytes()[at] == b'\\' {
+            at = lex_escape(text, at, &mut value, &mut errors);
+        } else {
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            value.push(c);
+            at += c.len_utf8();
+        }
+    }
+    at.min(end) as u32
+}
+
 fn unterminated(value: String, content: TextRange) -> JsonString {
     JsonString {
         value,

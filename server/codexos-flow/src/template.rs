@@ -1,12 +1,116 @@
-//! `{{ ... }}` references inside template strings.
+//! `{{ ... }}` templates: the one grammar of references ([`Reference`]), found with their
+//! ranges in a flow's source for the checks and the editor ([`scan`]), and rendered against a
+//! run's values ([`render`]) by the runner. Pure: the caller answers each reference through
+//! [`Lookup`], so the same code serves prompts, tool arguments, expressions and the exit's output.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use crate::model::{FieldKind, Flow, NodeType};
 use crate::syntax::{Json, Value, ValueKind};
 use crate::text::TextRange;
 
+/// What a `{{ ... }}` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reference<'a> {
+    Input,
+    Context,
+    NodeOutput(&'a str),
+    Vault(&'a str),
+    Var(&'a str),
+}
+
+impl fmt::Display for Reference<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Input => f.write_str("{{input}}"),
+            Reference::Context => f.write_str("{{context}}"),
+            Reference::NodeOutput(id) => write!(f, "{{{{nodes.{id}.output}}}}"),
+            Reference::Vault(key) => write!(f, "{{{{vault.{key}}}}}"),
+            Reference::Var(name) => write!(f, "{{{{vars.{name}}}}}"),
+        }
+    }
+}
+
+impl<'a> Reference<'a> {
+    /// The reference written between `{{` and `}}` (already trimmed).
+    pub fn parse(expr: &'a str) -> Option<Reference<'a>> {
+        let parts: Vec<&str> = expr.split('.').collect();
+        match parts.as_slice() {
+            ["input"] => Some(Reference::Input),
+            ["context"] => Some(Reference::Context),
+            ["nodes", id, "output"] if !id.is_empty() => Some(Reference::NodeOutput(id)),
+            ["vault", key] if !key.is_empty() => Some(Reference::Vault(key)),
+            ["vars", name] if !name.is_empty() => Some(Reference::Var(name)),
+            _ => None,
+        }
+    }
+}
+
+/// Answers template references; `Err` says why a reference has no value (shown to the user).
+pub trait Lookup {
+    fn lookup(&mut self, reference: Reference<'_>) -> Result<Cow<'_, str>, String>;
+}
+
+/// Why a template could not be rendered, at a byte offset of the template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateError {
+    pub offset: usize,
+    /// One-based, in characters.
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at column {}: {}", self.column, self.message)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// `template` with every `{{ ... }}` replaced by its value.
+pub fn render(template: &str, lookup: &mut dyn Lookup) -> Result<String, TemplateError> {
+    let error = |offset: usize, message: String| TemplateError {
+        offset,
+        column: template[..offset].chars().count() + 1,
+        message,
+    };
+    let mut out = String::with_capacity(template.len());
+    let mut from = 0;
+    while let Some(open) = template[from..].find("{{").map(|i| from + i) {
+        out.push_str(&template[from..open]);
+        let Some(close) = template[open + 2..].find("}}").map(|i| open + 2 + i) else {
+            return Err(error(open, "`{{` is never closed with `}}`".to_owned()));
+        };
+        let written = &template[open..close + 2];
+        let expr = template[open + 2..close].trim();
+        let Some(reference) = Reference::parse(expr) else {
+            return Err(error(
+                open,
+                format!(
+                    "`{written}` names nothing: use {{{{input}}}}, {{{{context}}}}, {{{{nodes.<id>.output}}}}, {{{{vault.<key>}}}} or {{{{vars.<name>}}}}"
+                ),
+            ));
+        };
+        match lookup.lookup(reference) {
+            Ok(value) => out.push_str(&value),
+            Err(message) => return Err(error(open, format!("`{written}`: {message}"))),
+        }
+        from = close + 2;
+    }
+    out.push_str(&template[from..]);
+    Ok(out)
+}
+
+/// Whether `text` holds a template reference at all (plain strings skip rendering).
+pub fn has_references(text: &str) -> bool {
+    text.contains("{{")
+}
+
 /// What a template reference points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RefPath {
+pub(crate) enum RefPath {
     Input,
     Context,
     /// `nodes.<id>.output`; the range is the id's.
@@ -31,7 +135,7 @@ pub enum RefPath {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TemplateRef {
+pub(crate) struct TemplateRef {
     /// From `{{` to `}}` inclusive (to the string's end when unclosed).
     pub range: TextRange,
     pub path: RefPath,
@@ -39,7 +143,7 @@ pub struct TemplateRef {
 
 /// The template references in the raw source of a string's content (between its quotes);
 /// `start` is the content's offset in the document.
-pub fn scan(raw: &str, start: u32) -> Vec<TemplateRef> {
+pub(crate) fn scan(raw: &str, start: u32) -> Vec<TemplateRef> {
     let mut refs = Vec::new();
     let mut from = 0;
     while let Some(open) = raw[from..].find("{{").map(|i| from + i) {
@@ -68,34 +172,33 @@ fn classify(expr: &str, at: u32) -> RefPath {
         let s = at + prefix.len() as u32;
         TextRange::new(s, s + segment.len() as u32)
     };
-    let parts: Vec<&str> = expr.split('.').collect();
-    match parts.as_slice() {
-        ["input"] => RefPath::Input,
-        ["context"] => RefPath::Context,
-        ["nodes", id, "output"] if !id.is_empty() => RefPath::NodeOutput {
-            id: (*id).to_owned(),
+    match Reference::parse(expr) {
+        Some(Reference::Input) => RefPath::Input,
+        Some(Reference::Context) => RefPath::Context,
+        Some(Reference::NodeOutput(id)) => RefPath::NodeOutput {
+            id: id.to_owned(),
             id_range: segment_range("nodes.", id),
         },
-        ["vault", key] if !key.is_empty() => RefPath::Vault {
-            key: (*key).to_owned(),
+        Some(Reference::Vault(key)) => RefPath::Vault {
+            key: key.to_owned(),
             key_range: segment_range("vault.", key),
         },
-        ["vars", name] if !name.is_empty() => RefPath::Var {
-            name: (*name).to_owned(),
+        Some(Reference::Var(name)) => RefPath::Var {
+            name: name.to_owned(),
             name_range: segment_range("vars.", name),
         },
-        _ => RefPath::Unknown(expr.to_owned()),
+        None => RefPath::Unknown(expr.to_owned()),
     }
 }
 
 /// A string value in a node that may hold templates.
-pub struct TemplateString<'a> {
+pub(crate) struct TemplateString<'a> {
     pub node: usize,
     pub value: &'a Value,
 }
 
 /// Every string in every node field that holds templates (`prompt`, `if`, `args` values, …).
-pub fn template_strings<'a>(json: &'a Json, flow: &Flow) -> Vec<TemplateString<'a>> {
+pub(crate) fn template_strings<'a>(json: &'a Json, flow: &Flow) -> Vec<TemplateString<'a>> {
     let Some(items) = json
         .root
         .as_ref()
@@ -136,7 +239,7 @@ fn collect_strings<'a>(value: &'a Value, node: usize, out: &mut Vec<TemplateStri
 }
 
 /// Names of the variables that `vault` nodes define with `as`, with the node that defines each.
-pub fn defined_vars<'a>(json: &'a Json, flow: &Flow) -> Vec<(&'a str, usize)> {
+pub(crate) fn defined_vars<'a>(json: &'a Json, flow: &Flow) -> Vec<(&'a str, usize)> {
     let Some(items) = json
         .root
         .as_ref()
@@ -155,7 +258,78 @@ pub fn defined_vars<'a>(json: &'a Json, flow: &Flow) -> Vec<(&'a str, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use expect_test::{Expect, expect};
+
     use super::*;
+
+    struct Values(HashMap<&'static str, &'static str>);
+
+    impl Lookup for Values {
+        fn lookup(&mut self, reference: Reference<'_>) -> Result<Cow<'_, str>, String> {
+            let key = reference.to_string();
+            self.0
+                .iter()
+                .find(|(name, _)| **name == key)
+                .map(|(_, value)| Cow::Borrowed(*value))
+                .ok_or_else(|| "has no value in this run".to_owned())
+        }
+    }
+
+    fn check(template: &str, expected: Expect) {
+        let mut values = Values(HashMap::from([
+            ("{{input}}", "the input"),
+            ("{{context}}", "ctx"),
+            ("{{nodes.plan.output}}", "a plan"),
+            ("{{vault.api_key}}", "s3cret"),
+            ("{{vars.token}}", "t0ken"),
+        ]));
+        let rendered = match render(template, &mut values) {
+            Ok(text) => text,
+            Err(error) => format!("error {error}"),
+        };
+        expected.assert_eq(&rendered);
+    }
+
+    #[test]
+    fn every_root_resolves_with_or_without_spaces() {
+        check(
+            "{{input}}|{{ context }}|{{nodes.plan.output}}|{{vault.api_key}}|{{  vars.token}}",
+            expect!["the input|ctx|a plan|s3cret|t0ken"],
+        );
+    }
+
+    #[test]
+    fn text_without_references_comes_back_unchanged() {
+        check("just { braces } here", expect!["just { braces } here"]);
+    }
+
+    #[test]
+    fn an_unknown_root_names_the_ones_that_exist() {
+        check(
+            "Hi {{user.name}}",
+            expect![
+                "error at column 4: `{{user.name}}` names nothing: use {{input}}, {{context}}, {{nodes.<id>.output}}, {{vault.<key>}} or {{vars.<name>}}"
+            ],
+        );
+    }
+
+    #[test]
+    fn an_unclosed_reference_points_at_its_braces() {
+        check(
+            "é {{input",
+            expect!["error at column 3: `{{` is never closed with `}}`"],
+        );
+    }
+
+    #[test]
+    fn a_reference_without_a_value_says_which() {
+        check(
+            "{{nodes.later.output}}",
+            expect!["error at column 1: `{{nodes.later.output}}`: has no value in this run"],
+        );
+    }
 
     #[test]
     fn scan_finds_each_reference_with_its_ranges() {

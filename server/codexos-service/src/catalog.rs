@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use codexos_flow::{Catalog, Entry, FlowFileStatus, StaticCatalog};
-use codexos_tools::{Placement, place_relative};
+use codexos_flow::{Catalog, Entry, FlowFileStatus, FlowSource, StaticCatalog};
+use codexos_tools::{Placement, place_relative, read_relative};
 
 use crate::config::Config;
 
@@ -44,12 +44,18 @@ impl ServiceCatalog {
         }
     }
 
-    /// Tools found at load time (the `tools/` folder's plug-ins); a name declared in
-    /// `codexos.toml` keeps the configuration's description.
+    /// Tools found at load time (the built-ins and the `tools/` folder's plug-ins, with their
+    /// argument schemas); a name declared in `codexos.toml` keeps the configuration's description.
     pub fn with_tools(mut self, tools: impl IntoIterator<Item = Entry>) -> ServiceCatalog {
         for tool in tools {
-            if !self.names.tools.iter().any(|known| known.name == tool.name) {
-                self.names.tools.push(tool);
+            match self
+                .names
+                .tools
+                .iter_mut()
+                .find(|known| known.name == tool.name)
+            {
+                Some(known) => known.schema = known.schema.take().or(tool.schema),
+                None => self.names.tools.push(tool),
             }
         }
         self
@@ -84,14 +90,16 @@ impl ServiceCatalog {
         workspace_root: &'a Path,
         flow_path: Option<&Path>,
     ) -> FileCatalog<'a> {
+        // Made absolute first: the parent of a bare file name (`codexos check main.flow.json`)
+        // is the empty path, which has no real path to compare.
+        let flow_path = flow_path.and_then(|path| std::path::absolute(path).ok());
         FileCatalog {
             catalog: self,
             workspace_root,
-            // Made absolute first: the parent of a bare file name (`codexos check
-            // main.flow.json`) is the empty path, which has no real path to compare.
             flow_dir: flow_path
-                .and_then(|path| std::path::absolute(path).ok())
+                .as_deref()
                 .and_then(|path| path.parent().map(Path::to_owned)),
+            flow_path,
         }
     }
 }
@@ -112,6 +120,7 @@ pub struct FileCatalog<'a> {
     workspace_root: &'a Path,
     /// The folder of the flow file; `None` for a document that is not on disk.
     flow_dir: Option<PathBuf>,
+    flow_path: Option<PathBuf>,
 }
 
 impl Catalog for FileCatalog<'_> {
@@ -136,6 +145,23 @@ impl Catalog for FileCatalog<'_> {
             Placement::Missing => FlowFileStatus::Missing,
             Placement::Outside => FlowFileStatus::OutsideWorkspace,
         }
+    }
+
+    fn flow_key(&self) -> Option<String> {
+        let path = self.flow_path.as_deref()?.canonicalize().ok()?;
+        Some(path.display().to_string())
+    }
+
+    fn read_flow(&self, from: Option<&str>, path: &str) -> Option<FlowSource> {
+        let dir = match from {
+            Some(key) => Path::new(key).parent()?.to_owned(),
+            None => self.flow_dir.clone()?,
+        };
+        let (real, text) = read_relative(self.workspace_root, &dir, path)?;
+        Some(FlowSource {
+            key: real.display().to_string(),
+            text,
+        })
     }
 
     fn tool(&self, name: &str) -> Option<&Entry> {

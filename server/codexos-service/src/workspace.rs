@@ -43,7 +43,7 @@ impl Workspace {
         let plugins = ToolRegistry::for_workspace(root)
             .list()
             .into_iter()
-            .map(|tool| Entry::new(tool.name, tool.description));
+            .map(|tool| Entry::new(tool.name, tool.description).with_schema(tool.input_schema));
         // A malformed `[mcp]` section is reported where the tools are used; here it names no server.
         let mcp_servers = workspace
             .mcp_config()

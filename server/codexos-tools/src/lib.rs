@@ -32,6 +32,7 @@ pub use error::{ArgumentError, ToolError};
 pub use registry::{AsyncTool, Tool, ToolInfo, ToolOutput, ToolProblem, ToolRegistry, ToolSource};
 pub use search::{Search, SearchError, SearchHit};
 pub use workspace_path::{
-    Placement, WorkspacePathError, place_relative, relative_to_workspace, resolve_in_workspace,
+    Placement, WorkspacePathError, place_relative, read_relative, relative_to_workspace,
+    resolve_in_workspace,
 };
 pub use write::{AtomicWriteSink, FileWrite, RecordingWriteSink, WriteSink};

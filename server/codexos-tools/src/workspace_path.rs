@@ -149,6 +149,16 @@ pub fn place_relative(root: &Path, dir: &Path, path: &str) -> Placement {
     }
 }
 
+/// The real path and the text of the file `path`, written in a file of the folder `dir`, leads
+/// to, when it is a file inside the workspace at `root` (by the rule of [`place_relative`]).
+pub fn read_relative(root: &Path, dir: &Path, path: &str) -> Option<(PathBuf, String)> {
+    let Placement::Found(real) = place_relative(root, dir, path) else {
+        return None;
+    };
+    let text = std::fs::read_to_string(&real).ok()?;
+    Some((real, text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

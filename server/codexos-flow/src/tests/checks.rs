@@ -445,6 +445,201 @@ fn an_absolute_sub_flow_path_is_an_error_even_when_the_catalog_knows_no_files() 
 }
 
 #[test]
+fn a_bad_expression_is_an_error_at_its_exact_place_inside_the_string() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "route" },
+  { "id": "route", "type": "condition", "if": "{{input}} == bug", "then": "end", "else": "end" },
+  { "id": "end", "type": "exit" }
+] }"#,
+        expect![[r#"
+            3:61-3:64 error[invalid-expression] `bug`: `if` of node `route`: `bug` is not a value: write text in double quotes ("bug") or a template ({{...}})
+        "#]],
+    );
+}
+
+#[test]
+fn a_bad_regex_is_an_error_on_its_pattern_with_escapes_counted_as_written() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "draft" },
+  { "id": "draft", "type": "llm", "model": "local", "next": "improve" },
+  { "id": "improve", "type": "reflect", "target": "draft", "max_iterations": 2,
+    "until": "\"é\" == \"é\" and {{nodes.draft.output}} matches \"(unclosed\"", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#,
+        expect![[r#"
+            5:67-5:80 error[invalid-expression] `\"(unclosed\"`: `until` of node `improve`: the pattern is not a valid regular expression: regex parse error:
+                (unclosed
+                ^
+            error: unclosed group
+        "#]],
+    );
+}
+
+#[test]
+fn an_unknown_reference_or_variable_suggests_the_closest_one() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "key" },
+  { "id": "key", "type": "vault", "key": "openai_key", "as": "token", "next": "plan" },
+  { "id": "plan", "type": "llm", "model": "local", "prompt": "{{inputs}} {{vars.tokn}}", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    check(
+        src,
+        expect![[r#"
+            4:63-4:73 error[unknown-template-ref] `{{inputs}}`: unknown template reference `inputs`: did you mean `input`?
+            4:74-4:87 error[unknown-template-ref] `{{vars.tokn}}`: `{{vars.tokn}}`: no vault node defines `tokn`: did you mean `token`?
+        "#]],
+    );
+    fix(
+        src,
+        Code::UnknownTemplateRef,
+        expect![[r#"
+            Change to `{{input}}`
+            { "id": "a", "nodes": [
+              { "id": "start", "type": "entry", "next": "key" },
+              { "id": "key", "type": "vault", "key": "openai_key", "as": "token", "next": "plan" },
+              { "id": "plan", "type": "llm", "model": "local", "prompt": "{{input}} {{vars.tokn}}", "next": "end" },
+              { "id": "end", "type": "exit" }
+            ] }"#]],
+    );
+}
+
+/// The built-in catalog, with a schema for `read_file` (a built-in) and a plug-in `lint`.
+fn with_schemas() -> StaticCatalog {
+    let mut catalog = catalog();
+    let read_file = catalog
+        .tools
+        .iter_mut()
+        .find(|tool| tool.name == "read_file")
+        .expect("read_file is built in");
+    read_file.schema = Some(serde_json::json!({
+        "type": "object",
+        "properties": { "path": { "type": "string" }, "max_bytes": { "type": "integer", "minimum": 1 } },
+        "required": ["path"],
+        "additionalProperties": false
+    }));
+    catalog.tools.push(
+        crate::Entry::new("lint", "a plug-in of tools/").with_schema(serde_json::json!({
+            "type": "object",
+            "properties": { "level": { "enum": ["warn", "deny"] }, "paths": { "type": "array", "items": { "type": "string" } } }
+        })),
+    );
+    catalog
+}
+
+#[test]
+fn tool_args_that_break_the_tools_schema_are_errors_where_they_are_written() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "read" },
+  { "id": "read", "type": "tool", "tool": "read_file", "args": { "pth": "a.rs", "max_bytes": 0 }, "next": "bare" },
+  { "id": "bare", "type": "tool", "tool": "read_file", "next": "lint" },
+  { "id": "lint", "type": "tool", "tool": "lint", "args": { "level": "strict", "paths": ["src", 3] }, "next": "later" },
+  { "id": "later", "type": "tool", "tool": "lint", "args": { "level": "{{input}}", "paths": "{{input}}" }, "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let file = FlowFile::parse(src);
+    expect![[r#"
+        3:56-3:62 error[invalid-tool-args] `"args"`: `args` of tool `read_file` (node `read`): "path" is a required property
+        3:66-3:71 error[invalid-tool-args] `"pth"`: `args` of tool `read_file` (node `read`): `pth` is not an argument of `read_file`: did you mean `path`?
+        3:94-3:95 error[invalid-tool-args] `0`: `args` of tool `read_file` (node `read`) at `/max_bytes`: 0 is less than the minimum of 1
+        4:43-4:54 error[invalid-tool-args] `"read_file"`: `args` of tool `read_file` (node `bare`): "path" is a required property
+        5:70-5:78 error[invalid-tool-args] `"strict"`: `args` of tool `lint` (node `lint`) at `/level`: "strict" is not one of "warn" or "deny"
+        5:97-5:98 error[invalid-tool-args] `3`: `args` of tool `lint` (node `lint`) at `/paths/1`: 3 is not of type "string"
+        6:93-6:104 error[invalid-tool-args] `"{{input}}"`: `args` of tool `lint` (node `later`) at `/paths`: "{{input}}" is not of type "array"
+    "#]]
+    .assert_eq(&render_findings(src, &file.findings(&with_schemas())));
+}
+
+/// A workspace of flow files by name, all in one folder, for sub-flow checks.
+struct Folder(&'static [(&'static str, &'static str)]);
+
+impl crate::Catalog for Folder {
+    fn tools(&self) -> &[crate::Entry] {
+        &[]
+    }
+    fn models(&self) -> &[crate::Entry] {
+        &[]
+    }
+    fn vault_keys(&self) -> &[crate::Entry] {
+        &[]
+    }
+    fn flow_key(&self) -> Option<String> {
+        Some("main.flow.json".to_owned())
+    }
+    fn read_flow(&self, _from: Option<&str>, path: &str) -> Option<crate::FlowSource> {
+        let (key, text) = self.0.iter().find(|(name, _)| *name == path)?;
+        Some(crate::FlowSource {
+            key: (*key).to_owned(),
+            text: (*text).to_owned(),
+        })
+    }
+}
+
+/// A flow that runs each of `paths` as a sub-flow, in order.
+macro_rules! runs {
+    () => {
+        r#"{ "id": "leaf", "nodes": [ { "id": "s", "type": "entry", "next": "e" }, { "id": "e", "type": "exit" } ] }"#
+    };
+    ($path:literal) => {
+        concat!(
+            r#"{ "id": "f", "nodes": [ { "id": "s", "type": "entry", "next": "sub" }, { "id": "sub", "type": "flow", "flow": ""#,
+            $path,
+            r#"", "next": "e" }, { "id": "e", "type": "exit" } ] }"#
+        )
+    };
+}
+
+#[test]
+fn a_sub_flow_cycle_is_found_before_anything_runs() {
+    let src = r#"{ "id": "main", "nodes": [
+  { "id": "start", "type": "entry", "next": "review" },
+  { "id": "review", "type": "flow", "flow": "review.flow.json", "next": "loop" },
+  { "id": "loop", "type": "flow", "flow": "a.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let folder = Folder(&[
+        ("review.flow.json", runs!("main.flow.json")),
+        ("main.flow.json", ""),
+        ("a.flow.json", runs!("b.flow.json")),
+        ("b.flow.json", runs!("a.flow.json")),
+    ]);
+    let file = FlowFile::parse(src);
+    expect![[r#"
+        3:45-3:63 error[sub-flow-cycle] `"review.flow.json"`: `flow` of node `review`: sub-flows lead back to a flow that is already running (review.flow.json → main.flow.json): a run would nest them until its depth bound (8) stops it
+        4:43-4:56 error[sub-flow-cycle] `"a.flow.json"`: `flow` of node `loop`: sub-flows lead back to a flow that is already running (a.flow.json → b.flow.json → a.flow.json): a run would nest them until its depth bound (8) stops it
+    "#]]
+    .assert_eq(&render_findings(src, &file.findings(&folder)));
+}
+
+#[test]
+fn sub_flows_nested_deeper_than_a_run_allows_are_an_error() {
+    let src = r#"{ "id": "main", "nodes": [
+  { "id": "start", "type": "entry", "next": "deep" },
+  { "id": "deep", "type": "flow", "flow": "1.flow.json", "next": "fine" },
+  { "id": "fine", "type": "flow", "flow": "8.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let folder = Folder(&[
+        ("1.flow.json", runs!("2.flow.json")),
+        ("2.flow.json", runs!("3.flow.json")),
+        ("3.flow.json", runs!("4.flow.json")),
+        ("4.flow.json", runs!("5.flow.json")),
+        ("5.flow.json", runs!("6.flow.json")),
+        ("6.flow.json", runs!("7.flow.json")),
+        ("7.flow.json", runs!("8.flow.json")),
+        ("8.flow.json", runs!("9.flow.json")),
+        ("9.flow.json", runs!()),
+    ]);
+    let file = FlowFile::parse(src);
+    expect![[r#"
+        3:43-3:56 error[sub-flow-too-deep] `"1.flow.json"`: `flow` of node `deep`: sub-flows nest 9 levels deep here (1.flow.json → 2.flow.json → 3.flow.json → 4.flow.json → 5.flow.json → 6.flow.json → 7.flow.json → 8.flow.json → 9.flow.json), deeper than a run allows (8)
+    "#]]
+    .assert_eq(&render_findings(src, &file.findings(&folder)));
+}
+
+#[test]
 fn every_code_is_covered_by_a_test_above() {
     let source = include_str!("checks.rs");
     for code in Code::ALL {

@@ -9,8 +9,10 @@
 //! operand  := {{ template }} | "string" | true | false | "(" expr ")"
 //! ```
 //!
-//! Parsing is pure and happens before a run starts, so a malformed expression (or a literal
-//! regex that does not compile) stops the run before any node executes. Operands are templates:
+//! Parsing is pure and happens once per version of a flow ([`crate::model::Flow`] keeps each
+//! `if`/`until` parsed): the checks report a malformed expression (or a literal regex that does
+//! not compile) with its exact range as the user types, and the runner takes the parsed form, so
+//! a flow that checks clean never fails to compile an expression when it runs. Operands are templates:
 //! a quoted string may hold `{{ }}` too. `==` and `!=` compare after trimming surrounding
 //! whitespace (model answers often end with a newline); `contains` and `matches` see the text as
 //! it is. An operand alone holds when its text is neither empty nor `false`.
@@ -19,10 +21,12 @@ use std::fmt;
 
 use regex::Regex;
 
-/// A parse or evaluation problem, at a byte offset of the expression.
+/// A parse or evaluation problem, at a byte range of the expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExprError {
     pub offset: usize,
+    /// Where the problem ends (`offset` itself for something missing at `offset`).
+    pub end: usize,
     /// One-based, in characters.
     pub column: usize,
     pub message: String,
@@ -50,6 +54,8 @@ pub struct Operand {
     /// The template text: `{{nodes.x.output}}`, or a quoted string's unescaped content.
     pub template: String,
     pub offset: usize,
+    /// Where it ends in the expression (after a string's closing quote).
+    pub end: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -78,8 +84,8 @@ impl Expr {
         let expr = parser.or()?;
         match parser.peek() {
             None => Ok(expr),
-            Some(token) => Err(parser.error_at(
-                token.offset,
+            Some(token) => Err(parser.error_on(
+                token,
                 format!(
                     "expected `and`, `or` or the end of the expression, found {}",
                     token.kind
@@ -128,9 +134,9 @@ impl Expr {
                         Some(pattern) => Ok(pattern.is_match(&left_text)),
                         None => match Regex::new(&right_text) {
                             Ok(pattern) => Ok(pattern.is_match(&left_text)),
-                            Err(error) => Err(error_at(
+                            Err(error) => Err(error_in(
                                 source,
-                                right.offset,
+                                right.offset..right.end,
                                 format!("the pattern is not a valid regular expression: {error}"),
                             )),
                         },
@@ -164,10 +170,15 @@ impl Expr {
 }
 
 fn error_at(source: &str, offset: usize, message: String) -> ExprError {
-    let offset = offset.min(source.len());
+    error_in(source, offset..offset, message)
+}
+
+fn error_in(source: &str, range: std::ops::Range<usize>, message: String) -> ExprError {
+    let offset = range.start.min(source.len());
     ExprError {
         offset,
-        column: source[..offset].chars().count() + 1,
+        end: range.end.clamp(offset, source.len()),
+        column: source.get(..offset).map_or(offset, |s| s.chars().count()) + 1,
         message,
     }
 }
@@ -201,6 +212,7 @@ impl fmt::Display for TokenKind {
 struct Token {
     kind: TokenKind,
     offset: usize,
+    end: usize,
 }
 
 fn lex(source: &str) -> Result<Vec<Token>, ExprError> {
@@ -217,9 +229,9 @@ fn lex(source: &str) -> Result<Vec<Token>, ExprError> {
         let start = at;
         let kind = if rest.starts_with("{{") {
             let Some(close) = rest.find("}}") else {
-                return Err(error_at(
+                return Err(error_in(
                     source,
-                    start,
+                    start..source.len(),
                     "`{{` is never closed with `}}`".to_owned(),
                 ));
             };
@@ -248,15 +260,16 @@ fn lex(source: &str) -> Result<Vec<Token>, ExprError> {
             at += length;
             TokenKind::Word(rest[..length].to_owned())
         } else {
-            return Err(error_at(
+            return Err(error_in(
                 source,
-                start,
+                start..start + c.len_utf8(),
                 format!("unexpected `{c}`: write text in double quotes"),
             ));
         };
         tokens.push(Token {
             kind,
             offset: start,
+            end: at,
         });
     }
     Ok(tokens)
@@ -283,9 +296,9 @@ fn lex_string(source: &str, start: usize) -> Result<(String, usize), ExprError> 
             other => text.push(other),
         }
     }
-    Err(error_at(
+    Err(error_in(
         source,
-        start,
+        start..source.len(),
         "the string is never closed with `\"`".to_owned(),
     ))
 }
@@ -303,6 +316,10 @@ impl Parser<'_> {
 
     fn error_at(&self, offset: usize, message: String) -> ExprError {
         error_at(self.source, offset, message)
+    }
+
+    fn error_on(&self, token: &Token, message: String) -> ExprError {
+        error_in(self.source, token.offset..token.end, message)
     }
 
     fn end_offset(&self) -> usize {
@@ -362,8 +379,8 @@ impl Parser<'_> {
                 }
                 Some(token) => {
                     let open_column = self.source[..open].chars().count() + 1;
-                    Err(self.error_at(
-                        token.offset,
+                    Err(self.error_on(
+                        token,
                         format!(
                             "expected `)` to close the `(` at column {open_column}, found {}",
                             token.kind
@@ -389,8 +406,9 @@ impl Parser<'_> {
         let pattern = match op {
             CompareOp::Matches if !right.template.contains("{{") => {
                 Some(Regex::new(&right.template).map_err(|error| {
-                    self.error_at(
-                        right.offset,
+                    error_in(
+                        self.source,
+                        right.offset..right.end,
                         format!("the pattern is not a valid regular expression: {error}"),
                     )
                 })?)
@@ -412,26 +430,26 @@ impl Parser<'_> {
                 "expected a template or a string before the end of the expression".to_owned(),
             ));
         };
-        let template = match token.kind {
+        let template = match token.kind.clone() {
             TokenKind::Template(text) | TokenKind::String(text) => text,
             TokenKind::Word(word) if word == "true" || word == "false" => word,
             TokenKind::Word(word)
                 if matches!(word.as_str(), "and" | "or" | "not" | "contains" | "matches") =>
             {
-                return Err(self.error_at(
-                    token.offset,
+                return Err(self.error_on(
+                    &token,
                     format!("expected a template or a string before `{word}`"),
                 ));
             }
             TokenKind::Word(word) => {
-                return Err(self.error_at(
-                    token.offset,
+                return Err(self.error_on(
+                    &token,
                     format!("`{word}` is not a value: write text in double quotes (\"{word}\") or a template ({{{{...}}}})"),
                 ));
             }
             kind @ (TokenKind::Eq | TokenKind::Ne | TokenKind::Close | TokenKind::Open) => {
-                return Err(self.error_at(
-                    token.offset,
+                return Err(self.error_on(
+                    &token,
                     format!("expected a template or a string, found {kind}"),
                 ));
             }
@@ -440,6 +458,7 @@ impl Parser<'_> {
         Ok(Operand {
             template,
             offset: token.offset,
+            end: token.end,
         })
     }
 }
