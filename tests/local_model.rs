@@ -169,14 +169,14 @@ fn text(output: &Output) -> String {
 }
 
 /// What the progress printer streamed for `node`: the indented lines between its start (and the
-/// warnings printed as it starts) and its finish line.
+/// warnings and statuses printed as it starts) and its finish line.
 fn streamed(stderr: &str, node: &str) -> String {
     stderr
         .lines()
         .skip_while(|line| !line.starts_with(&format!("▶ {node} ")))
         .skip(1)
         .take_while(|line| !line.starts_with(&format!("✓ {node} ")))
-        .filter(|line| !line.starts_with("warning: "))
+        .filter(|line| !line.starts_with("warning: ") && !line.starts_with("  … "))
         .map(|line| line.strip_prefix("  ").unwrap_or(line))
         .collect::<Vec<_>>()
         .join("\n")
@@ -208,9 +208,21 @@ fn the_readme_example_answers_from_the_index_on_the_local_model_streaming_and_ci
         answer,
         "the answer streamed on stderr as it was written: {report}"
     );
+    let substituted = stderr
+        .find("warning: answer: local/default answered in place of `gpt-4o-mini`: openai/gpt-4o-mini skipped: no API key (set OPENAI_API_KEY)\n")
+        .unwrap_or_else(|| panic!("the run log names the model that answered and why: {report}"));
+    let loading = stderr
+        .find("  … loading the local model (SmolLM2-135M-Instruct.Q4_1.gguf) and reading the prompt…\n")
+        .unwrap_or_else(|| panic!("the run log says the local model is loading: {report}"));
+    let first_word = stderr
+        .find(&format!(
+            "\n  {}",
+            answer.chars().take(8).collect::<String>()
+        ))
+        .unwrap_or_else(|| panic!("the answer streamed: {report}"));
     assert!(
-        stderr.contains("warning: answer: local/default answered in place of `gpt-4o-mini`"),
-        "the run log names the model that answered: {report}"
+        substituted < loading && loading < first_word,
+        "the missing key and the loading are said before the first word: {report}"
     );
     let sources: Vec<&str> = stderr
         .lines()

@@ -70,8 +70,13 @@ class ChatView implements vscode.WebviewViewProvider {
     this.post();
     const progressToken = this.server.newProgressToken("chat");
     const subscription = this.server.onRunEvent((event) => {
-      if (event.token === progressToken && event.kind === "token" && event.text) {
+      if (event.token !== progressToken || !event.text) return;
+      if (event.kind === "token") {
         this.history.stream(event.text);
+        this.post();
+      } else if (event.kind === "status" || event.kind === "warning") {
+        // Said before the first word: the local model loading, the provider with no key.
+        this.history.note(event.kind === "status" ? `… ${event.text}` : `! ${event.text}`);
         this.post();
       }
     });
@@ -144,6 +149,7 @@ function render(state) {
   for (const turn of state.turns) {
     const div = document.createElement("div"); div.className = "turn";
     const q = document.createElement("div"); q.className = "question"; q.textContent = turn.question; div.appendChild(q);
+    for (const note of turn.notes || []) { const n = document.createElement("div"); n.className = "meta note"; n.textContent = note; div.appendChild(n); }
     const a = document.createElement("div"); a.className = "answer"; a.textContent = turn.answer || (turn.done ? "" : "…"); div.appendChild(a);
     if (turn.done && turn.model) { const m = document.createElement("div"); m.className = "meta"; m.textContent = "answered by " + turn.model; div.appendChild(m); }
     for (const source of turn.sources || []) {

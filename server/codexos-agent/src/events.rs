@@ -90,6 +90,9 @@ pub enum RunEvent {
         node: Option<String>,
         message: String,
     },
+    /// What a node is waiting for (a local model loading, reading its prompt): shown while the
+    /// user waits, not a problem.
+    Status { node: String, message: String },
     /// What the policy (or the user) decided about something a node would do: a tool call, a
     /// sub-flow, a tool its node does not list.
     Decision {

@@ -945,3 +945,45 @@ async fn a_flow_whose_sub_flow_leads_outside_the_workspace_never_starts() {
           3:41: error[flow-outside-workspace]: sub-flow paths must stay inside the workspace: `../outside.flow.json` leads outside it"#]].assert_eq(&message);
     assert!(events.steps().is_empty(), "no node ran");
 }
+
+#[tokio::test]
+async fn an_answer_cut_at_max_tokens_says_so_on_its_node() {
+    let chunk = |delta: Value, finish: Value| {
+        let body = serde_json::json!({
+            "id": "cut", "object": "chat.completion.chunk", "model": "small",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        format!("data: {body}\n\n").into_bytes()
+    };
+    let chunks = vec![
+        chunk(serde_json::json!({"content": "half an ans"}), Value::Null),
+        chunk(serde_json::json!({}), serde_json::json!("length")),
+        b"data: [DONE]\n\n".to_vec(),
+    ];
+    let fake =
+        FakeProvider::start(move |_| FakeResponse::stream("text/event-stream", chunks.clone()))
+            .await
+            .expect("fake provider");
+    let router = Router::new(&fake.llm_config(WireFormat::OpenAiChat));
+    let runner = Runner::new().with_router(Arc::new(router));
+    let flow = r#"{"id": "cut", "nodes": [
+{"id": "start", "type": "entry", "next": "ask"},
+{"id": "ask", "type": "llm", "model": "fake/small", "prompt": "{{input}}", "max_tokens": 5, "next": "end"},
+{"id": "end", "type": "exit"}
+]}"#;
+    let (result, _) = run_text(&runner, flow, "tell me").await;
+    assert_eq!(result.status, RunStatus::Succeeded, "{:?}", result.errors);
+    assert_eq!(result.output.as_deref(), Some("half an ans"));
+    let warnings: Vec<(Option<&str>, &str)> = result
+        .warnings
+        .iter()
+        .map(|warning| (warning.node.as_deref(), warning.message.as_str()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [(
+            Some("ask"),
+            "the answer was cut at max_tokens (5): raise the node's `max_tokens` for a longer one"
+        )]
+    );
+}

@@ -26,6 +26,7 @@ impl ResponseBuilder {
             StreamEvent::ToolCall(call) => self.tool_calls.push(call),
             StreamEvent::Usage(usage) => self.usage = Some(usage),
             StreamEvent::Warning(warning) => self.warnings.push(warning),
+            StreamEvent::Status(_) => {}
             StreamEvent::Finished(reason) => self.finish_reason = Some(reason),
         }
     }

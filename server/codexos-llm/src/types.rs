@@ -162,6 +162,10 @@ pub enum StreamEvent {
     Usage(Usage),
     /// Something the caller should log but that did not stop the answer (a retry, a fallback).
     Warning(String),
+    /// What the model is doing before its first word (loading, reading the prompt), for the
+    /// user to see while they wait; never part of the answer. A provider that sends one has
+    /// taken the request: the router no longer falls back to the next model.
+    Status(String),
     Finished(FinishReason),
 }
 

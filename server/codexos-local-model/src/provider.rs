@@ -57,6 +57,16 @@ impl Provider for LocalProvider {
                 Ok(guard) => guard,
                 Err(poisoned) => poisoned.into_inner(),
             };
+            let status = match guard.is_none() {
+                true => format!(
+                    "loading the local model ({}) and reading the prompt…",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                false => "the local model is reading the prompt…".to_owned(),
+            };
+            if tx.blocking_send(Ok(StreamEvent::Status(status))).is_err() {
+                return;
+            }
             if guard.is_none() {
                 match LocalModel::load(&path) {
                     Ok(loaded) => *guard = Some(loaded),

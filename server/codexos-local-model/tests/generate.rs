@@ -105,6 +105,12 @@ async fn the_provider_streams_text_then_usage_and_stops_when_cancelled() {
     let cancel = CancellationToken::new();
     request.max_tokens = Some(200);
     let mut stream = provider.chat(request, cancel.clone());
+    let status = stream.next().await.expect("an event").expect("no error");
+    assert_eq!(
+        status,
+        StreamEvent::Status("the local model is reading the prompt…".to_owned()),
+        "the model, loaded by the first request, says what it does before its first word"
+    );
     let first = stream.next().await.expect("an event").expect("no error");
     assert!(matches!(first, StreamEvent::TextDelta(_)));
     cancel.cancel();

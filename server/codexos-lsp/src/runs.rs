@@ -527,6 +527,15 @@ impl Outgoing {
                 })
                 .await;
             }
+            RunEvent::Status { node, message } => {
+                self.progress(ProgressStep::Report, step_line(event)).await;
+                self.notify(RunEventParams {
+                    node: Some(node),
+                    text: Some(message),
+                    ..self.params("status")
+                })
+                .await;
+            }
             RunEvent::Decision { node, decision } => {
                 if let Some(line) = step_line(event) {
                     self.progress(ProgressStep::Report, Some(line)).await;

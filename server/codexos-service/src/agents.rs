@@ -433,6 +433,7 @@ pub fn step_line(event: &RunEvent) -> Option<String> {
             node: None,
             message,
         } => format!("warning: {message}"),
+        RunEvent::Status { message, .. } => format!("  … {message}"),
         RunEvent::Decision { node, decision } => return decision_line(node.as_deref(), decision),
         RunEvent::Started { .. } | RunEvent::Token { .. } | RunEvent::Finished { .. } => {
             return None;

@@ -69,9 +69,17 @@ function M.send(question)
   -- their way when the answer arrives).
   local answer_line = vim.api.nvim_buf_line_count(chat_buf) - 1
   local token = codexos.new_token("chat")
+  local streamed = false
   codexos.listen(token, function(event)
     if event.kind == "token" and event.text then
+      streamed = true
       stream(event.text)
+    elseif (event.kind == "status" or event.kind == "warning") and event.text and not streamed then
+      -- Said before the first word (the local model loading, a provider with no key), above
+      -- where the answer streams.
+      local mark = event.kind == "status" and "… " or "! "
+      set_lines(answer_line, answer_line, { "_" .. mark .. event.text .. "_" })
+      answer_line = answer_line + 1
     end
   end)
   local argument = { messages = vim.deepcopy(history), model = codexos.config.chat_model }

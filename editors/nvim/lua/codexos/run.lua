@@ -78,6 +78,8 @@ local function show_event(buf, event)
     append(buf, { ("✗ %s: %s"):format(node, event.text or "failed") })
   elseif event.kind == "warning" then
     append(buf, { "! " .. (event.text or "") })
+  elseif event.kind == "status" then
+    append(buf, { "… " .. (event.text or "") })
   elseif event.kind == "decision" then
     local line = decision_line(node, event)
     if line then

@@ -19,7 +19,7 @@ export interface NodeDiagnostic {
 
 export interface RunEventMessage {
   run_id?: string;
-  kind: "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "decision" | "finished";
+  kind: "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "status" | "decision" | "finished";
   node?: string;
   text?: string;
   ms?: number;

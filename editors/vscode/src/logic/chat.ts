@@ -7,6 +7,8 @@ export interface ChatTurn {
   model?: string;
   sources: ChatSource[];
   done: boolean;
+  /** What the server said while the answer was on its way: a model loading, a fallback. */
+  notes?: string[];
 }
 
 export class ChatHistory {
@@ -22,6 +24,14 @@ export class ChatHistory {
   stream(text: string): void {
     const turn = this.current();
     if (turn) turn.answer += text;
+  }
+
+  /** A status or warning line for the turn in progress (the same line is said once). */
+  note(text: string): void {
+    const turn = this.current();
+    if (!turn || text.trim() === "") return;
+    turn.notes = turn.notes ?? [];
+    if (!turn.notes.includes(text)) turn.notes.push(text);
   }
 
   complete(result: ChatResult): void {

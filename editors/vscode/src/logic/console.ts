@@ -37,6 +37,10 @@ export class RunConsole {
       case "warning":
         out = this.line(`! ${event.text ?? ""}`);
         break;
+      case "status":
+        // What the node waits for (a local model loading): said at once, not a problem.
+        out = this.line(`… ${event.text ?? ""}`);
+        break;
       case "decision": {
         // Refusals and what the user or the trust store allowed; the rest is in the trace.
         const decision = readDecision(event.decision);

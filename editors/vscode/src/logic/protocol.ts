@@ -11,7 +11,7 @@ export interface Range {
   end: Position;
 }
 
-export type RunEventKind = "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "decision" | "finished";
+export type RunEventKind = "started" | "node_started" | "token" | "node_finished" | "node_failed" | "warning" | "status" | "decision" | "finished";
 
 /** What one tool call would do, as the policy saw it (`kind` names the variant). */
 export type PolicyAction =

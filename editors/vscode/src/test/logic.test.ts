@@ -123,6 +123,22 @@ test("search results become quick pick items with path, line and the first code 
   );
 });
 
+test("chat history keeps what the server said before the answer, once per line, on the open turn", () => {
+  const history = new ChatHistory();
+  history.ask("what is x?");
+  history.note("… loading the local model (SmolLM2-135M-Instruct.Q4_1.gguf) and reading the prompt…");
+  history.note("! local/default answered in place of `gpt-4o-mini`: openai/gpt-4o-mini skipped: no API key");
+  history.note("… loading the local model (SmolLM2-135M-Instruct.Q4_1.gguf) and reading the prompt…");
+  assert.equal(history.turns[0].notes?.length, 2);
+  history.complete({ answer: "x.", model: "local/default", sources: [] });
+  history.note("late");
+  assert.equal(history.turns[0].notes?.length, 2, "a finished turn takes no more notes");
+  assert.deepEqual(history.messages(), [
+    { role: "user", content: "what is x?" },
+    { role: "assistant", content: "x." },
+  ]);
+});
+
 test("chat history sends finished turns and streams into the open one", () => {
   const history = new ChatHistory();
   history.ask("what is x?");

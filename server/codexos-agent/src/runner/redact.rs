@@ -61,6 +61,10 @@ pub(super) fn redact_event(event: RunEvent, redactor: &Redactor) -> RunEvent {
             node,
             message: r(message),
         },
+        RunEvent::Status { node, message } => RunEvent::Status {
+            node,
+            message: r(message),
+        },
         RunEvent::Decision { node, decision } => RunEvent::Decision {
             node,
             decision: Decision {

@@ -204,13 +204,14 @@ impl RunState<'_> {
         }
     }
 
-    /// Redacts `event`, records it in the trace (tokens excepted) and hands it to the sink.
+    /// Redacts `event`, records it in the trace (tokens and statuses, which only matter while
+    /// the run goes on, excepted) and hands it to the sink.
     pub(crate) fn emit(&self, event: RunEvent) {
         let event = {
             let redactor = lock(&self.redactor);
             redact_event(event, &redactor)
         };
-        if !matches!(event, RunEvent::Token { .. }) {
+        if !matches!(event, RunEvent::Token { .. } | RunEvent::Status { .. }) {
             self.write_trace_line(&trace::event_line(&event, self.elapsed_ms()));
         }
         (self.sink)(&event);

@@ -1,7 +1,7 @@
 //! The tool loop of an `llm` node: stream the model's answer, run the tools it calls (only those
 //! its node lists), and ask again, within the bound on rounds.
 
-use codexos_llm::{ChatRequest, Message, StreamEvent};
+use codexos_llm::{ChatRequest, FinishReason, Message, StreamEvent};
 use codexos_policy::Action;
 use futures_util::StreamExt;
 
@@ -73,6 +73,22 @@ impl RunState<'_> {
                     }),
                     Ok(StreamEvent::Warning(warning)) => {
                         self.warn(Some(label.to_owned()), warning);
+                    }
+                    Ok(StreamEvent::Status(message)) => self.emit(RunEvent::Status {
+                        node: label.to_owned(),
+                        message,
+                    }),
+                    Ok(StreamEvent::Finished(FinishReason::Length)) => {
+                        let limit = llm.max_tokens.map_or_else(
+                            || "its token limit".to_owned(),
+                            |n| format!("max_tokens ({n})"),
+                        );
+                        self.warn(
+                            Some(label.to_owned()),
+                            format!(
+                                "the answer was cut at {limit}: raise the node's `max_tokens` for a longer one"
+                            ),
+                        );
                     }
                     Ok(StreamEvent::ToolCallDelta(_) | StreamEvent::Finished(_)) => {}
                     Err(_) if self.cancel.is_cancelled() => {
