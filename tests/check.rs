@@ -293,3 +293,45 @@ fn version_names_the_commit_the_binary_was_built_from() {
     };
     assert_eq!(version, expected);
 }
+
+#[test]
+fn expressions_tool_args_of_built_ins_and_plug_ins_and_sub_flow_cycles_are_checked_before_a_run() {
+    let main = r#"{
+  "id": "main",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "route" },
+    { "id": "route", "type": "condition", "if": "{{input}} == bug", "then": "read", "else": "end" },
+    { "id": "read", "type": "tool", "tool": "read_file", "args": { "pth": "a.rs" }, "next": "lint" },
+    { "id": "lint", "type": "tool", "tool": "lint", "args": { "level": "loud" }, "next": "review" },
+    { "id": "review", "type": "flow", "flow": "review.flow.json", "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+    let review = r#"{ "id": "review", "nodes": [
+  { "id": "start", "type": "entry", "next": "back" },
+  { "id": "back", "type": "flow", "flow": "main.flow.json", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }
+"#;
+    let dir = workspace(&[
+        (
+            "tools/lint.tool.json",
+            br#"{ "description": "Runs the linter", "command": ["true"],
+  "input_schema": { "type": "object", "properties": { "level": { "enum": ["warn", "deny"] } } } }"#,
+        ),
+        ("main.flow.json", main.as_bytes()),
+        ("review.flow.json", review.as_bytes()),
+    ]);
+    let output = check(dir.path(), &["main.flow.json"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    expect![[r#"
+        main.flow.json:5:63: error[invalid-expression]: `if` of node `route`: `bug` is not a value: write text in double quotes ("bug") or a template ({{...}})
+        main.flow.json:6:58: error[invalid-tool-args]: `args` of tool `read_file` (node `read`): "path" is a required property
+        main.flow.json:6:68: error[invalid-tool-args]: `args` of tool `read_file` (node `read`): `pth` is not an argument of `read_file`: did you mean `path`?
+        main.flow.json:7:72: error[invalid-tool-args]: `args` of tool `lint` (node `lint`) at `/level`: "loud" is not one of "warn" or "deny"
+        main.flow.json:8:47: error[sub-flow-cycle]: `flow` of node `review`: sub-flows lead back to a flow that is already running (review.flow.json → main.flow.json): a run would nest them until its depth bound (8) stops it
+        Checked 1 flow: 5 error(s), 0 warning(s).
+    "#]]
+    .assert_eq(&stdout(&output));
+}

@@ -85,6 +85,19 @@ pub enum RunEvent {
         error: String,
         elapsed_ms: u64,
     },
+    /// An attempt of a node with `retry` failed and the node runs again after `retry_in_ms`;
+    /// the last attempt's failure is the node's [`RunEvent::NodeFailed`].
+    AttemptFailed {
+        node: String,
+        /// One-based.
+        attempt: u32,
+        attempts: u32,
+        /// What `retry.on` calls the failure: `timeout`, `rate_limit`, `server`, `network`,
+        /// `error`.
+        failure: String,
+        error: String,
+        retry_in_ms: u64,
+    },
     Warning {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<String>,

@@ -3,8 +3,12 @@
 //! node can reach (for joins).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use codexos_flow::model::{Flow, NodeType};
+use codexos_flow::model::{
+    DEFAULT_BACKOFF_MS, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_ON, Flow, MAX_BACKOFF_MS,
+    MAX_TIMEOUT_MS, NodeType,
+};
 use codexos_flow::{Catalog, Encoding, FlowFile, LineIndex, Severity};
 use serde_json::Value;
 
@@ -81,6 +85,73 @@ pub enum NodeKind {
     },
 }
 
+/// The kinds of failure a node's `retry.on` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryOn {
+    Timeout,
+    RateLimit,
+    Server,
+    Network,
+    /// Any other failure.
+    Error,
+}
+
+impl RetryOn {
+    pub fn parse(name: &str) -> Option<RetryOn> {
+        Some(match name {
+            "timeout" => RetryOn::Timeout,
+            "rate_limit" => RetryOn::RateLimit,
+            "server" => RetryOn::Server,
+            "network" => RetryOn::Network,
+            "error" => RetryOn::Error,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryOn::Timeout => "timeout",
+            RetryOn::RateLimit => "rate_limit",
+            RetryOn::Server => "server",
+            RetryOn::Network => "network",
+            RetryOn::Error => "error",
+        }
+    }
+}
+
+/// How a node is tried: how many attempts, the wait between them, which failures earn another,
+/// and how long each may take. A node without `retry` has one attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallPolicy {
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles before each further one.
+    pub backoff: Duration,
+    pub on: Vec<RetryOn>,
+    pub timeout: Option<Duration>,
+}
+
+impl Default for CallPolicy {
+    fn default() -> CallPolicy {
+        CallPolicy {
+            attempts: 1,
+            backoff: Duration::ZERO,
+            on: Vec::new(),
+            timeout: None,
+        }
+    }
+}
+
+impl CallPolicy {
+    /// The wait after failed attempt `attempt` (one-based): `backoff`, doubled each time, at
+    /// most the longest `backoff_ms`.
+    pub fn wait_after(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        doubled.min(Duration::from_millis(MAX_BACKOFF_MS as u64))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
     pub id: String,
@@ -88,6 +159,8 @@ pub struct NodeSpec {
     pub kind: NodeKind,
     /// Where the walk goes after this node (conditions choose one of `then`/`else` instead).
     pub next: Vec<usize>,
+    /// `retry` and `timeout_ms` (nodes that call out).
+    pub call: CallPolicy,
 }
 
 /// A runnable flow.
@@ -388,7 +461,51 @@ impl NodeReader<'_> {
             ty,
             kind,
             next,
+            call: self.call_policy(),
         })
+    }
+
+    /// `retry` and `timeout_ms` as the checks accept them (out-of-range values are errors
+    /// there, so they are only clamped here).
+    fn call_policy(&self) -> CallPolicy {
+        let number = |value: Option<&Value>, default: u64, max: u64| {
+            value.and_then(Value::as_u64).unwrap_or(default).min(max)
+        };
+        let timeout = self
+            .item
+            .get("timeout_ms")
+            .and_then(Value::as_u64)
+            .map(|ms| Duration::from_millis(ms.clamp(1, MAX_TIMEOUT_MS as u64)));
+        let Some(retry) = self.item.get("retry").filter(|r| r.is_object()) else {
+            return CallPolicy {
+                timeout,
+                ..CallPolicy::default()
+            };
+        };
+        let attempts =
+            number(retry.get("attempts"), u64::from(DEFAULT_RETRY_ATTEMPTS), 10).max(1) as u32;
+        let backoff = number(
+            retry.get("backoff_ms"),
+            DEFAULT_BACKOFF_MS,
+            MAX_BACKOFF_MS as u64,
+        );
+        let on = match retry.get("on").and_then(Value::as_array) {
+            Some(names) => names
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(RetryOn::parse)
+                .collect(),
+            None => DEFAULT_RETRY_ON
+                .iter()
+                .filter_map(|name| RetryOn::parse(name))
+                .collect(),
+        };
+        CallPolicy {
+            attempts,
+            backoff: Duration::from_millis(backoff),
+            on,
+            timeout,
+        }
     }
 
     /// The model chain, with `provider` prefixed to names that do not name one already.

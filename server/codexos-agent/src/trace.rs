@@ -323,7 +323,24 @@ pub fn resolve(dir: &Path, reference: &str) -> Result<String, TraceError> {
         .collect();
     ids.sort_unstable();
     if reference == LAST_RUN {
-        return ids.pop().ok_or_else(not_found);
+        // Runs started in the same second share their time; the file made last is the newest.
+        let newest_second = ids
+            .last()
+            .ok_or_else(not_found)?
+            .split('-')
+            .next()
+            .unwrap_or("");
+        let made = |id: &String| {
+            fs::metadata(dir.join(format!("{id}.jsonl")))
+                .and_then(|metadata| metadata.created().or_else(|_| metadata.modified()))
+                .ok()
+        };
+        return ids
+            .iter()
+            .filter(|id| id.split('-').next() == Some(newest_second))
+            .max_by_key(|id| (made(id), (*id).clone()))
+            .cloned()
+            .ok_or_else(not_found);
     }
     let mut candidates: Vec<String> = ids
         .into_iter()

@@ -987,3 +987,173 @@ async fn an_answer_cut_at_max_tokens_says_so_on_its_node() {
         )]
     );
 }
+
+/// A flow whose `plan` node asks `fake/small`, with `calls` (`retry`, `timeout_ms`) added to it.
+fn retrying_llm(calls: &str) -> String {
+    format!(
+        r#"{{"id": "retrying", "nodes": [
+{{"id": "start", "type": "entry", "next": "plan"}},
+{{"id": "plan", "type": "llm", "model": "fake/small", "prompt": "{{{{input}}}}", {calls}, "next": "end"}},
+{{"id": "end", "type": "exit"}}
+]}}"#
+    )
+}
+
+/// A router to `fake` that makes no HTTP retries of its own, so each failure reaches the node.
+fn router_without_http_retries(fake: &FakeProvider) -> Arc<Router> {
+    let mut config = fake.llm_config(WireFormat::OpenAiChat);
+    for provider in config.providers.values_mut() {
+        provider.retry.max_retries = 0;
+    }
+    Arc::new(Router::new(&config))
+}
+
+/// The `attempt_failed` events of a trace, one line each: node, attempt, failure, wait.
+fn attempts_in_trace(trace: &Path) -> Vec<String> {
+    std::fs::read_to_string(trace)
+        .expect("trace")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["event"] == "attempt_failed")
+        .map(|event| {
+            format!(
+                "{} attempt {} of {} failed ({}), next in {} ms",
+                event["node"].as_str().unwrap_or_default(),
+                event["attempt"],
+                event["attempts"],
+                event["failure"].as_str().unwrap_or_default(),
+                event["retry_in_ms"]
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_provider_that_fails_twice_answers_the_third_attempt_and_the_trace_has_each_attempt() {
+    let fake = FakeProvider::scripted(vec![
+        FakeResponse::json(
+            500,
+            &serde_json::json!({"error": {"message": "overloaded"}}),
+        ),
+        FakeResponse::json(429, &serde_json::json!({"error": {"message": "slow down"}})),
+        FakeResponse::reply(
+            WireFormat::OpenAiChat,
+            &ScriptedReply::text(&["the plan"]),
+            "small",
+        ),
+    ])
+    .await
+    .expect("fake provider");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runner = Runner::new()
+        .with_router(router_without_http_retries(&fake))
+        .record_traces(dir.path());
+    let flow = retrying_llm(r#""retry": {"attempts": 3, "backoff_ms": 10}"#);
+    let (result, events) = run_text(&runner, &flow, "go").await;
+    assert_eq!(result.status, RunStatus::Succeeded, "{:?}", result.errors);
+    assert_eq!(result.output.as_deref(), Some("the plan"));
+    assert_eq!(fake.requests().len(), 3);
+    assert_eq!(
+        attempts_in_trace(result.trace.as_deref().expect("recorded")),
+        [
+            "plan attempt 1 of 3 failed (server), next in 10 ms",
+            "plan attempt 2 of 3 failed (rate_limit), next in 20 ms",
+        ]
+    );
+    assert_eq!(
+        events.steps(),
+        [
+            "started:start",
+            "finished:start",
+            "started:plan",
+            "finished:plan",
+            "started:end",
+            "finished:end"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failure_retry_does_not_name_fails_the_node_at_once() {
+    let fake = FakeProvider::scripted(vec![FakeResponse::json(
+        401,
+        &serde_json::json!({"error": {"message": "bad key"}}),
+    )])
+    .await
+    .expect("fake provider");
+    let runner = Runner::new().with_router(router_without_http_retries(&fake));
+    let flow = retrying_llm(r#""retry": {"attempts": 3, "backoff_ms": 10}"#);
+    let (result, _) = run_text(&runner, &flow, "go").await;
+    assert_eq!(result.status, RunStatus::Failed);
+    assert_eq!(fake.requests().len(), 1);
+    let error = result.errors[0].to_string();
+    assert!(error.starts_with("node `plan`: "), "{error}");
+    assert!(error.ends_with("(attempt 1 of 3)"), "{error}");
+}
+
+#[tokio::test]
+async fn a_provider_that_stalls_is_stopped_at_the_nodes_timeout_and_tried_again() {
+    let fake = FakeProvider::start(|_| FakeResponse::silent())
+        .await
+        .expect("fake provider");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runner = Runner::new()
+        .with_router(router_without_http_retries(&fake))
+        .record_traces(dir.path());
+    let flow = retrying_llm(
+        r#""timeout_ms": 200, "retry": {"attempts": 2, "backoff_ms": 10, "on": ["timeout"]}"#,
+    );
+    let started = std::time::Instant::now();
+    let (result, _) = run_text(&runner, &flow, "go").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(result.status, RunStatus::Failed);
+    assert_eq!(
+        result.errors[0].to_string(),
+        "node `plan`: `timeout_ms`: the attempt did not finish within 0.2 s and was stopped (attempt 2 of 2)"
+    );
+    assert_eq!(fake.requests().len(), 2);
+    assert_eq!(
+        attempts_in_trace(result.trace.as_deref().expect("recorded")),
+        ["plan attempt 1 of 2 failed (timeout), next in 10 ms"]
+    );
+}
+
+#[tokio::test]
+async fn a_tool_node_retries_a_tool_error_when_retry_names_it_and_its_timeout_replaces_the_tools() {
+    let tools = Arc::new(TestTools::default());
+    *tools.failures.lock().unwrap() = 2;
+    let flow = r#"{"id": "tools", "nodes": [
+{"id": "start", "type": "entry", "next": "fix"},
+{"id": "fix", "type": "tool", "tool": "flaky", "args": {"text": "it"}, "retry": {"attempts": 3, "backoff_ms": 0, "on": ["error"]}, "next": "wait"},
+{"id": "wait", "type": "tool", "tool": "sleep", "timeout_ms": 100, "next": "end"},
+{"id": "end", "type": "exit"}
+]}"#;
+    let (result, events) = run_text(&tools_runner(&tools), flow, "").await;
+    assert_eq!(
+        result.node("fix").map(|n| n.status),
+        Some(NodeStatus::Succeeded)
+    );
+    assert_eq!(
+        result.errors[0].to_string(),
+        "node `wait`: `timeout_ms`: tool `sleep` did not finish within 0.1 s and was stopped"
+    );
+    let failed: Vec<String> = events
+        .all()
+        .iter()
+        .filter_map(|event| match event {
+            RunEvent::AttemptFailed { node, error, .. } => Some(format!("{node}: {error}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "fix: tool `flaky`: the service is down",
+            "fix: tool `flaky`: the service is down"
+        ]
+    );
+}

@@ -2,6 +2,7 @@
 //! and references. Each stage is a pure function over the parsed file.
 
 mod expressions;
+mod retry;
 mod sub_flows;
 mod tool_args;
 
@@ -270,10 +271,14 @@ fn node_schema(node: &Node, item: &Value, out: &mut Vec<Finding>) {
             out.push(f);
             continue;
         };
-        if let Some(value) = &member.value
-            && let Some(message) = check_value(field, value)
-        {
-            out.push(finding(value.range, Code::Schema, Severity::Error, message));
+        if let Some(value) = &member.value {
+            match check_value(field, value) {
+                Some(message) => {
+                    out.push(finding(value.range, Code::Schema, Severity::Error, message));
+                }
+                None if field.kind == FieldKind::Retry => retry::members(node, value, out),
+                None => {}
+            }
         }
     }
 }
@@ -320,6 +325,9 @@ fn check_value(field: &Field, value: &Value) -> Option<String> {
             .as_object()
             .is_none()
             .then(|| format!("`{name}` must be an object of arguments, found {found}")),
+        FieldKind::Retry => value.as_object().is_none().then(|| {
+            format!("`{name}` must be an object such as {{\"attempts\": 3}}, found {found}")
+        }),
         FieldKind::Ui => {
             let numeric = |k: &str| {
                 value

@@ -312,10 +312,16 @@ impl Ide<'_> {
                                 .find(|f| f.name == key.name)?,
                         }
                     }
+                    [Seg::Key("nodes"), Seg::Index(_), Seg::Key("retry")] => {
+                        crate::model::RETRY_FIELDS
+                            .iter()
+                            .find(|f| f.name == key.name)?
+                    }
                     _ => return None,
                 };
                 let owner = match path.as_slice() {
                     [] => "flow".to_owned(),
+                    [_, _, Seg::Key("retry")] => "`retry`".to_owned(),
                     _ => {
                         let i = match path[1] {
                             Seg::Index(i) => i,
@@ -629,6 +635,10 @@ fn placeholder(kind: FieldKind, n: usize) -> String {
         FieldKind::Args => format!("{{${n}}}"),
         FieldKind::Ui => format!("{{ \"x\": ${{{n}:0}}, \"y\": ${{{}:0}} }}", n + 1),
         FieldKind::Tools => format!("[${n}]"),
+        FieldKind::Retry => format!(
+            "{{ \"attempts\": ${{{n}:3}}, \"backoff_ms\": ${{{}:500}} }}",
+            n + 1
+        ),
         _ => format!("\"${n}\""),
     }
 }

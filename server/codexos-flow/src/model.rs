@@ -98,6 +98,15 @@ impl NodeType {
         }
     }
 
+    /// Whether the node calls out (a model, a tool, the index, another flow) and so may fail
+    /// for a while: it takes `retry` and `timeout_ms`.
+    pub fn calls_out(self) -> bool {
+        matches!(
+            self,
+            NodeType::Llm | NodeType::Tool | NodeType::Rag | NodeType::Flow
+        )
+    }
+
     /// Whether the node continues through `next` (conditions branch, exits end).
     pub fn has_next(self) -> bool {
         !matches!(self, NodeType::Condition | NodeType::Exit)
@@ -108,6 +117,7 @@ impl NodeType {
         COMMON_FIELDS
             .iter()
             .chain(self.fields())
+            .chain(if self.calls_out() { CALL_FIELDS } else { &[] })
             .chain(if self.has_next() { NEXT_FIELD } else { &[] })
             .find(|f| f.name == name)
     }
@@ -117,6 +127,7 @@ impl NodeType {
         COMMON_FIELDS[..3]
             .iter()
             .chain(self.fields())
+            .chain(if self.calls_out() { CALL_FIELDS } else { &[] })
             .chain(if self.has_next() { NEXT_FIELD } else { &[] })
             .chain(&COMMON_FIELDS[3..])
     }
@@ -157,6 +168,8 @@ pub enum FieldKind {
     /// An object whose string values are templates (`args`).
     Args,
     Ui,
+    /// `retry`: an object of [`RETRY_FIELDS`].
+    Retry,
 }
 
 #[derive(Debug)]
@@ -203,6 +216,76 @@ pub const COMMON_FIELDS: &[Field] = &[
         "The visual editor's position of the node (`{\"x\": 0, \"y\": 0}`); the runner ignores it.",
     ),
 ];
+
+/// The longest `timeout_ms` and `retry.backoff_ms`: an hour, and a minute.
+pub const MAX_TIMEOUT_MS: i64 = 3_600_000;
+pub const MAX_BACKOFF_MS: i64 = 60_000;
+
+/// Fields of the nodes that call out ([`NodeType::calls_out`]).
+const CALL_FIELDS: &[Field] = &[
+    field(
+        "retry",
+        FieldKind::Retry,
+        false,
+        "Tries the node again when an attempt fails for a passing reason: `{\"attempts\": 3, \"backoff_ms\": 500, \"on\": [\"timeout\", \"rate_limit\", \"server\", \"network\"]}` (those are the defaults). The wait doubles after each failed attempt; every attempt is in the run's trace.",
+    ),
+    field(
+        "timeout_ms",
+        FieldKind::Integer {
+            min: 1,
+            max: MAX_TIMEOUT_MS,
+        },
+        false,
+        "How long one attempt of the node may take, in milliseconds (1 to 3,600,000); a slower attempt is stopped and fails with `timeout` (which `retry` may try again). Without it, only the run's own limits apply.",
+    ),
+];
+
+/// The members of `retry`.
+pub const RETRY_FIELDS: &[Field] = &[
+    field(
+        "attempts",
+        FieldKind::Integer { min: 1, max: 10 },
+        false,
+        "How many times the node may run in all, the first attempt included (1 to 10, default 3).",
+    ),
+    field(
+        "backoff_ms",
+        FieldKind::Integer {
+            min: 0,
+            max: MAX_BACKOFF_MS,
+        },
+        false,
+        "The wait before the second attempt, in milliseconds (0 to 60,000, default 500); it doubles before each further attempt.",
+    ),
+    field(
+        "on",
+        FieldKind::Text,
+        false,
+        "Which failures are tried again: `timeout`, `rate_limit` (HTTP 429), `server` (HTTP 5xx), `network` (a failed or broken connection), `error` (any other failure, such as a tool reporting an error). Default: all but `error`.",
+    ),
+];
+
+/// What `retry.on` may list, with what each covers.
+pub const RETRY_ON: &[(&str, &str)] = &[
+    (
+        "timeout",
+        "an attempt passed its `timeout_ms`, a tool its time limit, or a provider stalled",
+    ),
+    ("rate_limit", "the provider answered HTTP 429"),
+    ("server", "the provider answered HTTP 5xx"),
+    ("network", "the connection could not be made or broke"),
+    (
+        "error",
+        "any other failure: a tool that reports an error, an answer that is not valid",
+    ),
+];
+
+/// `retry.on` when it is not given: the failures that pass.
+pub const DEFAULT_RETRY_ON: &[&str] = &["timeout", "rate_limit", "server", "network"];
+
+/// `retry.attempts` and `retry.backoff_ms` when they are not given.
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 3;
+pub const DEFAULT_BACKOFF_MS: u64 = 500;
 
 const NEXT_FIELD: &[Field] = &[field(
     "next",

@@ -75,6 +75,38 @@ impl LlmError {
     pub fn is_cancelled(&self) -> bool {
         matches!(self, LlmError::Cancelled { .. })
     }
+
+    /// What kind of failure this is, for a caller deciding whether another attempt may help.
+    /// When no model of a chain answered, the kind of the last one that was tried.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LlmError::Connect { .. } | LlmError::Transport { .. } => ErrorKind::Network,
+            LlmError::Stalled { .. } => ErrorKind::Timeout,
+            LlmError::Status { status: 429, .. } => ErrorKind::RateLimit,
+            LlmError::Status { status, .. } if (500..600).contains(status) => ErrorKind::Server,
+            LlmError::NoModelAnswered { attempts } => attempts
+                .iter()
+                .rev()
+                .find_map(|attempt| attempt.kind)
+                .unwrap_or(ErrorKind::Other),
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// Kinds of failure that may pass ([`LlmError::kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The provider stalled.
+    Timeout,
+    /// HTTP 429.
+    RateLimit,
+    /// HTTP 5xx.
+    Server,
+    /// The connection could not be made, or broke.
+    Network,
+    /// Anything else: a refused key, a bad request, an answer that is not valid.
+    Other,
 }
 
 fn retried(retries: u32) -> String {
@@ -100,6 +132,8 @@ pub struct Attempt {
     /// Where the name routed, when it routed anywhere.
     pub target: Option<ModelRef>,
     pub outcome: AttemptOutcome,
+    /// For a link that was tried and failed, what kind of failure it was.
+    pub kind: Option<ErrorKind>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

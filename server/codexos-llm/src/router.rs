@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collect::ResponseBuilder;
 use crate::config::LlmConfig;
-use crate::error::{Attempt, AttemptOutcome, LlmError};
+use crate::error::{Attempt, AttemptOutcome, ErrorKind, LlmError};
 use crate::http::HttpProvider;
 use crate::provider::{ChatStream, Provider};
 use crate::routing::{PlannedLink, RouteTable};
@@ -83,22 +83,23 @@ impl Router {
         let first_requested = plan.first().map(|link| link.requested.clone());
         let mut attempts = Vec::new();
         for link in plan {
-            let record = |outcome| Attempt {
+            let record = |outcome, kind| Attempt {
                 requested: link.requested.clone(),
                 target: link.target.clone(),
                 outcome,
+                kind,
             };
             let target = match (&link.target, &link.skip) {
                 (Some(target), None) => target.clone(),
                 (_, skip) => {
                     let reason = skip.clone().unwrap_or_default();
-                    attempts.push(record(AttemptOutcome::Skipped(reason)));
+                    attempts.push(record(AttemptOutcome::Skipped(reason), None));
                     continue;
                 }
             };
             let Some(provider) = self.providers.get(&target.provider) else {
                 let reason = format!("provider `{}` is not registered", target.provider);
-                attempts.push(record(AttemptOutcome::Skipped(reason)));
+                attempts.push(record(AttemptOutcome::Skipped(reason), None));
                 continue;
             };
             if cancel.is_cancelled() {
@@ -134,15 +135,18 @@ impl Router {
                         });
                     }
                     Some(Err(err)) if err.is_cancelled() => return Err(err),
-                    Some(Err(err)) => break err.to_string(),
-                    None => break format!("{target}: the stream ended without any output"),
+                    Some(Err(err)) => break (err.to_string(), err.kind()),
+                    None => {
+                        let message = format!("{target}: the stream ended without any output");
+                        break (message, ErrorKind::Other);
+                    }
                 }
             };
-            let mut message = failure;
+            let (mut message, kind) = failure;
             for warning in early {
                 message.push_str(&format!(" (before that: {warning})"));
             }
-            attempts.push(record(AttemptOutcome::Failed(message)));
+            attempts.push(record(AttemptOutcome::Failed(message), Some(kind)));
         }
         Err(LlmError::NoModelAnswered { attempts })
     }

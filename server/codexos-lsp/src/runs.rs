@@ -518,6 +518,17 @@ impl Outgoing {
                 })
                 .await;
             }
+            RunEvent::AttemptFailed { node, .. } => {
+                let line = step_line(event);
+                self.progress(ProgressStep::Report, line.clone()).await;
+                // A warning to the client: the node goes on, and clients show warnings already.
+                self.notify(RunEventParams {
+                    node: Some(node),
+                    text: line.as_deref(),
+                    ..self.params("warning")
+                })
+                .await;
+            }
             RunEvent::Warning { node, message } => {
                 self.progress(ProgressStep::Report, step_line(event)).await;
                 self.notify(RunEventParams {

@@ -425,6 +425,17 @@ pub fn step_line(event: &RunEvent) -> Option<String> {
             format!("✓ {node} · {}", details.join(" · "))
         }
         RunEvent::NodeFailed { node, error, .. } => format!("✗ {node}: {error}"),
+        RunEvent::AttemptFailed {
+            node,
+            attempt,
+            attempts,
+            failure,
+            error,
+            retry_in_ms,
+        } => format!(
+            "↻ {node}: attempt {attempt} of {attempts} failed ({failure}): {error}; trying again in {:.1} s",
+            *retry_in_ms as f64 / 1000.0
+        ),
         RunEvent::Warning {
             node: Some(node),
             message,

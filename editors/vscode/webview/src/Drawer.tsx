@@ -3,47 +3,10 @@
 // filled from the last run's values.
 import { useEffect, useState } from "react";
 import type { ToolSchema } from "../../src/flowEditor/messages";
+import { fieldsOf, type FieldKind, type FieldSpec } from "./model/fields";
 import type { FlowNode } from "./model/flowDocument";
 import { previewTemplate, type RunValues } from "./model/template";
 import { lookOf } from "./nodeStyle";
-
-type FieldKind = "text" | "template" | "number" | "model" | "tool" | "vaultKey" | "nodeRef" | "list" | "json";
-
-interface FieldSpec {
-  key: string;
-  kind: FieldKind;
-  hint?: string;
-}
-
-const NEXT: FieldSpec = { key: "next", kind: "list", hint: "node ids; several run in parallel" };
-
-const FIELDS: Record<string, FieldSpec[]> = {
-  entry: [NEXT],
-  llm: [
-    { key: "model", kind: "model", hint: "one model, or a fallback chain separated by commas" },
-    { key: "provider", kind: "text" },
-    { key: "system", kind: "template" },
-    { key: "prompt", kind: "template" },
-    { key: "temperature", kind: "number", hint: "0–2" },
-    { key: "max_tokens", kind: "number" },
-    { key: "tools", kind: "list", hint: "tools the model may call" },
-    NEXT,
-  ],
-  tool: [{ key: "tool", kind: "tool" }, { key: "args", kind: "json", hint: "JSON object; string values are templates" }, NEXT],
-  rag: [{ key: "query", kind: "template" }, { key: "k", kind: "number", hint: "1–100" }, NEXT],
-  vault: [{ key: "key", kind: "vaultKey", hint: "names only; values never leave the vault" }, { key: "as", kind: "text" }, NEXT],
-  condition: [{ key: "if", kind: "template" }, { key: "then", kind: "nodeRef" }, { key: "else", kind: "nodeRef" }],
-  reflect: [
-    { key: "target", kind: "nodeRef" },
-    { key: "max_iterations", kind: "number", hint: "1–100" },
-    { key: "until", kind: "template" },
-    { key: "prompt", kind: "template" },
-    { key: "model", kind: "model" },
-    NEXT,
-  ],
-  flow: [{ key: "flow", kind: "text", hint: "path relative to this file" }, { key: "input", kind: "template" }, NEXT],
-  exit: [{ key: "output", kind: "template" }],
-};
 
 export interface Catalog {
   models: string[];
@@ -191,7 +154,7 @@ export function Drawer(props: {
 }) {
   const { node, catalog } = props;
   const look = lookOf(node.type);
-  const specs = [{ key: "description", kind: "text" as FieldKind }, ...(FIELDS[node.type] ?? [NEXT])];
+  const specs = fieldsOf(node.type);
   return (
     <aside className="cx-drawer" data-testid="drawer">
       <header style={{ borderColor: look.color }}>

@@ -57,7 +57,10 @@ impl RunState<'_> {
                         }
                         walk.finish(node, &outcome.next);
                     }
-                    Some((node, Err(Failure::Failed(message)))) => {
+                    Some((
+                        node,
+                        Err(Failure::Failed(message) | Failure::Transient(_, message)),
+                    )) => {
                         let frontier = walk.frontier();
                         drop(running);
                         let label = scope.label(node);
@@ -180,12 +183,9 @@ impl RunState<'_> {
                 iteration,
             });
             let started = Instant::now();
-            let result = match self
-                .execute_node(scope, node, &label, input, feedback)
-                .await
-            {
+            let result = match self.attempts(scope, node, &label, input, feedback).await {
                 // A node that fails because it was cancelled (a tool reporting it) was stopped.
-                Err(Failure::Failed(_)) if self.cancel.is_cancelled() => {
+                Err(Failure::Failed(_) | Failure::Transient(..)) if self.cancel.is_cancelled() => {
                     Err(Failure::Stopped(self.stop_reason()))
                 }
                 other => other,
@@ -221,7 +221,9 @@ impl RunState<'_> {
                 }
                 Err(failure) => {
                     let error = match &failure {
-                        Failure::Failed(message) => self.redact(message),
+                        Failure::Failed(message) | Failure::Transient(_, message) => {
+                            self.redact(message)
+                        }
                         Failure::Stopped(Stop::Cancelled) => "cancelled".to_owned(),
                         Failure::Stopped(Stop::TimedOut) => {
                             "stopped: the run's time limit passed".to_owned()
@@ -231,7 +233,7 @@ impl RunState<'_> {
                         let mut book = lock(&self.book);
                         let record = book.record(&label, spec.ty.as_str());
                         record.status = match failure {
-                            Failure::Failed(_) => NodeStatus::Failed,
+                            Failure::Failed(_) | Failure::Transient(..) => NodeStatus::Failed,
                             Failure::Stopped(_) => NodeStatus::Stopped,
                         };
                         record.error = Some(error.clone());

@@ -3,6 +3,7 @@
 //! the [`RunResult`]; each node type runs in its own module under [`nodes`], the `llm` tool loop
 //! in [`tool_loop`], sub-flows in [`sub_flow`].
 
+mod attempts;
 mod catalog;
 mod drive;
 mod nodes;

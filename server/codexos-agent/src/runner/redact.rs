@@ -57,6 +57,21 @@ pub(super) fn redact_event(event: RunEvent, redactor: &Redactor) -> RunEvent {
             error: r(error),
             elapsed_ms,
         },
+        RunEvent::AttemptFailed {
+            node,
+            attempt,
+            attempts,
+            failure,
+            error,
+            retry_in_ms,
+        } => RunEvent::AttemptFailed {
+            node,
+            attempt,
+            attempts,
+            failure,
+            error: r(error),
+            retry_in_ms,
+        },
         RunEvent::Warning { node, message } => RunEvent::Warning {
             node,
             message: r(message),

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::redact::redact_event;
 use super::{Runner, Seed};
 use crate::events::{EventSink, NodeRecord, NodeStatus, Problem, RunEvent, Source, TokenUsage};
-use crate::graph::{Graph, NodeKind, NodeSpec};
+use crate::graph::{Graph, NodeKind, NodeSpec, RetryOn};
 use crate::trace::{self, TraceWriter};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,6 +99,9 @@ pub(crate) enum Stop {
 /// Why a node did not finish.
 pub(crate) enum Failure {
     Failed(String),
+    /// A failure that may pass (a timeout, a rate limit, a server or network error): what a
+    /// node's `retry.on` may name besides `error`.
+    Transient(RetryOn, String),
     Stopped(Stop),
 }
 
@@ -139,6 +142,7 @@ impl Outcome {
 }
 
 /// A previous answer and what to improve, for a node that reflection runs again.
+#[derive(Clone)]
 pub(crate) struct Feedback {
     pub(crate) previous: String,
     pub(crate) critique: String,

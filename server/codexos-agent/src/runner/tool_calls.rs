@@ -2,6 +2,7 @@
 //! tool's time limit.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use codexos_llm::ToolDefinition;
 use codexos_policy::{Action, Decision};
@@ -11,6 +12,7 @@ use tokio::sync::mpsc;
 use super::STOP_GRACE;
 use super::state::{Failure, RunState, seconds};
 use crate::events::RunEvent;
+use crate::graph::RetryOn;
 use crate::services::Caller;
 
 impl RunState<'_> {
@@ -66,19 +68,21 @@ impl RunState<'_> {
         definitions
     }
 
+    /// Calls `tool`; `timeout` (a tool node's `timeout_ms`) replaces the tool's own limit.
     pub(super) async fn call_tool(
         &self,
         label: &str,
         tool: &str,
         args: Value,
+        timeout: Option<Duration>,
     ) -> Result<String, Failure> {
         let tools = self
             .runner
             .tools
             .as_ref()
             .ok_or_else(|| format!("no tools are available to call `{tool}`"))?;
-        let limit = tools
-            .timeout(tool)
+        let limit = timeout
+            .or_else(|| tools.timeout(tool))
             .unwrap_or(self.runner.limits.tool_timeout);
         let (caller, mut decisions) = self.caller(label);
         let cancel = caller.cancel.clone();
@@ -107,10 +111,18 @@ impl RunState<'_> {
             if self.cancel.is_cancelled() {
                 return Err(Failure::Stopped(self.stop_reason()));
             }
-            return Err(Failure::Failed(format!(
-                "tool `{tool}` did not finish within {} and was stopped",
-                seconds(limit)
-            )));
+            let field = if timeout.is_some() {
+                "`timeout_ms`: "
+            } else {
+                ""
+            };
+            return Err(Failure::Transient(
+                RetryOn::Timeout,
+                format!(
+                    "{field}tool `{tool}` did not finish within {} and was stopped",
+                    seconds(limit)
+                ),
+            ));
         };
         match result {
             Ok(Value::String(text)) => Ok(text),

@@ -1,14 +1,14 @@
 //! The tool loop of an `llm` node: stream the model's answer, run the tools it calls (only those
 //! its node lists), and ask again, within the bound on rounds.
 
-use codexos_llm::{ChatRequest, FinishReason, Message, StreamEvent};
+use codexos_llm::{ChatRequest, ErrorKind, FinishReason, LlmError, Message, StreamEvent};
 use codexos_policy::Action;
 use futures_util::StreamExt;
 
 use super::state::{Failure, RunState};
 use super::tokens::TokenBuffer;
 use crate::events::{RunEvent, TokenUsage};
-use crate::graph::LlmSpec;
+use crate::graph::{LlmSpec, RetryOn};
 
 impl RunState<'_> {
     pub(super) async fn call_llm(
@@ -46,7 +46,7 @@ impl RunState<'_> {
                 Err(_) if self.cancel.is_cancelled() => {
                     return Err(Failure::Stopped(self.stop_reason()));
                 }
-                Err(error) => return Err(Failure::Failed(error.to_string())),
+                Err(error) => return Err(llm_failure(&error)),
             };
             for warning in std::mem::take(&mut stream.warnings) {
                 self.warn(Some(label.to_owned()), warning);
@@ -94,7 +94,7 @@ impl RunState<'_> {
                     Err(_) if self.cancel.is_cancelled() => {
                         return Err(Failure::Stopped(self.stop_reason()));
                     }
-                    Err(error) => return Err(Failure::Failed(error.to_string())),
+                    Err(error) => return Err(llm_failure(&error)),
                 }
             }
             if let Some(rest) = pending.flush() {
@@ -117,11 +117,13 @@ impl RunState<'_> {
             for call in calls {
                 let result = if llm.tools.contains(&call.name) {
                     match self
-                        .call_tool(label, &call.name, call.arguments.clone())
+                        .call_tool(label, &call.name, call.arguments.clone(), None)
                         .await
                     {
                         Ok(output) => output,
-                        Err(Failure::Failed(message)) => format!("error: {message}"),
+                        Err(Failure::Failed(message) | Failure::Transient(_, message)) => {
+                            format!("error: {message}")
+                        }
                         Err(stopped) => return Err(stopped),
                     }
                 } else {
@@ -151,4 +153,16 @@ pub(super) struct LlmAnswer {
     pub(super) text: String,
     pub(super) model: String,
     pub(super) usage: TokenUsage,
+}
+
+/// A model's failure, with the kind `retry.on` names when it may pass.
+fn llm_failure(error: &LlmError) -> Failure {
+    let kind = match error.kind() {
+        ErrorKind::Timeout => RetryOn::Timeout,
+        ErrorKind::RateLimit => RetryOn::RateLimit,
+        ErrorKind::Server => RetryOn::Server,
+        ErrorKind::Network => RetryOn::Network,
+        ErrorKind::Other => return Failure::Failed(error.to_string()),
+    };
+    Failure::Transient(kind, error.to_string())
 }

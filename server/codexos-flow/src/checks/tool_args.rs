@@ -2,6 +2,8 @@
 //! plug-ins): the same check the tool registry makes before a call, reported where the value is
 //! written. A string holding a template is only known at run time, so only its type is checked.
 
+use std::collections::HashMap;
+
 use jsonschema::error::ValidationErrorKind;
 
 use super::{finding, replace_fix};
@@ -16,6 +18,8 @@ pub(super) fn tool_args(
     catalog: &dyn Catalog,
     out: &mut Vec<Finding>,
 ) {
+    // Compiled once per tool and check: a large flow calls the same few tools many times.
+    let mut validators: HashMap<&str, Option<jsonschema::Validator>> = HashMap::new();
     for (node, item) in flow.nodes.iter().zip(items) {
         if node.ty != Some(NodeType::Tool) {
             continue;
@@ -28,7 +32,10 @@ pub(super) fn tool_args(
             continue;
         };
         // A schema that does not compile is the tool's problem, reported where tools are listed.
-        let Ok(validator) = jsonschema::validator_for(schema) else {
+        let Some(validator) = validators
+            .entry(name)
+            .or_insert_with(|| jsonschema::validator_for(schema).ok())
+        else {
             continue;
         };
         let args = item.member("args");

@@ -640,6 +640,30 @@ fn sub_flows_nested_deeper_than_a_run_allows_are_an_error() {
 }
 
 #[test]
+fn bad_retry_and_timeout_values_are_errors_on_the_value() {
+    check(
+        r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "plan" },
+  { "id": "plan", "type": "llm", "model": "local", "timeout_ms": 0,
+    "retry": { "attempts": 11, "backof_ms": 500, "on": ["servr", 5] }, "next": "look" },
+  { "id": "look", "type": "rag", "query": "q", "timeout_ms": "30s", "retry": 3, "next": "cond" },
+  { "id": "cond", "type": "condition", "if": "true", "then": "end", "else": "end", "retry": {} },
+  { "id": "end", "type": "exit" }
+] }"#,
+        expect![[r#"
+            3:66-3:67 error[schema] `0`: `timeout_ms` must be between 1 and 3600000, found 0
+            4:28-4:30 error[schema] `11`: `retry` of node `plan`: `attempts` must be between 1 and 10, found 11
+            4:32-4:43 warning[schema] `"backof_ms"`: unknown field `backof_ms` in `retry` of node `plan`: did you mean `backoff_ms`?
+            4:57-4:64 error[schema] `"servr"`: `retry.on` of node `plan`: unknown failure `servr`: expected one of timeout, rate_limit, server, network, error (did you mean `server`?)
+            4:66-4:67 error[schema] `5`: `retry.on` of node `plan`: lists failures by name, found an integer
+            5:62-5:67 error[schema] `"30s"`: `timeout_ms` must be an integer, found a string
+            5:78-5:79 error[schema] `3`: `retry` must be an object such as {"attempts": 3}, found an integer
+            6:84-6:91 warning[schema] `"retry"`: unknown field `retry` in a condition node
+        "#]],
+    );
+}
+
+#[test]
 fn every_code_is_covered_by_a_test_above() {
     let source = include_str!("checks.rs");
     for code in Code::ALL {

@@ -90,6 +90,8 @@ fn completion_offers_the_missing_fields_of_the_node_type() {
             description [Field] `` -> `"description": "$1"`
             query [Field] `` -> `"query": "$1"`
             k [Field] `` -> `"k": ${1:1}`
+            retry [Field] `` -> `"retry": { "attempts": ${1:3}, "backoff_ms": ${2:500} }`
+            timeout_ms [Field] `` -> `"timeout_ms": ${1:1}`
             next [Field] `` -> `"next": "$1"`
             ui [Field] `` -> `"ui": { "x": ${1:0}, "y": ${2:0} }`
         "#]],
@@ -214,6 +216,45 @@ fn hover_explains_node_types_fields_tools_and_references() {
             `model`: "gpt-4"
 
             → act
+        "#]],
+    );
+}
+
+#[test]
+fn hover_explains_retry_and_timeout_and_the_members_of_retry() {
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "plan", "type": "llm", "model": "local", "timeout_ms": 30000,
+    "retry": { "attempts": 3, "backoff_ms": 500, "on": ["server"] } }
+] }"#;
+    let at = |needle: &str| {
+        let i = src.find(needle).expect("needle in src") + 2;
+        format!("{}$0{}", &src[..i], &src[i..])
+    };
+    hover(
+        &at(r#""timeout_ms""#),
+        expect![[r#"
+            `"timeout_ms"`
+            **`timeout_ms`** (llm node)
+
+            How long one attempt of the node may take, in milliseconds (1 to 3,600,000); a slower attempt is stopped and fails with `timeout` (which `retry` may try again). Without it, only the run's own limits apply.
+        "#]],
+    );
+    hover(
+        &at(r#""retry""#),
+        expect![[r#"
+            `"retry"`
+            **`retry`** (llm node)
+
+            Tries the node again when an attempt fails for a passing reason: `{"attempts": 3, "backoff_ms": 500, "on": ["timeout", "rate_limit", "server", "network"]}` (those are the defaults). The wait doubles after each failed attempt; every attempt is in the run's trace.
+        "#]],
+    );
+    hover(
+        &at(r#""backoff_ms""#),
+        expect![[r#"
+            `"backoff_ms"`
+            **`backoff_ms`** (`retry`)
+
+            The wait before the second attempt, in milliseconds (0 to 60,000, default 500); it doubles before each further attempt.
         "#]],
     );
 }

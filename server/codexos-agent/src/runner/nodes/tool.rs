@@ -15,7 +15,7 @@ impl RunState<'_> {
         args: &Value,
     ) -> Result<Outcome, Failure> {
         let args = self.render_value(scope, "args", args)?;
-        let output = self.call_tool(label, tool, args).await?;
+        let output = self.call_tool(label, tool, args, spec.call.timeout).await?;
         Ok(Outcome::passing(spec, output, None))
     }
 }
