@@ -52,7 +52,31 @@ fn large_flow(n: usize) -> String {
 
 #[divan::bench]
 fn diagnostics_of_1000_nodes_after_a_one_character_edit(bencher: divan::Bencher) {
-    let catalog = StaticCatalog::builtin();
+    diagnostics_after_an_edit(bencher, &StaticCatalog::builtin());
+}
+
+/// As above, with `read_file`'s argument schema known, as in a workspace: its 330 tool nodes'
+/// `args` are checked against it.
+#[divan::bench]
+fn diagnostics_of_1000_nodes_with_tool_schemas_after_a_one_character_edit(bencher: divan::Bencher) {
+    let mut catalog = StaticCatalog::builtin();
+    for tool in &mut catalog.tools {
+        if tool.name == "read_file" {
+            tool.schema = Some(serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "path": { "type": "string", "minLength": 1 },
+                    "max_bytes": { "type": "integer", "minimum": 1 }
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }));
+        }
+    }
+    diagnostics_after_an_edit(bencher, &catalog);
+}
+
+fn diagnostics_after_an_edit(bencher: divan::Bencher, catalog: &StaticCatalog) {
     let text = large_flow(1000);
     let at = text
         .find("You are step 502")
@@ -69,7 +93,7 @@ fn diagnostics_of_1000_nodes_after_a_one_character_edit(bencher: divan::Bencher)
         })
         .bench_values(|edited| {
             let file = FlowFile::parse(&edited);
-            file.findings(&catalog)
+            file.findings(catalog)
         });
 }
 

@@ -671,3 +671,25 @@ fn every_code_is_covered_by_a_test_above() {
         assert!(source.contains(&tag), "no test shows {code}");
     }
 }
+
+proptest::proptest! {
+    /// Whatever is written in an `if` (escapes, quotes, braces, multibyte text), checking never
+    /// panics and every finding's range lies on character boundaries of the document.
+    #[test]
+    fn any_expression_is_checked_without_panicking_and_ranges_stay_on_characters(
+        raw in r#"(\{\{|\}\}|\\"|\\\\|\\u00e9|\\n|[a-z ]|==|\(|\)|"|é|😀|\\)*"#
+    ) {
+        let src = format!(
+            r#"{{ "id": "a", "nodes": [
+  {{ "id": "start", "type": "entry", "next": "c" }},
+  {{ "id": "c", "type": "condition", "if": "{raw}", "then": "end", "else": "end" }},
+  {{ "id": "end", "type": "exit" }}
+] }}"#
+        );
+        let file = FlowFile::parse(&src);
+        for finding in file.findings(&catalog()) {
+            proptest::prop_assert!(finding.range.start <= finding.range.end);
+            proptest::prop_assert!(src.get(finding.range.as_usize()).is_some(), "{finding:?}");
+        }
+    }
+}
