@@ -578,3 +578,53 @@ async fn runs_show_is_concise_names_runs_by_last_or_an_id_prefix_and_full_shows_
         text(&unknown.stderr)
     );
 }
+
+#[test]
+fn check_warns_of_a_declared_provider_without_its_key_and_offers_to_store_it() {
+    let config = r#"
+[llm.providers.claude]
+kind = "anthropic"
+api_key = "vault:ANTHROPIC_API_KEY"
+
+[llm.providers.gpu]
+kind = "vllm"
+models = ["qwen2.5-coder-32b"]
+"#;
+    let workspace = Workspace::new(&[
+        ("codexos.toml", config),
+        (
+            "ask.flow.json",
+            r#"{"id": "ask", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": ["claude/claude-3-5-haiku", "qwen2.5-coder-32b", "gpu/other", "local"], "prompt": "{{input}}", "next": "end"},
+  {"id": "end", "type": "exit"}
+]}"#,
+        ),
+    ]);
+    let check = workspace.codexos(&["check", "--format", "json", "ask.flow.json"], None, "");
+    assert_success(&check, "check");
+    let findings: Vec<serde_json::Value> = text(&check.stdout)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).expect("a JSON finding"))
+        .collect();
+    let [finding] = findings.as_slice() else {
+        panic!("one finding: {findings:#?}");
+    };
+    assert_eq!(finding["code"], "provider-unavailable");
+    assert_eq!(
+        finding["message"],
+        "`claude/claude-3-5-haiku` goes to provider `claude`, which cannot answer now: no API key \
+         (store it: codexos vault put ANTHROPIC_API_KEY); a run skips it and tries the next model"
+    );
+    assert_eq!(
+        finding["fixes"],
+        serde_json::json!(["Add `ANTHROPIC_API_KEY` to the vault…"])
+    );
+
+    let put = workspace.codexos(&["vault", "put", "ANTHROPIC_API_KEY"], None, "sk-claude\n");
+    assert_success(&put, "vault put");
+    let clean = workspace.codexos(&["check", "ask.flow.json"], None, "");
+    assert_success(&clean, "check");
+    assert_eq!(text(&clean.stdout), "Checked 1 flow: no problems.\n");
+}

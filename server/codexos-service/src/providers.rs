@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use codexos_flow::ProviderEntry;
 use codexos_llm::config::{
     ANTHROPIC, ANTHROPIC_DEFAULT_URL, OLLAMA, OLLAMA_DEFAULT_URL, OPENAI, OPENAI_DEFAULT_URL,
 };
@@ -100,6 +101,46 @@ pub struct Providers {
     /// like vault values (which the redactor already knows).
     pub env_secrets: Vec<(String, SecretString)>,
 }
+
+impl Providers {
+    /// The providers a configuration file declares, as the flow checks see them: a model routed
+    /// to one that cannot answer (no key, a host not allowed) is a warning where the flow names
+    /// it. The built-in providers without a key are left out: falling back to the local model is
+    /// what a fresh machine does by design, and the run log says so.
+    pub fn catalog_entries(&self) -> Vec<ProviderEntry> {
+        self.config
+            .providers
+            .iter()
+            .filter(|(id, _)| {
+                self.declared_in
+                    .get(*id)
+                    .is_some_and(|from| from != BUILT_IN)
+            })
+            .map(|(id, provider)| {
+                let unavailable = provider.unavailable_reason();
+                let missing_vault_key = self
+                    .key_from
+                    .get(id)
+                    .and_then(|reference| reference.strip_prefix("vault:"))
+                    .filter(|_| provider.api_key.is_none() && provider.disabled.is_none())
+                    .map(|name| name.trim().to_owned());
+                ProviderEntry {
+                    name: id.clone(),
+                    detail: format!(
+                        "model provider `{id}` at {} ({})",
+                        provider.base_url, self.declared_in[id]
+                    ),
+                    models: provider.models.clone(),
+                    unavailable,
+                    missing_vault_key,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Where the built-in providers are declared, as [`Providers::declared_in`] says.
+const BUILT_IN: &str = "built in";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -277,7 +318,7 @@ pub(crate) fn providers(inputs: &ProviderInputs<'_>) -> Result<Providers, Provid
         config: LlmConfig::builtin(),
         declared_in: [OPENAI, ANTHROPIC, OLLAMA]
             .into_iter()
-            .map(|id| (id.to_owned(), "built in".to_owned()))
+            .map(|id| (id.to_owned(), BUILT_IN.to_owned()))
             .collect(),
         key_from: BTreeMap::new(),
         env_secrets: Vec::new(),
