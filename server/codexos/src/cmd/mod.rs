@@ -13,6 +13,7 @@ pub mod flow;
 pub mod index;
 pub mod lsp;
 pub mod mcp;
+pub mod models;
 pub mod run;
 pub mod runs;
 pub mod search;
