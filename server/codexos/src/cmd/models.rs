@@ -115,16 +115,26 @@ fn install(
         );
     } else {
         let total = report.download + report.unpack + report.distil;
+        let mut steps = Vec::new();
+        if !report.download.is_zero() {
+            steps.push(format!(
+                "download and sha256 check {:.1} s, {} received",
+                report.download.as_secs_f64(),
+                HumanBytes(report.downloaded_bytes)
+            ));
+        }
+        if !report.unpack.is_zero() {
+            steps.push(format!("unpack {:.1} s", report.unpack.as_secs_f64()));
+        }
+        if !report.distil.is_zero() {
+            steps.push(format!("distil {:.1} s", report.distil.as_secs_f64()));
+        }
         eprintln!(
-            "models: installed {} in {} in {:.1} s (download and sha256 check {:.1} s, {} received; \
-             unpack {:.1} s; distil {:.1} s)",
+            "models: installed {} in {} in {:.1} s ({})",
             report.installed.join(", "),
             options.dir.display(),
             total.as_secs_f64(),
-            report.download.as_secs_f64(),
-            HumanBytes(report.downloaded_bytes),
-            report.unpack.as_secs_f64(),
-            report.distil.as_secs_f64(),
+            steps.join("; ")
         );
     }
     Ok(ExitCode::SUCCESS)
