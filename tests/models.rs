@@ -297,7 +297,8 @@ fn a_cut_download_is_resumed_and_a_second_install_does_nothing() {
     assert_eq!(listed["models"][0]["installed"], false);
 }
 
-/// Every file under `dir`, relative to it, hidden ones included.
+/// Every file under `dir`, relative to it, hidden ones included (but the install's lock file,
+/// which stays).
 fn walk(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -305,7 +306,7 @@ fn walk(dir: &Path) -> Vec<String> {
         for entry in std::fs::read_dir(&folder).unwrap().flatten() {
             if entry.path().is_dir() {
                 pending.push(entry.path());
-            } else {
+            } else if entry.file_name() != ".install.lock" {
                 found.push(
                     entry
                         .path()
@@ -516,6 +517,14 @@ fn installing_the_real_wheels_builds_the_same_static_embedder_as_before() {
             "{file}"
         );
     }
+    let requests = index.requests().len();
+    let output = models(dir.path(), &["install", "--index-url", &index.url]);
+    let stderr = text(&output.stderr);
+    assert!(
+        output.status.success() && stderr.contains("nothing to do"),
+        "{stderr}"
+    );
+    assert_eq!(index.requests().len(), requests, "{stderr}");
 
     let output = models(dir.path(), &["list"]);
     let stdout = text(&output.stdout);

