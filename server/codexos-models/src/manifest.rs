@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::ModelsError;
 use crate::error::io_error;
 
-pub const MANIFEST_FILE: &str = "codexos-models.json";
+pub(crate) const MANIFEST_FILE: &str = "codexos-models.json";
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// By the model's short name.
-    pub models: BTreeMap<String, Record>,
+    pub(crate) models: BTreeMap<String, Record>,
 }
 
 /// Where one installed model came from.
@@ -38,12 +38,12 @@ pub struct Record {
 }
 
 impl Manifest {
-    pub fn path(dir: &Path) -> PathBuf {
+    pub(crate) fn path(dir: &Path) -> PathBuf {
         dir.join(MANIFEST_FILE)
     }
 
     /// The manifest in `dir`; none yet is an empty one.
-    pub fn load(dir: &Path) -> Result<Manifest, ModelsError> {
+    pub(crate) fn load(dir: &Path) -> Result<Manifest, ModelsError> {
         let path = Self::path(dir);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| ModelsError::Manifest {
@@ -56,7 +56,7 @@ impl Manifest {
     }
 
     /// Writes the manifest atomically (temporary file, sync, rename); an empty one is removed.
-    pub fn save(&self, dir: &Path) -> Result<(), ModelsError> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<(), ModelsError> {
         let path = Self::path(dir);
         if self.models.is_empty() {
             return crate::wheel::remove_path(&path);

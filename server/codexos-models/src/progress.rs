@@ -50,9 +50,11 @@ pub trait Progress {
     fn event(&self, event: Event<'_>);
 }
 
-/// Drops every event (tests, callers that only want the report).
-pub struct Silent;
+/// Drops every event.
+#[cfg(test)]
+pub(crate) struct Silent;
 
+#[cfg(test)]
 impl Progress for Silent {
     fn event(&self, _event: Event<'_>) {}
 }
