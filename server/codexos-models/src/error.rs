@@ -7,7 +7,7 @@ pub enum ModelsError {
     #[error("unknown model {name:?} (known: {known})")]
     UnknownModel { name: String, known: String },
 
-    #[error("{package}: the package index at {url} answered: {reason}")]
+    #[error("{package}: package index {url}: {reason}")]
     Index {
         package: String,
         url: String,
@@ -47,16 +47,17 @@ pub enum ModelsError {
         reason: String,
     },
 
-    #[error("{path}: {source}")]
+    // Not `source`: the message already holds the cause, and `{:#}` would print it twice.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
-    #[error("distilling {path}: {source}")]
+    #[error("distilling {path}: {error}")]
     Distill {
         path: PathBuf,
-        source: codexos_embed::EmbedError,
+        error: codexos_embed::EmbedError,
     },
 
     #[error("manifest {path} cannot be read: {reason}")]
@@ -65,8 +66,8 @@ pub enum ModelsError {
 
 /// `map_err` helper: an I/O error about `path`.
 pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ModelsError + '_ {
-    move |source| ModelsError::Io {
+    move |error| ModelsError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }

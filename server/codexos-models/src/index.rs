@@ -158,7 +158,7 @@ pub(crate) fn find_local_wheel(
         } else {
             return Err(ModelsError::Io {
                 path: path.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
             });
         }
     }

