@@ -628,3 +628,105 @@ models = ["qwen2.5-coder-32b"]
     assert_success(&clean, "check");
     assert_eq!(text(&clean.stdout), "Checked 1 flow: no problems.\n");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codexos_models_asks_each_configured_provider_for_its_models_with_its_key() {
+    let live = FakeProvider::start(|request| {
+        if request.path == "/v1/models" && request.header("authorization") == Some("Bearer sk-live")
+        {
+            FakeResponse::json(
+                200,
+                &serde_json::json!({"data": [{"id": "qwen2.5-coder"}, {"id": "other"}]}),
+            )
+        } else {
+            FakeResponse::json(404, &serde_json::json!({"error": "no"}))
+        }
+    })
+    .await
+    .expect("fake provider");
+    let refusing = FakeProvider::start(|_| {
+        FakeResponse::json(
+            401,
+            &serde_json::json!({"error": {"message": "invalid key"}}),
+        )
+    })
+    .await
+    .expect("fake provider");
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let config = format!(
+        r#"
+[llm.providers.gpu]
+kind = "vllm"
+base_url = "{live}/v1"
+api_key = "vault:GPU_KEY"
+models = ["qwen2.5-coder", "missing-model"]
+
+[llm.providers.team]
+kind = "openai-compatible"
+base_url = "{refusing}/v1"
+api_key = "vault:TEAM_KEY"
+
+[llm.providers.ollama]
+base_url = "http://127.0.0.1:{dead_port}"
+"#,
+        live = live.url(),
+        refusing = refusing.url(),
+    );
+    let workspace = Workspace::new(&[("codexos.toml", &config)]);
+    for (name, value) in [("GPU_KEY", "sk-live"), ("TEAM_KEY", "sk-wrong")] {
+        let put = workspace.codexos(&["vault", "put", name], None, &format!("{value}\n"));
+        assert_success(&put, "vault put");
+    }
+    let models = workspace.codexos(&["models", "list", "--json"], None, "");
+    assert_success(&models, "models list");
+    let listed: serde_json::Value = serde_json::from_slice(&models.stdout).expect("json");
+    let state = |id: &str| {
+        let provider = listed["providers"]
+            .as_array()
+            .and_then(|providers| providers.iter().find(|provider| provider["id"] == id))
+            .unwrap_or_else(|| panic!("no provider {id}: {listed}"));
+        (
+            provider["state"].as_str().unwrap_or_default().to_owned(),
+            provider["detail"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(state("gpu"), ("ready".into(), "2 models listed".into()));
+    let gpu = listed["providers"]
+        .as_array()
+        .and_then(|providers| providers.iter().find(|provider| provider["id"] == "gpu"))
+        .expect("gpu");
+    assert_eq!(
+        gpu["expected_models"],
+        serde_json::json!([
+            {"model": "qwen2.5-coder", "listed": true},
+            {"model": "missing-model", "listed": false}
+        ])
+    );
+    let (team, why) = state("team");
+    assert_eq!(team, "key_refused");
+    assert!(
+        why.contains("HTTP 401") && why.contains("invalid key"),
+        "{why}"
+    );
+    assert_eq!(state("ollama").0, "unreachable");
+    assert_eq!(
+        state("openai"),
+        ("skipped".into(), "no API key (set OPENAI_API_KEY)".into())
+    );
+    assert!(
+        !text(&models.stdout).contains("sk-live"),
+        "keys are never printed"
+    );
+
+    let table = workspace.codexos(&["models"], None, "");
+    assert_success(&table, "models");
+    let table = text(&table.stdout);
+    assert!(
+        table.contains("✓ answers (2 models listed); `missing-model` is not among them"),
+        "{table}"
+    );
+    assert!(table.contains("✗ key refused: HTTP 401"), "{table}");
+}

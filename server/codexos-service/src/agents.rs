@@ -155,7 +155,7 @@ fn local_model_file() -> Option<PathBuf> {
 
 /// The vault (or why it cannot be opened, said when a flow reads a secret) and a redactor that
 /// knows its values and the secret environment variables.
-fn secrets_and_redactor(
+pub(crate) fn secrets_and_redactor(
     root: &Path,
     env: &HashMap<String, String>,
 ) -> (Arc<dyn SecretStore>, Redactor) {

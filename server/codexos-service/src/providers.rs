@@ -34,7 +34,7 @@ use codexos_llm::config::{
     ANTHROPIC, ANTHROPIC_DEFAULT_URL, OLLAMA, OLLAMA_DEFAULT_URL, OPENAI, OPENAI_DEFAULT_URL,
 };
 use codexos_llm::wire::openai::MaxTokensField;
-use codexos_llm::{LlmConfig, ProviderConfig, WireFormat};
+use codexos_llm::{HttpProvider, LlmConfig, Probe, ProviderConfig, WireFormat};
 use codexos_policy::{Action, Evaluation, Policy, TrustFile, WorkspaceRequests, WorkspaceTrust};
 use codexos_vault::SecretString;
 use serde::Deserialize;
@@ -136,6 +136,105 @@ impl Providers {
                 }
             })
             .collect()
+    }
+}
+
+/// One configured provider, and whether it answers now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderStatus {
+    pub id: String,
+    /// `openai-compatible`, `anthropic` or `ollama`: the wire format it speaks.
+    pub kind: &'static str,
+    pub base_url: String,
+    /// Where its key comes from (`vault:NAME`, `env:VAR`), if it has one.
+    pub key_from: Option<String>,
+    /// Where it was declared: a file, or `built in`.
+    pub declared_in: String,
+    pub state: ProviderState,
+    /// The models this configuration expects it to serve (its default and `models`), with
+    /// whether its server lists each (`None` when it was not asked).
+    pub expected: Vec<(String, Option<bool>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderState {
+    /// Not called: no key, offline, a host not allowed.
+    Skipped(String),
+    /// It took the key and listed this many models.
+    Ready {
+        listed: usize,
+    },
+    KeyRefused(String),
+    Unreachable(String),
+}
+
+impl Workspace {
+    /// Every provider a run here could call, each asked for its models (at once, each within
+    /// `timeout`) unless it would be skipped anyway: what `codexos models` shows.
+    pub async fn check_providers(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<ProviderStatus>, ProviderError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let (secrets, _) = crate::agents::secrets_and_redactor(self.root(), &env);
+        let secret = |name: &str| secrets.secret(name);
+        let providers = self.providers(&env, &secret)?;
+        let checks = providers.config.providers.iter().map(|(id, provider)| {
+            let declared_in = providers.declared_in.get(id).cloned().unwrap_or_default();
+            let key_from = providers.key_from.get(id).cloned();
+            async move {
+                let kind = match provider.format {
+                    WireFormat::OpenAiChat => "openai-compatible",
+                    WireFormat::AnthropicMessages => "anthropic",
+                    WireFormat::OllamaChat => "ollama",
+                };
+                let expected: Vec<String> = provider
+                    .default_model
+                    .iter()
+                    .chain(&provider.models)
+                    .cloned()
+                    .collect();
+                let (state, listed) = match provider.unavailable_reason() {
+                    Some(reason) => (ProviderState::Skipped(reason), None),
+                    None => match HttpProvider::new(id.clone(), provider.clone()) {
+                        Err(error) => (ProviderState::Unreachable(error.to_string()), None),
+                        Ok(http) => match http.probe(timeout).await {
+                            Probe::Models(models) => (
+                                ProviderState::Ready {
+                                    listed: models.len(),
+                                },
+                                Some(models),
+                            ),
+                            Probe::KeyRefused(reason) => (ProviderState::KeyRefused(reason), None),
+                            Probe::Unreachable(reason) => {
+                                (ProviderState::Unreachable(reason), None)
+                            }
+                        },
+                    },
+                };
+                let expected = expected
+                    .into_iter()
+                    .map(|model| {
+                        let found = listed.as_ref().map(|listed| {
+                            listed.iter().any(|name| {
+                                name == &model || name.strip_suffix(":latest") == Some(&model)
+                            })
+                        });
+                        (model, found)
+                    })
+                    .collect();
+                ProviderStatus {
+                    id: id.clone(),
+                    kind,
+                    base_url: provider.base_url.clone(),
+                    key_from,
+                    declared_in,
+                    state,
+                    expected,
+                }
+            }
+        });
+        Ok(futures_util::future::join_all(checks).await)
     }
 }
 

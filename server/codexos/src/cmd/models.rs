@@ -23,6 +23,7 @@ use codexos_models::{
     DEFAULT_INDEX_URL, Event, INDEX_URL_ENV, InstallOptions, Installed, Origin, PackageSource,
     Progress,
 };
+use codexos_service::providers::{ProviderState, ProviderStatus};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -66,7 +67,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     match args.command.unwrap_or(ModelsCommand::List { json: false }) {
-        ModelsCommand::List { json } => list(&dir, json),
+        ModelsCommand::List { json } => {
+            let providers = check_providers()?;
+            list(&dir, json, &providers)
+        }
         ModelsCommand::Install {
             names,
             index_url,
@@ -271,16 +275,79 @@ impl Progress for Reporter {
     }
 }
 
-fn list(dir: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
+/// How long `codexos models` waits for each provider to list its models.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The providers runs in the current workspace could call, each asked for its models.
+fn check_providers() -> anyhow::Result<Vec<ProviderStatus>> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let workspace = super::discover_workspace(&cwd)?;
+    Ok(super::agent::runtime()?.block_on(workspace.check_providers(PROBE_TIMEOUT))?)
+}
+
+fn provider_json(status: &ProviderStatus) -> serde_json::Value {
+    let (state, detail) = match &status.state {
+        ProviderState::Skipped(reason) => ("skipped", Some(reason.clone())),
+        ProviderState::Ready { listed } => ("ready", Some(format!("{listed} models listed"))),
+        ProviderState::KeyRefused(reason) => ("key_refused", Some(reason.clone())),
+        ProviderState::Unreachable(reason) => ("unreachable", Some(reason.clone())),
+    };
+    json!({
+        "id": status.id,
+        "kind": status.kind,
+        "base_url": status.base_url,
+        "key_from": status.key_from,
+        "declared_in": status.declared_in,
+        "state": state,
+        "detail": detail,
+        "expected_models": status.expected.iter().map(|(model, listed)| json!({"model": model, "listed": listed})).collect::<Vec<_>>(),
+    })
+}
+
+fn print_providers(providers: &[ProviderStatus]) {
+    println!("Providers (built in, ~/.config/codexos/config.toml, codexos.toml, environment):");
+    let url_width = providers
+        .iter()
+        .map(|status| status.base_url.len())
+        .max()
+        .unwrap_or(0);
+    for status in providers {
+        let state = match &status.state {
+            ProviderState::Ready { listed } => {
+                let mut line = format!("✓ answers ({listed} models listed)");
+                for (model, listed) in &status.expected {
+                    if *listed == Some(false) {
+                        line.push_str(&format!("; `{model}` is not among them"));
+                    }
+                }
+                line
+            }
+            ProviderState::Skipped(reason) => format!("- skipped: {reason}"),
+            ProviderState::KeyRefused(reason) => format!("✗ key refused: {reason}"),
+            ProviderState::Unreachable(reason) => format!("✗ unreachable: {reason}"),
+        };
+        println!(
+            "  {:<14} {:<17} {:<url_width$}  key {:<24} {state}",
+            status.id,
+            status.kind,
+            status.base_url,
+            status.key_from.as_deref().unwrap_or("-"),
+        );
+    }
+    println!("The local model ends every chain: `local` (SmolLM2, in-process, no key).");
+}
+
+fn list(dir: &Path, as_json: bool, providers: &[ProviderStatus]) -> anyhow::Result<ExitCode> {
     let (installed, problem) = codexos_models::list(dir);
     if let Some(problem) = problem {
         eprintln!("warning: {problem}");
     }
     if as_json {
         let models: Vec<_> = installed.iter().map(model_json).collect();
+        let providers: Vec<_> = providers.iter().map(provider_json).collect();
         println!(
             "{}",
-            json!({ "dir": dir.display().to_string(), "models": models })
+            json!({ "dir": dir.display().to_string(), "models": models, "providers": providers })
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -314,6 +381,8 @@ fn list(dir: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     if installed.iter().any(|entry| entry.bytes.is_none()) {
         println!("Install what is missing with `codexos models install`.");
     }
+    println!();
+    print_providers(providers);
     Ok(ExitCode::SUCCESS)
 }
 
