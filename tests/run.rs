@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use codexos_llm::WireFormat;
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
 
 const SECRET: &str = "sk-e2e-planted-51504242";
@@ -729,4 +730,80 @@ base_url = "http://127.0.0.1:{dead_port}"
         "{table}"
     );
     assert!(table.contains("✗ key refused: HTTP 401"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_calls_its_listed_tools_over_three_rounds_reads_the_results_and_answers() {
+    let workspace = Workspace::new(&[
+        ("notes/plan.md", "Ship the parser on Friday.\n"),
+        ("notes/owner.md", "Ada owns the parser.\n"),
+        (
+            "agent.flow.json",
+            r#"{"id": "agent", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": "gpt-4o-mini", "tools": ["read_file"], "prompt": "{{input}}", "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.ask.output}}"}
+]}"#,
+        ),
+    ]);
+    let reply =
+        |reply: ScriptedReply| FakeResponse::reply(WireFormat::OpenAiChat, &reply, "gpt-4o-mini");
+    let fake = FakeProvider::scripted(vec![
+        reply(ScriptedReply::text(&[]).tool_call(
+            "call-1",
+            "read_file",
+            serde_json::json!({"path": "notes/plan.md"}),
+        )),
+        reply(ScriptedReply::text(&["Now the owner. "]).tool_call(
+            "call-2",
+            "read_file",
+            serde_json::json!({"path": "notes/owner.md"}),
+        )),
+        reply(ScriptedReply::text(&["Ada ships the parser on Friday."])),
+    ])
+    .await
+    .expect("fake provider");
+
+    let run = workspace.codexos(
+        &["run", "agent.flow.json", "--input", "who ships what, when?"],
+        Some(&fake.url()),
+        "",
+    );
+    assert_success(&run, "run");
+    assert_eq!(text(&run.stdout).trim(), "Ada ships the parser on Friday.");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3, "three rounds");
+    let messages = |round: usize| requests[round].json().expect("json body")["messages"].clone();
+    let tool_result = |round: usize| {
+        messages(round)
+            .as_array()
+            .and_then(|messages| {
+                messages
+                    .iter()
+                    .rev()
+                    .find(|message| message["role"] == "tool")
+                    .cloned()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        requests[0].json().expect("json")["tools"][0]["function"]["name"],
+        "read_file"
+    );
+    assert_eq!(tool_result(1)["tool_call_id"], "call-1");
+    assert!(
+        tool_result(1)["content"]
+            .as_str()
+            .is_some_and(|content| content.contains("Ship the parser on Friday.")),
+        "{}",
+        tool_result(1)
+    );
+    assert_eq!(tool_result(2)["tool_call_id"], "call-2");
+    assert!(
+        tool_result(2)["content"]
+            .as_str()
+            .is_some_and(|content| content.contains("Ada owns the parser.")),
+        "{}",
+        tool_result(2)
+    );
 }

@@ -327,15 +327,15 @@ impl Workspace {
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct LlmTable {
-    providers: BTreeMap<String, ProviderTable>,
+pub(crate) struct LlmTable {
+    pub(crate) providers: BTreeMap<String, ProviderTable>,
     fallbacks: Option<Vec<String>>,
     default_provider: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct ProviderTable {
+pub(crate) struct ProviderTable {
     kind: Option<String>,
     base_url: Option<String>,
     api_key: Option<String>,
