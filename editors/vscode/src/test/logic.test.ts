@@ -3,7 +3,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { resolveServerPath } from "../logic/serverPath";
-import { parseTemplates, pickerCatalog } from "../flowEditor/logic";
+import { pickerCatalog } from "../flowEditor/logic";
 import { RunConsole } from "../logic/console";
 import { statusView } from "../logic/status";
 import { toSearchItems } from "../logic/search";
@@ -174,8 +174,3 @@ test("the flow editor's pickers take the server's catalog, and free text without
   assert.deepEqual(pickerCatalog(null), { models: [], tools: [], vaultKeys: [], toolSchemas: {} });
 });
 
-test("templates come from the server's list, and anything else is an error naming the command", () => {
-  const templates = parseTemplates([{ name: "explain-code", id: "explain-code", title: "Explain", description: "d", tags: [], source: "built-in" }, 7]);
-  assert.deepEqual(templates.map((t) => t.name), ["explain-code"]);
-  assert.throws(() => parseTemplates({}), /codexos.flow.templates did not answer with a list/);
-});

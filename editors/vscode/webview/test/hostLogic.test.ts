@@ -21,12 +21,14 @@ describe("what the canvas is told about a run", () => {
   });
 });
 
-describe("templates from codexos flow templates --json", () => {
-  test("entries without a name are dropped, and output that is not a list is an error", () => {
-    const listed = parseTemplates(
-      '[{"name": "research", "id": "research", "title": "Research", "description": "d", "tags": ["a"], "source": "built-in"}, {"id": "x"}]',
-    );
+describe("templates from codexos.flow.templates", () => {
+  test("entries without a name are dropped, and an answer that is not a list is an error", () => {
+    const listed = parseTemplates([
+      { name: "research", id: "research", title: "Research", description: "d", tags: ["a"], source: "built-in" },
+      { id: "x" },
+      7,
+    ]);
     expect(listed.map((t) => t.name)).toEqual(["research"]);
-    expect(() => parseTemplates("{}")).toThrow("codexos flow templates --json did not print a list");
+    expect(() => parseTemplates({})).toThrow("codexos.flow.templates did not answer with a list");
   });
 });
