@@ -221,6 +221,18 @@ fn the_plugin_shows_index_progress_searches_into_quickfix_stores_secrets_and_che
 }
 
 #[test]
+fn checkhealth_on_a_machine_without_models_names_them_and_the_command_that_installs_them() {
+    let no_models = tempfile::tempdir().expect("an empty models folder");
+    Session {
+        name: "plugin-health",
+        script: "plugin_health.lua",
+        fixture: "project",
+        env: vec![("CODEXOS_MODELS_DIR", no_models.path().display().to_string())],
+    }
+    .run(&["checkhealth names the missing models and the command"]);
+}
+
+#[test]
 fn the_plugin_cancels_pauses_and_resumes_indexing() {
     Session {
         name: "plugin-index",
