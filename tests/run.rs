@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
+use codexos_test_support::fixtures;
 
 const SECRET: &str = "sk-e2e-planted-51504242";
 
@@ -97,7 +98,7 @@ fn assert_success(output: &Output, what: &str) {
 }
 
 fn every_node_workspace() -> Workspace {
-    Workspace::new(codexos_test_support::fixtures::EVERY_NODE_WORKSPACE)
+    Workspace::new(fixtures::EVERY_NODE_WORKSPACE)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -579,16 +580,6 @@ async fn runs_show_is_concise_names_runs_by_last_or_an_id_prefix_and_full_shows_
     );
 }
 
-/// Five nodes: `read` fails until `notes.txt` exists, so the first run stops there and `end`
-/// never runs.
-const FIVE_NODES: &str = r#"{"id": "five", "nodes": [
-  {"id": "start", "type": "entry", "next": "plan"},
-  {"id": "plan", "type": "llm", "model": "gpt-4o-mini", "prompt": "Plan: {{input}}", "next": "draft"},
-  {"id": "draft", "type": "llm", "model": "gpt-4o-mini", "prompt": "Draft: {{nodes.plan.output}}", "next": "read"},
-  {"id": "read", "type": "tool", "tool": "read_file", "args": {"path": "notes.txt"}, "next": "end"},
-  {"id": "end", "type": "exit", "output": "{{nodes.draft.output}} / {{nodes.read.output}}"}
-]}"#;
-
 /// The text of every message the fake was sent in its `index`th request.
 fn prompt_of(fake: &FakeProvider, index: usize) -> String {
     let body = fake.requests()[index].json().unwrap_or_default();
@@ -609,7 +600,7 @@ fn trace_count(workspace: &Workspace) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_is_replayed_and_forked_from_a_middle_node_without_asking_the_nodes_before_it() {
-    let workspace = Workspace::new(&[("five.flow.json", FIVE_NODES)]);
+    let workspace = Workspace::new(&[("five.flow.json", fixtures::FIVE_NODE_FLOW)]);
     let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
         .await
         .expect("fake provider");
@@ -710,7 +701,7 @@ async fn a_run_is_replayed_and_forked_from_a_middle_node_without_asking_the_node
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_of_an_unknown_run_node_or_key_is_refused_and_nothing_runs() {
-    let workspace = Workspace::new(&[("five.flow.json", FIVE_NODES)]);
+    let workspace = Workspace::new(&[("five.flow.json", fixtures::FIVE_NODE_FLOW)]);
     let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
         .await
         .expect("fake provider");
