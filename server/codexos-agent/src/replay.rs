@@ -14,8 +14,9 @@
 //! (set its output, or replay from it), and a node that runs again has no output to set.
 //!
 //! Which nodes count as "before": the top-level nodes that finished before the replayed node
-//! first started, each with its last output by then. Nodes that had started and not finished
-//! by then (other branches of a fan-out) run again with it.
+//! first started (or, in a run that itself took that node's output from its parent, before
+//! that output was recorded), each with its last output by then. Nodes that had started and
+//! not finished by then (other branches of a fan-out) run again with it.
 
 use std::collections::BTreeMap;
 
@@ -240,26 +241,39 @@ pub(crate) fn plan(
     let from_id = request.from.as_str();
     let from = node_index(graph, from_id)?;
     let top_level = |node: &String| !node.contains('/');
-    let started_at = recorded
-        .events
-        .iter()
-        .position(|event| matches!(event, RunEvent::NodeStarted { node, .. } if node == from_id))
-        .ok_or_else(|| {
-            let mut ran: Vec<&str> = Vec::new();
-            for event in &recorded.events {
-                if let RunEvent::NodeStarted { node, .. } = event
-                    && top_level(node)
-                    && !ran.contains(&node.as_str())
-                {
-                    ran.push(node);
-                }
+    // Where `from` first ran: its first start, or, in a run that replayed it from its own parent,
+    // its recorded output (a `node_finished` with no start before it).
+    let mut ran: Vec<&str> = Vec::new();
+    let mut started_at = None;
+    for (index, event) in recorded.events.iter().enumerate() {
+        let (RunEvent::NodeStarted { node, .. } | RunEvent::NodeFinished { node, .. }) = event
+        else {
+            continue;
+        };
+        if !top_level(node) || ran.contains(&node.as_str()) {
+            continue;
+        }
+        if node == from_id {
+            started_at = Some(index);
+            break;
+        }
+        ran.push(node);
+    }
+    let started_at = started_at.ok_or_else(|| {
+        for event in &recorded.events {
+            if let RunEvent::NodeStarted { node, .. } | RunEvent::NodeFinished { node, .. } = event
+                && top_level(node)
+                && !ran.contains(&node.as_str())
+            {
+                ran.push(node);
             }
-            ReplayError::NeverRan {
-                node: from_id.to_owned(),
-                run_id: run_id.clone(),
-                ran: list_or_nothing(&ran),
-            }
-        })?;
+        }
+        ReplayError::NeverRan {
+            node: from_id.to_owned(),
+            run_id: run_id.clone(),
+            ran: list_or_nothing(&ran),
+        }
+    })?;
     let mut outputs: Vec<(usize, String)> = Vec::new();
     let mut running: Vec<usize> = Vec::new();
     for event in &recorded.events[..started_at] {
@@ -690,31 +704,54 @@ mod tests {
         );
     }
 
+    /// Where a plain replay of `run` from `from` starts, and the nodes it takes outputs from.
+    fn starts_and_upstream(
+        run: &RecordedRun,
+        from: &str,
+    ) -> Result<(Vec<String>, Vec<String>), ReplayError> {
+        let mut graph = graph();
+        let request = ReplayRequest {
+            run_id: "r1".into(),
+            from: from.into(),
+            set: BTreeMap::new(),
+        };
+        plan(run, &mut graph, &request).map(|plan| {
+            let ids = |nodes: &mut dyn Iterator<Item = usize>| -> Vec<String> {
+                nodes.map(|n| graph.nodes[n].id.clone()).collect()
+            };
+            (
+                ids(&mut plan.frontier.iter().copied()),
+                ids(&mut plan.outputs.iter().map(|(n, _)| *n)),
+            )
+        })
+    }
+
     #[test]
     fn nodes_still_running_when_the_replayed_node_started_run_again_with_it() {
         let mut run = recorded();
         // `plan` and `draft` started together (a fan-out), `plan` finishing after.
         let plan_finished = run.events.remove(4);
         run.events.insert(5, plan_finished);
-        let mut graph = graph();
-        let request = ReplayRequest {
-            run_id: "r1".into(),
-            from: "draft".into(),
-            set: BTreeMap::new(),
-        };
-        let planned = plan(&run, &mut graph, &request).map(|plan| {
-            let ids = |nodes: &[usize]| -> Vec<String> {
-                nodes.iter().map(|n| graph.nodes[*n].id.clone()).collect()
-            };
-            let upstream: Vec<usize> = plan.outputs.iter().map(|(n, _)| *n).collect();
-            (ids(&plan.frontier), ids(&upstream))
-        });
+        let planned = starts_and_upstream(&run, "draft");
         assert_eq!(
             planned,
             Ok((
                 vec!["draft".to_owned(), "plan".to_owned()],
                 vec!["start".to_owned()]
             ))
+        );
+    }
+
+    #[test]
+    fn a_replay_of_a_replay_starts_from_a_node_its_parent_replayed_with_the_outputs_before_it() {
+        // A replay from `read`: `start`, `plan` and `draft` come first, recorded, unstarted.
+        let mut run = recorded();
+        run.events
+            .retain(|event| !matches!(event, RunEvent::NodeStarted { node, .. } if node != "read"));
+        let planned = starts_and_upstream(&run, "plan");
+        assert_eq!(
+            planned,
+            Ok((vec!["plan".to_owned()], vec!["start".to_owned()]))
         );
     }
 
