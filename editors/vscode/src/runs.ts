@@ -110,13 +110,15 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
     }),
     vscode.commands.registerCommand(
       "codexos.replayRun",
-      async (runId?: string, node?: string, set?: Record<string, string>, options?: RunOptions) => {
+      async (runId?: unknown, node?: unknown, set?: unknown, options?: RunOptions) => {
+        // A title bar button passes its editor's resource and context, not these arguments.
+        const given = (value: unknown) => (typeof value === "string" ? value : undefined);
         const folder = vscode.workspace.workspaceFolders?.[0];
-        const id = runId ?? traceInView() ?? lastTraceId ?? (folder && (await pickRun(folder.uri)));
+        const id = given(runId) ?? traceInView() ?? lastTraceId ?? (folder && (await pickRun(folder.uri)));
         if (!id || !folder) return;
-        const from = node ?? (await pickNode(folder.uri, id));
+        const from = given(node) ?? (await pickNode(folder.uri, id));
         if (!from) return;
-        const edits = set ?? (await askEdits(from));
+        const edits = editsGiven(set) ?? (await askEdits(from));
         if (!edits) return;
         const kind = Object.keys(edits).length === 0 ? "replay" : "fork";
         return follow(
@@ -222,6 +224,13 @@ async function pickNode(folder: vscode.Uri, runId: string): Promise<string | und
     { placeHolder: `Replay run ${runId} from which node? (the nodes before it keep their recorded outputs)` },
   );
   return picked?.id;
+}
+
+/** `value` when it is a fork's edits (an object of strings), else `undefined`. */
+function editsGiven(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  return entries.every(([, edit]) => typeof edit === "string") ? Object.fromEntries(entries) : undefined;
 }
 
 /** A plain replay (no edits) or a fork's edits, asked for one `KEY=VALUE` at a time; `undefined`: cancelled. */
