@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use codexos_llm::WireFormat;
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
 use codexos_test_support::fixtures;
 
@@ -733,4 +734,232 @@ async fn a_replay_of_an_unknown_run_node_or_key_is_refused_and_nothing_runs() {
     );
     assert_eq!(fake.requests().len(), asked, "no model was asked");
     assert_eq!(trace_count(&workspace), traces, "no run was recorded");
+}
+
+#[test]
+fn check_warns_of_a_declared_provider_without_its_key_and_offers_to_store_it() {
+    let config = r#"
+[llm.providers.claude]
+kind = "anthropic"
+api_key = "vault:ANTHROPIC_API_KEY"
+
+[llm.providers.gpu]
+kind = "vllm"
+models = ["qwen2.5-coder-32b"]
+"#;
+    let workspace = Workspace::new(&[
+        ("codexos.toml", config),
+        (
+            "ask.flow.json",
+            r#"{"id": "ask", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": ["claude/claude-3-5-haiku", "qwen2.5-coder-32b", "gpu/other", "local"], "prompt": "{{input}}", "next": "end"},
+  {"id": "end", "type": "exit"}
+]}"#,
+        ),
+    ]);
+    let check = workspace.codexos(&["check", "--format", "json", "ask.flow.json"], None, "");
+    assert_success(&check, "check");
+    let findings: Vec<serde_json::Value> = text(&check.stdout)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).expect("a JSON finding"))
+        .collect();
+    let [finding] = findings.as_slice() else {
+        panic!("one finding: {findings:#?}");
+    };
+    assert_eq!(finding["code"], "provider-unavailable");
+    assert_eq!(
+        finding["message"],
+        "`claude/claude-3-5-haiku` goes to provider `claude`, which cannot answer now: no API key \
+         (store it: codexos vault put ANTHROPIC_API_KEY); a run skips it and tries the next model"
+    );
+    assert_eq!(
+        finding["fixes"],
+        serde_json::json!(["Add `ANTHROPIC_API_KEY` to the vault…"])
+    );
+
+    let put = workspace.codexos(&["vault", "put", "ANTHROPIC_API_KEY"], None, "sk-claude\n");
+    assert_success(&put, "vault put");
+    let clean = workspace.codexos(&["check", "ask.flow.json"], None, "");
+    assert_success(&clean, "check");
+    assert_eq!(text(&clean.stdout), "Checked 1 flow: no problems.\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codexos_models_asks_each_configured_provider_for_its_models_with_its_key() {
+    let live = FakeProvider::start(|request| {
+        if request.path == "/v1/models" && request.header("authorization") == Some("Bearer sk-live")
+        {
+            FakeResponse::json(
+                200,
+                &serde_json::json!({"data": [{"id": "qwen2.5-coder"}, {"id": "other"}]}),
+            )
+        } else {
+            FakeResponse::json(404, &serde_json::json!({"error": "no"}))
+        }
+    })
+    .await
+    .expect("fake provider");
+    let refusing = FakeProvider::start(|_| {
+        FakeResponse::json(
+            401,
+            &serde_json::json!({"error": {"message": "invalid key"}}),
+        )
+    })
+    .await
+    .expect("fake provider");
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let config = format!(
+        r#"
+[llm.providers.gpu]
+kind = "vllm"
+base_url = "{live}/v1"
+api_key = "vault:GPU_KEY"
+models = ["qwen2.5-coder", "missing-model"]
+
+[llm.providers.team]
+kind = "openai-compatible"
+base_url = "{refusing}/v1"
+api_key = "vault:TEAM_KEY"
+
+[llm.providers.ollama]
+base_url = "http://127.0.0.1:{dead_port}"
+"#,
+        live = live.url(),
+        refusing = refusing.url(),
+    );
+    let workspace = Workspace::new(&[("codexos.toml", &config)]);
+    for (name, value) in [("GPU_KEY", "sk-live"), ("TEAM_KEY", "sk-wrong")] {
+        let put = workspace.codexos(&["vault", "put", name], None, &format!("{value}\n"));
+        assert_success(&put, "vault put");
+    }
+    let models = workspace.codexos(&["models", "list", "--json"], None, "");
+    assert_success(&models, "models list");
+    let listed: serde_json::Value = serde_json::from_slice(&models.stdout).expect("json");
+    let state = |id: &str| {
+        let provider = listed["providers"]
+            .as_array()
+            .and_then(|providers| providers.iter().find(|provider| provider["id"] == id))
+            .unwrap_or_else(|| panic!("no provider {id}: {listed}"));
+        (
+            provider["state"].as_str().unwrap_or_default().to_owned(),
+            provider["detail"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(state("gpu"), ("ready".into(), "2 models listed".into()));
+    let gpu = listed["providers"]
+        .as_array()
+        .and_then(|providers| providers.iter().find(|provider| provider["id"] == "gpu"))
+        .expect("gpu");
+    assert_eq!(
+        gpu["expected_models"],
+        serde_json::json!([
+            {"model": "qwen2.5-coder", "listed": true},
+            {"model": "missing-model", "listed": false}
+        ])
+    );
+    let (team, why) = state("team");
+    assert_eq!(team, "key_refused");
+    assert!(
+        why.contains("HTTP 401") && why.contains("invalid key"),
+        "{why}"
+    );
+    assert_eq!(state("ollama").0, "unreachable");
+    assert_eq!(
+        state("openai"),
+        ("skipped".into(), "no API key (set OPENAI_API_KEY)".into())
+    );
+    assert!(
+        !text(&models.stdout).contains("sk-live"),
+        "keys are never printed"
+    );
+
+    let table = workspace.codexos(&["models"], None, "");
+    assert_success(&table, "models");
+    let table = text(&table.stdout);
+    assert!(
+        table.contains("✓ answers (2 models listed); `missing-model` is not among them"),
+        "{table}"
+    );
+    assert!(table.contains("✗ key refused: HTTP 401"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_calls_its_listed_tools_over_three_rounds_reads_the_results_and_answers() {
+    let workspace = Workspace::new(&[
+        ("notes/plan.md", "Ship the parser on Friday.\n"),
+        ("notes/owner.md", "Ada owns the parser.\n"),
+        (
+            "agent.flow.json",
+            r#"{"id": "agent", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": "gpt-4o-mini", "tools": ["read_file"], "prompt": "{{input}}", "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.ask.output}}"}
+]}"#,
+        ),
+    ]);
+    let reply =
+        |reply: ScriptedReply| FakeResponse::reply(WireFormat::OpenAiChat, &reply, "gpt-4o-mini");
+    let fake = FakeProvider::scripted(vec![
+        reply(ScriptedReply::text(&[]).tool_call(
+            "call-1",
+            "read_file",
+            serde_json::json!({"path": "notes/plan.md"}),
+        )),
+        reply(ScriptedReply::text(&["Now the owner. "]).tool_call(
+            "call-2",
+            "read_file",
+            serde_json::json!({"path": "notes/owner.md"}),
+        )),
+        reply(ScriptedReply::text(&["Ada ships the parser on Friday."])),
+    ])
+    .await
+    .expect("fake provider");
+
+    let run = workspace.codexos(
+        &["run", "agent.flow.json", "--input", "who ships what, when?"],
+        Some(&fake.url()),
+        "",
+    );
+    assert_success(&run, "run");
+    assert_eq!(text(&run.stdout).trim(), "Ada ships the parser on Friday.");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3, "three rounds");
+    let messages = |round: usize| requests[round].json().expect("json body")["messages"].clone();
+    let tool_result = |round: usize| {
+        messages(round)
+            .as_array()
+            .and_then(|messages| {
+                messages
+                    .iter()
+                    .rev()
+                    .find(|message| message["role"] == "tool")
+                    .cloned()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        requests[0].json().expect("json")["tools"][0]["function"]["name"],
+        "read_file"
+    );
+    assert_eq!(tool_result(1)["tool_call_id"], "call-1");
+    assert!(
+        tool_result(1)["content"]
+            .as_str()
+            .is_some_and(|content| content.contains("Ship the parser on Friday.")),
+        "{}",
+        tool_result(1)
+    );
+    assert_eq!(tool_result(2)["tool_call_id"], "call-2");
+    assert!(
+        tool_result(2)["content"]
+            .as_str()
+            .is_some_and(|content| content.contains("Ada owns the parser.")),
+        "{}",
+        tool_result(2)
+    );
 }

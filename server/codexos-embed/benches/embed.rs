@@ -1,7 +1,7 @@
 //! Throughput of each embedder on realistic code: 40-line chunks of the Rust crates in
 //! `~/.cargo/registry/src` (every machine that built this workspace has them).
 //! `cargo bench -p codexos-embed`; chunks/s and MB/s are divan's item and byte rates.
-//! Embedders whose model files are missing (scripts/fetch-models) are reported and skipped.
+//! Embedders whose model files are missing (`codexos models install`) are reported and skipped.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

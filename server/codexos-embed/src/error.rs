@@ -4,7 +4,9 @@ use std::path::PathBuf;
 /// provider or the model it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error("model file {path} is missing (run scripts/fetch-models, or set CODEXOS_MODELS_DIR)")]
+    #[error(
+        "model file {path} is missing (run `codexos models install`, or set CODEXOS_MODELS_DIR)"
+    )]
     MissingModelFile { path: PathBuf },
 
     #[error("model file {path} cannot be used: {reason}")]

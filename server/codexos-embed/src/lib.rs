@@ -15,8 +15,8 @@
 //! Speeds from `cargo bench -p codexos-embed`; MRR from the commit benchmark in `../shared/eval`
 //! (`examples/dense_eval.rs`, 40-line windows with stride 30, file = best window; plain BM25 scores
 //! 0.671 / 0.574 there). [`select_embedder`] picks one from `[index] embedder = "..."`, falling back
-//! with a notice when model files are missing; `scripts/fetch-models` installs them and runs
-//! [`distill`] (2–4 minutes on 2 cores for the 29,523 tokens of MiniLM's vocabulary).
+//! with a notice when model files are missing; `codexos models install` (codexos-models) installs
+//! them and runs [`distill`] (2–4 minutes on 2 cores for the 29,523 tokens of MiniLM's vocabulary).
 
 mod builtin;
 mod error;

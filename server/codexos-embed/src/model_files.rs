@@ -8,7 +8,7 @@ use crate::EmbedError;
 /// Environment variable that overrides the models directory.
 pub const MODELS_DIR_ENV: &str = "CODEXOS_MODELS_DIR";
 
-/// `$CODEXOS_MODELS_DIR`, else `~/.local/share/codexos/models` (where `scripts/fetch-models`
+/// `$CODEXOS_MODELS_DIR`, else `~/.local/share/codexos/models` (where `codexos models install`
 /// unpacks them), else `None` when neither the variable nor a home directory is known.
 pub fn default_models_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(MODELS_DIR_ENV).filter(|dir| !dir.is_empty()) {

@@ -163,7 +163,7 @@ fn fallback_notice(problems: &[String], using: &str) -> Option<String> {
         return None;
     }
     Some(format!(
-        "{}: using {using}; run scripts/fetch-models to install the models",
+        "{}: using {using}; run `codexos models install` to install them",
         problems.join("; ")
     ))
 }

@@ -219,7 +219,7 @@ impl StaticEmbedder {
         let (header, body) = split_file(&bytes).map_err(|reason| {
             bad_file(
                 path,
-                format!("{reason}; rebuild it with scripts/fetch-models"),
+                format!("{reason}; rebuild it with `codexos models install`"),
             )
         })?;
         let header: Header =

@@ -109,7 +109,7 @@ fn a_missing_model_folder_names_the_file_it_looked_for() {
         message.contains("all-MiniLM-L6-v2/config.json"),
         "{message}"
     );
-    assert!(message.contains("scripts/fetch-models"), "{message}");
+    assert!(message.contains("codexos models install"), "{message}");
 }
 
 #[test]

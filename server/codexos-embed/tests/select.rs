@@ -16,7 +16,7 @@ fn without_models_the_builtin_embedder_is_used_with_a_notice_saying_how_to_get_t
     assert_eq!(selected.embedder.space().model(), "builtin-hashing");
     let notice = selected.notice.unwrap_or_default();
     assert!(
-        notice.contains("static-minilm-256.bin") && notice.contains("scripts/fetch-models"),
+        notice.contains("static-minilm-256.bin") && notice.contains("codexos models install"),
         "{notice}"
     );
     assert!(notice.contains("built-in hashing embedder"), "{notice}");

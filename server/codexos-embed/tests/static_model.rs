@@ -112,7 +112,7 @@ fn a_file_that_is_not_a_static_model_is_rejected_with_its_path() {
         .map(|error| error.to_string())
         .unwrap_or_default();
     assert!(
-        message.contains("format version 1") && message.contains("scripts/fetch-models"),
+        message.contains("format version 1") && message.contains("codexos models install"),
         "{message}"
     );
     let missing = StaticEmbedder::load(&dir.path().join("absent.bin"));

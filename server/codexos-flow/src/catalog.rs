@@ -82,6 +82,31 @@ pub trait Catalog {
         self.models().iter().find(|entry| entry.name == name)
     }
 
+    /// The model providers the configuration declares (`[llm.providers.*]` and the built-in
+    /// ones), with whether each can answer now.
+    fn providers(&self) -> &[ProviderEntry] {
+        &[]
+    }
+
+    /// The configured provider a model name routes to: `provider/model`, a provider's id alone,
+    /// or a bare name a provider lists among its models.
+    fn provider_of(&self, model: &str) -> Option<&ProviderEntry> {
+        let providers = self.providers();
+        if let Some((prefix, rest)) = model.split_once('/')
+            && !rest.is_empty()
+        {
+            return providers.iter().find(|provider| provider.name == prefix);
+        }
+        providers
+            .iter()
+            .find(|provider| provider.name == model)
+            .or_else(|| {
+                providers
+                    .iter()
+                    .find(|provider| provider.models.iter().any(|served| served == model))
+            })
+    }
+
     fn vault_key(&self, name: &str) -> Option<&Entry> {
         self.vault_keys().iter().find(|entry| entry.name == name)
     }
@@ -100,6 +125,22 @@ pub const PROVIDERS: &[(&str, &str)] = &[
     ("vllm", "vLLM's OpenAI-compatible server"),
     ("local", "the in-process local model (no network, no key)"),
 ];
+
+/// A model provider as the checks see it: its name, the models it serves, and why it cannot
+/// answer now, if it cannot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderEntry {
+    pub name: String,
+    /// What it is and where it was declared, for hover.
+    pub detail: String,
+    /// Bare model names routed to it.
+    pub models: Vec<String>,
+    /// Why it cannot answer now (no key, a host the user did not allow).
+    pub unavailable: Option<String>,
+    /// The vault secret its key should come from, when that secret is missing: the quick fix
+    /// stores it.
+    pub missing_vault_key: Option<String>,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct StaticCatalog {

@@ -739,6 +739,12 @@ fn check_model<'c>(
 ) {
     let Some(s) = value.as_string() else { return };
     let name = s.value.as_str();
+    if let Some(provider) = catalog.provider_of(name) {
+        if let Some(reason) = &provider.unavailable {
+            out.push(provider_unavailable(value.range, name, provider, reason));
+        }
+        return;
+    }
     let prefixed = name.split_once('/').is_some_and(|(provider, model)| {
         !model.is_empty() && PROVIDERS.iter().any(|(p, _)| *p == provider)
     });
@@ -761,6 +767,43 @@ fn check_model<'c>(
     out.push(f);
 }
 
+/// A model whose provider cannot answer now: the chain skips it at run time, so the user hears
+/// of it while writing the flow, with the fix when a vault secret is what is missing.
+fn provider_unavailable(
+    range: TextRange,
+    model: &str,
+    provider: &crate::catalog::ProviderEntry,
+    reason: &str,
+) -> Finding {
+    let mut f = finding(
+        range,
+        Code::ProviderUnavailable,
+        Severity::Warning,
+        format!(
+            "`{model}` goes to provider `{}`, which cannot answer now: {reason}; a run skips it and tries the next model",
+            provider.name
+        ),
+    );
+    if let Some(key) = &provider.missing_vault_key {
+        f.fixes.push(vault_put_fix(key));
+    }
+    f
+}
+
+/// Opens the editor's prompt that stores `key` in the vault (the value never enters the flow).
+fn vault_put_fix(key: &str) -> Fix {
+    Fix {
+        title: format!("Add `{key}` to the vault…"),
+        edits: Vec::new(),
+        command: Some(FixCommand {
+            title: format!("Add `{key}` to the vault"),
+            command: "codexos.vault.put".into(),
+            arguments: vec![serde_json::json!({ "key": key })],
+        }),
+        preferred: true,
+    }
+}
+
 fn check_secret(key: &str, range: TextRange, catalog: &dyn Catalog, out: &mut Vec<Finding>) {
     if catalog.vault_key(key).is_some() {
         return;
@@ -773,16 +816,7 @@ fn check_secret(key: &str, range: TextRange, catalog: &dyn Catalog, out: &mut Ve
             "the vault has no secret `{key}`: the run will fail at this node until it is added"
         ),
     );
-    f.fixes.push(Fix {
-        title: format!("Add `{key}` to the vault…"),
-        edits: Vec::new(),
-        command: Some(FixCommand {
-            title: format!("Add `{key}` to the vault"),
-            command: "codexos.vault.put".into(),
-            arguments: vec![serde_json::json!({ "key": key })],
-        }),
-        preferred: true,
-    });
+    f.fixes.push(vault_put_fix(key));
     out.push(f);
 }
 

@@ -20,7 +20,7 @@ pub mod syntax;
 pub mod template;
 pub mod text;
 
-pub use catalog::{Catalog, Entry, FlowFileStatus, FlowSource, StaticCatalog};
+pub use catalog::{Catalog, Entry, FlowFileStatus, FlowSource, ProviderEntry, StaticCatalog};
 pub use text::{Encoding, LineCol, LineIndex, TextRange};
 
 /// How deep sub-flows may nest (a sub-flow of a sub-flow is two levels): the checks report a
@@ -53,6 +53,7 @@ pub enum Code {
     InvalidToolArgs,
     SubFlowCycle,
     SubFlowTooDeep,
+    ProviderUnavailable,
 }
 
 impl Code {
@@ -77,6 +78,7 @@ impl Code {
         Code::InvalidToolArgs,
         Code::SubFlowCycle,
         Code::SubFlowTooDeep,
+        Code::ProviderUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +103,7 @@ impl Code {
             Code::InvalidToolArgs => "invalid-tool-args",
             Code::SubFlowCycle => "sub-flow-cycle",
             Code::SubFlowTooDeep => "sub-flow-too-deep",
+            Code::ProviderUnavailable => "provider-unavailable",
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use codexos_embed::{EmbedderConfig, EmbedderKind};
+use codexos_embed::{EmbedderConfig, EmbedderKind, HttpEmbedderConfig};
 use codexos_policy::{Action, Evaluation, Policy, TrustFile, WorkspaceRequests, WorkspaceTrust};
 use serde::Deserialize;
 
@@ -62,17 +62,20 @@ struct ConfigFile {
     index: IndexTable,
 }
 
+/// `[index]` as written in `codexos.toml` (every key optional): what `docs/configuration.md`
+/// documents, key for key.
 #[derive(Deserialize, Default)]
-struct IndexTable {
-    max_file_bytes: Option<u64>,
+pub struct IndexTable {
+    pub max_file_bytes: Option<u64>,
     #[serde(default)]
-    exclude: Vec<String>,
-    extensions: Option<Vec<String>>,
-    commit_chunks: Option<usize>,
-    upgrade: Option<String>,
-    upgrade_after_idle_ms: Option<u64>,
-    #[serde(flatten)]
-    embedder: EmbedderConfig,
+    pub exclude: Vec<String>,
+    pub extensions: Option<Vec<String>>,
+    pub commit_chunks: Option<usize>,
+    pub upgrade: Option<String>,
+    pub upgrade_after_idle_ms: Option<u64>,
+    #[serde(default)]
+    pub embedder: EmbedderKind,
+    pub http: Option<HttpEmbedderConfig>,
 }
 
 impl IndexSettings {
@@ -96,7 +99,10 @@ impl IndexSettings {
             settings.commit_chunks = commit_chunks.max(1);
         }
         settings.exclude = file.index.exclude;
-        settings.embedder = file.index.embedder;
+        settings.embedder = EmbedderConfig {
+            embedder: file.index.embedder,
+            http: file.index.http,
+        };
         settings.extensions = file.index.extensions;
         if let Some(upgrade) = file.index.upgrade {
             settings.upgrade = match upgrade.as_str() {

@@ -7,6 +7,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use futures_util::stream;
+use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +27,17 @@ pub struct HttpProvider {
     config: ProviderConfig,
     url: String,
     client: reqwest::Client,
+}
+
+/// What a provider's server said when asked for its models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// It took the key and listed these models.
+    Models(Vec<String>),
+    /// It refused the key (401 or 403), or the key cannot be sent.
+    KeyRefused(String),
+    /// No answer, or not one that lists models.
+    Unreachable(String),
 }
 
 impl HttpProvider {
@@ -66,6 +78,66 @@ impl HttpProvider {
     /// The URL requests are posted to.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Asks the server which models it serves (`GET /models`, `/v1/models` or `/api/tags`),
+    /// with this provider's key: whether it is reachable, takes the key, and what it lists.
+    pub async fn probe(&self, timeout: Duration) -> Probe {
+        let path = match self.config.format {
+            WireFormat::OpenAiChat => "/models",
+            WireFormat::AnthropicMessages => "/v1/models",
+            WireFormat::OllamaChat => "/api/tags",
+        };
+        let url = format!(
+            "{}{path}",
+            self.config.base_url.trim().trim_end_matches('/')
+        );
+        let headers = match self.headers() {
+            Ok(headers) => headers,
+            Err(error) => return Probe::KeyRefused(error),
+        };
+        let asked = async {
+            let response = self
+                .client
+                .get(&url)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|error| Probe::Unreachable(format!("{url}: {}", error_chain(&error))))?;
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                return Err(Probe::KeyRefused(format!(
+                    "HTTP {status} from {url}: {}",
+                    crate::wire::excerpt(&String::from_utf8_lossy(&body))
+                )));
+            }
+            if !status.is_success() {
+                return Err(Probe::Unreachable(format!("HTTP {status} from {url}")));
+            }
+            let listed: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+                Probe::Unreachable(format!("{url} did not answer with a JSON model list"))
+            })?;
+            let (list, field) = match self.config.format {
+                WireFormat::OllamaChat => ("models", "name"),
+                WireFormat::OpenAiChat | WireFormat::AnthropicMessages => ("data", "id"),
+            };
+            let models = listed[list]
+                .as_array()
+                .map(|models| {
+                    models
+                        .iter()
+                        .filter_map(|model| model[field].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(models)
+        };
+        match tokio::time::timeout(timeout, asked).await {
+            Ok(Ok(models)) => Probe::Models(models),
+            Ok(Err(probe)) => probe,
+            Err(_) => Probe::Unreachable(format!("{url}: no answer within {timeout:?}")),
+        }
     }
 
     fn headers(&self) -> Result<HeaderMap, String> {

@@ -24,7 +24,7 @@ pub mod wire;
 pub use collect::{ResponseBuilder, collect};
 pub use config::{LlmConfig, ProviderConfig, RetryPolicy, Timeouts};
 pub use error::{Attempt, AttemptOutcome, ErrorKind, LlmError};
-pub use http::HttpProvider;
+pub use http::{HttpProvider, Probe};
 pub use provider::{ChatStream, Provider};
 pub use router::{RoutedStream, Router};
 pub use routing::PlannedLink;

@@ -25,7 +25,7 @@ fn model() -> Option<LocalModel> {
 #[divan::bench(sample_count = 3)]
 fn load(bencher: divan::Bencher) {
     if model().is_none() {
-        eprintln!("no local model: run scripts/fetch-models");
+        eprintln!("no local model: run `codexos models install`");
         return;
     }
     bencher.bench_local(model);
@@ -36,7 +36,7 @@ fn load(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 3)]
 fn process_a_330_token_prompt(bencher: divan::Bencher) {
     let Some(mut model) = model() else {
-        eprintln!("no local model: run scripts/fetch-models");
+        eprintln!("no local model: run `codexos models install`");
         return;
     };
     let messages = [Message::user(
@@ -58,7 +58,7 @@ fn process_a_330_token_prompt(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 5)]
 fn generate_64_tokens(bencher: divan::Bencher) {
     let Some(mut model) = model() else {
-        eprintln!("no local model: run scripts/fetch-models");
+        eprintln!("no local model: run `codexos models install`");
         return;
     };
     let messages = [Message::user(

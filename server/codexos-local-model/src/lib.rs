@@ -24,7 +24,9 @@ pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalModelError {
-    #[error("cannot open the local model {path}: {source} (run scripts/fetch-models)")]
+    #[error(
+        "cannot open the local model {path}: {source} (install it with `codexos models install`)"
+    )]
     Open {
         path: String,
         source: std::io::Error,

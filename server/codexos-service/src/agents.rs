@@ -80,7 +80,8 @@ pub struct WorkspaceRunner {
 impl Workspace {
     /// A runner for this workspace: providers from the user's and the workspace's configuration
     /// and the environment ([`Workspace::providers`]), keys from the vault, with the local model
-    /// (when `scripts/fetch-models` installed it) last in every fallback chain, the workspace's tools, its index, its vault, and traces under
+    /// (when `codexos models install` installed it) last in every fallback chain, the
+    /// workspace's tools, its index, its vault, and traces under
     /// `.codexos/runs/`. Everything its runs do passes the workspace's gate
     /// ([`Workspace::gate`]): the tools' calls, a model's call of a tool its node does not list,
     /// sub-flows (confined to the workspace). MCP servers start when a flow first wants them and
@@ -147,7 +148,7 @@ impl Workspace {
     }
 }
 
-/// `<models dir>/SmolLM2-135M-Instruct.Q4_1.gguf`, where `scripts/fetch-models` puts it, if it
+/// `<models dir>/SmolLM2-135M-Instruct.Q4_1.gguf`, where `codexos models install` puts it, if it
 /// is there.
 fn local_model_file() -> Option<PathBuf> {
     let file = codexos_embed::default_models_dir()?.join(codexos_local_model::DEFAULT_MODEL_FILE);
@@ -156,7 +157,7 @@ fn local_model_file() -> Option<PathBuf> {
 
 /// The vault (or why it cannot be opened, said when a flow reads a secret) and a redactor that
 /// knows its values and the secret environment variables.
-fn secrets_and_redactor(
+pub(crate) fn secrets_and_redactor(
     root: &Path,
     env: &HashMap<String, String>,
 ) -> (Arc<dyn SecretStore>, Redactor) {

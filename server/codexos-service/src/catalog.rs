@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use codexos_flow::{Catalog, Entry, FlowFileStatus, FlowSource, StaticCatalog};
+use codexos_flow::{Catalog, Entry, FlowFileStatus, FlowSource, ProviderEntry, StaticCatalog};
 use codexos_tools::{Placement, place_relative, read_relative};
 
 use crate::config::Config;
@@ -15,6 +15,8 @@ pub struct ServiceCatalog {
     /// One entry per MCP server in `codexos.toml`: its tools (`<server>.<tool>`) are only known
     /// once the server runs, so any name under the server's prefix is taken as known.
     mcp_servers: Vec<Entry>,
+    /// The model providers configuration files declare.
+    providers: Vec<ProviderEntry>,
 }
 
 impl ServiceCatalog {
@@ -41,6 +43,7 @@ impl ServiceCatalog {
         ServiceCatalog {
             names,
             mcp_servers: Vec::new(),
+            providers: Vec::new(),
         }
     }
 
@@ -70,6 +73,21 @@ impl ServiceCatalog {
                 Entry::new(server, detail)
             }),
         );
+        self
+    }
+
+    /// The providers configuration files declare; the models they list become known models.
+    pub fn with_providers(mut self, providers: Vec<ProviderEntry>) -> ServiceCatalog {
+        merge(
+            &mut self.names.models,
+            providers.iter().flat_map(|provider| {
+                provider
+                    .models
+                    .iter()
+                    .map(|model| Entry::new(model, format!("served by {}", provider.detail)))
+            }),
+        );
+        self.providers = providers;
         self
     }
 
@@ -134,6 +152,10 @@ impl Catalog for FileCatalog<'_> {
 
     fn vault_keys(&self) -> &[Entry] {
         &self.catalog.names.vault_keys
+    }
+
+    fn providers(&self) -> &[ProviderEntry] {
+        &self.catalog.providers
     }
 
     fn flow_file(&self, path: &str) -> FlowFileStatus {

@@ -14,10 +14,14 @@ pub mod check;
 pub mod config;
 pub mod index;
 pub mod providers;
+pub mod templates;
 pub mod tools;
 pub mod trust;
 pub mod vault;
 mod workspace;
+
+#[cfg(test)]
+mod config_docs;
 
 pub use workspace::is_flow_path;
 

@@ -29,11 +29,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use codexos_flow::ProviderEntry;
 use codexos_llm::config::{
     ANTHROPIC, ANTHROPIC_DEFAULT_URL, OLLAMA, OLLAMA_DEFAULT_URL, OPENAI, OPENAI_DEFAULT_URL,
 };
 use codexos_llm::wire::openai::MaxTokensField;
-use codexos_llm::{LlmConfig, ProviderConfig, WireFormat};
+use codexos_llm::{HttpProvider, LlmConfig, Probe, ProviderConfig, WireFormat};
 use codexos_policy::{Action, Evaluation, Policy, TrustFile, WorkspaceRequests, WorkspaceTrust};
 use codexos_vault::SecretString;
 use serde::Deserialize;
@@ -100,6 +101,145 @@ pub struct Providers {
     /// like vault values (which the redactor already knows).
     pub env_secrets: Vec<(String, SecretString)>,
 }
+
+impl Providers {
+    /// The providers a configuration file declares, as the flow checks see them: a model routed
+    /// to one that cannot answer (no key, a host not allowed) is a warning where the flow names
+    /// it. The built-in providers without a key are left out: falling back to the local model is
+    /// what a fresh machine does by design, and the run log says so.
+    pub fn catalog_entries(&self) -> Vec<ProviderEntry> {
+        self.config
+            .providers
+            .iter()
+            .filter(|(id, _)| {
+                self.declared_in
+                    .get(*id)
+                    .is_some_and(|from| from != BUILT_IN)
+            })
+            .map(|(id, provider)| {
+                let unavailable = provider.unavailable_reason();
+                let missing_vault_key = self
+                    .key_from
+                    .get(id)
+                    .and_then(|reference| reference.strip_prefix("vault:"))
+                    .filter(|_| provider.api_key.is_none() && provider.disabled.is_none())
+                    .map(|name| name.trim().to_owned());
+                ProviderEntry {
+                    name: id.clone(),
+                    detail: format!(
+                        "model provider `{id}` at {} ({})",
+                        provider.base_url, self.declared_in[id]
+                    ),
+                    models: provider.models.clone(),
+                    unavailable,
+                    missing_vault_key,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One configured provider, and whether it answers now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderStatus {
+    pub id: String,
+    /// `openai-compatible`, `anthropic` or `ollama`: the wire format it speaks.
+    pub kind: &'static str,
+    pub base_url: String,
+    /// Where its key comes from (`vault:NAME`, `env:VAR`), if it has one.
+    pub key_from: Option<String>,
+    /// Where it was declared: a file, or `built in`.
+    pub declared_in: String,
+    pub state: ProviderState,
+    /// The models this configuration expects it to serve (its default and `models`), with
+    /// whether its server lists each (`None` when it was not asked).
+    pub expected: Vec<(String, Option<bool>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderState {
+    /// Not called: no key, offline, a host not allowed.
+    Skipped(String),
+    /// It took the key and listed this many models.
+    Ready {
+        listed: usize,
+    },
+    KeyRefused(String),
+    Unreachable(String),
+}
+
+impl Workspace {
+    /// Every provider a run here could call, each asked for its models (at once, each within
+    /// `timeout`) unless it would be skipped anyway: what `codexos models` shows.
+    pub async fn check_providers(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<ProviderStatus>, ProviderError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let (secrets, _) = crate::agents::secrets_and_redactor(self.root(), &env);
+        let secret = |name: &str| secrets.secret(name);
+        let providers = self.providers(&env, &secret)?;
+        let checks = providers.config.providers.iter().map(|(id, provider)| {
+            let declared_in = providers.declared_in.get(id).cloned().unwrap_or_default();
+            let key_from = providers.key_from.get(id).cloned();
+            async move {
+                let kind = match provider.format {
+                    WireFormat::OpenAiChat => "openai-compatible",
+                    WireFormat::AnthropicMessages => "anthropic",
+                    WireFormat::OllamaChat => "ollama",
+                };
+                let expected: Vec<String> = provider
+                    .default_model
+                    .iter()
+                    .chain(&provider.models)
+                    .cloned()
+                    .collect();
+                let (state, listed) = match provider.unavailable_reason() {
+                    Some(reason) => (ProviderState::Skipped(reason), None),
+                    None => match HttpProvider::new(id.clone(), provider.clone()) {
+                        Err(error) => (ProviderState::Unreachable(error.to_string()), None),
+                        Ok(http) => match http.probe(timeout).await {
+                            Probe::Models(models) => (
+                                ProviderState::Ready {
+                                    listed: models.len(),
+                                },
+                                Some(models),
+                            ),
+                            Probe::KeyRefused(reason) => (ProviderState::KeyRefused(reason), None),
+                            Probe::Unreachable(reason) => {
+                                (ProviderState::Unreachable(reason), None)
+                            }
+                        },
+                    },
+                };
+                let expected = expected
+                    .into_iter()
+                    .map(|model| {
+                        let found = listed.as_ref().map(|listed| {
+                            listed.iter().any(|name| {
+                                name == &model || name.strip_suffix(":latest") == Some(&model)
+                            })
+                        });
+                        (model, found)
+                    })
+                    .collect();
+                ProviderStatus {
+                    id: id.clone(),
+                    kind,
+                    base_url: provider.base_url.clone(),
+                    key_from,
+                    declared_in,
+                    state,
+                    expected,
+                }
+            }
+        });
+        Ok(futures_util::future::join_all(checks).await)
+    }
+}
+
+/// Where the built-in providers are declared, as [`Providers::declared_in`] says.
+const BUILT_IN: &str = "built in";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -187,15 +327,15 @@ impl Workspace {
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct LlmTable {
-    providers: BTreeMap<String, ProviderTable>,
+pub(crate) struct LlmTable {
+    pub(crate) providers: BTreeMap<String, ProviderTable>,
     fallbacks: Option<Vec<String>>,
     default_provider: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct ProviderTable {
+pub(crate) struct ProviderTable {
     kind: Option<String>,
     base_url: Option<String>,
     api_key: Option<String>,
@@ -277,7 +417,7 @@ pub(crate) fn providers(inputs: &ProviderInputs<'_>) -> Result<Providers, Provid
         config: LlmConfig::builtin(),
         declared_in: [OPENAI, ANTHROPIC, OLLAMA]
             .into_iter()
-            .map(|id| (id.to_owned(), "built in".to_owned()))
+            .map(|id| (id.to_owned(), BUILT_IN.to_owned()))
             .collect(),
         key_from: BTreeMap::new(),
         env_secrets: Vec::new(),

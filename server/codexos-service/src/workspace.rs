@@ -49,11 +49,26 @@ impl Workspace {
             .mcp_config()
             .map(|mcp| mcp.servers.into_iter().map(|server| server.name).collect())
             .unwrap_or_else(|_| Vec::new());
+        let vault_keys = crate::vault::key_names(root);
+        // Whether each declared provider has its key: vault secrets by name, never by value.
+        let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+        let has_secret = |name: &str| {
+            Ok(vault_keys
+                .iter()
+                .any(|key| key == name)
+                .then(|| codexos_vault::SecretString::from("present")))
+        };
+        // A broken `[llm]` table is reported where runs start; here it declares no provider.
+        let providers = workspace
+            .providers(&env, &has_secret)
+            .map(|providers| providers.catalog_entries())
+            .unwrap_or_default();
         workspace.catalog = workspace
             .catalog
             .with_tools(plugins)
             .with_mcp_servers(mcp_servers)
-            .with_vault_keys(crate::vault::key_names(root));
+            .with_providers(providers)
+            .with_vault_keys(vault_keys);
         workspace
     }
 

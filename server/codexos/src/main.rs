@@ -51,6 +51,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Measure the index: throughput, incremental re-index, query latency, memory, size.
     Bench(cmd::bench::Args),
+    /// The local models: list them, install them (downloaded and checked), remove them.
+    Models(cmd::models::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Search(args) => cmd::search::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Models(args) => cmd::models::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,28 +1,34 @@
 // Pure helpers of the flow editor's extension side (no `vscode` import): what the canvas is told
 // about a run, and the names its pickers offer before the server says more.
-import type { RunSummary } from "./messages";
+import type { RunSummary, ToolSchema } from "./messages";
 
-/** The models the flow language knows (server/codexos-flow/src/catalog.rs), for the model picker. */
-export const KNOWN_MODELS = [
-  "local",
-  "smollm2-135m-instruct",
-  "gpt-4o-mini",
-  "gpt-4o",
-  "gpt-4.1",
-  "gpt-4.1-mini",
-  "gpt-4",
-  "o3-mini",
-  "claude-sonnet-4",
-  "claude-opus-4",
-  "claude-3-5-sonnet",
-  "claude-3-5-haiku",
-  "claude-3-opus",
-  "llama3.2",
-  "qwen2.5-coder",
-];
+/** What `codexos.catalog` answers: the names a flow of this workspace may use. */
+export interface ServerCatalog {
+  models?: { name: string }[];
+  tools?: { name: string; detail?: string; schema?: unknown }[];
+  vaultKeys?: string[];
+}
 
-/** The built-in tools (server/codexos-flow/src/catalog.rs), for the tool picker. */
-export const KNOWN_TOOLS = ["read_file", "write_file", "search_workspace", "http_fetch", "shell", "python"];
+/** The pickers' names and the tools' argument schemas, from the server's catalog. */
+export function pickerCatalog(catalog: ServerCatalog | null | undefined): {
+  models: string[];
+  tools: string[];
+  vaultKeys: string[];
+  toolSchemas: Record<string, ToolSchema>;
+} {
+  const toolSchemas: Record<string, ToolSchema> = {};
+  for (const tool of catalog?.tools ?? []) {
+    if (tool.schema && typeof tool.schema === "object") {
+      toolSchemas[tool.name] = { ...(tool.schema as ToolSchema), description: tool.detail };
+    }
+  }
+  return {
+    models: (catalog?.models ?? []).map((model) => model.name),
+    tools: (catalog?.tools ?? []).map((tool) => tool.name),
+    vaultKeys: catalog?.vaultKeys ?? [],
+    toolSchemas,
+  };
+}
 
 export interface RunResultLike {
   run_id?: string;
@@ -45,7 +51,7 @@ export function runSummary(result: RunResultLike | undefined, input: string | un
   return { run_id: result.run_id, status: result.status, error: result.error ?? null, input, outputs };
 }
 
-/** Template picker entries from `codexos flow templates --json`. */
+/** Template picker entries from `codexos.flow.templates`. */
 export interface TemplateInfo {
   name: string;
   id: string;
@@ -55,8 +61,7 @@ export interface TemplateInfo {
   source: string;
 }
 
-export function parseTemplates(stdout: string): TemplateInfo[] {
-  const parsed: unknown = JSON.parse(stdout);
-  if (!Array.isArray(parsed)) throw new Error("codexos flow templates --json did not print a list");
+export function parseTemplates(parsed: unknown): TemplateInfo[] {
+  if (!Array.isArray(parsed)) throw new Error("codexos.flow.templates did not answer with a list");
   return parsed.filter((t): t is TemplateInfo => typeof t === "object" && t !== null && typeof (t as TemplateInfo).name === "string");
 }

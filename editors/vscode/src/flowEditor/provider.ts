@@ -4,8 +4,9 @@
 // keep working), and every document change is sent back to redraw the canvas.
 import * as vscode from "vscode";
 import type { Server } from "../client";
-import { KNOWN_MODELS, KNOWN_TOOLS, runSummary, type RunResultLike } from "./logic";
-import type { HostMessage, NodeDiagnostic, ToolSchema, WebviewMessage } from "./messages";
+import { Commands } from "../logic/protocol";
+import { pickerCatalog, runSummary, type RunResultLike, type ServerCatalog } from "./logic";
+import type { HostMessage, NodeDiagnostic, WebviewMessage } from "./messages";
 
 export const FLOW_EDITOR_VIEW_TYPE = "codexos.flowEditor";
 
@@ -32,27 +33,6 @@ function diagnosticsOf(document: vscode.TextDocument): NodeDiagnostic[] {
       message: d.message,
       code: typeof d.code === "object" ? String(d.code.value) : d.code === undefined ? undefined : String(d.code),
     }));
-}
-
-/** The input schemas of the workspace's plug-in tools (`tools/*.tool.json`), by tool name. */
-async function pluginToolSchemas(document: vscode.TextDocument): Promise<Record<string, ToolSchema>> {
-  const folder = vscode.workspace.getWorkspaceFolder(document.uri);
-  if (!folder) return {};
-  const schemas: Record<string, ToolSchema> = {};
-  const files = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, "tools/*.tool.json"));
-  for (const file of files) {
-    try {
-      const tool = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(file))) as {
-        description?: string;
-        input_schema?: ToolSchema;
-      };
-      const name = file.path.split("/").pop()?.replace(/\.tool\.json$/, "");
-      if (name && tool.input_schema) schemas[name] = { ...tool.input_schema, description: tool.description };
-    } catch {
-      // A broken tool file is the server's to report (it names the file and field).
-    }
-  }
-  return schemas;
 }
 
 export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
@@ -183,46 +163,20 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
   }
 
   /**
-   * The pickers' names: the server's own completion list for a `model` / `tool` value of this
-   * document (so models and tools declared in codexos.toml are offered too), else the flow
-   * language's static lists; vault keys from `codexos.vault.list` (names only).
+   * The pickers' names and the tools' schemas: the server's catalog for this document
+   * (`codexos.catalog`: built-ins, what codexos.toml declares, plug-ins, configured providers'
+   * models, vault key names). Without a server the pickers take free text.
    */
   private async sendCatalog(document: vscode.TextDocument, send: (message: HostMessage) => void): Promise<void> {
-    const [models, tools, vaultKeys, toolSchemas] = await Promise.all([
-      this.completedNames(document, "model", KNOWN_MODELS),
-      this.completedNames(document, "tool", KNOWN_TOOLS),
-      this.vaultKeys(),
-      pluginToolSchemas(document),
-    ]);
-    send({ type: "catalog", models, tools, vaultKeys, toolSchemas });
-  }
-
-  private async completedNames(document: vscode.TextDocument, field: string, fallback: string[]): Promise<string[]> {
-    const value = new RegExp(`"${field}"\\s*:\\s*\\[?\\s*"`).exec(document.getText());
-    if (!this.server || !value) return fallback;
-    try {
-      const position = document.positionAt(value.index + value[0].length);
-      const result = await this.server.client.sendRequest<{ label: string }[] | { items: { label: string }[] } | null>(
-        "textDocument/completion",
-        { textDocument: { uri: document.uri.toString() }, position: { line: position.line, character: position.character } },
-      );
-      const items = Array.isArray(result) ? result : (result?.items ?? []);
-      const names = items.map((item) => item.label);
-      return names.length > 0 ? names : fallback;
-    } catch {
-      return fallback;
+    let catalog: ServerCatalog | null = null;
+    if (this.server) {
+      try {
+        catalog = await this.server.execute<ServerCatalog>(Commands.catalog, { uri: document.uri.toString() });
+      } catch {
+        // The server did not answer: the pickers take free text.
+      }
     }
-  }
-
-  private async vaultKeys(): Promise<string[]> {
-    if (!this.server) return [];
-    try {
-      const secrets = await this.server.execute<{ key: string }[] | null>("codexos.vault.list", {});
-      return (secrets ?? []).map((s) => s.key);
-    } catch {
-      // No vault yet, or the server does not answer: the picker offers free text only.
-      return [];
-    }
+    send({ type: "catalog", ...pickerCatalog(catalog) });
   }
 
   private html(webview: vscode.Webview, media: vscode.Uri): string {

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import * as vscode from "vscode";
 import type { Server } from "../client";
+import { Commands } from "../logic/protocol";
 import { resolveServerPath } from "../logic/serverPath";
 import { parseTemplates } from "./logic";
 import { FLOW_EDITOR_VIEW_TYPE, FlowEditorProvider } from "./provider";
@@ -21,7 +22,7 @@ export function registerFlowEditor(context: vscode.ExtensionContext, server: Ser
       if (!target) return;
       await vscode.commands.executeCommand("vscode.openWith", target, FLOW_EDITOR_VIEW_TYPE);
     }),
-    vscode.commands.registerCommand("codexos.newFlowFromTemplate", () => newFlowFromTemplate(context)),
+    vscode.commands.registerCommand("codexos.newFlowFromTemplate", () => newFlowFromTemplate(context, server)),
   );
 }
 
@@ -32,8 +33,8 @@ function codexosBinary(context: vscode.ExtensionContext): string {
   return resolved.path;
 }
 
-/** Quick pick of the templates `codexos flow templates` offers, then `codexos flow new`. */
-async function newFlowFromTemplate(context: vscode.ExtensionContext): Promise<void> {
+/** Quick pick of the templates the server offers (`codexos.flow.templates`), then `codexos flow new`. */
+async function newFlowFromTemplate(context: vscode.ExtensionContext, server: Server | undefined): Promise<void> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
     void vscode.window.showWarningMessage("CodexOS: open a folder to add a flow to it.");
@@ -41,9 +42,9 @@ async function newFlowFromTemplate(context: vscode.ExtensionContext): Promise<vo
   }
   const cwd = folder.uri.fsPath;
   try {
+    if (!server) throw new Error("the language server is not running");
     const binary = codexosBinary(context);
-    const { stdout } = await run(binary, ["flow", "templates", "--json"], { cwd });
-    const templates = parseTemplates(stdout);
+    const templates = parseTemplates(await server.execute<unknown>(Commands.flowTemplates, {}));
     const picked = await vscode.window.showQuickPick(
       templates.map((t) => ({ label: t.title, description: `${t.name} · ${t.tags.join(", ")}`, detail: t.description, template: t })),
       { placeHolder: "Start a flow from a template", matchOnDescription: true, matchOnDetail: true },

@@ -102,6 +102,8 @@ export const Commands = {
   reindex: "codexos.reindex",
   indexPause: "codexos.index.pause",
   indexResume: "codexos.index.resume",
+  catalog: "codexos.catalog",
+  flowTemplates: "codexos.flow.templates",
   action: (kind: "explain" | "refactor" | "tests" | "fix") => `codexos.action.${kind}`,
 } as const;
 

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { resolveServerPath } from "../logic/serverPath";
+import { parseTemplates, pickerCatalog } from "../flowEditor/logic";
 import { RunConsole } from "../logic/console";
 import { statusView } from "../logic/status";
 import { toSearchItems } from "../logic/search";
@@ -154,4 +155,27 @@ test("chat history sends finished turns and streams into the open one", () => {
   ]);
   history.fail("server stopped");
   assert.equal(history.turns[1].answer, "⚠ server stopped");
+});
+
+test("the flow editor's pickers take the server's catalog, and free text without one", () => {
+  const picked = pickerCatalog({
+    models: [{ name: "local" }, { name: "qwen-big" }],
+    tools: [
+      { name: "read_file", detail: "Read a file", schema: { type: "object", properties: { path: { type: "string" } } } },
+      { name: "github.search", detail: "an MCP tool" },
+    ],
+    vaultKeys: ["OPENAI_API_KEY"],
+  });
+  assert.deepEqual(picked.models, ["local", "qwen-big"]);
+  assert.deepEqual(picked.tools, ["read_file", "github.search"]);
+  assert.deepEqual(picked.vaultKeys, ["OPENAI_API_KEY"]);
+  assert.deepEqual(Object.keys(picked.toolSchemas), ["read_file"]);
+  assert.equal(picked.toolSchemas.read_file.description, "Read a file");
+  assert.deepEqual(pickerCatalog(null), { models: [], tools: [], vaultKeys: [], toolSchemas: {} });
+});
+
+test("templates come from the server's list, and anything else is an error naming the command", () => {
+  const templates = parseTemplates([{ name: "explain-code", id: "explain-code", title: "Explain", description: "d", tags: [], source: "built-in" }, 7]);
+  assert.deepEqual(templates.map((t) => t.name), ["explain-code"]);
+  assert.throws(() => parseTemplates({}), /codexos.flow.templates did not answer with a list/);
 });

@@ -112,7 +112,7 @@ before(async () => {
     },
   });
   const commands = initialized.capabilities.executeCommandProvider.commands;
-  for (const command of ["codexos.agent.run", "codexos.agent.retry", "codexos.agent.cancel", "codexos.chat", "codexos.action.explain"]) {
+  for (const command of ["codexos.agent.run", "codexos.agent.retry", "codexos.agent.cancel", "codexos.chat", "codexos.action.explain", "codexos.catalog", "codexos.flow.templates"]) {
     assert.ok(commands.includes(command), `the server executes ${command}: ${commands}`);
   }
   connection.sendNotification("initialized", {});

@@ -506,6 +506,73 @@ fn an_unknown_reference_or_variable_suggests_the_closest_one() {
     );
 }
 
+/// The built-in catalog with two configured providers: `gpu` (serves `qwen-big`) and
+/// `claude`, whose vault key is missing.
+struct WithProviders {
+    names: StaticCatalog,
+    providers: Vec<crate::ProviderEntry>,
+}
+
+impl crate::Catalog for WithProviders {
+    fn tools(&self) -> &[crate::Entry] {
+        &self.names.tools
+    }
+    fn models(&self) -> &[crate::Entry] {
+        &self.names.models
+    }
+    fn vault_keys(&self) -> &[crate::Entry] {
+        &self.names.vault_keys
+    }
+    fn providers(&self) -> &[crate::ProviderEntry] {
+        &self.providers
+    }
+}
+
+#[test]
+fn a_model_of_a_provider_that_cannot_answer_is_a_warning_that_offers_to_store_its_key() {
+    let catalog = WithProviders {
+        names: catalog(),
+        providers: vec![
+            crate::ProviderEntry {
+                name: "gpu".into(),
+                models: vec!["qwen-big".into()],
+                ..crate::ProviderEntry::default()
+            },
+            crate::ProviderEntry {
+                name: "claude".into(),
+                unavailable: Some("no API key (store it: codexos vault put CLAUDE)".into()),
+                missing_vault_key: Some("CLAUDE".into()),
+                ..crate::ProviderEntry::default()
+            },
+        ],
+    };
+    let src = r#"{ "id": "a", "nodes": [
+  { "id": "start", "type": "entry", "next": "plan" },
+  { "id": "plan", "type": "llm", "model": ["claude/sonnet", "qwen-big", "gpu/any", "claude", "nowhere/x"], "prompt": "{{input}}", "next": "end" },
+  { "id": "end", "type": "exit" }
+] }"#;
+    let findings = FlowFile::parse(src).findings(&catalog);
+    expect![[r#"
+        3:44-3:59 warning[provider-unavailable] `"claude/sonnet"`: `claude/sonnet` goes to provider `claude`, which cannot answer now: no API key (store it: codexos vault put CLAUDE); a run skips it and tries the next model
+        3:84-3:92 warning[provider-unavailable] `"claude"`: `claude` goes to provider `claude`, which cannot answer now: no API key (store it: codexos vault put CLAUDE); a run skips it and tries the next model
+        3:94-3:105 warning[unknown-model] `"nowhere/x"`: no configured provider knows the model `nowhere/x` (write `provider/model`, e.g. `ollama/llama3.2`, to route it)
+    "#]]
+    .assert_eq(&render_findings(src, &findings));
+    let fix = findings
+        .iter()
+        .find(|finding| finding.code == Code::ProviderUnavailable)
+        .and_then(|finding| finding.fixes.first())
+        .and_then(|fix| fix.command.as_ref())
+        .expect("a fix that runs a command");
+    assert_eq!(
+        (fix.command.as_str(), &fix.arguments),
+        (
+            "codexos.vault.put",
+            &vec![serde_json::json!({"key": "CLAUDE"})]
+        )
+    );
+}
+
 /// The built-in catalog, with a schema for `read_file` (a built-in) and a plug-in `lint`.
 fn with_schemas() -> StaticCatalog {
     let mut catalog = catalog();

@@ -11,7 +11,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 
 use codexos_service::actions::Action;
 
-use crate::handlers::{actions, agent, chat, replay, search};
+use crate::handlers::{actions, agent, chat, flows, replay, search};
 use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
@@ -35,6 +35,8 @@ pub fn all() -> Vec<String> {
         INDEX_RESUME,
         VAULT_PUT,
         VAULT_LIST,
+        flows::CATALOG,
+        flows::TEMPLATES,
     ]
     .map(str::to_owned)
     .to_vec();
@@ -138,6 +140,8 @@ pub async fn execute(
             let created = matches!(outcome, codexos_vault::PutOutcome::Created);
             Ok(Some(serde_json::json!({ "key": key, "created": created })))
         }
+        flows::CATALOG => flows::catalog(session, argument(flows::CATALOG, &params)?).map(Some),
+        flows::TEMPLATES => flows::templates(session).map(Some),
         VAULT_LIST => {
             let secrets = with_vault(session, VAULT_LIST, |vault| vault.list()).await?;
             serde_json::to_value(secrets)
@@ -157,5 +161,61 @@ pub async fn execute(
                 data: None,
             }),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    const PROTOCOL_MD: &str = include_str!("../../../../docs/protocol.md");
+    const PROTOCOL_TS: &str = include_str!("../../../../editors/vscode/src/logic/protocol.ts");
+
+    /// The commands docs/protocol.md's table lists: `codexos.action.explain` / `.refactor` rows
+    /// name their siblings by suffix.
+    fn documented() -> BTreeSet<String> {
+        let mut commands = BTreeSet::new();
+        for row in PROTOCOL_MD
+            .lines()
+            .filter(|line| line.starts_with("| `codexos."))
+        {
+            let cell = row.split('|').nth(1).unwrap_or_default();
+            let mut names = cell.split('/').map(|name| name.trim().trim_matches('`'));
+            let Some(first) = names.next() else { continue };
+            let stem = first.rsplit_once('.').map_or(first, |(stem, _)| stem);
+            commands.insert(first.to_owned());
+            for name in names {
+                commands.insert(format!("{stem}{name}"));
+            }
+        }
+        commands
+    }
+
+    #[test]
+    fn every_command_the_server_executes_is_documented_and_nothing_else_is() {
+        let served: BTreeSet<String> = super::all().into_iter().collect();
+        assert_eq!(documented(), served);
+    }
+
+    #[test]
+    fn the_vs_code_extension_names_only_commands_and_methods_the_server_has() {
+        let served: BTreeSet<String> = super::all().into_iter().collect();
+        let named: Vec<&str> = PROTOCOL_TS
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|name| name.starts_with("codexos.") || name.starts_with("codexos/"))
+            .collect();
+        assert!(named.len() >= 10, "{named:?}");
+        for name in named {
+            if name.starts_with("codexos/") {
+                assert!(
+                    PROTOCOL_MD.contains(&format!("`{name}`")),
+                    "{name} is not in docs/protocol.md"
+                );
+            } else {
+                assert!(served.contains(name), "the server does not execute {name}");
+            }
+        }
     }
 }

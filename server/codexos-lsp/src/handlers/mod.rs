@@ -13,6 +13,7 @@ pub mod code_action;
 pub mod code_lens;
 pub mod commands;
 pub mod completion;
+pub mod flows;
 pub mod folding;
 pub mod formatting;
 pub mod hover;

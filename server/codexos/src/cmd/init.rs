@@ -79,13 +79,14 @@ fn init(root: &Path) -> anyhow::Result<Vec<String>> {
         Some(flow) => report.push(format!("kept     {} (a flow exists)", flow.display())),
         None => {
             let workspace = Workspace::load(root)?;
-            let (templates, _) = super::flow::templates(&workspace);
+            let (templates, _) = codexos_service::templates::templates(&workspace);
             let template = templates
                 .iter()
                 .find(|template| template.name == EXAMPLE_TEMPLATE)
                 .context("the example template is not offered")?;
             let target = flows.join(format!("{EXAMPLE_TEMPLATE}.flow.json"));
-            let text = super::flow::fork(&template.text, EXAMPLE_TEMPLATE)?;
+            let text = codexos_service::templates::fork(&template.text, EXAMPLE_TEMPLATE)
+                .map_err(|reason| anyhow::anyhow!(reason))?;
             super::flow::write_new(&target, &text)?;
             report.push(format!("created  {}", target.display()));
         }

@@ -14,6 +14,7 @@ pub mod index;
 pub mod init;
 pub mod lsp;
 pub mod mcp;
+pub mod models;
 pub mod run;
 pub mod runs;
 pub mod search;
