@@ -56,7 +56,7 @@ export function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
         )}
         {selected && data.onReplay && (
           <button
-            className="cx-retry cx-replay nodrag"
+            className="cx-replay nodrag"
             title="Run the last run again from this node, with the outputs recorded before it (or fork it with edits)"
             onClick={(event) => {
               event.stopPropagation();
