@@ -732,6 +732,16 @@ async fn a_replay_of_an_unknown_run_node_or_key_is_refused_and_nothing_runs() {
         &["last", "--from", "draft", "--set", "plan.prompt=x"],
         "`plan` ran before `draft`, so its recorded output is used",
     );
+    refused(
+        &[
+            "last",
+            "--from",
+            "draft",
+            "--set",
+            "draft.prompt={{nodes.nope.output}}",
+        ],
+        "the flow with these edits has errors, so nothing ran:\n  error[unknown-template-ref]: `{{nodes.nope.output}}`: no node has the id `nope`",
+    );
     assert_eq!(fake.requests().len(), asked, "no model was asked");
     assert_eq!(trace_count(&workspace), traces, "no run was recorded");
 }

@@ -21,6 +21,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use codexos_flow::{Catalog, FlowFile};
 
 use crate::events::RunEvent;
 use crate::graph::{Graph, NodeKind};
@@ -109,6 +112,8 @@ pub enum ReplayError {
         node: String,
         from: String,
     },
+    #[error("the flow with these edits has errors, so nothing ran:{0}")]
+    EditedFlowHasErrors(String),
     #[error(
         "`{key}`: `{node}` did not run before `{from}` in run {run_id}, so it has no recorded output to set; nodes before `{from}`: {upstream}"
     )]
@@ -230,11 +235,11 @@ pub(crate) struct Plan {
     pub(crate) input: String,
 }
 
-/// Checks `request` against the run and the flow and says what to run; `graph` gets the
-/// request's node edits. Nothing is changed when an edit is wrong.
+/// Checks `request` against the run and the flow and says what to run (the node edits are
+/// written into the flow by [`edited_flow`]).
 pub(crate) fn plan(
     recorded: &RecordedRun,
-    graph: &mut Graph,
+    graph: &Graph,
     request: &ReplayRequest,
 ) -> Result<Plan, ReplayError> {
     let run_id = &recorded.header.run_id;
@@ -322,7 +327,6 @@ pub(crate) fn plan(
         .collect::<Result<Vec<_>, ReplayError>>()?;
     let mut input = recorded.header.input.clone();
     let mut edited = Vec::new();
-    let mut fields = Vec::new();
     for (key, edit) in edits {
         match edit {
             Edit::Input(value) => input = value,
@@ -344,7 +348,7 @@ pub(crate) fn plan(
                 slot.1 = value;
                 edited.push(index);
             }
-            Edit::Field { node, field, value } => {
+            Edit::Field { node, field, .. } => {
                 let index = node_index(graph, &node)?;
                 if outputs.iter().any(|(n, _)| *n == index) {
                     return Err(ReplayError::NotRunAgain {
@@ -354,12 +358,8 @@ pub(crate) fn plan(
                     });
                 }
                 check_field(graph, index, key, field)?;
-                fields.push((index, field, value));
             }
         }
-    }
-    for (index, field, value) in fields {
-        set_field(graph, index, field, value);
     }
     Ok(Plan {
         frontier,
@@ -369,20 +369,57 @@ pub(crate) fn plan(
     })
 }
 
-/// Applies the node edits of `set` (a fork's, read back from its header) to `graph`, for a
-/// retry of a fork that should keep them; input and output edits are already in the trace.
-pub(crate) fn reapply_fields(
-    graph: &mut Graph,
+/// The flow `text` with the prompt, system and model edits of `set` written into its nodes,
+/// checked as a whole against `catalog` and compiled, so an edited prompt naming a node that
+/// does not exist stops the replay before anything runs; `None` when `set` edits no node. Also
+/// how a retry of a fork keeps its edits (its input and set outputs are in its trace already).
+pub(crate) fn edited_graph(
+    text: &str,
     set: &BTreeMap<String, String>,
-) -> Result<(), ReplayError> {
+    catalog: &dyn Catalog,
+) -> Result<Option<Graph>, ReplayError> {
+    let Some(edited) = edited_flow(text, set)? else {
+        return Ok(None);
+    };
+    Graph::compile(&FlowFile::parse(&edited), catalog)
+        .map(Some)
+        .map_err(|problems| {
+            // Positions would point into the edited text, which no one sees.
+            ReplayError::EditedFlowHasErrors(
+                problems
+                    .iter()
+                    .map(|p| format!("\n  error[{}]: {}", p.code, p.message))
+                    .collect(),
+            )
+        })
+}
+
+fn edited_flow(text: &str, set: &BTreeMap<String, String>) -> Result<Option<String>, ReplayError> {
+    let mut fields = Vec::new();
     for (key, value) in set {
         if let Edit::Field { node, field, value } = Edit::parse(key, value)? {
-            let index = node_index(graph, &node)?;
-            check_field(graph, index, key, field)?;
-            set_field(graph, index, field, value);
+            fields.push((node, field, value));
         }
     }
-    Ok(())
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let mut root: Value = serde_json::from_str(text)
+        .map_err(|error| ReplayError::EditedFlowHasErrors(format!("\n  {error}")))?;
+    let flow = root["id"].as_str().unwrap_or("?").to_owned();
+    for (node, field, value) in fields {
+        let spec = root["nodes"]
+            .as_array_mut()
+            .and_then(|nodes| nodes.iter_mut().find(|spec| spec["id"] == node.as_str()))
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| ReplayError::UnknownNode {
+                node: node.clone(),
+                flow: flow.clone(),
+                hint: String::new(),
+            })?;
+        spec.insert(field.as_str().to_owned(), Value::String(value));
+    }
+    Ok(Some(root.to_string()))
 }
 
 fn node_index(graph: &Graph, node: &str) -> Result<usize, ReplayError> {
@@ -426,18 +463,6 @@ fn check_field(graph: &Graph, index: usize, key: &str, field: Field) -> Result<(
     })
 }
 
-fn set_field(graph: &mut Graph, index: usize, field: Field, value: String) {
-    match (&mut graph.nodes[index].kind, field) {
-        (NodeKind::Llm(llm), Field::Prompt) => llm.prompt = Some(value),
-        (NodeKind::Llm(llm), Field::System) => llm.system = Some(value),
-        (NodeKind::Llm(llm), Field::Model) => llm.models = vec![value],
-        (NodeKind::Reflect(reflect), Field::Prompt) => reflect.prompt = Some(value),
-        (NodeKind::Reflect(reflect), Field::Model) => reflect.models = vec![value],
-        // `check_field` lets no other pair through.
-        _ => {}
-    }
-}
-
 fn list_or_nothing(names: &[&str]) -> String {
     if names.is_empty() {
         "nothing".to_owned()
@@ -450,7 +475,7 @@ fn list_or_nothing(names: &[&str]) -> String {
 mod tests {
     use std::path::PathBuf;
 
-    use codexos_flow::{FlowFile, StaticCatalog};
+    use codexos_flow::StaticCatalog;
     use expect_test::{Expect, expect};
 
     use super::*;
@@ -540,7 +565,11 @@ mod tests {
                 from: from.into(),
                 set,
             };
-            plan(&recorded(), &mut graph, &request)
+            let plan = plan(&recorded(), &graph, &request)?;
+            if let Some(edited) = edited_graph(FLOW, &request.set, &StaticCatalog::builtin())? {
+                graph = edited;
+            }
+            Ok(plan)
         });
         let shown = match planned {
             Ok(plan) => {
@@ -683,6 +712,17 @@ mod tests {
     }
 
     #[test]
+    fn an_edited_prompt_is_checked_with_the_flow_before_anything_runs() {
+        check(
+            "draft",
+            &["draft.prompt=Use {{nodes.nope.output}}"],
+            expect![[r#"
+                error: the flow with these edits has errors, so nothing ran:
+                  error[unknown-template-ref]: `{{nodes.nope.output}}`: no node has the id `nope`"#]],
+        );
+    }
+
+    #[test]
     fn edits_that_would_not_take_effect_are_errors() {
         check(
             "draft",
@@ -720,13 +760,13 @@ mod tests {
         run: &RecordedRun,
         from: &str,
     ) -> Result<(Vec<String>, Vec<String>), ReplayError> {
-        let mut graph = graph();
+        let graph = graph();
         let request = ReplayRequest {
             run_id: "r1".into(),
             from: from.into(),
             set: BTreeMap::new(),
         };
-        plan(run, &mut graph, &request).map(|plan| {
+        plan(run, &graph, &request).map(|plan| {
             let ids = |nodes: &mut dyn Iterator<Item = usize>| -> Vec<String> {
                 nodes.map(|n| graph.nodes[n].id.clone()).collect()
             };

@@ -15,7 +15,7 @@ mod tool_calls;
 mod tool_loop;
 mod values;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
@@ -253,9 +253,12 @@ impl Runner {
         let mut graph = self.compile(&flow_text, flow_path.as_deref())?;
         // A retry of a fork keeps the fork's prompts and models (its input and set outputs are
         // in its trace already).
-        if let Some(fork) = &header.forked_from {
-            replay::reapply_fields(&mut graph, &fork.set)
-                .map_err(|error| cannot(format!("its fork's edits no longer apply: {error}")))?;
+        if let Some(fork) = &header.forked_from
+            && let Some(edited) = self
+                .compile_edited(&flow_text, &fork.set, flow_path.as_deref())
+                .map_err(|error| cannot(format!("its fork's edits no longer apply: {error}")))?
+        {
+            graph = edited;
         }
         let mut frontier = Vec::new();
         for id in recorded.frontier() {
@@ -312,13 +315,16 @@ impl Runner {
                 run_id: run_id.clone(),
                 reason,
             })?;
-        let mut graph = self.compile(&flow_text, flow_path.as_deref())?;
-        let plan = replay::plan(&recorded, &mut graph, &request).map_err(|error| {
-            RunError::CannotReplay {
-                run_id: run_id.clone(),
-                error: Box::new(error),
-            }
-        })?;
+        let graph = self.compile(&flow_text, flow_path.as_deref())?;
+        let cannot = |error: ReplayError| RunError::CannotReplay {
+            run_id: run_id.clone(),
+            error: Box::new(error),
+        };
+        let plan = replay::plan(&recorded, &graph, &request).map_err(cannot)?;
+        let graph = self
+            .compile_edited(&flow_text, &request.set, flow_path.as_deref())
+            .map_err(cannot)?
+            .unwrap_or(graph);
         let seed = Seed {
             retry_of: None,
             forked_from: Some(ForkedFrom {
@@ -339,6 +345,18 @@ impl Runner {
         let walk = Walk::resume(&plan.frontier);
         self.execute(request, graph, walk, seed, events, cancel)
             .await
+    }
+
+    /// The flow with a fork's node edits written in, checked again; `None` when `set` edits no
+    /// node.
+    fn compile_edited(
+        &self,
+        text: &str,
+        set: &BTreeMap<String, String>,
+        path: Option<&Path>,
+    ) -> Result<Option<Graph>, ReplayError> {
+        let catalog = RunCatalog::new(path, self.workspace_root.as_deref());
+        replay::edited_graph(text, set, &catalog)
     }
 
     fn compile(&self, text: &str, path: Option<&Path>) -> Result<Graph, RunError> {

@@ -14,7 +14,8 @@
 //! node keep their recorded outputs, that node and what follows run with the flow file as it is
 //! today. `--set` edits what they run with (a fork): `input=TEXT`, `NODE.prompt=TEXT`,
 //! `NODE.system=TEXT`, `NODE.model=MODEL`, or `nodes.NODE.output=TEXT` for a node before it
-//! (see `codexos_agent::replay`). A wrong run, node or key is an error (exit 2) and nothing runs.
+//! (see `codexos_agent::replay`). A wrong run, node or key, or an edited prompt the flow's
+//! checks refuse, is an error (exit 2) and nothing runs.
 //! A run is named by its id, by `last`, or by the start of its id.
 
 use std::io::Write;
