@@ -76,6 +76,7 @@ enum RunsCommand {
         /// or `nodes.NODE.output=TEXT` (a node before `--from`). Repeat for more.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Print the whole result as JSON on stdout instead of the output alone.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
