@@ -1,6 +1,7 @@
 //! Agent runs as editor commands, through the real `codexos lsp` over stdio against the fake
 //! LLM provider on loopback (as `OPENAI_BASE_URL`): `codexos.agent.run` streams `$/progress`
 //! and `codexos/runEvent`, `codexos.agent.retry` resumes a failed run from the failed node,
+//! `codexos.agent.replay` forks a run from a middle node with an edited prompt,
 //! cancelling ends the progress and records the trace, a flow with errors never starts, and
 //! flow files carry "▶ Run" / "↻ Retry last failed" code lenses.
 
@@ -489,6 +490,100 @@ async fn a_failed_run_offers_retry_and_the_retry_resumes_from_the_failed_node() 
             .is_err_and(|error| error.contains("succeeded: there is nothing to retry")),
         "{again:?}"
     );
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_forks_a_run_from_a_middle_node_with_an_edited_prompt_streaming_progress() {
+    let workspace = Workspace::new(&[("five.flow.json", fixtures::FIVE_NODE_FLOW)]);
+    let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
+        .await
+        .expect("fake provider");
+    let mut client = workspace.start(&fake.url());
+    let failed = client
+        .execute(
+            "codexos.agent.run",
+            json!({ "flow": "five.flow.json", "input": "q" }),
+        )
+        .expect("a failed run still answers");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let failed_id = failed["run_id"].as_str().expect("run id").to_owned();
+    notifications_of(&mut client, &failed_id);
+    assert_eq!(fake.requests().len(), 2);
+    let traces = workspace.traces().len();
+
+    for (argument, expected) in [
+        (
+            json!({ "run_id": "1999", "from": "draft" }),
+            "codexos.agent.replay: no run `1999` in ",
+        ),
+        (
+            json!({ "run_id": failed_id, "from": "drfat" }),
+            "no node `drfat` in flow `five`: did you mean `draft`?",
+        ),
+        (
+            json!({ "run_id": failed_id, "from": "end" }),
+            "node `end` never ran in run ",
+        ),
+        (
+            json!({ "run_id": failed_id, "from": "draft", "set": { "draft.modle": "x" } }),
+            "`draft.modle` is not an edit (did you mean `draft.model`?)",
+        ),
+        (
+            json!({ "run_id": failed_id, "set": {} }),
+            "codexos.agent.replay: invalid argument: missing field `from`",
+        ),
+    ] {
+        let refused = client.execute("codexos.agent.replay", argument.clone());
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|error| error.contains(expected)),
+            "{argument}: {refused:?}"
+        );
+    }
+    assert_eq!(fake.requests().len(), 2, "no model was asked");
+    assert_eq!(workspace.traces().len(), traces, "no run was recorded");
+
+    workspace.write("notes.txt", "notes");
+    let forked = client
+        .execute(
+            "codexos.agent.replay",
+            json!({
+                "run_id": "last",
+                "from": "draft",
+                "set": { "draft.prompt": "Shorter: {{nodes.plan.output}}" }
+            }),
+        )
+        .expect("replay");
+    assert_eq!(forked["status"], "succeeded", "{forked}");
+    assert_eq!(forked["output"], "answer / notes");
+    assert_eq!(forked["nodes"]["plan"]["status"], "replayed");
+    assert_eq!(
+        forked["forked_from"],
+        json!({ "run_id": failed_id, "node": "draft", "set": { "draft.prompt": "Shorter: {{nodes.plan.output}}" } })
+    );
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3, "only draft was asked again");
+    let body = requests[2].json().unwrap_or_default();
+    assert_eq!(body["messages"][0]["content"], "Shorter: answer", "{body}");
+    let forked_id = forked["run_id"].as_str().expect("run id").to_owned();
+    let run = notifications_of(&mut client, &forked_id);
+    expect![[r#"
+        begin Running five (fork of ‹failed› from draft (set draft.prompt)) · run ‹run› · cancellable: true
+        report ▶ draft (llm)
+        report (tokens) answer
+        report ✓ draft · ‹t› s · openai/gpt-4o-mini
+        report ▶ read (tool)
+        report ✓ read · ‹t› s
+        report ▶ end (exit)
+        report ✓ end · ‹t› s
+        end ✓ succeeded in ‹t› s
+    "#]]
+    .assert_eq(&render_progress(
+        &run.progress,
+        &[(&forked_id, "‹run›"), (&failed_id, "‹failed›")],
+    ));
     assert!(client.shutdown_and_exit().success());
 }
 

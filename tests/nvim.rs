@@ -347,6 +347,51 @@ async fn the_plugin_runs_a_flow_with_per_node_progress_cancels_with_ctrl_c_and_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_lists_runs_shows_a_trace_and_replays_and_forks_from_a_node_line() {
+    let fake = fake_provider().await;
+    let session = Session {
+        name: "plugin-replay",
+        script: "plugin_replay.lua",
+        fixture: "project",
+        env: vec![
+            openai_base_url(&fake),
+            (
+                "CODEXOS_FIVE_NODE_FLOW",
+                codexos_test_support::fixtures::FIVE_NODE_FLOW.to_owned(),
+            ),
+        ],
+    };
+    let ran = tokio::task::spawn_blocking(move || {
+        session.run(&[
+            "codexos lsp attached",
+            ":CodexRuns and :CodexTrace",
+            "r replays from draft",
+            "the replay's trace names its parent",
+            "f forks from draft with an edited prompt",
+            "a node that never ran is refused",
+        ])
+    })
+    .await
+    .expect("the nvim session ends");
+    if ran.is_none() {
+        return;
+    }
+    let prompts: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+        .collect();
+    let asked = |start: &str| prompts.iter().filter(|body| body.contains(start)).count();
+    assert_eq!(asked("Plan: q"), 1, "plan is asked once: {prompts:#?}");
+    assert_eq!(
+        asked("Draft: It doubles"),
+        2,
+        "the run and the replay: {prompts:#?}"
+    );
+    assert_eq!(asked("Shorter: It doubles"), 1, "the fork: {prompts:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plugin_streams_chat_with_jumpable_sources_explains_and_refactors_a_selection() {
     let fake = fake_provider().await;
     let session = Session {

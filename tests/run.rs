@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use codexos_llm::WireFormat;
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
+use codexos_test_support::fixtures;
 
 const SECRET: &str = "sk-e2e-planted-51504242";
 
@@ -98,7 +99,7 @@ fn assert_success(output: &Output, what: &str) {
 }
 
 fn every_node_workspace() -> Workspace {
-    Workspace::new(codexos_test_support::fixtures::EVERY_NODE_WORKSPACE)
+    Workspace::new(fixtures::EVERY_NODE_WORKSPACE)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -578,6 +579,171 @@ async fn runs_show_is_concise_names_runs_by_last_or_an_id_prefix_and_full_shows_
         "{}",
         text(&unknown.stderr)
     );
+}
+
+/// The text of every message the fake was sent in its `index`th request.
+fn prompt_of(fake: &FakeProvider, index: usize) -> String {
+    let body = fake.requests()[index].json().unwrap_or_default();
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|message| message["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn trace_count(workspace: &Workspace) -> usize {
+    std::fs::read_dir(workspace.root().join(".codexos/runs"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_is_replayed_and_forked_from_a_middle_node_without_asking_the_nodes_before_it() {
+    let workspace = Workspace::new(&[("five.flow.json", fixtures::FIVE_NODE_FLOW)]);
+    let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
+        .await
+        .expect("fake provider");
+    let first = workspace.codexos(
+        &["run", "five.flow.json", "--input", "q", "--json"],
+        Some(&fake.url()),
+        "",
+    );
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
+    let parent = first["run_id"].as_str().expect("run id").to_owned();
+    assert_eq!(fake.requests().len(), 2, "plan and draft asked");
+
+    workspace.write("notes.txt", "notes");
+    let replay = workspace.codexos(
+        &["runs", "replay", &parent, "--from", "draft", "--json"],
+        Some(&fake.url()),
+        "",
+    );
+    assert_success(&replay, "runs replay");
+    assert!(
+        text(&replay.stderr).contains(&format!("(replay of {parent} from draft)")),
+        "{}",
+        text(&replay.stderr)
+    );
+    let replayed: serde_json::Value = serde_json::from_slice(&replay.stdout).expect("json");
+    assert_eq!(replayed["output"], "answer / notes");
+    assert_eq!(replayed["forked_from"]["run_id"], parent.as_str());
+    assert_eq!(replayed["forked_from"]["node"], "draft");
+    assert_eq!(replayed["nodes"][1]["id"], "plan");
+    assert_eq!(replayed["nodes"][1]["status"], "replayed");
+    assert_eq!(fake.requests().len(), 3, "only draft was asked again");
+    assert_eq!(prompt_of(&fake, 2), "Draft: answer");
+
+    let fork = workspace.codexos(
+        &[
+            "runs",
+            "replay",
+            &parent,
+            "--from",
+            "draft",
+            "--set",
+            "draft.prompt=Shorter: {{nodes.plan.output}} for {{input}}",
+            "--set",
+            "draft.model=gpt-4o",
+            "--set",
+            "input=another question",
+            "--set",
+            "nodes.plan.output=a better plan",
+            "--json",
+        ],
+        Some(&fake.url()),
+        "",
+    );
+    assert_success(&fork, "runs replay --set");
+    let forked: serde_json::Value = serde_json::from_slice(&fork.stdout).expect("json");
+    let fork_id = forked["run_id"].as_str().expect("run id").to_owned();
+    assert_eq!(fake.requests().len(), 4, "only draft was asked again");
+    assert_eq!(
+        prompt_of(&fake, 3),
+        "Shorter: a better plan for another question"
+    );
+    assert_eq!(fake.requests()[3].model().as_deref(), Some("gpt-4o"));
+
+    let shown = workspace.codexos(&["runs", "show", &fork_id, "--json"], None, "");
+    assert_success(&shown, "runs show --json");
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    let header = &shown["header"];
+    assert_eq!(header["forked_from"]["run_id"], parent.as_str());
+    assert_eq!(header["forked_from"]["node"], "draft");
+    assert_eq!(header["forked_from"]["set"]["draft.model"], "gpt-4o");
+    assert_eq!(header["input"], "another question");
+    let concise = workspace.codexos(&["runs", "show", &fork_id], None, "");
+    let concise = text(&concise.stdout);
+    assert!(
+        concise.contains(&format!(
+            "fork of {parent} from draft (set draft.model, draft.prompt, input, nodes.plan.output)"
+        )) && concise.contains("✓ plan · 0 ms · set by this fork"),
+        "{concise}"
+    );
+    let list = workspace.codexos(&["runs", "list"], None, "");
+    let listed = text(&list.stdout);
+    assert!(
+        listed.lines().any(|line| line.starts_with(&fork_id)
+            && line.ends_with(&format!(
+                "(fork of {parent} from draft (set draft.model, draft.prompt, input, nodes.plan.output))"
+            ))),
+        "{listed}"
+    );
+    let list_json = workspace.codexos(&["runs", "list", "--json"], None, "");
+    let listed_fork: serde_json::Value = text(&list_json.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|run| run["run_id"] == fork_id.as_str())
+        .expect("the fork is listed");
+    assert_eq!(listed_fork["forked_from"]["run_id"], parent.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_of_an_unknown_run_node_or_key_is_refused_and_nothing_runs() {
+    let workspace = Workspace::new(&[("five.flow.json", fixtures::FIVE_NODE_FLOW)]);
+    let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
+        .await
+        .expect("fake provider");
+    let first = workspace.codexos(&["run", "five.flow.json"], Some(&fake.url()), "");
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    let asked = fake.requests().len();
+    let traces = trace_count(&workspace);
+    let refused = |args: &[&str], expected: &str| {
+        let mut all = vec!["runs", "replay"];
+        all.extend_from_slice(args);
+        let output = workspace.codexos(&all, Some(&fake.url()), "");
+        assert_eq!(output.status.code(), Some(2), "{all:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(expected), "{all:?}: {stderr}");
+    };
+    refused(&["1999", "--from", "draft"], "no run `1999` in ");
+    refused(
+        &["last", "--from", "drfat"],
+        "no node `drfat` in flow `five`: did you mean `draft`?",
+    );
+    refused(&["last", "--from", "end"], "node `end` never ran in run ");
+    refused(
+        &["last", "--from", "draft", "--set", "draft.promt=x"],
+        "`draft.promt` is not an edit (did you mean `draft.prompt`?)",
+    );
+    refused(
+        &["last", "--from", "draft", "--set", "plan.prompt=x"],
+        "`plan` ran before `draft`, so its recorded output is used",
+    );
+    refused(
+        &[
+            "last",
+            "--from",
+            "draft",
+            "--set",
+            "draft.prompt={{nodes.nope.output}}",
+        ],
+        "the flow with these edits has errors, so nothing ran:\n  error[unknown-template-ref]: `{{nodes.nope.output}}`: no node has the id `nope`",
+    );
+    assert_eq!(fake.requests().len(), asked, "no model was asked");
+    assert_eq!(trace_count(&workspace), traces, "no run was recorded");
 }
 
 #[test]

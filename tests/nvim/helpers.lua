@@ -65,6 +65,19 @@ function H.buffer_named(pattern)
   end
 end
 
+--- The console buffer whose name matches `pattern`, once its run has ended ("■ …" line).
+function H.finished_console(pattern, ending)
+  local buf = H.wait("a console " .. pattern, function()
+    return H.buffer_named(pattern)
+  end)
+  H.wait("the run in " .. pattern .. " to end with " .. ending, function()
+    return H.text(buf):find("\n" .. ending, 1, true) ~= nil
+  end, function()
+    return H.text(buf)
+  end)
+  return buf, H.lines(buf)
+end
+
 --- Loads the plugin from editors/nvim the way the README says, and records its notifications.
 function H.setup_plugin(opts)
   if vim.fn.exepath("codexos") == "" then

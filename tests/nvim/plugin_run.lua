@@ -33,22 +33,9 @@ local function assert_in_order(what, lines, patterns)
   end
 end
 
---- The console buffer whose name matches `pattern`, once its run has ended ("■ …" line).
-local function finished_console(pattern, ending)
-  local buf = H.wait("a console " .. pattern, function()
-    return H.buffer_named(pattern)
-  end)
-  H.wait("the run in " .. pattern .. " to end with " .. ending, function()
-    return H.text(buf):find("\n" .. ending, 1, true) ~= nil
-  end, function()
-    return H.text(buf)
-  end)
-  return buf, H.lines(buf)
-end
-
 -- A run that fails at its tool node: later.txt does not exist yet.
 vim.cmd("CodexRun flows/flaky.flow.json release notes")
-local first, lines = finished_console("^codexos://run/flaky%.flow%.json/", "■ failed")
+local first, lines = H.finished_console("^codexos://run/flaky%.flow%.json/", "■ failed")
 assert_in_order("the failed run's console", lines, {
   "^Run flaky%.flow%.json$",
   "^▶ start %(entry%)$",
@@ -78,7 +65,7 @@ H.step("run console: " .. table.concat(lines, " | "))
 -- :CodexRetry continues from the failed node, now that the file is there.
 vim.fn.writefile({ "now here" }, H.workspace .. "/later.txt")
 vim.cmd("CodexRetry")
-local _, retried = finished_console("^codexos://run/retry " .. vim.pesc(failed_run) .. "/", "■ succeeded")
+local _, retried = H.finished_console("^codexos://run/retry " .. vim.pesc(failed_run) .. "/", "■ succeeded")
 assert_in_order("the retried run's console", retried, {
   "^Run retry " .. vim.pesc(failed_run) .. "$",
   "^▶ read %(tool%)$",
@@ -104,7 +91,7 @@ end, function()
 end)
 vim.api.nvim_set_current_win(vim.fn.win_findbuf(slow)[1])
 vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<C-c>", true, false, true), "x", false)
-local _, cancelled = finished_console("^codexos://run/slow%.flow%.json/", "■ cancelled")
+local _, cancelled = H.finished_console("^codexos://run/slow%.flow%.json/", "■ cancelled")
 assert_in_order("the cancelled run's console", cancelled, {
   "^▶ ponder %(llm%)$",
   "^  tick tick",

@@ -1,10 +1,11 @@
 // Flow runs: "▶ Run" / "↻ Retry" (code lenses come from the server), an execution console that
-// follows `codexos/runEvent`, a cancellable progress notification, and the trace viewer.
+// follows `codexos/runEvent`, a cancellable progress notification, the trace viewer, and
+// replays and forks of a recorded run from one of its nodes (`codexos.agent.replay`).
 import * as vscode from "vscode";
 import type { Server } from "./client";
 import { RunConsole } from "./logic/console";
 import { Commands, type RunResult } from "./logic/protocol";
-import { parseTrace, runIdsNewestFirst, traceMarkdown } from "./logic/trace";
+import { EDIT_KEYS, parseEdit, parseTrace, replayTargets, runIdsNewestFirst, traceMarkdown } from "./logic/trace";
 
 /** How long a run's answer waits for the run's last events. */
 const LATE_EVENTS_MS = 1000;
@@ -30,6 +31,8 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
 
   let cancelCurrent: (() => void) | undefined;
   const traces = new TraceDocuments();
+  /** The run whose trace page was shown last: what "Replay Run from Node…" offers first. */
+  let lastTraceId: string | undefined;
 
   /** Runs `start` with its own progress token, showing its events in the console. */
   const follow = async (
@@ -105,6 +108,26 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
       }
       return follow(`retry ${id}`, (progressToken) => server.execute<RunResult>(Commands.agentRetry, { run_id: id }, progressToken), options);
     }),
+    vscode.commands.registerCommand(
+      "codexos.replayRun",
+      async (runId?: unknown, node?: unknown, set?: unknown, options?: RunOptions) => {
+        // A title bar button passes its editor's resource and context, not these arguments.
+        const given = (value: unknown) => (typeof value === "string" ? value : undefined);
+        const folder = vscode.workspace.workspaceFolders?.[0];
+        const id = given(runId) ?? traceInView() ?? lastTraceId ?? (folder && (await pickRun(folder.uri)));
+        if (!id || !folder) return;
+        const from = given(node) ?? (await pickNode(folder.uri, id));
+        if (!from) return;
+        const edits = editsGiven(set) ?? (await askEdits(from));
+        if (!edits) return;
+        const kind = Object.keys(edits).length === 0 ? "replay" : "fork";
+        return follow(
+          `${kind} ${id} from ${from}`,
+          (progressToken) => server.execute<RunResult>(Commands.agentReplay, { run_id: id, from, set: edits }, progressToken),
+          options,
+        );
+      },
+    ),
     vscode.commands.registerCommand("codexos.cancelRun", () => {
       if (cancelCurrent) {
         cancelCurrent();
@@ -126,6 +149,7 @@ export function registerRuns(context: vscode.ExtensionContext, server: Server): 
         void vscode.window.showWarningMessage(`CodexOS: \`${id}\` is not a run id (run ids look like 20261126T071606Z-3f2a).`);
         return;
       }
+      lastTraceId = id;
       const uri = vscode.Uri.from({ scheme: TRACE_SCHEME, path: `/${id}.md` });
       // The trace may have grown since it was last shown (a run still going, a retry).
       traces.refresh(uri);
@@ -172,6 +196,71 @@ async function pickRun(folder: vscode.Uri): Promise<string | undefined> {
   return picked?.label;
 }
 
+/** The run of the trace page in the active tab (its preview's title is `Preview <run_id>.md`). */
+function traceInView(): string | undefined {
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+  const input = tab?.input;
+  if (input instanceof vscode.TabInputText && input.uri.scheme === TRACE_SCHEME) return input.uri.path.replace(/^\//, "").replace(/\.md$/, "");
+  const shown = tab?.label.match(/^Preview (\d{8}T\d{6}Z-\w+)\.md$/);
+  return shown?.[1];
+}
+
+/** The node of run `runId` to replay from, picked among those that ran (as the trace page lists them). */
+async function pickNode(folder: vscode.Uri, runId: string): Promise<string | undefined> {
+  const view = parseTrace(runId, await readTrace(folder, runId).catch(() => ""));
+  const targets = replayTargets(view);
+  if (targets.length === 0) {
+    void vscode.window.showWarningMessage(`CodexOS: no node of run ${runId} can be replayed from (none ran).`);
+    return undefined;
+  }
+  const mark = { succeeded: "✓", failed: "✗", replayed: "↺", running: "…" } as const;
+  const picked = await vscode.window.showQuickPick(
+    targets.map((node) => ({
+      label: `${mark[node.status]} ${node.id}`,
+      id: node.id,
+      description: [node.type || "replayed", `${node.elapsedMs} ms`, node.model].filter(Boolean).join(" · "),
+      detail: (node.error ?? node.output ?? "").split("\n")[0],
+    })),
+    { placeHolder: `Replay run ${runId} from which node? (the nodes before it keep their recorded outputs)` },
+  );
+  return picked?.id;
+}
+
+/** `value` when it is a fork's edits (an object of strings), else `undefined`. */
+function editsGiven(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  return entries.every(([, edit]) => typeof edit === "string") ? Object.fromEntries(entries) : undefined;
+}
+
+/** A plain replay (no edits) or a fork's edits, asked for one `KEY=VALUE` at a time; `undefined`: cancelled. */
+async function askEdits(node: string): Promise<Record<string, string> | undefined> {
+  const choice = await vscode.window.showQuickPick(
+    [
+      { label: `↺ Replay from ${node}`, edits: false },
+      { label: `✎ Fork from ${node}…`, description: `edit ${EDIT_KEYS}`, edits: true },
+    ],
+    { placeHolder: "Replay as it was, or fork with edits?" },
+  );
+  if (!choice) return undefined;
+  const set: Record<string, string> = {};
+  while (choice.edits) {
+    const line = await vscode.window.showInputBox({
+      prompt: `An edit, KEY=VALUE (${EDIT_KEYS}); leave empty to run`,
+      value: Object.keys(set).length === 0 ? `${node}.prompt=` : "",
+      validateInput: (text) => {
+        const parsed = text.trim() === "" ? undefined : parseEdit(text);
+        return parsed && "error" in parsed ? parsed.error : undefined;
+      },
+    });
+    if (line === undefined) return undefined;
+    if (line.trim() === "") break;
+    const parsed = parseEdit(line);
+    if ("key" in parsed) set[parsed.key] = parsed.value;
+  }
+  return set;
+}
+
 /** The trace viewer's pages, read from the run's trace file each time they are opened. */
 class TraceDocuments implements vscode.TextDocumentContentProvider {
   private readonly changes = new vscode.EventEmitter<vscode.Uri>();
@@ -194,6 +283,8 @@ class TraceDocuments implements vscode.TextDocumentContentProvider {
     }
     return traceMarkdown(parseTrace(runId, text), {
       linkFor: (path, line) => vscode.Uri.joinPath(folder, path).with({ fragment: `L${line}` }).toString(),
+      // The markdown preview runs no command links: the page's title bar has the action.
+      replayHint: (node) => `Replay from here: ↺ in the title bar (CodexOS: Replay Run from Node…), then ${node}`,
     });
   }
 

@@ -1,10 +1,15 @@
 //! Runner overhead per node, without any model: a chain of 1,000 `tool` nodes whose tool box
 //! answers at once. Each node renders a template argument, emits its events and, in the
 //! recorded variant, writes its trace lines. Divide the median by 1,000 for the per-node cost.
+//! The replay variant runs a recorded chain again from its last node: reading the trace,
+//! planning, and putting 1,000 recorded outputs in place (each written to the new trace) cost
+//! what a replay costs before its first node runs.
 
 use std::sync::Arc;
 
-use codexos_agent::{Caller, CancellationToken, RunRequest, Runner, ToolBox, ignore_events};
+use codexos_agent::{
+    Caller, CancellationToken, ReplayRequest, RunRequest, Runner, ToolBox, ignore_events,
+};
 use codexos_llm::ToolDefinition;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -93,4 +98,35 @@ fn chain_of_1000_nodes_with_trace(bencher: divan::Bencher) {
         .with_tools(Arc::new(Echo))
         .record_traces(dir.path());
     bencher.bench_local(|| run(&runner, &flow, &runtime));
+}
+
+#[divan::bench(sample_count = 20)]
+fn replay_of_a_1000_node_chain_from_its_last_node(bencher: divan::Bencher) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runner = Runner::new()
+        .with_tools(Arc::new(Echo))
+        .record_traces(dir.path());
+    let request = RunRequest {
+        flow_text: chain_flow(CHAIN),
+        input: "hello".to_owned(),
+        ..RunRequest::default()
+    };
+    let recorded = runtime
+        .block_on(runner.run(request, ignore_events(), CancellationToken::new()))
+        .expect("the chain runs");
+    bencher.bench_local(|| {
+        let request = ReplayRequest {
+            run_id: recorded.run_id.clone(),
+            from: format!("n{}", CHAIN - 1),
+            set: Default::default(),
+        };
+        let result = runtime
+            .block_on(runner.replay(request, ignore_events(), CancellationToken::new()))
+            .expect("the replay runs");
+        assert_eq!(result.output.as_deref(), Some("hello"));
+    });
 }

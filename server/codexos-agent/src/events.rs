@@ -7,6 +7,7 @@ use std::sync::Arc;
 use codexos_policy::Decision;
 use serde::{Deserialize, Serialize};
 
+use crate::replay::ForkedFrom;
 use crate::services::SearchHit;
 
 /// Token counts of a node or a run.
@@ -56,6 +57,9 @@ pub enum RunEvent {
         /// Set when this run retries an earlier one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_of: Option<String>,
+        /// Set when this run replays or forks an earlier one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forked_from: Option<ForkedFrom>,
     },
     NodeStarted {
         node: String,
@@ -166,7 +170,8 @@ pub enum NodeStatus {
     Failed,
     /// Stopped by cancellation, the run's timeout or another branch's failure.
     Stopped,
-    /// Not run again: its output was taken from the run being retried.
+    /// Not run again: its output was taken from the run being retried or replayed (or set by
+    /// a fork's edit).
     Replayed,
 }
 
@@ -229,6 +234,8 @@ pub struct RunResult {
     pub trace: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
     /// The caller's name for the agent, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,

@@ -8,11 +8,13 @@
 //! - Progress streams as [`RunEvent`]s; the outcome is a [`RunResult`]. Every string in both,
 //!   and every trace line, has been through the vault's redactor.
 //! - Each run is recorded under `<workspace>/.codexos/runs/<run_id>.jsonl` ([`trace`]);
-//!   [`Runner::retry`] continues a failed run from the node that failed.
+//!   [`Runner::retry`] continues a failed run from the node that failed; [`Runner::replay`]
+//!   runs a recorded run again from any of its top-level nodes, with edits ([`replay`]).
 //! - Bounds ([`Limits`]): steps, wall time, tool time, sub-flow depth, tool-call rounds.
 
 pub mod events;
 pub mod graph;
+pub mod replay;
 mod runner;
 pub mod services;
 pub mod trace;
@@ -25,6 +27,7 @@ pub use events::{
     ignore_events,
 };
 pub use graph::{FlowProblem, Graph};
+pub use replay::{ForkedFrom, ReplayError, ReplayRequest};
 pub use runner::{Limits, RunError, RunRequest, Runner};
 pub use services::{Caller, RegistryTools, Retriever, SearchHit, SecretStore, ToolBox};
 pub use trace::{ContextFile, RecordedRun, RunHeader, TraceError, runs_dir};

@@ -4,7 +4,8 @@
 //! one line per [`RunEvent`] except streamed tokens (a finished node carries its whole output),
 //! each with `t_ms`, the time since the run started. Every line is redacted before it is
 //! written, and written whole with one `write` call, so a killed process leaves a readable prefix.
-//! That is enough to inspect a run and to retry it from the node that failed.
+//! That is enough to inspect a run, to retry it from the node that failed and to replay it from
+//! any top-level node ([`crate::replay`]).
 //!
 //! Traces hold a run's input, context and outputs: each file is 0600 in a 0700 `runs/`, and a
 //! `runs/` that other users can enter (made by an older CodexOS) is made private with a log line.
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::events::{RunEvent, RunStatus};
+use crate::replay::ForkedFrom;
 
 /// `<workspace>/.codexos/runs`.
 pub fn runs_dir(workspace_root: &Path) -> PathBuf {
@@ -81,6 +83,9 @@ pub struct RunHeader {
     pub started_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// The run and node this run replays (with its edits, for a fork).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
     /// The caller's name for the agent (the seed's `agent_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
@@ -525,6 +530,7 @@ mod tests {
             context: Vec::new(),
             started_at: 1,
             retry_of: None,
+            forked_from: None,
             agent_id: None,
         };
         let started = RunEvent::NodeStarted {

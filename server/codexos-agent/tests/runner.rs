@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use codexos_agent::{
-    Caller, CancellationToken, EventSink, Limits, NodeStatus, Retriever, RunError, RunEvent,
-    RunRequest, RunResult, RunStatus, Runner, SearchHit, ToolBox,
+    Caller, CancellationToken, EventSink, Limits, NodeStatus, ReplayRequest, Retriever, RunError,
+    RunEvent, RunRequest, RunResult, RunStatus, Runner, SearchHit, ToolBox,
 };
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
 use codexos_llm::{Router, ToolDefinition, WireFormat};
@@ -452,6 +452,70 @@ async fn retry_runs_again_from_the_failed_node_with_the_earlier_outputs() {
         .map(|_| ())
         .expect_err("a succeeded run has nothing to retry");
     assert!(matches!(again, RunError::NothingToRetry(_)), "{again}");
+}
+
+#[tokio::test]
+async fn a_fork_keeps_its_edited_prompt_when_it_is_retried() {
+    let fake = FakeProvider::replying(ScriptedReply::text(&["answer"]))
+        .await
+        .expect("fake provider");
+    let tools = Arc::new(TestTools::default());
+    *tools.failures.lock().unwrap() = 2;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let router = Router::new(&fake.llm_config(WireFormat::OpenAiChat));
+    let runner = tools_runner(&tools)
+        .with_router(Arc::new(router))
+        .record_traces(dir.path());
+    let flow = r#"{"id": "fork", "nodes": [
+{"id": "start", "type": "entry", "next": "b"},
+{"id": "b", "type": "tool", "tool": "flaky", "args": {"text": "{{input}}"}, "next": "ask"},
+{"id": "ask", "type": "llm", "model": "fake/small", "prompt": "Say {{nodes.b.output}}", "next": "end"},
+{"id": "end", "type": "exit"}
+]}"#;
+    let path = dir.path().join("fork.flow.json");
+    std::fs::write(&path, flow).expect("write flow");
+    let (failed, _) = run_file(&runner, &path, "in").await;
+    assert_eq!(failed.status, RunStatus::Failed);
+
+    let fork = ReplayRequest {
+        run_id: failed.run_id.clone(),
+        from: "b".into(),
+        set: [(
+            "ask.prompt".to_owned(),
+            "Shout {{nodes.b.output}}".to_owned(),
+        )]
+        .into(),
+    };
+    let forked = runner
+        .replay(
+            fork,
+            codexos_agent::ignore_events(),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("the fork starts");
+    assert_eq!(forked.status, RunStatus::Failed, "b fails once more");
+    assert_eq!(
+        forked.forked_from.as_ref().map(|f| f.node.as_str()),
+        Some("b")
+    );
+
+    let retried = runner
+        .retry(
+            &forked.run_id,
+            codexos_agent::ignore_events(),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("the retry starts");
+    assert_eq!(retried.status, RunStatus::Succeeded, "{:?}", retried.errors);
+    assert_eq!(retried.retry_of.as_deref(), Some(forked.run_id.as_str()));
+    assert_eq!(
+        retried.forked_from, forked.forked_from,
+        "a retry of a fork is that fork still"
+    );
+    let body = fake.requests()[0].json().expect("json body");
+    assert_eq!(body["messages"][0]["content"], "Shout fixed in");
 }
 
 #[tokio::test]

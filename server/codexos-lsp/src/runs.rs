@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use codexos_service::Workspace;
 use codexos_service::agents::{
-    Approval, CancellationToken, Decision, EventSink, IndexAccess, RunError, RunEvent, RunRequest,
-    RunResult, RunStatus, RunnerOptions, WorkspaceRunner, step_line,
+    Approval, CancellationToken, Decision, EventSink, IndexAccess, ReplayRequest, RunError,
+    RunEvent, RunRequest, RunResult, RunStatus, RunnerOptions, WorkspaceRunner, step_line,
 };
 use codexos_service::tools::ToolSettingsError;
 use serde::Serialize;
@@ -54,6 +54,8 @@ pub enum Start {
     Flow(RunRequest),
     /// A recorded run, continued from where it stopped.
     Retry(String),
+    /// A recorded run, run again from one of its nodes.
+    Replay(ReplayRequest),
 }
 
 struct CachedRunner {
@@ -210,6 +212,7 @@ pub async fn run(
         match start {
             Start::Flow(request) => runner.runner.run(request, sink, cancel).await,
             Start::Retry(run_id) => runner.runner.retry(&run_id, sink, cancel).await,
+            Start::Replay(request) => runner.runner.replay(request, sink, cancel).await,
         }
     });
     let outcome = running.await;
@@ -459,10 +462,12 @@ impl Outgoing {
                 run_id,
                 flow_id,
                 retry_of,
+                forked_from,
             } => {
-                let title = match retry_of {
-                    Some(old) => format!("Retrying {flow_id} (run {old})"),
-                    None => format!("Running {flow_id}"),
+                let title = match (retry_of, forked_from) {
+                    (Some(old), _) => format!("Retrying {flow_id} (run {old})"),
+                    (None, Some(fork)) => format!("Running {flow_id} ({})", fork.describe()),
+                    (None, None) => format!("Running {flow_id}"),
                 };
                 let begin = ProgressStep::Begin {
                     title,

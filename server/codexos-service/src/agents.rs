@@ -7,7 +7,8 @@
 //! [`Runner::run`] (on [`WorkspaceRunner::runner`]) is the one call that runs a flow: a
 //! [`RunRequest`], an [`EventSink`] for progress and a [`CancellationToken`] to stop it; a flow
 //! with errors never starts ([`RunError::FlowHasErrors`]). [`Runner::retry`] continues a failed
-//! run from where it stopped.
+//! run from where it stopped; [`Runner::replay`] runs a recorded run again from any of its
+//! top-level nodes, with edits ([`ReplayRequest`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use codexos_agent::{
-    CancellationToken, ContextFile, EventSink, Limits, NodeRecord, NodeStatus, Problem, RunError,
-    RunEvent, RunRequest, RunResult, RunStatus, Runner, Source, TokenUsage, ignore_events,
+    CancellationToken, ContextFile, EventSink, ForkedFrom, Limits, NodeRecord, NodeStatus, Problem,
+    ReplayError, ReplayRequest, RunError, RunEvent, RunRequest, RunResult, RunStatus, Runner,
+    Source, TokenUsage, ignore_events,
 };
 use codexos_agent::{RegistryTools, Retriever, SecretStore, runs_dir, trace};
 use codexos_llm::Router;
@@ -514,6 +516,7 @@ mod tests {
             context: Vec::new(),
             started_at,
             retry_of: None,
+            forked_from: None,
             agent_id: None,
         };
         let mut lines = vec![trace::header_line(&header)];

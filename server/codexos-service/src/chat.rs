@@ -292,6 +292,7 @@ mod tests {
             elapsed_ms: 5,
             trace: None,
             retry_of: None,
+            forked_from: None,
             agent_id: None,
         }
     }

@@ -512,6 +512,17 @@ pub mod fixtures {
   ]
 }"#;
 
+    /// Five nodes in a line, for replays from the middle: `read` fails until `notes.txt`
+    /// exists, so a first run stops there and `end` never runs. Needs a model answering
+    /// `gpt-4o-mini`.
+    pub const FIVE_NODE_FLOW: &str = r#"{"id": "five", "nodes": [
+  {"id": "start", "type": "entry", "next": "plan"},
+  {"id": "plan", "type": "llm", "model": "gpt-4o-mini", "prompt": "Plan: {{input}}", "next": "draft"},
+  {"id": "draft", "type": "llm", "model": "gpt-4o-mini", "prompt": "Draft: {{nodes.plan.output}}", "next": "read"},
+  {"id": "read", "type": "tool", "tool": "read_file", "args": {"path": "notes.txt"}, "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.draft.output}} / {{nodes.read.output}}"}
+]}"#;
+
     /// The files [`EVERY_NODE_FLOW`] runs in: `release.flow.json`, its sub-flow, the notes
     /// its tool reads and the code its `rag` node finds.
     pub const EVERY_NODE_WORKSPACE: &[(&str, &str)] = &[

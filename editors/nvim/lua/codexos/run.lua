@@ -1,4 +1,5 @@
--- :CodexRun / :CodexRetry — run a flow through the server and follow it in a console split:
+-- :CodexRun / :CodexRetry (and replays from :CodexTrace) — run a flow through the server and
+-- follow it in a console split:
 -- one line per node from the `codexos/runEvent` stream, streamed text as it arrives, what the
 -- policy refused or the user allowed, <C-c> cancels.
 -- Each run carries its own progress token, so its events reach its console and nothing else.
@@ -212,6 +213,18 @@ function M.retry()
     return
   end
   return follow("retry " .. run_id, "codexos.agent.retry", { run_id = run_id })
+end
+
+--- Runs the recorded run `run_id` again from its node `from` (`codexos.agent.replay`), with
+--- `set`'s edits (`{["input"] = …, ["NODE.prompt"] = …, ["nodes.NODE.output"] = …}`) for a fork.
+function M.replay(run_id, from, set)
+  local argument = { run_id = run_id, from = from }
+  local title = ("replay %s from %s"):format(run_id, from)
+  if set and next(set) then
+    argument.set = set
+    title = ("fork %s from %s"):format(run_id, from)
+  end
+  return follow(title, "codexos.agent.replay", argument)
 end
 
 --- Cancels the console's run (its progress token; the server stops the run and its tools).

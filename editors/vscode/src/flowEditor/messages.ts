@@ -54,6 +54,8 @@ export type WebviewMessage =
   | { type: "edit"; version: number; label: string; edits: OffsetEdit[] }
   | { type: "run"; input: string }
   | { type: "retry"; runId: string }
+  /** Replay (or fork) the run `runId` from `node`: the extension asks which. */
+  | { type: "replay"; runId: string; node: string }
   | { type: "showText" }
   /** Open a sub-flow (a `flow` node's path, relative to this file) in the flow editor. */
   | { type: "openFlow"; path: string };

@@ -129,6 +129,15 @@ export class FlowEditorProvider implements vscode.CustomTextEditorProvider {
           ),
         );
         return;
+      case "replay":
+        await this.run(panel, send, undefined, () =>
+          Promise.resolve(
+            vscode.commands.executeCommand<RunResultLike | undefined>("codexos.replayRun", message.runId, message.node, undefined, {
+              showConsole: false,
+            }),
+          ),
+        );
+        return;
     }
   }
 

@@ -93,6 +93,7 @@ export interface StatusNotification {
 export const Commands = {
   agentRun: "codexos.agent.run",
   agentRetry: "codexos.agent.retry",
+  agentReplay: "codexos.agent.replay",
   agentCancel: "codexos.agent.cancel",
   ragQuery: "codexos.rag.query",
   chat: "codexos.chat",

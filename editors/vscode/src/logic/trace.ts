@@ -21,7 +21,8 @@ export interface TraceTokens {
 export interface TraceNode {
   id: string;
   type: string;
-  status: "running" | "succeeded" | "failed";
+  /** `replayed`: not run again, its output taken from the parent run (or set by a fork). */
+  status: "running" | "succeeded" | "failed" | "replayed";
   runs: number;
   elapsedMs: number;
   model?: string;
@@ -49,6 +50,13 @@ export interface TraceProblem {
   message: string;
 }
 
+/** The run and node a replay or fork started from, and a fork's edits. */
+export interface ForkedFrom {
+  runId: string;
+  node: string;
+  set: Record<string, string>;
+}
+
 export interface TraceView {
   runId: string;
   flowId: string;
@@ -58,6 +66,7 @@ export interface TraceView {
   /** Unix seconds. */
   startedAt?: number;
   retryOf?: string;
+  forkedFrom?: ForkedFrom;
   /** `undefined` when the trace stops before the run's end (the process was killed). */
   status?: string;
   output?: string;
@@ -77,6 +86,44 @@ type Json = Record<string, unknown>;
 
 const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+
+function readFork(value: unknown): ForkedFrom | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const fork = value as Json;
+  const runId = text(fork.run_id);
+  const node = text(fork.node);
+  if (!runId || !node) return undefined;
+  const set: Record<string, string> = {};
+  for (const [key, edit] of Object.entries((fork.set ?? {}) as Json)) if (typeof edit === "string") set[key] = edit;
+  return { runId, node, set };
+}
+
+/** `replay of RUN from NODE`, or `fork of RUN from NODE (set a.prompt, input)`, as the CLI says. */
+export function describeFork(fork: ForkedFrom): string {
+  const keys = Object.keys(fork.set).sort();
+  return keys.length === 0
+    ? `replay of ${fork.runId} from ${fork.node}`
+    : `fork of ${fork.runId} from ${fork.node} (set ${keys.join(", ")})`;
+}
+
+/** The nodes a run can be replayed from: the top-level nodes that ran in it (a sub-flow's
+ * `parent/child` nodes replay from their `flow` node; a replayed node ran in an earlier run
+ * and can be replayed from too). */
+export function replayTargets(view: TraceView): TraceNode[] {
+  return view.nodes.filter((node) => !node.id.includes("/") && node.status !== "running");
+}
+
+/** The keys a fork's edit may have (docs/protocol.md). */
+export const EDIT_KEYS = "input, NODE.prompt, NODE.system, NODE.model, nodes.NODE.output";
+
+/** `KEY=VALUE` as an edit (the value is everything after the first `=`), or why it is not one.
+ * The server checks the key against the run; this only splits it. */
+export function parseEdit(line: string): { key: string; value: string } | { error: string } {
+  const at = line.indexOf("=");
+  const key = at < 0 ? "" : line.slice(0, at).trim();
+  if (!key) return { error: `\`${line}\` is not KEY=VALUE (KEY: ${EDIT_KEYS})` };
+  return { key, value: line.slice(at + 1) };
+}
 
 /** Reads a trace file's text; never throws. */
 export function parseTrace(runId: string, source: string): TraceView {
@@ -125,6 +172,7 @@ export function parseTrace(runId: string, source: string): TraceView {
         view.input = text(event.input);
         view.startedAt = typeof event.started_at === "number" ? event.started_at : undefined;
         view.retryOf = text(event.retry_of);
+        view.forkedFrom = readFork(event.forked_from);
         if (Array.isArray(event.context)) {
           for (const file of event.context as Json[]) {
             const path = text(file?.path);
@@ -146,7 +194,8 @@ export function parseTrace(runId: string, source: string): TraceView {
       case "node_finished": {
         if (!id) break;
         const done = node(id);
-        done.status = "succeeded";
+        // A node whose output came from the parent run has no `node_started` line.
+        done.status = done.runs === 0 ? "replayed" : "succeeded";
         done.output = text(event.output);
         done.elapsedMs += count(event.elapsed_ms);
         done.model = text(event.model) ?? done.model;
@@ -279,6 +328,8 @@ function decisionLines(decisions: TraceDecision[], withNode = false): string[] {
 export interface MarkdownOptions {
   /** The link target of a workspace file at a line (absent: paths are shown as text). */
   linkFor?: (path: string, line: number) => string;
+  /** How to replay the run from a node, said under each node it can be replayed from. */
+  replayHint?: (node: string) => string;
 }
 
 /** The trace viewer's page. */
@@ -292,6 +343,11 @@ export function traceMarkdown(view: TraceView, options: MarkdownOptions = {}): s
   out.push(`- **Flow:** ${inline(view.flowId || "(unknown)")}${view.flowPath ? ` (${inline(view.flowPath)})` : ""}`);
   if (view.startedAt !== undefined) out.push(`- **Started:** ${new Date(view.startedAt * 1000).toISOString().replace(/\.000Z$/, "Z")}`);
   if (view.retryOf) out.push(`- **Retry of:** ${inline(view.retryOf)}`);
+  if (view.forkedFrom) {
+    const kind = Object.keys(view.forkedFrom.set).length === 0 ? "Replay of" : "Fork of";
+    out.push(`- **${kind}:** ${inline(view.forkedFrom.runId)} from ${inline(view.forkedFrom.node)}`);
+    for (const [key, value] of Object.entries(view.forkedFrom.set)) out.push(`  - set ${inline(key)}: ${inline(truncate(value))}`);
+  }
   out.push(`- **Status:** ${view.status ?? "unfinished (the trace stops before the run's end)"}${view.elapsedMs !== undefined ? ` in ${view.elapsedMs} ms` : ""}`);
   out.push(`- **Tokens:** ${tokens(view.tokens)}`);
   if (view.decisions.length > 0) out.push(`- **Decisions:** ${decisionCounts(view.decisions)}`);
@@ -310,6 +366,7 @@ export function traceMarkdown(view: TraceView, options: MarkdownOptions = {}): s
     if (node.tokens.prompt || node.tokens.completion) facts.push(tokens(node.tokens));
     out.push(`### ${inline(node.id)}`, "", facts.map(inline).join(" · "), "");
     if (node.note) out.push(`_${inline(node.note)}_`, "");
+    if (options.replayHint && replayTargets(view).includes(node)) out.push(`_↺ ${inline(options.replayHint(node.id))}_`, "");
     const decided = view.decisions.filter((d) => d.node === node.id);
     if (decided.length > 0) out.push(...decisionLines(decided), "");
     if (node.sources.length > 0) {

@@ -1,7 +1,7 @@
 // Unit tests of the run trace viewer's logic, on traces shaped as the server writes them.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { parseTrace, runIdsNewestFirst, traceMarkdown, truncate, SHOWN_CHARS } from "../logic/trace";
+import { describeFork, parseEdit, parseTrace, replayTargets, runIdsNewestFirst, traceMarkdown, truncate, SHOWN_CHARS } from "../logic/trace";
 
 const RUN = "20261126T112545Z-e308";
 
@@ -117,4 +117,61 @@ test("runs are offered newest first and other files in the runs folder are left 
     "20261126T071606Z-3f2a",
     "20261125T235959Z-0001",
   ]);
+});
+
+const FORK = "20261207T150131Z-4ec5";
+
+const fork = [
+  { event: "run", run_id: FORK, flow_id: "five", input: "another question", started_at: 1796655691, forked_from: { run_id: RUN, node: "draft", set: { "draft.prompt": "Shorter: {{nodes.plan.output}}", "nodes.plan.output": "a better plan" } }, t_ms: 0 },
+  { event: "node_finished", node: "start", output: "q", elapsed_ms: 0, note: `replayed from run ${RUN}`, t_ms: 0 },
+  { event: "node_finished", node: "plan", output: "a better plan", elapsed_ms: 0, note: "set by this fork", t_ms: 0 },
+  { event: "started", run_id: FORK, flow_id: "five", forked_from: { run_id: RUN, node: "draft" }, t_ms: 0 },
+  { event: "node_started", node: "draft", node_type: "llm", iteration: 0, t_ms: 1 },
+  { event: "node_finished", node: "draft", output: "short", elapsed_ms: 5, model: "openai/gpt-4o", t_ms: 6 },
+  { event: "node_started", node: "sub", node_type: "flow", iteration: 0, t_ms: 6 },
+  { event: "node_started", node: "sub/in", node_type: "entry", iteration: 0, t_ms: 6 },
+  { event: "node_finished", node: "sub/in", output: "short", elapsed_ms: 0, t_ms: 6 },
+  { event: "node_finished", node: "sub", output: "short", elapsed_ms: 1, t_ms: 7 },
+  { event: "node_started", node: "end", node_type: "exit", iteration: 0, t_ms: 7 },
+  { event: "finished", run_id: FORK, status: "cancelled", error: "the run was cancelled", frontier: ["end"], elapsed_ms: 8, t_ms: 8 },
+]
+  .map((line) => JSON.stringify(line))
+  .join("\n");
+
+test("a fork's trace names its parent and edits, and the nodes it took from the parent are replayed", () => {
+  const view = parseTrace(FORK, fork);
+  assert.deepEqual(view.forkedFrom, {
+    runId: RUN,
+    node: "draft",
+    set: { "draft.prompt": "Shorter: {{nodes.plan.output}}", "nodes.plan.output": "a better plan" },
+  });
+  assert.equal(describeFork(view.forkedFrom!), `fork of ${RUN} from draft (set draft.prompt, nodes.plan.output)`);
+  assert.equal(describeFork({ runId: RUN, node: "draft", set: {} }), `replay of ${RUN} from draft`);
+  assert.deepEqual(
+    view.nodes.map((n) => [n.id, n.status]),
+    [
+      ["start", "replayed"],
+      ["plan", "replayed"],
+      ["draft", "succeeded"],
+      ["sub", "succeeded"],
+      ["sub/in", "succeeded"],
+      ["end", "running"],
+    ],
+  );
+  assert.deepEqual(
+    replayTargets(view).map((n) => n.id),
+    ["start", "plan", "draft", "sub"],
+    "top-level nodes that ran or were replayed; not a sub-flow's node, not one cut short",
+  );
+  const page = traceMarkdown(view, { replayHint: (node) => `replay from ${node}` });
+  assert.ok(page.includes(`- **Fork of:** ${RUN} from draft\n  - set draft.prompt: Shorter: {{nodes.plan.output}}\n`), page);
+  assert.ok(page.includes("_↺ replay from draft_") && !page.includes("replay from sub/in") && !page.includes("replay from end"), page);
+});
+
+test("an edit is split at its first =, and a line without a key is refused naming the keys", () => {
+  assert.deepEqual(parseEdit("draft.prompt=a = b"), { key: "draft.prompt", value: "a = b" });
+  assert.deepEqual(parseEdit(" input =x"), { key: "input", value: "x" });
+  assert.deepEqual(parseEdit("input="), { key: "input", value: "" });
+  assert.deepEqual(parseEdit("=x"), { error: "`=x` is not KEY=VALUE (KEY: input, NODE.prompt, NODE.system, NODE.model, nodes.NODE.output)" });
+  assert.ok("error" in parseEdit("draft.prompt"));
 });

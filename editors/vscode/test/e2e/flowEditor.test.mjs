@@ -3,7 +3,8 @@
 // turns dirty, undo restores it); a broken reference puts a badge on its node; "New Flow from
 // Template" forks a template and opens it; running a flow from the canvas lights each node as the
 // real server runs it, a finished node shows its output on hover and a failed one offers
-// "Retry from here". Screenshots land in editors/vscode/test-output/.
+// "Retry from here", then "Replay from here" on a node that ran. Screenshots land in
+// editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -251,4 +252,13 @@ test("running from the canvas lights the running node, shows outputs on hover an
   assert.equal(await node("read").getAttribute("title"), "read output:\nnow here");
   assert.equal(fake.bodies().length, 1, "the retry replays the model's answer instead of asking again");
   await workbench.screenshot("flow-editor-retried.png");
+
+  // The selected node that ran offers a replay of the last run from there: the model is asked again.
+  await frame.locator('.react-flow__node[data-id="ask"]').click();
+  await frame.locator('.react-flow__node[data-id="ask"] .cx-replay').click();
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Replay from ask" }).first().click();
+  await eventually(() => fake.bodies().length, (n) => n === 2, 30_000, "ask asked again by the replay");
+  await eventually(() => node("end").getAttribute("class"), (c) => /cx-run-done/.test(c ?? ""), 30_000, "the end node done after the replay");
+  assert.match(await node("start").getAttribute("class"), /cx-run-done/, "the node before ask keeps its recorded output");
+  await workbench.screenshot("flow-editor-replayed.png");
 });

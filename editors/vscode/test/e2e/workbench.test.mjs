@@ -5,7 +5,8 @@
 // result at its range, a flow run from its "▶ Run" lens followed node by node in the execution
 // console (then "↻ Retry last failed", and Cancel), the chat view streaming an answer with
 // clickable sources, Explain on a selection, the vault's commands (the value typed hidden,
-// listed by name only), and Show Run Trace's page of a run with its rag node's chunks.
+// listed by name only), Show Run Trace's page of a run with its rag node's chunks, and a fork of
+// that run from its trace page.
 // Screenshots land in editors/vscode/test-output/.
 import { test, before, after } from "node:test";
 import * as assert from "node:assert/strict";
@@ -331,4 +332,39 @@ test("Show Run Trace opens the picked run's trace with its nodes and the chunks 
   assert.match(page_, /src\/retry\.rs:\d+-\d+/, "the chunk the rag node used, with its lines");
   assert.match(page_, /model openai\/gpt-4o-mini/, "the model that answered");
   await workbench.screenshot("run-trace.png");
+});
+
+test("Replay Run from Node on a trace page forks the run from a node with an edited prompt", async () => {
+  const { page } = workbench;
+  // The trace page of the traced run (the test before) is the active tab: the title bar's ↺.
+  const shown = await tracePage(page, "", (text) => text.includes("Replay from here"), "a trace page naming the replay action");
+  const runId = /Run ([\w-]+)/.exec(shown)[1];
+  const asked = fake.bodies().length;
+  await page.locator(".editor-actions [aria-label^='Replay Run from Node']").first().click();
+  const rows = page.locator(".quick-input-list .monaco-list-row");
+  await eventually(() => rows.allInnerTexts().catch(() => []), (texts) => texts.some((t) => t.includes("reply")), 20_000, "the run's nodes to replay from");
+  const listed = await rows.allInnerTexts();
+  assert.equal(listed.length, 4, `every node that ran, as the page lists them: ${listed}`);
+  for (const [index, node] of ["begin", "lookup", "reply", "finish"].entries()) assert.ok(listed[index].includes(`✓ ${node}`), `${node} in ${listed}`);
+  await rows.filter({ hasText: "reply" }).first().click();
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Fork from reply" }).first().click();
+  await typeInput(page, "reply.prompt=Shorter: {{input}}");
+  // The next edit's box opens empty: an empty line runs the fork.
+  const input = page.locator(".quick-input-widget input");
+  await eventually(() => input.inputValue().catch(() => "?"), (value) => value === "", 10_000, "the box for a further edit");
+  await page.keyboard.press("Enter");
+  const forked = await consoleUntil(page, new RegExp(`Run fork ${runId} from reply[\\s\\S]*■ succeeded \\(run [\\w-]+\\)`), "the fork's end in the console");
+  assert.doesNotMatch(forked.split(`Run fork ${runId}`).at(-1), /▶ lookup/, "the nodes before reply keep their outputs");
+  const prompts = fake.bodies().slice(asked).map((body) => JSON.parse(body).messages.at(-1)?.content);
+  assert.deepEqual(prompts, ["Shorter: retry a payment with exponential backoff"], "only reply was asked, with the edited prompt");
+  const forkId = /■ succeeded \(run ([\w-]+)\)/.exec(forked.split(`Run fork ${runId}`).at(-1))[1];
+
+  await runCommand(page, "CodexOS: Show Run Trace");
+  const picks = page.locator(".quick-input-list .monaco-list-row");
+  await eventually(() => picks.first().innerText().catch(() => ""), (t) => t.includes(forkId), 20_000, "the fork first in the pick");
+  await picks.first().click();
+  const forkPage = await tracePage(page, forkId, (text) => text.includes("Fork of"), "the fork's trace page");
+  assert.match(forkPage, new RegExp(`Fork of: ${runId} from reply`), "the fork names its parent");
+  assert.match(forkPage, /set reply\.prompt: Shorter: \{\{input\}\}/, "and its edit");
+  await workbench.screenshot("run-trace-fork.png");
 });

@@ -179,6 +179,17 @@ function Canvas() {
     if (lastRun?.run_id) post({ type: "retry", runId: lastRun.run_id });
   }, [lastRun]);
 
+  /** The replay of the last run from `node`, once that node ran in it. */
+  const replayFrom = useCallback(
+    (node: string) => {
+      const runId = lastRun?.run_id;
+      const state = runStates[node];
+      if (!runId || running || (state !== "done" && state !== "failed")) return undefined;
+      return () => post({ type: "replay", runId, node });
+    },
+    [lastRun, runStates, running],
+  );
+
   const { nodeDiagnostics, flowDiagnostics } = useMemo(() => {
     const byNode: Record<string, NodeDiagnostic[]> = {};
     const rest: NodeDiagnostic[] = [];
@@ -206,6 +217,7 @@ function Canvas() {
           run: runStates[node.id],
           output: outputs[node.id],
           onRetry: runStates[node.id] === "failed" ? retry : undefined,
+          onReplay: replayFrom(node.id),
         },
       }));
     });
@@ -213,7 +225,7 @@ function Canvas() {
       const selected = new Set(previous.filter((e) => e.selected).map((e) => e.id));
       return edgesOf(graph, runStates).map((e) => ({ ...e, selected: selected.has(e.id) }));
     });
-  }, [graph, nodeDiagnostics, runStates, outputs, retry]);
+  }, [graph, nodeDiagnostics, runStates, outputs, retry, replayFrom]);
 
   // Fit the flow once, when it is first drawn; later documents keep the user's viewport.
   useEffect(() => {

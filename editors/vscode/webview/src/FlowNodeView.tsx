@@ -13,6 +13,8 @@ export type NodeData = {
   run?: RunState;
   output?: string;
   onRetry?: () => void;
+  /** Replay the last run from this node (offered on the selected node once it ran). */
+  onReplay?: () => void;
 };
 
 export type CanvasNode = Node<NodeData, "flow">;
@@ -50,6 +52,18 @@ export function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
             }}
           >
             ↻ Retry from here
+          </button>
+        )}
+        {selected && data.onReplay && (
+          <button
+            className="cx-replay nodrag"
+            title="Run the last run again from this node, with the outputs recorded before it (or fork it with edits)"
+            onClick={(event) => {
+              event.stopPropagation();
+              data.onReplay?.();
+            }}
+          >
+            ↺ Replay from here
           </button>
         )}
       </div>

@@ -9,8 +9,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 
-use super::STOP_GRACE;
 use super::state::{Ended, Failure, Feedback, Outcome, RunState, Scope, Stop, lock, seconds};
+use super::{STOP_GRACE, Seed};
 use crate::events::{NodeStatus, Problem, RunEvent, RunResult, RunStatus, TokenUsage};
 use crate::graph::Graph;
 use crate::trace::TraceWriter;
@@ -258,7 +258,7 @@ impl RunState<'_> {
         self,
         graph: &Graph,
         ended: Ended,
-        retry_of: Option<String>,
+        seed: Seed,
     ) -> (RunResult, Option<TraceWriter>) {
         let label = |frontier: &[usize]| -> Vec<String> {
             frontier
@@ -327,7 +327,8 @@ impl RunState<'_> {
             sources: book.sources,
             elapsed_ms,
             trace: self.trace_path.clone(),
-            retry_of,
+            retry_of: seed.retry_of,
+            forked_from: seed.forked_from,
             agent_id: self.agent_id.clone(),
         };
         (result, writer)

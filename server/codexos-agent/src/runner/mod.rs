@@ -15,7 +15,7 @@ mod tool_calls;
 mod tool_loop;
 mod values;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,7 @@ use self::catalog::RunCatalog;
 use self::state::{Book, RunState, Scope};
 use crate::events::{EventSink, RunEvent, RunResult, RunStatus};
 use crate::graph::{FlowProblem, Graph};
+use crate::replay::{self, ForkedFrom, ReplayError, ReplayRequest};
 use crate::services::{Retriever, SecretStore, ToolBox};
 use crate::trace::{self, ContextFile, RunHeader, TraceError, TraceWriter};
 use crate::walk::Walk;
@@ -113,6 +114,13 @@ pub enum RunError {
     NothingToRetry(String),
     #[error("cannot retry run `{run_id}`: {reason}")]
     CannotRetry { run_id: String, reason: String },
+    #[error("cannot replay run `{run_id}`: {error}")]
+    CannotReplay {
+        run_id: String,
+        error: Box<ReplayError>,
+    },
+    #[error("cannot replay run `{run_id}`: {reason}")]
+    CannotReadFlow { run_id: String, reason: String },
 }
 
 fn list(problems: &[FlowProblem]) -> String {
@@ -241,17 +249,17 @@ impl Runner {
             reason,
         };
         let header = &recorded.header;
-        let (flow_text, flow_path) = match (&header.flow_path, &header.flow_text) {
-            (Some(path), _) => {
-                let text = std::fs::read_to_string(path).map_err(|error| {
-                    cannot(format!("cannot read its flow {}: {error}", path.display()))
-                })?;
-                (text, Some(path.clone()))
-            }
-            (None, Some(text)) => (text.clone(), None),
-            (None, None) => return Err(cannot("its trace does not hold the flow".to_owned())),
-        };
-        let graph = self.compile(&flow_text, flow_path.as_deref())?;
+        let (flow_text, flow_path) = flow_of(header).map_err(cannot)?;
+        let mut graph = self.compile(&flow_text, flow_path.as_deref())?;
+        // A retry of a fork keeps the fork's prompts and models (its input and set outputs are
+        // in its trace already).
+        if let Some(fork) = &header.forked_from
+            && let Some(edited) = self
+                .compile_edited(&flow_text, &fork.set, flow_path.as_deref())
+                .map_err(|error| cannot(format!("its fork's edits no longer apply: {error}")))?
+        {
+            graph = edited;
+        }
         let mut frontier = Vec::new();
         for id in recorded.frontier() {
             let index = graph.index(&id).ok_or_else(|| {
@@ -272,7 +280,9 @@ impl Runner {
             .collect();
         let seed = Seed {
             retry_of: Some(run_id.to_owned()),
+            forked_from: header.forked_from.clone(),
             outputs,
+            edited: Vec::new(),
         };
         let request = RunRequest {
             flow_text,
@@ -284,6 +294,69 @@ impl Runner {
         let walk = Walk::resume(&frontier);
         self.execute(request, graph, walk, seed, events, cancel)
             .await
+    }
+
+    /// Runs a recorded run again from one of its top-level nodes, as a new run linked to it: the
+    /// nodes that finished before that node keep their recorded outputs, that node and what
+    /// follows run with the flow file as it is today and the request's edits (a fork; see
+    /// [`replay`] for the grammar). A wrong run, node or edit is an error and nothing runs.
+    pub async fn replay(
+        &self,
+        request: ReplayRequest,
+        events: EventSink,
+        cancel: CancellationToken,
+    ) -> Result<RunResult, RunError> {
+        let dir = self.runs_dir.as_deref().ok_or(RunError::NoTraces)?;
+        let recorded = trace::load(dir, &request.run_id)?;
+        let header = &recorded.header;
+        let run_id = header.run_id.clone();
+        let (flow_text, flow_path) =
+            flow_of(header).map_err(|reason| RunError::CannotReadFlow {
+                run_id: run_id.clone(),
+                reason,
+            })?;
+        let graph = self.compile(&flow_text, flow_path.as_deref())?;
+        let cannot = |error: ReplayError| RunError::CannotReplay {
+            run_id: run_id.clone(),
+            error: Box::new(error),
+        };
+        let plan = replay::plan(&recorded, &graph, &request).map_err(cannot)?;
+        let graph = self
+            .compile_edited(&flow_text, &request.set, flow_path.as_deref())
+            .map_err(cannot)?
+            .unwrap_or(graph);
+        let seed = Seed {
+            retry_of: None,
+            forked_from: Some(ForkedFrom {
+                run_id,
+                node: request.from.clone(),
+                set: request.set.clone(),
+            }),
+            outputs: plan.outputs,
+            edited: plan.edited,
+        };
+        let request = RunRequest {
+            flow_text,
+            flow_path,
+            input: plan.input,
+            context: header.context.clone(),
+            agent_id: header.agent_id.clone(),
+        };
+        let walk = Walk::resume(&plan.frontier);
+        self.execute(request, graph, walk, seed, events, cancel)
+            .await
+    }
+
+    /// The flow with a fork's node edits written in, checked again; `None` when `set` edits no
+    /// node.
+    fn compile_edited(
+        &self,
+        text: &str,
+        set: &BTreeMap<String, String>,
+        path: Option<&Path>,
+    ) -> Result<Option<Graph>, ReplayError> {
+        let catalog = RunCatalog::new(path, self.workspace_root.as_deref());
+        replay::edited_graph(text, set, &catalog)
     }
 
     fn compile(&self, text: &str, path: Option<&Path>) -> Result<Graph, RunError> {
@@ -322,6 +395,7 @@ impl Runner {
                 .unwrap_or_default()
                 .as_secs(),
             retry_of: seed.retry_of.clone(),
+            forked_from: seed.forked_from.clone(),
             agent_id: request.agent_id.clone(),
         };
         let (run_id, writer) = match &self.runs_dir {
@@ -362,6 +436,7 @@ impl Runner {
             run_id: run_id.clone(),
             flow_id: graph.flow_id.clone(),
             retry_of: seed.retry_of.clone(),
+            forked_from: seed.forked_from.clone(),
         });
         let scope = Scope {
             graph: &graph,
@@ -379,7 +454,7 @@ impl Runner {
         run.replay(&scope, &seed);
         let ended = run.walk(&scope, walk).await;
         run.cancel.cancel();
-        let (result, writer) = run.finish(&graph, ended, seed.retry_of);
+        let (result, writer) = run.finish(&graph, ended, seed);
         if let Some(mut writer) = writer {
             // An fsync can take milliseconds on a busy disk: it runs off the async workers, so
             // many runs ending at once do not hold up the editor's requests.
@@ -389,12 +464,36 @@ impl Runner {
     }
 }
 
-/// What a retry starts from.
+/// What a retry or a replay starts from.
 #[derive(Default)]
 struct Seed {
     retry_of: Option<String>,
+    forked_from: Option<ForkedFrom>,
     outputs: Vec<(usize, String)>,
+    /// Nodes whose output a fork's edit set.
+    edited: Vec<usize>,
 }
+
+impl Seed {
+    /// The run whose outputs this one starts with.
+    fn parent(&self) -> Option<&str> {
+        self.retry_of
+            .as_deref()
+            .or(self.forked_from.as_ref().map(|fork| fork.run_id.as_str()))
+    }
+}
+
+/// A recorded run's flow: its file as it is today, else the text its trace holds.
+fn flow_of(header: &RunHeader) -> Result<(String, Option<PathBuf>), String> {
+    match (&header.flow_path, &header.flow_text) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map(|text| (text, Some(path.clone())))
+            .map_err(|error| format!("cannot read its flow {}: {error}", path.display())),
+        (None, Some(text)) => Ok((text.clone(), None)),
+        (None, None) => Err("its trace does not hold the flow".to_owned()),
+    }
+}
+
 fn context_text(files: &[ContextFile]) -> String {
     files
         .iter()

@@ -17,16 +17,7 @@ pub(super) fn redact_event(event: RunEvent, redactor: &Redactor) -> RunEvent {
         Cow::Owned(redacted) => redacted,
     };
     match event {
-        RunEvent::Started {
-            run_id,
-            flow_id,
-            retry_of,
-        } => RunEvent::Started {
-            run_id,
-            flow_id,
-            retry_of,
-        },
-        RunEvent::NodeStarted { .. } => event,
+        RunEvent::Started { .. } | RunEvent::NodeStarted { .. } => event,
         RunEvent::Token { node, text } => RunEvent::Token {
             node,
             text: r(text),

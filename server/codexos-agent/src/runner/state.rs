@@ -247,7 +247,7 @@ impl RunState<'_> {
         Ok(value)
     }
 
-    /// Puts a retry's recorded outputs in place (and reads again the secrets of the `vault`
+    /// Puts a retry's or a replay's recorded outputs in place (and reads again the secrets of the `vault`
     /// nodes among them), writing them to the new trace so a retry can itself be retried.
     pub(crate) fn replay(&self, scope: &Scope<'_>, seed: &Seed) {
         for (node, output) in &seed.outputs {
@@ -258,16 +258,18 @@ impl RunState<'_> {
                 lock(&scope.vars).insert(var.clone().unwrap_or_else(|| key.clone()), value);
             }
             lock(&scope.outputs).insert(*node, output.clone());
+            let note = if seed.edited.contains(node) {
+                Some("set by this fork".to_owned())
+            } else {
+                seed.parent().map(|run| format!("replayed from run {run}"))
+            };
             let record = RunEvent::NodeFinished {
                 node: spec.id.clone(),
                 output: output.clone(),
                 elapsed_ms: 0,
                 model: None,
                 usage: TokenUsage::default(),
-                note: seed
-                    .retry_of
-                    .as_ref()
-                    .map(|run| format!("replayed from run {run}")),
+                note,
                 sources: Vec::new(),
             };
             self.write_trace_line(&trace::event_line(&record, 0));

@@ -1,4 +1,5 @@
-//! `codexos.agent.run`, `codexos.agent.retry` and `codexos.agent.cancel` (docs/protocol.md).
+//! `codexos.agent.run`, `codexos.agent.retry` and `codexos.agent.cancel` (docs/protocol.md);
+//! `codexos.agent.replay` is in [`super::replay`] and answers the same way.
 //!
 //! How they run: the arguments are resolved by the service (flow and context files inside the
 //! workspace, an open flow's unsaved text) on a blocking thread of the runs' runtime
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use codexos_service::agents::{
-    AgentRequest, FlowSource, NodeStatus, RunError, RunResult, TokenUsage,
+    AgentRequest, FlowSource, ForkedFrom, NodeStatus, RunError, RunResult, TokenUsage,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -66,6 +67,8 @@ pub struct RunAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFrom>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
 }
 
@@ -112,6 +115,7 @@ impl From<RunResult> for RunAnswer {
             sources: result.sources,
             elapsed_ms: result.elapsed_ms,
             retry_of: result.retry_of,
+            forked_from: result.forked_from,
             agent_id: result.agent_id,
         }
     }
@@ -224,7 +228,10 @@ pub fn cancel(session: &Session, args: RunIdArgs) -> Result<Value> {
     }
 }
 
-fn answer(command: &str, outcome: std::result::Result<RunResult, StartError>) -> Result<Value> {
+pub(crate) fn answer(
+    command: &str,
+    outcome: std::result::Result<RunResult, StartError>,
+) -> Result<Value> {
     let result = outcome.map_err(|error| start_error(command, error))?;
     serde_json::to_value(RunAnswer::from(result)).map_err(|error| failed(command, error, None))
 }

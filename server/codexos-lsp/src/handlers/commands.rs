@@ -11,7 +11,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 
 use codexos_service::actions::Action;
 
-use crate::handlers::{actions, agent, chat, flows, search};
+use crate::handlers::{actions, agent, chat, flows, replay, search};
 use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
@@ -26,6 +26,7 @@ pub fn all() -> Vec<String> {
     let mut all: Vec<String> = [
         agent::RUN,
         agent::RETRY,
+        replay::REPLAY,
         agent::CANCEL,
         chat::CHAT,
         RAG_QUERY,
@@ -92,6 +93,12 @@ pub async fn execute(
         agent::RETRY => {
             let args = argument(agent::RETRY, &params)?;
             agent::retry(session, args, work_done_token).await.map(Some)
+        }
+        replay::REPLAY => {
+            let args = argument(replay::REPLAY, &params)?;
+            replay::replay(session, args, work_done_token)
+                .await
+                .map(Some)
         }
         agent::CANCEL => agent::cancel(session, argument(agent::CANCEL, &params)?).map(Some),
         chat::CHAT => {

@@ -21,6 +21,7 @@ pub mod inline_actions;
 pub mod lifecycle;
 pub mod navigation;
 pub mod rename;
+pub mod replay;
 pub mod search;
 pub mod symbols;
 pub mod text_document;

@@ -1,4 +1,4 @@
-//! What `codexos run`, `codexos runs retry` and `codexos mcp` share: the workspace's runner from
+//! What `codexos run`, `codexos runs retry`/`replay` and `codexos mcp` share: the workspace's runner from
 //! the service (the index opened read-only, since the language server may be writing it), who
 //! answers the policy's questions (the terminal, `--yes`, or nobody), the stderr progress printer
 //! and the result printer.
@@ -126,9 +126,13 @@ pub fn stderr_progress() -> EventSink {
                 run_id,
                 flow_id,
                 retry_of,
-            } => match retry_of {
-                Some(old) => writeln!(err, "run {run_id} of {flow_id} (retrying {old})"),
-                None => writeln!(err, "run {run_id} of {flow_id}"),
+                forked_from,
+            } => match (retry_of, forked_from) {
+                (Some(old), _) => writeln!(err, "run {run_id} of {flow_id} (retrying {old})"),
+                (None, Some(fork)) => {
+                    writeln!(err, "run {run_id} of {flow_id} ({})", fork.describe())
+                }
+                (None, None) => writeln!(err, "run {run_id} of {flow_id}"),
             },
             RunEvent::Token { node, text } => {
                 if streaming.as_deref() != Some(node.as_str()) {

@@ -1,19 +1,28 @@
 //! `codexos runs list [--agent NAME] [--json]`, `codexos runs show ID [--json]`,
-//! `codexos runs retry ID [--json]`.
+//! `codexos runs retry ID [--json]`, `codexos runs replay ID --from NODE [--set KEY=VALUE...]
+//! [--json]`.
 //!
 //! Runs are the traces under `<workspace>/.codexos/runs/` (the workspace is the nearest folder
 //! with a `codexos.toml`, else the current one). `list` prints one line per run, newest first:
-//! id, status, flow, start time (UTC), duration, and the node that failed. `show` prints a run's
-//! steps, one line each with the start of what the node produced, then the run's output or
-//! error; `--full` prints every node's whole output, `--json` the trace's header and events.
+//! id, status, flow, start time (UTC), duration, the node that failed, and what a replay
+//! replays. `show` prints a run's steps, one line each with the start of what the node
+//! produced, then the run's output or error; `--full` prints every node's whole output, `--json` the trace's header and events.
 //! `retry` re-runs a failed or cancelled run from where it stopped, with the earlier nodes'
 //! recorded outputs, printing progress and result as `codexos run` does (same exit codes).
+//! `replay` runs a recorded run again from any top-level node that ran, as a new run linked to it
+//! (`forked_from` in its header, `list --json` and `show`): the nodes that finished before that
+//! node keep their recorded outputs, that node and what follows run with the flow file as it is
+//! today. `--set` edits what they run with (a fork): `input=TEXT`, `NODE.prompt=TEXT`,
+//! `NODE.system=TEXT`, `NODE.model=MODEL`, or `nodes.NODE.output=TEXT` for a node before it
+//! (see `codexos_agent::replay`). A wrong run, node or key, or an edited prompt the flow's
+//! checks refuse, is an error (exit 2) and nothing runs.
 //! A run is named by its id, by `last`, or by the start of its id.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use codexos_agent::replay::{self, ReplayRequest};
 use codexos_agent::trace::{self, RecordedRun};
 use codexos_agent::{RunError, RunEvent, runs_dir};
 use codexos_service::agents::Verdict;
@@ -55,6 +64,24 @@ enum RunsCommand {
         #[command(flatten)]
         flags: agent::RunFlags,
     },
+    /// Run a recorded run again from one of its nodes, with the outputs recorded before it,
+    /// optionally with edits (a fork).
+    Replay {
+        /// The run: its id, `last`, or the start of its id.
+        run_id: String,
+        /// The node to run again from (one that ran, at the top level of the flow).
+        #[arg(long, value_name = "NODE")]
+        from: String,
+        /// An edit: `input=TEXT`, `NODE.prompt=TEXT`, `NODE.system=TEXT`, `NODE.model=MODEL`,
+        /// or `nodes.NODE.output=TEXT` (a node before `--from`). Repeat for more.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print the whole result as JSON on stdout instead of the output alone.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        flags: agent::RunFlags,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -90,6 +117,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(error) => Err(error.into()),
             }
         }),
+        RunsCommand::Replay {
+            run_id,
+            from,
+            set,
+            json,
+            flags,
+        } => {
+            // Bad edits are refused before anything (the runner, its tools) starts.
+            let set = replay::parse_set(&set)?;
+            let run_id = trace::resolve(&dir, &run_id)?;
+            let request = ReplayRequest { run_id, from, set };
+            agent::runtime()?.block_on(async {
+                let runner =
+                    agent::runner_for(&workspace, flags, agent::approval(flags.yes)).await?;
+                let replayed = runner
+                    .runner
+                    .replay(request, agent::stderr_progress(), agent::cancel_on_ctrl_c())
+                    .await;
+                match replayed {
+                    Ok(result) => agent::print_result(&result, json),
+                    Err(error @ RunError::FlowHasErrors { .. }) => {
+                        eprintln!("error: {error}");
+                        Ok(ExitCode::FAILURE)
+                    }
+                    Err(error) => Err(error.into()),
+                }
+            })
+        }
     }
 }
 
@@ -115,6 +170,7 @@ fn list(dir: &std::path::Path, agent: Option<&str>, json: bool) -> anyhow::Resul
                 "elapsed_ms": run.elapsed_ms(),
                 "failed_node": (!failed.is_empty()).then_some(&failed),
                 "retry_of": run.header.retry_of,
+                "forked_from": run.header.forked_from,
                 "agent_id": run.header.agent_id,
             });
             writeln!(out, "{line}")?;
@@ -123,15 +179,20 @@ fn list(dir: &std::path::Path, agent: Option<&str>, json: bool) -> anyhow::Resul
                 || "-".to_owned(),
                 |ms| format!("{:.1} s", ms as f64 / 1000.0),
             );
+            let fork = run
+                .header
+                .forked_from
+                .as_ref()
+                .map(|fork| format!("  ({})", fork.describe()))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "{}  {:<10}  {:<24}  {}  {:>8}  {}",
+                "{}  {:<10}  {:<24}  {}  {:>8}  {failed}{fork}",
                 run.header.run_id,
                 status(run),
                 run.header.flow_id,
                 trace::format_utc(run.header.started_at),
                 elapsed,
-                failed
             )?;
         }
     }
@@ -189,6 +250,12 @@ fn show(run: &RecordedRun, full: bool) -> anyhow::Result<ExitCode> {
     }
     if let Some(old) = &header.retry_of {
         writeln!(out, "retry of: {old}")?;
+    }
+    if let Some(fork) = &header.forked_from {
+        writeln!(out, "{}", fork.describe())?;
+        for (key, value) in &fork.set {
+            writeln!(out, "  set {key} = {}", preview(value).unwrap_or_default())?;
+        }
     }
     if let Some(agent) = &header.agent_id {
         writeln!(out, "agent: {agent}")?;

@@ -166,6 +166,18 @@ test("run events light up the running node, and a failed node offers retry from 
   assert.deepEqual(last, { type: "retry", runId: "r1" });
 });
 
+test("a selected node that ran offers replay from here, and one that did not run does not", async () => {
+  await node("repro").click();
+  assert.equal(await node("repro").getByRole("button", { name: "↺ Replay from here" }).count(), 0, "repro never ran");
+  await node("classify").click();
+  const replay = node("classify").getByRole("button", { name: "↺ Replay from here" });
+  await replay.waitFor();
+  await replay.click();
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === "replay"));
+  assert.deepEqual((await posted()).at(-1), { type: "replay", runId: "r1", node: "classify" });
+  await page.keyboard.press("Escape");
+});
+
 test("the drawer edits a field and previews the prompt with the last run's values", async () => {
   await node("repro").click();
   const drawer = page.getByTestId("drawer");
