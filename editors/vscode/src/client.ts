@@ -46,6 +46,7 @@ export function startClient(
     return undefined;
   }
   output.info(`starting ${resolved.path} lsp (from ${resolved.source})`);
+  status.server = resolved;
   const serverOptions: ServerOptions = { command: resolved.path, args: ["lsp"] };
   let restarts = 0;
   const clientOptions: LanguageClientOptions = {

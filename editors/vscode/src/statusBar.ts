@@ -1,5 +1,5 @@
 import * as vscode from "vscode";
-import { statusView } from "./logic/status";
+import { statusView, type ServerOrigin } from "./logic/status";
 import type { StatusNotification } from "./logic/protocol";
 
 /** The status bar item that shows the server's state and index progress. */
@@ -12,8 +12,11 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
+  /** The binary the client started, named in the tooltip from then on. */
+  server: ServerOrigin | undefined;
+
   update(status: StatusNotification): void {
-    const view = statusView(status);
+    const view = statusView(status, this.server);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
     this.item.command = view.command;

@@ -1,5 +1,5 @@
-// Which `codexos` binary the extension starts: the setting, else the one on PATH, else the one
-// bundled in the .vsix.
+// Which `codexos` binary the extension starts: the setting, else the one bundled in a platform
+// .vsix (built and tested with this extension), else the one on PATH.
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -31,14 +31,14 @@ export function resolveServerPath(inputs: ServerPathInputs): ServerPath {
       ? { path: configured, source: "setting" }
       : { error: `codexos.server.path is ${configured}, which is not an executable file` };
   }
+  const bundled = path.join(inputs.extensionDir, "server", exe);
+  if (isExecutable(bundled)) return { path: bundled, source: "bundled" };
   for (const dir of (inputs.pathEnv ?? "").split(path.delimiter)) {
     if (dir === "") continue;
     const candidate = path.join(dir, exe);
     if (isExecutable(candidate)) return { path: candidate, source: "PATH" };
   }
-  const bundled = path.join(inputs.extensionDir, "server", exe);
-  if (isExecutable(bundled)) return { path: bundled, source: "bundled" };
   return {
-    error: "no codexos binary: set codexos.server.path, put codexos on PATH (cargo install --path server/codexos), or install a .vsix that bundles it",
+    error: "no codexos binary: install the .vsix for your platform (it bundles one), set codexos.server.path, or put codexos on PATH (cargo install --locked --path server/codexos)",
   };
 }

@@ -10,7 +10,25 @@ export interface StatusView {
 
 const SEARCH = "codexos.search";
 
-export function statusView(status: StatusNotification): StatusView {
+/** Where the running server came from, for the tooltip. */
+export interface ServerOrigin {
+  path: string;
+  source: "setting" | "PATH" | "bundled";
+}
+
+const ORIGIN: Record<ServerOrigin["source"], string> = {
+  setting: "codexos.server.path",
+  PATH: "found on PATH",
+  bundled: "bundled with the extension",
+};
+
+export function statusView(status: StatusNotification, server?: ServerOrigin): StatusView {
+  const view = stateView(status);
+  if (server) view.tooltip += `\nServer: ${server.path} (${ORIGIN[server.source]})`;
+  return view;
+}
+
+function stateView(status: StatusNotification): StatusView {
   switch (status.state) {
     case "starting":
       return { text: "$(sync~spin) CodexOS", tooltip: "CodexOS: starting the server", command: SEARCH };

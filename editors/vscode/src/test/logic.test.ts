@@ -26,14 +26,19 @@ test("a server path setting that is not executable is an error naming it", () =>
   assert.ok("error" in found && found.error.includes("/nope"));
 });
 
-test("without a setting the binary on PATH comes before the bundled one", () => {
+test("without a setting the bundled binary comes before the one on PATH", () => {
   const pathEnv = ["/a", "/b"].join(path.delimiter);
   const exists = new Set(["/b/codexos", "/ext/server/codexos"]);
   const found = resolveServerPath({ setting: "", pathEnv, extensionDir: "/ext", platform: "linux", isExecutable: (f) => exists.has(f) });
-  assert.deepEqual(found, { path: "/b/codexos", source: "PATH" });
-  exists.delete("/b/codexos");
-  const bundled = resolveServerPath({ setting: "", pathEnv, extensionDir: "/ext", platform: "linux", isExecutable: (f) => exists.has(f) });
-  assert.deepEqual(bundled, { path: "/ext/server/codexos", source: "bundled" });
+  assert.deepEqual(found, { path: "/ext/server/codexos", source: "bundled" });
+  exists.delete("/ext/server/codexos");
+  const onPath = resolveServerPath({ setting: "", pathEnv, extensionDir: "/ext", platform: "linux", isExecutable: (f) => exists.has(f) });
+  assert.deepEqual(onPath, { path: "/b/codexos", source: "PATH" });
+});
+
+test("the status bar's tooltip names the binary that runs and where it was found", () => {
+  const view = statusView({ state: "ready" }, { path: "/ext/server/codexos", source: "bundled" });
+  assert.equal(view.tooltip, "The workspace index is ready\nServer: /ext/server/codexos (bundled with the extension)");
 });
 
 test("the run console shows one line per node step and gathers streamed text", () => {

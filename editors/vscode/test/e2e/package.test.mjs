@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,4 +76,30 @@ test("vsce packages the extension offline with the bundle, the canvas and the sc
     JSON.parse(readFileSync(join(extensionDir, "../../flows/schema/flow.schema.json"), "utf8")),
     "the published flow schema, as the repository has it",
   );
+});
+
+test("a platform .vsix bundles the server, which runs from the package, and leaves the plain package server-less", () => {
+  const server = process.env.CODEXOS_BIN;
+  assert.ok(server, "CODEXOS_BIN names the codexos binary under test");
+  const dir = mkdtempSync(join(tmpdir(), "codexos-platform-vsix-"));
+  const out = join(dir, "codexos-linux-x64.vsix");
+  const packaged = spawnSync(process.execPath, [join(extensionDir, "scripts/package-platform.mjs"), "--target", "linux-x64", "-o", out], {
+    cwd: extensionDir,
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, CODEXOS_BUNDLE_SERVER: server },
+  });
+  assert.equal(packaged.status, 0, `package-platform failed:\n${packaged.stdout}\n${packaged.stderr}`);
+  assert.ok(!existsSync(join(extensionDir, "server")), "the bundled copy is removed after packaging");
+
+  const entries = zipEntries(readFileSync(out));
+  const manifest = entries.get("extension.vsixmanifest")().toString("utf8");
+  assert.match(manifest, /TargetPlatform="linux-x64"/, "the manifest names the platform");
+  const bundled = entries.get("extension/server/codexos");
+  assert.ok(bundled, `the server is in the package: ${[...entries.keys()].join(", ")}`);
+  const extracted = join(dir, "codexos");
+  writeFileSync(extracted, bundled());
+  chmodSync(extracted, 0o755);
+  const version = spawnSync(extracted, ["--version"], { encoding: "utf8" });
+  assert.match(version.stdout, /^codexos \d+\.\d+\.\d+/, `the bundled server runs: ${version.stderr}`);
 });
