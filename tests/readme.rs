@@ -96,6 +96,32 @@ fn clone_of_this_repository(into: &Path) -> PathBuf {
         "git clone: {}",
         text(&cloned.stderr)
     );
+    // The README's `--commit main~3` needs a `main` three commits deep: a CI checkout may be
+    // detached or shallow, so the clone gets a `main` at its HEAD and, when its history is
+    // shorter, three empty commits on top.
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args([
+                "-c",
+                "user.name=readme",
+                "-c",
+                "user.email=readme@example.invalid",
+            ])
+            .args(args)
+            .current_dir(&clone)
+            .output()
+            .expect("git runs")
+    };
+    assert!(git(&["checkout", "--quiet", "-B", "main"]).status.success());
+    if !git(&["rev-parse", "--verify", "--quiet", "main~3"])
+        .status
+        .success()
+    {
+        for _ in 0..3 {
+            let committed = git(&["commit", "--quiet", "--allow-empty", "-m", "deepen"]);
+            assert!(committed.status.success(), "{}", text(&committed.stderr));
+        }
+    }
     clone
 }
 
