@@ -131,3 +131,60 @@ fn the_catalog_and_templates_come_from_the_server_and_a_providers_missing_key_is
     );
     assert_eq!(catalog["vaultKeys"], json!(["ANTHROPIC_API_KEY"]));
 }
+
+#[test]
+fn the_editor_checks_a_tool_nodes_args_against_an_approved_mcp_servers_schema() {
+    // The MCP server is `codexos mcp` itself, serving a second workspace.
+    let served = tempfile::tempdir().expect("the served workspace");
+    let dir = tempfile::tempdir().expect("a temporary workspace");
+    let home = tempfile::tempdir().expect("a temporary home");
+    let config = format!(
+        "[[mcp.servers]]\nname = \"inner\"\ncommand = {:?}\nargs = [\"mcp\", \"--root\", {:?}]\n",
+        env!("CARGO_BIN_EXE_codexos"),
+        served.path().display().to_string()
+    );
+    std::fs::write(dir.path().join("codexos.toml"), config).expect("codexos.toml");
+    let approved = std::process::Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .args(["trust", "allow", "mcp", "inner"])
+        .current_dir(dir.path())
+        .env("HOME", home.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .expect("codexos trust runs");
+    assert!(approved.status.success(), "{approved:?}");
+    let flow = r#"{
+  "id": "checks",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "check" },
+    { "id": "check", "type": "tool", "tool": "inner.check_flow", "args": { "pth": "a.flow.json" }, "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#;
+    let path = dir.path().join("checks.flow.json");
+    std::fs::write(&path, flow).expect("the flow");
+    let uri = file_uri(&path);
+    let mut client = LspClient::start_with(
+        Path::new(env!("CARGO_BIN_EXE_codexos")),
+        dir.path(),
+        |command| {
+            command
+                .env("HOME", home.path())
+                .env_remove("XDG_CONFIG_HOME");
+        },
+    );
+    client.initialize(dir.path(), json!({}));
+    client.open(&uri, flow);
+    let published = client.wait_for_notification("textDocument/publishDiagnostics", |params| {
+        params["uri"] == json!(uri)
+            && params["diagnostics"].as_array().is_some_and(|diagnostics| {
+                diagnostics.iter().any(|d| {
+                    d["code"] == "invalid-tool-args"
+                        && d["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("did you mean `path`?"))
+                })
+            })
+    });
+    assert!(published["diagnostics"].is_array());
+}

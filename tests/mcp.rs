@@ -231,17 +231,38 @@ async fn search_workspace_before_indexing_says_how_to_build_the_index() {
     client.cancel().await.unwrap();
 }
 
+/// `codexos.toml` naming one MCP server, `inner`: `codexos mcp` itself serving `served`.
+fn inner_server(served: &Path) -> String {
+    format!(
+        "[[mcp.servers]]\nname = \"inner\"\ncommand = {:?}\nargs = [\"mcp\", \"--root\", {:?}]\n",
+        env!("CARGO_BIN_EXE_codexos"),
+        served.display().to_string()
+    )
+}
+
+/// The binary in `root`, with `root` as its home (its own trust store) and no local models.
+fn codexos_in(root: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_codexos"))
+        .args(args)
+        .current_dir(root)
+        .env("HOME", root)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("CODEXOS_MODELS_DIR", root.join("models"))
+        .env_remove("VAULT_MASTER_KEY")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_flow_calls_a_tool_of_an_mcp_server_listed_in_codexos_toml() {
     // The MCP server is `codexos mcp` itself, serving a second workspace: a real stdio server.
     let served = workspace();
     let root = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[[mcp.servers]]\nname = \"inner\"\ncommand = {:?}\nargs = [\"mcp\", \"--root\", {:?}]\n",
-        env!("CARGO_BIN_EXE_codexos"),
-        served.path().display().to_string()
-    );
-    std::fs::write(root.path().join("codexos.toml"), config).unwrap();
+    std::fs::write(
+        root.path().join("codexos.toml"),
+        inner_server(served.path()),
+    )
+    .unwrap();
     std::fs::write(
         root.path().join("uses_mcp.flow.json"),
         r#"{
@@ -255,17 +276,7 @@ fn a_flow_calls_a_tool_of_an_mcp_server_listed_in_codexos_toml() {
 "#,
     )
     .unwrap();
-    let codexos = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_codexos"))
-            .args(args)
-            .current_dir(root.path())
-            .env("HOME", root.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env("CODEXOS_MODELS_DIR", root.path().join("models"))
-            .env_remove("VAULT_MASTER_KEY")
-            .output()
-            .unwrap()
-    };
+    let codexos = |args: &[&str]| codexos_in(root.path(), args);
     // An MCP server runs a command: it starts only once the user approved its entry.
     let refused = codexos(&["run", "uses_mcp.flow.json", "--input", "x"]);
     assert!(!refused.status.success());
@@ -293,4 +304,53 @@ fn a_flow_calls_a_tool_of_an_mcp_server_listed_in_codexos_toml() {
         flows/greeter.flow.json (greeter — Greeter): 0 error(s), 0 warning(s)
     "#]]
     .assert_eq(&stdout);
+}
+
+#[test]
+fn check_holds_a_tool_nodes_args_to_the_schema_an_approved_mcp_server_lists() {
+    let served = workspace();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join("codexos.toml"),
+        inner_server(served.path()),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("checks.flow.json"),
+        r#"{
+  "id": "checks",
+  "nodes": [
+    { "id": "start", "type": "entry", "next": "check" },
+    { "id": "check", "type": "tool", "tool": "inner.check_flow", "args": { "pth": "a.flow.json" }, "next": "end" },
+    { "id": "end", "type": "exit" }
+  ]
+}
+"#,
+    )
+    .unwrap();
+    let codexos = |args: &[&str]| codexos_in(root.path(), args);
+    // Not approved: the server is never started, and the check says why it cannot look.
+    let unapproved = codexos(&["check", "checks.flow.json"]);
+    assert!(unapproved.status.success(), "{unapproved:?}");
+    let stderr = String::from_utf8_lossy(&unapproved.stderr);
+    assert!(
+        stderr.contains("MCP server `inner` is not approved, so it was not started")
+            && stderr.contains("codexos trust allow mcp inner"),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&unapproved.stdout),
+        "Checked 1 flow: no problems.\n"
+    );
+
+    let approved = codexos(&["trust", "allow", "mcp", "inner"]);
+    assert!(approved.status.success(), "{approved:?}");
+    let checked = codexos(&["check", "checks.flow.json"]);
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    expect![[r#"
+        checks.flow.json:5:74: error[invalid-tool-args]: `args` of tool `inner.check_flow` (node `check`): {"pth":"a.flow.json"} is not valid under any of the schemas listed in the 'anyOf' keyword
+        checks.flow.json:5:76: error[invalid-tool-args]: `args` of tool `inner.check_flow` (node `check`): `pth` is not an argument of `inner.check_flow`: did you mean `path`?
+        Checked 1 flow: 2 error(s), 0 warning(s).
+    "#]]
+    .assert_eq(&String::from_utf8_lossy(&checked.stdout));
 }

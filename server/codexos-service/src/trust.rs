@@ -7,7 +7,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use codexos_flow::Entry;
 use codexos_policy::{
     Action, Approval, GateConfig, Grant, PolicyGate, TrustFile, WorkspaceRequests,
 };
@@ -148,6 +150,60 @@ pub enum TrustItemsError {
     Settings(#[from] ToolSettingsError),
     #[error("{0}")]
     Store(String),
+}
+
+impl Workspace {
+    /// The tools of this workspace's MCP servers that the user approved as they are now, with
+    /// their argument schemas: each server is started to list them and stopped after (a server
+    /// the user did not approve is never started). `codexos check` checks tool nodes' `args`
+    /// against them; a server left out keeps its tools known by prefix, unchecked, and the second
+    /// list says why.
+    pub async fn approved_mcp_tools(&self, timeout: Duration) -> (Vec<Entry>, Vec<String>) {
+        let mut entries = Vec::new();
+        let mut left_out = Vec::new();
+        let Ok(servers) = self.mcp_config().map(|mcp| mcp.servers) else {
+            return (entries, left_out);
+        };
+        if servers.is_empty() {
+            return (entries, left_out);
+        }
+        let items = TrustFile::user()
+            .map_err(|error| error.to_string())
+            .and_then(|trust| self.trust_items(&trust).map_err(|error| error.to_string()));
+        let items = match items {
+            Ok(items) => items,
+            Err(error) => {
+                left_out.push(format!(
+                    "MCP tools' arguments are not checked: the trust store cannot be read: {error}"
+                ));
+                return (entries, left_out);
+            }
+        };
+        for server in servers {
+            let approved = items.iter().any(|item| {
+                item.state == TrustState::Approved
+                    && matches!(&item.grant, Grant::Mcp { name, .. } if *name == server.name)
+            });
+            if !approved {
+                left_out.push(format!(
+                    "MCP server `{}` is not approved, so it was not started and its tools' arguments are not checked (codexos trust allow mcp {})",
+                    server.name, server.name
+                ));
+                continue;
+            }
+            match codexos_tools::mcp::client::connect(&server, self.root(), timeout).await {
+                Ok(tools) => entries.extend(tools.iter().map(|tool| {
+                    let info = tool.info();
+                    Entry::new(info.name.clone(), info.description.clone())
+                        .with_schema(info.input_schema.clone())
+                })),
+                Err(problem) => {
+                    left_out.push(format!("its tools' arguments are not checked: {problem}"))
+                }
+            }
+        }
+        (entries, left_out)
+    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,13 @@ impl Workspace {
         workspace
     }
 
+    /// This workspace with `tools` added to what its flows may call (see
+    /// [`Workspace::approved_mcp_tools`]).
+    pub fn with_tools(mut self, tools: Vec<Entry>) -> Workspace {
+        self.catalog = self.catalog.with_tools(tools);
+        self
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

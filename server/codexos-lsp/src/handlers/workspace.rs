@@ -95,6 +95,7 @@ pub fn reload_and_recheck(session: &Arc<Session>) {
         if let Some((kind, message)) = problem {
             session.client.show_message(kind, message).await;
         }
+        learn_approved_mcp_tools(&session).await;
         if session.open_flows().is_empty() {
             return;
         }
@@ -112,6 +113,27 @@ pub fn reload_and_recheck(session: &Arc<Session>) {
             report_progress(&session, token, ProgressStep::End, Some(message), None).await;
         }
     });
+}
+
+/// The tools the workspace's approved MCP servers list, with their schemas, join the catalog (a
+/// tool node's `args` are then checked against them as the user types); servers the user did not
+/// approve are never started. Called after each reload, before open flows are re-checked.
+async fn learn_approved_mcp_tools(session: &Arc<Session>) {
+    let workspace = session.workspace();
+    let Ok(config) = workspace.tool_config() else {
+        return;
+    };
+    let (tools, left_out) = workspace.approved_mcp_tools(config.timeout).await;
+    for note in left_out {
+        tracing::info!("{note}");
+    }
+    if tools.is_empty() {
+        return;
+    }
+    match Workspace::load(workspace.root()) {
+        Ok(fresh) => session.set_workspace(fresh.with_tools(tools)),
+        Err(error) => tracing::warn!("{error}; MCP tools' schemas not added"),
+    }
 }
 
 #[cfg(test)]

@@ -34,12 +34,27 @@ enum Format {
     Json,
 }
 
+/// How long an approved MCP server may take to start and list its tools when the workspace
+/// does not set `[tools] timeout_secs`.
+const MCP_LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let workspace = super::discover_workspace(&cwd)?;
+    let mut workspace = super::discover_workspace(&cwd)?;
     for warning in &workspace.config().warnings {
         eprintln!("warning: {warning}");
     }
+    // The MCP servers you approved list their tools, so a tool node's `args` are checked
+    // against their schemas too (the others are never started here).
+    let timeout = workspace
+        .tool_config()
+        .map_or(MCP_LIST_TIMEOUT, |config| config.timeout);
+    let (mcp_tools, left_out) =
+        super::agent::runtime()?.block_on(workspace.approved_mcp_tools(timeout));
+    for note in left_out {
+        eprintln!("note: {note}");
+    }
+    workspace = workspace.with_tools(mcp_tools);
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
