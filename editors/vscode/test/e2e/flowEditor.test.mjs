@@ -237,6 +237,10 @@ test("running from the canvas lights the running node, shows outputs on hover an
   await workbench.screenshot("flow-editor-running.png");
   releaseModel();
   const retry = frame.locator('.react-flow__node[data-id="read"] .cx-retry');
+  // The pane is narrow beside the earlier tests' editors: show every node before looking at one.
+  const fitView = () => frame.locator(".react-flow__controls-fitview").click();
+  await retry.waitFor({ state: "attached", timeout: 30_000 });
+  await fitView();
   await retry.waitFor({ timeout: 30_000 });
   assert.match(await node("read").getAttribute("class"), /cx-run-failed/);
   assert.match(await node("ask").getAttribute("class"), /cx-run-done/);
@@ -254,6 +258,7 @@ test("running from the canvas lights the running node, shows outputs on hover an
   await workbench.screenshot("flow-editor-retried.png");
 
   // The selected node that ran offers a replay of the last run from there: the model is asked again.
+  await fitView();
   await frame.locator('.react-flow__node[data-id="ask"]').click();
   await frame.locator('.react-flow__node[data-id="ask"] .cx-replay').click();
   await page.locator(".quick-input-list .monaco-list-row", { hasText: "Replay from ask" }).first().click();
