@@ -973,3 +973,43 @@ async fn a_model_calls_its_listed_tools_over_three_rounds_reads_the_results_and_
         tool_result(2)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_show_lists_each_failed_attempt_a_node_retried() {
+    let workspace = Workspace::new(&[(
+        "retry.flow.json",
+        r#"{"id": "retry", "nodes": [
+  {"id": "start", "type": "entry", "next": "ask"},
+  {"id": "ask", "type": "llm", "model": "gpt-4o-mini", "prompt": "{{input}}", "retry": {"attempts": 2, "backoff_ms": 10, "on": ["error"]}, "next": "end"},
+  {"id": "end", "type": "exit", "output": "{{nodes.ask.output}}"}
+]}"#,
+    )]);
+    let fake = FakeProvider::scripted(vec![
+        FakeResponse::json(
+            400,
+            &serde_json::json!({"error": {"message": "bad request once"}}),
+        ),
+        FakeResponse::reply(
+            WireFormat::OpenAiChat,
+            &ScriptedReply::text(&["second time"]),
+            "gpt-4o-mini",
+        ),
+    ])
+    .await
+    .expect("fake provider");
+    let run = workspace.codexos(
+        &["run", "retry.flow.json", "--input", "q"],
+        Some(&fake.url()),
+        "",
+    );
+    assert_success(&run, "run");
+    assert_eq!(text(&run.stdout).trim(), "second time");
+    let shown = workspace.codexos(&["runs", "show", "last"], None, "");
+    assert_success(&shown, "runs show last");
+    let shown = text(&shown.stdout);
+    assert!(
+        shown.contains("↻ ask: attempt 1 of 2 failed (error): ")
+            && shown.contains("bad request once"),
+        "{shown}"
+    );
+}

@@ -291,6 +291,11 @@ fn show(run: &RecordedRun, full: bool) -> anyhow::Result<ExitCode> {
                     writeln!(out, "    {preview}")?;
                 }
             }
+            RunEvent::AttemptFailed { .. } => {
+                if let Some(line) = codexos_service::agents::step_line(event) {
+                    writeln!(out, "{line}")?;
+                }
+            }
             RunEvent::NodeFailed { node, error, .. } => writeln!(out, "✗ {node}: {error}")?,
             RunEvent::Decision { node, decision } => {
                 let node = node
