@@ -130,10 +130,8 @@ async fn learn_approved_mcp_tools(session: &Arc<Session>) {
     if tools.is_empty() {
         return;
     }
-    match Workspace::load(workspace.root()) {
-        Ok(fresh) => session.set_workspace(fresh.with_tools(tools)),
-        Err(error) => tracing::warn!("{error}; MCP tools' schemas not added"),
-    }
+    // The workspace just loaded, with the tools added: nothing is read from disk again.
+    session.set_workspace((*workspace).clone().with_tools(tools));
 }
 
 #[cfg(test)]
