@@ -185,6 +185,8 @@ impl Drop for FullRun<'_> {
 enum Ended {
     Indexed(IndexSummary),
     Paused,
+    /// Shutdown, or the index is being reopened: nothing to tell the status bar.
+    Stopped,
     Failed(String),
 }
 
@@ -203,6 +205,7 @@ pub async fn index_folders(session: &Arc<Session>, indexes: Vec<Arc<WorkspaceInd
     let named = indexes.len() > 1 || session.roots().len() > 1;
     let mut summaries = Vec::new();
     let mut paused = false;
+    let mut stopped = false;
     let mut failure = None;
     for index in &indexes {
         let name = named.then(|| folder_name(index));
@@ -212,8 +215,12 @@ pub async fn index_folders(session: &Arc<Session>, indexes: Vec<Arc<WorkspaceInd
                 None => summary_line(&summary),
             }),
             Ended::Paused => paused = true,
+            Ended::Stopped => stopped = true,
             Ended::Failed(error) => failure = Some(error),
         }
+    }
+    if stopped {
+        return;
     }
     if let Some(error) = failure {
         status(session, "error", Some(error), None).await;
@@ -333,7 +340,11 @@ async fn index_one(
             let line = summary_line(&summary);
             (Ended::Indexed(summary), line, Some(100))
         }
-        Ok(Err(WorkspaceIndexError::Paused { .. } | WorkspaceIndexError::Stopped { .. })) => {
+        Ok(Err(WorkspaceIndexError::Stopped { .. })) => {
+            tracing::info!("{}: indexing stopped", index.root().display());
+            (Ended::Stopped, "stopped".to_owned(), None)
+        }
+        Ok(Err(WorkspaceIndexError::Paused { .. })) => {
             let message = if last.searchable {
                 format!(
                     "paused after embedding {}/{} chunks (every file is searchable by keyword); codexos.index.resume goes on from there",
@@ -374,7 +385,14 @@ const UPGRADE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 async fn keep_vectors_upgraded(session: &Arc<Session>) {
     let mut upgraded_at: std::collections::HashMap<PathBuf, u64> = Default::default();
     let mut without_upgrade: std::collections::HashSet<PathBuf> = Default::default();
+    let mut indexes_generation = session.index_generation();
     while !session.index_stopping() {
+        if session.index_generation() != indexes_generation {
+            // Reopened with new models: an index that had no upgrade model may have one now.
+            indexes_generation = session.index_generation();
+            upgraded_at.clear();
+            without_upgrade.clear();
+        }
         for index in session.indexes() {
             if index.is_paused()
                 || session.index_full_runs().load(Ordering::SeqCst) > 0
@@ -518,6 +536,41 @@ pub fn resume(session: &Arc<Session>) {
     }
     let session = session.clone();
     tokio::spawn(async move { index_folders(&session, indexes).await });
+}
+
+/// After `codexos.models.install` installed something: every folder's index is stopped (at its
+/// next file or batch), closed and opened again, so that it writes with the embedder now
+/// installed and upgrades to the neural model. Committed work stays on disk and unchanged files
+/// are not read again; searches fail for the moment the folders are closed.
+pub fn reopen(session: &Arc<Session>) {
+    let session = session.clone();
+    tokio::spawn(async move {
+        let old = session.take_indexes();
+        for index in &old {
+            index.stop();
+        }
+        // Background runs hold `index_runs` shared until their progress has ended.
+        let quiet = tokio::time::timeout(STOP_WAIT, session.index_runs().write_owned()).await;
+        drop(quiet);
+        wait_until_closed(old).await;
+        if session.index_stopping() {
+            return;
+        }
+        tracing::info!("reopening the indexes with the models now installed");
+        let opened = open_folders(&session, session.roots()).await;
+        index_folders(&session, opened).await;
+    });
+}
+
+/// Waits (at most [`STOP_WAIT`]) until nothing but `indexes` holds them — a search under way
+/// keeps its index's files open — then closes them, so they can be opened again.
+async fn wait_until_closed(indexes: Vec<Arc<WorkspaceIndex>>) {
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    while indexes.iter().any(|index| Arc::strong_count(index) > 1)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Re-indexes one file (from disk, or the editor's text), or drops it when it is gone, in each

@@ -93,3 +93,13 @@ pub fn token_key(token: &ProgressToken) -> String {
         NumberOrString::Number(token) => token.to_string(),
     }
 }
+
+/// Lets the protocol layer write the notifications already sent (a progress's `end`, a run's
+/// last event) before the response that follows them. tower-lsp-server writes from two queues,
+/// responses and server-sent messages, and picks at random when both hold one: without this an
+/// editor could see a command's answer before the `end` of its progress. Its whole loop is one
+/// task, so one yield lets the writer take the queued notifications before this request's
+/// response exists.
+pub async fn notifications_first() {
+    tokio::task::yield_now().await;
+}

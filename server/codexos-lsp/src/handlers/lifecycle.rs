@@ -142,5 +142,7 @@ pub async fn shutdown(session: &Session) -> Result<()> {
     crate::indexing::stop(session).await;
     session.runs.cancel_all();
     session.request_shutdown();
+    // The `end` of the index progress goes out before the answer, so the editor closes it.
+    crate::progress::notifications_first().await;
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod formatting;
 pub mod hover;
 pub mod inline_actions;
 pub mod lifecycle;
+pub mod models;
 pub mod navigation;
 pub mod rename;
 pub mod replay;

@@ -8,7 +8,7 @@ mod documents;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use codexos_flow::Encoding;
@@ -108,6 +108,9 @@ pub struct Session {
     /// Held (shared) by each background index run that reports `$/progress`; shutdown takes it
     /// whole to wait for their `end` (`crate::indexing::stop`).
     index_runs: Arc<tokio::sync::RwLock<()>>,
+    /// Raised each time the indexes are reopened (new models installed): the vector upgrade
+    /// forgets what it knew of the old ones.
+    index_generation: AtomicU64,
     /// Agent runs: the shared runner and the runs in flight (`crate::runs`).
     pub runs: crate::runs::Runs,
 }
@@ -130,6 +133,7 @@ impl Session {
             index_tokens: Mutex::new(HashSet::new()),
             index_full_runs: AtomicUsize::new(0),
             index_runs: Arc::default(),
+            index_generation: AtomicU64::new(0),
             runs: Default::default(),
         }
     }
@@ -315,6 +319,17 @@ impl Session {
         indexes.retain(|open| open.root() != index.root());
         indexes.push(index);
         indexes.sort_by_key(|index| position(index.root()).unwrap_or(usize::MAX));
+    }
+
+    /// Takes out every index (to reopen them), raising the index generation.
+    pub fn take_indexes(&self) -> Vec<Arc<WorkspaceIndex>> {
+        self.index_generation.fetch_add(1, Ordering::SeqCst);
+        std::mem::take(&mut *lock(&self.indexes))
+    }
+
+    /// See the `index_generation` field.
+    pub fn index_generation(&self) -> u64 {
+        self.index_generation.load(Ordering::SeqCst)
     }
 
     /// Takes out the indexes whose folder is no longer a workspace folder.

