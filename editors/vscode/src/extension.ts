@@ -8,6 +8,7 @@ import { registerRuns } from "./runs";
 import { registerSearch } from "./search";
 import { registerActions } from "./actions";
 import { registerVault } from "./vault";
+import { registerModels } from "./models";
 import { registerFlowEditor } from "./flowEditor/register";
 import { StatusBar } from "./statusBar";
 
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerSearch(context, server);
   registerActions(context, server);
   registerVault(context, server);
+  registerModels(context, server, output);
 }
 
 export function deactivate(): void {

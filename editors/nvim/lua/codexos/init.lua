@@ -75,6 +75,9 @@ function M.attach(buf)
     cmd = M.config.cmd,
     root_dir = root,
     capabilities = vim.lsp.protocol.make_client_capabilities(),
+    on_init = function(client)
+      require("codexos.models").tell_if_missing(client)
+    end,
     handlers = {
       ["codexos/runEvent"] = function(_, event)
         local listener = listeners[event.token]
@@ -188,6 +191,9 @@ function M.setup(opts)
   command("CodexRefactor", function(args)
     require("codexos.actions").run("refactor", args)
   end, { range = true, nargs = "?", desc = "CodexOS: refactor the selection" })
+  command("CodexModelsInstall", function(args)
+    require("codexos.models").install(args.fargs)
+  end, { nargs = "*", desc = "CodexOS: download and install the local models (all, or those named)" })
   command("CodexIndexPause", function()
     M.execute("codexos.index.pause", {})
   end, { desc = "CodexOS: pause indexing (searches answer from what is indexed)" })

@@ -84,6 +84,22 @@ export interface ChatResult {
   sources: ChatSource[];
 }
 
+/** `codexos.models.status`'s answer. */
+export interface ModelsStatus {
+  dir: string;
+  models: { name: string; purpose: string; path: string; installed: boolean; bytes?: number | null; version?: string | null }[];
+  missing: string[];
+  download_bytes: number;
+}
+
+/** `codexos.models.install`'s answer. */
+export interface ModelsInstalled {
+  installed: string[];
+  dir: string;
+  downloaded_bytes: number;
+  seconds: number;
+}
+
 export interface StatusNotification {
   state: "starting" | "indexing" | "paused" | "ready" | "error";
   message?: string;

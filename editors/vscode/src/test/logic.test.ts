@@ -9,6 +9,7 @@ import { statusView } from "../logic/status";
 import { toSearchItems } from "../logic/search";
 import { ChatHistory } from "../logic/chat";
 import { editorLensCommand } from "../logic/codeLens";
+import { installedMessage, modelsOffer } from "../logic/models";
 
 test("the server path setting wins when it is executable", () => {
   const found = resolveServerPath({
@@ -179,3 +180,36 @@ test("the flow editor's pickers take the server's catalog, and free text without
   assert.deepEqual(pickerCatalog(null), { models: [], tools: [], vaultKeys: [], toolSchemas: {} });
 });
 
+
+const allModels = [
+  { name: "minilm", purpose: "the neural embedder", path: "all-MiniLM-L6-v2", installed: false },
+  { name: "smollm2", purpose: "the in-process local LLM", path: "SmolLM2-135M-Instruct.Q4_1.gguf", installed: false },
+  { name: "static-minilm", purpose: "the default indexing embedder", path: "static-minilm-256.bin", installed: false },
+];
+
+test("no offer when every local model is installed", () => {
+  const installed = allModels.map((model) => ({ ...model, installed: true }));
+  assert.equal(modelsOffer({ dir: "/m", models: installed, missing: [], download_bytes: 0 }), undefined);
+});
+
+test("the offer names the missing models, what the download costs, that CodexOS works without them and the command for later", () => {
+  const offer = modelsOffer({ dir: "/m", models: allModels, missing: ["minilm", "smollm2", "static-minilm"], download_bytes: 176_377_424 });
+  assert.ok(offer);
+  for (const expected of ["minilm (the neural embedder)", "smollm2 (the in-process local LLM)", "a 176 MB download", "works without them", "built-in embedder", "CodexOS: Install Local Models"]) {
+    assert.ok(offer.includes(expected), `${expected} in: ${offer}`);
+  }
+});
+
+test("when only the distilled embedder is missing the offer says nothing is downloaded", () => {
+  const models = allModels.map((model) => ({ ...model, installed: model.name !== "static-minilm" }));
+  const offer = modelsOffer({ dir: "/m", models, missing: ["static-minilm"], download_bytes: 0 });
+  assert.ok(offer?.includes("no download") && !offer.includes("smollm2"), offer);
+});
+
+test("the install's last word says what was installed, how long it took and what changes", () => {
+  assert.equal(
+    installedMessage({ installed: ["minilm", "smollm2"], dir: "/m", downloaded_bytes: 176_377_424, seconds: 94.6 }),
+    "CodexOS: installed minilm, smollm2 in 95 s (176 MB downloaded). The workspace is indexed again with them; chat answers on the local model without a provider key.",
+  );
+  assert.equal(installedMessage({ installed: [], dir: "/m", downloaded_bytes: 0, seconds: 0.1 }), "CodexOS: every local model is already installed in /m.");
+});

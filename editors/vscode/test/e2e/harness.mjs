@@ -53,12 +53,14 @@ async function waitForHttp(url, timeoutMs) {
 
 /** Starts code-server on a copy of the fixture workspace with the extension installed; `env`
  * reaches code-server, its extension host and so the codexos server (OPENAI_BASE_URL, say);
- * `files` (workspace path → text) are written into the copy before anything starts. */
-export async function startWorkbench(name, { env: extraEnv = {}, files = {} } = {}) {
+ * `files` (workspace path → text) are written into the copy before anything starts. `vsix`
+ * replaces $CODEXOS_VSIX; `serverSetting: false` leaves `codexos.server.path` unset (the
+ * extension then finds its server as a user's would). */
+export async function startWorkbench(name, { env: extraEnv = {}, files = {}, vsix: vsixPath, serverSetting = true } = {}) {
   const codeServer = required("CODEXOS_CODE_SERVER");
   const node24 = required("CODEXOS_NODE24_BIN");
-  const codexos = required("CODEXOS_BIN");
-  const vsix = required("CODEXOS_VSIX");
+  const codexos = serverSetting ? required("CODEXOS_BIN") : undefined;
+  const vsix = vsixPath ?? required("CODEXOS_VSIX");
   const root = mkdtempSync(join(tmpdir(), `codexos-vscode-${name}-`));
   const workspace = join(root, "workspace");
   cpSync(join(here, "../fixtures/workspace"), workspace, { recursive: true });
@@ -77,7 +79,7 @@ export async function startWorkbench(name, { env: extraEnv = {}, files = {} } = 
       "chat.disableAIFeatures": true,
       "workbench.tips.enabled": false,
       "extensions.ignoreRecommendations": true,
-      "codexos.server.path": codexos,
+      ...(codexos ? { "codexos.server.path": codexos } : {}),
       // One console line, one rendered line (the Output view wraps unless this says otherwise):
       // outputText() then reads a long line such as a refused command whole.
       "[Log]": { "editor.wordWrap": "off" },

@@ -1,5 +1,5 @@
 //! `codexos.models.status` ⇐ `{}` → `{dir, models: [{name, purpose, path, installed, bytes?,
-//! version?}], missing: [name]}` and `codexos.models.install` ⇐ `{names?}` → `{installed, dir,
+//! version?}], missing: [name], download_bytes}` and `codexos.models.install` ⇐ `{names?}` → `{installed, dir,
 //! downloaded_bytes, seconds}`: the local models as `codexos models` lists and installs them
 //! (codexos-models does the work, from `$CODEXOS_MODELS_INDEX_URL` or PyPI), so an editor can
 //! offer the download on first start. The install reports `$/progress` under the request's
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use codexos_models::{Event, InstallOptions, Progress};
+use codexos_models::{Event, InstallOptions, Origin, Progress};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
@@ -56,11 +56,19 @@ pub async fn status() -> Result<Value> {
         if let Some(problem) = &problem {
             tracing::warn!("{problem}");
         }
-        let missing: Vec<&str> = models
+        let missing: Vec<&codexos_models::Model> = models
             .iter()
             .filter(|installed| installed.bytes.is_none())
-            .map(|installed| installed.model.name)
+            .map(|installed| installed.model)
             .collect();
+        let download_bytes: u64 = missing
+            .iter()
+            .map(|model| match &model.origin {
+                Origin::Wheel(spec) => spec.download_bytes,
+                Origin::Distilled { .. } => 0,
+            })
+            .sum();
+        let missing: Vec<&str> = missing.iter().map(|model| model.name).collect();
         let models: Vec<Value> = models
             .iter()
             .map(|installed| {
@@ -74,7 +82,12 @@ pub async fn status() -> Result<Value> {
                 })
             })
             .collect();
-        json!({ "dir": dir, "models": models, "missing": missing })
+        json!({
+            "dir": dir,
+            "models": models,
+            "missing": missing,
+            "download_bytes": download_bytes,
+        })
     })
     .await
     .map_err(|error| failed(STATUS, error))
