@@ -275,3 +275,30 @@ export function tracePage(page, runId, accept, what) {
 export async function notificationTexts(page) {
   return page.locator(".notification-toast").allInnerTexts().catch(() => []);
 }
+
+/** The chat view's webview frame (a nested iframe holding the question box). */
+export async function chatFrame(page) {
+  return eventually(
+    async () => {
+      for (const frame of page.frames()) {
+        if ((await frame.locator("#question").count().catch(() => 0)) > 0) return frame;
+      }
+      return undefined;
+    },
+    (frame) => frame !== undefined,
+    30_000,
+    "the chat view",
+  );
+}
+
+/** `npm run package:platform -- --target linux-x64 -o out` with `server` bundled: the result of
+ * the packaging script (status, stdout, stderr). */
+export function packagePlatformVsix(server, out) {
+  const extensionDir = join(here, "../..");
+  return spawnSync(process.execPath, [join(extensionDir, "scripts/package-platform.mjs"), "--target", "linux-x64", "-o", out], {
+    cwd: extensionDir,
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, CODEXOS_BUNDLE_SERVER: server },
+  });
+}

