@@ -15,6 +15,7 @@
 //! its chunk. The full-text index may lag behind and is caught up on the next open or
 //! [`Store::sync_full_text`].
 
+mod chunk_record;
 mod compressed;
 mod error;
 mod lexical;
@@ -42,6 +43,7 @@ pub use records::{
 };
 pub use spaces::UpgradeCoverage;
 
+use chunk_record::FileHead;
 use error::Context;
 use lexical::{FullText, FullTextDoc};
 use vectors::{Search, SpaceVectors, VectorDbs, VectorWriter};
@@ -52,7 +54,10 @@ pub type ChunkId = u32;
 const MAP_SIZE: usize = 64 << 30;
 const FULL_TEXT_BATCH: usize = 4096;
 
-type ChunkMetas = Database<'static, U32<BigEndian>, SerdeBincode<ChunkMeta>>;
+/// Chunk records (see `chunk_record.rs`), joined with their [`FileHead`] when read.
+type ChunkMetas = Database<'static, U32<BigEndian>, Bytes>;
+/// What every chunk of a file write shares, keyed by the file's first chunk id.
+type FileHeads = Database<'static, U32<BigEndian>, SerdeBincode<FileHead>>;
 type ChunkTexts = Database<'static, U32<BigEndian>, compressed::CompressedText>;
 type Files = Database<'static, Str, SerdeBincode<FileRecord>>;
 type Counters = Database<'static, Str, U64<BigEndian>>;
@@ -76,12 +81,14 @@ const LAYOUT_KEY: &str = "layout";
 /// Bumped whenever LMDB's databases change shape; an index of another layout is emptied on
 /// open for writing (the next run indexes everything again) and refused read-only.
 /// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed;
-/// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed.
-const LAYOUT: u64 = 3;
+/// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed. 4: chunk records
+/// compact, their path, language and commit once per file (`file_heads`).
+const LAYOUT: u64 = 4;
 
 #[derive(Clone, Copy)]
 struct Databases {
     chunk_metas: ChunkMetas,
+    file_heads: FileHeads,
     chunk_texts: ChunkTexts,
     files: Files,
     counters: Counters,
@@ -242,14 +249,15 @@ impl Store {
                         opener.create_database(wtxn, Some("unembedded"))?,
                         opener.create_database(wtxn, Some("vector_cache"))?,
                     ),
+                    opener.create_database(wtxn, Some("file_heads"))?,
                     // Layout 1's arroy vectors, emptied when that layout is found.
                     opener.create_database(wtxn, Some("vectors"))?,
                 )))
             })
             .at(&dir)?
             .unwrap_commit();
-        let (dbs, legacy_vectors): (_, Database<'static, Bytes, Bytes>) = dbs;
-        let dbs = Databases::from_tuple(dbs);
+        let (dbs, file_heads, legacy_vectors): (_, _, Database<'static, Bytes, Bytes>) = dbs;
+        let dbs = Databases::from_tuple(dbs, file_heads);
         upgrade_layout(&env, &dbs, legacy_vectors).at(&dir)?;
         let full_text = FullText::open(&dir.join("tantivy"), true)?;
         let store = Self {
@@ -295,23 +303,27 @@ impl Store {
                     opener.open_database(rtxn, Some("unembedded"))?,
                     opener.open_database(rtxn, Some("vector_cache"))?,
                 );
-                Ok(CommitOrAbort::<_, ()>::Commit(opened))
+                let file_heads = opener.open_database(rtxn, Some("file_heads"))?;
+                Ok(CommitOrAbort::<_, ()>::Commit((opened, file_heads)))
             })
             .at(&dir)?
             .unwrap_commit();
         let (
-            Some(a),
-            Some(b),
-            Some(c),
-            Some(d),
-            Some(e),
-            Some(f),
-            Some(g),
-            Some(h),
-            Some(i),
-            Some(j),
-            Some(k),
-            Some(l),
+            (
+                Some(a),
+                Some(b),
+                Some(c),
+                Some(d),
+                Some(e),
+                Some(f),
+                Some(g),
+                Some(h),
+                Some(i),
+                Some(j),
+                Some(k),
+                Some(l),
+            ),
+            Some(file_heads),
         ) = dbs
         else {
             return Err(StoreError::Damaged {
@@ -321,7 +333,7 @@ impl Store {
                     .into(),
             });
         };
-        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l));
+        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l), file_heads);
         let layout = {
             let rtxn = env.read_txn().at(&dir)?;
             dbs.counters.get(&rtxn, LAYOUT_KEY).at(&dir)?
@@ -391,6 +403,7 @@ impl Store {
                 self.drop_upgrade_in(&mut wtxn)?;
                 self.dbs.unembedded.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_metas.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs.file_heads.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.pending_chunks.clear(&mut wtxn).at(&self.dir)?;
@@ -493,6 +506,11 @@ impl Store {
         }
         for file in &batch.files {
             self.remove_file(&mut wtxn, &mut vectors, upgrade.as_mut(), &file.path)?;
+            let head = FileHead {
+                path: file.path.clone(),
+                language: file.info.language.clone(),
+                commit: file.info.commit.clone(),
+            };
             let mut chunk_ids = Vec::with_capacity(file.chunks.len());
             for chunk in &file.chunks {
                 if !chunk.vector.is_empty() && chunk.vector.len() != space.dim {
@@ -510,9 +528,15 @@ impl Store {
                             .into(),
                 })?;
                 next_id += 1;
+                // Ids of one file are consecutive: the first is its head's key.
+                let distance = id - chunk_ids.first().copied().unwrap_or(id);
                 self.dbs
                     .chunk_metas
-                    .put(&mut wtxn, &id, &chunk.meta)
+                    .put(
+                        &mut wtxn,
+                        &id,
+                        &chunk_record::encode(&chunk.meta, distance, &head),
+                    )
                     .at(&self.dir)?;
                 self.dbs
                     .chunk_texts
@@ -530,6 +554,12 @@ impl Store {
                     .put(&mut wtxn, &id, &1)
                     .at(&self.dir)?;
                 chunk_ids.push(id);
+            }
+            if let Some(first) = chunk_ids.first() {
+                self.dbs
+                    .file_heads
+                    .put(&mut wtxn, first, &head)
+                    .at(&self.dir)?;
             }
             let record = FileRecord {
                 info: file.info.clone(),
@@ -580,12 +610,13 @@ impl Store {
     pub fn unembedded(&self, limit: usize) -> Result<Vec<(ChunkId, ChunkMeta, String)>> {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let mut out = Vec::new();
+        let mut heads = Heads::default();
         for entry in self.dbs.unembedded.iter(&rtxn).at(&self.dir)? {
             if out.len() >= limit {
                 break;
             }
             let id = entry.at(&self.dir)?.0;
-            let meta = self.dbs.chunk_metas.get(&rtxn, &id).at(&self.dir)?;
+            let meta = self.chunk_meta(&rtxn, id, &mut heads)?;
             let text = self.dbs.chunk_texts.get(&rtxn, &id).at(&self.dir)?;
             if let (Some(meta), Some(text)) = (meta, text) {
                 out.push((id, meta, text));
@@ -615,9 +646,10 @@ impl Store {
             .at(&self.dir)?;
         let mut writer = VectorWriter::open(self, &wtxn, &space)?;
         let mut reused = 0;
+        let mut heads = Heads::default();
         for id in waiting {
             let content = match (
-                self.dbs.chunk_metas.get(&wtxn, &id).at(&self.dir)?,
+                self.chunk_meta(&wtxn, id, &mut heads)?,
                 self.dbs.chunk_texts.get(&wtxn, &id).at(&self.dir)?,
             ) {
                 (Some(meta), Some(text)) => content_key(&meta, &text),
@@ -664,6 +696,7 @@ impl Store {
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
             return Ok(());
         };
+        let mut heads = Heads::default();
         let generation = self
             .dbs
             .counters
@@ -673,7 +706,7 @@ impl Store {
         for id in &old.chunk_ids {
             // Its vector is kept by content, for a branch that brings the same chunk back.
             let content = match (
-                self.dbs.chunk_metas.get(wtxn, id).at(&self.dir)?,
+                self.chunk_meta(wtxn, *id, &mut heads)?,
                 self.dbs.chunk_texts.get(wtxn, id).at(&self.dir)?,
             ) {
                 (Some(meta), Some(text)) => Some(content_key(&meta, &text)),
@@ -692,9 +725,46 @@ impl Store {
             }
             self.dbs.pending_chunks.put(wtxn, id, &0).at(&self.dir)?;
         }
+        if let Some(first) = old.chunk_ids.first() {
+            self.dbs.file_heads.delete(wtxn, first).at(&self.dir)?;
+        }
         self.dbs.files.delete(wtxn, path).at(&self.dir)?;
         self.dbs.pending_files.put(wtxn, path, &0).at(&self.dir)?;
         Ok(())
+    }
+
+    /// A chunk's metadata: its record joined with its file's head (`heads` keeps the last
+    /// one read, which the next chunks of that file share). A record that does not decode, or
+    /// whose head is missing, is an error.
+    fn chunk_meta(
+        &self,
+        txn: &RoTxn<'_, WithoutTls>,
+        id: ChunkId,
+        heads: &mut Heads,
+    ) -> Result<Option<ChunkMeta>> {
+        let Some(bytes) = self.dbs.chunk_metas.get(txn, &id).at(&self.dir)? else {
+            return Ok(None);
+        };
+        let damaged = |message: String| StoreError::Damaged {
+            path: self.dir.clone(),
+            message: format!("the record of chunk {id}: {message}"),
+        };
+        let record = chunk_record::decode(bytes).map_err(damaged)?;
+        let head_id = record
+            .head_id(id)
+            .ok_or_else(|| damaged("it refers to a file before the first chunk".into()))?;
+        let head = match heads.0.take() {
+            Some((key, head)) if key == head_id => head,
+            _ => self
+                .dbs
+                .file_heads
+                .get(txn, &head_id)
+                .at(&self.dir)?
+                .ok_or_else(|| damaged(format!("its file's record {head_id} is missing")))?,
+        };
+        let meta = record.into_meta(&head);
+        heads.0 = Some((head_id, head));
+        Ok(Some(meta))
     }
 
     fn bump_generation(&self, wtxn: &mut RwTxn<'_>) -> Result<u64> {
@@ -880,6 +950,7 @@ impl Store {
     ) -> Result<()> {
         let documents = tracing::debug_span!("full_text.documents").entered();
         let mut writer = self.full_text.writer()?;
+        let mut heads = Heads::default();
         if reset {
             writer.delete_all()?;
         }
@@ -890,7 +961,7 @@ impl Store {
                     continue;
                 }
                 let (Some(meta), Some(text)) = (
-                    self.dbs.chunk_metas.get(rtxn, &id).at(&self.dir)?,
+                    self.chunk_meta(rtxn, id, &mut heads)?,
                     self.dbs.chunk_texts.get(rtxn, &id).at(&self.dir)?,
                 ) else {
                     continue;
@@ -923,7 +994,7 @@ impl Store {
                     body.push_str(&text);
                     body.push('\n');
                 }
-                if let Some(meta) = self.dbs.chunk_metas.get(rtxn, id).at(&self.dir)? {
+                if let Some(meta) = self.chunk_meta(rtxn, *id, &mut heads)? {
                     symbols.push_str(&meta.symbol);
                     symbols.push('\n');
                 }
@@ -1082,6 +1153,10 @@ impl Drop for Store {
     }
 }
 
+/// The file head last read, by its key: chunks read in id order share it.
+#[derive(Default)]
+struct Heads(Option<(ChunkId, FileHead)>);
+
 /// One consistent read of the store (an LMDB read transaction).
 pub struct Snapshot<'s> {
     store: &'s Store,
@@ -1090,11 +1165,7 @@ pub struct Snapshot<'s> {
 
 impl Snapshot<'_> {
     pub fn chunk(&self, id: ChunkId) -> Result<Option<ChunkMeta>> {
-        self.store
-            .dbs
-            .chunk_metas
-            .get(&self.rtxn, &id)
-            .at(&self.store.dir)
+        self.store.chunk_meta(&self.rtxn, id, &mut Heads::default())
     }
 
     pub fn chunk_text(&self, id: ChunkId) -> Result<Option<String>> {
@@ -1161,9 +1232,11 @@ impl Databases {
             Unembedded,
             Database<'static, Bytes, Bytes>,
         ),
+        file_heads: FileHeads,
     ) -> Self {
         Self {
             chunk_metas,
+            file_heads,
             chunk_texts,
             files,
             counters,
@@ -1210,6 +1283,7 @@ fn upgrade_layout(
             db.clear(&mut wtxn)?;
         }
         dbs.chunk_metas.clear(&mut wtxn)?;
+        dbs.file_heads.clear(&mut wtxn)?;
         dbs.chunk_texts.clear(&mut wtxn)?;
         dbs.files.clear(&mut wtxn)?;
         dbs.pending_chunks.clear(&mut wtxn)?;
