@@ -24,6 +24,7 @@ mod records;
 mod spaces;
 pub mod tokens;
 mod unsynced;
+mod vector_blocks;
 mod vectors;
 
 use std::collections::{BTreeSet, HashSet};
@@ -82,7 +83,7 @@ const LAYOUT_KEY: &str = "layout";
 /// open for writing (the next run indexes everything again) and refused read-only.
 /// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed;
 /// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed. 4: chunk records
-/// compact, their path, language and commit once per file (`file_heads`).
+/// compact, their path, language and commit once per file (`file_heads`); vectors in blocks.
 const LAYOUT: u64 = 4;
 
 #[derive(Clone, Copy)]
