@@ -526,28 +526,16 @@ impl Store {
             Some(first_free) => u64::from(first_free) <= next_id,
             None => last.is_none(),
         };
-        let append = after_last(
-            self.dbs
-                .chunk_metas
-                .remap_data_type::<heed::types::DecodeIgnore>()
-                .last(&wtxn)
-                .at(&self.dir)?
-                .map(|(id, ())| id),
-        ) && after_last(
-            self.dbs
-                .chunk_texts
-                .remap_data_type::<heed::types::DecodeIgnore>()
-                .last(&wtxn)
-                .at(&self.dir)?
-                .map(|(id, ())| id),
-        ) && after_last(
-            self.dbs
-                .file_heads
-                .remap_data_type::<heed::types::DecodeIgnore>()
-                .last(&wtxn)
-                .at(&self.dir)?
-                .map(|(id, ())| id),
-        );
+        let append = [
+            last_id(&wtxn, self.dbs.chunk_metas),
+            last_id(&wtxn, self.dbs.chunk_texts),
+            last_id(&wtxn, self.dbs.file_heads),
+        ]
+        .into_iter()
+        .map(|last| last.at(&self.dir))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .all(after_last);
         let put_flags = if append {
             PutFlags::APPEND
         } else {
@@ -1390,6 +1378,17 @@ fn upgrade_layout(
     }
     dbs.counters.put(&mut wtxn, LAYOUT_KEY, &LAYOUT)?;
     wtxn.commit()
+}
+
+/// The highest chunk id `db` holds.
+fn last_id<DC>(
+    txn: &RoTxn<'_, WithoutTls>,
+    db: Database<'static, U32<BigEndian>, DC>,
+) -> heed::Result<Option<ChunkId>> {
+    Ok(db
+        .remap_data_type::<heed::types::DecodeIgnore>()
+        .last(txn)?
+        .map(|(id, ())| id))
 }
 
 /// What identifies a chunk's content for its vector: what the embedder sees of it.
