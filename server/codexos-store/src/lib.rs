@@ -1,7 +1,8 @@
 //! The workspace index's storage, under `<workspace>/.codexos/index/`:
 //!
 //! - `lmdb/`: the source of truth, one LMDB environment (heed) holding chunk metadata and
-//!   text by chunk id, file records by path (content hash, commit, chunk ids), the vectors
+//!   text by chunk id (the path, language and commit its chunks share once per file: see
+//!   `chunk_record.rs`), file records by path (content hash, commit, chunk ids), the vectors
 //!   (8-bit quantized with a 1-bit code each, per vector space: model id and dimension
 //!   recorded; see `vectors.rs`), the chunks still waiting for their vector, counters,
 //!   and the queue of changes the full-text index has not seen yet;
