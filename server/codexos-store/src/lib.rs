@@ -60,7 +60,9 @@ const FULL_TEXT_BATCH: usize = 4096;
 type ChunkMetas = Database<'static, U32<BigEndian>, Bytes>;
 /// What every chunk of a file write shares, keyed by the file's first chunk id.
 type FileHeads = Database<'static, U32<BigEndian>, SerdeBincode<FileHead>>;
-type ChunkTexts = Database<'static, U32<BigEndian>, compressed::CompressedText>;
+/// Chunk texts in groups of consecutive chunks of one file, under the first's id (see
+/// `compressed.rs`).
+type ChunkTexts = Database<'static, U32<BigEndian>, Bytes>;
 type Files = Database<'static, Str, SerdeBincode<FileRecord>>;
 type Counters = Database<'static, Str, U64<BigEndian>>;
 type Info = Database<'static, Str, SerdeJson<SpaceRecord>>;
@@ -84,7 +86,8 @@ const LAYOUT_KEY: &str = "layout";
 /// open for writing (the next run indexes everything again) and refused read-only.
 /// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed;
 /// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed. 4: chunk records
-/// compact, their path, language and commit once per file (`file_heads`); vectors in blocks.
+/// compact, their path, language and commit once per file (`file_heads`); vectors in blocks;
+/// texts compressed in groups.
 const LAYOUT: u64 = 4;
 
 #[derive(Clone, Copy)]
@@ -577,10 +580,6 @@ impl Store {
                         &chunk_record::encode(&chunk.meta, distance, &head),
                     )
                     .at(&self.dir)?;
-                self.dbs
-                    .chunk_texts
-                    .put_with_flags(&mut wtxn, put_flags, &id, chunk.text.as_str())
-                    .at(&self.dir)?;
                 if chunk.vector.is_empty() {
                     self.dbs.unembedded.put(&mut wtxn, &id, &1).at(&self.dir)?;
                 } else {
@@ -599,6 +598,17 @@ impl Store {
                     .file_heads
                     .put_with_flags(&mut wtxn, put_flags, first, &head)
                     .at(&self.dir)?;
+                let texts: Vec<&str> = file
+                    .chunks
+                    .iter()
+                    .map(|chunk| chunk.text.as_str())
+                    .collect();
+                for (group, value) in compressed::groups(*first, &texts) {
+                    self.dbs
+                        .chunk_texts
+                        .put_with_flags(&mut wtxn, put_flags, &group, &value)
+                        .at(&self.dir)?;
+                }
             }
             let record = FileRecord {
                 info: file.info.clone(),
@@ -650,13 +660,14 @@ impl Store {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let mut out = Vec::new();
         let mut heads = Heads::default();
+        let mut texts = Texts::default();
         for entry in self.dbs.unembedded.iter(&rtxn).at(&self.dir)? {
             if out.len() >= limit {
                 break;
             }
             let id = entry.at(&self.dir)?.0;
             let meta = self.chunk_meta(&rtxn, id, &mut heads)?;
-            let text = self.dbs.chunk_texts.get(&rtxn, &id).at(&self.dir)?;
+            let text = self.chunk_text(&rtxn, id, &mut texts)?;
             if let (Some(meta), Some(text)) = (meta, text) {
                 out.push((id, meta, text));
             }
@@ -686,10 +697,11 @@ impl Store {
         let mut writer = VectorWriter::open(self, &wtxn, &space)?;
         let mut reused = 0;
         let mut heads = Heads::default();
+        let mut texts = Texts::default();
         for id in waiting {
             let content = match (
                 self.chunk_meta(&wtxn, id, &mut heads)?,
-                self.dbs.chunk_texts.get(&wtxn, &id).at(&self.dir)?,
+                self.chunk_text(&wtxn, id, &mut texts)?,
             ) {
                 (Some(meta), Some(text)) => content_key(&meta, &text),
                 _ => continue,
@@ -736,6 +748,7 @@ impl Store {
             return Ok(());
         };
         let mut heads = Heads::default();
+        let mut texts = Texts::default();
         let generation = self
             .dbs
             .counters
@@ -746,7 +759,7 @@ impl Store {
             // Its vector is kept by content, for a branch that brings the same chunk back.
             let content = match (
                 self.chunk_meta(wtxn, *id, &mut heads)?,
-                self.dbs.chunk_texts.get(wtxn, id).at(&self.dir)?,
+                self.chunk_text(wtxn, *id, &mut texts)?,
             ) {
                 (Some(meta), Some(text)) => Some(content_key(&meta, &text)),
                 _ => None,
@@ -804,6 +817,35 @@ impl Store {
         let meta = record.into_meta(&head);
         heads.0 = Some((head_id, head));
         Ok(Some(meta))
+    }
+
+    /// A chunk's text, from the group that holds it (`texts` keeps the last one decompressed,
+    /// which the next chunks of that file share). A group that does not decode is an error.
+    fn chunk_text(
+        &self,
+        txn: &RoTxn<'_, WithoutTls>,
+        id: ChunkId,
+        texts: &mut Texts,
+    ) -> Result<Option<String>> {
+        if let Some(text) = texts.0.as_ref().and_then(|group| group.get(id)) {
+            return Ok(Some(text.to_owned()));
+        }
+        let Some((first, value)) = self
+            .dbs
+            .chunk_texts
+            .get_lower_than_or_equal_to(txn, &id)
+            .at(&self.dir)?
+        else {
+            return Ok(None);
+        };
+        let group =
+            compressed::Group::decode(first, value).map_err(|message| StoreError::Damaged {
+                path: self.dir.clone(),
+                message: format!("the texts of chunk {first} on: {message}"),
+            })?;
+        let text = group.get(id).map(str::to_owned);
+        texts.0 = Some(group);
+        Ok(text)
     }
 
     fn bump_generation(&self, wtxn: &mut RwTxn<'_>) -> Result<u64> {
@@ -990,6 +1032,7 @@ impl Store {
         let documents = tracing::debug_span!("full_text.documents").entered();
         let mut writer = self.full_text.writer()?;
         let mut heads = Heads::default();
+        let mut texts = Texts::default();
         if reset {
             writer.delete_all()?;
         }
@@ -1001,7 +1044,7 @@ impl Store {
                 }
                 let (Some(meta), Some(text)) = (
                     self.chunk_meta(rtxn, id, &mut heads)?,
-                    self.dbs.chunk_texts.get(rtxn, &id).at(&self.dir)?,
+                    self.chunk_text(rtxn, id, &mut texts)?,
                 ) else {
                     continue;
                 };
@@ -1029,7 +1072,7 @@ impl Store {
             let mut body = String::new();
             let mut symbols = String::new();
             for id in &record.chunk_ids {
-                if let Some(text) = self.dbs.chunk_texts.get(rtxn, id).at(&self.dir)? {
+                if let Some(text) = self.chunk_text(rtxn, *id, &mut texts)? {
                     body.push_str(&text);
                     body.push('\n');
                 }
@@ -1180,14 +1223,15 @@ impl Store {
             chunks.insert(entry.at(&self.dir)?.0);
         }
         let mut texts = BTreeSet::new();
-        for entry in self
-            .dbs
-            .chunk_texts
-            .remap_data_type::<heed::types::DecodeIgnore>()
-            .iter(&rtxn)
-            .at(&self.dir)?
-        {
-            texts.insert(entry.at(&self.dir)?.0);
+        for entry in self.dbs.chunk_texts.iter(&rtxn).at(&self.dir)? {
+            let (first, value) = entry.at(&self.dir)?;
+            let count = compressed::count(value).map_err(|message| StoreError::Damaged {
+                path: self.dir.clone(),
+                message: format!("the texts of chunk {first} on: {message}"),
+            })?;
+            texts.extend(
+                (0..count as u64).filter_map(|n| ChunkId::try_from(u64::from(first) + n).ok()),
+            );
         }
         let mut vectors = self.vector_ids(&rtxn, ACTIVE_SPACE)?;
         // A chunk waiting for its vector is accounted for.
@@ -1227,6 +1271,10 @@ impl Drop for Store {
     }
 }
 
+/// The text group last decompressed: chunks read in id order share it.
+#[derive(Default)]
+struct Texts(Option<compressed::Group>);
+
 /// The file head last read, by its key: chunks read in id order share it.
 #[derive(Default)]
 struct Heads(Option<(ChunkId, FileHead)>);
@@ -1243,11 +1291,7 @@ impl Snapshot<'_> {
     }
 
     pub fn chunk_text(&self, id: ChunkId) -> Result<Option<String>> {
-        self.store
-            .dbs
-            .chunk_texts
-            .get(&self.rtxn, &id)
-            .at(&self.store.dir)
+        self.store.chunk_text(&self.rtxn, id, &mut Texts::default())
     }
 
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {

@@ -169,7 +169,7 @@ fn an_index_of_an_older_layout_is_refused_read_only_and_emptied_for_writing() {
 }
 
 #[test]
-fn a_damaged_chunk_record_or_vector_block_is_an_error() {
+fn a_damaged_chunk_record_text_group_or_vector_block_is_an_error() {
     let root = tempfile::tempdir().unwrap();
     let ids = {
         let store = open(root.path());
@@ -180,7 +180,10 @@ fn a_damaged_chunk_record_or_vector_block_is_an_error() {
         let metas: Database<U32<BigEndian>, Bytes> = database(env, "chunk_metas");
         let heads: Database<U32<BigEndian>, Bytes> = database(env, "file_heads");
         let values: Database<Bytes, Bytes> = database(env, "vector_values");
+        let texts: Database<U32<BigEndian>, Bytes> = database(env, "chunk_texts");
         let mut wtxn = env.write_txn().unwrap();
+        // Three texts whose compressed bytes are gone.
+        texts.put(&mut wtxn, &ids[0], &[3, 1, 1, 1]).unwrap();
         metas.put(&mut wtxn, &ids[1], &[0, 0x80]).unwrap();
         // A chunk record whose file head is gone.
         heads.delete(&mut wtxn, &ids[0]).unwrap();
@@ -200,5 +203,8 @@ fn a_damaged_chunk_record_or_vector_block_is_an_error() {
         assert!(matches!(error, StoreError::Damaged { .. }), "{error}");
     }
     assert!(snapshot.vector(ids[2]).is_err());
+    let error = snapshot.chunk_text(ids[2]).err().unwrap();
+    assert!(matches!(error, StoreError::Damaged { .. }), "{error}");
+    assert!(store.check_consistency().is_err());
     assert!(snapshot.nearest(&vector(0), 2).is_err());
 }
