@@ -1,7 +1,8 @@
 //! The workspace index's storage, under `<workspace>/.codexos/index/`:
 //!
 //! - `lmdb/`: the source of truth, one LMDB environment (heed) holding chunk metadata and
-//!   text by chunk id, file records by path (content hash, commit, chunk ids), the vectors
+//!   text by chunk id (the path, language and commit its chunks share once per file: see
+//!   `chunk_record.rs`), file records by path (content hash, commit, chunk ids), the vectors
 //!   (8-bit quantized with a 1-bit code each, per vector space: model id and dimension
 //!   recorded; see `vectors.rs`), the chunks still waiting for their vector, counters,
 //!   and the queue of changes the full-text index has not seen yet;
@@ -15,6 +16,7 @@
 //! its chunk. The full-text index may lag behind and is caught up on the next open or
 //! [`Store::sync_full_text`].
 
+mod chunk_record;
 mod compressed;
 mod error;
 mod lexical;
@@ -23,6 +25,7 @@ mod records;
 mod spaces;
 pub mod tokens;
 mod unsynced;
+mod vector_blocks;
 mod vectors;
 
 use std::collections::{BTreeSet, HashSet};
@@ -33,7 +36,7 @@ use std::time::Duration;
 
 use heed::byteorder::BigEndian;
 use heed::types::{Bytes, SerdeBincode, SerdeJson, Str, U8, U32, U64};
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 pub use error::{Result, StoreError};
 pub use lexical::{DocKind, FieldWeights, LexicalKey};
@@ -42,6 +45,7 @@ pub use records::{
 };
 pub use spaces::UpgradeCoverage;
 
+use chunk_record::FileHead;
 use error::Context;
 use lexical::{FullText, FullTextDoc};
 use vectors::{Search, SpaceVectors, VectorDbs, VectorWriter};
@@ -52,8 +56,13 @@ pub type ChunkId = u32;
 const MAP_SIZE: usize = 64 << 30;
 const FULL_TEXT_BATCH: usize = 4096;
 
-type ChunkMetas = Database<'static, U32<BigEndian>, SerdeBincode<ChunkMeta>>;
-type ChunkTexts = Database<'static, U32<BigEndian>, compressed::CompressedText>;
+/// Chunk records (see `chunk_record.rs`), joined with their [`FileHead`] when read.
+type ChunkMetas = Database<'static, U32<BigEndian>, Bytes>;
+/// What every chunk of a file write shares, keyed by the file's first chunk id.
+type FileHeads = Database<'static, U32<BigEndian>, SerdeBincode<FileHead>>;
+/// Chunk texts in groups of consecutive chunks of one file, under the first's id (see
+/// `compressed.rs`).
+type ChunkTexts = Database<'static, U32<BigEndian>, Bytes>;
 type Files = Database<'static, Str, SerdeBincode<FileRecord>>;
 type Counters = Database<'static, Str, U64<BigEndian>>;
 type Info = Database<'static, Str, SerdeJson<SpaceRecord>>;
@@ -76,12 +85,15 @@ const LAYOUT_KEY: &str = "layout";
 /// Bumped whenever LMDB's databases change shape; an index of another layout is emptied on
 /// open for writing (the next run indexes everything again) and refused read-only.
 /// 2: quantized vectors and codes instead of arroy's trees; the queue of chunks to embed;
-/// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed.
-const LAYOUT: u64 = 3;
+/// vectors of removed chunks kept for reuse. 3: chunk texts LZ4-compressed. 4: chunk records
+/// compact, their path, language and commit once per file (`file_heads`); vectors in blocks;
+/// texts compressed in groups.
+const LAYOUT: u64 = 4;
 
 #[derive(Clone, Copy)]
 struct Databases {
     chunk_metas: ChunkMetas,
+    file_heads: FileHeads,
     chunk_texts: ChunkTexts,
     files: Files,
     counters: Counters,
@@ -133,6 +145,19 @@ pub struct Stats {
     pub pending_full_text: u64,
     pub space: Option<SpaceRecord>,
     pub disk_bytes: u64,
+}
+
+/// Where an index's bytes on disk go: what `codexos bench` reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Each LMDB database: its name, entries and the bytes of its pages.
+    pub databases: Vec<(&'static str, u64, u64)>,
+    /// LMDB's file.
+    pub lmdb_bytes: u64,
+    /// Pages of LMDB's file that none of `databases` holds: mostly free pages left by earlier
+    /// transactions (LMDB reuses them before it grows the file), the rest its bookkeeping.
+    pub lmdb_other_bytes: u64,
+    pub full_text_bytes: u64,
 }
 
 /// The result of [`Store::check_consistency`]: every list empty means consistent.
@@ -242,14 +267,15 @@ impl Store {
                         opener.create_database(wtxn, Some("unembedded"))?,
                         opener.create_database(wtxn, Some("vector_cache"))?,
                     ),
+                    opener.create_database(wtxn, Some("file_heads"))?,
                     // Layout 1's arroy vectors, emptied when that layout is found.
                     opener.create_database(wtxn, Some("vectors"))?,
                 )))
             })
             .at(&dir)?
             .unwrap_commit();
-        let (dbs, legacy_vectors): (_, Database<'static, Bytes, Bytes>) = dbs;
-        let dbs = Databases::from_tuple(dbs);
+        let (dbs, file_heads, legacy_vectors): (_, _, Database<'static, Bytes, Bytes>) = dbs;
+        let dbs = Databases::from_tuple(dbs, file_heads);
         upgrade_layout(&env, &dbs, legacy_vectors).at(&dir)?;
         let full_text = FullText::open(&dir.join("tantivy"), true)?;
         let store = Self {
@@ -295,23 +321,27 @@ impl Store {
                     opener.open_database(rtxn, Some("unembedded"))?,
                     opener.open_database(rtxn, Some("vector_cache"))?,
                 );
-                Ok(CommitOrAbort::<_, ()>::Commit(opened))
+                let file_heads = opener.open_database(rtxn, Some("file_heads"))?;
+                Ok(CommitOrAbort::<_, ()>::Commit((opened, file_heads)))
             })
             .at(&dir)?
             .unwrap_commit();
         let (
-            Some(a),
-            Some(b),
-            Some(c),
-            Some(d),
-            Some(e),
-            Some(f),
-            Some(g),
-            Some(h),
-            Some(i),
-            Some(j),
-            Some(k),
-            Some(l),
+            (
+                Some(a),
+                Some(b),
+                Some(c),
+                Some(d),
+                Some(e),
+                Some(f),
+                Some(g),
+                Some(h),
+                Some(i),
+                Some(j),
+                Some(k),
+                Some(l),
+            ),
+            Some(file_heads),
         ) = dbs
         else {
             return Err(StoreError::Damaged {
@@ -321,7 +351,7 @@ impl Store {
                     .into(),
             });
         };
-        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l));
+        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l), file_heads);
         let layout = {
             let rtxn = env.read_txn().at(&dir)?;
             dbs.counters.get(&rtxn, LAYOUT_KEY).at(&dir)?
@@ -391,6 +421,7 @@ impl Store {
                 self.drop_upgrade_in(&mut wtxn)?;
                 self.dbs.unembedded.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_metas.clear(&mut wtxn).at(&self.dir)?;
+                self.dbs.file_heads.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.pending_chunks.clear(&mut wtxn).at(&self.dir)?;
@@ -491,8 +522,36 @@ impl Store {
         for path in &batch.removed {
             self.remove_file(&mut wtxn, &mut vectors, upgrade.as_mut(), path)?;
         }
+        // New ids come after every stored one (ids are never reused), so they are appended:
+        // LMDB then leaves each full page as it is instead of moving its last entry to the new
+        // page, which left chunk texts' pages 82% full. Checked, so a store that somehow holds
+        // a later id still takes the write.
+        let after_last = |last: Option<ChunkId>| match last.and_then(|last| last.checked_add(1)) {
+            Some(first_free) => u64::from(first_free) <= next_id,
+            None => last.is_none(),
+        };
+        let append = [
+            last_id(&wtxn, self.dbs.chunk_metas),
+            last_id(&wtxn, self.dbs.chunk_texts),
+            last_id(&wtxn, self.dbs.file_heads),
+        ]
+        .into_iter()
+        .map(|last| last.at(&self.dir))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .all(after_last);
+        let put_flags = if append {
+            PutFlags::APPEND
+        } else {
+            PutFlags::empty()
+        };
         for file in &batch.files {
             self.remove_file(&mut wtxn, &mut vectors, upgrade.as_mut(), &file.path)?;
+            let head = FileHead {
+                path: file.path.clone(),
+                language: file.info.language.clone(),
+                commit: file.info.commit.clone(),
+            };
             let mut chunk_ids = Vec::with_capacity(file.chunks.len());
             for chunk in &file.chunks {
                 if !chunk.vector.is_empty() && chunk.vector.len() != space.dim {
@@ -510,13 +569,16 @@ impl Store {
                             .into(),
                 })?;
                 next_id += 1;
+                // Ids of one file are consecutive: the first is its head's key.
+                let distance = id - chunk_ids.first().copied().unwrap_or(id);
                 self.dbs
                     .chunk_metas
-                    .put(&mut wtxn, &id, &chunk.meta)
-                    .at(&self.dir)?;
-                self.dbs
-                    .chunk_texts
-                    .put(&mut wtxn, &id, chunk.text.as_str())
+                    .put_with_flags(
+                        &mut wtxn,
+                        put_flags,
+                        &id,
+                        &chunk_record::encode(&chunk.meta, distance, &head),
+                    )
                     .at(&self.dir)?;
                 if chunk.vector.is_empty() {
                     self.dbs.unembedded.put(&mut wtxn, &id, &1).at(&self.dir)?;
@@ -530,6 +592,23 @@ impl Store {
                     .put(&mut wtxn, &id, &1)
                     .at(&self.dir)?;
                 chunk_ids.push(id);
+            }
+            if let Some(first) = chunk_ids.first() {
+                self.dbs
+                    .file_heads
+                    .put_with_flags(&mut wtxn, put_flags, first, &head)
+                    .at(&self.dir)?;
+                let texts: Vec<&str> = file
+                    .chunks
+                    .iter()
+                    .map(|chunk| chunk.text.as_str())
+                    .collect();
+                for (group, value) in compressed::groups(*first, &texts) {
+                    self.dbs
+                        .chunk_texts
+                        .put_with_flags(&mut wtxn, put_flags, &group, &value)
+                        .at(&self.dir)?;
+                }
             }
             let record = FileRecord {
                 info: file.info.clone(),
@@ -580,13 +659,15 @@ impl Store {
     pub fn unembedded(&self, limit: usize) -> Result<Vec<(ChunkId, ChunkMeta, String)>> {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let mut out = Vec::new();
+        let mut heads = Heads::default();
+        let mut texts = Texts::default();
         for entry in self.dbs.unembedded.iter(&rtxn).at(&self.dir)? {
             if out.len() >= limit {
                 break;
             }
             let id = entry.at(&self.dir)?.0;
-            let meta = self.dbs.chunk_metas.get(&rtxn, &id).at(&self.dir)?;
-            let text = self.dbs.chunk_texts.get(&rtxn, &id).at(&self.dir)?;
+            let meta = self.chunk_meta(&rtxn, id, &mut heads)?;
+            let text = self.chunk_text(&rtxn, id, &mut texts)?;
             if let (Some(meta), Some(text)) = (meta, text) {
                 out.push((id, meta, text));
             }
@@ -615,10 +696,12 @@ impl Store {
             .at(&self.dir)?;
         let mut writer = VectorWriter::open(self, &wtxn, &space)?;
         let mut reused = 0;
+        let mut heads = Heads::default();
+        let mut texts = Texts::default();
         for id in waiting {
             let content = match (
-                self.dbs.chunk_metas.get(&wtxn, &id).at(&self.dir)?,
-                self.dbs.chunk_texts.get(&wtxn, &id).at(&self.dir)?,
+                self.chunk_meta(&wtxn, id, &mut heads)?,
+                self.chunk_text(&wtxn, id, &mut texts)?,
             ) {
                 (Some(meta), Some(text)) => content_key(&meta, &text),
                 _ => continue,
@@ -664,6 +747,8 @@ impl Store {
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
             return Ok(());
         };
+        let mut heads = Heads::default();
+        let mut texts = Texts::default();
         let generation = self
             .dbs
             .counters
@@ -673,8 +758,8 @@ impl Store {
         for id in &old.chunk_ids {
             // Its vector is kept by content, for a branch that brings the same chunk back.
             let content = match (
-                self.dbs.chunk_metas.get(wtxn, id).at(&self.dir)?,
-                self.dbs.chunk_texts.get(wtxn, id).at(&self.dir)?,
+                self.chunk_meta(wtxn, *id, &mut heads)?,
+                self.chunk_text(wtxn, *id, &mut texts)?,
             ) {
                 (Some(meta), Some(text)) => Some(content_key(&meta, &text)),
                 _ => None,
@@ -692,9 +777,75 @@ impl Store {
             }
             self.dbs.pending_chunks.put(wtxn, id, &0).at(&self.dir)?;
         }
+        if let Some(first) = old.chunk_ids.first() {
+            self.dbs.file_heads.delete(wtxn, first).at(&self.dir)?;
+        }
         self.dbs.files.delete(wtxn, path).at(&self.dir)?;
         self.dbs.pending_files.put(wtxn, path, &0).at(&self.dir)?;
         Ok(())
+    }
+
+    /// A chunk's metadata: its record joined with its file's head (`heads` keeps the last
+    /// one read, which the next chunks of that file share). A record that does not decode, or
+    /// whose head is missing, is an error.
+    fn chunk_meta(
+        &self,
+        txn: &RoTxn<'_, WithoutTls>,
+        id: ChunkId,
+        heads: &mut Heads,
+    ) -> Result<Option<ChunkMeta>> {
+        let Some(bytes) = self.dbs.chunk_metas.get(txn, &id).at(&self.dir)? else {
+            return Ok(None);
+        };
+        let damaged = |message: String| StoreError::Damaged {
+            path: self.dir.clone(),
+            message: format!("the record of chunk {id}: {message}"),
+        };
+        let record = chunk_record::decode(bytes).map_err(damaged)?;
+        let head_id = record
+            .head_id(id)
+            .ok_or_else(|| damaged("it refers to a file before the first chunk".into()))?;
+        let head = match heads.0.take() {
+            Some((key, head)) if key == head_id => head,
+            _ => self
+                .dbs
+                .file_heads
+                .get(txn, &head_id)
+                .at(&self.dir)?
+                .ok_or_else(|| damaged(format!("its file's record {head_id} is missing")))?,
+        };
+        let meta = record.into_meta(&head);
+        heads.0 = Some((head_id, head));
+        Ok(Some(meta))
+    }
+
+    /// A chunk's text, from the group that holds it (`texts` keeps the last one decompressed,
+    /// which the next chunks of that file share). A group that does not decode is an error.
+    fn chunk_text(
+        &self,
+        txn: &RoTxn<'_, WithoutTls>,
+        id: ChunkId,
+        texts: &mut Texts,
+    ) -> Result<Option<String>> {
+        if let Some(text) = texts.0.as_ref().and_then(|group| group.get(id)) {
+            return Ok(Some(text.to_owned()));
+        }
+        let Some((first, value)) = self
+            .dbs
+            .chunk_texts
+            .get_lower_than_or_equal_to(txn, &id)
+            .at(&self.dir)?
+        else {
+            return Ok(None);
+        };
+        let group =
+            compressed::Group::decode(first, value).map_err(|message| StoreError::Damaged {
+                path: self.dir.clone(),
+                message: format!("the texts of chunk {first} on: {message}"),
+            })?;
+        let text = group.get(id).map(str::to_owned);
+        texts.0 = Some(group);
+        Ok(text)
     }
 
     fn bump_generation(&self, wtxn: &mut RwTxn<'_>) -> Result<u64> {
@@ -880,6 +1031,8 @@ impl Store {
     ) -> Result<()> {
         let documents = tracing::debug_span!("full_text.documents").entered();
         let mut writer = self.full_text.writer()?;
+        let mut heads = Heads::default();
+        let mut texts = Texts::default();
         if reset {
             writer.delete_all()?;
         }
@@ -890,8 +1043,8 @@ impl Store {
                     continue;
                 }
                 let (Some(meta), Some(text)) = (
-                    self.dbs.chunk_metas.get(rtxn, &id).at(&self.dir)?,
-                    self.dbs.chunk_texts.get(rtxn, &id).at(&self.dir)?,
+                    self.chunk_meta(rtxn, id, &mut heads)?,
+                    self.chunk_text(rtxn, id, &mut texts)?,
                 ) else {
                     continue;
                 };
@@ -919,11 +1072,11 @@ impl Store {
             let mut body = String::new();
             let mut symbols = String::new();
             for id in &record.chunk_ids {
-                if let Some(text) = self.dbs.chunk_texts.get(rtxn, id).at(&self.dir)? {
+                if let Some(text) = self.chunk_text(rtxn, *id, &mut texts)? {
                     body.push_str(&text);
                     body.push('\n');
                 }
-                if let Some(meta) = self.dbs.chunk_metas.get(rtxn, id).at(&self.dir)? {
+                if let Some(meta) = self.chunk_meta(rtxn, *id, &mut heads)? {
                     symbols.push_str(&meta.symbol);
                     symbols.push('\n');
                 }
@@ -1027,6 +1180,41 @@ impl Store {
         })
     }
 
+    /// Bytes on disk by LMDB database (pages × page size, as `mdb_stat` counts them), free
+    /// pages, and the full-text index.
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
+        let rtxn = self.env.read_txn().at(&self.dir)?;
+        let dbs = &self.dbs;
+        let stats = [
+            ("chunk_metas", dbs.chunk_metas.stat(&rtxn)),
+            ("file_heads", dbs.file_heads.stat(&rtxn)),
+            ("chunk_texts", dbs.chunk_texts.stat(&rtxn)),
+            ("files", dbs.files.stat(&rtxn)),
+            ("vector_values", dbs.vectors.values.stat(&rtxn)),
+            ("vector_codes", dbs.vectors.codes.stat(&rtxn)),
+            ("vector_cache", dbs.vectors.cache.stat(&rtxn)),
+            ("pending_chunks", dbs.pending_chunks.stat(&rtxn)),
+            ("pending_files", dbs.pending_files.stat(&rtxn)),
+            ("unembedded", dbs.unembedded.stat(&rtxn)),
+        ];
+        let mut databases = Vec::new();
+        for (name, stat) in stats {
+            let stat = stat.at(&self.dir)?;
+            databases.push((name, stat.entries as u64, stat.non_free_page_size() as u64));
+        }
+        let info = self.env.info();
+        let page_size = u64::from(self.env.unnamed_database_stat().page_size);
+        let used_pages = info.last_page_number as u64 + 1;
+        let held: u64 = databases.iter().map(|(_, _, bytes)| bytes).sum();
+        let lmdb = self.dir.join("lmdb");
+        Ok(DiskUsage {
+            lmdb_bytes: folder_size(&lmdb),
+            lmdb_other_bytes: (used_pages * page_size).saturating_sub(held),
+            full_text_bytes: folder_size(&self.dir.join("tantivy")),
+            databases,
+        })
+    }
+
     /// Checks both directions between chunks, vectors, texts and file records.
     pub fn check_consistency(&self) -> Result<Consistency> {
         let rtxn = self.env.read_txn().at(&self.dir)?;
@@ -1035,14 +1223,15 @@ impl Store {
             chunks.insert(entry.at(&self.dir)?.0);
         }
         let mut texts = BTreeSet::new();
-        for entry in self
-            .dbs
-            .chunk_texts
-            .remap_data_type::<heed::types::DecodeIgnore>()
-            .iter(&rtxn)
-            .at(&self.dir)?
-        {
-            texts.insert(entry.at(&self.dir)?.0);
+        for entry in self.dbs.chunk_texts.iter(&rtxn).at(&self.dir)? {
+            let (first, value) = entry.at(&self.dir)?;
+            let count = compressed::count(value).map_err(|message| StoreError::Damaged {
+                path: self.dir.clone(),
+                message: format!("the texts of chunk {first} on: {message}"),
+            })?;
+            texts.extend(
+                (0..count as u64).filter_map(|n| ChunkId::try_from(u64::from(first) + n).ok()),
+            );
         }
         let mut vectors = self.vector_ids(&rtxn, ACTIVE_SPACE)?;
         // A chunk waiting for its vector is accounted for.
@@ -1082,6 +1271,14 @@ impl Drop for Store {
     }
 }
 
+/// The text group last decompressed: chunks read in id order share it.
+#[derive(Default)]
+struct Texts(Option<compressed::Group>);
+
+/// The file head last read, by its key: chunks read in id order share it.
+#[derive(Default)]
+struct Heads(Option<(ChunkId, FileHead)>);
+
 /// One consistent read of the store (an LMDB read transaction).
 pub struct Snapshot<'s> {
     store: &'s Store,
@@ -1090,19 +1287,11 @@ pub struct Snapshot<'s> {
 
 impl Snapshot<'_> {
     pub fn chunk(&self, id: ChunkId) -> Result<Option<ChunkMeta>> {
-        self.store
-            .dbs
-            .chunk_metas
-            .get(&self.rtxn, &id)
-            .at(&self.store.dir)
+        self.store.chunk_meta(&self.rtxn, id, &mut Heads::default())
     }
 
     pub fn chunk_text(&self, id: ChunkId) -> Result<Option<String>> {
-        self.store
-            .dbs
-            .chunk_texts
-            .get(&self.rtxn, &id)
-            .at(&self.store.dir)
+        self.store.chunk_text(&self.rtxn, id, &mut Texts::default())
     }
 
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {
@@ -1161,9 +1350,11 @@ impl Databases {
             Unembedded,
             Database<'static, Bytes, Bytes>,
         ),
+        file_heads: FileHeads,
     ) -> Self {
         Self {
             chunk_metas,
+            file_heads,
             chunk_texts,
             files,
             counters,
@@ -1210,6 +1401,7 @@ fn upgrade_layout(
             db.clear(&mut wtxn)?;
         }
         dbs.chunk_metas.clear(&mut wtxn)?;
+        dbs.file_heads.clear(&mut wtxn)?;
         dbs.chunk_texts.clear(&mut wtxn)?;
         dbs.files.clear(&mut wtxn)?;
         dbs.pending_chunks.clear(&mut wtxn)?;
@@ -1231,6 +1423,17 @@ fn upgrade_layout(
     }
     dbs.counters.put(&mut wtxn, LAYOUT_KEY, &LAYOUT)?;
     wtxn.commit()
+}
+
+/// The highest chunk id `db` holds.
+fn last_id<DC>(
+    txn: &RoTxn<'_, WithoutTls>,
+    db: Database<'static, U32<BigEndian>, DC>,
+) -> heed::Result<Option<ChunkId>> {
+    Ok(db
+        .remap_data_type::<heed::types::DecodeIgnore>()
+        .last(txn)?
+        .map(|(id, ())| id))
 }
 
 /// What identifies a chunk's content for its vector: what the embedder sees of it.

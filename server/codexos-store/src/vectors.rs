@@ -8,9 +8,10 @@
 //! 1,600 candidates found 18% of the exact top 10. Here a chunk costs `dim + 8` bytes of
 //! quantized vector plus `dim / 8` bytes of code, and a search reads every code:
 //!
-//! - **quantized** (database `vector_values`, key `space · id`): `[norm f32][qnorm f32][dim × i8]`,
-//!   each component scaled so the largest is ±127. Cosine needs no scale (`dot(q, v̂) / |q||v̂|`
-//!   with `v̂` the stored bytes); `norm` restores the vector's length when it is read back.
+//! - **quantized** (database `vector_values`, key `space · block`, in blocks of consecutive ids:
+//!   see `vector_blocks.rs`): `[norm f32][qnorm f32][dim × i8]`, each component scaled so the
+//!   largest is ±127. Cosine needs no scale (`dot(q, v̂) / |q||v̂|` with `v̂` the stored bytes);
+//!   `norm` restores the vector's length when it is read back.
 //! - **codes** (database `vector_codes`, key `space · page`): pages of [`PAGE_SLOTS`] ids, each
 //!   value a bitmap of the live slots then one code per slot: the signs of the unit vector
 //!   minus the space's mean. Ids are handed out in order, so a bulk write fills whole pages and
@@ -32,6 +33,7 @@ use heed::types::Bytes;
 use heed::{RoTxn, RwTxn, WithoutTls};
 
 use crate::error::Context;
+use crate::vector_blocks::{BlockShape, OpenBlock, StoredBlock};
 use crate::{ACTIVE_SPACE, ChunkId, Result, Snapshot, SpaceRecord, Store};
 
 /// Ids per code page. 1,024 codes of 512 bits are 64 KB: one read per page, and a one-file
@@ -243,6 +245,7 @@ pub(crate) struct SpaceVectors {
     counters: crate::Counters,
     space: u16,
     dim: usize,
+    shape: BlockShape,
 }
 
 impl SpaceVectors {
@@ -252,7 +255,51 @@ impl SpaceVectors {
             counters: store.dbs.counters,
             space: space.index,
             dim: space.dim,
+            shape: BlockShape::new(space.dim),
         }
+    }
+
+    /// The stored block `block`, if any.
+    fn block<'t>(
+        &self,
+        txn: &'t RoTxn<'_, WithoutTls>,
+        block: u32,
+    ) -> heed::Result<Option<StoredBlock<'t>>> {
+        self.dbs
+            .values
+            .get(txn, &value_key(self.space, block))?
+            .map(|bytes| StoredBlock::parse(bytes, self.shape))
+            .transpose()
+    }
+
+    /// Calls `each` with every vector of the space, in id order.
+    fn for_each<'t>(
+        &self,
+        txn: &'t RoTxn<'_, WithoutTls>,
+        mut each: impl FnMut(ChunkId, Quantized<'t>),
+    ) -> heed::Result<()> {
+        for entry in self
+            .dbs
+            .values
+            .prefix_iter(txn, &self.space.to_be_bytes())?
+        {
+            let (key, bytes) = entry?;
+            let Some(block) = id_of_key(key) else {
+                continue;
+            };
+            for (slot, value) in StoredBlock::parse(bytes, self.shape)?.iter() {
+                let (Some(id), Some(quantized)) = (
+                    self.shape.id(block, slot),
+                    Quantized::parse(value, self.dim),
+                ) else {
+                    return Err(heed::Error::Decoding(
+                        format!("vector block {block} of space {} is damaged", self.space).into(),
+                    ));
+                };
+                each(id, quantized);
+            }
+        }
+        Ok(())
     }
 
     fn words(&self) -> usize {
@@ -279,10 +326,10 @@ impl SpaceVectors {
         rtxn: &RoTxn<'_, WithoutTls>,
         id: ChunkId,
     ) -> heed::Result<Option<Vec<f32>>> {
+        let (block, slot) = self.shape.locate(id);
         Ok(self
-            .dbs
-            .values
-            .get(rtxn, &value_key(self.space, id))?
+            .block(rtxn, block)?
+            .and_then(|block| block.get(slot))
             .and_then(|value| Quantized::parse(value, self.dim))
             .map(|quantized| quantized.vector()))
     }
@@ -290,16 +337,7 @@ impl SpaceVectors {
     /// Every vector's id, in order.
     pub(crate) fn ids(&self, rtxn: &RoTxn<'_, WithoutTls>) -> heed::Result<Vec<ChunkId>> {
         let mut ids = Vec::new();
-        for entry in self
-            .dbs
-            .values
-            .remap_data_type::<heed::types::DecodeIgnore>()
-            .prefix_iter(rtxn, &self.space.to_be_bytes())?
-        {
-            if let Some(id) = id_of_key(entry?.0) {
-                ids.push(id);
-            }
-        }
+        self.for_each(rtxn, |id, _| ids.push(id))?;
         Ok(ids)
     }
 
@@ -321,9 +359,17 @@ impl SpaceVectors {
     ) -> heed::Result<Vec<(ChunkId, f32)>> {
         let query_norm = norm(query);
         let mut out = Vec::with_capacity(ids.len());
+        // Ids in order share blocks: each is read once.
+        let mut current: Option<(u32, Option<StoredBlock<'_>>)> = None;
         for &id in ids {
-            if let Some(value) = self.dbs.values.get(rtxn, &value_key(self.space, id))?
-                && let Some(quantized) = Quantized::parse(value, self.dim)
+            let (block, slot) = self.shape.locate(id);
+            if current.as_ref().is_none_or(|(number, _)| *number != block) {
+                current = Some((block, self.block(rtxn, block)?));
+            }
+            if let Some((_, Some(stored))) = &current
+                && let Some(quantized) = stored
+                    .get(slot)
+                    .and_then(|value| Quantized::parse(value, self.dim))
             {
                 out.push((id, quantized.cosine(query, query_norm)));
             }
@@ -428,16 +474,7 @@ impl SpaceVectors {
     ) -> heed::Result<Vec<(ChunkId, f32)>> {
         let query_norm = norm(query);
         let mut best: BinaryHeap<Scored> = BinaryHeap::with_capacity(limit + 1);
-        for entry in self
-            .dbs
-            .values
-            .prefix_iter(rtxn, &self.space.to_be_bytes())?
-        {
-            let (key, value) = entry?;
-            let (Some(id), Some(quantized)) = (id_of_key(key), Quantized::parse(value, self.dim))
-            else {
-                continue;
-            };
+        self.for_each(rtxn, |id, quantized| {
             best.push(Scored {
                 similarity: quantized.cosine(query, query_norm),
                 id,
@@ -445,7 +482,7 @@ impl SpaceVectors {
             if best.len() > limit {
                 best.pop();
             }
-        }
+        })?;
         let mut hits: Vec<(ChunkId, f32)> = best
             .into_iter()
             .map(|scored| (scored.id, scored.similarity))
@@ -474,17 +511,11 @@ impl SpaceVectors {
         }
         let count = self.len(wtxn)?;
         let mut sum = vec![0f64; self.dim];
-        for entry in self
-            .dbs
-            .values
-            .prefix_iter(wtxn, &self.space.to_be_bytes())?
-        {
-            if let Some(quantized) = Quantized::parse(entry?.1, self.dim) {
-                for (total, x) in sum.iter_mut().zip(quantized.unit()) {
-                    *total += f64::from(x);
-                }
+        self.for_each(wtxn, |_, quantized| {
+            for (total, x) in sum.iter_mut().zip(quantized.unit()) {
+                *total += f64::from(x);
             }
-        }
+        })?;
         let mean = Mean {
             taken_at: count,
             values: sum
@@ -527,16 +558,7 @@ impl SpaceVectors {
     fn rewrite_codes(&self, wtxn: &mut RwTxn<'_>, mean: &Mean) -> heed::Result<()> {
         let words = self.words();
         let mut pages: HashMap<u32, Vec<u8>> = HashMap::new();
-        for entry in self
-            .dbs
-            .values
-            .prefix_iter(wtxn, &self.space.to_be_bytes())?
-        {
-            let (key, value) = entry?;
-            let (Some(id), Some(quantized)) = (id_of_key(key), Quantized::parse(value, self.dim))
-            else {
-                continue;
-            };
+        self.for_each(wtxn, |id, quantized| {
             let page = pages
                 .entry(id / PAGE_SLOTS)
                 .or_insert_with(|| vec![0; page_bytes(self.dim)]);
@@ -545,7 +567,7 @@ impl SpaceVectors {
                 id % PAGE_SLOTS,
                 Some(&code_of(quantized.unit(), &mean.values, words)),
             );
-        }
+        })?;
         delete_prefix(self.dbs.codes, wtxn, &self.space.to_be_bytes())?;
         for (page, bytes) in &pages {
             self.dbs
@@ -589,6 +611,8 @@ pub(crate) struct VectorWriter {
     space: SpaceVectors,
     mean: Option<Vec<f32>>,
     pages: HashMap<u32, Vec<u8>>,
+    /// The value blocks this transaction changes, written by [`VectorWriter::finish`].
+    blocks: HashMap<u32, OpenBlock>,
     /// Vectors added minus vectors deleted.
     count_change: i64,
     /// Vectors of this batch while the space has no mean yet: the first mean is theirs.
@@ -607,6 +631,7 @@ impl VectorWriter {
             space,
             mean,
             pages: HashMap::new(),
+            blocks: HashMap::new(),
             count_change: 0,
             first: Vec::new(),
         })
@@ -630,17 +655,36 @@ impl VectorWriter {
         }
     }
 
+    /// The block `block` as this transaction sees it, read once.
+    fn open_block<'b>(
+        blocks: &'b mut HashMap<u32, OpenBlock>,
+        space: &SpaceVectors,
+        txn: &RoTxn<'_, WithoutTls>,
+        block: u32,
+    ) -> heed::Result<&'b mut OpenBlock> {
+        match blocks.entry(block) {
+            std::collections::hash_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let open = match space.block(txn, block)? {
+                    Some(stored) => OpenBlock::from_stored(&stored, space.shape),
+                    None => OpenBlock::new(space.shape),
+                };
+                Ok(entry.insert(open))
+            }
+        }
+    }
+
     pub(crate) fn add_item(
         &mut self,
         wtxn: &mut RwTxn<'_>,
         id: ChunkId,
         vector: &[f32],
     ) -> heed::Result<()> {
-        let key = value_key(self.space.space, id);
-        if self.space.dbs.values.get(wtxn, &key)?.is_none() {
+        let (block, slot) = self.space.shape.locate(id);
+        let open = Self::open_block(&mut self.blocks, &self.space, wtxn, block)?;
+        if open.set(slot, &quantize(vector)) {
             self.count_change += 1;
         }
-        self.space.dbs.values.put(wtxn, &key, &quantize(vector))?;
         match &self.mean {
             Some(mean) => {
                 let code = code_of(unit_of(vector).into_iter(), mean, self.space.words());
@@ -654,12 +698,8 @@ impl VectorWriter {
 
     /// Deletes `id`'s vector; returns whether it existed.
     pub(crate) fn del_item(&mut self, wtxn: &mut RwTxn<'_>, id: ChunkId) -> heed::Result<bool> {
-        if !self
-            .space
-            .dbs
-            .values
-            .delete(wtxn, &value_key(self.space.space, id))?
-        {
+        let (block, slot) = self.space.shape.locate(id);
+        if !Self::open_block(&mut self.blocks, &self.space, wtxn, block)?.clear(slot) {
             return Ok(false);
         }
         self.count_change -= 1;
@@ -676,8 +716,9 @@ impl VectorWriter {
         content: &[u8; 16],
         generation: u64,
     ) -> heed::Result<()> {
-        let key = value_key(self.space.space, id);
-        let Some(value) = self.space.dbs.values.get(wtxn, &key)?.map(<[u8]>::to_vec) else {
+        let (block, slot) = self.space.shape.locate(id);
+        let open = Self::open_block(&mut self.blocks, &self.space, wtxn, block)?;
+        let Some(value) = open.get(slot).map(<[u8]>::to_vec) else {
             return Ok(());
         };
         let mut kept = generation.to_le_bytes().to_vec();
@@ -737,6 +778,14 @@ impl VectorWriter {
                 .dbs
                 .means
                 .put(wtxn, &self.space.space.to_be_bytes(), &record.encode())?;
+        }
+        for (block, open) in &self.blocks {
+            let key = value_key(self.space.space, *block);
+            if open.is_empty() {
+                self.space.dbs.values.delete(wtxn, &key)?;
+            } else {
+                self.space.dbs.values.put(wtxn, &key, &open.encode())?;
+            }
         }
         for (page, bytes) in &self.pages {
             let key = page_key(self.space.space, *page);

@@ -163,6 +163,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stats.disk_bytes as f64 / 1e6,
         stats.disk_bytes as f64 / stats.chunks.max(1) as f64
     );
+    let usage = indexer.store().disk_usage()?;
+    let megabytes_of = |bytes: u64| bytes as f64 / 1e6;
+    println!(
+        "  {:.1}× the indexed bytes; LMDB {:.1} MB: {}, other pages (mostly free) {:.1} MB; tantivy {:.1} MB",
+        stats.disk_bytes as f64 / summary.bytes_indexed.max(1) as f64,
+        megabytes_of(usage.lmdb_bytes),
+        usage
+            .databases
+            .iter()
+            .filter(|(_, _, bytes)| *bytes > 0)
+            .map(|(name, entries, bytes)| format!(
+                "{name} {:.1} MB ({entries} entries)",
+                megabytes_of(*bytes)
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        megabytes_of(usage.lmdb_other_bytes),
+        megabytes_of(usage.full_text_bytes),
+    );
 
     let started = Instant::now();
     let again = indexer.index_all(&mut |_| {}, &AtomicBool::new(false))?;
