@@ -414,12 +414,9 @@ impl SpaceVectors {
         query_code: &[u64],
         candidates: usize,
     ) -> heed::Result<Vec<ChunkId>> {
-        let words = self.words();
-        let code_len = words * 8;
-        // A max-heap of (distance, id): its top is the worst candidate kept.
-        let mut best: BinaryHeap<(u32, ChunkId)> = BinaryHeap::with_capacity(candidates + 1);
-        let mut worst = u32::MAX;
-        let mut code = vec![0u64; words];
+        let code_len = self.words() * 8;
+        let mut nearest = Nearest::new(candidates);
+        let popcnt = has_popcnt();
         for entry in self
             .dbs
             .codes
@@ -433,32 +430,20 @@ impl SpaceVectors {
                 continue;
             }
             let (live, codes) = page.split_at(LIVE_BYTES);
-            for (byte_index, &live_byte) in live.iter().enumerate() {
-                let mut bits = live_byte;
-                while bits != 0 {
-                    let slot = byte_index * 8 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let bytes = &codes[slot * code_len..(slot + 1) * code_len];
-                    for (word, chunk) in code.iter_mut().zip(bytes.chunks_exact(8)) {
-                        *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-                    }
-                    let distance: u32 = code
-                        .iter()
-                        .zip(query_code)
-                        .map(|(a, b)| (a ^ b).count_ones())
-                        .sum();
-                    if best.len() < candidates || distance < worst {
-                        best.push((distance, page_number * PAGE_SLOTS + slot as u32));
-                        if best.len() > candidates {
-                            best.pop();
-                        }
-                        if best.len() == candidates {
-                            worst = best.peek().map_or(u32::MAX, |top| top.0);
-                        }
-                    }
-                }
+            let page = CodePage {
+                first_id: page_number * PAGE_SLOTS,
+                live,
+                codes,
+                code_len,
+            };
+            if popcnt {
+                // SAFETY: the CPU has POPCNT (checked by `has_popcnt`).
+                unsafe { page.rank_with_popcnt(query_code, &mut nearest) };
+            } else {
+                page.rank(query_code, &mut nearest);
             }
         }
+        let best = nearest.best;
         let mut ids: Vec<ChunkId> = best.into_iter().map(|(_, id)| id).collect();
         // Lookups in key order read LMDB's pages in order.
         ids.sort_unstable();
@@ -579,6 +564,103 @@ impl SpaceVectors {
 }
 
 /// Deletes every entry of `db` whose key starts with `prefix` (one space's).
+/// The `candidates` codes nearest to a query so far: a max-heap of (distance, id) whose top is
+/// the worst one kept.
+struct Nearest {
+    best: BinaryHeap<(u32, ChunkId)>,
+    candidates: usize,
+    worst: u32,
+}
+
+impl Nearest {
+    fn new(candidates: usize) -> Nearest {
+        Nearest {
+            best: BinaryHeap::with_capacity(candidates + 1),
+            candidates,
+            worst: u32::MAX,
+        }
+    }
+
+    #[inline(always)]
+    fn offer(&mut self, distance: u32, id: ChunkId) {
+        if self.best.len() < self.candidates || distance < self.worst {
+            self.best.push((distance, id));
+            if self.best.len() > self.candidates {
+                self.best.pop();
+            }
+            if self.best.len() == self.candidates {
+                self.worst = self.best.peek().map_or(u32::MAX, |top| top.0);
+            }
+        }
+    }
+}
+
+/// One page of codes: a bit per slot saying it is live, then each slot's code.
+struct CodePage<'p> {
+    first_id: ChunkId,
+    live: &'p [u8],
+    codes: &'p [u8],
+    code_len: usize,
+}
+
+impl CodePage<'_> {
+    /// Offers every live code's Hamming distance to `query_code` to `nearest`.
+    #[inline(always)]
+    fn rank(&self, query_code: &[u64], nearest: &mut Nearest) {
+        for (byte_index, &live_byte) in self.live.iter().enumerate() {
+            let mut bits = live_byte;
+            while bits != 0 {
+                let slot = byte_index * 8 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(code) = self
+                    .codes
+                    .get(slot * self.code_len..(slot + 1) * self.code_len)
+                else {
+                    continue;
+                };
+                let distance: u32 = code
+                    .chunks_exact(8)
+                    .zip(query_code)
+                    .map(|(word, query)| {
+                        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                        (word ^ query).count_ones()
+                    })
+                    .sum();
+                nearest.offer(distance, self.first_id + slot as u32);
+            }
+        }
+    }
+
+    /// [`CodePage::rank`] compiled with the POPCNT instruction: x86-64's baseline has none, so
+    /// `count_ones` is otherwise a dozen instructions, and this loop is most of a vector
+    /// search (1M codes: 2.1 ms without, 1.1–1.4 ms with, on the development machine).
+    ///
+    /// # Safety
+    /// The CPU must have POPCNT ([`has_popcnt`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn rank_with_popcnt(&self, query_code: &[u64], nearest: &mut Nearest) {
+        self.rank(query_code, nearest);
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn rank_with_popcnt(&self, query_code: &[u64], nearest: &mut Nearest) {
+        self.rank(query_code, nearest);
+    }
+}
+
+/// Whether [`CodePage::rank_with_popcnt`] may run here.
+fn has_popcnt() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 fn delete_prefix(db: Values, wtxn: &mut RwTxn<'_>, prefix: &[u8]) -> heed::Result<()> {
     let mut entries = db.prefix_iter_mut(wtxn, prefix)?;
     while entries.next().transpose()?.is_some() {
