@@ -4,13 +4,12 @@
 //! token is 32 random bytes from the operating system, shown once when it is created.
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use codexos_policy::user_files;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -201,31 +200,14 @@ impl TokenFile {
     }
 
     /// Applies `change` under a lock and writes the file whole, atomically, readable by the
-    /// user alone.
+    /// user alone (as the trust store is).
     fn update<T>(&self, change: impl FnOnce(&mut Vec<TokenInfo>) -> T) -> Result<T, TokenError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_owned();
-            move |source| TokenError::Io {
-                path,
-                action,
-                source,
-            }
+        let failed = |(action, path, source): user_files::Failure| TokenError::Io {
+            path,
+            action,
+            source,
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io("create its folder", dir))?;
-        let lock_path = self.path.with_extension("json.lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io("open the lock file", &lock_path))?;
-        lock.lock().map_err(io("lock it", &lock_path))?;
+        let lock = user_files::lock(&self.path).map_err(failed)?;
         let mut stored = self.load()?;
         let answer = change(&mut stored.tokens);
         let mut text = serde_json::to_string_pretty(&stored).map_err(|error| TokenError::Io {
@@ -234,19 +216,8 @@ impl TokenFile {
             source: std::io::Error::other(error.to_string()),
         })?;
         text.push('\n');
-        let temporary = self.path.with_extension("json.tmp");
-        let written = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&temporary)
-            .and_then(|mut file| {
-                file.write_all(text.as_bytes())?;
-                file.sync_all()
-            })
-            .and_then(|()| fs::rename(&temporary, &self.path));
-        written.map_err(io("write it", &self.path))?;
+        user_files::write_atomically(&self.path, &text)
+            .map_err(|error| failed(("write it", self.path.clone(), error)))?;
         drop(lock);
         Ok(answer)
     }
