@@ -49,6 +49,10 @@ impl Workspace {
         self.dir.path()
     }
 
+    fn write(&self, path: &str, text: &str) {
+        std::fs::write(self.root().join(path), text).expect("write");
+    }
+
     /// The binary in the workspace with a clean environment: a home of its own (tokens, trust
     /// store), the vault keyed by a test key, models at `llm_url`.
     fn command(&self, args: &[&str], llm_url: Option<&str>) -> Command {
@@ -685,6 +689,61 @@ async fn a_revoked_token_is_refused_from_its_next_request() {
     );
     let (status, answer) = server.get("/v1/runs", &viewer).await;
     assert_eq!(status, 401, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_over_http_may_do_only_what_the_trust_store_allows_since_nobody_can_be_asked() {
+    let workspace = Workspace::new();
+    workspace.write("codexos.toml", "[tools]\nallow_shell = true\n");
+    workspace.write(
+        "touch.flow.json",
+        r#"{"id": "touch", "nodes": [
+  {"id": "start", "type": "entry", "next": "touch"},
+  {"id": "touch", "type": "tool", "tool": "shell", "args": {"command": "touch proof.txt"}, "next": "end"},
+  {"id": "end", "type": "exit"}
+]}"#,
+    );
+    let executor = workspace.token("executor");
+    let fake = replying(&["unused"]).await;
+    let server = workspace.serve(&fake.url());
+    let run = async || {
+        let (status, started) = server
+            .post("/v1/runs", &executor, json!({ "flow": "touch.flow.json" }))
+            .await;
+        assert_eq!(status, 202, "{started}");
+        let run_id = started["run_id"].as_str().expect("a run id").to_owned();
+        server.sse(&run_id, &executor, async |_| {}).await
+    };
+
+    let refused = run().await;
+    let decision = refused
+        .iter()
+        .find(|event| event["kind"] == "decision")
+        .expect("the gate decided");
+    assert_eq!(decision["decision"]["verdict"], "refused", "{decision}");
+    assert!(
+        decision["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("codexos serve")),
+        "{decision}"
+    );
+    assert_eq!(refused.last().expect("an end")["status"], "failed");
+    assert!(!workspace.root().join("proof.txt").exists());
+
+    let allowed = workspace.codexos(&["trust", "allow", "command", "touch proof.txt"]);
+    assert!(allowed.status.success(), "{allowed:?}");
+    let ran = run().await;
+    let decision = ran
+        .iter()
+        .find(|event| event["kind"] == "decision")
+        .expect("the gate decided");
+    assert_eq!(decision["decision"]["verdict"], "allowed", "{decision}");
+    assert_eq!(
+        ran.last().expect("an end")["status"],
+        "succeeded",
+        "{ran:?}"
+    );
+    assert!(workspace.root().join("proof.txt").exists());
 }
 
 #[test]
