@@ -24,7 +24,7 @@ const NOT_RUN: &[(&str, &str)] = &[
         "would remove the models the other commands use",
     ),
     (
-        "codexos serve  ",
+        "codexos serve --bind",
         "serves until stopped: tests/serve.rs starts it on a loopback port",
     ),
     (
