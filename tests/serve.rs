@@ -385,6 +385,22 @@ async fn a_run_streams_over_sse_and_over_websocket_to_its_end() {
     assert_eq!(finished["status"], "succeeded");
     assert_eq!(finished["text"], "High tide is at seven.");
 
+    // A client that reconnects gets what follows the last event it saw.
+    let resumed = server
+        .http
+        .get(format!("{}/v1/runs/{run_id}/events", server.base))
+        .bearer_auth(&viewer)
+        .header("last-event-id", (events.len() - 2).to_string())
+        .send()
+        .await
+        .expect("the stream opens")
+        .text()
+        .await
+        .expect("the stream ends");
+    let last = format!("id: {}\n", events.len() - 1);
+    assert!(resumed.contains(&last), "{resumed}");
+    assert_eq!(resumed.matches("data: ").count(), 1, "{resumed}");
+
     // The same run over a WebSocket, from its first event, after it ended.
     assert_eq!(server.websocket(&run_id, &viewer).await, events);
 
@@ -491,6 +507,59 @@ async fn a_run_cancelled_mid_stream_ends_cancelled_and_retries_from_where_it_sto
     assert_eq!(finished["text"], "Thinking very hard");
     let (_, shown) = server.get(&format!("/v1/runs/{retry_id}"), &executor).await;
     assert_eq!(shown["run"]["retry_of"], run_id.as_str(), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_the_server_cancels_its_runs_ends_their_streams_and_records_where_they_stopped() {
+    let workspace = Workspace::new();
+    let executor = workspace.token("executor");
+    let fake = FakeProvider::start(|request| {
+        let model = request.model().unwrap_or_default();
+        let reply = ScriptedReply::text(&["Thinking ", "very ", "hard"]);
+        FakeResponse::reply(WireFormat::OpenAiChat, &reply, &model).stall_after(2)
+    })
+    .await
+    .expect("fake provider");
+    let mut server = workspace.serve(&fake.url());
+    let (status, started) = server
+        .post(
+            "/v1/runs",
+            &executor,
+            json!({ "flow": "answer.flow.json", "input": "ponder" }),
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let run_id = started["run_id"].as_str().expect("a run id").to_owned();
+    let pid = server.child.id().to_string();
+    let mut stopped = false;
+    let events = server
+        .sse(&run_id, &executor, async |event| {
+            if event["kind"] == "token" && !stopped {
+                stopped = true;
+                let status = Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .expect("kill");
+                assert!(status.success());
+            }
+        })
+        .await;
+    assert!(stopped, "{events:?}");
+    assert_eq!(
+        events.last().expect("an end")["status"],
+        "cancelled",
+        "{events:?}"
+    );
+    let exit = server.child.wait().expect("the server stops");
+    assert!(exit.success(), "{exit:?}");
+    let trace = std::fs::read_to_string(
+        workspace
+            .root()
+            .join(format!(".codexos/runs/{run_id}.jsonl")),
+    )
+    .expect("the run's trace");
+    let last = trace.lines().last().unwrap_or_default();
+    assert!(last.contains(r#""status":"cancelled""#), "{last}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,7 @@
 //! writes the audit line), and a test holds `openapi.json` to it.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use axum::Router;
@@ -11,6 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use futures_util::FutureExt;
 
 use crate::AppState;
 use crate::audit::{Entry, now_ms};
@@ -160,9 +162,9 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
                 ),
             )
             .into_response(),
-            _ => next.run(request).await,
+            _ => run(next, request).await,
         },
-        (Ok(_), None) => next.run(request).await,
+        (Ok(_), None) => run(next, request).await,
     };
     let mut response = response;
     if response.status() == StatusCode::UNAUTHORIZED {
@@ -187,6 +189,19 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         ms: started.elapsed().as_millis() as u64,
     });
     response
+}
+
+/// The handler's answer; a panic in it is a 500 (and an audit line) instead of a dropped
+/// connection.
+async fn run(next: Next, request: Request) -> Response {
+    AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::internal("the server failed on this request (a bug: see its log)")
+                .into_response()
+        })
 }
 
 fn authenticate(state: &AppState, request: &Request) -> Result<TokenInfo, ApiError> {
@@ -253,6 +268,31 @@ mod tests {
             })
             .collect();
         assert_eq!(documented(), routed);
+    }
+
+    #[test]
+    fn docs_serve_md_lists_every_route_with_its_role() {
+        const SERVE_MD: &str = include_str!("../../../docs/serve.md");
+        let listed: BTreeSet<(String, String, String)> = SERVE_MD
+            .lines()
+            .filter(|line| line.starts_with("| `GET ") || line.starts_with("| `POST "))
+            .filter_map(|line| {
+                let mut cells = line.split('|').map(str::trim).skip(1);
+                let (method, path) = cells.next()?.trim_matches('`').split_once(' ')?;
+                Some((method.to_owned(), path.to_owned(), cells.next()?.to_owned()))
+            })
+            .collect();
+        let routed: BTreeSet<(String, String, String)> = table()
+            .into_iter()
+            .map(|route| {
+                (
+                    route.method.to_string(),
+                    route.path.to_owned(),
+                    route.role.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(listed, routed);
     }
 
     #[tokio::test]

@@ -120,3 +120,72 @@ impl<'a> RunEventPayload<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::agents::{RunStatus, TokenUsage};
+
+    fn payloads(events: &[RunEvent]) -> String {
+        events
+            .iter()
+            .map(|event| serde_json::to_string(&RunEventPayload::new("r1", event)).expect("JSON"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn each_event_becomes_the_payload_docs_protocol_md_describes() {
+        let events = [
+            RunEvent::Started {
+                run_id: "r1".into(),
+                flow_id: "answer".into(),
+                retry_of: None,
+                forked_from: None,
+            },
+            RunEvent::NodeStarted {
+                node: "think".into(),
+                node_type: "llm".into(),
+                iteration: 0,
+            },
+            RunEvent::Token {
+                node: "think".into(),
+                text: "High ".into(),
+            },
+            RunEvent::AttemptFailed {
+                node: "think".into(),
+                attempt: 1,
+                attempts: 3,
+                failure: "server".into(),
+                error: "502".into(),
+                retry_in_ms: 500,
+            },
+            RunEvent::NodeFinished {
+                node: "think".into(),
+                output: "High tide".into(),
+                elapsed_ms: 12,
+                model: Some("openai/gpt-4o-mini".into()),
+                usage: TokenUsage::default(),
+                note: None,
+                sources: Vec::new(),
+            },
+            RunEvent::Finished {
+                run_id: "r1".into(),
+                status: RunStatus::Failed,
+                output: None,
+                error: Some("no exit was reached".into()),
+                frontier: Vec::new(),
+                elapsed_ms: 40,
+            },
+        ];
+        expect![[r#"
+            {"run_id":"r1","kind":"started","text":"answer"}
+            {"run_id":"r1","kind":"node_started","node":"think","text":"llm"}
+            {"run_id":"r1","kind":"token","node":"think","text":"High "}
+            {"run_id":"r1","kind":"warning","node":"think","text":"↻ think: attempt 1 of 3 failed (server): 502; trying again in 0.5 s"}
+            {"run_id":"r1","kind":"node_finished","node":"think","text":"High tide","ms":12,"model":"openai/gpt-4o-mini"}
+            {"run_id":"r1","kind":"finished","text":"no exit was reached","ms":40,"status":"failed"}"#]].assert_eq(&payloads(&events));
+    }
+}

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use codexos_agent::trace::{self, RecordedRun};
@@ -194,48 +194,68 @@ async fn follow(state: &AppState, id: String) -> Result<Followed, ApiError> {
     Ok(Followed::Recorded(events))
 }
 
-/// Every event of `followed`, in order, ending after the run's end.
-fn payloads(followed: Followed) -> impl Stream<Item = Arc<str>> {
+/// Every event of `followed` from the `from`th (numbered from 0), in order with its number,
+/// ending after the run's end.
+fn payloads(followed: Followed, from: usize) -> impl Stream<Item = (usize, Arc<str>)> {
+    let pending = Vec::<Arc<str>>::new().into_iter();
     futures_util::stream::unfold(
-        (followed, 0usize, Vec::<Arc<str>>::new().into_iter(), false),
-        |(followed, mut seen, mut pending, mut over)| async move {
+        (followed, from, pending, false),
+        |(followed, mut next, mut pending, mut over)| async move {
             loop {
                 if let Some(event) = pending.next() {
-                    return Some((event, (followed, seen, pending, over)));
+                    next += 1;
+                    return Some(((next - 1, event), (followed, next, pending, over)));
                 }
                 if over {
                     return None;
                 }
-                match &followed {
+                let (events, finished) = match &followed {
                     Followed::Recorded(events) => {
-                        pending = events.clone().into_iter();
-                        over = true;
+                        (events.get(next..).unwrap_or_default().to_vec(), true)
                     }
-                    Followed::Live(live) => {
-                        let (events, finished) = live.events_from(seen);
-                        if events.is_empty() && !finished {
-                            live.wait_past(seen).await;
-                            continue;
-                        }
-                        seen += events.len();
-                        pending = events.into_iter();
-                        over = finished;
+                    Followed::Live(live) => live.events_from(next),
+                };
+                if events.is_empty() && !finished {
+                    if let Followed::Live(live) = &followed {
+                        live.wait_past(next).await;
                     }
+                    continue;
                 }
+                pending = events.into_iter();
+                over = finished;
             }
         },
     )
 }
 
 /// `GET /v1/runs/{id}/events`: Server-Sent Events, one `data:` line per event (a
-/// `codexos/runEvent` payload), the stream ending after `finished`.
+/// `codexos/runEvent` payload) with its number as `id:`, the stream ending after `finished`. A
+/// client reconnecting with `Last-Event-ID` gets the events after that one.
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let from = match headers.get("last-event-id") {
+        None => 0,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|value| value.trim().parse::<usize>().ok())
+            .map(|last| last + 1)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Last-Event-ID is not the number of an event",
+                )
+            })?,
+    };
     let followed = follow(&state, id).await?;
-    let stream = futures_util::StreamExt::map(payloads(followed), |payload| {
-        Ok(Event::default().event("run_event").data(&*payload))
+    let stream = futures_util::StreamExt::map(payloads(followed, from), |(number, payload)| {
+        Ok(Event::default()
+            .event("run_event")
+            .id(number.to_string())
+            .data(&*payload))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
@@ -252,8 +272,8 @@ pub(crate) async fn websocket(
 
 async fn send_events(mut socket: WebSocket, followed: Followed) {
     use futures_util::StreamExt;
-    let mut events = std::pin::pin!(payloads(followed));
-    while let Some(payload) = events.next().await {
+    let mut events = std::pin::pin!(payloads(followed, 0));
+    while let Some((_, payload)) = events.next().await {
         if socket
             .send(Message::Text((&*payload).into()))
             .await
