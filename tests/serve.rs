@@ -628,6 +628,13 @@ async fn bad_bodies_are_refused_naming_what_is_wrong_and_change_nothing() {
         assert!(message.contains(says), "{path} {body}: {message}");
         assert!(!message.contains("s3cr3t"), "{message}");
     }
+    // Over the body limit (2 MB).
+    let huge = format!("{{\"flow\": \"{}\"}}", "x".repeat(3 << 20));
+    let (status, answer) = server
+        .request("POST", "/v1/runs", Some(&admin), Some(&huge))
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer["error"].is_string(), "{answer}");
     // Nothing ran and nothing was stored.
     assert!(
         !workspace.root().join(".codexos/runs").exists()

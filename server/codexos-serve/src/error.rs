@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -38,19 +39,31 @@ impl IntoResponse for ApiError {
 }
 
 /// The body of a request as `T`: malformed JSON, a missing or unknown field or a wrong type is
-/// a 400 naming it (serde's message, with where in the body), before anything happens.
-pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    if bytes.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "the request needs a JSON body",
-        ));
+/// a 400 naming it (serde's message, with where in the body), a body over the limit a 413,
+/// before anything happens.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        if bytes.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the request needs a JSON body",
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|error| {
+                let what = match error.classify() {
+                    serde_json::error::Category::Data => "invalid body",
+                    _ => "malformed JSON body",
+                };
+                ApiError::new(StatusCode::BAD_REQUEST, format!("{what}: {error}"))
+            })
     }
-    serde_json::from_slice(bytes).map_err(|error| {
-        let what = match error.classify() {
-            serde_json::error::Category::Data => "invalid body",
-            _ => "malformed JSON body",
-        };
-        ApiError::new(StatusCode::BAD_REQUEST, format!("{what}: {error}"))
-    })
 }

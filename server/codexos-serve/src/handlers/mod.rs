@@ -7,7 +7,6 @@ pub(crate) mod runs;
 use std::path::Path;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiError, body};
+use crate::error::{ApiError, JsonBody};
 
 /// The OpenAPI 3 document of every route (a test holds it to the route table).
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
@@ -37,7 +36,7 @@ async fn blocking<T: Send + 'static>(
 /// seed's `/rag/query`): the hits `rag` nodes get, paths relative to the workspace.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RagQuery {
+pub(crate) struct RagQuery {
     query: String,
     #[serde(default)]
     project_id: Option<String>,
@@ -47,9 +46,8 @@ struct RagQuery {
 
 pub(crate) async fn rag_query(
     State(state): State<AppState>,
-    bytes: Bytes,
+    JsonBody(query): JsonBody<RagQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let query: RagQuery = body(&bytes)?;
     let search = SearchQuery {
         k: query.k.unwrap_or(8).clamp(1, 100),
         mode: SearchMode::default(),
@@ -78,7 +76,7 @@ fn index_error(error: WorkspaceIndexError) -> ApiError {
 /// (`path`, relative to the workspace) or a draft (`text`, checked as if it lived at `path`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CheckRequest {
+pub(crate) struct CheckRequest {
     #[serde(default)]
     path: Option<String>,
     #[serde(default)]
@@ -87,9 +85,8 @@ struct CheckRequest {
 
 pub(crate) async fn check_flow(
     State(state): State<AppState>,
-    bytes: Bytes,
+    JsonBody(request): JsonBody<CheckRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: CheckRequest = body(&bytes)?;
     let workspace = state.workspace.clone();
     blocking(move || {
         let shown = request
@@ -154,9 +151,8 @@ fn inside(root: &Path, relative: &str) -> Result<std::path::PathBuf, ApiError> {
 /// the name only, never the value.
 pub(crate) async fn vault_put(
     State(state): State<AppState>,
-    bytes: Bytes,
+    JsonBody(request): JsonBody<codexos_vault::PutRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request: codexos_vault::PutRequest = body(&bytes)?;
     let key = request.key.clone();
     let workspace = state.workspace.clone();
     let outcome = blocking(move || {

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::blocking;
 use crate::AppState;
-use crate::error::{ApiError, body};
+use crate::error::{ApiError, JsonBody};
 use crate::routes::RunId;
 use crate::runs::{LiveRun, Start};
 
@@ -30,7 +29,7 @@ use crate::runs::{LiveRun, Start};
 /// a flow file of the workspace; `context` workspace files whose text joins `{{context}}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartRequest {
+pub(crate) struct StartRequest {
     flow: String,
     #[serde(default)]
     input: String,
@@ -42,9 +41,8 @@ struct StartRequest {
 
 pub(crate) async fn start(
     State(state): State<AppState>,
-    bytes: Bytes,
+    JsonBody(request): JsonBody<StartRequest>,
 ) -> Result<Response, ApiError> {
-    let request: StartRequest = body(&bytes)?;
     let workspace = state.workspace.clone();
     let request = blocking(move || {
         let request = AgentRequest {
