@@ -163,6 +163,13 @@ impl Server {
         )
     }
 
+    /// Starts a run; its id.
+    async fn start_run(&self, token: &str, body: Value) -> String {
+        let (status, started) = self.post("/v1/runs", token, body).await;
+        assert_eq!(status, 202, "{started}");
+        started["run_id"].as_str().expect("a run id").to_owned()
+    }
+
     async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         self.request("POST", path, Some(token), Some(&body.to_string()))
             .await
@@ -258,6 +265,23 @@ async fn replying(chunks: &[&str]) -> FakeProvider {
         .expect("fake provider")
 }
 
+/// A model whose first `stalled` answers stream their first words, then nothing, ever; the
+/// ones after answer "Thinking very hard".
+async fn stalling(stalled: usize) -> FakeProvider {
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    FakeProvider::start(move |request| {
+        let model = request.model().unwrap_or_default();
+        let reply = ScriptedReply::text(&["Thinking ", "very ", "hard"]);
+        let response = FakeResponse::reply(WireFormat::OpenAiChat, &reply, &model);
+        match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < stalled {
+            true => response.stall_after(2),
+            false => response,
+        }
+    })
+    .await
+    .expect("fake provider")
+}
+
 /// (method, path, least role) of every route, as docs/serve.md lists them.
 const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/openapi.json", "viewer"),
@@ -343,16 +367,12 @@ async fn a_run_streams_over_sse_and_over_websocket_to_its_end() {
     let fake = replying(&["High tide ", "is at ", "seven."]).await;
     let server = workspace.serve(&fake.url());
 
-    let (status, started) = server
-        .post(
-            "/v1/runs",
-            &executor,
-            json!({ "flow": "answer.flow.json", "input": "when?", "agent_id": "bot" }),
-        )
-        .await;
+    let body = json!({ "flow": "answer.flow.json", "input": "when?", "agent_id": "bot" });
+    let (status, started) = server.post("/v1/runs", &executor, body).await;
     assert_eq!(status, 202, "{started}");
     let run_id = started["run_id"].as_str().expect("a run id").to_owned();
     assert_eq!(started["events"], format!("/v1/runs/{run_id}/events"));
+    assert_eq!(started["ws"], format!("/v1/runs/{run_id}/ws"));
 
     let events = server.sse(&run_id, &viewer, async |_| {}).await;
     assert_eq!(
@@ -405,16 +425,13 @@ async fn a_run_streams_over_sse_and_over_websocket_to_its_end() {
     assert_eq!(server.websocket(&run_id, &viewer).await, events);
 
     // A second run followed live over a WebSocket.
-    let (status, second) = server
-        .post(
-            "/v1/runs",
+    let second_id = server
+        .start_run(
             &executor,
             json!({ "flow": "answer.flow.json", "input": "again" }),
         )
         .await;
-    assert_eq!(status, 202, "{second}");
-    let second_id = second["run_id"].as_str().expect("a run id");
-    let live = server.websocket(second_id, &viewer).await;
+    let live = server.websocket(&second_id, &viewer).await;
     assert_eq!(kinds(&live).first(), Some(&"started"));
     assert_eq!(live.last().expect("an end")["status"], "succeeded");
 
@@ -448,31 +465,15 @@ async fn a_run_streams_over_sse_and_over_websocket_to_its_end() {
 async fn a_run_cancelled_mid_stream_ends_cancelled_and_retries_from_where_it_stopped() {
     let workspace = Workspace::new();
     let executor = workspace.token("executor");
-    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counting = calls.clone();
-    let fake = FakeProvider::start(move |request| {
-        let model = request.model().unwrap_or_default();
-        let reply = ScriptedReply::text(&["Thinking ", "very ", "hard"]);
-        let response = FakeResponse::reply(WireFormat::OpenAiChat, &reply, &model);
-        // The first call streams its first words, then nothing, ever; later ones answer.
-        match counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
-            0 => response.stall_after(2),
-            _ => response,
-        }
-    })
-    .await
-    .expect("fake provider");
+    let fake = stalling(1).await;
     let server = workspace.serve(&fake.url());
 
-    let (status, started) = server
-        .post(
-            "/v1/runs",
+    let run_id = server
+        .start_run(
             &executor,
             json!({ "flow": "answer.flow.json", "input": "ponder" }),
         )
         .await;
-    assert_eq!(status, 202, "{started}");
-    let run_id = started["run_id"].as_str().expect("a run id").to_owned();
     let mut cancelled = None;
     let events = server
         .sse(&run_id, &executor, async |event| {
@@ -513,23 +514,14 @@ async fn a_run_cancelled_mid_stream_ends_cancelled_and_retries_from_where_it_sto
 async fn stopping_the_server_cancels_its_runs_ends_their_streams_and_records_where_they_stopped() {
     let workspace = Workspace::new();
     let executor = workspace.token("executor");
-    let fake = FakeProvider::start(|request| {
-        let model = request.model().unwrap_or_default();
-        let reply = ScriptedReply::text(&["Thinking ", "very ", "hard"]);
-        FakeResponse::reply(WireFormat::OpenAiChat, &reply, &model).stall_after(2)
-    })
-    .await
-    .expect("fake provider");
+    let fake = stalling(usize::MAX).await;
     let mut server = workspace.serve(&fake.url());
-    let (status, started) = server
-        .post(
-            "/v1/runs",
+    let run_id = server
+        .start_run(
             &executor,
             json!({ "flow": "answer.flow.json", "input": "ponder" }),
         )
         .await;
-    assert_eq!(status, 202, "{started}");
-    let run_id = started["run_id"].as_str().expect("a run id").to_owned();
     let pid = server.child.id().to_string();
     let mut stopped = false;
     let events = server
@@ -628,13 +620,28 @@ async fn bad_bodies_are_refused_naming_what_is_wrong_and_change_nothing() {
         assert!(message.contains(says), "{path} {body}: {message}");
         assert!(!message.contains("s3cr3t"), "{message}");
     }
-    // Over the body limit (2 MB).
-    let huge = format!("{{\"flow\": \"{}\"}}", "x".repeat(3 << 20));
-    let (status, answer) = server
-        .request("POST", "/v1/runs", Some(&admin), Some(&huge))
-        .await;
-    assert_eq!(status, 413, "{answer}");
-    assert!(answer["error"].is_string(), "{answer}");
+    // Over the body limit (2 MB): refused from its Content-Length, before it is read (sent by
+    // hand, since the server answers and closes while a client would still be sending it).
+    let refused = {
+        use std::io::{Read, Write};
+        let address = server.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a timeout");
+        write!(
+            stream,
+            "POST /v1/runs HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            3 << 20
+        )
+        .expect("send the headers");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    };
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+    assert!(refused.contains("over the limit of 2 MB"), "{refused}");
     // Nothing ran and nothing was stored.
     assert!(
         !workspace.root().join(".codexos/runs").exists()
@@ -783,11 +790,9 @@ async fn a_run_over_http_may_do_only_what_the_trust_store_allows_since_nobody_ca
     let fake = replying(&["unused"]).await;
     let server = workspace.serve(&fake.url());
     let run = async || {
-        let (status, started) = server
-            .post("/v1/runs", &executor, json!({ "flow": "touch.flow.json" }))
+        let run_id = server
+            .start_run(&executor, json!({ "flow": "touch.flow.json" }))
             .await;
-        assert_eq!(status, 202, "{started}");
-        let run_id = started["run_id"].as_str().expect("a run id").to_owned();
         server.sse(&run_id, &executor, async |_| {}).await
     };
 

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -38,6 +38,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The largest body a request may have: axum's default limit, which applies as the body is
+/// read; a body announcing more is refused before it is read.
+const BODY_LIMIT: usize = 2 << 20;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body is over the limit of {} MB", BODY_LIMIT >> 20),
+    )
+}
+
 /// The body of a request as `T`: malformed JSON, a missing or unknown field or a wrong type is
 /// a 400 naming it (serde's message, with where in the body), a body over the limit a 413,
 /// before anything happens.
@@ -47,9 +58,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        // Refused from its announced length, before a byte of it is read.
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
+        if announced.is_some_and(|length| length > BODY_LIMIT) {
+            return Err(too_large());
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                    status => ApiError::new(status, rejection.body_text()),
+                })?;
         if bytes.is_empty() {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

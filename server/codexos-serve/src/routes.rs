@@ -36,70 +36,21 @@ fn route(method: Method, path: &'static str, role: Role, handler: MethodRouter<A
     }
 }
 
+#[rustfmt::skip]
 pub(crate) fn table() -> Vec<Route> {
     use Role::*;
     vec![
-        route(
-            Method::GET,
-            "/v1/openapi.json",
-            Viewer,
-            get(handlers::openapi),
-        ),
+        route(Method::GET, "/v1/openapi.json", Viewer, get(handlers::openapi)),
         route(Method::GET, "/v1/runs", Viewer, get(handlers::runs::list)),
-        route(
-            Method::POST,
-            "/v1/runs",
-            Executor,
-            post(handlers::runs::start),
-        ),
-        route(
-            Method::GET,
-            "/v1/runs/{id}",
-            Viewer,
-            get(handlers::runs::show),
-        ),
-        route(
-            Method::GET,
-            "/v1/runs/{id}/events",
-            Viewer,
-            get(handlers::runs::events),
-        ),
-        route(
-            Method::GET,
-            "/v1/runs/{id}/ws",
-            Viewer,
-            get(handlers::runs::websocket),
-        ),
-        route(
-            Method::POST,
-            "/v1/runs/{id}/cancel",
-            Executor,
-            post(handlers::runs::cancel),
-        ),
-        route(
-            Method::POST,
-            "/v1/runs/{id}/retry",
-            Executor,
-            post(handlers::runs::retry),
-        ),
-        route(
-            Method::POST,
-            "/v1/rag/query",
-            Viewer,
-            post(handlers::rag_query),
-        ),
-        route(
-            Method::POST,
-            "/v1/flows/check",
-            Creator,
-            post(handlers::check_flow),
-        ),
-        route(
-            Method::POST,
-            "/v1/vault/put",
-            Admin,
-            post(handlers::vault_put),
-        ),
+        route(Method::POST, "/v1/runs", Executor, post(handlers::runs::start)),
+        route(Method::GET, "/v1/runs/{id}", Viewer, get(handlers::runs::show)),
+        route(Method::GET, "/v1/runs/{id}/events", Viewer, get(handlers::runs::events)),
+        route(Method::GET, "/v1/runs/{id}/ws", Viewer, get(handlers::runs::websocket)),
+        route(Method::POST, "/v1/runs/{id}/cancel", Executor, post(handlers::runs::cancel)),
+        route(Method::POST, "/v1/runs/{id}/retry", Executor, post(handlers::runs::retry)),
+        route(Method::POST, "/v1/rag/query", Viewer, post(handlers::rag_query)),
+        route(Method::POST, "/v1/flows/check", Creator, post(handlers::check_flow)),
+        route(Method::POST, "/v1/vault/put", Admin, post(handlers::vault_put)),
     ]
 }
 
