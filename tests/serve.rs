@@ -295,6 +295,9 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/rag/query", "viewer"),
     ("POST", "/v1/flows/check", "creator"),
     ("POST", "/v1/vault/put", "admin"),
+    ("GET", "/v1/tokens", "admin"),
+    ("POST", "/v1/tokens", "admin"),
+    ("DELETE", "/v1/tokens/nobody", "admin"),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -750,13 +753,18 @@ async fn search_checks_and_the_vault_answer_as_in_the_editor_and_the_vault_gives
 async fn a_revoked_token_is_refused_from_its_next_request() {
     let workspace = Workspace::new();
     let viewer = workspace.token("viewer");
+    let admin = workspace.token("admin");
     let fake = replying(&["unused"]).await;
     let server = workspace.serve(&fake.url());
     assert_eq!(server.get("/v1/runs", &viewer).await.0, 200);
     let listed = workspace.codexos(&["serve", "token", "list", "--json"]);
-    let line: Value = serde_json::from_slice(&listed.stdout).expect("one JSON line");
-    assert_eq!(line["name"], "viewer");
-    assert_eq!(line["role"], "viewer");
+    let first: Value =
+        serde_json::from_slice(listed.stdout.split(|b| *b == b'\n').next().expect("a line"))
+            .expect("one JSON line");
+    assert_eq!(
+        (first["name"].clone(), first["role"].clone()),
+        (json!("viewer"), json!("viewer"))
+    );
     let stored = std::fs::read_to_string(
         workspace
             .root()
@@ -772,6 +780,50 @@ async fn a_revoked_token_is_refused_from_its_next_request() {
     );
     let (status, answer) = server.get("/v1/runs", &viewer).await;
     assert_eq!(status, 401, "{answer}");
+
+    // An admin manages tokens over HTTP too.
+    let (status, created) = server
+        .post(
+            "/v1/tokens",
+            &admin,
+            json!({ "role": "executor", "name": "bot" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let bot = created["token"].as_str().expect("the token, this once");
+    assert_eq!(server.get("/v1/runs", bot).await.0, 200);
+    let (status, taken) = server
+        .post(
+            "/v1/tokens",
+            &admin,
+            json!({ "role": "viewer", "name": "bot" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{taken}");
+    let (status, unknown) = server
+        .post("/v1/tokens", &admin, json!({ "role": "boss" }))
+        .await;
+    assert_eq!(status, 400, "{unknown}");
+    assert!(
+        unknown["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("unknown variant `boss`")),
+        "{unknown}"
+    );
+    let (_, tokens) = server.get("/v1/tokens", &admin).await;
+    let names: Vec<&str> = tokens["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .filter_map(|token| token["name"].as_str())
+        .collect();
+    assert_eq!(names, ["admin", "bot"], "{tokens}");
+    assert!(!tokens.to_string().contains(&bot[4..]), "{tokens}");
+    let (status, _) = server
+        .request("DELETE", "/v1/tokens/bot", Some(&admin), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(server.get("/v1/runs", bot).await.0, 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]

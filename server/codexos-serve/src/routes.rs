@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use futures_util::FutureExt;
 
 use crate::AppState;
@@ -51,6 +51,9 @@ pub(crate) fn table() -> Vec<Route> {
         route(Method::POST, "/v1/rag/query", Viewer, post(handlers::rag_query)),
         route(Method::POST, "/v1/flows/check", Creator, post(handlers::check_flow)),
         route(Method::POST, "/v1/vault/put", Admin, post(handlers::vault_put)),
+        route(Method::GET, "/v1/tokens", Admin, get(handlers::list_tokens)),
+        route(Method::POST, "/v1/tokens", Admin, post(handlers::create_token)),
+        route(Method::DELETE, "/v1/tokens/{name}", Admin, delete(handlers::revoke_token)),
     ]
 }
 
@@ -227,7 +230,7 @@ mod tests {
         const SERVE_MD: &str = include_str!("../../../docs/serve.md");
         let listed: BTreeSet<(String, String, String)> = SERVE_MD
             .lines()
-            .filter(|line| line.starts_with("| `GET ") || line.starts_with("| `POST "))
+            .filter(|line| line.starts_with("| `") && line.contains(" /v1/"))
             .filter_map(|line| {
                 let mut cells = line.split('|').map(str::trim).skip(1);
                 let (method, path) = cells.next()?.trim_matches('`').split_once(' ')?;
@@ -256,7 +259,10 @@ mod tests {
         let call = |method: &str, path: &str| {
             let request = axum::http::Request::builder()
                 .method(method)
-                .uri(path.replace("{id}", "nosuchrun"))
+                .uri(
+                    path.replace("{id}", "nosuchrun")
+                        .replace("{name}", "nobody"),
+                )
                 .header(header::AUTHORIZATION, format!("Bearer {admin}"))
                 .body(Body::from("{}"))
                 .expect("a request");
@@ -280,7 +286,7 @@ mod tests {
         for (method, path) in [
             ("GET", "/v1/vault/put"),
             ("DELETE", "/v1/runs"),
-            ("GET", "/v1/tokens"),
+            ("GET", "/v1/trust"),
         ] {
             let (status, _) = call(method, path).await;
             assert!(

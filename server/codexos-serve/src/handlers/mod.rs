@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::{Role, TokenError};
 use crate::error::{ApiError, JsonBody};
 
 /// The OpenAPI 3 document of every route (a test holds it to the route table).
@@ -166,4 +167,56 @@ pub(crate) async fn vault_put(
     state.runs.reload().await;
     let created = matches!(outcome, codexos_vault::PutOutcome::Created);
     Ok(Json(json!({ "key": key, "created": created })))
+}
+
+/// `GET /v1/tokens`: every token's name, role and creation time (never a token).
+pub(crate) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let tokens = state.tokens.clone();
+    let tokens = blocking(move || tokens.list().map_err(ApiError::internal)).await?;
+    let tokens: Vec<Value> = tokens
+        .iter()
+        .map(|token| json!({ "name": token.name, "role": token.role, "created_at": token.created_at }))
+        .collect();
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+/// `POST /v1/tokens` ⇐ `{role, name?}` ⇒ 201 `{name, role, token}`: the token, this once.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewToken {
+    role: Role,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<NewToken>,
+) -> Result<Response, ApiError> {
+    let tokens = state.tokens.clone();
+    let (secret, info) = blocking(move || {
+        tokens
+            .create(request.role, request.name.as_deref())
+            .map_err(|error| match error {
+                TokenError::Exists(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+                TokenError::BadName(_) => ApiError::new(StatusCode::BAD_REQUEST, error.to_string()),
+                error => ApiError::internal(error),
+            })
+    })
+    .await?;
+    let answer = json!({ "name": info.name, "role": info.role, "token": secret });
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `DELETE /v1/tokens/{name}`: the token is refused from its next request on.
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tokens = state.tokens.clone();
+    let shown = name.clone();
+    match blocking(move || tokens.revoke(&name).map_err(ApiError::internal)).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found(format!("no token named `{shown}`"))),
+    }
 }
