@@ -219,20 +219,35 @@ impl Server {
         events
     }
 
-    async fn websocket(&self, run_id: &str, token: &str) -> Vec<Value> {
+    /// Every event of the run over a WebSocket; the token in the header, or offered as a
+    /// subprotocol as a browser must.
+    async fn websocket(&self, run_id: &str, token: &str, as_browser: bool) -> Vec<Value> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!(
             "{}/v1/runs/{run_id}/ws",
             self.base.replacen("http", "ws", 1)
         );
         let mut request = url.into_client_request().expect("a request");
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        let (header, value) = match as_browser {
+            true => (
+                "sec-websocket-protocol",
+                format!("codexos.v1, codexos.bearer.{token}"),
+            ),
+            false => ("authorization", format!("Bearer {token}")),
+        };
+        request
+            .headers_mut()
+            .insert(header, value.parse().expect("header"));
+        let (mut socket, response) = tokio_tungstenite::connect_async(request)
             .await
             .expect("the WebSocket opens");
+        if as_browser {
+            let chosen = response.headers().get("sec-websocket-protocol");
+            assert_eq!(
+                chosen.and_then(|value| value.to_str().ok()),
+                Some("codexos.v1")
+            );
+        }
         let mut events = Vec::new();
         while let Ok(Some(message)) =
             tokio::time::timeout(Duration::from_secs(60), socket.next()).await
@@ -425,7 +440,8 @@ async fn a_run_streams_over_sse_and_over_websocket_to_its_end() {
     assert_eq!(resumed.matches("data: ").count(), 1, "{resumed}");
 
     // The same run over a WebSocket, from its first event, after it ended.
-    assert_eq!(server.websocket(&run_id, &viewer).await, events);
+    assert_eq!(server.websocket(&run_id, &viewer, false).await, events);
+    assert_eq!(server.websocket(&run_id, &viewer, true).await, events);
 
     // A second run followed live over a WebSocket.
     let second_id = server
@@ -434,7 +450,7 @@ async fn a_run_streams_over_sse_and_over_websocket_to_its_end() {
             json!({ "flow": "answer.flow.json", "input": "again" }),
         )
         .await;
-    let live = server.websocket(&second_id, &viewer).await;
+    let live = server.websocket(&second_id, &viewer, false).await;
     assert_eq!(kinds(&live).first(), Some(&"started"));
     assert_eq!(live.last().expect("an end")["status"], "succeeded");
 

@@ -158,19 +158,27 @@ async fn run(next: Next, request: Request) -> Response {
         })
 }
 
+/// The WebSocket subprotocol a browser offers (with [`BEARER_PROTOCOL`]) and the server picks:
+/// browsers cannot set `Authorization` on a WebSocket.
+pub(crate) const WS_PROTOCOL: &str = "codexos.v1";
+/// `codexos.bearer.<token>` among a WebSocket's offered subprotocols stands for the header.
+const BEARER_PROTOCOL: &str = "codexos.bearer.";
+
 fn authenticate(state: &AppState, request: &Request) -> Result<TokenInfo, ApiError> {
     let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, message);
-    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-        return Err(unauthorized(
-            "no token: send `Authorization: Bearer <token>` (create one with `codexos serve token create`)",
-        ));
+    let secret = match request.headers().get(header::AUTHORIZATION) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?,
+        None => offered_bearer(request).ok_or_else(|| {
+            unauthorized(
+                "no token: send `Authorization: Bearer <token>` (create one with `codexos serve token create`)",
+            )
+        })?,
     };
-    let secret = value
-        .to_str()
-        .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?;
     match state.tokens.verify(secret) {
         Ok(Some(token)) => Ok(token),
         Ok(None) => Err(unauthorized("unknown or revoked token")),
@@ -179,6 +187,20 @@ fn authenticate(state: &AppState, request: &Request) -> Result<TokenInfo, ApiErr
             Err(ApiError::internal("the server cannot read its tokens"))
         }
     }
+}
+
+/// The token a WebSocket upgrade offers as a subprotocol.
+fn offered_bearer(request: &Request) -> Option<&str> {
+    if !request.headers().contains_key(header::UPGRADE) {
+        return None;
+    }
+    request
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|protocol| protocol.trim().strip_prefix(BEARER_PROTOCOL))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::blocking;
 use crate::AppState;
 use crate::error::{ApiError, JsonBody};
-use crate::routes::RunId;
+use crate::routes::{RunId, WS_PROTOCOL};
 use crate::runs::{LiveRun, Start};
 
 /// `POST /v1/runs` ⇐ `{flow, input?, context?, agent_id?}` (the seed's `/agent/run`): `flow` is
@@ -265,7 +265,9 @@ pub(crate) async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let followed = follow(&state, id).await?;
-    Ok(upgrade.on_upgrade(move |socket| send_events(socket, followed)))
+    Ok(upgrade
+        .protocols([WS_PROTOCOL])
+        .on_upgrade(move |socket| send_events(socket, followed)))
 }
 
 async fn send_events(mut socket: WebSocket, followed: Followed) {
