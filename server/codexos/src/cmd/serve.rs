@@ -48,7 +48,7 @@ enum TokenCommand {
     /// Create a token; it is printed once, only its hash is kept.
     Create {
         /// viewer (read runs, search), executor (+ run flows, cancel, retry), creator (+ check
-        /// flows), admin (+ vault).
+        /// flows), admin (+ vault, tokens).
         #[arg(long)]
         role: Role,
         /// A name for it, shown in the audit log (default: the role and a short id).
