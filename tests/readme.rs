@@ -24,6 +24,10 @@ const NOT_RUN: &[(&str, &str)] = &[
         "would remove the models the other commands use",
     ),
     (
+        "codexos serve --bind",
+        "serves until stopped: tests/serve.rs starts it on a loopback port",
+    ),
+    (
         "| gh ",
         "pipes a secret into GitHub's CLI, which is not installed here",
     ),

@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use codexos_service::Workspace;
 use codexos_service::agents::{
-    Approval, CancellationToken, Decision, EventSink, IndexAccess, ReplayRequest, RunError,
-    RunEvent, RunRequest, RunResult, RunStatus, RunnerOptions, WorkspaceRunner, step_line,
+    Approval, CancellationToken, EventSink, IndexAccess, ReplayRequest, RunError, RunEvent,
+    RunRequest, RunResult, RunStatus, RunnerOptions, WorkspaceRunner, step_line,
 };
+use codexos_service::run_events::RunEventPayload;
 use codexos_service::tools::ToolSettingsError;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -391,25 +392,13 @@ struct Outgoing {
     run_id: String,
 }
 
-/// `codexos/runEvent` parameters.
+/// `codexos/runEvent` parameters: the run's progress token and the event as every client sees
+/// it ([`RunEventPayload`]).
 #[derive(Serialize)]
 struct RunEventParams<'a> {
     token: Option<&'a ProgressToken>,
-    run_id: &'a str,
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    node: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    /// For `decision`: what was asked, the verdict, who decided and why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decision: Option<&'a Decision>,
+    #[serde(flatten)]
+    payload: RunEventPayload<'a>,
 }
 
 impl Outgoing {
@@ -419,7 +408,11 @@ impl Outgoing {
         }
     }
 
-    async fn notify(&self, params: RunEventParams<'_>) {
+    async fn notify(&self, event: &RunEvent) {
+        let params = RunEventParams {
+            token: self.token.as_ref(),
+            payload: RunEventPayload::new(&self.run_id, event),
+        };
         match serde_json::to_value(params) {
             Ok(value) => {
                 self.session
@@ -431,27 +424,12 @@ impl Outgoing {
         }
     }
 
-    fn params<'a>(&'a self, kind: &'static str) -> RunEventParams<'a> {
-        RunEventParams {
-            token: self.token.as_ref(),
-            run_id: &self.run_id,
-            kind,
-            node: None,
-            text: None,
-            ms: None,
-            model: None,
-            status: None,
-            decision: None,
-        }
-    }
-
     async fn tokens(&self, tokens: PendingTokens) {
         self.progress(ProgressStep::Report, Some(tokens.text.clone()))
             .await;
-        self.notify(RunEventParams {
-            node: Some(&tokens.node),
-            text: Some(&tokens.text),
-            ..self.params("token")
+        self.notify(&RunEvent::Token {
+            node: tokens.node,
+            text: tokens.text,
         })
         .await;
     }
@@ -474,99 +452,15 @@ impl Outgoing {
                     cancellable: true,
                 };
                 self.progress(begin, Some(format!("run {run_id}"))).await;
-                self.notify(RunEventParams {
-                    text: Some(flow_id),
-                    ..self.params("started")
-                })
-                .await;
             }
-            RunEvent::Token { .. } => {}
-            RunEvent::NodeStarted {
-                node, node_type, ..
-            } => {
-                self.progress(ProgressStep::Report, step_line(event)).await;
-                self.notify(RunEventParams {
-                    node: Some(node),
-                    text: Some(node_type),
-                    ..self.params("node_started")
-                })
-                .await;
-            }
-            RunEvent::NodeFinished {
-                node,
-                output,
-                elapsed_ms,
-                model,
-                ..
-            } => {
-                self.progress(ProgressStep::Report, step_line(event)).await;
-                self.notify(RunEventParams {
-                    node: Some(node),
-                    text: Some(output),
-                    ms: Some(*elapsed_ms),
-                    model: model.as_deref(),
-                    ..self.params("node_finished")
-                })
-                .await;
-            }
-            RunEvent::NodeFailed {
-                node,
-                error,
-                elapsed_ms,
-            } => {
-                self.progress(ProgressStep::Report, step_line(event)).await;
-                self.notify(RunEventParams {
-                    node: Some(node),
-                    text: Some(error),
-                    ms: Some(*elapsed_ms),
-                    ..self.params("node_failed")
-                })
-                .await;
-            }
-            RunEvent::AttemptFailed { node, .. } => {
-                let line = step_line(event);
-                self.progress(ProgressStep::Report, line.clone()).await;
-                // A warning to the client: the node goes on, and clients show warnings already.
-                self.notify(RunEventParams {
-                    node: Some(node),
-                    text: line.as_deref(),
-                    ..self.params("warning")
-                })
-                .await;
-            }
-            RunEvent::Warning { node, message } => {
-                self.progress(ProgressStep::Report, step_line(event)).await;
-                self.notify(RunEventParams {
-                    node: node.as_deref(),
-                    text: Some(message),
-                    ..self.params("warning")
-                })
-                .await;
-            }
-            RunEvent::Status { node, message } => {
-                self.progress(ProgressStep::Report, step_line(event)).await;
-                self.notify(RunEventParams {
-                    node: Some(node),
-                    text: Some(message),
-                    ..self.params("status")
-                })
-                .await;
-            }
-            RunEvent::Decision { node, decision } => {
+            RunEvent::Token { .. } => return,
+            RunEvent::Decision { .. } => {
                 if let Some(line) = step_line(event) {
                     self.progress(ProgressStep::Report, Some(line)).await;
                 }
-                self.notify(RunEventParams {
-                    node: node.as_deref(),
-                    text: Some(&decision.to_string()),
-                    decision: Some(decision),
-                    ..self.params("decision")
-                })
-                .await;
             }
             RunEvent::Finished {
                 status,
-                output,
                 error,
                 elapsed_ms,
                 ..
@@ -581,15 +475,10 @@ impl Outgoing {
                     RunStatus::Cancelled => format!("cancelled after {seconds:.1} s"),
                 };
                 self.progress(ProgressStep::End, Some(summary)).await;
-                self.notify(RunEventParams {
-                    text: output.as_deref().or(error.as_deref()),
-                    ms: Some(*elapsed_ms),
-                    status: Some(status.as_str()),
-                    ..self.params("finished")
-                })
-                .await;
             }
+            _ => self.progress(ProgressStep::Report, step_line(event)).await,
         }
+        self.notify(event).await;
     }
 }
 

@@ -19,6 +19,7 @@ mod gate;
 mod policy;
 mod protected;
 mod store;
+pub mod user_files;
 
 pub use action::{Action, Capabilities, Capability};
 pub use gate::{

@@ -23,11 +23,10 @@
 //! an error naming its line, and is never overwritten.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::user_files;
 use serde::{Deserialize, Serialize};
 
 /// What the user allowed in one workspace.
@@ -219,29 +218,12 @@ impl TrustFile {
 
     /// Applies `change` to the store on disk, under the lock, and writes it back whole.
     pub fn update<T>(&self, change: impl FnOnce(&mut TrustStore) -> T) -> Result<T, TrustError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_owned();
-            move |source| TrustError::Io {
-                path,
-                action,
-                source,
-            }
+        let failed = |(action, path, source): user_files::Failure| TrustError::Io {
+            path,
+            action,
+            source,
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io("create its folder", dir))?;
-        let lock_path = self.path.with_extension("toml.lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io("open the lock file", &lock_path))?;
-        lock.lock().map_err(io("lock it", &lock_path))?;
+        let lock = user_files::lock(&self.path).map_err(failed)?;
         let mut store = self.load()?;
         let answer = change(&mut store);
         store.tidy();
@@ -250,39 +232,17 @@ impl TrustFile {
             action: "write it",
             source: std::io::Error::other(error.to_string()),
         })?;
-        write_atomically(&self.path, &format!("{HEADER}{text}"))
-            .map_err(io("write it", &self.path))?;
+        user_files::write_atomically(&self.path, &format!("{HEADER}{text}"))
+            .map_err(|error| failed(("write it", self.path.clone(), error)))?;
         drop(lock);
         Ok(answer)
     }
 }
 
-/// Writes `text` to a temporary file beside `path` (mode 0600), syncs it and renames it over
-/// `path`, then syncs the folder.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temporary = path.with_extension(format!("toml.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file: File = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&temporary)?;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temporary, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    written
-}
-
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

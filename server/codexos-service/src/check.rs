@@ -133,6 +133,10 @@ fn check_file(workspace: &Workspace, path: &Path, report: &mut CheckReport) {
     report.files.push(analyze_bytes(workspace, path, bytes));
 }
 
+pub(crate) fn check_text(workspace: &Workspace, path: &Path, text: String) -> CheckedFile {
+    analyze_bytes(workspace, path, text.into_bytes())
+}
+
 /// Analyses a file's bytes: text that is not UTF-8 is reported as `invalid-json` at the first
 /// bad byte (the rest of the file cannot be trusted as a flow).
 fn analyze_bytes(workspace: &Workspace, path: &Path, bytes: Vec<u8>) -> CheckedFile {

@@ -14,6 +14,7 @@ pub mod check;
 pub mod config;
 pub mod index;
 pub mod providers;
+pub mod run_events;
 pub mod templates;
 pub mod tools;
 pub mod trust;

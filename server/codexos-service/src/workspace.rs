@@ -5,7 +5,7 @@ use codexos_flow::{Entry, FLOW_SUFFIX, Finding, FlowFile};
 use codexos_tools::ToolRegistry;
 
 use crate::catalog::{FileCatalog, ServiceCatalog};
-use crate::check::{self, CheckReport};
+use crate::check::{self, CheckReport, CheckedFile};
 use crate::config::{CONFIG_FILE, Config, ConfigError, LoadedConfig};
 
 /// A workspace root, its configuration and the catalog that configuration gives.
@@ -105,6 +105,12 @@ impl Workspace {
     /// `.gitignore` and `[flows] exclude`).
     pub fn check_paths(&self, paths: &[PathBuf]) -> CheckReport {
         check::check_paths(self, paths)
+    }
+
+    /// Checks flow text that may not be saved (a draft sent over `codexos serve`), as if it
+    /// lived at `path` (which sub-flow paths resolve against).
+    pub fn check_text(&self, path: &Path, text: String) -> CheckedFile {
+        check::check_text(self, path, text)
     }
 }
 

@@ -45,6 +45,9 @@ enum Command {
     Trust(cmd::trust::Args),
     /// Index a workspace for search (incremental), or show the index's state with --status.
     Index(cmd::index::Args),
+    /// Serve the workspace over HTTP and WebSocket with tokens and roles; `serve token` manages
+    /// the tokens.
+    Serve(cmd::serve::Args),
     /// Search an indexed workspace (hybrid BM25 + vectors, reranked).
     Search(cmd::search::Args),
     /// Measure retrieval quality on a benchmark (recall@1/5/10, MRR).
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Trust(args) => cmd::trust::run(args),
         Command::Index(args) => cmd::index::run(args),
         Command::Search(args) => cmd::search::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Models(args) => cmd::models::run(args),

@@ -18,6 +18,7 @@ pub mod models;
 pub mod run;
 pub mod runs;
 pub mod search;
+pub mod serve;
 pub mod trust;
 pub mod vault;
 
