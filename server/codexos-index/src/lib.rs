@@ -29,6 +29,6 @@ pub use search::{
     Candidate, ChunkFilter, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode,
     SearchRequest, Searcher,
 };
-pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings, IndexTable};
+pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings, IndexTable, SharedTable};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};
 pub use walk::{FoundFile, is_tool_state, walk, walk_lists};

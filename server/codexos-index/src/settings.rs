@@ -38,6 +38,18 @@ pub struct IndexSettings {
     /// `upgrade_after_idle_ms`: how long the language server waits without requests or index
     /// writes before upgrading vectors (default 2000).
     pub upgrade_after_idle: Duration,
+    /// `[index.shared]`: the team's base index on a Chroma server, searched for the files
+    /// that did not change since its commit (`codexos-service`'s `index::shared`).
+    pub shared: Option<SharedTable>,
+}
+
+/// `[index.shared]` as written in `codexos.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SharedTable {
+    /// `chroma://HOST:PORT/COLLECTION`.
+    pub url: String,
+    /// How long a request to the shared server may take before searches go on without it.
+    pub timeout_ms: Option<u64>,
 }
 
 impl Default for IndexSettings {
@@ -52,6 +64,7 @@ impl Default for IndexSettings {
             embedder: EmbedderConfig::default(),
             upgrade: Some(EmbedderKind::Minilm),
             upgrade_after_idle: Duration::from_secs(2),
+            shared: None,
         }
     }
 }
@@ -76,6 +89,7 @@ pub struct IndexTable {
     #[serde(default)]
     pub embedder: EmbedderKind,
     pub http: Option<HttpEmbedderConfig>,
+    pub shared: Option<SharedTable>,
 }
 
 impl IndexSettings {
@@ -116,6 +130,7 @@ impl IndexSettings {
         if let Some(idle) = file.index.upgrade_after_idle_ms {
             settings.upgrade_after_idle = Duration::from_millis(idle);
         }
+        settings.shared = file.index.shared;
         let uses_http = settings.embedder.embedder == EmbedderKind::Http
             || settings.upgrade == Some(EmbedderKind::Http);
         if let Some(http) = settings.embedder.http.as_ref().filter(|_| uses_http) {

@@ -113,10 +113,17 @@ fn every_codexos_toml_table_documents_exactly_the_keys_its_struct_reads() {
         fields.insert(key.to_owned());
         fields
     };
-    let sections: [(&str, BTreeSet<String>); 8] = [
+    let sections: [(&str, BTreeSet<String>); 9] = [
         (
             "`[index]`",
-            without(owned(fields_of::<codexos_index::IndexTable>()), "http"),
+            without(
+                without(owned(fields_of::<codexos_index::IndexTable>()), "http"),
+                "shared",
+            ),
+        ),
+        (
+            "`[index.shared]`",
+            owned(fields_of::<codexos_index::SharedTable>()),
         ),
         (
             "`[index.http]`",
@@ -175,6 +182,7 @@ fn the_complete_example_loads_through_the_real_loaders_without_an_unknown_key() 
         .try_into()
         .expect("[index]");
     assert!(index.http.is_some());
+    assert!(index.shared.is_some());
     let mut ignored = Vec::new();
     let _: codexos_index::IndexTable =
         serde_ignored::deserialize(toml::Value::Table(config.index.clone()), |path| {

@@ -91,6 +91,12 @@ impl ChangedSince {
                     .map_err(error)?
                     .split('\0')
                     .filter(|path| !path.is_empty())
+                    // The index's own files (an untracked `.codexos/`) are never searched.
+                    .filter(|path| {
+                        !Path::new(path)
+                            .components()
+                            .any(|part| codexos_index::is_tool_state(part.as_os_str()))
+                    })
                     .map(str::to_owned),
             );
         }
@@ -100,6 +106,17 @@ impl ChangedSince {
             changed,
             older: Mutex::default(),
         })
+    }
+
+    /// Whether git lists `path` as changed since REV or untracked (rule 1 alone: what a shared
+    /// base leaves to the local index, whatever the local index holds of it).
+    pub(crate) fn lists(&self, path: &str) -> bool {
+        self.changed.contains(path)
+    }
+
+    /// Every path git lists as changed since REV or untracked.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
+        self.changed.iter().map(String::as_str)
     }
 
     /// Whether the chunk of `path` tagged `tag` changed since REV (the module's two rules).
@@ -126,6 +143,33 @@ impl ChangedSince {
                 .is_ok_and(|output| output.status.success())
         })
     }
+}
+
+/// What a publish of the shared base takes from git: the commit `HEAD` names and the files it
+/// tracks. Refused when tracked files differ from `HEAD`, since clients compare their clone
+/// with that commit and would trust text it does not hold.
+pub(crate) fn clean_head(root: &Path) -> Result<(String, HashSet<String>), CommitError> {
+    let error = |reason: String| CommitError {
+        rev: "HEAD".to_owned(),
+        reason,
+    };
+    let sha = git(root, &["rev-parse", "--verify", "HEAD^{commit}"])
+        .map_err(error)?
+        .trim()
+        .to_owned();
+    let dirty = git(root, &["diff", "--name-only", "HEAD", "--"]).map_err(error)?;
+    if let Some(first) = dirty.lines().next() {
+        return Err(error(format!(
+            "{first} and maybe more differ from the commit: publish from a clean checkout"
+        )));
+    }
+    let tracked = git(root, &["ls-files", "-z"])
+        .map_err(error)?
+        .split('\0')
+        .filter(|path| !path.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok((sha, tracked))
 }
 
 /// Runs git in `root`: its standard output, or what it said went wrong.

@@ -17,6 +17,7 @@
 
 mod commits;
 pub mod embedders;
+mod shared;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -35,9 +36,11 @@ pub use codexos_index::{
 };
 pub use codexos_tools::SearchHit;
 pub use commits::CommitError;
+pub use shared::{PublishSummary, SharedError};
 
 use crate::workspace::Workspace;
 use commits::ChangedSince;
+use shared::SharedBase;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceIndexError {
@@ -56,6 +59,8 @@ pub enum WorkspaceIndexError {
     Stopped { root: PathBuf },
     #[error("index of {root}: {source}")]
     Commit { root: PathBuf, source: CommitError },
+    #[error("shared index of {root}: {source}")]
+    Shared { root: PathBuf, source: SharedError },
 }
 
 /// How to open an index.
@@ -175,6 +180,10 @@ pub struct WorkspaceIndex {
     /// One full run at a time: a second one (a resume, a reindex) waits, then finds the first
     /// one's work done.
     full_run: Mutex<()>,
+    /// `[index.shared]`: the team's base, or why its URL cannot be used.
+    shared: Option<Result<SharedBase, String>>,
+    /// What went wrong with the base on the last search (see [`WorkspaceIndex::shared_notice`]).
+    shared_notice: Mutex<Option<String>>,
 }
 
 enum Engine {
@@ -233,6 +242,8 @@ impl WorkspaceIndex {
                 }
             };
         Ok(WorkspaceIndex {
+            shared: SharedBase::from_settings(&settings),
+            shared_notice: Mutex::new(None),
             root,
             engine,
             notice,
@@ -246,6 +257,31 @@ impl WorkspaceIndex {
             stopped: AtomicBool::new(false),
             full_run: Mutex::new(()),
         })
+    }
+
+    /// Opens the index of the workspace at `root` for `codexos search`: read-only, except with
+    /// a shared base (`[index.shared]`) when no other process writes it — then for writing,
+    /// with the files that differ from the base re-indexed first ([`WorkspaceIndex::sync_overlay`]),
+    /// so a fresh clone is searchable without indexing the repository.
+    pub fn open_for_search(root: &Path) -> Result<WorkspaceIndex, WorkspaceIndexError> {
+        let settings = IndexSettings::load(root).map_err(|source| WorkspaceIndexError::Index {
+            root: root.to_owned(),
+            source,
+        })?;
+        if settings.shared.is_none() {
+            return WorkspaceIndex::open(root, IndexMode::ReadOnly);
+        }
+        match WorkspaceIndex::open(root, IndexMode::default()) {
+            Ok(index) => {
+                index.sync_overlay()?;
+                Ok(index)
+            }
+            // Another process holds the writer's lock (an editor): it keeps the index current.
+            Err(WorkspaceIndexError::Index { .. }) => {
+                WorkspaceIndex::open(root, IndexMode::ReadOnly)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -358,15 +394,37 @@ impl WorkspaceIndex {
         indexer.remove_file(path).map_err(|e| self.error(e))
     }
 
-    /// Searches what the index holds now, each hit with its chunk's text as indexed.
+    /// Searches what the index holds now, each hit with its chunk's text as indexed; with a
+    /// shared base (`[index.shared]`), the base for the files unchanged since its commit and
+    /// this index for the others, fused (see `shared.rs`). A search since a commit (`commit`)
+    /// reads this index only: it asks about local changes.
     pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, WorkspaceIndexError> {
         let _foreground = self.foreground();
+        if query.commit.is_none()
+            && let Some(hits) = self.search_with_base(query)?
+        {
+            return Ok(hits);
+        }
+        self.search_local(query, None)
+    }
+
+    /// Searches this index alone; with `overlay`, only the files it lists.
+    fn search_local(
+        &self,
+        query: &SearchQuery,
+        overlay: Option<&ChangedSince>,
+    ) -> Result<Vec<SearchHit>, WorkspaceIndexError> {
         let store = self.store();
         if let Engine::Reader { .. } = &self.engine {
             // What a writer in another process committed since this index was opened.
             store.refresh().map_err(|e| self.error(e.into()))?;
         }
-        let embedder = self.query_embedder()?;
+        let embedder = match (self.query_embedder(), overlay) {
+            (Ok(embedder), _) => embedder,
+            // A fresh clone whose overlay is empty: the base answers for everything.
+            (Err(WorkspaceIndexError::NotBuilt { .. }), Some(_)) => return Ok(Vec::new()),
+            (Err(error), _) => return Err(error),
+        };
         let changed = query
             .commit
             .as_deref()
@@ -382,6 +440,9 @@ impl WorkspaceIndex {
             searcher = searcher.with_filter(Box::new(move |meta: &ChunkMeta| {
                 changed.keeps(&meta.path, meta.commit.as_deref())
             }));
+        } else if let Some(overlay) = overlay {
+            searcher =
+                searcher.with_filter(Box::new(move |meta: &ChunkMeta| overlay.lists(&meta.path)));
         }
         let request = SearchRequest {
             query: query.query.clone(),

@@ -1,6 +1,7 @@
-//! `codexos index [PATH] [--status] [--embedder NAME] [--wait SECONDS]`: index a workspace
-//! (incrementally: unchanged files are skipped by content hash) with a progress bar and a
-//! summary, or print the index's state.
+//! `codexos index [PATH] [--status] [--embedder NAME] [--wait SECONDS] [--publish URL]`: index
+//! a workspace (incrementally: unchanged files are skipped by content hash) with a progress bar
+//! and a summary, or print the index's state; `--publish chroma://HOST:PORT/COLLECTION` then
+//! makes it the team's shared base (`codexos_service::index`'s `shared.rs`).
 //!
 //! Skipped files (too large, binary, invalid UTF-8, vanished) are counted by reason on one log
 //! line on stderr, each file at debug level; set `CODEXOS_LOG` (an `EnvFilter`, default `info`
@@ -34,6 +35,10 @@ pub struct Args {
     /// searches use them once every chunk has one. Resumes an interrupted upgrade.
     #[arg(long)]
     upgrade: bool,
+    /// Then publish the index as the team's shared base (CI on the main branch, from a clean
+    /// checkout): only chunks the base lacks are sent, gone ones deleted, the commit recorded.
+    #[arg(long, value_name = "chroma://HOST:PORT/COLLECTION")]
+    publish: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -97,6 +102,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     if args.upgrade {
         upgrade_vectors(&index)?;
+    }
+    if let Some(url) = &args.publish {
+        let published = index.publish(url)?;
+        println!(
+            "published {} new, removed {}, kept {} chunks to {} at {} ({:.1} KB sent in {:.2} s)",
+            published.new,
+            published.removed,
+            published.kept,
+            published.collection,
+            &published.commit[..published.commit.len().min(12)],
+            published.bytes_sent as f64 / 1e3,
+            published.elapsed.as_secs_f64(),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,13 +2,16 @@
 //! [--commit REV] QUERY`: hybrid search of an indexed workspace, through the same front door as
 //! the editor (`codexos_service::index`). `--json` prints one hit a line:
 //! `{path, start_line, end_line, score, symbol, text}` (`symbol` only when the chunk has one).
+//! With `[index.shared]`, the team's base answers for the files unchanged since its commit (a
+//! fresh clone indexes only the files it changed); when the base cannot answer, a notice on
+//! stderr says why and the local index answers alone.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use codexos_service::index::{IndexMode, SearchMode, SearchQuery, WorkspaceIndex};
+use codexos_service::index::{SearchMode, SearchQuery, WorkspaceIndex};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -61,7 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         commit: args.commit,
         ..SearchQuery::new(args.query)
     };
-    let hits = WorkspaceIndex::open(&root, IndexMode::ReadOnly)?.search(&query)?;
+    let index = WorkspaceIndex::open_for_search(&root)?;
+    let hits = index.search(&query)?;
+    if let Some(notice) = index.shared_notice() {
+        eprintln!("notice: {notice}");
+    }
     let mut out = std::io::stdout().lock();
     for hit in &hits {
         if args.json {

@@ -1,0 +1,268 @@
+//! The shared base index on a real Chroma server (`chroma run` from PyPI's chromadb, which
+//! `scripts/setup-tools chroma` installs into `.tools/chroma-venv`): publish a fixture
+//! repository, clone it, change it, search it; publish again; stop the server mid-session.
+//! Skipped with a message when chroma is not installed, failed under CI.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use codexos_service::index::{IndexMode, SearchHit, SearchQuery, WorkspaceIndex};
+
+fn running_in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+}
+
+/// `$CODEXOS_CHROMA` when set (it must exist then), else the one `scripts/setup-tools` installs.
+fn find_chroma() -> Option<PathBuf> {
+    if let Some(configured) = std::env::var_os("CODEXOS_CHROMA") {
+        let configured = PathBuf::from(configured);
+        assert!(
+            configured.is_file(),
+            "CODEXOS_CHROMA is {}, which is not a file: run scripts/setup-tools chroma",
+            configured.display()
+        );
+        return Some(configured);
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/chroma");
+    installed.is_file().then_some(installed)
+}
+
+/// A `chroma run` on a free loopback port, killed when dropped.
+struct ChromaServer {
+    child: Option<Child>,
+    port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl ChromaServer {
+    fn start(chroma: &Path) -> ChromaServer {
+        let data = tempfile::tempdir().expect("temp dir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(chroma)
+            .args([
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--path",
+            ])
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chroma starts");
+        let server = ChromaServer {
+            child: Some(child),
+            port,
+            _data: data,
+        };
+        let started = Instant::now();
+        while !server.answers_heartbeat() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "chroma did not answer on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn answers_heartbeat(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let request = "GET /api/v2/heartbeat HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut answer).is_ok()
+            && answer.starts_with("HTTP/1.0 200")
+    }
+
+    fn url(&self) -> String {
+        format!("chroma://127.0.0.1:{}/team", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ChromaServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn git(root: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    std::fs::write(root.join(path), text).expect("write");
+}
+
+fn search(index: &WorkspaceIndex, query: &str) -> Vec<SearchHit> {
+    index
+        .search(&SearchQuery {
+            k: 20,
+            ..SearchQuery::new(query)
+        })
+        .expect("searches")
+}
+
+fn publish(root: &Path, url: &str) -> codexos_service::index::PublishSummary {
+    let index = WorkspaceIndex::open(root, IndexMode::default()).expect("opens");
+    index.index_all(&mut |_| {}).expect("indexes");
+    index.publish(url).expect("publishes")
+}
+
+#[test]
+fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_changed_ones() {
+    let Some(chroma) = find_chroma() else {
+        assert!(
+            !running_in_ci(),
+            "chroma is not installed under CI: scripts/setup-tools chroma"
+        );
+        eprintln!("skipped: no chroma (scripts/setup-tools chroma installs it)");
+        return;
+    };
+    let mut server = ChromaServer::start(&chroma);
+    let url = server.url();
+
+    let main = tempfile::tempdir().expect("temp dir");
+    let main = main.path();
+    write(
+        main,
+        "codexos.toml",
+        &format!(
+            "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n\n[index.shared]\nurl = \"{url}\"\n"
+        ),
+    );
+    write(main, ".gitignore", ".codexos/\n");
+    write(
+        main,
+        "tide.rs",
+        "pub fn high_tide_level() -> u32 {\n    7\n}\n",
+    );
+    write(
+        main,
+        "wind.rs",
+        "pub fn wind_speed_knots() -> u32 {\n    12\n}\n",
+    );
+    write(
+        main,
+        "storm.rs",
+        "pub fn storm_warning_flag() -> bool {\n    true\n}\n",
+    );
+    git(main, &["init", "--quiet"]);
+    git(main, &["add", "."]);
+    git(main, &["commit", "--quiet", "-m", "base"]);
+
+    let first = publish(main, &url);
+    assert_eq!(
+        (first.removed, first.kept),
+        (0, 0),
+        "a first publish sends everything: {first:?}"
+    );
+    assert!(first.new >= 4, "a chunk per file at least: {first:?}");
+    assert_eq!(first.commit, git(main, &["rev-parse", "HEAD"]).trim());
+
+    let clone_dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_dir.path().join("clone");
+    git(
+        main,
+        &["clone", "--quiet", ".", clone.to_str().expect("UTF-8 path")],
+    );
+    write(
+        &clone,
+        "tide.rs",
+        "pub fn high_tide_level() -> u32 {\n    // neap tides are lower\n    9\n}\n",
+    );
+    write(
+        &clone,
+        "current.rs",
+        "pub fn ocean_current_speed() -> u32 {\n    3\n}\n",
+    );
+    std::fs::remove_file(clone.join("storm.rs")).expect("delete");
+
+    let index = WorkspaceIndex::open_for_search(&clone).expect("opens without indexing");
+    let status = index.status().expect("status");
+    assert_eq!(
+        status.files, 2,
+        "only the overlay is indexed locally (tide.rs, current.rs): {status:?}"
+    );
+
+    let wind = search(&index, "wind speed knots");
+    assert_eq!(index.shared_notice(), None);
+    assert_eq!(
+        wind[0].path, "wind.rs",
+        "the base answers for an untouched file: {wind:?}"
+    );
+    assert!(wind[0].text.contains("12"), "{wind:?}");
+
+    let tide = search(&index, "high tide level");
+    let tide_hits: Vec<&SearchHit> = tide.iter().filter(|hit| hit.path == "tide.rs").collect();
+    assert_eq!(
+        tide_hits.len(),
+        1,
+        "tide.rs once, from the overlay: {tide:?}"
+    );
+    assert!(
+        tide_hits[0].text.contains("neap"),
+        "the clone's text: {tide:?}"
+    );
+
+    let current = search(&index, "ocean current speed");
+    assert_eq!(current[0].path, "current.rs", "an added file: {current:?}");
+
+    let storm = search(&index, "storm warning flag");
+    assert!(
+        storm.iter().all(|hit| hit.path != "storm.rs"),
+        "a deleted file is found nowhere: {storm:?}"
+    );
+
+    // A merge on main changes one file: the next publish sends only its chunks.
+    write(
+        main,
+        "wind.rs",
+        "pub fn wind_speed_knots() -> u32 {\n    14\n}\n",
+    );
+    git(main, &["commit", "--quiet", "-am", "stronger wind"]);
+    let second = publish(main, &url);
+    assert_eq!(
+        (second.new, second.removed, second.kept),
+        (1, 1, first.new - 1),
+        "one chunk changed: {second:?}"
+    );
+    assert!(
+        second.bytes_sent < first.bytes_sent,
+        "{second:?} vs {first:?}"
+    );
+
+    // The server goes away mid-session: searches answer locally and say why.
+    server.stop();
+    let local = search(&index, "ocean current speed");
+    assert_eq!(local[0].path, "current.rs", "{local:?}");
+    let notice = index.shared_notice().expect("a notice");
+    assert!(
+        notice.contains(&url) && notice.contains("local index only"),
+        "{notice}"
+    );
+}

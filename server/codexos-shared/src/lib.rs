@@ -1,0 +1,544 @@
+//! The team's shared base index on a Chroma server (`chroma run`), spoken to over its REST API
+//! v2 with reqwest: no Python at run time.
+//!
+//! `chroma://HOST:PORT/NAME` names a server and a family of collections: one collection per
+//! vector space, `NAME-<space key>`, because vectors of two models cannot be compared. Each
+//! record is one chunk: its id is the hash of what the chunk is ([`chunk_id`]: path, lines,
+//! symbol, language, text), its document is the chunk's text, its metadata says where it is
+//! ([`ChunkMetadata`]) and its embedding is the publisher's vector. The collection's own
+//! metadata holds `base_commit`, the commit the base was published from, written after the
+//! chunks so a client never sees a commit whose chunks are not all there yet.
+//!
+//! Every request has a short timeout: a caller that searches falls back to its local index
+//! when the server is down or slow ([`SharedError`] says which URL and why).
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Chroma's own tenant and database: a team's collections live there.
+const COLLECTIONS: &str = "/api/v2/tenants/default_tenant/databases/default_database/collections";
+/// Records per add or delete request: well under Chroma's maximum batch size (`pre-flight-checks`).
+pub const BATCH: usize = 1000;
+/// Ids fetched per page when listing what a collection holds.
+const ID_PAGE: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    #[error("`{url}` is not a shared index URL: {reason} (expected chroma://HOST:PORT/COLLECTION)")]
+    Url { url: String, reason: String },
+    #[error("{url}: {reason}")]
+    Request { url: String, reason: String },
+    #[error("{url}: the server answered {status}: {body}")]
+    Server {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// `chroma://HOST:PORT/COLLECTION`, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedUrl {
+    /// As written, for messages.
+    pub url: String,
+    /// `http://HOST:PORT`.
+    pub server: String,
+    pub collection: String,
+}
+
+impl FromStr for SharedUrl {
+    type Err = SharedError;
+
+    fn from_str(url: &str) -> Result<Self, SharedError> {
+        let error = |reason: &str| SharedError::Url {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = url
+            .strip_prefix("chroma://")
+            .ok_or_else(|| error("it does not start with chroma://"))?;
+        let (host, collection) = rest
+            .split_once('/')
+            .ok_or_else(|| error("it names no collection"))?;
+        if host.is_empty() || host.contains(['@', '?', '#']) {
+            return Err(error("it names no host"));
+        }
+        if !valid_name(collection) {
+            return Err(error(
+                "a collection name is 3 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+            ));
+        }
+        let server = if host.contains(':') {
+            format!("http://{host}")
+        } else {
+            format!("http://{host}:8000")
+        };
+        Ok(SharedUrl {
+            url: url.to_owned(),
+            server,
+            collection: collection.to_owned(),
+        })
+    }
+}
+
+/// Chroma's rule for collection names (the space key is appended, so keep room for it).
+fn valid_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+}
+
+/// Where a chunk is: what a search hit shows and what the overlay filters on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkMetadata {
+    /// Workspace-relative, `/`-separated.
+    pub path: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    #[serde(default)]
+    pub symbol: String,
+    #[serde(default)]
+    pub language: String,
+    /// The commit the publisher's index took this chunk's text at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// [`chunk_id`], again: Chroma's `get` and `query` answers carry ids beside the metadata,
+    /// this keeps a record self-describing for tools that read only metadata.
+    pub chunk_hash: String,
+}
+
+/// The id of a chunk in the shared base: the hash of what a search shows of it, so the same
+/// chunk published twice is one record and a chunk whose text or place changed is a new one.
+/// The commit is left out: an unchanged chunk keeps its record across publishes.
+pub fn chunk_id(
+    path: &str,
+    start_line: u32,
+    end_line: u32,
+    symbol: &str,
+    language: &str,
+    text: &str,
+) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for part in [path, symbol, language] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.update(&start_line.to_le_bytes());
+    hasher.update(&end_line.to_le_bytes());
+    hasher.update(text.as_bytes());
+    hasher.finalize().to_hex()[..32].to_owned()
+}
+
+/// One chunk to publish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishedChunk {
+    pub meta: ChunkMetadata,
+    pub text: String,
+    pub vector: Vec<f32>,
+}
+
+/// A chunk of the base that answered a query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BaseHit {
+    pub meta: ChunkMetadata,
+    pub text: String,
+    /// Cosine similarity to the query, 1 the best.
+    pub similarity: f32,
+}
+
+/// One vector space's collection on the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collection {
+    pub id: String,
+    pub name: String,
+    /// The commit the base was last published from.
+    pub base_commit: Option<String>,
+}
+
+/// What to leave out of a base query.
+#[derive(Clone, Debug, Default)]
+pub struct BaseFilter {
+    /// Paths the caller answers for itself (its overlay: changed, added and deleted files).
+    pub exclude_paths: Vec<String>,
+    pub language: Option<String>,
+    /// Only chunks whose text contains this (Chroma's full-text filter; it does not rank).
+    pub contains: Option<String>,
+}
+
+/// A Chroma server's collections for one `chroma://` URL.
+pub struct Chroma {
+    url: SharedUrl,
+    client: reqwest::Client,
+    /// Its own single-threaded runtime, driven from a scoped thread per request: the index
+    /// calls this from plain threads, `spawn_blocking` and async tasks alike (as the HTTP
+    /// embedder does).
+    runtime: Option<tokio::runtime::Runtime>,
+    bytes_sent: std::sync::atomic::AtomicU64,
+}
+
+impl Chroma {
+    /// A client for `url` whose every request gives up after `timeout`. Sends nothing yet.
+    pub fn new(url: SharedUrl, timeout: Duration) -> Result<Self, SharedError> {
+        install_crypto_provider();
+        let error = |reason: String| SharedError::Request {
+            url: url.url.clone(),
+            reason,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| error(format!("cannot build the HTTP client: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| error(format!("cannot start the HTTP runtime: {e}")))?;
+        Ok(Chroma {
+            url,
+            client,
+            runtime: Some(runtime),
+            bytes_sent: Default::default(),
+        })
+    }
+
+    pub fn url(&self) -> &SharedUrl {
+        &self.url
+    }
+
+    /// Request bodies sent so far, in bytes.
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The collection of the vector space `space_key`.
+    pub fn collection_name(&self, space_key: &str) -> String {
+        let space: String = space_key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        format!(
+            "{}-{}",
+            self.url.collection,
+            space.trim_matches(['.', '_', '-'])
+        )
+    }
+
+    /// The space's collection, or `None` when nothing was published in it.
+    pub fn open_collection(&self, space_key: &str) -> Result<Option<Collection>, SharedError> {
+        let name = self.collection_name(space_key);
+        match self.request(reqwest::Method::GET, &format!("{COLLECTIONS}/{name}"), None) {
+            Ok(answer) => collection(answer).map(Some),
+            Err(SharedError::Server { status: 404, .. }) => Ok(None),
+            // Chroma 1.x answers a missing collection with 400 or 404 depending on the route.
+            Err(SharedError::Server {
+                status: 400, body, ..
+            }) if body.contains("does not exist") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The space's collection, created (cosine distance) when missing.
+    pub fn create_collection(&self, space_key: &str) -> Result<Collection, SharedError> {
+        let body = json!({
+            "name": self.collection_name(space_key),
+            "get_or_create": true,
+            "configuration": {"hnsw": {"space": "cosine"}},
+        });
+        collection(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
+    }
+
+    /// Every record id the collection holds.
+    pub fn ids(&self, collection: &Collection) -> Result<HashSet<String>, SharedError> {
+        let mut ids = HashSet::new();
+        loop {
+            let answer = self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/get", collection.id),
+                Some(json!({"limit": ID_PAGE, "offset": ids.len(), "include": []})),
+            )?;
+            let page: Vec<String> = field(&answer, "ids", &self.url.url)?;
+            let full = page.len() == ID_PAGE;
+            ids.extend(page);
+            if !full {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Adds chunks under their [`ChunkMetadata::chunk_hash`] (at most [`BATCH`] a request).
+    pub fn add(
+        &self,
+        collection: &Collection,
+        chunks: &[PublishedChunk],
+    ) -> Result<(), SharedError> {
+        for batch in chunks.chunks(BATCH) {
+            let body = json!({
+                "ids": batch.iter().map(|c| &c.meta.chunk_hash).collect::<Vec<_>>(),
+                "documents": batch.iter().map(|c| &c.text).collect::<Vec<_>>(),
+                "metadatas": batch.iter().map(|c| &c.meta).collect::<Vec<_>>(),
+                "embeddings": batch.iter().map(|c| &c.vector).collect::<Vec<_>>(),
+            });
+            self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/upsert", collection.id),
+                Some(body),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, collection: &Collection, ids: &[String]) -> Result<(), SharedError> {
+        for batch in ids.chunks(BATCH) {
+            self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/delete", collection.id),
+                Some(json!({"ids": batch})),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records that the collection now holds the base of `commit`.
+    pub fn set_base_commit(
+        &self,
+        collection: &Collection,
+        commit: &str,
+    ) -> Result<(), SharedError> {
+        self.request(
+            reqwest::Method::PUT,
+            &format!("{COLLECTIONS}/{}", collection.id),
+            Some(json!({"new_metadata": {"base_commit": commit}})),
+        )?;
+        Ok(())
+    }
+
+    /// The `n` chunks nearest to `vector` that `filter` keeps, nearest first.
+    pub fn query(
+        &self,
+        collection: &Collection,
+        vector: &[f32],
+        n: usize,
+        filter: &BaseFilter,
+    ) -> Result<Vec<BaseHit>, SharedError> {
+        let mut clauses = Vec::new();
+        if !filter.exclude_paths.is_empty() {
+            clauses.push(json!({"path": {"$nin": filter.exclude_paths}}));
+        }
+        if let Some(language) = &filter.language {
+            clauses.push(json!({"language": {"$eq": language}}));
+        }
+        let mut body = json!({
+            "query_embeddings": [vector],
+            "n_results": n.max(1),
+            "include": ["documents", "metadatas", "distances"],
+        });
+        match clauses.len() {
+            0 => {}
+            1 => body["where"] = clauses.remove(0),
+            _ => body["where"] = json!({"$and": clauses}),
+        }
+        if let Some(contains) = &filter.contains {
+            body["where_document"] = json!({"$contains": contains});
+        }
+        let answer = self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/query", collection.id),
+            Some(body),
+        )?;
+        let first = |name: &str| -> Result<Vec<Value>, SharedError> {
+            let lists: Vec<Vec<Value>> = field(&answer, name, &self.url.url)?;
+            Ok(lists.into_iter().next().unwrap_or_default())
+        };
+        let (documents, metadatas, distances) = (
+            first("documents")?,
+            first("metadatas")?,
+            first("distances")?,
+        );
+        let mut hits = Vec::new();
+        for ((document, metadata), distance) in documents.into_iter().zip(metadatas).zip(distances)
+        {
+            let Ok(meta) = serde_json::from_value::<ChunkMetadata>(metadata) else {
+                continue; // a record some other writer put there
+            };
+            hits.push(BaseHit {
+                meta,
+                text: document.as_str().unwrap_or_default().to_owned(),
+                similarity: 1.0 - distance.as_f64().unwrap_or(1.0) as f32,
+            });
+        }
+        Ok(hits)
+    }
+
+    /// One request and its JSON answer; any failure names the URL.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, SharedError> {
+        let error = |reason: String| SharedError::Request {
+            url: self.url.url.clone(),
+            reason,
+        };
+        let Some(runtime) = &self.runtime else {
+            return Err(error("the client is shutting down".into()));
+        };
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url.server));
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(&body).map_err(|e| error(e.to_string()))?;
+            self.bytes_sent
+                .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
+        }
+        let exchange = async {
+            let response = request.send().await.map_err(|e| error(describe(&e)))?;
+            let status = response.status();
+            let text = response.text().await.map_err(|e| error(describe(&e)))?;
+            if !status.is_success() {
+                return Err(SharedError::Server {
+                    url: self.url.url.clone(),
+                    status: status.as_u16(),
+                    body: text.chars().take(300).collect(),
+                });
+            }
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            serde_json::from_str(&text)
+                .map_err(|e| error(format!("an answer that is not JSON: {e}")))
+        };
+        std::thread::scope(|scope| scope.spawn(|| runtime.block_on(exchange)).join())
+            .map_err(|_| error("the HTTP request thread panicked".into()))?
+    }
+}
+
+impl Drop for Chroma {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// reqwest's error with its causes ("error sending request" alone says little).
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "timed out".to_owned();
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn collection(answer: Value) -> Result<Collection, SharedError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        id: String,
+        name: String,
+        #[serde(default)]
+        metadata: Option<serde_json::Map<String, Value>>,
+    }
+    let answer: Answer = serde_json::from_value(answer).map_err(|e| SharedError::Request {
+        url: String::new(),
+        reason: format!("an unexpected collection: {e}"),
+    })?;
+    Ok(Collection {
+        id: answer.id,
+        name: answer.name,
+        base_commit: answer
+            .metadata
+            .and_then(|metadata| metadata.get("base_commit")?.as_str().map(str::to_owned)),
+    })
+}
+
+fn field<T: serde::de::DeserializeOwned>(
+    answer: &Value,
+    name: &str,
+    url: &str,
+) -> Result<T, SharedError> {
+    serde_json::from_value(answer.get(name).cloned().unwrap_or(Value::Null)).map_err(|e| {
+        SharedError::Request {
+            url: url.to_owned(),
+            reason: format!("an answer without its `{name}`: {e}"),
+        }
+    })
+}
+
+/// reqwest is built without a bundled crypto backend; a `chroma://` URL is plain HTTP, but the
+/// client builder still wants a process default (one installed earlier is kept).
+fn install_crypto_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chroma_url_names_the_server_and_the_collection() {
+        let url: SharedUrl = "chroma://127.0.0.1:8123/team-main".parse().expect("parses");
+        assert_eq!(
+            (url.server.as_str(), url.collection.as_str()),
+            ("http://127.0.0.1:8123", "team-main")
+        );
+        let default_port: SharedUrl = "chroma://chroma.internal/main".parse().expect("parses");
+        assert_eq!(default_port.server, "http://chroma.internal:8000");
+        for bad in [
+            "http://host/x",
+            "chroma://host",
+            "chroma://host/a",
+            "chroma://host/a b c",
+        ] {
+            assert!(bad.parse::<SharedUrl>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_space_key_becomes_a_valid_collection_suffix() {
+        let chroma = Chroma::new(
+            "chroma://h:1/main".parse().expect("parses"),
+            Duration::from_secs(1),
+        )
+        .expect("client");
+        assert_eq!(
+            chroma.collection_name("static/minilm d256:v1"),
+            "main-static-minilm-d256-v1"
+        );
+    }
+
+    #[test]
+    fn a_chunk_id_changes_with_its_text_or_place_but_not_with_nothing() {
+        let id = chunk_id("src/a.rs", 1, 3, "a", "rust", "fn a() {}");
+        assert_eq!(id, chunk_id("src/a.rs", 1, 3, "a", "rust", "fn a() {}"));
+        assert_ne!(id, chunk_id("src/a.rs", 2, 4, "a", "rust", "fn a() {}"));
+        assert_ne!(id, chunk_id("src/b.rs", 1, 3, "a", "rust", "fn a() {}"));
+        assert_ne!(id, chunk_id("src/a.rs", 1, 3, "a", "rust", "fn b() {}"));
+        assert_eq!(id.len(), 32);
+    }
+}
