@@ -258,10 +258,20 @@ test("running from the canvas lights the running node, shows outputs on hover an
   await workbench.screenshot("flow-editor-retried.png");
 
   // The selected node that ran offers a replay of the last run from there: the model is asked again.
-  await fitView();
-  await frame.locator('.react-flow__node[data-id="ask"]').click();
-  await frame.locator('.react-flow__node[data-id="ask"] .cx-replay').click();
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Replay from ask" }).first().click();
+  // Under load the canvas may still be redrawing the retry's last events when the node is
+  // selected, and the click can land on a button being replaced: select and click again until
+  // the replay's quick pick shows (three tries).
+  const replayChoice = page.locator(".quick-input-list .monaco-list-row", { hasText: "Replay from ask" }).first();
+  for (let attempt = 1; ; attempt++) {
+    await fitView();
+    await frame.locator('.react-flow__node[data-id="ask"]').click();
+    await frame.locator('.react-flow__node[data-id="ask"] .cx-replay').click();
+    const shown = await replayChoice.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    if (shown) break;
+    if (attempt === 3) throw new Error(`the replay's quick pick did not show after ${attempt} clicks on ↺ Replay from here`);
+    await page.keyboard.press("Escape");
+  }
+  await replayChoice.click();
   await eventually(() => fake.bodies().length, (n) => n === 2, 30_000, "ask asked again by the replay");
   await eventually(() => node("end").getAttribute("class"), (c) => /cx-run-done/.test(c ?? ""), 30_000, "the end node done after the replay");
   assert.match(await node("start").getAttribute("class"), /cx-run-done/, "the node before ask keeps its recorded output");
