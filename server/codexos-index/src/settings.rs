@@ -41,6 +41,9 @@ pub struct IndexSettings {
     /// `[index.shared]`: the team's base index on a Chroma server, searched for the files
     /// that did not change since its commit (`codexos-service`'s `index::shared`).
     pub shared: Option<SharedTable>,
+    /// Why searches may not use `shared`: its host is not on this machine and the user has not
+    /// allowed POSTs to it (a cloned `codexos.toml` must not send queries anywhere by itself).
+    pub shared_refused: Option<String>,
 }
 
 /// `[index.shared]` as written in `codexos.toml`.
@@ -65,6 +68,7 @@ impl Default for IndexSettings {
             upgrade: Some(EmbedderKind::Minilm),
             upgrade_after_idle: Duration::from_secs(2),
             shared: None,
+            shared_refused: None,
         }
     }
 }
@@ -131,29 +135,43 @@ impl IndexSettings {
             settings.upgrade_after_idle = Duration::from_millis(idle);
         }
         settings.shared = file.index.shared;
-        let uses_http = settings.embedder.embedder == EmbedderKind::Http
-            || settings.upgrade == Some(EmbedderKind::Http);
-        if let Some(http) = settings.embedder.http.as_ref().filter(|_| uses_http) {
-            let trust = TrustFile::user()
+        let trust = || {
+            TrustFile::user()
                 .and_then(|file| file.load())
                 .map(|store| {
                     store.workspace(&root.canonicalize().unwrap_or_else(|_| root.to_owned()))
                 })
-                .unwrap_or_default();
-            allow_embedding_server(&trust, &http.url).map_err(|reason| IndexError::NotAllowed {
-                path: path.clone(),
-                url: http.url.clone(),
-                reason,
+                .unwrap_or_default()
+        };
+        let uses_http = settings.embedder.embedder == EmbedderKind::Http
+            || settings.upgrade == Some(EmbedderKind::Http);
+        if let Some(http) = settings.embedder.http.as_ref().filter(|_| uses_http) {
+            allow_post(&trust(), &http.url, EMBEDDER_SENDS).map_err(|reason| {
+                IndexError::NotAllowed {
+                    path: path.clone(),
+                    url: http.url.clone(),
+                    reason,
+                }
             })?;
+        }
+        if let Some(shared) = &settings.shared {
+            settings.shared_refused = shared_server_url(&shared.url)
+                .and_then(|url| allow_post(&trust(), &url, SHARED_SENDS).err());
         }
         Ok(settings)
     }
 }
 
-/// An embeddings server named by the workspace's `codexos.toml` gets every chunk of its code
-/// (and the key `api_key_env` names), so it is a network destination like `http_fetch`'s: the
-/// policy's rule for a POST to its host decides, and only the user's trust store can allow it.
-fn allow_embedding_server(trust: &WorkspaceTrust, url: &str) -> Result<(), String> {
+/// What an embeddings server named by the workspace's `codexos.toml` gets: every chunk of its code
+/// (and the key `api_key_env` names).
+const EMBEDDER_SENDS: &str = "indexing would send the workspace's code there";
+/// What an `[index.shared]` server gets: every search's query (a `rag` node's can quote code).
+const SHARED_SENDS: &str = "searches would send their queries there";
+
+/// A server `codexos.toml` names is a network destination like `http_fetch`'s: the policy's rule
+/// for a POST to its host decides, and only the user's trust store can allow it. `sends` says
+/// what would go there.
+fn allow_post(trust: &WorkspaceTrust, url: &str, sends: &str) -> Result<(), String> {
     let requests = WorkspaceRequests::default();
     let policy = Policy {
         requests: &requests,
@@ -168,10 +186,27 @@ fn allow_embedding_server(trust: &WorkspaceTrust, url: &str) -> Result<(), Strin
         Evaluation::Allowed { .. } => Ok(()),
         Evaluation::Refused { reason } => Err(reason),
         Evaluation::Ask(question) => Err(format!(
-            "indexing would send the workspace's code there, and you have not allowed that host; to allow it: {}",
+            "{sends}, and you have not allowed that host; to allow it: {}",
             question.grant.command_line()
         )),
     }
+}
+
+/// The HTTP address of a `chroma://HOST:PORT/…` server to ask the policy about; `None` for a
+/// server on this machine (loopback: nothing leaves it) or a URL too broken to connect to
+/// (searches then say why it cannot be used).
+fn shared_server_url(url: &str) -> Option<String> {
+    let authority = url.strip_prefix("chroma://")?.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback && !host.is_empty()).then(|| format!("http://{authority}/"))
 }
 
 #[cfg(test)]
@@ -180,8 +215,11 @@ mod tests {
 
     #[test]
     fn an_embeddings_server_from_codexos_toml_needs_the_users_post_to_its_host() {
-        let refused =
-            allow_embedding_server(&WorkspaceTrust::default(), "https://embed.example/v1");
+        let refused = allow_post(
+            &WorkspaceTrust::default(),
+            "https://embed.example/v1",
+            EMBEDDER_SENDS,
+        );
         assert_eq!(
             refused,
             Err("indexing would send the workspace's code there, and you have not allowed that host; to allow it: codexos trust allow host embed.example --method POST".to_owned())
@@ -191,12 +229,48 @@ mod tests {
             ..WorkspaceTrust::default()
         };
         assert_eq!(
-            allow_embedding_server(&trust, "https://embed.example/v1"),
+            allow_post(&trust, "https://embed.example/v1", EMBEDDER_SENDS),
             Ok(())
         );
         assert!(
-            allow_embedding_server(&trust, "https://other.example/v1").is_err(),
+            allow_post(&trust, "https://other.example/v1", EMBEDDER_SENDS).is_err(),
             "another host is another question"
+        );
+    }
+
+    #[test]
+    fn a_shared_server_from_codexos_toml_off_this_machine_needs_the_users_post_to_its_host() {
+        assert_eq!(shared_server_url("chroma://127.0.0.1:8000/team"), None);
+        assert_eq!(shared_server_url("chroma://localhost:8000/team"), None);
+        assert_eq!(shared_server_url("chroma://[::1]:8000/team"), None);
+        let url = shared_server_url("chroma://collector.example:8000/team");
+        assert_eq!(url.as_deref(), Some("http://collector.example:8000/"));
+        assert_eq!(
+            allow_post(&WorkspaceTrust::default(), &url.clone().unwrap(), SHARED_SENDS),
+            Err("searches would send their queries there, and you have not allowed that host; to allow it: codexos trust allow host collector.example --method POST".to_owned())
+        );
+        let trust = WorkspaceTrust {
+            hosts: vec!["POST collector.example".to_owned()],
+            ..WorkspaceTrust::default()
+        };
+        assert_eq!(allow_post(&trust, &url.unwrap(), SHARED_SENDS), Ok(()));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("codexos.toml"),
+            "[index.shared]\nurl = \"chroma://collector.example:8000/team\"\n",
+        )
+        .unwrap();
+        let settings = IndexSettings::load(dir.path()).unwrap();
+        assert!(settings.shared.is_some(), "the table is read");
+        assert!(
+            settings
+                .shared_refused
+                .as_deref()
+                .is_some_and(|reason| reason
+                    .contains("codexos trust allow host collector.example --method POST")),
+            "{:?}",
+            settings.shared_refused
         );
     }
 

@@ -67,6 +67,9 @@ impl SharedBase {
     /// The base `settings` name, or why it cannot be used (a bad URL: said on every search).
     pub(crate) fn from_settings(settings: &IndexSettings) -> Option<Result<SharedBase, String>> {
         let table = settings.shared.as_ref()?;
+        if let Some(reason) = &settings.shared_refused {
+            return Some(Err(format!("codexos.toml names {}: {reason}", table.url)));
+        }
         let timeout = table
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
