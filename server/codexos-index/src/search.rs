@@ -431,7 +431,12 @@ impl<'a> Searcher<'a> {
         // The lexical lists (tantivy) and the query's nearest vectors (LMDB) are independent:
         // on a second core the search waits for the slower of the two instead of their sum.
         let (lexical, query_vector, mut dense) = std::thread::scope(|scope| {
-            let lexical = use_lexical.then(|| scope.spawn(|| lexical_query.run()));
+            let lexical = use_lexical.then(|| {
+                scope.spawn(|| {
+                    let _step = tracing::debug_span!("search.lexical").entered();
+                    lexical_query.run()
+                })
+            });
             let dense =
                 self.nearest_to_query(&snapshot, &request.query, dense_space.as_ref(), wanted);
             let lexical = match lexical {
@@ -452,6 +457,7 @@ impl<'a> Searcher<'a> {
             && matches!(request.mode, SearchMode::Hybrid | SearchMode::HybridRerank)
         {
             let known: HashSet<ChunkId> = dense.iter().map(|&(id, _)| id).collect();
+            let _step = tracing::debug_span!("search.rescore_lexical").entered();
             let missing: Vec<ChunkId> = lexical
                 .iter()
                 .map(|&(id, _)| id)
@@ -501,7 +507,10 @@ impl<'a> Searcher<'a> {
         } else {
             score_change.map(|(least, most)| (request.k, least - most))
         };
-        let mut candidates = candidates_with_meta(&snapshot, scored, shortlist, &keep)?;
+        let mut candidates = {
+            let _step = tracing::debug_span!("search.metadata").entered();
+            candidates_with_meta(&snapshot, scored, shortlist, &keep)?
+        };
         if request.collapse_files {
             candidates = collapse(
                 params,
@@ -514,6 +523,7 @@ impl<'a> Searcher<'a> {
             )?;
         }
         if request.mode == SearchMode::HybridRerank {
+            let _step = tracing::debug_span!("search.rerank").entered();
             self.reranker
                 .rerank(&request.query, &mut candidates, &snapshot)?;
         }
@@ -549,9 +559,12 @@ impl<'a> Searcher<'a> {
         let Some((space, embedder)) = space else {
             return Ok(QueryNeighbours::default());
         };
-        let vector = embedder
-            .embed_query(query)
-            .map_err(IndexError::EmbedQuery)?;
+        let vector = {
+            let _step = tracing::debug_span!("search.embed_query").entered();
+            embedder
+                .embed_query(query)
+                .map_err(IndexError::EmbedQuery)?
+        };
         let nearest = snapshot.nearest_in(space, &vector, limit)?;
         Ok(QueryNeighbours {
             vector: Some(vector),

@@ -65,6 +65,10 @@ pub struct Args {
     /// Times each query runs for the latency percentiles.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    /// Only the query numbers, on the index already in `--work-dir` (to profile searches
+    /// without indexing again).
+    #[arg(long, requires = "work_dir")]
+    queries_only: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -130,6 +134,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         IndexSettings::default(),
         &OpenOptions::default(),
     )?;
+    if args.queries_only {
+        queries(&indexer, embedder.as_ref(), &steps, args.repeat)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let heap_peak = HeapPeak::start();
     let summary = indexer.index_all(&mut |_| {}, &AtomicBool::new(false))?;
     let heap_peak_mb = heap_peak.stop();
@@ -194,10 +202,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     incremental(&indexer, &steps)?;
     branch_switch(&indexer, &work_dir)?;
 
-    let searcher = Searcher::new(indexer.store(), embedder.as_ref());
+    queries(&indexer, embedder.as_ref(), &steps, args.repeat)?;
+    drop(indexer);
+    processes(&work_dir)?;
+    ripgrep(&work_dir)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// In-server query latency, hybrid and BM25 top 10, then the vector search's recall.
+fn queries(
+    indexer: &Indexer,
+    embedder: &dyn codexos_embed::Embedder,
+    steps: &StepTimer,
+    repeat: usize,
+) -> anyhow::Result<()> {
+    let chunks = indexer.store().stats()?.chunks;
+    let searcher = Searcher::new(indexer.store(), embedder);
     for mode in [SearchMode::HybridRerank, SearchMode::Bm25] {
         let mut times = Vec::new();
-        for _ in 0..args.repeat.max(1) {
+        steps.clear();
+        for _ in 0..repeat.max(1) {
             for query in QUERIES {
                 let request = SearchRequest {
                     mode,
@@ -212,18 +236,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         println!(
-            "query {} top-10 over {} chunks: {}",
+            "query {} top-10 over {chunks} chunks: {}",
             mode.name(),
-            stats.chunks,
             percentiles(&mut times)
         );
+        print_steps(steps.take());
     }
-    ann_recall(&indexer, embedder.as_ref())?;
-    drop(searcher);
-    drop(indexer);
-    processes(&work_dir)?;
-    ripgrep(&work_dir)?;
-    Ok(ExitCode::SUCCESS)
+    ann_recall(indexer, embedder)
 }
 
 /// What a user waits for as a whole process, after the index is built: `codexos index` with
@@ -427,7 +446,7 @@ fn incremental(indexer: &Indexer, steps: &StepTimer) -> anyhow::Result<()> {
         indexer.reindex_text(Path::new(path), &edited)?;
         times.push(started.elapsed());
     }
-    let mut step_times = steps.take();
+    let step_times = steps.take();
     indexer.reindex_text(Path::new(path), &text)?;
     println!(
         "incremental re-index of {path} ({} bytes, {} chunks): {}",
@@ -435,6 +454,12 @@ fn incremental(indexer: &Indexer, steps: &StepTimer) -> anyhow::Result<()> {
         record.chunk_ids.len(),
         percentiles(&mut times)
     );
+    print_steps(step_times);
+    Ok(())
+}
+
+/// Each step's latency, from [`StepTimer`]: where the time of the line above went.
+fn print_steps(mut step_times: BTreeMap<&'static str, Vec<Duration>>) {
     for (step, times) in &mut step_times {
         let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
         println!(
@@ -443,7 +468,6 @@ fn incremental(indexer: &Indexer, steps: &StepTimer) -> anyhow::Result<()> {
             mean.as_secs_f64() * 1e3
         );
     }
-    Ok(())
 }
 
 /// Re-indexes timed by [`incremental`].
