@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod agents;
+pub mod authoring;
 pub mod builtin;
 pub mod catalog;
 pub mod chat;

@@ -229,6 +229,22 @@ fn placeholders(part: &str) -> impl Iterator<Item = &str> {
 
 /// Loads one tool file; the error names the file's field.
 fn load(path: &Path, name: &str) -> Result<Registered, ToolProblem> {
+    let bytes = std::fs::read(path).map_err(|error| ToolProblem {
+        origin: path.display().to_string(),
+        field: String::new(),
+        message: error.to_string(),
+    })?;
+    parse(path, name, bytes)
+}
+
+/// Whether `text` is a tool file the registry would load as the tool `name` from `path`,
+/// before it is written there (`codexos serve`'s `PUT /v1/tools`); the problem names the field.
+pub fn check_tool_file(path: &Path, name: &str, text: &str) -> Result<(), ToolProblem> {
+    parse(path, name, text.as_bytes().to_vec()).map(drop)
+}
+
+/// The tool a tool file's `bytes` describe, as if read from `path`.
+fn parse(path: &Path, name: &str, bytes: Vec<u8>) -> Result<Registered, ToolProblem> {
     let problem = |field: &str, message: String| ToolProblem {
         origin: path.display().to_string(),
         field: field.to_owned(),
@@ -246,7 +262,6 @@ fn load(path: &Path, name: &str) -> Result<Registered, ToolProblem> {
             ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|error| problem("", error.to_string()))?;
     let file_hash = blake3::hash(&bytes);
     let text = String::from_utf8(bytes)
         .map_err(|error| problem("", format!("not UTF-8 text: {error}")))?;
