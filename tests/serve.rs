@@ -309,10 +309,14 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/runs/nosuchrun/retry", "executor"),
     ("POST", "/v1/rag/query", "viewer"),
     ("POST", "/v1/flows/check", "creator"),
+    ("PUT", "/v1/flows", "creator"),
+    ("PUT", "/v1/tools", "creator"),
     ("POST", "/v1/vault/put", "admin"),
     ("GET", "/v1/tokens", "admin"),
     ("POST", "/v1/tokens", "admin"),
     ("DELETE", "/v1/tokens/nobody", "admin"),
+    ("GET", "/v1/trust", "admin"),
+    ("POST", "/v1/trust", "admin"),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -893,6 +897,164 @@ async fn a_run_over_http_may_do_only_what_the_trust_store_allows_since_nobody_ca
         "{ran:?}"
     );
     assert!(workspace.root().join("proof.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_creator_writes_flows_and_tools_that_run_only_as_far_as_an_admin_allows() {
+    let workspace = Workspace::new();
+    let creator = workspace.token("creator");
+    let admin = workspace.token("admin");
+    let executor = workspace.token("executor");
+    let fake = replying(&["unused"]).await;
+    let server = workspace.serve(&fake.url());
+    let put = async |path: &str, token: &str, body: Value| {
+        server
+            .request("PUT", path, Some(token), Some(&body.to_string()))
+            .await
+    };
+
+    // A flow with an error is refused with its findings, and nothing is written.
+    let broken = r#"{"id": "count", "nodes": [
+  {"id": "start", "type": "entry", "next": "nowhere"},
+  {"id": "end", "type": "exit"}
+]}"#;
+    let (status, answer) = put(
+        "/v1/flows",
+        &creator,
+        json!({ "path": "flows/count.flow.json", "text": broken }),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["written"], false);
+    assert!(answer["errors"].as_u64() > Some(0), "{answer}");
+    assert!(!workspace.root().join("flows/count.flow.json").exists());
+    // Protected paths stay closed, as for agents.
+    let (status, answer) = put(
+        "/v1/flows",
+        &creator,
+        json!({ "path": ".github/workflows/count.flow.json", "text": broken }),
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(!workspace.root().join(".github").exists());
+
+    // A tool the registry would not load is refused naming the field.
+    let tool = json!({
+        "description": "Count the words of a file",
+        "command": ["wc", "-w", "{{path}}"],
+        "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+        "stdin": "none"
+    });
+    let mut wrong = tool.clone();
+    wrong["command"][2] = json!("{{file}}");
+    let (status, answer) = put(
+        "/v1/tools",
+        &creator,
+        json!({ "name": "count", "definition": wrong }),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("command/2")),
+        "{answer}"
+    );
+    assert!(!workspace.root().join("tools/count.tool.json").exists());
+
+    // Written, the tool and a flow that calls it; the run is refused until an admin approves it.
+    let (status, answer) = put(
+        "/v1/tools",
+        &creator,
+        json!({ "name": "count", "definition": tool }),
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["approved"]),
+        (200, &json!(false)),
+        "{answer}"
+    );
+    workspace.write("notes.txt", "one two three\n");
+    let flow = r#"{"id": "count", "nodes": [
+  {"id": "start", "type": "entry", "next": "count"},
+  {"id": "count", "type": "tool", "tool": "count", "args": {"path": "notes.txt"}, "next": "end"},
+  {"id": "end", "type": "exit"}
+]}"#;
+    let (status, answer) = put(
+        "/v1/flows",
+        &creator,
+        json!({ "path": "flows/count.flow.json", "text": flow }),
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["written"]),
+        (200, &json!(true)),
+        "{answer}"
+    );
+    let run = async || {
+        let run_id = server
+            .start_run(&executor, json!({ "flow": "flows/count.flow.json" }))
+            .await;
+        server.sse(&run_id, &executor, async |_| {}).await
+    };
+    assert_eq!(run().await.last().expect("an end")["status"], "failed");
+
+    let (status, report) = server.request("GET", "/v1/trust", Some(&admin), None).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["items"][0]["state"], "not approved", "{report}");
+    let (status, answer) = server
+        .request(
+            "POST",
+            "/v1/trust",
+            Some(&creator),
+            Some(r#"{"change": "allow", "what": {"kind": "plugin", "name": "count"}}"#),
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "a creator cannot approve what it wrote: {answer}"
+    );
+    let (status, answer) = server
+        .request(
+            "POST",
+            "/v1/trust",
+            Some(&admin),
+            Some(r#"{"change": "allow", "what": {"kind": "plugin", "name": "count"}}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcomes"][0]["changed"], true, "{answer}");
+    let ran = run().await;
+    assert_eq!(
+        ran.last().expect("an end")["status"],
+        "succeeded",
+        "{ran:?}"
+    );
+    // The approval is the user's, in the trust store outside the workspace, as `codexos trust` shows.
+    let listed = workspace.codexos(&["trust", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(listed["items"][0]["state"], "approved", "{listed}");
+
+    // A rewritten tool needs approving again.
+    let mut changed = tool.clone();
+    changed["command"] = json!(["wc", "-l", "{{path}}"]);
+    let (status, _) = put(
+        "/v1/tools",
+        &creator,
+        json!({ "name": "count", "definition": changed }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(run().await.last().expect("an end")["status"], "failed");
+    let (status, answer) = server
+        .request(
+            "POST",
+            "/v1/trust",
+            Some(&admin),
+            Some(r#"{"change": "allow", "what": {"kind": "plugin", "name": "nosuch"}}"#),
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
 }
 
 #[test]

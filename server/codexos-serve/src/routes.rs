@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use futures_util::FutureExt;
 
 use crate::AppState;
@@ -50,10 +50,14 @@ pub(crate) fn table() -> Vec<Route> {
         route(Method::POST, "/v1/runs/{id}/retry", Executor, post(handlers::runs::retry)),
         route(Method::POST, "/v1/rag/query", Viewer, post(handlers::rag_query)),
         route(Method::POST, "/v1/flows/check", Creator, post(handlers::check_flow)),
+        route(Method::PUT, "/v1/flows", Creator, put(handlers::authoring::put_flow)),
+        route(Method::PUT, "/v1/tools", Creator, put(handlers::authoring::put_tool)),
         route(Method::POST, "/v1/vault/put", Admin, post(handlers::vault_put)),
         route(Method::GET, "/v1/tokens", Admin, get(handlers::list_tokens)),
         route(Method::POST, "/v1/tokens", Admin, post(handlers::create_token)),
         route(Method::DELETE, "/v1/tokens/{name}", Admin, delete(handlers::revoke_token)),
+        route(Method::GET, "/v1/trust", Admin, get(handlers::trust::show)),
+        route(Method::POST, "/v1/trust", Admin, post(handlers::trust::change)),
     ]
 }
 
@@ -308,7 +312,7 @@ mod tests {
         for (method, path) in [
             ("GET", "/v1/vault/put"),
             ("DELETE", "/v1/runs"),
-            ("GET", "/v1/trust"),
+            ("PATCH", "/v1/trust"),
         ] {
             let (status, _) = call(method, path).await;
             assert!(

@@ -2,7 +2,9 @@
 //! what it does is the service's (the same calls as the editor's and the CLI's). Blocking work
 //! (the index, the vault, the checks, trace files) runs on blocking threads.
 
+pub(crate) mod authoring;
 pub(crate) mod runs;
+pub(crate) mod trust;
 
 use std::path::Path;
 
@@ -107,35 +109,40 @@ pub(crate) async fn check_flow(
             }
         };
         let file = workspace.check_text(&path, text);
-        let findings: Vec<Value> = file
-            .findings
-            .iter()
-            .map(|finding| {
-                let (line, column) = file.position(finding.range.start);
-                json!({
-                    "line": line,
-                    "column": column,
-                    "severity": finding.severity.as_str(),
-                    "code": finding.code.as_str(),
-                    "message": finding.message,
-                    "fixes": finding.fixes.iter().map(|fix| fix.title.as_str()).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let count = |severity: &str| {
-            findings
-                .iter()
-                .filter(|finding| finding["severity"] == severity)
-                .count()
-        };
-        Ok(Json(json!({
-            "path": shown,
-            "errors": count("error"),
-            "warnings": count("warning"),
-            "findings": findings,
-        })))
+        Ok(Json(checked_json(&shown, &file)))
     })
     .await
+}
+
+/// A checked flow as the API answers it: counts and each finding with its place.
+fn checked_json(shown: &str, file: &codexos_service::CheckedFile) -> Value {
+    let findings: Vec<Value> = file
+        .findings
+        .iter()
+        .map(|finding| {
+            let (line, column) = file.position(finding.range.start);
+            json!({
+                "line": line,
+                "column": column,
+                "severity": finding.severity.as_str(),
+                "code": finding.code.as_str(),
+                "message": finding.message,
+                "fixes": finding.fixes.iter().map(|fix| fix.title.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let count = |severity: &str| {
+        findings
+            .iter()
+            .filter(|finding| finding["severity"] == severity)
+            .count()
+    };
+    json!({
+        "path": shown,
+        "errors": count("error"),
+        "warnings": count("warning"),
+        "findings": findings,
+    })
 }
 
 /// A path of the workspace: inside it (links followed), else a 400.
