@@ -263,8 +263,18 @@ impl Runs {
         match on_start.await {
             Ok(run_id) => {
                 if let Some(team) = &self.team {
+                    // The run is in the store before its id is given out, so a client that
+                    // follows it through another server finds it.
                     let dir = runs_dir(self.workspace.root());
-                    tokio::spawn(publish(team.clone(), publishing, dir, run_id.clone()));
+                    let (first, written) = oneshot::channel();
+                    tokio::spawn(publish(
+                        team.clone(),
+                        publishing,
+                        dir,
+                        run_id.clone(),
+                        first,
+                    ));
+                    let _ = written.await;
                 }
                 Ok(run_id)
             }
@@ -303,7 +313,15 @@ impl Runs {
 /// Writes the record of the run `run_id` to the team's store until its final record is
 /// written. While the store is down the run goes on and the writes are retried (backing off);
 /// if this process stops first, the store misses the run's end (its trace here keeps it).
-async fn publish(team: Arc<TeamStore>, live: Arc<LiveRun>, dir: PathBuf, run_id: String) {
+/// `first` is told once the first write was tried.
+async fn publish(
+    team: Arc<TeamStore>,
+    live: Arc<LiveRun>,
+    dir: PathBuf,
+    run_id: String,
+    first: oneshot::Sender<()>,
+) {
+    let mut first = Some(first);
     let mut written: Option<(usize, bool)> = None;
     let mut last_write: Option<Instant> = None;
     let mut failures: u32 = 0;
@@ -318,6 +336,9 @@ async fn publish(team: Arc<TeamStore>, live: Arc<LiveRun>, dir: PathBuf, run_id:
             })
             .await
             .unwrap_or_else(|error| Err(ApiError::internal(error)));
+            if let Some(first) = first.take() {
+                let _ = first.send(());
+            }
             match outcome {
                 Ok(over) => {
                     if failures > 0 {
