@@ -228,7 +228,7 @@ pub(crate) fn decode(record: &Record) -> Result<StoredRun, String> {
 /// The newest `limit` of `found` (`order`, summary), and the cursor after them when `more`
 /// (there are older runs than those found) or some of `found` did not fit.
 fn newest(mut found: Vec<(i64, Value)>, limit: usize, more: bool) -> (Vec<Value>, Option<String>) {
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(order, _)| std::cmp::Reverse(*order));
     let cut = found.len() > limit;
     found.truncate(limit);
     let next = (cut || more)

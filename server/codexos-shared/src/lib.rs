@@ -9,6 +9,10 @@
 //! metadata holds `base_commit`, the commit the base was published from, written after the
 //! chunks so a client never sees a commit whose chunks are not all there yet.
 //!
+//! The same server keeps plain document records too ([`Record`]: a document and scalar
+//! metadata, read by id and metadata filters, [`Chroma::put_records`], [`Chroma::records`]):
+//! `codexos serve`'s run store, `NAME-runs`.
+//!
 //! Every request has a short timeout: a caller that searches falls back to its local index
 //! when the server is down or slow ([`SharedError`] says which URL and why).
 

@@ -301,7 +301,7 @@ enum Followed {
     Recorded(Vec<Arc<str>>),
     Remote {
         team: Arc<TeamStore>,
-        run: StoredRun,
+        run: Box<StoredRun>,
     },
 }
 
@@ -311,6 +311,7 @@ async fn follow(state: &AppState, id: String) -> Result<Followed, ApiError> {
     }
     if let Some((team, run)) = stored(state, &id).await? {
         if run.is_running(now_ms()) && run.server() != team.server {
+            let run = Box::new(run);
             return Ok(Followed::Remote { team, run });
         }
         return Ok(Followed::Recorded(
@@ -361,7 +362,7 @@ async fn more(followed: &mut Followed, next: usize) -> (Vec<Arc<str>>, bool) {
                 tokio::time::sleep(REMOTE_POLL).await;
                 let (reading, run_id) = (team.clone(), run.header.run_id.clone());
                 match blocking(move || reading.get(&run_id)).await {
-                    Ok(Some(newer)) => *run = newer,
+                    Ok(Some(newer)) => **run = newer,
                     // Gone from the store: nothing more will come.
                     Ok(None) => run.summary["status"] = "incomplete".into(),
                     // The store is down: the run counts as going until its record is stale.
