@@ -10,6 +10,12 @@
 //!
 //! `cargo bench -p codexos-serve --bench concurrent_runs` prints p50 / p99 / max for idle and
 //! each wave, what the wave streamed, and the machine's load average (the machine is shared).
+//!
+//! Measured on the shared 2-core machine at load average 7 (other builds running): idle p50
+//! 0.65 ms, p99 4.9 ms, max 10 ms (300 samples); while 100 runs streamed (each wave 30,800 SSE
+//! events in 3.6 s, the 100 runs started in ~0.1 s, all succeeded) p50 0.83 / 0.93 ms, p99
+//! 4.6 / 5.0 ms, max 8.7 / 8.9 ms (~820 samples a wave): the tail is the machine's, not the
+//! streams'.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
