@@ -282,14 +282,25 @@ impl Client {
     }
 
     /// The run's events over SSE until the stream ends; `on_event` sees each as it comes.
-    async fn sse(&self, run_id: &str, mut on_event: impl AsyncFnMut(&Value)) -> Vec<Value> {
-        let response = self
+    async fn sse(&self, run_id: &str, on_event: impl AsyncFnMut(&Value)) -> Vec<Value> {
+        self.sse_after(run_id, None, on_event).await
+    }
+
+    /// The same, resuming after the event numbered `last` as a reconnecting client does.
+    async fn sse_after(
+        &self,
+        run_id: &str,
+        last: Option<usize>,
+        mut on_event: impl AsyncFnMut(&Value),
+    ) -> Vec<Value> {
+        let mut request = self
             .http
             .get(format!("{}/v1/runs/{run_id}/events", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("the stream opens");
+            .bearer_auth(&self.token);
+        if let Some(last) = last {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let response = request.send().await.expect("the stream opens");
         assert_eq!(response.status().as_u16(), 200);
         let mut body = response.bytes_stream();
         let mut buffer = String::new();
@@ -431,6 +442,9 @@ async fn two_servers_behind_a_proxy_list_show_follow_and_cancel_each_others_runs
         "{kinds:?}"
     );
     assert_eq!(through_b.last().expect("an end")["status"], "succeeded");
+    // A client reconnecting through the other server goes on where it was.
+    let resumed = via_b.sse_after(&run_id, Some(2), async |_| {}).await;
+    assert_eq!(resumed, through_a[3..]);
     let (status, shown) = via_b.get(&format!("/v1/runs/{run_id}")).await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["run"]["server"], "a");
