@@ -88,6 +88,9 @@ pub enum ServeError {
     Stopped(std::io::Error),
 }
 
+/// How long a stopping server waits for its runs' last records to reach the team's store.
+const FLUSH_PATIENCE: Duration = Duration::from_secs(5);
+
 /// The audit log of `workspace`.
 pub fn audit_log_path(workspace: &Workspace) -> PathBuf {
     workspace.root().join(".codexos").join("serve-audit.jsonl")
@@ -160,13 +163,14 @@ pub async fn serve(
         stopping.runs.cancel_all();
         let _ = stopped.send(());
     });
-    axum::serve(listener, routes::router(state))
+    axum::serve(listener, routes::router(state.clone()))
         .with_graceful_shutdown(async move {
             let _ = on_stop.await;
         })
         .await
         .map_err(ServeError::Stopped)?;
     polling.abort();
+    state.runs.flush(FLUSH_PATIENCE).await;
     Ok(())
 }
 

@@ -43,7 +43,7 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 /// run whose server stopped ([`store::STALE_MS`]).
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often a server looks for cancel requests for its runs.
-pub(crate) const CANCEL_POLL: Duration = Duration::from_millis(500);
+const CANCEL_POLL: Duration = Duration::from_millis(500);
 /// The longest pause between attempts to write a record while the store is down.
 const RETRY_AT_MOST: Duration = Duration::from_secs(10);
 
@@ -155,6 +155,8 @@ pub(crate) struct Runs {
     live: Arc<Mutex<Kept>>,
     /// The team's run store, when the server writes its runs there.
     pub team: Option<Arc<TeamStore>>,
+    /// The tasks writing runs' records to it, waited for on shutdown.
+    publishing: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -177,6 +179,7 @@ impl Runs {
             runner: tokio::sync::Mutex::new(None),
             live: Arc::default(),
             team,
+            publishing: Mutex::default(),
         }
     }
 
@@ -267,13 +270,18 @@ impl Runs {
                     // follows it through another server finds it.
                     let dir = runs_dir(self.workspace.root());
                     let (first, written) = oneshot::channel();
-                    tokio::spawn(publish(
+                    let task = tokio::spawn(publish(
                         team.clone(),
                         publishing,
                         dir,
                         run_id.clone(),
                         first,
                     ));
+                    {
+                        let mut tasks = lock(&self.publishing);
+                        tasks.retain(|task| !task.is_finished());
+                        tasks.push(task);
+                    }
                     let _ = written.await;
                 }
                 Ok(run_id)
@@ -306,6 +314,19 @@ impl Runs {
     pub fn cancel_all(&self) {
         for run in lock(&self.live).runs.values() {
             run.cancel.cancel();
+        }
+    }
+
+    /// Waits up to `patience` for the runs' last records to reach the team's store (on
+    /// shutdown, after [`Runs::cancel_all`]); what is not written by then stays in the traces
+    /// only.
+    pub async fn flush(&self, patience: Duration) {
+        let tasks = std::mem::take(&mut *lock(&self.publishing));
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(patience, all).await.is_err() {
+            tracing::warn!(
+                "some runs' last records did not reach the run store before the server stopped"
+            );
         }
     }
 }
