@@ -16,6 +16,7 @@ mod error;
 mod handlers;
 mod routes;
 mod runs;
+mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +58,11 @@ pub struct ServeOptions {
     pub tokens: TokenFile,
     /// Wall time of one run.
     pub run_timeout: Duration,
+    /// The team's run store, `chroma://HOST:PORT/NAME` (its collection `NAME-runs`), where
+    /// this server writes its runs and reads every server's; `None`: this machine's traces.
+    pub runs: Option<String>,
+    /// This server's name in the run store (default: the host's name and the port).
+    pub name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +82,14 @@ pub enum ServeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("--runs: {0}")]
+    Runs(codexos_shared::SharedError),
     #[error("the server stopped: {0}")]
     Stopped(std::io::Error),
 }
+
+/// How long a stopping server waits for its runs' last records to reach the team's store.
+const FLUSH_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The audit log of `workspace`.
 pub fn audit_log_path(workspace: &Workspace) -> PathBuf {
@@ -102,17 +113,12 @@ pub async fn serve(
         path: path.clone(),
         source,
     })?;
-    let workspace = Arc::new(workspace);
-    let index = Arc::new(runs::IndexCell::new(workspace.clone()));
-    let runs = runs::Runs::new(workspace.clone(), index.clone(), options.run_timeout);
-    let state = AppState(Arc::new(Shared {
-        workspace,
-        tokens: options.tokens,
-        audit,
-        index,
-        runs,
-    }));
-    tracing::info!("audit log: {}", state.audit.path().display());
+    let store_url = options
+        .runs
+        .as_deref()
+        .map(str::parse::<codexos_shared::SharedUrl>)
+        .transpose()
+        .map_err(ServeError::Runs)?;
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|source| ServeError::Bind {
@@ -123,6 +129,31 @@ pub async fn serve(
         addr: options.bind,
         source,
     })?;
+    let team = match store_url {
+        Some(url) => {
+            let name = options
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}:{}", host_name(), addr.port()));
+            tracing::info!("run store: {} (this server is `{name}` there)", url.url);
+            Some(Arc::new(
+                store::TeamStore::new(url, name).map_err(ServeError::Runs)?,
+            ))
+        }
+        None => None,
+    };
+    let workspace = Arc::new(workspace);
+    let index = Arc::new(runs::IndexCell::new(workspace.clone()));
+    let runs = runs::Runs::new(workspace.clone(), index.clone(), options.run_timeout, team);
+    let state = AppState(Arc::new(Shared {
+        workspace,
+        tokens: options.tokens,
+        audit,
+        index,
+        runs,
+    }));
+    tracing::info!("audit log: {}", state.audit.path().display());
+    let polling = tokio::spawn(runs::take_cancel_requests(state.clone()));
     listening(addr);
     let stopping = state.clone();
     let (stopped, on_stop) = tokio::sync::oneshot::channel::<()>();
@@ -132,10 +163,24 @@ pub async fn serve(
         stopping.runs.cancel_all();
         let _ = stopped.send(());
     });
-    axum::serve(listener, routes::router(state))
+    axum::serve(listener, routes::router(state.clone()))
         .with_graceful_shutdown(async move {
             let _ = on_stop.await;
         })
         .await
-        .map_err(ServeError::Stopped)
+        .map_err(ServeError::Stopped)?;
+    polling.abort();
+    state.runs.flush(FLUSH_PATIENCE).await;
+    Ok(())
+}
+
+/// This host's name (Linux's, else `$HOSTNAME`, else `localhost`): what names a server in the
+/// run store, with its port.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }

@@ -120,7 +120,12 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
                 ),
             )
             .into_response(),
-            _ => run(next, request).await,
+            _ => {
+                // The handlers that record who did something read the token's name.
+                let mut request = request;
+                request.extensions_mut().insert(token.clone());
+                run(next, request).await
+            }
         },
         (Ok(_), None) => run(next, request).await,
     };
@@ -275,7 +280,12 @@ mod tests {
         let (admin, _) = tokens.create(Role::Admin, None).expect("a token");
         let index = Arc::new(runs::IndexCell::new(workspace.clone()));
         let state = AppState(Arc::new(Shared {
-            runs: runs::Runs::new(workspace.clone(), index.clone(), Duration::from_secs(5)),
+            runs: runs::Runs::new(
+                workspace.clone(),
+                index.clone(),
+                Duration::from_secs(5),
+                None,
+            ),
             workspace,
             tokens,
             audit: audit::AuditLog::open(&dir.path().join("audit.jsonl")).expect("audit"),

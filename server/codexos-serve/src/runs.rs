@@ -4,16 +4,23 @@
 //! WebSocket clients can follow it from its first event. A finished run's events stay for the
 //! last [`KEPT_FINISHED`] runs; older ones are read back from the run's trace.
 //!
+//! With the team's run store ([`TeamStore`]), each run's record is written there as the run
+//! goes ([`publish`]: whenever events came, at most every [`PUBLISH_EVERY`], at least every
+//! [`HEARTBEAT`], and at its end), so every server of the team lists it and its followers on
+//! other servers see its events; cancel requests other servers write for this one's runs are
+//! polled every [`CANCEL_POLL`].
+//!
 //! What runs may do is the workspace's policy, as for `codexos run`, with nobody to ask: what the
 //! policy would ask the user about is refused unless the user's trust store allows it (as for
 //! `codexos mcp`).
 
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use codexos_agent::TraceError;
+use codexos_agent::{TraceError, runs_dir, trace};
 use codexos_service::Workspace;
 use codexos_service::agents::{
     Approval, CancellationToken, EventSink, IndexAccess, RunError, RunEvent, RunRequest,
@@ -23,10 +30,22 @@ use codexos_service::index::{IndexMode, WorkspaceIndex, WorkspaceIndexError};
 use codexos_service::run_events::RunEventPayload;
 use tokio::sync::{oneshot, watch};
 
+use crate::audit::now_ms;
 use crate::error::ApiError;
+use crate::store::{self, StoredRun, TeamStore};
 
 /// How many finished runs keep their events in memory.
 const KEPT_FINISHED: usize = 64;
+/// How often a run's record is written to the team's store while events come: what a follower
+/// on another server lags by, at most.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// How often a running run's record is written when nothing happens, so readers can tell a
+/// run whose server stopped ([`store::STALE_MS`]).
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often a server looks for cancel requests for its runs.
+const CANCEL_POLL: Duration = Duration::from_millis(500);
+/// The longest pause between attempts to write a record while the store is down.
+const RETRY_AT_MOST: Duration = Duration::from_secs(10);
 
 /// What a run starts from.
 pub(crate) enum Start {
@@ -38,6 +57,8 @@ pub(crate) enum Start {
 /// One run's events so far.
 pub(crate) struct LiveRun {
     cancel: CancellationToken,
+    /// The name of the token that started it.
+    started_by: Option<String>,
     state: Mutex<LiveState>,
     /// How many events there are, and whether the run is over: what followers wait on.
     changed: watch::Sender<(usize, bool)>,
@@ -51,9 +72,10 @@ struct LiveState {
 }
 
 impl LiveRun {
-    fn new(cancel: CancellationToken) -> LiveRun {
+    fn new(cancel: CancellationToken, started_by: Option<String>) -> LiveRun {
         LiveRun {
             cancel,
+            started_by,
             state: Mutex::new(LiveState::default()),
             changed: watch::Sender::new((0, false)),
         }
@@ -131,6 +153,10 @@ pub(crate) struct Runs {
     timeout: Duration,
     runner: tokio::sync::Mutex<Option<Arc<WorkspaceRunner>>>,
     live: Arc<Mutex<Kept>>,
+    /// The team's run store, when the server writes its runs there.
+    pub team: Option<Arc<TeamStore>>,
+    /// The tasks writing runs' records to it, waited for on shutdown.
+    publishing: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -140,13 +166,20 @@ struct Kept {
 }
 
 impl Runs {
-    pub fn new(workspace: Arc<Workspace>, index: Arc<IndexCell>, timeout: Duration) -> Runs {
+    pub fn new(
+        workspace: Arc<Workspace>,
+        index: Arc<IndexCell>,
+        timeout: Duration,
+        team: Option<Arc<TeamStore>>,
+    ) -> Runs {
         Runs {
             workspace,
             index,
             timeout,
             runner: tokio::sync::Mutex::new(None),
             live: Arc::default(),
+            team,
+            publishing: Mutex::default(),
         }
     }
 
@@ -188,10 +221,15 @@ impl Runs {
 
     /// Starts a run and answers with its id once it started; a run that cannot start (a flow
     /// with errors, nothing to retry) is an error and leaves nothing behind.
-    pub async fn start(&self, start: Start) -> Result<String, ApiError> {
+    pub async fn start(
+        &self,
+        start: Start,
+        started_by: Option<String>,
+    ) -> Result<String, ApiError> {
         let runner = self.runner().await?;
         let cancel = CancellationToken::new();
-        let live = Arc::new(LiveRun::new(cancel.clone()));
+        let live = Arc::new(LiveRun::new(cancel.clone(), started_by));
+        let publishing = live.clone();
         let (started, on_start) = oneshot::channel::<String>();
         let started = Mutex::new(Some(started));
         let kept = self.live.clone();
@@ -226,7 +264,28 @@ impl Runs {
             outcome
         });
         match on_start.await {
-            Ok(run_id) => Ok(run_id),
+            Ok(run_id) => {
+                if let Some(team) = &self.team {
+                    // The run is in the store before its id is given out, so a client that
+                    // follows it through another server finds it.
+                    let dir = runs_dir(self.workspace.root());
+                    let (first, written) = oneshot::channel();
+                    let task = tokio::spawn(publish(
+                        team.clone(),
+                        publishing,
+                        dir,
+                        run_id.clone(),
+                        first,
+                    ));
+                    {
+                        let mut tasks = lock(&self.publishing);
+                        tasks.retain(|task| !task.is_finished());
+                        tasks.push(task);
+                    }
+                    let _ = written.await;
+                }
+                Ok(run_id)
+            }
             // The run ended without starting: its error says why.
             Err(_) => match running.await {
                 Ok(Ok(result)) => Ok(result.run_id),
@@ -255,6 +314,127 @@ impl Runs {
     pub fn cancel_all(&self) {
         for run in lock(&self.live).runs.values() {
             run.cancel.cancel();
+        }
+    }
+
+    /// Waits up to `patience` for the runs' last records to reach the team's store (on
+    /// shutdown, after [`Runs::cancel_all`]); what is not written by then stays in the traces
+    /// only.
+    pub async fn flush(&self, patience: Duration) {
+        let tasks = std::mem::take(&mut *lock(&self.publishing));
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(patience, all).await.is_err() {
+            tracing::warn!(
+                "some runs' last records did not reach the run store before the server stopped"
+            );
+        }
+    }
+}
+
+/// Writes the record of the run `run_id` to the team's store until its final record is
+/// written. While the store is down the run goes on and the writes are retried (backing off);
+/// if this process stops first, the store misses the run's end (its trace here keeps it).
+/// `first` is told once the first write was tried.
+async fn publish(
+    team: Arc<TeamStore>,
+    live: Arc<LiveRun>,
+    dir: PathBuf,
+    run_id: String,
+    first: oneshot::Sender<()>,
+) {
+    let mut first = Some(first);
+    let mut written: Option<(usize, bool)> = None;
+    let mut last_write: Option<Instant> = None;
+    let mut failures: u32 = 0;
+    loop {
+        let seen = *live.changed.borrow();
+        let due = written != Some(seen) || last_write.is_none_or(|at| at.elapsed() >= HEARTBEAT);
+        if due {
+            let (team, live, dir, id) = (team.clone(), live.clone(), dir.clone(), run_id.clone());
+            let outcome = tokio::task::spawn_blocking(move || {
+                let run = stored(&team, &live, &dir, &id)?;
+                team.put(&run).map(|()| run.status() != "running")
+            })
+            .await
+            .unwrap_or_else(|error| Err(ApiError::internal(error)));
+            if let Some(first) = first.take() {
+                let _ = first.send(());
+            }
+            match outcome {
+                Ok(over) => {
+                    if failures > 0 {
+                        tracing::info!(
+                            "run {run_id}: its record is written to the run store again"
+                        );
+                    }
+                    failures = 0;
+                    written = Some(seen);
+                    last_write = Some(Instant::now());
+                    if over {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    if failures == 0 {
+                        tracing::warn!("run {run_id}: {}; retrying", error.message);
+                    }
+                    failures = failures.saturating_add(1);
+                }
+            }
+        }
+        let pause = PUBLISH_EVERY.saturating_mul(1 << failures.min(6));
+        tokio::time::sleep(pause.min(RETRY_AT_MOST)).await;
+    }
+}
+
+/// The record of a run this server runs: its trace so far, the events its followers got, and
+/// `running` until the run is over (read with its events at once, so a record that says the
+/// run is over has every event).
+fn stored(
+    team: &TeamStore,
+    live: &LiveRun,
+    dir: &Path,
+    run_id: &str,
+) -> Result<StoredRun, ApiError> {
+    let (stream, finished) = live.events_from(0);
+    let run = trace::read(&dir.join(format!("{run_id}.jsonl")))
+        .map_err(|error| ApiError::internal(format!("run {run_id}: {error}")))?;
+    let status = match (finished, run.status()) {
+        (false, _) => "running",
+        (true, Some(status)) => status.as_str(),
+        (true, None) => "incomplete",
+    };
+    let mut summary = store::summary(&run, status);
+    summary["server"] = team.server.clone().into();
+    summary["started_by"] = live.started_by.clone().into();
+    Ok(StoredRun {
+        summary,
+        header: run.header,
+        events: run.events,
+        stream: stream.iter().map(|event| event.to_string()).collect(),
+        updated_ms: now_ms(),
+    })
+}
+
+/// Cancels this server's runs that other servers were asked to cancel, until the process
+/// stops.
+pub(crate) async fn take_cancel_requests(state: crate::AppState) {
+    let runs = &state.runs;
+    let Some(team) = runs.team.clone() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(CANCEL_POLL).await;
+        let team = team.clone();
+        match tokio::task::spawn_blocking(move || team.take_cancel_requests()).await {
+            Ok(Ok(run_ids)) => {
+                for run_id in run_ids {
+                    tracing::info!("run {run_id}: cancelled at another server's request");
+                    runs.cancel(&run_id);
+                }
+            }
+            Ok(Err(error)) => tracing::debug!("cancel requests: {}", error.message),
+            Err(error) => tracing::debug!("cancel requests: {error}"),
         }
     }
 }

@@ -9,6 +9,10 @@
 //! metadata holds `base_commit`, the commit the base was published from, written after the
 //! chunks so a client never sees a commit whose chunks are not all there yet.
 //!
+//! The same server keeps plain document records too ([`Record`]: a document and scalar
+//! metadata, read by id and metadata filters, [`Chroma::put_records`], [`Chroma::records`]):
+//! `codexos serve`'s run store, `NAME-runs`.
+//!
 //! Every request has a short timeout: a caller that searches falls back to its local index
 //! when the server is down or slow ([`SharedError`] says which URL and why).
 
@@ -171,6 +175,26 @@ pub struct BaseFilter {
     pub language: Option<String>,
     /// Only chunks whose text contains this (Chroma's full-text filter; it does not rank).
     pub contains: Option<String>,
+}
+
+/// A record of a collection used as a document store: a document and scalar metadata
+/// (strings, numbers, booleans) to filter on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Record {
+    pub id: String,
+    pub document: Option<String>,
+    pub metadata: serde_json::Map<String, Value>,
+}
+
+/// Which records [`Chroma::records`] reads.
+#[derive(Clone, Debug, Default)]
+pub struct RecordQuery {
+    pub ids: Option<Vec<String>>,
+    /// A Chroma `where` filter on the metadata.
+    pub filter: Option<Value>,
+    pub limit: Option<usize>,
+    /// Whether to read the documents too (else the metadata only).
+    pub documents: bool,
 }
 
 /// A Chroma server's collections for one `chroma://` URL.
@@ -381,6 +405,75 @@ impl Chroma {
             });
         }
         Ok(hits)
+    }
+
+    /// Writes whole records (document and metadata replaced together, so a reader sees the
+    /// old record or the new one, never a mix), at most [`BATCH`] a request. Collections of
+    /// such records are read by id and metadata, never by vector search, but Chroma wants a
+    /// vector per record: each gets the same one-dimensional `[1.0]`.
+    pub fn put_records(
+        &self,
+        collection: &Collection,
+        records: &[Record],
+    ) -> Result<(), SharedError> {
+        for batch in records.chunks(BATCH) {
+            let body = json!({
+                "ids": batch.iter().map(|r| &r.id).collect::<Vec<_>>(),
+                "documents": batch.iter().map(|r| r.document.as_deref().unwrap_or_default()).collect::<Vec<_>>(),
+                "metadatas": batch.iter().map(|r| &r.metadata).collect::<Vec<_>>(),
+                "embeddings": batch.iter().map(|_| [1.0f32]).collect::<Vec<_>>(),
+            });
+            self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/upsert", collection.id),
+                Some(body),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The records `query` selects, in the server's order (Chroma's `get` does not sort).
+    pub fn records(
+        &self,
+        collection: &Collection,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, SharedError> {
+        let mut include = vec!["metadatas"];
+        if query.documents {
+            include.push("documents");
+        }
+        let mut body = json!({ "include": include });
+        if let Some(ids) = &query.ids {
+            body["ids"] = json!(ids);
+        }
+        if let Some(filter) = &query.filter {
+            body["where"] = filter.clone();
+        }
+        if let Some(limit) = query.limit {
+            body["limit"] = json!(limit);
+        }
+        let answer = self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/get", collection.id),
+            Some(body),
+        )?;
+        let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
+        let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
+            field(&answer, "metadatas", &self.url.url)?;
+        let documents: Vec<Option<String>> = match query.documents {
+            true => field(&answer, "documents", &self.url.url)?,
+            false => Vec::new(),
+        };
+        let mut documents = documents.into_iter();
+        Ok(ids
+            .into_iter()
+            .zip(metadatas)
+            .map(|(id, metadata)| Record {
+                id,
+                document: documents.next().flatten(),
+                metadata: metadata.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// One request and its JSON answer; any failure names the URL.

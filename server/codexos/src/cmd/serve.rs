@@ -1,5 +1,6 @@
-//! `codexos serve [--root DIR] [--bind ADDR] [--allow-remote] [--timeout SECS]`: the workspace
-//! over HTTP and WebSocket (docs/serve.md), until Ctrl-C or SIGTERM; and its tokens:
+//! `codexos serve [--root DIR] [--bind ADDR] [--allow-remote] [--timeout SECS]
+//! [--runs chroma://HOST:PORT/NAME [--name NAME]]`: the workspace over HTTP and WebSocket
+//! (docs/serve.md), until Ctrl-C or SIGTERM; and its tokens:
 //! `codexos serve token create --role ROLE [--name NAME]` (the token is printed once, only its
 //! hash is kept), `token list [--json]`, `token revoke NAME`.
 //!
@@ -32,6 +33,15 @@ pub struct Args {
     /// Stop each run after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     timeout: u64,
+    /// The team's run store: a Chroma server every server of the team reaches (collection
+    /// NAME-runs). Each server writes its runs there and lists, shows and follows everyone's.
+    /// Default: this machine's traces only. Given here, not in codexos.toml: run records hold
+    /// inputs and outputs, and a cloned workspace must not send them anywhere by itself.
+    #[arg(long, value_name = "chroma://HOST:PORT/NAME")]
+    runs: Option<String>,
+    /// This server's name in the run store (default: the host's name and the port).
+    #[arg(long, requires = "runs")]
+    name: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -139,6 +149,8 @@ fn serve(args: Args, tokens: TokenFile) -> anyhow::Result<ExitCode> {
         allow_remote: args.allow_remote,
         tokens,
         run_timeout: Duration::from_secs(args.timeout),
+        runs: args.runs,
+        name: args.name,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
