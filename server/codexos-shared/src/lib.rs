@@ -12,7 +12,7 @@
 //! Every request has a short timeout: a caller that searches falls back to its local index
 //! when the server is down or slow ([`SharedError`] says which URL and why).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -155,12 +155,14 @@ pub struct BaseHit {
 }
 
 /// One vector space's collection on the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Collection {
     pub id: String,
     pub name: String,
     /// The commit the base was last published from.
     pub base_commit: Option<String>,
+    /// Absent on a base published before BM25 statistics were.
+    pub lexical: Option<LexicalStats>,
 }
 
 /// What to leave out of a base query.
@@ -169,9 +171,26 @@ pub struct BaseFilter {
     /// Paths the caller answers for itself (its overlay: changed, added and deleted files).
     pub exclude_paths: Vec<String>,
     pub language: Option<String>,
-    /// Only chunks whose text contains this (Chroma's full-text filter; it does not rank).
-    pub contains: Option<String>,
+    /// Only chunks whose text contains one of these (Chroma's full-text filter, case-sensitive
+    /// substrings; it does not rank).
+    pub contains_any: Vec<String>,
 }
+
+/// The base's BM25 statistics beside its chunks, so a client ranks base and overlay chunks by
+/// the same numbers: how many chunks there are and their average length in terms, per field
+/// (body, symbol path, file path). The document frequencies live in the terms collection
+/// ([`Chroma::document_frequencies`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LexicalStats {
+    pub chunks: u64,
+    pub average_lengths: [f32; 3],
+}
+
+/// Metadata keys of [`LexicalStats`] on the chunk collection.
+const STATS_CHUNKS: &str = "bm25_chunks";
+const STATS_LENGTHS: [&str; 3] = ["bm25_avg_body", "bm25_avg_symbol", "bm25_avg_path"];
+/// The terms collection's records carry a one-dimensional vector: Chroma wants one per record.
+const TERM_VECTOR: [f32; 1] = [1.0];
 
 /// A Chroma server's collections for one `chroma://` URL.
 pub struct Chroma {
@@ -241,12 +260,8 @@ impl Chroma {
     pub fn open_collection(&self, space_key: &str) -> Result<Option<Collection>, SharedError> {
         let name = self.collection_name(space_key);
         match self.request(reqwest::Method::GET, &format!("{COLLECTIONS}/{name}"), None) {
-            Ok(answer) => collection(answer).map(Some),
-            Err(SharedError::Server { status: 404, .. }) => Ok(None),
-            // Chroma 1.x answers a missing collection with 400 or 404 depending on the route.
-            Err(SharedError::Server {
-                status: 400, body, ..
-            }) if body.contains("does not exist") => Ok(None),
+            Ok(answer) => collection_of(answer).map(Some),
+            Err(error) if is_missing(&error) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -258,7 +273,7 @@ impl Chroma {
             "get_or_create": true,
             "configuration": {"hnsw": {"space": "cosine"}},
         });
-        collection(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
+        collection_of(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
     }
 
     /// Every record id the collection holds.
@@ -312,18 +327,120 @@ impl Chroma {
         Ok(())
     }
 
-    /// Records that the collection now holds the base of `commit`.
+    /// Records that the collection now holds the base of `commit`, whose chunks' BM25
+    /// statistics are `lexical`.
     pub fn set_base_commit(
         &self,
         collection: &Collection,
         commit: &str,
+        lexical: &LexicalStats,
     ) -> Result<(), SharedError> {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("base_commit".into(), json!(commit));
+        metadata.insert(STATS_CHUNKS.into(), json!(lexical.chunks));
+        for (key, length) in STATS_LENGTHS.iter().zip(lexical.average_lengths) {
+            metadata.insert((*key).into(), json!(length));
+        }
         self.request(
             reqwest::Method::PUT,
             &format!("{COLLECTIONS}/{}", collection.id),
-            Some(json!({"new_metadata": {"base_commit": commit}})),
+            Some(json!({ "new_metadata": metadata })),
         )?;
         Ok(())
+    }
+
+    /// The terms collection beside `collection` (`…-terms`): one record per term the base
+    /// holds in at least two chunks, its id the term (`field:term`), its `df` how many chunks
+    /// hold it. Created when `create`, else `None` when missing.
+    pub fn terms_collection(
+        &self,
+        collection: &Collection,
+        create: bool,
+    ) -> Result<Option<Collection>, SharedError> {
+        let name = format!("{}-terms", collection.name);
+        if create {
+            let body = json!({"name": name, "get_or_create": true});
+            return collection_of(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
+                .map(Some);
+        }
+        match self.request(reqwest::Method::GET, &format!("{COLLECTIONS}/{name}"), None) {
+            Ok(answer) => collection_of(answer).map(Some),
+            Err(error) if is_missing(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The document frequencies of `terms` (ids of the terms collection); a term it does not
+    /// hold is left out (it is in one chunk of the base, or none).
+    pub fn document_frequencies(
+        &self,
+        terms: &Collection,
+        ids: &[String],
+    ) -> Result<HashMap<String, u64>, SharedError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let answer = self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/get", terms.id),
+            Some(json!({"ids": ids, "include": ["metadatas"]})),
+        )?;
+        self.frequencies(&answer)
+    }
+
+    /// Every document frequency the terms collection holds.
+    pub fn all_document_frequencies(
+        &self,
+        terms: &Collection,
+    ) -> Result<HashMap<String, u64>, SharedError> {
+        let mut all = HashMap::new();
+        let mut offset = 0;
+        loop {
+            let answer = self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/get", terms.id),
+                Some(json!({"limit": ID_PAGE, "offset": offset, "include": ["metadatas"]})),
+            )?;
+            let page = self.frequencies(&answer)?;
+            let ids: Vec<Value> = field(&answer, "ids", &self.url.url)?;
+            offset += ids.len();
+            all.extend(page);
+            if ids.len() < ID_PAGE {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Writes document frequencies (at most [`BATCH`] a request).
+    pub fn put_document_frequencies(
+        &self,
+        terms: &Collection,
+        frequencies: &[(String, u64)],
+    ) -> Result<(), SharedError> {
+        for batch in frequencies.chunks(BATCH) {
+            let body = json!({
+                "ids": batch.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                "metadatas": batch.iter().map(|(_, df)| json!({"df": df})).collect::<Vec<_>>(),
+                "embeddings": batch.iter().map(|_| TERM_VECTOR).collect::<Vec<_>>(),
+            });
+            self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/upsert", terms.id),
+                Some(body),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn frequencies(&self, answer: &Value) -> Result<HashMap<String, u64>, SharedError> {
+        let ids: Vec<String> = field(answer, "ids", &self.url.url)?;
+        let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
+            field(answer, "metadatas", &self.url.url)?;
+        Ok(ids
+            .into_iter()
+            .zip(metadatas)
+            .filter_map(|(id, metadata)| Some((id, metadata?.get("df")?.as_u64()?)))
+            .collect())
     }
 
     /// The `n` chunks nearest to `vector` that `filter` keeps, nearest first.
@@ -351,8 +468,15 @@ impl Chroma {
             1 => body["where"] = clauses.remove(0),
             _ => body["where"] = json!({"$and": clauses}),
         }
-        if let Some(contains) = &filter.contains {
-            body["where_document"] = json!({"$contains": contains});
+        let mut contains: Vec<Value> = filter
+            .contains_any
+            .iter()
+            .map(|text| json!({"$contains": text}))
+            .collect();
+        match contains.len() {
+            0 => {}
+            1 => body["where_document"] = contains.remove(0),
+            _ => body["where_document"] = json!({"$or": contains}),
         }
         let answer = self.request(
             reqwest::Method::POST,
@@ -453,7 +577,18 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
-fn collection(answer: Value) -> Result<Collection, SharedError> {
+/// Chroma 1.x answers a missing collection with 400 or 404 depending on the route.
+fn is_missing(error: &SharedError) -> bool {
+    match error {
+        SharedError::Server { status: 404, .. } => true,
+        SharedError::Server {
+            status: 400, body, ..
+        } => body.contains("does not exist"),
+        _ => false,
+    }
+}
+
+fn collection_of(answer: Value) -> Result<Collection, SharedError> {
     #[derive(Deserialize)]
     struct Answer {
         id: String,
@@ -465,12 +600,23 @@ fn collection(answer: Value) -> Result<Collection, SharedError> {
         url: String::new(),
         reason: format!("an unexpected collection: {e}"),
     })?;
+    let metadata = answer.metadata.unwrap_or_default();
+    let number = |key: &str| metadata.get(key).and_then(Value::as_f64);
+    let lexical = number(STATS_CHUNKS).and_then(|chunks| {
+        let [body, symbol, path] = STATS_LENGTHS.map(number);
+        Some(LexicalStats {
+            chunks: chunks as u64,
+            average_lengths: [body? as f32, symbol? as f32, path? as f32],
+        })
+    });
     Ok(Collection {
         id: answer.id,
         name: answer.name,
-        base_commit: answer
-            .metadata
-            .and_then(|metadata| metadata.get("base_commit")?.as_str().map(str::to_owned)),
+        base_commit: metadata
+            .get("base_commit")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        lexical,
     })
 }
 

@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codexos_embed::Embedder;
-use codexos_index::{IndexSettings, SearchMode};
+use codexos_index::{FileOutcome, IndexSettings, IndexSummary, SearchMode};
 use codexos_shared::{BaseFilter, BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk};
 
+use super::base_rank::{Bm25, Candidate, StatsBuilder, fields, rank};
 use super::commits::{ChangedSince, clean_head};
 use super::{SearchHit, SearchQuery, WorkspaceIndex, WorkspaceIndexError, embedders, lock};
 
@@ -37,8 +38,10 @@ pub use codexos_shared::{SharedError, SharedUrl};
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Publishing sends large batches: it waits longer than a search would.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(120);
-/// Reciprocal rank fusion's constant (Cormack et al.): damps the weight of the very top ranks.
-const RRF_K: f32 = 60.0;
+/// Chunks each base list brings: as many as a local search takes from each of its lists.
+pub(super) const CANDIDATES: usize = 100;
+/// How many of the query's rarest terms pick the base's lexical candidates.
+const RARE_TERMS: usize = 3;
 
 /// What `codexos index --publish` did.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +56,8 @@ pub struct PublishSummary {
     pub removed: usize,
     /// Chunks already there, not sent again.
     pub kept: usize,
+    /// BM25 document frequencies written or deleted (only those that changed).
+    pub terms_sent: usize,
     /// Request bodies sent, in bytes.
     pub bytes_sent: u64,
     pub elapsed: Duration,
@@ -161,15 +166,26 @@ impl WorkspaceIndex {
             Ok(resolved) => resolved,
             Err(reason) => return degraded(reason),
         };
-        let lists = match self.base_lists(base, &collection, embedder.as_ref(), &changed, query) {
-            Ok(lists) => lists,
-            Err(reason) => return degraded(reason),
+        let vector = match embedder.embed_query(&query.query) {
+            Ok(vector) => vector,
+            Err(error) => return degraded(format!("cannot embed the query: {error}")),
         };
-        let local = self.search_local(query, Some(&changed))?;
+        let (bm25, mut candidates) =
+            match self.base_candidates(base, &collection, &vector, &changed, query) {
+                Ok(found) => found,
+                Err(reason) => return degraded(reason),
+            };
+        candidates.extend(
+            self.overlay_candidates(query, &changed, &vector)?
+                .into_iter()
+                .map(|(hit, cosine)| Candidate {
+                    bm25: bm25.score(fields(&hit.text, &hit.symbol, &hit.path)),
+                    hit,
+                    cosine,
+                }),
+        );
         self.set_shared_notice(None);
-        let mut all = vec![local];
-        all.extend(lists);
-        Ok(Some(fuse(all, query)))
+        Ok(Some(rank(candidates, query)))
     }
 
     /// The embedder whose space the base is read in: the local index's, or the configured one
@@ -180,77 +196,90 @@ impl WorkspaceIndex {
         })
     }
 
-    /// The base's ranked lists for `query`: by vector, and by vector among the chunks holding
-    /// the query's most specific word, as the mode asks.
-    fn base_lists(
+    /// The base's candidates for `query`, each with its BM25 under the base's statistics
+    /// (returned for the overlay's) and its cosine: the chunks nearest to the query, and the
+    /// nearest among those holding one of the query's rarest terms, as the mode asks.
+    fn base_candidates(
         &self,
         base: &SharedBase,
         collection: &Collection,
-        embedder: &dyn Embedder,
+        vector: &[f32],
         changed: &ChangedSince,
         query: &SearchQuery,
-    ) -> Result<Vec<Vec<SearchHit>>, String> {
-        let vector = embedder
-            .embed_query(&query.query)
-            .map_err(|error| format!("cannot embed the query: {error}"))?;
+    ) -> Result<(Bm25, Vec<Candidate>), String> {
+        let stats = collection.lexical.ok_or_else(|| {
+            format!(
+                "{} was published without BM25 statistics (publish it again)",
+                collection.name
+            )
+        })?;
+        let frequencies = match base
+            .chroma
+            .terms_collection(collection, false)
+            .map_err(|error| error.to_string())?
+        {
+            Some(terms) => base
+                .chroma
+                .document_frequencies(&terms, &Bm25::term_ids(&query.query))
+                .map_err(|error| error.to_string())?,
+            None => HashMap::new(),
+        };
+        let bm25 = Bm25::new(&query.query, stats, &frequencies);
         let glob = query
             .paths
             .as_deref()
             .map(|glob| globset::Glob::new(glob).map(|glob| glob.compile_matcher()))
             .transpose()
             .map_err(|error| format!("path glob: {error}"))?;
-        // Room for what the glob and the one-hit-per-file collapse drop afterwards.
-        let wanted = if glob.is_some() || query.files {
-            query.k * 4
-        } else {
-            query.k
-        };
         let mut filter = BaseFilter {
             exclude_paths: changed.paths().map(str::to_owned).collect(),
             language: query.language.clone(),
-            contains: None,
+            contains_any: Vec::new(),
         };
-        let mut lists = Vec::new();
+        let mut hits = Vec::new();
         if query.mode != SearchMode::Bm25 {
-            lists.push(
+            hits.extend(
                 base.chroma
-                    .query(collection, &vector, wanted, &filter)
+                    .query(collection, vector, CANDIDATES, &filter)
                     .map_err(|error| error.to_string())?,
             );
         }
-        if query.mode != SearchMode::Vector
-            && let Some(word) = specific_word(&query.query)
-        {
-            filter.contains = Some(word.to_owned());
-            lists.push(
+        let rarest = bm25.rarest_terms(RARE_TERMS);
+        if query.mode != SearchMode::Vector && !rarest.is_empty() {
+            filter.contains_any = spellings(&rarest, &query.query);
+            hits.extend(
                 base.chroma
-                    .query(collection, &vector, wanted, &filter)
+                    .query(collection, vector, CANDIDATES, &filter)
                     .map_err(|error| error.to_string())?,
             );
         }
-        Ok(lists
+        let candidates = hits
             .into_iter()
-            .map(|hits| {
-                hits.into_iter()
-                    .filter(|hit| !changed.lists(&hit.meta.path))
-                    .filter(|hit| {
-                        glob.as_ref()
-                            .is_none_or(|glob| glob.is_match(&hit.meta.path))
-                    })
-                    .map(base_hit)
-                    .collect()
+            .filter(|hit| !changed.lists(&hit.meta.path))
+            .filter(|hit| {
+                glob.as_ref()
+                    .is_none_or(|glob| glob.is_match(&hit.meta.path))
             })
-            .collect())
+            .map(|hit| Candidate {
+                bm25: bm25.score(fields(&hit.text, &hit.meta.symbol, &hit.meta.path)),
+                cosine: hit.similarity,
+                hit: base_hit(hit),
+            })
+            .collect();
+        Ok((bm25, candidates))
     }
 
-    /// Brings the local index's overlay up to the files that differ from the base: each such
-    /// file re-indexed (unchanged content costs a hash), each deleted one removed. What a
-    /// fresh clone needs before its first search — a handful of files, not the repository.
-    /// `None` (with the notice set) when the base cannot say what changed.
-    pub fn sync_overlay(&self) -> Result<Option<usize>, WorkspaceIndexError> {
+    /// With a reachable base, brings the local index's overlay up to the files that differ
+    /// from the base instead of indexing the workspace: each such file re-indexed (unchanged
+    /// content costs a hash), each deleted one removed. What a fresh clone needs before its
+    /// first search — a handful of files, not the repository. `None` when there is no base, or
+    /// (with the notice set) when the base cannot say what changed: the caller indexes
+    /// everything.
+    pub(super) fn sync_overlay(&self) -> Result<Option<IndexSummary>, WorkspaceIndexError> {
         let Some(Ok(base)) = &self.shared else {
             return Ok(None);
         };
+        let started = Instant::now();
         let embedder = self
             .base_embedder()
             .map_err(|detail| WorkspaceIndexError::Embedder {
@@ -261,31 +290,48 @@ impl WorkspaceIndex {
             Ok((_, changed)) => changed,
             Err(reason) => {
                 self.set_shared_notice(Some(format!(
-                    "shared index {}: {reason}; searching the local index only",
+                    "shared index {}: {reason}; indexing and searching the local index only",
                     base.url()
                 )));
                 return Ok(None);
             }
         };
-        let mut synced = 0;
-        for path in changed.paths() {
+        let mut summary = IndexSummary::default();
+        let mut paths: Vec<&str> = changed.paths().collect();
+        paths.sort_unstable();
+        for path in paths {
+            if let Some(error) = self.interrupted() {
+                return Err(error);
+            }
+            summary.files_seen += 1;
             let outcome = if self.root.join(path).is_file() {
                 self.refresh_file(Path::new(path), None)
             } else {
                 self.remove_file(Path::new(path))
             };
             match outcome {
-                Ok(_) => synced += 1,
+                Ok(FileOutcome::Indexed { chunks }) => {
+                    summary.files_indexed += 1;
+                    summary.chunks_written += chunks;
+                }
+                Ok(FileOutcome::Unchanged) => summary.files_unchanged += 1,
+                Ok(FileOutcome::Removed) => summary.files_removed += 1,
+                Ok(FileOutcome::Skipped(reason)) => {
+                    summary.files_skipped += 1;
+                    *summary.skipped_by_reason.entry(reason.label()).or_default() += 1;
+                }
                 Err(error) => tracing::info!("overlay {path}: {error}"),
             }
         }
-        Ok(Some(synced))
+        summary.elapsed = started.elapsed();
+        summary.searchable_after = summary.elapsed;
+        Ok(Some(summary))
     }
 
     /// Publishes what this index holds of the files `HEAD` tracks to `url`
     /// (`chroma://HOST:PORT/COLLECTION`): only the chunks the base lacks are sent, the ones it
-    /// no longer needs are deleted, then the base commit is recorded. Run after
-    /// [`WorkspaceIndex::index_all`] on a clean checkout.
+    /// no longer needs are deleted, then the BM25 statistics and the base commit are recorded.
+    /// Run after [`WorkspaceIndex::index_everything`] on a clean checkout.
     pub fn publish(&self, url: &str) -> Result<PublishSummary, WorkspaceIndexError> {
         let started = Instant::now();
         let shared_error = |source| WorkspaceIndexError::Shared {
@@ -308,6 +354,7 @@ impl WorkspaceIndex {
         let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
         // Every chunk of a tracked file, by its shared id (the same chunk twice is one record).
         let mut local: HashMap<String, (ChunkMetadata, u32)> = HashMap::new();
+        let mut statistics = StatsBuilder::default();
         for (path, record) in store.files().map_err(|e| self.error(e.into()))? {
             if !tracked.contains(&path) {
                 continue;
@@ -321,6 +368,7 @@ impl WorkspaceIndex {
                 ) else {
                     continue;
                 };
+                statistics.add(fields(&text, &meta.symbol, &meta.path));
                 let id = codexos_shared::chunk_id(
                     &meta.path,
                     meta.start_line,
@@ -379,8 +427,35 @@ impl WorkspaceIndex {
             chroma.add(&collection, &chunks).map_err(shared_error)?;
         }
         chroma.delete(&collection, &removed).map_err(shared_error)?;
+        // The BM25 statistics: only the document frequencies that changed are sent.
+        let (lexical, frequencies) = statistics.finish();
+        let terms = chroma
+            .terms_collection(&collection, true)
+            .map_err(shared_error)?
+            .ok_or_else(|| {
+                shared_error(SharedError::Request {
+                    url: url.to_owned(),
+                    reason: "the terms collection was not created".to_owned(),
+                })
+            })?;
+        let published = chroma
+            .all_document_frequencies(&terms)
+            .map_err(shared_error)?;
+        let changed_frequencies: Vec<(String, u64)> = frequencies
+            .iter()
+            .filter(|(id, df)| published.get(*id) != Some(*df))
+            .map(|(id, df)| (id.clone(), *df))
+            .collect();
+        let gone: Vec<String> = published
+            .into_keys()
+            .filter(|id| !frequencies.contains_key(id))
+            .collect();
         chroma
-            .set_base_commit(&collection, &commit)
+            .put_document_frequencies(&terms, &changed_frequencies)
+            .map_err(shared_error)?;
+        chroma.delete(&terms, &gone).map_err(shared_error)?;
+        chroma
+            .set_base_commit(&collection, &commit, &lexical)
             .map_err(shared_error)?;
         Ok(PublishSummary {
             collection: collection.name,
@@ -388,6 +463,7 @@ impl WorkspaceIndex {
             new: sent,
             removed: removed.len(),
             kept: local.len() - new.len(),
+            terms_sent: changed_frequencies.len() + gone.len(),
             bytes_sent: chroma.bytes_sent(),
             elapsed: started.elapsed(),
         })
@@ -405,90 +481,41 @@ fn base_hit(hit: BaseHit) -> SearchHit {
     }
 }
 
-/// The query's word most likely to pick out the chunks that name it: the longest identifier-like
-/// one of at least three characters (`retry_payment` over `the`).
-fn specific_word(query: &str) -> Option<&str> {
-    query
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|word| word.chars().count() >= 3)
-        .max_by_key(|word| word.chars().count())
-}
-
-/// Reciprocal rank fusion of ranked lists: a hit scores the sum of `1 / (RRF_K + rank)` over
-/// the lists that hold it (a chunk is its path and lines), best first; one hit per file when
-/// the query asks for files.
-fn fuse(lists: Vec<Vec<SearchHit>>, query: &SearchQuery) -> Vec<SearchHit> {
-    let mut fused: Vec<SearchHit> = Vec::new();
-    let mut at: HashMap<(String, u32, u32), usize> = HashMap::new();
-    for list in lists {
-        for (rank, hit) in list.into_iter().enumerate() {
-            let score = 1.0 / (RRF_K + rank as f32 + 1.0);
-            let key = (hit.path.clone(), hit.start_line, hit.end_line);
-            match at.get(&key) {
-                Some(&index) => fused[index].score += score,
-                None => {
-                    at.insert(key, fused.len());
-                    fused.push(SearchHit { score, ..hit });
-                }
-            }
-        }
+/// How Chroma's case-sensitive `$contains` may find the chunks holding `terms` (lowercase,
+/// lightly stemmed: `regex` finds `regex_set`): each term as written, capitalised (`RegexSet`)
+/// and in capitals, and the query's own identifiers with capitals or `_` (`RegexSet` when the
+/// query names it, which its parts alone would not find whole).
+fn spellings(terms: &[&str], query: &str) -> Vec<String> {
+    let mut spellings: Vec<String> = Vec::new();
+    for term in terms {
+        let mut capitalised = term.chars();
+        let capitalised = capitalised
+            .next()
+            .map(|first| first.to_uppercase().chain(capitalised).collect())
+            .unwrap_or_default();
+        spellings.extend([term.to_string(), capitalised, term.to_uppercase()]);
     }
-    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
-    if query.files {
-        let mut seen = HashSet::new();
-        fused.retain(|hit| seen.insert(hit.path.clone()));
-    }
-    fused.truncate(query.k);
-    fused
+    spellings.extend(
+        query
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|word| word.contains('_') || word.chars().any(char::is_uppercase))
+            .filter(|word| terms.iter().any(|term| word.to_lowercase().contains(term)))
+            .map(str::to_owned),
+    );
+    let mut seen = HashSet::new();
+    spellings.retain(|spelling| spelling.chars().count() >= 2 && seen.insert(spelling.clone()));
+    spellings
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hit(path: &str, line: u32) -> SearchHit {
-        SearchHit {
-            path: path.to_owned(),
-            start_line: line,
-            end_line: line,
-            score: 0.0,
-            symbol: String::new(),
-            text: String::new(),
-        }
-    }
-
     #[test]
-    fn a_hit_found_by_two_lists_outranks_the_top_of_one() {
-        let lists = vec![
-            vec![hit("local.rs", 1), hit("base.rs", 5)],
-            vec![hit("other.rs", 1), hit("base.rs", 5)],
-        ];
-        let fused = fuse(lists, &SearchQuery::new("q"));
-        let order: Vec<&str> = fused.iter().map(|hit| hit.path.as_str()).collect();
-        assert_eq!(order, ["base.rs", "local.rs", "other.rs"]);
-    }
-
-    #[test]
-    fn files_keeps_each_files_best_chunk() {
-        let lists = vec![vec![hit("a.rs", 1), hit("a.rs", 9), hit("b.rs", 1)]];
-        let query = SearchQuery {
-            files: true,
-            ..SearchQuery::new("q")
-        };
-        let fused = fuse(lists, &query);
-        let kept: Vec<(&str, u32)> = fused
-            .iter()
-            .map(|hit| (hit.path.as_str(), hit.start_line))
-            .collect();
-        assert_eq!(kept, [("a.rs", 1), ("b.rs", 1)]);
-    }
-
-    #[test]
-    fn the_most_specific_word_is_the_longest_identifier() {
+    fn a_term_is_looked_for_as_written_capitalised_in_capitals_and_as_the_query_names_it() {
         assert_eq!(
-            specific_word("where is retry_payment done"),
-            Some("retry_payment")
+            spellings(&["regex"], "Make RegexSet faster"),
+            ["regex", "Regex", "REGEX", "RegexSet"]
         );
-        assert_eq!(specific_word("a b"), None);
     }
 }
