@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 const COLLECTIONS: &str = "/api/v2/tenants/default_tenant/databases/default_database/collections";
 /// Records per add or delete request: well under Chroma's maximum batch size (`pre-flight-checks`).
 pub const BATCH: usize = 1000;
+/// Files' term documents per upsert.
+const FILE_BATCH: usize = 100;
 /// Ids fetched per page when listing what a collection holds.
 const ID_PAGE: usize = 10_000;
 
@@ -176,21 +178,76 @@ pub struct BaseFilter {
     pub contains_any: Vec<String>,
 }
 
-/// The base's BM25 statistics beside its chunks, so a client ranks base and overlay chunks by
-/// the same numbers: how many chunks there are and their average length in terms, per field
-/// (body, symbol path, file path). The document frequencies live in the terms collection
-/// ([`Chroma::document_frequencies`]).
+/// The base's BM25 statistics, so a client ranks base and overlay chunks by the same numbers:
+/// for its chunks and for its whole files, how many there are and their average length in
+/// terms per field (body, symbol path, file path). The document frequencies live in the terms
+/// collection ([`Chroma::document_frequencies`]), the files' term counts in the files
+/// collection ([`Chroma::file_terms`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LexicalStats {
-    pub chunks: u64,
+    pub chunks: CorpusStats,
+    pub files: CorpusStats,
+}
+
+/// How many documents a corpus holds and their average length in terms, per field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CorpusStats {
+    pub documents: u64,
     pub average_lengths: [f32; 3],
 }
 
-/// Metadata keys of [`LexicalStats`] on the chunk collection.
-const STATS_CHUNKS: &str = "bm25_chunks";
-const STATS_LENGTHS: [&str; 3] = ["bm25_avg_body", "bm25_avg_symbol", "bm25_avg_path"];
-/// The terms collection's records carry a one-dimensional vector: Chroma wants one per record.
-const TERM_VECTOR: [f32; 1] = [1.0];
+/// Metadata keys of [`LexicalStats`] on the chunk collection: the count, then the lengths.
+const STATS_CHUNKS: [&str; 4] = [
+    "bm25_chunks",
+    "bm25_avg_body",
+    "bm25_avg_symbol",
+    "bm25_avg_path",
+];
+const STATS_FILES: [&str; 4] = [
+    "bm25_files",
+    "bm25_file_avg_body",
+    "bm25_file_avg_symbol",
+    "bm25_file_avg_path",
+];
+/// Side collections' records carry a one-dimensional vector: Chroma wants one per record.
+const SIDE_VECTOR: [f32; 1] = [1.0];
+
+/// A side collection of the base, beside its chunks (`NAME-<space>-terms`, `…-files`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// One record per term the base holds in at least two documents: id `field:term`,
+    /// metadata `df`.
+    Terms,
+    /// One record per file: id its path, document its terms with their counts
+    /// (` term:count term:count `, so `$contains " term:"` finds a term whole), metadata
+    /// `path` and `hash` (of the document: what a publish compares).
+    Files,
+}
+
+impl Side {
+    fn suffix(self) -> &'static str {
+        match self {
+            Side::Terms => "terms",
+            Side::Files => "files",
+        }
+    }
+}
+
+/// A base file's terms, from the files collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileTerms {
+    pub path: String,
+    /// ` term:count term:count ` (see [`Side::Files`]).
+    pub document: String,
+}
+
+/// One file to publish into the files collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishedFile {
+    pub path: String,
+    pub document: String,
+    pub hash: String,
+}
 
 /// A Chroma server's collections for one `chroma://` URL.
 pub struct Chroma {
@@ -327,8 +384,8 @@ impl Chroma {
         Ok(())
     }
 
-    /// Records that the collection now holds the base of `commit`, whose chunks' BM25
-    /// statistics are `lexical`.
+    /// Records that the collection now holds the base of `commit`, whose BM25 statistics are
+    /// `lexical`.
     pub fn set_base_commit(
         &self,
         collection: &Collection,
@@ -337,9 +394,11 @@ impl Chroma {
     ) -> Result<(), SharedError> {
         let mut metadata = serde_json::Map::new();
         metadata.insert("base_commit".into(), json!(commit));
-        metadata.insert(STATS_CHUNKS.into(), json!(lexical.chunks));
-        for (key, length) in STATS_LENGTHS.iter().zip(lexical.average_lengths) {
-            metadata.insert((*key).into(), json!(length));
+        for (keys, corpus) in [(STATS_CHUNKS, lexical.chunks), (STATS_FILES, lexical.files)] {
+            metadata.insert(keys[0].into(), json!(corpus.documents));
+            for (key, length) in keys[1..].iter().zip(corpus.average_lengths) {
+                metadata.insert((*key).into(), json!(length));
+            }
         }
         self.request(
             reqwest::Method::PUT,
@@ -349,15 +408,15 @@ impl Chroma {
         Ok(())
     }
 
-    /// The terms collection beside `collection` (`…-terms`): one record per term the base
-    /// holds in at least two chunks, its id the term (`field:term`), its `df` how many chunks
-    /// hold it. Created when `create`, else `None` when missing.
-    pub fn terms_collection(
+    /// The `side` collection beside `collection`, created when `create`, else `None` when
+    /// missing.
+    pub fn side_collection(
         &self,
         collection: &Collection,
+        side: Side,
         create: bool,
     ) -> Result<Option<Collection>, SharedError> {
-        let name = format!("{}-terms", collection.name);
+        let name = format!("{}-{}", collection.name, side.suffix());
         if create {
             let body = json!({"name": name, "get_or_create": true});
             return collection_of(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
@@ -370,8 +429,8 @@ impl Chroma {
         }
     }
 
-    /// The document frequencies of `terms` (ids of the terms collection); a term it does not
-    /// hold is left out (it is in one chunk of the base, or none).
+    /// The document frequencies of `ids` (`field:term`) in the terms collection; a term it
+    /// does not hold is left out (it is in one document of the base, or none).
     pub fn document_frequencies(
         &self,
         terms: &Collection,
@@ -385,27 +444,35 @@ impl Chroma {
             &format!("{COLLECTIONS}/{}/get", terms.id),
             Some(json!({"ids": ids, "include": ["metadatas"]})),
         )?;
-        self.frequencies(&answer)
+        self.metadata_values(&answer, "df")
     }
 
-    /// Every document frequency the terms collection holds.
-    pub fn all_document_frequencies(
+    /// Every record of a side collection with its metadata value `key` (`df` of the terms,
+    /// `hash` of the files): what a publish compares with what it would write.
+    pub fn side_values(
         &self,
-        terms: &Collection,
-    ) -> Result<HashMap<String, u64>, SharedError> {
+        side: &Collection,
+        key: &str,
+    ) -> Result<HashMap<String, Value>, SharedError> {
         let mut all = HashMap::new();
         let mut offset = 0;
         loop {
             let answer = self.request(
                 reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/get", terms.id),
+                &format!("{COLLECTIONS}/{}/get", side.id),
                 Some(json!({"limit": ID_PAGE, "offset": offset, "include": ["metadatas"]})),
             )?;
-            let page = self.frequencies(&answer)?;
-            let ids: Vec<Value> = field(&answer, "ids", &self.url.url)?;
-            offset += ids.len();
-            all.extend(page);
-            if ids.len() < ID_PAGE {
+            let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
+            let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
+                field(&answer, "metadatas", &self.url.url)?;
+            let page = ids.len();
+            offset += page;
+            all.extend(
+                ids.into_iter()
+                    .zip(metadatas)
+                    .filter_map(|(id, metadata)| Some((id, metadata?.get(key)?.clone()))),
+            );
+            if page < ID_PAGE {
                 return Ok(all);
             }
         }
@@ -418,28 +485,115 @@ impl Chroma {
         frequencies: &[(String, u64)],
     ) -> Result<(), SharedError> {
         for batch in frequencies.chunks(BATCH) {
-            let body = json!({
-                "ids": batch.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-                "metadatas": batch.iter().map(|(_, df)| json!({"df": df})).collect::<Vec<_>>(),
-                "embeddings": batch.iter().map(|_| TERM_VECTOR).collect::<Vec<_>>(),
-            });
-            self.request(
-                reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/upsert", terms.id),
-                Some(body),
+            self.upsert_side(
+                terms,
+                json!({
+                    "ids": batch.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                    "metadatas": batch.iter().map(|(_, df)| json!({"df": df})).collect::<Vec<_>>(),
+                    "embeddings": batch.iter().map(|_| SIDE_VECTOR).collect::<Vec<_>>(),
+                }),
             )?;
         }
         Ok(())
     }
 
-    fn frequencies(&self, answer: &Value) -> Result<HashMap<String, u64>, SharedError> {
+    /// Writes files' term documents (a hundred a request: they are a few KB each).
+    pub fn put_files(
+        &self,
+        files: &Collection,
+        batch: &[PublishedFile],
+    ) -> Result<(), SharedError> {
+        for batch in batch.chunks(FILE_BATCH) {
+            self.upsert_side(
+                files,
+                json!({
+                    "ids": batch.iter().map(|file| &file.path).collect::<Vec<_>>(),
+                    "documents": batch.iter().map(|file| &file.document).collect::<Vec<_>>(),
+                    "metadatas": batch
+                        .iter()
+                        .map(|file| json!({"path": file.path, "hash": file.hash}))
+                        .collect::<Vec<_>>(),
+                    "embeddings": batch.iter().map(|_| SIDE_VECTOR).collect::<Vec<_>>(),
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn upsert_side(&self, side: &Collection, body: Value) -> Result<(), SharedError> {
+        self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/upsert", side.id),
+            Some(body),
+        )?;
+        Ok(())
+    }
+
+    /// Base files' term documents: those named in `paths`, and up to `limit` more holding one
+    /// of the `terms` whole; none of `exclude`.
+    pub fn file_terms(
+        &self,
+        files: &Collection,
+        paths: &[String],
+        terms: &[&str],
+        limit: usize,
+        exclude: &[String],
+    ) -> Result<Vec<FileTerms>, SharedError> {
+        let mut found = Vec::new();
+        let not_excluded = json!({"path": {"$nin": exclude}});
+        let mut bodies = Vec::new();
+        if !paths.is_empty() {
+            bodies.push(json!({"ids": paths, "include": ["documents", "metadatas"]}));
+        }
+        if !terms.is_empty() {
+            let contains: Vec<Value> = terms
+                .iter()
+                .map(|term| json!({"$contains": format!(" {term}:")}))
+                .collect();
+            let mut body = json!({
+                "limit": limit,
+                "include": ["documents", "metadatas"],
+                "where_document": if contains.len() == 1 { contains[0].clone() } else { json!({"$or": contains}) },
+            });
+            if !exclude.is_empty() {
+                body["where"] = not_excluded;
+            }
+            bodies.push(body);
+        }
+        for body in bodies {
+            let answer = self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/get", files.id),
+                Some(body),
+            )?;
+            let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
+            let documents: Vec<Option<String>> = field(&answer, "documents", &self.url.url)?;
+            found.extend(
+                ids.into_iter()
+                    .zip(documents)
+                    .filter_map(|(path, document)| {
+                        Some(FileTerms {
+                            document: document?,
+                            path,
+                        })
+                    }),
+            );
+        }
+        Ok(found)
+    }
+
+    fn metadata_values(
+        &self,
+        answer: &Value,
+        key: &str,
+    ) -> Result<HashMap<String, u64>, SharedError> {
         let ids: Vec<String> = field(answer, "ids", &self.url.url)?;
         let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
             field(answer, "metadatas", &self.url.url)?;
         Ok(ids
             .into_iter()
             .zip(metadatas)
-            .filter_map(|(id, metadata)| Some((id, metadata?.get("df")?.as_u64()?)))
+            .filter_map(|(id, metadata)| Some((id, metadata?.get(key)?.as_u64()?)))
             .collect())
     }
 
@@ -492,19 +646,32 @@ impl Chroma {
             first("metadatas")?,
             first("distances")?,
         );
-        let mut hits = Vec::new();
-        for ((document, metadata), distance) in documents.into_iter().zip(metadatas).zip(distances)
-        {
-            let Ok(meta) = serde_json::from_value::<ChunkMetadata>(metadata) else {
-                continue; // a record some other writer put there
-            };
-            hits.push(BaseHit {
-                meta,
-                text: document.as_str().unwrap_or_default().to_owned(),
-                similarity: 1.0 - distance.as_f64().unwrap_or(1.0) as f32,
-            });
+        let similarities = distances
+            .into_iter()
+            .map(|distance| 1.0 - distance.as_f64().unwrap_or(1.0) as f32);
+        Ok(hits(documents, metadatas, similarities))
+    }
+
+    /// Every chunk of `paths` in the base, in no particular order (similarity 0).
+    pub fn chunks_of(
+        &self,
+        collection: &Collection,
+        paths: &[String],
+    ) -> Result<Vec<BaseHit>, SharedError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(hits)
+        let answer = self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/get", collection.id),
+            Some(json!({
+                "where": {"path": {"$in": paths}},
+                "include": ["documents", "metadatas"],
+            })),
+        )?;
+        let documents: Vec<Value> = field(&answer, "documents", &self.url.url)?;
+        let metadatas: Vec<Value> = field(&answer, "metadatas", &self.url.url)?;
+        Ok(hits(documents, metadatas, std::iter::repeat(0.0)))
     }
 
     /// One request and its JSON answer; any failure names the URL.
@@ -562,6 +729,28 @@ impl Drop for Chroma {
     }
 }
 
+/// The chunks of an answer's documents and metadatas, with their similarities.
+fn hits(
+    documents: Vec<Value>,
+    metadatas: Vec<Value>,
+    similarities: impl Iterator<Item = f32>,
+) -> Vec<BaseHit> {
+    documents
+        .into_iter()
+        .zip(metadatas)
+        .zip(similarities)
+        .filter_map(|((document, metadata), similarity)| {
+            // A record some other writer put there has no chunk metadata.
+            let meta = serde_json::from_value::<ChunkMetadata>(metadata).ok()?;
+            Some(BaseHit {
+                meta,
+                text: document.as_str().unwrap_or_default().to_owned(),
+                similarity,
+            })
+        })
+        .collect()
+}
+
 /// reqwest's error with its causes ("error sending request" alone says little).
 fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
@@ -601,14 +790,16 @@ fn collection_of(answer: Value) -> Result<Collection, SharedError> {
         reason: format!("an unexpected collection: {e}"),
     })?;
     let metadata = answer.metadata.unwrap_or_default();
-    let number = |key: &str| metadata.get(key).and_then(Value::as_f64);
-    let lexical = number(STATS_CHUNKS).and_then(|chunks| {
-        let [body, symbol, path] = STATS_LENGTHS.map(number);
-        Some(LexicalStats {
-            chunks: chunks as u64,
+    let corpus = |keys: [&str; 4]| {
+        let [documents, body, symbol, path] = keys.map(|key| metadata.get(key)?.as_f64());
+        Some(CorpusStats {
+            documents: documents? as u64,
             average_lengths: [body? as f32, symbol? as f32, path? as f32],
         })
-    });
+    };
+    let lexical = corpus(STATS_CHUNKS)
+        .zip(corpus(STATS_FILES))
+        .map(|(chunks, files)| LexicalStats { chunks, files });
     Ok(Collection {
         id: answer.id,
         name: answer.name,

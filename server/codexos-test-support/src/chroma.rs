@@ -28,9 +28,10 @@ fn find_chroma() -> Option<PathBuf> {
 
 /// A `chroma run` on a free loopback port, killed when dropped.
 pub struct ChromaServer {
+    chroma: PathBuf,
     child: Option<Child>,
     port: u16,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl ChromaServer {
@@ -45,43 +46,47 @@ impl ChromaServer {
             eprintln!("skipped: no chroma (scripts/setup-tools chroma installs it)");
             return None;
         };
-        Some(ChromaServer::start(&chroma))
-    }
-
-    fn start(chroma: &Path) -> ChromaServer {
-        let data = tempfile::tempdir().expect("temp dir");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(chroma)
+        let mut server = ChromaServer {
+            chroma,
+            child: None,
+            port,
+            data: tempfile::tempdir().expect("temp dir"),
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// Starts the server (again, after [`ChromaServer::stop`]: same port, same data).
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new(&self.chroma)
             .args([
                 "run",
                 "--host",
                 "127.0.0.1",
                 "--port",
-                &port.to_string(),
+                &self.port.to_string(),
                 "--path",
             ])
-            .arg(data.path())
+            .arg(self.data.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("chroma starts");
-        let server = ChromaServer {
-            child: Some(child),
-            port,
-            _data: data,
-        };
+        self.child = Some(child);
         let started = Instant::now();
-        while !server.answers_heartbeat() {
+        while !self.answers_heartbeat() {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "chroma did not answer on port {port} within 60 s"
+                "chroma did not answer on port {} within 60 s",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        server
     }
 
     fn answers_heartbeat(&self) -> bool {

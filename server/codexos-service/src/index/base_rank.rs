@@ -1,103 +1,202 @@
 //! One ranking for the shared base's chunks and the overlay's: every candidate, wherever it
-//! came from, is scored by BM25 with the base's statistics (chunk count, average field lengths
-//! and document frequencies, published beside the base) and by its cosine in the base's vector
-//! space, then fused the way the local hybrid search fuses (each signal divided by its best
-//! among the candidates, then weighted). An overlay hit thus ranks where it would in a full
-//! local index: a weak one below a strong base hit, a strong one above it.
+//! came from, is scored by BM25 with the base's statistics (document counts, average field
+//! lengths and document frequencies, published beside the base) and by its cosine in the
+//! base's vector space, then fused the way the local hybrid search fuses (each signal divided
+//! by its best among the candidates, then weighted; with files, the whole file's BM25 added to
+//! its best chunk's score). An overlay hit thus ranks where it would in a full local index: a
+//! weak one below a strong base hit, a strong one above it.
 //!
 //! BM25 is tantivy's (k1 1.2, b 0.75, per field, summed with the local search's field weights),
-//! computed from each candidate's text with the index's own code-aware tokenizer, so the
-//! numbers match what the local index would give a chunk of the same base.
+//! computed with the index's own code-aware tokenizer, so the numbers match what the local
+//! index gives a chunk or a file of the same base.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use codexos_index::{FusionParams, SearchMode};
-use codexos_shared::LexicalStats;
+use codexos_shared::{CorpusStats, LexicalStats};
 use codexos_store::tokens::terms;
 
 use super::{SearchHit, SearchQuery};
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
-/// The fields a chunk is searched by, in [`LexicalStats::average_lengths`]' order, each with
-/// the prefix of its term ids in the terms collection.
-const FIELD_PREFIXES: [&str; 3] = ["b", "s", "p"];
 
-/// A chunk's three fields: body text, symbol path, file path.
-pub(crate) fn fields<'a>(text: &'a str, symbol: &'a str, path: &'a str) -> [&'a str; 3] {
-    [text, symbol, path]
+/// What BM25 ranks: chunks (body, symbol path, file path) or whole files (every chunk's text,
+/// the symbols, the path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Corpus {
+    Chunks,
+    Files,
 }
 
-/// The id of `term` of field `field` (an index into the fields) in the terms collection.
-pub(crate) fn term_id(field: usize, term: &str) -> String {
-    format!("{}:{term}", FIELD_PREFIXES[field])
+impl Corpus {
+    /// The prefixes of its fields' term ids in the terms collection.
+    fn prefixes(self) -> [&'static str; 3] {
+        match self {
+            Corpus::Chunks => ["b", "s", "p"],
+            Corpus::Files => ["fb", "fs", "fp"],
+        }
+    }
+
+    fn weights(self) -> [f32; 3] {
+        let params = FusionParams::default();
+        let weights = match self {
+            Corpus::Chunks => params.chunk_weights,
+            Corpus::Files => params.file_weights,
+        };
+        [weights.body, weights.symbol, weights.path]
+    }
+
+    fn stats(self, lexical: &LexicalStats) -> CorpusStats {
+        match self {
+            Corpus::Chunks => lexical.chunks,
+            Corpus::Files => lexical.files,
+        }
+    }
 }
 
-/// Counts a corpus' BM25 statistics while a publish reads its chunks.
+/// One field's terms with their counts, and its length in terms.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Counts {
+    terms: HashMap<String, u32>,
+    length: u32,
+}
+
+impl Counts {
+    pub(crate) fn of(text: &str) -> Counts {
+        let mut counts = Counts::default();
+        for term in terms(text) {
+            *counts.terms.entry(term).or_default() += 1;
+            counts.length += 1;
+        }
+        counts
+    }
+
+    /// A file's body as the files collection holds it: ` term:count term:count `, sorted.
+    pub(crate) fn document(&self) -> String {
+        let sorted: BTreeMap<&String, &u32> = self.terms.iter().collect();
+        let mut document = String::from(" ");
+        for (term, count) in sorted {
+            document.push_str(&format!("{term}:{count} "));
+        }
+        document
+    }
+
+    /// The counts a [`Counts::document`] holds; what is not `term:count` is left out.
+    pub(crate) fn parse(document: &str) -> Counts {
+        let mut counts = Counts::default();
+        for (term, count) in document
+            .split_whitespace()
+            .filter_map(|pair| pair.rsplit_once(':'))
+            .filter_map(|(term, count)| Some((term, count.parse::<u32>().ok()?)))
+        {
+            counts.terms.insert(term.to_owned(), count);
+            counts.length += count;
+        }
+        counts
+    }
+}
+
+/// A chunk's fields, counted.
+pub(crate) fn chunk_fields(text: &str, symbol: &str, path: &str) -> [Counts; 3] {
+    [Counts::of(text), Counts::of(symbol), Counts::of(path)]
+}
+
+/// A file's fields: its body counted from its term document, no symbols (the local search
+/// gives them no weight in files), its path.
+pub(crate) fn file_fields(body: Counts, path: &str) -> [Counts; 3] {
+    [body, Counts::default(), Counts::of(path)]
+}
+
+/// Counts a corpus' BM25 statistics while a publish reads its chunks and files.
 #[derive(Default)]
 pub(crate) struct StatsBuilder {
-    chunks: u64,
-    lengths: [u64; 3],
+    chunks: CorpusBuilder,
+    files: CorpusBuilder,
     frequencies: HashMap<String, u64>,
 }
 
+#[derive(Default)]
+struct CorpusBuilder {
+    documents: u64,
+    lengths: [u64; 3],
+}
+
 impl StatsBuilder {
-    pub(crate) fn add(&mut self, fields: [&str; 3]) {
-        self.chunks += 1;
-        for (field, text) in fields.into_iter().enumerate() {
-            let terms = terms(text);
-            self.lengths[field] += terms.len() as u64;
-            let unique: HashSet<String> = terms.into_iter().collect();
-            for term in unique {
-                *self.frequencies.entry(term_id(field, &term)).or_default() += 1;
+    pub(crate) fn add(&mut self, corpus: Corpus, fields: &[Counts; 3]) {
+        let builder = match corpus {
+            Corpus::Chunks => &mut self.chunks,
+            Corpus::Files => &mut self.files,
+        };
+        builder.documents += 1;
+        for (field, (counts, prefix)) in fields.iter().zip(corpus.prefixes()).enumerate() {
+            builder.lengths[field] += u64::from(counts.length);
+            for term in counts.terms.keys() {
+                *self
+                    .frequencies
+                    .entry(format!("{prefix}:{term}"))
+                    .or_default() += 1;
             }
         }
     }
 
-    /// The statistics, and the frequencies worth publishing: those of terms in two chunks or
-    /// more (a term the terms collection lacks counts as in one chunk, which is exact for the
+    /// The statistics, and the frequencies worth publishing: those of terms in two documents
+    /// or more (a term the terms collection lacks counts as in one, which is exact for the
     /// half of a code base's terms that occur once).
     pub(crate) fn finish(self) -> (LexicalStats, HashMap<String, u64>) {
-        let chunks = self.chunks.max(1) as f32;
-        let stats = LexicalStats {
-            chunks: self.chunks,
-            average_lengths: self.lengths.map(|total| total as f32 / chunks),
+        let stats = |builder: &CorpusBuilder| {
+            let documents = builder.documents.max(1) as f32;
+            CorpusStats {
+                documents: builder.documents,
+                average_lengths: builder.lengths.map(|total| total as f32 / documents),
+            }
+        };
+        let lexical = LexicalStats {
+            chunks: stats(&self.chunks),
+            files: stats(&self.files),
         };
         let mut frequencies = self.frequencies;
         frequencies.retain(|_, df| *df >= 2);
-        (stats, frequencies)
+        (lexical, frequencies)
     }
 }
 
-/// A query's BM25 against the base's statistics.
+/// A query's BM25 against one corpus of the base's statistics.
 pub(crate) struct Bm25 {
-    stats: LexicalStats,
+    stats: CorpusStats,
     /// The query's unique terms, each with its idf per field.
     terms: Vec<(String, [f32; 3])>,
     weights: [f32; 3],
 }
 
 impl Bm25 {
-    /// The term ids whose frequencies `query` needs.
+    /// The term ids whose frequencies `query` needs, in both corpora.
     pub(crate) fn term_ids(query: &str) -> Vec<String> {
-        unique_terms(query)
-            .iter()
-            .flat_map(|term| (0..FIELD_PREFIXES.len()).map(move |field| term_id(field, term)))
-            .collect()
+        let terms = unique_terms(query);
+        let mut ids = Vec::new();
+        for corpus in [Corpus::Chunks, Corpus::Files] {
+            for prefix in corpus.prefixes() {
+                ids.extend(terms.iter().map(|term| format!("{prefix}:{term}")));
+            }
+        }
+        ids
     }
 
     pub(crate) fn new(
         query: &str,
-        stats: LexicalStats,
+        corpus: Corpus,
+        lexical: &LexicalStats,
         frequencies: &HashMap<String, u64>,
     ) -> Bm25 {
-        let n = stats.chunks as f32;
+        let stats = corpus.stats(lexical);
+        let n = stats.documents as f32;
+        let prefixes = corpus.prefixes();
         let terms = unique_terms(query)
             .into_iter()
             .map(|term| {
-                let idf = std::array::from_fn(|field| {
+                let idf = prefixes.map(|prefix| {
                     let df = frequencies
-                        .get(&term_id(field, &term))
+                        .get(&format!("{prefix}:{term}"))
                         .copied()
                         .unwrap_or(1) as f32;
                     (1.0 + (n - df + 0.5) / (df + 0.5)).ln().max(0.0)
@@ -105,16 +204,15 @@ impl Bm25 {
                 (term, idf)
             })
             .collect();
-        let weights = FusionParams::default().chunk_weights;
         Bm25 {
             stats,
             terms,
-            weights: [weights.body, weights.symbol, weights.path],
+            weights: corpus.weights(),
         }
     }
 
-    /// The query's terms rarest in the base's chunk bodies first: the ones that pick out the
-    /// chunks BM25 ranks best.
+    /// The query's terms rarest in the corpus' bodies first: the ones that pick out the
+    /// documents BM25 ranks best.
     pub(crate) fn rarest_terms(&self, count: usize) -> Vec<&str> {
         let mut by_rarity: Vec<&(String, [f32; 3])> = self.terms.iter().collect();
         by_rarity.sort_by(|a, b| b.1[0].total_cmp(&a.1[0]));
@@ -125,22 +223,19 @@ impl Bm25 {
             .collect()
     }
 
-    pub(crate) fn score(&self, fields: [&str; 3]) -> f32 {
+    pub(crate) fn score(&self, fields: &[Counts; 3]) -> f32 {
         let mut score = 0.0;
-        for (field, text) in fields.into_iter().enumerate() {
+        for (field, counts) in fields.iter().enumerate() {
             if self.weights[field] <= 0.0 {
                 continue;
             }
-            let terms = terms(text);
-            let length = terms.len() as f32;
             let average = self.stats.average_lengths[field].max(f32::MIN_POSITIVE);
+            let norm = K1 * (1.0 - B + B * counts.length as f32 / average);
             for (term, idf) in &self.terms {
-                let tf = terms.iter().filter(|found| *found == term).count() as f32;
-                if tf == 0.0 {
-                    continue;
+                let tf = counts.terms.get(term).copied().unwrap_or(0) as f32;
+                if tf > 0.0 {
+                    score += self.weights[field] * idf[field] * tf * (K1 + 1.0) / (tf + norm);
                 }
-                let norm = K1 * (1.0 - B + B * length / average);
-                score += self.weights[field] * idf[field] * tf * (K1 + 1.0) / (tf + norm);
             }
         }
         score
@@ -164,8 +259,14 @@ pub(crate) struct Candidate {
 }
 
 /// The candidates ranked as the local hybrid search would rank them (see the module doc): a
-/// chunk found twice counts once, one per file when the query asks for files, best first.
-pub(crate) fn rank(candidates: Vec<Candidate>, query: &SearchQuery) -> Vec<SearchHit> {
+/// chunk found twice counts once, best first. With files (`query.files`), one hit per file,
+/// each file's best chunk plus its whole-file BM25 from `files`; a file found by that alone is
+/// a hit without text or lines yet (the caller fills in its first chunk).
+pub(crate) fn rank(
+    candidates: Vec<Candidate>,
+    files: &HashMap<String, f32>,
+    query: &SearchQuery,
+) -> Vec<SearchHit> {
     let params = FusionParams::default();
     let mut seen = HashSet::new();
     let candidates: Vec<Candidate> = candidates
@@ -175,14 +276,11 @@ pub(crate) fn rank(candidates: Vec<Candidate>, query: &SearchQuery) -> Vec<Searc
             seen.insert((hit.path.clone(), hit.start_line, hit.end_line))
         })
         .collect();
-    let best = |signal: fn(&Candidate) -> f32| {
-        candidates
-            .iter()
-            .map(signal)
-            .fold(0.0_f32, f32::max)
-            .max(f32::MIN_POSITIVE)
+    let best = |values: &mut dyn Iterator<Item = f32>| {
+        values.fold(0.0_f32, f32::max).max(f32::MIN_POSITIVE)
     };
-    let (best_bm25, best_cosine) = (best(|c| c.bm25), best(|c| c.cosine.max(0.0)));
+    let best_bm25 = best(&mut candidates.iter().map(|c| c.bm25));
+    let best_cosine = best(&mut candidates.iter().map(|c| c.cosine.max(0.0)));
     let mut ranked: Vec<SearchHit> = candidates
         .into_iter()
         .map(|candidate| {
@@ -200,18 +298,40 @@ pub(crate) fn rank(candidates: Vec<Candidate>, query: &SearchQuery) -> Vec<Searc
                 ..candidate.hit
             }
         })
-        .filter(|hit| hit.score > 0.0)
         .collect();
+    if query.files {
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let mut by_file: HashMap<String, SearchHit> = HashMap::new();
+        for hit in ranked {
+            by_file.entry(hit.path.clone()).or_insert(hit);
+        }
+        if query.mode != SearchMode::Vector {
+            let best_file = best(&mut files.values().copied());
+            for (path, score) in files {
+                let file = score / best_file;
+                let hit = by_file.entry(path.clone()).or_insert_with(|| SearchHit {
+                    path: path.clone(),
+                    start_line: 0,
+                    end_line: 0,
+                    score: 0.0,
+                    symbol: String::new(),
+                    text: String::new(),
+                });
+                hit.score = match query.mode {
+                    SearchMode::Bm25 => file,
+                    _ => params.file_lexical * file + hit.score,
+                };
+            }
+        }
+        ranked = by_file.into_values().collect();
+    }
+    ranked.retain(|hit| hit.score > 0.0);
     ranked.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then(a.path.cmp(&b.path))
             .then(a.start_line.cmp(&b.start_line))
     });
-    if query.files {
-        let mut files = HashSet::new();
-        ranked.retain(|hit| files.insert(hit.path.clone()));
-    }
     ranked.truncate(query.k);
     ranked
 }
@@ -230,7 +350,7 @@ mod tests {
                 symbol: String::new(),
                 text: text.to_owned(),
             },
-            bm25: bm25.score(fields(text, "", path)),
+            bm25: bm25.score(&chunk_fields(text, "", path)),
             cosine,
         }
     }
@@ -243,24 +363,27 @@ mod tests {
             "fn storm_flag() -> bool { true }",
             "fn speed_of_sound() -> u32 { 343 }",
         ] {
-            builder.add(fields(text, "", "src/lib.rs"));
+            builder.add(Corpus::Chunks, &chunk_fields(text, "", "src/lib.rs"));
+            builder.add(Corpus::Files, &file_fields(Counts::of(text), "src/lib.rs"));
         }
         builder.finish()
+    }
+
+    fn order(hits: Vec<SearchHit>) -> Vec<String> {
+        hits.into_iter().map(|hit| hit.path).collect()
     }
 
     #[test]
     fn a_weak_overlay_hit_ranks_below_a_strong_base_hit_and_a_strong_one_above_it() {
         let (stats, frequencies) = base_statistics();
         let query = SearchQuery::new("wind speed knots");
-        let bm25 = Bm25::new(&query.query, stats, &frequencies);
+        let bm25 = Bm25::new(&query.query, Corpus::Chunks, &stats, &frequencies);
         let base = candidate("wind.rs", "fn wind_speed_knots() -> u32 { 12 }", &bm25, 0.8);
         let weak = candidate("sound.rs", "fn speed_of_sound() -> u32 { 340 }", &bm25, 0.3);
-        let order = |hits: Vec<SearchHit>| -> Vec<String> {
-            hits.into_iter().map(|hit| hit.path).collect()
-        };
+        let none = HashMap::new();
         // The overlay's list comes first, as it did under reciprocal rank fusion.
         assert_eq!(
-            order(rank(vec![weak, base], &query)),
+            order(rank(vec![weak, base], &none, &query)),
             ["wind.rs", "sound.rs"]
         );
 
@@ -272,22 +395,44 @@ mod tests {
             0.9,
         );
         assert_eq!(
-            order(rank(vec![base, strong], &query)),
+            order(rank(vec![base, strong], &none, &query)),
             ["gust.rs", "wind.rs"]
         );
     }
 
     #[test]
+    fn with_files_a_file_whose_whole_text_matches_outranks_one_with_a_better_chunk() {
+        let (stats, frequencies) = base_statistics();
+        let query = SearchQuery {
+            files: true,
+            ..SearchQuery::new("wind speed knots")
+        };
+        let bm25 = Bm25::new(&query.query, Corpus::Chunks, &stats, &frequencies);
+        let chunk = candidate("a.rs", "fn wind_speed_knots() {}", &bm25, 0.5);
+        let files = HashMap::from([("a.rs".to_owned(), 1.0), ("b.rs".to_owned(), 4.0)]);
+        let ranked = rank(vec![chunk], &files, &query);
+        assert_eq!(order(ranked.clone()), ["b.rs", "a.rs"]);
+        assert_eq!((ranked[0].start_line, ranked[0].text.as_str()), (0, ""));
+    }
+
+    #[test]
     fn bm25_weighs_a_term_by_how_rare_it_is_in_the_base() {
         let (stats, frequencies) = base_statistics();
-        assert_eq!(stats.chunks, 4);
+        assert_eq!((stats.chunks.documents, stats.files.documents), (4, 4));
         assert_eq!(frequencies.get("b:speed"), Some(&2), "{frequencies:?}");
+        assert_eq!(frequencies.get("fb:speed"), Some(&2), "{frequencies:?}");
         assert_eq!(frequencies.get("b:wind"), None, "one chunk: not published");
-        let bm25 = Bm25::new("wind speed", stats, &frequencies);
+        let bm25 = Bm25::new("wind speed", Corpus::Chunks, &stats, &frequencies);
         assert_eq!(bm25.rarest_terms(1), ["wind"]);
-        let rare = bm25.score(fields("wind", "", "a.rs"));
-        let common = bm25.score(fields("speed", "", "a.rs"));
-        assert!(rare > common, "{rare} vs {common}");
-        assert_eq!(bm25.score(fields("tide", "", "a.rs")), 0.0);
+        let score = |text: &str| bm25.score(&chunk_fields(text, "", "a.rs"));
+        assert!(score("wind") > score("speed"));
+        assert_eq!(score("tide"), 0.0);
+    }
+
+    #[test]
+    fn a_files_term_document_reads_back_as_its_counts() {
+        let counts = Counts::of("read the file, then read it again");
+        assert_eq!(counts.document(), " again:1 file:1 read:2 ");
+        assert_eq!(Counts::parse(&counts.document()), counts);
     }
 }

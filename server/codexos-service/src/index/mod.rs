@@ -38,7 +38,7 @@ pub use codexos_index::{
 };
 pub use codexos_tools::SearchHit;
 pub use commits::CommitError;
-pub use shared::{PublishSummary, SharedError};
+pub use shared::{PublishSummary, SharedError, SharedUrl};
 
 use crate::workspace::Workspace;
 use commits::ChangedSince;
@@ -527,6 +527,27 @@ impl WorkspaceIndex {
             .into_iter()
             .map(|(hit, id)| (hit, cosines.get(&id).copied().unwrap_or(0.0)))
             .collect())
+    }
+
+    /// The first chunk of `path` in this index, as a hit scored 0.
+    fn first_chunk(&self, path: &str) -> Result<Option<SearchHit>, WorkspaceIndexError> {
+        let snapshot = self.store().snapshot().map_err(|e| self.error(e.into()))?;
+        let file = snapshot.file(path).map_err(|e| self.error(e.into()))?;
+        let Some(&first) = file.as_ref().and_then(|file| file.chunk_ids.first()) else {
+            return Ok(None);
+        };
+        let meta = snapshot.chunk(first).map_err(|e| self.error(e.into()))?;
+        let text = snapshot
+            .chunk_text(first)
+            .map_err(|e| self.error(e.into()))?;
+        Ok(meta.map(|meta| SearchHit {
+            path: meta.path,
+            start_line: meta.start_line,
+            end_line: meta.end_line,
+            score: 0.0,
+            symbol: meta.symbol,
+            text: text.unwrap_or_default(),
+        }))
     }
 
     /// The embedder of the space the index was built with.

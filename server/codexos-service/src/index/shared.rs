@@ -24,11 +24,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use codexos_embed::Embedder;
 use codexos_index::{FileOutcome, IndexSettings, IndexSummary, SearchMode};
-use codexos_shared::{BaseFilter, BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk};
+use codexos_shared::{
+    BaseFilter, BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk, PublishedFile, Side,
+};
 
-use super::base_rank::{Bm25, Candidate, StatsBuilder, fields, rank};
+use super::base_rank::{
+    Bm25, Candidate, Corpus, Counts, StatsBuilder, chunk_fields, file_fields, rank,
+};
 use super::commits::{ChangedSince, clean_head};
 use super::{SearchHit, SearchQuery, WorkspaceIndex, WorkspaceIndexError, embedders, lock};
 
@@ -42,6 +48,9 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(120);
 pub(super) const CANDIDATES: usize = 100;
 /// How many of the query's rarest terms pick the base's lexical candidates.
 const RARE_TERMS: usize = 3;
+/// Base files whose whole text a search with files scores, beyond its chunks' files: as many
+/// as a local search takes from its whole-file BM25 list.
+const FILE_CANDIDATES: usize = 100;
 
 /// What `codexos index --publish` did.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +67,8 @@ pub struct PublishSummary {
     pub kept: usize,
     /// BM25 document frequencies written or deleted (only those that changed).
     pub terms_sent: usize,
+    /// Files' term documents written or deleted (only those of changed files).
+    pub files_sent: usize,
     /// Request bodies sent, in bytes.
     pub bytes_sent: u64,
     pub elapsed: Duration,
@@ -170,22 +181,142 @@ impl WorkspaceIndex {
             Ok(vector) => vector,
             Err(error) => return degraded(format!("cannot embed the query: {error}")),
         };
-        let (bm25, mut candidates) =
-            match self.base_candidates(base, &collection, &vector, &changed, query) {
-                Ok(found) => found,
-                Err(reason) => return degraded(reason),
-            };
-        candidates.extend(
-            self.overlay_candidates(query, &changed, &vector)?
-                .into_iter()
-                .map(|(hit, cosine)| Candidate {
-                    bm25: bm25.score(fields(&hit.text, &hit.symbol, &hit.path)),
-                    hit,
-                    cosine,
-                }),
-        );
+        let ranked = match self.rank_with_base(base, &collection, &vector, &changed, query) {
+            Ok(ranked) => ranked,
+            Err(BaseFailure::Base(reason)) => return degraded(reason),
+            Err(BaseFailure::Local(error)) => return Err(error),
+        };
         self.set_shared_notice(None);
-        Ok(Some(rank(candidates, query)))
+        Ok(Some(ranked))
+    }
+
+    /// Base and overlay candidates ranked together (see `base_rank.rs`).
+    fn rank_with_base(
+        &self,
+        base: &SharedBase,
+        collection: &Collection,
+        vector: &[f32],
+        changed: &ChangedSince,
+        query: &SearchQuery,
+    ) -> Result<Vec<SearchHit>, BaseFailure> {
+        let lexical = collection.lexical.ok_or_else(|| {
+            format!(
+                "{} was published without BM25 statistics (publish it again)",
+                collection.name
+            )
+        })?;
+        let chroma = &base.chroma;
+        let frequencies = match chroma.side_collection(collection, Side::Terms, false)? {
+            Some(terms) => chroma.document_frequencies(&terms, &Bm25::term_ids(&query.query))?,
+            None => HashMap::new(),
+        };
+        let bm25 = Bm25::new(&query.query, Corpus::Chunks, &lexical, &frequencies);
+        let mut candidates =
+            self.base_candidates(base, collection, vector, changed, query, &bm25)?;
+        let overlay = self.overlay_candidates(query, changed, vector)?;
+        candidates.extend(overlay.into_iter().map(|(hit, cosine)| Candidate {
+            bm25: bm25.score(&chunk_fields(&hit.text, &hit.symbol, &hit.path)),
+            hit,
+            cosine,
+        }));
+        let files = if query.files && query.mode != SearchMode::Vector {
+            let file_bm25 = Bm25::new(&query.query, Corpus::Files, &lexical, &frequencies);
+            self.file_scores(base, collection, changed, query, &candidates, &file_bm25)?
+        } else {
+            HashMap::new()
+        };
+        let mut ranked = rank(candidates, &files, query);
+        // Files found by their whole text alone show their first chunk.
+        let bare: Vec<String> = ranked
+            .iter()
+            .filter(|hit| hit.start_line == 0)
+            .map(|hit| hit.path.clone())
+            .collect();
+        let mut first: HashMap<String, SearchHit> = HashMap::new();
+        let base_bare: Vec<String> = bare
+            .iter()
+            .filter(|path| !changed.lists(path))
+            .cloned()
+            .collect();
+        for hit in chroma.chunks_of(collection, &base_bare)? {
+            let hit = base_hit(hit);
+            match first.get(&hit.path) {
+                Some(known) if known.start_line <= hit.start_line => {}
+                _ => {
+                    first.insert(hit.path.clone(), hit);
+                }
+            }
+        }
+        for path in bare.iter().filter(|path| changed.lists(path)) {
+            if let Some(hit) = self.first_chunk(path)? {
+                first.insert(path.clone(), hit);
+            }
+        }
+        for hit in &mut ranked {
+            if hit.start_line == 0
+                && let Some(chunk) = first.remove(&hit.path)
+            {
+                *hit = SearchHit {
+                    score: hit.score,
+                    ..chunk
+                };
+            }
+        }
+        ranked.retain(|hit| hit.start_line > 0);
+        Ok(ranked)
+    }
+
+    /// The whole-file BM25 of the files that may answer: those of the chunk candidates, and
+    /// the base's files holding one of the query's rarest terms whole.
+    fn file_scores(
+        &self,
+        base: &SharedBase,
+        collection: &Collection,
+        changed: &ChangedSince,
+        query: &SearchQuery,
+        candidates: &[Candidate],
+        bm25: &Bm25,
+    ) -> Result<HashMap<String, f32>, BaseFailure> {
+        let glob = path_glob(query)?;
+        let mut scores = HashMap::new();
+        let paths: HashSet<&str> = candidates.iter().map(|c| c.hit.path.as_str()).collect();
+        for path in paths.iter().filter(|path| changed.lists(path)) {
+            let Ok(text) = std::fs::read_to_string(self.root.join(path)) else {
+                continue;
+            };
+            let fields = file_fields(Counts::of(&text), path);
+            scores.insert((*path).to_owned(), bm25.score(&fields));
+        }
+        let Some(files) = base
+            .chroma
+            .side_collection(collection, Side::Files, false)?
+        else {
+            return Ok(scores);
+        };
+        let named: Vec<String> = paths
+            .iter()
+            .filter(|path| !changed.lists(path))
+            .map(|path| (*path).to_owned())
+            .collect();
+        // A language filter is the chunks' own: files found by their text alone are left out.
+        let rarest = match query.language {
+            Some(_) => Vec::new(),
+            None => bm25.rarest_terms(RARE_TERMS),
+        };
+        let exclude: Vec<String> = changed.paths().map(str::to_owned).collect();
+        for file in base
+            .chroma
+            .file_terms(&files, &named, &rarest, FILE_CANDIDATES, &exclude)?
+        {
+            if changed.lists(&file.path)
+                || glob.as_ref().is_some_and(|glob| !glob.is_match(&file.path))
+            {
+                continue;
+            }
+            let fields = file_fields(Counts::parse(&file.document), &file.path);
+            scores.insert(file.path, bm25.score(&fields));
+        }
+        Ok(scores)
     }
 
     /// The embedder whose space the base is read in: the local index's, or the configured one
@@ -196,9 +327,9 @@ impl WorkspaceIndex {
         })
     }
 
-    /// The base's candidates for `query`, each with its BM25 under the base's statistics
-    /// (returned for the overlay's) and its cosine: the chunks nearest to the query, and the
-    /// nearest among those holding one of the query's rarest terms, as the mode asks.
+    /// The base's candidates for `query`, each with its BM25 under the base's statistics and
+    /// its cosine: the chunks nearest to the query, and the nearest among those holding one of
+    /// the query's rarest terms, as the mode asks.
     fn base_candidates(
         &self,
         base: &SharedBase,
@@ -206,31 +337,9 @@ impl WorkspaceIndex {
         vector: &[f32],
         changed: &ChangedSince,
         query: &SearchQuery,
-    ) -> Result<(Bm25, Vec<Candidate>), String> {
-        let stats = collection.lexical.ok_or_else(|| {
-            format!(
-                "{} was published without BM25 statistics (publish it again)",
-                collection.name
-            )
-        })?;
-        let frequencies = match base
-            .chroma
-            .terms_collection(collection, false)
-            .map_err(|error| error.to_string())?
-        {
-            Some(terms) => base
-                .chroma
-                .document_frequencies(&terms, &Bm25::term_ids(&query.query))
-                .map_err(|error| error.to_string())?,
-            None => HashMap::new(),
-        };
-        let bm25 = Bm25::new(&query.query, stats, &frequencies);
-        let glob = query
-            .paths
-            .as_deref()
-            .map(|glob| globset::Glob::new(glob).map(|glob| glob.compile_matcher()))
-            .transpose()
-            .map_err(|error| format!("path glob: {error}"))?;
+        bm25: &Bm25,
+    ) -> Result<Vec<Candidate>, BaseFailure> {
+        let glob = path_glob(query)?;
         let mut filter = BaseFilter {
             exclude_paths: changed.paths().map(str::to_owned).collect(),
             language: query.language.clone(),
@@ -238,22 +347,14 @@ impl WorkspaceIndex {
         };
         let mut hits = Vec::new();
         if query.mode != SearchMode::Bm25 {
-            hits.extend(
-                base.chroma
-                    .query(collection, vector, CANDIDATES, &filter)
-                    .map_err(|error| error.to_string())?,
-            );
+            hits.extend(base.chroma.query(collection, vector, CANDIDATES, &filter)?);
         }
         let rarest = bm25.rarest_terms(RARE_TERMS);
         if query.mode != SearchMode::Vector && !rarest.is_empty() {
             filter.contains_any = spellings(&rarest, &query.query);
-            hits.extend(
-                base.chroma
-                    .query(collection, vector, CANDIDATES, &filter)
-                    .map_err(|error| error.to_string())?,
-            );
+            hits.extend(base.chroma.query(collection, vector, CANDIDATES, &filter)?);
         }
-        let candidates = hits
+        Ok(hits
             .into_iter()
             .filter(|hit| !changed.lists(&hit.meta.path))
             .filter(|hit| {
@@ -261,12 +362,11 @@ impl WorkspaceIndex {
                     .is_none_or(|glob| glob.is_match(&hit.meta.path))
             })
             .map(|hit| Candidate {
-                bm25: bm25.score(fields(&hit.text, &hit.meta.symbol, &hit.meta.path)),
+                bm25: bm25.score(&chunk_fields(&hit.text, &hit.meta.symbol, &hit.meta.path)),
                 cosine: hit.similarity,
                 hit: base_hit(hit),
             })
-            .collect();
-        Ok((bm25, candidates))
+            .collect())
     }
 
     /// With a reachable base, brings the local index's overlay up to the files that differ
@@ -355,10 +455,13 @@ impl WorkspaceIndex {
         // Every chunk of a tracked file, by its shared id (the same chunk twice is one record).
         let mut local: HashMap<String, (ChunkMetadata, u32)> = HashMap::new();
         let mut statistics = StatsBuilder::default();
+        // Every tracked file's term document, by path.
+        let mut files: HashMap<String, PublishedFile> = HashMap::new();
         for (path, record) in store.files().map_err(|e| self.error(e.into()))? {
             if !tracked.contains(&path) {
                 continue;
             }
+            let mut body = String::new();
             for chunk_id in record.chunk_ids {
                 let (Some(meta), Some(text)) = (
                     snapshot.chunk(chunk_id).map_err(|e| self.error(e.into()))?,
@@ -368,7 +471,12 @@ impl WorkspaceIndex {
                 ) else {
                     continue;
                 };
-                statistics.add(fields(&text, &meta.symbol, &meta.path));
+                statistics.add(
+                    Corpus::Chunks,
+                    &chunk_fields(&text, &meta.symbol, &meta.path),
+                );
+                body.push_str(&text);
+                body.push('\n');
                 let id = codexos_shared::chunk_id(
                     &meta.path,
                     meta.start_line,
@@ -388,6 +496,18 @@ impl WorkspaceIndex {
                 };
                 local.insert(id, (metadata, chunk_id));
             }
+            let fields = file_fields(Counts::of(&body), &path);
+            statistics.add(Corpus::Files, &fields);
+            let document = fields[0].document();
+            let hash = codexos_shared::chunk_id(&path, 0, 0, "", "", &document);
+            files.insert(
+                path.clone(),
+                PublishedFile {
+                    path,
+                    document,
+                    hash,
+                },
+            );
         }
         let collection = chroma.create_collection(&space.id).map_err(shared_error)?;
         let remote = chroma.ids(&collection).map_err(shared_error)?;
@@ -427,33 +547,48 @@ impl WorkspaceIndex {
             chroma.add(&collection, &chunks).map_err(shared_error)?;
         }
         chroma.delete(&collection, &removed).map_err(shared_error)?;
-        // The BM25 statistics: only the document frequencies that changed are sent.
+        // The BM25 statistics and files' terms: only what changed is sent.
         let (lexical, frequencies) = statistics.finish();
-        let terms = chroma
-            .terms_collection(&collection, true)
-            .map_err(shared_error)?
-            .ok_or_else(|| {
-                shared_error(SharedError::Request {
+        let side = |side| {
+            chroma
+                .side_collection(&collection, side, true)?
+                .ok_or_else(|| SharedError::Request {
                     url: url.to_owned(),
-                    reason: "the terms collection was not created".to_owned(),
+                    reason: format!("the {side:?} collection was not created"),
                 })
-            })?;
-        let published = chroma
-            .all_document_frequencies(&terms)
-            .map_err(shared_error)?;
-        let changed_frequencies: Vec<(String, u64)> = frequencies
-            .iter()
-            .filter(|(id, df)| published.get(*id) != Some(*df))
-            .map(|(id, df)| (id.clone(), *df))
-            .collect();
-        let gone: Vec<String> = published
-            .into_keys()
-            .filter(|id| !frequencies.contains_key(id))
+        };
+        let terms = side(Side::Terms).map_err(shared_error)?;
+        let (changed, gone) = side_changes(
+            chroma.side_values(&terms, "df").map_err(shared_error)?,
+            frequencies.iter().map(|(id, df)| (id, Value::from(*df))),
+        );
+        let changed: Vec<(String, u64)> = changed
+            .into_iter()
+            .map(|id| (id.clone(), frequencies[id]))
             .collect();
         chroma
-            .put_document_frequencies(&terms, &changed_frequencies)
+            .put_document_frequencies(&terms, &changed)
             .map_err(shared_error)?;
         chroma.delete(&terms, &gone).map_err(shared_error)?;
+        let terms_sent = changed.len() + gone.len();
+        let files_side = side(Side::Files).map_err(shared_error)?;
+        let (changed, gone) = side_changes(
+            chroma
+                .side_values(&files_side, "hash")
+                .map_err(shared_error)?,
+            files
+                .iter()
+                .map(|(path, file)| (path, Value::from(file.hash.as_str()))),
+        );
+        let changed: Vec<PublishedFile> = changed
+            .into_iter()
+            .map(|path| files[path].clone())
+            .collect();
+        chroma
+            .put_files(&files_side, &changed)
+            .map_err(shared_error)?;
+        chroma.delete(&files_side, &gone).map_err(shared_error)?;
+        let files_sent = changed.len() + gone.len();
         chroma
             .set_base_commit(&collection, &commit, &lexical)
             .map_err(shared_error)?;
@@ -463,7 +598,8 @@ impl WorkspaceIndex {
             new: sent,
             removed: removed.len(),
             kept: local.len() - new.len(),
-            terms_sent: changed_frequencies.len() + gone.len(),
+            terms_sent,
+            files_sent,
             bytes_sent: chroma.bytes_sent(),
             elapsed: started.elapsed(),
         })
@@ -479,6 +615,56 @@ fn base_hit(hit: BaseHit) -> SearchHit {
         symbol: hit.meta.symbol,
         text: hit.text,
     }
+}
+
+/// What a side collection needs written — the ids of `wanted` whose value differs from the
+/// `published` one, sorted — and deleted: the published ids not wanted.
+fn side_changes<'w>(
+    mut published: HashMap<String, Value>,
+    wanted: impl Iterator<Item = (&'w String, Value)>,
+) -> (Vec<&'w String>, Vec<String>) {
+    let mut changed = Vec::new();
+    for (id, value) in wanted {
+        if published.remove(id) != Some(value) {
+            changed.push(id);
+        }
+    }
+    changed.sort_unstable();
+    (changed, published.into_keys().collect())
+}
+
+/// Why a search through the base failed: the base (the search answers locally, with a notice)
+/// or the local index (the search fails).
+enum BaseFailure {
+    Base(String),
+    Local(WorkspaceIndexError),
+}
+
+impl From<SharedError> for BaseFailure {
+    fn from(error: SharedError) -> Self {
+        BaseFailure::Base(error.to_string())
+    }
+}
+
+impl From<String> for BaseFailure {
+    fn from(reason: String) -> Self {
+        BaseFailure::Base(reason)
+    }
+}
+
+impl From<WorkspaceIndexError> for BaseFailure {
+    fn from(error: WorkspaceIndexError) -> Self {
+        BaseFailure::Local(error)
+    }
+}
+
+fn path_glob(query: &SearchQuery) -> Result<Option<globset::GlobMatcher>, String> {
+    query
+        .paths
+        .as_deref()
+        .map(|glob| globset::Glob::new(glob).map(|glob| glob.compile_matcher()))
+        .transpose()
+        .map_err(|error| format!("path glob: {error}"))
 }
 
 /// How Chroma's case-sensitive `$contains` may find the chunks holding `terms` (lowercase,

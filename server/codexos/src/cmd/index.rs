@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use codexos_service::index::{
-    IndexMode, IndexStatus, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
+    IndexMode, IndexStatus, SharedUrl, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -48,6 +48,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.status {
         return status(&WorkspaceIndex::open(&root, IndexMode::ReadOnly)?.status()?);
+    }
+    // A URL that cannot be published to is said before the index is built, not after.
+    if let Some(url) = &args.publish {
+        url.parse::<SharedUrl>()?;
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -115,11 +119,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.publish {
         let published = index.publish(url)?;
         println!(
-            "published {} new, removed {}, kept {} chunks and {} BM25 term frequencies to {} at {} ({:.1} KB sent in {:.2} s)",
+            "published {} new, removed {}, kept {} chunks, {} BM25 term frequencies and {} files' terms to {} at {} ({:.1} KB sent in {:.2} s)",
             published.new,
             published.removed,
             published.kept,
             published.terms_sent,
+            published.files_sent,
             published.collection,
             &published.commit[..published.commit.len().min(12)],
             published.bytes_sent as f64 / 1e3,
