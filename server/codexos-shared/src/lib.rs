@@ -115,6 +115,11 @@ pub struct ChunkMetadata {
     /// [`chunk_id`], again: Chroma's `get` and `query` answers carry ids beside the metadata,
     /// this keeps a record self-describing for tools that read only metadata.
     pub chunk_hash: String,
+    /// The chunk's distinct index terms (body, symbol, path), what a query's rarest terms are
+    /// looked up in ([`BaseFilter::any_term`]): a metadata list, which Chroma matches whole
+    /// and fast where its full-text `$contains` is case-sensitive, substring and slow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
 }
 
 /// The id of a chunk in the shared base: the hash of what a search shows of it, so the same
@@ -173,9 +178,8 @@ pub struct BaseFilter {
     /// Paths the caller answers for itself (its overlay: changed, added and deleted files).
     pub exclude_paths: Vec<String>,
     pub language: Option<String>,
-    /// Only chunks whose text contains one of these (Chroma's full-text filter, case-sensitive
-    /// substrings; it does not rank).
-    pub contains_any: Vec<String>,
+    /// Only chunks holding one of these index terms (filters, does not rank).
+    pub any_term: Vec<String>,
 }
 
 /// The base's BM25 statistics, so a client ranks base and overlay chunks by the same numbers:
@@ -219,8 +223,8 @@ pub enum Side {
     /// metadata `df`.
     Terms,
     /// One record per file: id its path, document its terms with their counts
-    /// (` term:count term:count `, so `$contains " term:"` finds a term whole), metadata
-    /// `path` and `hash` (of the document: what a publish compares).
+    /// (` term:count term:count `), metadata `path`, `terms` (the distinct ones) and `hash`
+    /// (of the document: what a publish compares).
     Files,
 }
 
@@ -246,6 +250,8 @@ pub struct FileTerms {
 pub struct PublishedFile {
     pub path: String,
     pub document: String,
+    /// Its distinct terms, what [`Chroma::file_terms`] looks a query's rarest up in.
+    pub terms: Vec<String>,
     pub hash: String,
 }
 
@@ -511,7 +517,14 @@ impl Chroma {
                     "documents": batch.iter().map(|file| &file.document).collect::<Vec<_>>(),
                     "metadatas": batch
                         .iter()
-                        .map(|file| json!({"path": file.path, "hash": file.hash}))
+                        .map(|file| {
+                            let mut metadata = json!({"path": file.path, "hash": file.hash});
+                            // Chroma refuses an empty list.
+                            if !file.terms.is_empty() {
+                                metadata["terms"] = json!(file.terms);
+                            }
+                            metadata
+                        })
                         .collect::<Vec<_>>(),
                     "embeddings": batch.iter().map(|_| SIDE_VECTOR).collect::<Vec<_>>(),
                 }),
@@ -540,25 +553,21 @@ impl Chroma {
         exclude: &[String],
     ) -> Result<Vec<FileTerms>, SharedError> {
         let mut found = Vec::new();
-        let not_excluded = json!({"path": {"$nin": exclude}});
         let mut bodies = Vec::new();
         if !paths.is_empty() {
-            bodies.push(json!({"ids": paths, "include": ["documents", "metadatas"]}));
+            bodies.push(json!({"ids": paths, "include": ["documents"]}));
         }
-        if !terms.is_empty() {
-            let contains: Vec<Value> = terms
-                .iter()
-                .map(|term| json!({"$contains": format!(" {term}:")}))
-                .collect();
-            let mut body = json!({
-                "limit": limit,
-                "include": ["documents", "metadatas"],
-                "where_document": if contains.len() == 1 { contains[0].clone() } else { json!({"$or": contains}) },
-            });
+        let terms: Vec<String> = terms.iter().map(|term| (*term).to_owned()).collect();
+        if let Some(terms) = any_term(&terms) {
+            let mut clauses = vec![terms];
             if !exclude.is_empty() {
-                body["where"] = not_excluded;
+                clauses.push(json!({"path": {"$nin": exclude}}));
             }
-            bodies.push(body);
+            bodies.push(json!({
+                "limit": limit,
+                "include": ["documents"],
+                "where": all_of(clauses),
+            }));
         }
         for body in bodies {
             let answer = self.request(
@@ -617,20 +626,11 @@ impl Chroma {
             "n_results": n.max(1),
             "include": ["documents", "metadatas", "distances"],
         });
-        match clauses.len() {
-            0 => {}
-            1 => body["where"] = clauses.remove(0),
-            _ => body["where"] = json!({"$and": clauses}),
+        if let Some(terms) = any_term(&filter.any_term) {
+            clauses.push(terms);
         }
-        let mut contains: Vec<Value> = filter
-            .contains_any
-            .iter()
-            .map(|text| json!({"$contains": text}))
-            .collect();
-        match contains.len() {
-            0 => {}
-            1 => body["where_document"] = contains.remove(0),
-            _ => body["where_document"] = json!({"$or": contains}),
+        if let Some(filter) = all_of(clauses) {
+            body["where"] = filter;
         }
         let answer = self.request(
             reqwest::Method::POST,
@@ -726,6 +726,32 @@ impl Drop for Chroma {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// A `where` clause keeping records whose `terms` list holds one of `terms`.
+fn any_term(terms: &[String]) -> Option<Value> {
+    let clauses = terms
+        .iter()
+        .map(|term| json!({"terms": {"$contains": term}}))
+        .collect();
+    any_of(clauses)
+}
+
+/// One `where` clause of several: all of them.
+fn all_of(mut clauses: Vec<Value>) -> Option<Value> {
+    match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(json!({ "$and": clauses })),
+    }
+}
+
+fn any_of(mut clauses: Vec<Value>) -> Option<Value> {
+    match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(json!({ "$or": clauses })),
     }
 }
 

@@ -108,6 +108,17 @@ pub(crate) fn file_fields(body: Counts, path: &str) -> [Counts; 3] {
     [body, Counts::default(), Counts::of(path)]
 }
 
+/// The distinct terms of a document's fields, sorted: what the base lists for it.
+pub(crate) fn distinct_terms(fields: &[Counts; 3]) -> Vec<String> {
+    let mut terms: Vec<String> = fields
+        .iter()
+        .flat_map(|field| field.terms.keys().cloned())
+        .collect();
+    terms.sort_unstable();
+    terms.dedup();
+    terms
+}
+
 /// Counts a corpus' BM25 statistics while a publish reads its chunks and files.
 #[derive(Default)]
 pub(crate) struct StatsBuilder {
