@@ -222,9 +222,10 @@ pub enum Side {
     /// One record per term the base holds in at least two documents: id `field:term`,
     /// metadata `df`.
     Terms,
-    /// One record per file: id its path, document its terms with their counts
-    /// (` term:count term:count `), metadata `path`, `terms` (the distinct ones) and `hash`
-    /// (of the document: what a publish compares).
+    /// One record per file: id the hash of its path and terms (what a publish compares),
+    /// document its path, a newline and its terms with their counts (` term:count `), metadata
+    /// `path` and `terms` (the distinct ones). Answers read the path from the document: a
+    /// metadata list is slow to read back.
     Files,
 }
 
@@ -252,6 +253,7 @@ pub struct PublishedFile {
     pub document: String,
     /// Its distinct terms, what [`Chroma::file_terms`] looks a query's rarest up in.
     pub terms: Vec<String>,
+    /// Its record's id: the hash of its path and document.
     pub hash: String,
 }
 
@@ -368,7 +370,7 @@ impl Chroma {
                 "ids": batch.iter().map(|c| &c.meta.chunk_hash).collect::<Vec<_>>(),
                 "documents": batch.iter().map(|c| &c.text).collect::<Vec<_>>(),
                 "metadatas": batch.iter().map(|c| &c.meta).collect::<Vec<_>>(),
-                "embeddings": batch.iter().map(|c| &c.vector).collect::<Vec<_>>(),
+                "embeddings": batch.iter().map(|c| vector_base64(&c.vector)).collect::<Vec<_>>(),
             });
             self.request(
                 reqwest::Method::POST,
@@ -513,12 +515,15 @@ impl Chroma {
             self.upsert_side(
                 files,
                 json!({
-                    "ids": batch.iter().map(|file| &file.path).collect::<Vec<_>>(),
-                    "documents": batch.iter().map(|file| &file.document).collect::<Vec<_>>(),
+                    "ids": batch.iter().map(|file| &file.hash).collect::<Vec<_>>(),
+                    "documents": batch
+                        .iter()
+                        .map(|file| format!("{}\n{}", file.path, file.document))
+                        .collect::<Vec<_>>(),
                     "metadatas": batch
                         .iter()
                         .map(|file| {
-                            let mut metadata = json!({"path": file.path, "hash": file.hash});
+                            let mut metadata = json!({"path": file.path});
                             // Chroma refuses an empty list.
                             if !file.terms.is_empty() {
                                 metadata["terms"] = json!(file.terms);
@@ -555,7 +560,7 @@ impl Chroma {
         let mut found = Vec::new();
         let mut bodies = Vec::new();
         if !paths.is_empty() {
-            bodies.push(json!({"ids": paths, "include": ["documents"]}));
+            bodies.push(json!({"where": {"path": {"$in": paths}}, "include": ["documents"]}));
         }
         let terms: Vec<String> = terms.iter().map(|term| (*term).to_owned()).collect();
         if let Some(terms) = any_term(&terms) {
@@ -575,18 +580,14 @@ impl Chroma {
                 &format!("{COLLECTIONS}/{}/get", files.id),
                 Some(body),
             )?;
-            let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
             let documents: Vec<Option<String>> = field(&answer, "documents", &self.url.url)?;
-            found.extend(
-                ids.into_iter()
-                    .zip(documents)
-                    .filter_map(|(path, document)| {
-                        Some(FileTerms {
-                            document: document?,
-                            path,
-                        })
-                    }),
-            );
+            found.extend(documents.into_iter().flatten().filter_map(|document| {
+                let (path, document) = document.split_once('\n')?;
+                Some(FileTerms {
+                    path: path.to_owned(),
+                    document: document.to_owned(),
+                })
+            }));
         }
         Ok(found)
     }
@@ -727,6 +728,17 @@ impl Drop for Chroma {
             runtime.shutdown_background();
         }
     }
+}
+
+/// A vector as Chroma also takes it: its little-endian `f32`s in base64, 5.3 characters a
+/// component where JSON numbers take about 11.
+fn vector_base64(vector: &[f32]) -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = vector
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// A `where` clause keeping records whose `terms` list holds one of `terms`.

@@ -510,7 +510,7 @@ impl WorkspaceIndex {
             let fields = file_fields(Counts::of(&body), &path);
             statistics.add(Corpus::Files, &fields);
             let document = fields[0].document();
-            let hash = codexos_shared::chunk_id(&path, 0, 0, "", "", &document);
+            let hash = codexos_shared::chunk_id(&path, 0, 0, "file", "", &document);
             let terms = distinct_terms(&fields);
             files.insert(
                 path.clone(),
@@ -589,17 +589,17 @@ impl WorkspaceIndex {
         chroma.delete(&terms, &gone).map_err(shared_error)?;
         let terms_sent = changed.len() + gone.len();
         let files_side = side(Side::Files).map_err(shared_error)?;
-        let (changed, gone) = side_changes(
-            chroma
-                .side_values(&files_side, "hash")
-                .map_err(shared_error)?,
-            files
-                .iter()
-                .map(|(path, file)| (path, Value::from(file.hash.as_str()))),
-        );
-        let changed: Vec<PublishedFile> = changed
+        let published = chroma.ids(&files_side).map_err(shared_error)?;
+        let mut changed: Vec<PublishedFile> = files
+            .values()
+            .filter(|file| !published.contains(&file.hash))
+            .cloned()
+            .collect();
+        changed.sort_by(|a, b| a.path.cmp(&b.path));
+        let wanted: HashSet<&String> = files.values().map(|file| &file.hash).collect();
+        let gone: Vec<String> = published
             .into_iter()
-            .map(|path| files[path].clone())
+            .filter(|id| !wanted.contains(id))
             .collect();
         chroma
             .put_files(&files_side, &changed)
