@@ -222,9 +222,18 @@ impl WorkspaceIndex {
             None => HashMap::new(),
         };
         let bm25 = Bm25::new(&query.query, Corpus::Chunks, &lexical, &frequencies);
-        let mut candidates =
-            self.base_candidates(base, collection, vector, changed, query, &bm25)?;
-        let overlay = self.overlay_candidates(query, changed, vector)?;
+        // The base's candidates come over the network while the local index finds the
+        // overlay's.
+        let (candidates, overlay) = std::thread::scope(|scope| {
+            let base = scope
+                .spawn(|| self.base_candidates(base, collection, vector, changed, query, &bm25));
+            let overlay = self.overlay_candidates(query, changed, vector);
+            let base = base
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (base, overlay)
+        });
+        let (mut candidates, overlay) = (candidates?, overlay?);
         candidates.extend(overlay.into_iter().map(|(hit, cosine)| Candidate {
             bm25: bm25.score(&chunk_fields(&hit.text, &hit.symbol, &hit.path)),
             hit,
@@ -351,20 +360,32 @@ impl WorkspaceIndex {
         bm25: &Bm25,
     ) -> Result<Vec<Candidate>, BaseFailure> {
         let glob = path_glob(query)?;
-        let mut filter = BaseFilter {
+        let filter = BaseFilter {
             exclude_paths: changed.paths().map(str::to_owned).collect(),
             language: query.language.clone(),
             any_term: Vec::new(),
         };
-        let mut hits = Vec::new();
-        if query.mode != SearchMode::Bm25 {
-            hits.extend(base.chroma.query(collection, vector, CANDIDATES, &filter)?);
-        }
         let rarest = bm25.rarest_terms(RARE_TERMS);
-        if query.mode != SearchMode::Vector && !rarest.is_empty() {
-            filter.any_term = rarest.iter().map(|term| (*term).to_owned()).collect();
-            hits.extend(base.chroma.query(collection, vector, CANDIDATES, &filter)?);
-        }
+        let rare = BaseFilter {
+            any_term: rarest.iter().map(|term| (*term).to_owned()).collect(),
+            ..filter.clone()
+        };
+        // The two lists are independent: the search waits for the slower, not their sum.
+        let (nearest, holding) = std::thread::scope(|scope| {
+            let nearest = (query.mode != SearchMode::Bm25).then(|| {
+                scope.spawn(|| base.chroma.query(collection, vector, CANDIDATES, &filter))
+            });
+            let holding = (query.mode != SearchMode::Vector && !rarest.is_empty())
+                .then(|| base.chroma.query(collection, vector, CANDIDATES, &rare));
+            let nearest = nearest.map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            (nearest, holding)
+        });
+        let mut hits = nearest.transpose()?.unwrap_or_default();
+        hits.extend(holding.transpose()?.unwrap_or_default());
         Ok(hits
             .into_iter()
             .filter(|hit| !changed.lists(&hit.meta.path))
