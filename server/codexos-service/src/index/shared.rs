@@ -59,6 +59,10 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(120);
 pub(super) const CANDIDATES: usize = 100;
 /// How many of the query's rarest terms pick the base's lexical candidates.
 const RARE_TERMS: usize = 3;
+/// The most terms a chunk's or a file's list holds: `chroma run` (1.5) fails to store a
+/// metadata list of about 8,000 items, and a write it failed stays in the collection's log,
+/// failing every later one. A long file lists its rarest terms, the ones a query looks up.
+const LISTED_TERMS: usize = 4000;
 /// Base files whose whole text a search with files scores, beyond its chunks' files: as many
 /// as a local search takes from its whole-file BM25 list.
 const FILE_CANDIDATES: usize = 100;
@@ -543,6 +547,13 @@ impl WorkspaceIndex {
                 },
             );
         }
+        let (lexical, frequencies) = statistics.finish();
+        for (metadata, _) in local.values_mut() {
+            keep_rarest(&mut metadata.terms, &frequencies, "b");
+        }
+        for file in files.values_mut() {
+            keep_rarest(&mut file.terms, &frequencies, "fb");
+        }
         let collection = chroma.create_collection(&space.id).map_err(shared_error)?;
         let mut remote = chroma.ids(&collection).map_err(shared_error)?;
         let removed: Vec<String> = remote
@@ -586,7 +597,6 @@ impl WorkspaceIndex {
         }
         chroma.delete(&collection, &removed).map_err(shared_error)?;
         // The BM25 statistics and files' terms: only what changed is sent.
-        let (lexical, frequencies) = statistics.finish();
         let side = |side| {
             chroma
                 .side_collection(&collection, side, true)?
@@ -655,6 +665,24 @@ fn base_hit(hit: BaseHit) -> SearchHit {
     }
 }
 
+/// Keeps the [`LISTED_TERMS`] rarest of `terms` by their document frequency under `prefix`
+/// (a term `frequencies` lacks is in one document: rarest), in their order.
+fn keep_rarest(terms: &mut Vec<String>, frequencies: &HashMap<String, u64>, prefix: &str) {
+    if terms.len() <= LISTED_TERMS {
+        return;
+    }
+    let df = |term: &String| {
+        frequencies
+            .get(&format!("{prefix}:{term}"))
+            .copied()
+            .unwrap_or(1)
+    };
+    let mut by_rarity: Vec<&String> = terms.iter().collect();
+    by_rarity.sort_by_key(|term| df(term));
+    let kept: HashSet<String> = by_rarity.into_iter().take(LISTED_TERMS).cloned().collect();
+    terms.retain(|term| kept.contains(term));
+}
+
 /// What a side collection needs written — the ids of `wanted` whose value differs from the
 /// `published` one, sorted — and deleted: the published ids not wanted.
 fn side_changes<'w>(
@@ -708,6 +736,18 @@ fn path_glob(query: &SearchQuery) -> Result<Option<globset::GlobMatcher>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_list_keeps_its_rarest_terms() {
+        let mut terms: Vec<String> = (0..=LISTED_TERMS).map(|n| format!("t{n}")).collect();
+        let frequencies = HashMap::from([("fb:t7".to_owned(), 9)]);
+        keep_rarest(&mut terms, &frequencies, "fb");
+        assert_eq!(terms.len(), LISTED_TERMS);
+        assert!(
+            !terms.contains(&"t7".to_owned()),
+            "the most common one goes"
+        );
+    }
 
     #[test]
     fn a_side_collection_is_sent_what_differs_and_loses_what_is_no_longer_wanted() {
