@@ -3,105 +3,11 @@
 //! repository, clone it, change it, search it; publish again; stop the server mid-session.
 //! Skipped with a message when chroma is not installed, failed under CI.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use codexos_service::index::{IndexMode, SearchHit, SearchQuery, WorkspaceIndex};
-
-fn running_in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
-}
-
-/// `$CODEXOS_CHROMA` when set (it must exist then), else the one `scripts/setup-tools` installs.
-fn find_chroma() -> Option<PathBuf> {
-    if let Some(configured) = std::env::var_os("CODEXOS_CHROMA") {
-        let configured = PathBuf::from(configured);
-        assert!(
-            configured.is_file(),
-            "CODEXOS_CHROMA is {}, which is not a file: run scripts/setup-tools chroma",
-            configured.display()
-        );
-        return Some(configured);
-    }
-    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/chroma");
-    installed.is_file().then_some(installed)
-}
-
-/// A `chroma run` on a free loopback port, killed when dropped.
-struct ChromaServer {
-    child: Option<Child>,
-    port: u16,
-    _data: tempfile::TempDir,
-}
-
-impl ChromaServer {
-    fn start(chroma: &Path) -> ChromaServer {
-        let data = tempfile::tempdir().expect("temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(chroma)
-            .args([
-                "run",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--path",
-            ])
-            .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chroma starts");
-        let server = ChromaServer {
-            child: Some(child),
-            port,
-            _data: data,
-        };
-        let started = Instant::now();
-        while !server.answers_heartbeat() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "chroma did not answer on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    fn answers_heartbeat(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let request = "GET /api/v2/heartbeat HTTP/1.0\r\nHost: localhost\r\n\r\n";
-        let mut answer = String::new();
-        stream.write_all(request.as_bytes()).is_ok()
-            && stream.read_to_string(&mut answer).is_ok()
-            && answer.starts_with("HTTP/1.0 200")
-    }
-
-    fn url(&self) -> String {
-        format!("chroma://127.0.0.1:{}/team", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for ChromaServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use codexos_test_support::ChromaServer;
 
 fn git(root: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
@@ -129,21 +35,15 @@ fn search(index: &WorkspaceIndex, query: &str) -> Vec<SearchHit> {
 
 fn publish(root: &Path, url: &str) -> codexos_service::index::PublishSummary {
     let index = WorkspaceIndex::open(root, IndexMode::default()).expect("opens");
-    index.index_all(&mut |_| {}).expect("indexes");
+    index.index_everything(&mut |_| {}).expect("indexes");
     index.publish(url).expect("publishes")
 }
 
 #[test]
 fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_changed_ones() {
-    let Some(chroma) = find_chroma() else {
-        assert!(
-            !running_in_ci(),
-            "chroma is not installed under CI: scripts/setup-tools chroma"
-        );
-        eprintln!("skipped: no chroma (scripts/setup-tools chroma installs it)");
+    let Some(mut server) = ChromaServer::start_if_installed() else {
         return;
     };
-    let mut server = ChromaServer::start(&chroma);
     let url = server.url();
 
     let main = tempfile::tempdir().expect("temp dir");
@@ -202,6 +102,16 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
     );
     std::fs::remove_file(clone.join("storm.rs")).expect("delete");
 
+    // What `codexos index` and the language server run: with the base, only the overlay.
+    let summary = WorkspaceIndex::open(&clone, IndexMode::default())
+        .expect("opens")
+        .index_all(&mut |_| {})
+        .expect("indexes the overlay");
+    assert_eq!(
+        (summary.files_seen, summary.files_indexed),
+        (3, 2),
+        "tide.rs and current.rs indexed, storm.rs deleted: {summary:?}"
+    );
     let index = WorkspaceIndex::open_for_search(&clone).expect("opens without indexing");
     let status = index.status().expect("status");
     assert_eq!(
@@ -229,6 +139,13 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
         "the clone's text: {tide:?}"
     );
 
+    // current.rs mentions speed once: a weak overlay hit stays below the base's wind.rs.
+    assert!(
+        wind.iter().position(|hit| hit.path == "current.rs")
+            > wind.iter().position(|hit| hit.path == "wind.rs"),
+        "{wind:?}"
+    );
+
     let current = search(&index, "ocean current speed");
     assert_eq!(current[0].path, "current.rs", "an added file: {current:?}");
 
@@ -236,6 +153,22 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
     assert!(
         storm.iter().all(|hit| hit.path != "storm.rs"),
         "a deleted file is found nowhere: {storm:?}"
+    );
+
+    // A strong overlay hit outranks the base's best.
+    write(
+        &clone,
+        "gust.rs",
+        "/// Wind speed in knots, gusting: the wind speed knots plus the gust.\npub fn gust_wind_speed_knots() -> u32 {\n    wind_speed_knots() + 9\n}\n",
+    );
+    index
+        .refresh_file(Path::new("gust.rs"), None)
+        .expect("indexes gust.rs");
+    let gust = search(&index, "wind speed knots");
+    assert_eq!(
+        (gust[0].path.as_str(), gust[1].path.as_str()),
+        ("gust.rs", "wind.rs"),
+        "{gust:?}"
     );
 
     // A merge on main changes one file: the next publish sends only its chunks.

@@ -16,7 +16,7 @@
 //! Every request has a short timeout: a caller that searches falls back to its local index
 //! when the server is down or slow ([`SharedError`] says which URL and why).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 const COLLECTIONS: &str = "/api/v2/tenants/default_tenant/databases/default_database/collections";
 /// Records per add or delete request: well under Chroma's maximum batch size (`pre-flight-checks`).
 pub const BATCH: usize = 1000;
+/// Files' term documents per upsert.
+const FILE_BATCH: usize = 100;
 /// Ids fetched per page when listing what a collection holds.
 const ID_PAGE: usize = 10_000;
 
@@ -117,6 +119,11 @@ pub struct ChunkMetadata {
     /// [`chunk_id`], again: Chroma's `get` and `query` answers carry ids beside the metadata,
     /// this keeps a record self-describing for tools that read only metadata.
     pub chunk_hash: String,
+    /// The chunk's distinct index terms (body, symbol, path), what a query's rarest terms are
+    /// looked up in ([`BaseFilter::any_term`]): a metadata list, which Chroma matches whole
+    /// and fast where its full-text `$contains` is case-sensitive, substring and slow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<String>,
 }
 
 /// The id of a chunk in the shared base: the hash of what a search shows of it, so the same
@@ -159,12 +166,14 @@ pub struct BaseHit {
 }
 
 /// One vector space's collection on the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Collection {
     pub id: String,
     pub name: String,
     /// The commit the base was last published from.
     pub base_commit: Option<String>,
+    /// Absent on a base published before BM25 statistics were.
+    pub lexical: Option<LexicalStats>,
 }
 
 /// What to leave out of a base query.
@@ -173,8 +182,83 @@ pub struct BaseFilter {
     /// Paths the caller answers for itself (its overlay: changed, added and deleted files).
     pub exclude_paths: Vec<String>,
     pub language: Option<String>,
-    /// Only chunks whose text contains this (Chroma's full-text filter; it does not rank).
-    pub contains: Option<String>,
+    /// Only chunks holding one of these index terms (filters, does not rank).
+    pub any_term: Vec<String>,
+}
+
+/// The base's BM25 statistics, so a client ranks base and overlay chunks by the same numbers:
+/// for its chunks and for its whole files, how many there are and their average length in
+/// terms per field (body, symbol path, file path). The document frequencies live in the terms
+/// collection ([`Chroma::document_frequencies`]), the files' term counts in the files
+/// collection ([`Chroma::file_terms`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LexicalStats {
+    pub chunks: CorpusStats,
+    pub files: CorpusStats,
+}
+
+/// How many documents a corpus holds and their average length in terms, per field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CorpusStats {
+    pub documents: u64,
+    pub average_lengths: [f32; 3],
+}
+
+/// Metadata keys of [`LexicalStats`] on the chunk collection: the count, then the lengths.
+const STATS_CHUNKS: [&str; 4] = [
+    "bm25_chunks",
+    "bm25_avg_body",
+    "bm25_avg_symbol",
+    "bm25_avg_path",
+];
+const STATS_FILES: [&str; 4] = [
+    "bm25_files",
+    "bm25_file_avg_body",
+    "bm25_file_avg_symbol",
+    "bm25_file_avg_path",
+];
+/// Side collections' records carry a one-dimensional vector: Chroma wants one per record.
+const SIDE_VECTOR: [f32; 1] = [1.0];
+
+/// A side collection of the base, beside its chunks (`NAME-<space>-terms`, `…-files`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// One record per term the base holds in at least two documents: id `field:term`,
+    /// metadata `df`.
+    Terms,
+    /// One record per file: id the hash of its path and terms (what a publish compares),
+    /// document its path, a newline and its terms with their counts (` term:count `), metadata
+    /// `path` and `terms` (the distinct ones). Answers read the path from the document: a
+    /// metadata list is slow to read back.
+    Files,
+}
+
+impl Side {
+    fn suffix(self) -> &'static str {
+        match self {
+            Side::Terms => "terms",
+            Side::Files => "files",
+        }
+    }
+}
+
+/// A base file's terms, from the files collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileTerms {
+    pub path: String,
+    /// ` term:count term:count ` (see [`Side::Files`]).
+    pub document: String,
+}
+
+/// One file to publish into the files collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishedFile {
+    pub path: String,
+    pub document: String,
+    /// Its distinct terms, what [`Chroma::file_terms`] looks a query's rarest up in.
+    pub terms: Vec<String>,
+    /// Its record's id: the hash of its path and document.
+    pub hash: String,
 }
 
 /// A record of a collection used as a document store: a document and scalar metadata
@@ -265,12 +349,8 @@ impl Chroma {
     pub fn open_collection(&self, space_key: &str) -> Result<Option<Collection>, SharedError> {
         let name = self.collection_name(space_key);
         match self.request(reqwest::Method::GET, &format!("{COLLECTIONS}/{name}"), None) {
-            Ok(answer) => collection(answer).map(Some),
-            Err(SharedError::Server { status: 404, .. }) => Ok(None),
-            // Chroma 1.x answers a missing collection with 400 or 404 depending on the route.
-            Err(SharedError::Server {
-                status: 400, body, ..
-            }) if body.contains("does not exist") => Ok(None),
+            Ok(answer) => collection_of(answer).map(Some),
+            Err(error) if is_missing(&error) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -282,7 +362,7 @@ impl Chroma {
             "get_or_create": true,
             "configuration": {"hnsw": {"space": "cosine"}},
         });
-        collection(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
+        collection_of(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
     }
 
     /// Every record id the collection holds.
@@ -314,7 +394,7 @@ impl Chroma {
                 "ids": batch.iter().map(|c| &c.meta.chunk_hash).collect::<Vec<_>>(),
                 "documents": batch.iter().map(|c| &c.text).collect::<Vec<_>>(),
                 "metadatas": batch.iter().map(|c| &c.meta).collect::<Vec<_>>(),
-                "embeddings": batch.iter().map(|c| &c.vector).collect::<Vec<_>>(),
+                "embeddings": batch.iter().map(|c| vector_base64(&c.vector)).collect::<Vec<_>>(),
             });
             self.request(
                 reqwest::Method::POST,
@@ -336,18 +416,219 @@ impl Chroma {
         Ok(())
     }
 
-    /// Records that the collection now holds the base of `commit`.
+    /// Records that the collection now holds the base of `commit`, whose BM25 statistics are
+    /// `lexical`.
     pub fn set_base_commit(
         &self,
         collection: &Collection,
         commit: &str,
+        lexical: &LexicalStats,
     ) -> Result<(), SharedError> {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("base_commit".into(), json!(commit));
+        for (keys, corpus) in [(STATS_CHUNKS, lexical.chunks), (STATS_FILES, lexical.files)] {
+            metadata.insert(keys[0].into(), json!(corpus.documents));
+            for (key, length) in keys[1..].iter().zip(corpus.average_lengths) {
+                metadata.insert((*key).into(), json!(length));
+            }
+        }
         self.request(
             reqwest::Method::PUT,
             &format!("{COLLECTIONS}/{}", collection.id),
-            Some(json!({"new_metadata": {"base_commit": commit}})),
+            Some(json!({ "new_metadata": metadata })),
         )?;
         Ok(())
+    }
+
+    /// The `side` collection beside `collection`, created when `create`, else `None` when
+    /// missing.
+    pub fn side_collection(
+        &self,
+        collection: &Collection,
+        side: Side,
+        create: bool,
+    ) -> Result<Option<Collection>, SharedError> {
+        let name = format!("{}-{}", collection.name, side.suffix());
+        if create {
+            let body = json!({"name": name, "get_or_create": true});
+            return collection_of(self.request(reqwest::Method::POST, COLLECTIONS, Some(body))?)
+                .map(Some);
+        }
+        match self.request(reqwest::Method::GET, &format!("{COLLECTIONS}/{name}"), None) {
+            Ok(answer) => collection_of(answer).map(Some),
+            Err(error) if is_missing(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The document frequencies of `ids` (`field:term`) in the terms collection; a term it
+    /// does not hold is left out (it is in one document of the base, or none).
+    pub fn document_frequencies(
+        &self,
+        terms: &Collection,
+        ids: &[String],
+    ) -> Result<HashMap<String, u64>, SharedError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let answer = self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/get", terms.id),
+            Some(json!({"ids": ids, "include": ["metadatas"]})),
+        )?;
+        self.metadata_values(&answer, "df")
+    }
+
+    /// Every record of a side collection with its metadata value `key` (`df` of the terms,
+    /// `hash` of the files): what a publish compares with what it would write.
+    pub fn side_values(
+        &self,
+        side: &Collection,
+        key: &str,
+    ) -> Result<HashMap<String, Value>, SharedError> {
+        let mut all = HashMap::new();
+        let mut offset = 0;
+        loop {
+            let answer = self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/get", side.id),
+                Some(json!({"limit": ID_PAGE, "offset": offset, "include": ["metadatas"]})),
+            )?;
+            let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
+            let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
+                field(&answer, "metadatas", &self.url.url)?;
+            let page = ids.len();
+            offset += page;
+            all.extend(
+                ids.into_iter()
+                    .zip(metadatas)
+                    .filter_map(|(id, metadata)| Some((id, metadata?.get(key)?.clone()))),
+            );
+            if page < ID_PAGE {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Writes document frequencies (at most [`BATCH`] a request).
+    pub fn put_document_frequencies(
+        &self,
+        terms: &Collection,
+        frequencies: &[(String, u64)],
+    ) -> Result<(), SharedError> {
+        for batch in frequencies.chunks(BATCH) {
+            self.upsert_side(
+                terms,
+                json!({
+                    "ids": batch.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                    "metadatas": batch.iter().map(|(_, df)| json!({"df": df})).collect::<Vec<_>>(),
+                    "embeddings": batch.iter().map(|_| SIDE_VECTOR).collect::<Vec<_>>(),
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes files' term documents (a hundred a request: they are a few KB each).
+    pub fn put_files(
+        &self,
+        files: &Collection,
+        batch: &[PublishedFile],
+    ) -> Result<(), SharedError> {
+        for batch in batch.chunks(FILE_BATCH) {
+            self.upsert_side(
+                files,
+                json!({
+                    "ids": batch.iter().map(|file| &file.hash).collect::<Vec<_>>(),
+                    "documents": batch
+                        .iter()
+                        .map(|file| format!("{}\n{}", file.path, file.document))
+                        .collect::<Vec<_>>(),
+                    "metadatas": batch
+                        .iter()
+                        .map(|file| {
+                            let mut metadata = json!({"path": file.path});
+                            // Chroma refuses an empty list.
+                            if !file.terms.is_empty() {
+                                metadata["terms"] = json!(file.terms);
+                            }
+                            metadata
+                        })
+                        .collect::<Vec<_>>(),
+                    "embeddings": batch.iter().map(|_| SIDE_VECTOR).collect::<Vec<_>>(),
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn upsert_side(&self, side: &Collection, body: Value) -> Result<(), SharedError> {
+        self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/upsert", side.id),
+            Some(body),
+        )?;
+        Ok(())
+    }
+
+    /// Base files' term documents: those named in `paths`, and up to `limit` more holding one
+    /// of the `terms` whole; none of `exclude`.
+    pub fn file_terms(
+        &self,
+        files: &Collection,
+        paths: &[String],
+        terms: &[&str],
+        limit: usize,
+        exclude: &[String],
+    ) -> Result<Vec<FileTerms>, SharedError> {
+        let mut found = Vec::new();
+        let mut bodies = Vec::new();
+        if !paths.is_empty() {
+            bodies.push(json!({"where": {"path": {"$in": paths}}, "include": ["documents"]}));
+        }
+        let terms: Vec<String> = terms.iter().map(|term| (*term).to_owned()).collect();
+        if let Some(terms) = any_term(&terms) {
+            let mut clauses = vec![terms];
+            if !exclude.is_empty() {
+                clauses.push(json!({"path": {"$nin": exclude}}));
+            }
+            bodies.push(json!({
+                "limit": limit,
+                "include": ["documents"],
+                "where": all_of(clauses),
+            }));
+        }
+        for body in bodies {
+            let answer = self.request(
+                reqwest::Method::POST,
+                &format!("{COLLECTIONS}/{}/get", files.id),
+                Some(body),
+            )?;
+            let documents: Vec<Option<String>> = field(&answer, "documents", &self.url.url)?;
+            found.extend(documents.into_iter().flatten().filter_map(|document| {
+                let (path, document) = document.split_once('\n')?;
+                Some(FileTerms {
+                    path: path.to_owned(),
+                    document: document.to_owned(),
+                })
+            }));
+        }
+        Ok(found)
+    }
+
+    fn metadata_values(
+        &self,
+        answer: &Value,
+        key: &str,
+    ) -> Result<HashMap<String, u64>, SharedError> {
+        let ids: Vec<String> = field(answer, "ids", &self.url.url)?;
+        let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
+            field(answer, "metadatas", &self.url.url)?;
+        Ok(ids
+            .into_iter()
+            .zip(metadatas)
+            .filter_map(|(id, metadata)| Some((id, metadata?.get(key)?.as_u64()?)))
+            .collect())
     }
 
     /// The `n` chunks nearest to `vector` that `filter` keeps, nearest first.
@@ -370,13 +651,11 @@ impl Chroma {
             "n_results": n.max(1),
             "include": ["documents", "metadatas", "distances"],
         });
-        match clauses.len() {
-            0 => {}
-            1 => body["where"] = clauses.remove(0),
-            _ => body["where"] = json!({"$and": clauses}),
+        if let Some(terms) = any_term(&filter.any_term) {
+            clauses.push(terms);
         }
-        if let Some(contains) = &filter.contains {
-            body["where_document"] = json!({"$contains": contains});
+        if let Some(filter) = all_of(clauses) {
+            body["where"] = filter;
         }
         let answer = self.request(
             reqwest::Method::POST,
@@ -392,19 +671,32 @@ impl Chroma {
             first("metadatas")?,
             first("distances")?,
         );
-        let mut hits = Vec::new();
-        for ((document, metadata), distance) in documents.into_iter().zip(metadatas).zip(distances)
-        {
-            let Ok(meta) = serde_json::from_value::<ChunkMetadata>(metadata) else {
-                continue; // a record some other writer put there
-            };
-            hits.push(BaseHit {
-                meta,
-                text: document.as_str().unwrap_or_default().to_owned(),
-                similarity: 1.0 - distance.as_f64().unwrap_or(1.0) as f32,
-            });
+        let similarities = distances
+            .into_iter()
+            .map(|distance| 1.0 - distance.as_f64().unwrap_or(1.0) as f32);
+        Ok(hits(documents, metadatas, similarities))
+    }
+
+    /// Every chunk of `paths` in the base, in no particular order (similarity 0).
+    pub fn chunks_of(
+        &self,
+        collection: &Collection,
+        paths: &[String],
+    ) -> Result<Vec<BaseHit>, SharedError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(hits)
+        let answer = self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/get", collection.id),
+            Some(json!({
+                "where": {"path": {"$in": paths}},
+                "include": ["documents", "metadatas"],
+            })),
+        )?;
+        let documents: Vec<Value> = field(&answer, "documents", &self.url.url)?;
+        let metadatas: Vec<Value> = field(&answer, "metadatas", &self.url.url)?;
+        Ok(hits(documents, metadatas, std::iter::repeat(0.0)))
     }
 
     /// Writes whole records (document and metadata replaced together, so a reader sees the
@@ -531,6 +823,65 @@ impl Drop for Chroma {
     }
 }
 
+/// A vector as Chroma also takes it: its little-endian `f32`s in base64, 5.3 characters a
+/// component where JSON numbers take about 11.
+fn vector_base64(vector: &[f32]) -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = vector
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A `where` clause keeping records whose `terms` list holds one of `terms`.
+fn any_term(terms: &[String]) -> Option<Value> {
+    let clauses = terms
+        .iter()
+        .map(|term| json!({"terms": {"$contains": term}}))
+        .collect();
+    any_of(clauses)
+}
+
+/// One `where` clause of several: all of them.
+fn all_of(mut clauses: Vec<Value>) -> Option<Value> {
+    match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(json!({ "$and": clauses })),
+    }
+}
+
+fn any_of(mut clauses: Vec<Value>) -> Option<Value> {
+    match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(json!({ "$or": clauses })),
+    }
+}
+
+/// The chunks of an answer's documents and metadatas, with their similarities.
+fn hits(
+    documents: Vec<Value>,
+    metadatas: Vec<Value>,
+    similarities: impl Iterator<Item = f32>,
+) -> Vec<BaseHit> {
+    documents
+        .into_iter()
+        .zip(metadatas)
+        .zip(similarities)
+        .filter_map(|((document, metadata), similarity)| {
+            // A record some other writer put there has no chunk metadata.
+            let meta = serde_json::from_value::<ChunkMetadata>(metadata).ok()?;
+            Some(BaseHit {
+                meta,
+                text: document.as_str().unwrap_or_default().to_owned(),
+                similarity,
+            })
+        })
+        .collect()
+}
+
 /// reqwest's error with its causes ("error sending request" alone says little).
 fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
@@ -546,7 +897,18 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
-fn collection(answer: Value) -> Result<Collection, SharedError> {
+/// Chroma 1.x answers a missing collection with 400 or 404 depending on the route.
+fn is_missing(error: &SharedError) -> bool {
+    match error {
+        SharedError::Server { status: 404, .. } => true,
+        SharedError::Server {
+            status: 400, body, ..
+        } => body.contains("does not exist"),
+        _ => false,
+    }
+}
+
+fn collection_of(answer: Value) -> Result<Collection, SharedError> {
     #[derive(Deserialize)]
     struct Answer {
         id: String,
@@ -558,12 +920,25 @@ fn collection(answer: Value) -> Result<Collection, SharedError> {
         url: String::new(),
         reason: format!("an unexpected collection: {e}"),
     })?;
+    let metadata = answer.metadata.unwrap_or_default();
+    let corpus = |keys: [&str; 4]| {
+        let [documents, body, symbol, path] = keys.map(|key| metadata.get(key)?.as_f64());
+        Some(CorpusStats {
+            documents: documents? as u64,
+            average_lengths: [body? as f32, symbol? as f32, path? as f32],
+        })
+    };
+    let lexical = corpus(STATS_CHUNKS)
+        .zip(corpus(STATS_FILES))
+        .map(|(chunks, files)| LexicalStats { chunks, files });
     Ok(Collection {
         id: answer.id,
         name: answer.name,
-        base_commit: answer
-            .metadata
-            .and_then(|metadata| metadata.get("base_commit")?.as_str().map(str::to_owned)),
+        base_commit: metadata
+            .get("base_commit")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        lexical,
     })
 }
 

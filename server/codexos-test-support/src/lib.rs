@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod agent_workspace;
+mod chroma;
 
 pub use agent_workspace::AgentWorkspace;
+pub use chroma::ChromaServer;
 
 /// How long any single wait lasts before the test fails: generous for a cold, busy 2-core CI
 /// machine, short enough that a hung server is reported quickly.

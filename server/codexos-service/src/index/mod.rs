@@ -15,10 +15,12 @@
 //!
 //! Embedders are chosen in one place ([`embedders`]).
 
+mod base_rank;
 mod commits;
 pub mod embedders;
 mod shared;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use codexos_embed::{Embedder, EmbedderKind};
 use codexos_index::{
-    ChunkMeta, IndexError, IndexSettings, Indexer, OpenOptions, SearchRequest, Searcher, Store,
-    index_dir,
+    ChunkFilter, ChunkMeta, IndexError, IndexSettings, Indexer, OpenOptions, SearchRequest,
+    Searcher, Store, index_dir,
 };
 
 pub use codexos_index::{
@@ -36,7 +38,7 @@ pub use codexos_index::{
 };
 pub use codexos_tools::SearchHit;
 pub use commits::CommitError;
-pub use shared::{PublishSummary, SharedError};
+pub use shared::{PublishSummary, SharedError, SharedUrl};
 
 use crate::workspace::Workspace;
 use commits::ChangedSince;
@@ -261,8 +263,9 @@ impl WorkspaceIndex {
 
     /// Opens the index of the workspace at `root` for `codexos search`: read-only, except with
     /// a shared base (`[index.shared]`) when no other process writes it — then for writing,
-    /// with the files that differ from the base re-indexed first ([`WorkspaceIndex::sync_overlay`]),
-    /// so a fresh clone is searchable without indexing the repository.
+    /// with the files that differ from the base re-indexed first (as
+    /// [`WorkspaceIndex::index_all`] does with a base), so a fresh clone is searchable without
+    /// indexing the repository.
     pub fn open_for_search(root: &Path) -> Result<WorkspaceIndex, WorkspaceIndexError> {
         let settings = IndexSettings::load(root).map_err(|source| WorkspaceIndexError::Index {
             root: root.to_owned(),
@@ -349,11 +352,27 @@ impl WorkspaceIndex {
         }
     }
 
-    /// Brings the whole index up to the workspace (unchanged files cost a hash). Stops at the
-    /// next file when paused or stopped ([`WorkspaceIndexError::Paused`]), keeping what it
-    /// committed; the next run goes on from there. Skipped files are logged once, counted by
-    /// reason (each file at debug level).
+    /// Brings the index up to what searches need: with a reachable shared base
+    /// (`[index.shared]`), only the files that differ from the base's commit (the overlay; a
+    /// clone of a large repository is searchable in a second), else the whole workspace
+    /// ([`WorkspaceIndex::index_everything`]; an unreachable base says why in
+    /// [`WorkspaceIndex::shared_notice`]). What `codexos index` and the language server run.
     pub fn index_all(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<IndexSummary, WorkspaceIndexError> {
+        self.writer("index the workspace")?;
+        if let Some(summary) = self.sync_overlay()? {
+            return Ok(summary);
+        }
+        self.index_everything(progress)
+    }
+
+    /// Brings the whole index up to the workspace (unchanged files cost a hash), base or not:
+    /// what a publish of the base needs. Stops at the next file when paused or stopped
+    /// ([`WorkspaceIndexError::Paused`]), keeping what it committed; the next run goes on from
+    /// there. Skipped files are logged once, counted by reason (each file at debug level).
+    pub fn index_everything(
         &self,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<IndexSummary, WorkspaceIndexError> {
@@ -405,26 +424,11 @@ impl WorkspaceIndex {
         {
             return Ok(hits);
         }
-        self.search_local(query, None)
+        self.search_local(query)
     }
 
-    /// Searches this index alone; with `overlay`, only the files it lists.
-    fn search_local(
-        &self,
-        query: &SearchQuery,
-        overlay: Option<&ChangedSince>,
-    ) -> Result<Vec<SearchHit>, WorkspaceIndexError> {
-        let store = self.store();
-        if let Engine::Reader { .. } = &self.engine {
-            // What a writer in another process committed since this index was opened.
-            store.refresh().map_err(|e| self.error(e.into()))?;
-        }
-        let embedder = match (self.query_embedder(), overlay) {
-            (Ok(embedder), _) => embedder,
-            // A fresh clone whose overlay is empty: the base answers for everything.
-            (Err(WorkspaceIndexError::NotBuilt { .. }), Some(_)) => return Ok(Vec::new()),
-            (Err(error), _) => return Err(error),
-        };
+    /// Searches this index alone.
+    fn search_local(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, WorkspaceIndexError> {
         let changed = query
             .commit
             .as_deref()
@@ -434,21 +438,39 @@ impl WorkspaceIndex {
                 root: self.root.clone(),
                 source,
             })?;
+        let filter: Option<ChunkFilter<'_>> = changed.map(|changed| {
+            Box::new(move |meta: &ChunkMeta| changed.keeps(&meta.path, meta.commit.as_deref()))
+                as ChunkFilter<'_>
+        });
+        let hits = self.search_store(query, query.k, query.files, filter)?;
+        Ok(hits.into_iter().map(|(hit, _)| hit).collect())
+    }
+
+    /// The `k` best chunks of `query` that `filter` keeps (or files, with `collapse_files`),
+    /// each with its chunk id.
+    fn search_store(
+        &self,
+        query: &SearchQuery,
+        k: usize,
+        collapse_files: bool,
+        filter: Option<ChunkFilter<'_>>,
+    ) -> Result<Vec<(SearchHit, u32)>, WorkspaceIndexError> {
+        let store = self.store();
+        if let Engine::Reader { .. } = &self.engine {
+            // What a writer in another process committed since this index was opened.
+            store.refresh().map_err(|e| self.error(e.into()))?;
+        }
+        let embedder = self.query_embedder()?;
         let mut searcher =
             Searcher::new(store, embedder.as_ref()).with_upgrade(self.query_upgrade(store));
-        if let Some(changed) = changed {
-            searcher = searcher.with_filter(Box::new(move |meta: &ChunkMeta| {
-                changed.keeps(&meta.path, meta.commit.as_deref())
-            }));
-        } else if let Some(overlay) = overlay {
-            searcher =
-                searcher.with_filter(Box::new(move |meta: &ChunkMeta| overlay.lists(&meta.path)));
+        if let Some(filter) = filter {
+            searcher = searcher.with_filter(filter);
         }
         let request = SearchRequest {
             query: query.query.clone(),
-            k: query.k,
+            k,
             mode: query.mode,
-            collapse_files: query.files,
+            collapse_files,
             path_glob: query.paths.clone(),
             language: query.language.clone(),
         };
@@ -462,16 +484,70 @@ impl WorkspaceIndex {
                     .ok()
                     .flatten()
                     .unwrap_or_default();
-                SearchHit {
+                let found = SearchHit {
                     path: hit.path,
                     start_line: hit.start_line,
                     end_line: hit.end_line,
                     score: hit.score,
                     symbol: hit.symbol,
                     text,
-                }
+                };
+                (found, hit.chunk_id)
             })
             .collect())
+    }
+
+    /// The overlay's candidates for a search through the shared base: the chunks of the
+    /// files `overlay` lists that a local search finds, each with its cosine to `vector` in
+    /// the embedder's space (the base's). None when nothing was indexed here yet.
+    fn overlay_candidates(
+        &self,
+        query: &SearchQuery,
+        overlay: &ChangedSince,
+        vector: &[f32],
+    ) -> Result<Vec<(SearchHit, f32)>, WorkspaceIndexError> {
+        let filter: ChunkFilter<'_> = Box::new(|meta: &ChunkMeta| overlay.lists(&meta.path));
+        let hits = match self.search_store(query, shared::CANDIDATES, false, Some(filter)) {
+            Ok(hits) => hits,
+            Err(WorkspaceIndexError::NotBuilt { .. }) => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let store = self.store();
+        let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
+        let ids: Vec<u32> = hits.iter().map(|(_, id)| *id).collect();
+        let cosines: HashMap<u32, f32> = match store.space().map_err(|e| self.error(e.into()))? {
+            Some(space) if space.dim == vector.len() => snapshot
+                .similarities_in(&space, vector, &ids)
+                .map_err(|e| self.error(e.into()))?
+                .into_iter()
+                .collect(),
+            _ => HashMap::new(),
+        };
+        Ok(hits
+            .into_iter()
+            .map(|(hit, id)| (hit, cosines.get(&id).copied().unwrap_or(0.0)))
+            .collect())
+    }
+
+    /// The first chunk of `path` in this index, as a hit scored 0.
+    fn first_chunk(&self, path: &str) -> Result<Option<SearchHit>, WorkspaceIndexError> {
+        let snapshot = self.store().snapshot().map_err(|e| self.error(e.into()))?;
+        let file = snapshot.file(path).map_err(|e| self.error(e.into()))?;
+        let Some(&first) = file.as_ref().and_then(|file| file.chunk_ids.first()) else {
+            return Ok(None);
+        };
+        let meta = snapshot.chunk(first).map_err(|e| self.error(e.into()))?;
+        let text = snapshot
+            .chunk_text(first)
+            .map_err(|e| self.error(e.into()))?;
+        Ok(meta.map(|meta| SearchHit {
+            path: meta.path,
+            start_line: meta.start_line,
+            end_line: meta.end_line,
+            score: 0.0,
+            symbol: meta.symbol,
+            text: text.unwrap_or_default(),
+        }))
     }
 
     /// The embedder of the space the index was built with.

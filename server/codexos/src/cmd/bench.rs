@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use codexos_index::{IndexSettings, Indexer, OpenOptions, SearchMode, SearchRequest, Searcher};
 
+use super::bench_shared as shared;
 use super::embedders;
 
 /// Queries a developer types into code search, phrases and identifiers alike.
-const QUERIES: &[&str] = &[
+pub(super) const QUERIES: &[&str] = &[
     "parse command line arguments",
     "read a file into a string",
     "spawn a thread pool",
@@ -69,6 +70,11 @@ pub struct Args {
     /// without indexing again).
     #[arg(long, requires = "work_dir")]
     queries_only: bool,
+    /// Measure the shared base instead (`chroma://HOST:PORT/COLLECTION`, a scratch
+    /// collection): the corpus as one git repository, published, then a fresh clone's first
+    /// search against indexing it, a 1% merge's publish, queries through the base against local.
+    #[arg(long, value_name = "chroma://HOST:PORT/COLLECTION")]
+    shared: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -88,32 +94,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
-    for (number, folder) in corpus.iter().enumerate() {
-        let copy = work_dir.join(format!("corpus-{number}"));
-        if !copy.exists() {
-            // Hard links (a copy where the file system cannot link): the walk never follows a
-            // symbolic link out of the workspace, and the corpus is never written.
-            let linked = Command::new("cp")
-                .arg("-al")
-                .arg(folder)
-                .arg(&copy)
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success());
-            if !linked {
-                let _ = std::fs::remove_dir_all(&copy);
-                let copied = Command::new("cp")
-                    .arg("-a")
-                    .arg(folder)
-                    .arg(&copy)
-                    .status()
-                    .with_context(|| format!("cannot run cp for {}", folder.display()))?;
-                if !copied.success() {
-                    bail!("cannot copy {} to {}", folder.display(), copy.display());
-                }
-            }
-        }
+    if let Some(url) = &args.shared {
+        let options = shared::Options {
+            url,
+            embedder: args.embedder.as_deref().unwrap_or("static"),
+            repeat: args.repeat,
+        };
+        shared::run(&corpus, &work_dir, &options)?;
+        return Ok(ExitCode::SUCCESS);
     }
+    link_corpus(&corpus, &work_dir)?;
     let embedder = embedders::choose(
         args.embedder.as_deref(),
         &codexos_embed::EmbedderConfig::default(),
@@ -574,7 +564,39 @@ fn ripgrep(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn percentiles(times: &mut [Duration]) -> String {
+/// Hard-links each corpus folder into `dest` as `corpus-N` (a copy where the file system cannot
+/// link; an existing one is kept): the walk never follows a symbolic link out of the
+/// workspace, and the corpus is never written.
+pub(super) fn link_corpus(corpus: &[PathBuf], dest: &Path) -> anyhow::Result<()> {
+    for (number, folder) in corpus.iter().enumerate() {
+        let copy = dest.join(format!("corpus-{number}"));
+        if copy.exists() {
+            continue;
+        }
+        let linked = Command::new("cp")
+            .arg("-al")
+            .arg(folder)
+            .arg(&copy)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !linked {
+            let _ = std::fs::remove_dir_all(&copy);
+            let copied = Command::new("cp")
+                .arg("-a")
+                .arg(folder)
+                .arg(&copy)
+                .status()
+                .with_context(|| format!("cannot run cp for {}", folder.display()))?;
+            if !copied.success() {
+                bail!("cannot copy {} to {}", folder.display(), copy.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn percentiles(times: &mut [Duration]) -> String {
     times.sort();
     let at = |share: f64| times[((times.len() as f64 - 1.0) * share).round() as usize];
     format!(

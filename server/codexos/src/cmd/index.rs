@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use codexos_service::index::{
-    IndexMode, IndexStatus, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
+    IndexMode, IndexStatus, SharedUrl, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -49,6 +49,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.status {
         return status(&WorkspaceIndex::open(&root, IndexMode::ReadOnly)?.status()?);
     }
+    // A URL that cannot be published to is said before the index is built, not after.
+    if let Some(url) = &args.publish {
+        url.parse::<SharedUrl>()?;
+    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
@@ -71,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(notice) = index.notice() {
         bar.suspend(|| eprintln!("notice: {notice}"));
     }
-    let summary = index.index_all(&mut |progress| {
+    let mut progress = |progress: codexos_service::index::Progress| {
         if progress.searchable {
             bar.set_length(progress.chunks_to_embed as u64);
             bar.set_position(progress.chunks_embedded as u64);
@@ -81,8 +85,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bar.set_position(progress.files_done as u64);
             bar.set_message(format!("files, {} chunks", progress.chunks_written));
         }
-    })?;
+    };
+    // A publish sends the whole tree; otherwise a shared base leaves only its overlay to index.
+    let summary = if args.publish.is_some() {
+        index.index_everything(&mut progress)?
+    } else {
+        index.index_all(&mut progress)?
+    };
     bar.finish_and_clear();
+    if let Some(notice) = index.shared_notice() {
+        eprintln!("notice: {notice}");
+    }
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
@@ -106,10 +119,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.publish {
         let published = index.publish(url)?;
         println!(
-            "published {} new, removed {}, kept {} chunks to {} at {} ({:.1} KB sent in {:.2} s)",
+            "published {} new, removed {}, kept {} chunks, {} BM25 term frequencies and {} files' terms to {} at {} ({:.1} KB sent in {:.2} s)",
             published.new,
             published.removed,
             published.kept,
+            published.terms_sent,
+            published.files_sent,
             published.collection,
             &published.commit[..published.commit.len().min(12)],
             published.bytes_sent as f64 / 1e3,

@@ -6,6 +6,7 @@ use codexos_service::Workspace;
 
 pub mod agent;
 pub mod bench;
+mod bench_shared;
 pub mod check;
 pub mod embedders;
 pub mod eval;
