@@ -68,7 +68,7 @@ pub struct Args {
     repeat: usize,
     /// Only the query numbers, on the index already in `--work-dir` (to profile searches
     /// without indexing again).
-    #[arg(long, requires = "work_dir")]
+    #[arg(long, requires = "work_dir", conflicts_with = "shared")]
     queries_only: bool,
     /// Measure the shared base instead (`chroma://HOST:PORT/COLLECTION`, a scratch
     /// collection): the corpus as one git repository, published, then a fresh clone's first
