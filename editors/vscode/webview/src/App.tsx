@@ -43,6 +43,7 @@ import {
   type TextEdit,
 } from "./model/flowDocument";
 import { autoLayout, positionsOf } from "./model/layout";
+import { redrawn } from "./model/redraw";
 import { lookOf } from "./nodeStyle";
 import { onHostMessage, post } from "./vscodeApi";
 
@@ -204,23 +205,24 @@ function Canvas() {
   useEffect(() => {
     if (!graph) return;
     const positions = positionsOf(graph);
-    setNodes((previous) => {
-      const selected = new Set(previous.filter((n) => n.selected).map((n) => n.id));
-      return graph.nodes.map((node) => ({
-        id: node.id,
-        type: "flow" as const,
-        position: positions[node.id] ?? { x: 0, y: 0 },
-        selected: selected.has(node.id),
-        data: {
-          node,
-          diagnostics: nodeDiagnostics[node.id] ?? [],
-          run: runStates[node.id],
-          output: outputs[node.id],
-          onRetry: runStates[node.id] === "failed" ? retry : undefined,
-          onReplay: replayFrom(node.id),
-        },
-      }));
-    });
+    setNodes((previous) =>
+      redrawn(
+        previous,
+        graph.nodes.map((node) => ({
+          id: node.id,
+          type: "flow" as const,
+          position: positions[node.id] ?? { x: 0, y: 0 },
+          data: {
+            node,
+            diagnostics: nodeDiagnostics[node.id] ?? [],
+            run: runStates[node.id],
+            output: outputs[node.id],
+            onRetry: runStates[node.id] === "failed" ? retry : undefined,
+            onReplay: replayFrom(node.id),
+          },
+        })),
+      ),
+    );
     setEdges((previous) => {
       const selected = new Set(previous.filter((e) => e.selected).map((e) => e.id));
       return edgesOf(graph, runStates).map((e) => ({ ...e, selected: selected.has(e.id) }));
