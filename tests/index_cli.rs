@@ -1,6 +1,7 @@
 //! `codexos index` and `codexos search` through the real binary: a `kill -9` mid-index,
 //! two writers at once, search output, `--commit` on a git repository, skipped files.
 
+use codexos_test_support::git;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -303,21 +304,6 @@ fn index_upgrade_moves_search_to_minilm_vectors_and_status_shows_how_far_it_got(
         text(&rag.stdout).starts_with("src/pets.rs:"),
         "{}",
         text(&rag.stdout)
-    );
-}
-
-/// Runs git in `root`, failing the test if it fails.
-fn git(root: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        text(&output.stderr)
     );
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use codexos_llm::WireFormat;
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
+use codexos_test_support::take_sse_events;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -205,15 +206,9 @@ impl Server {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
             buffer.push_str(&String::from_utf8_lossy(&chunk.expect("a chunk")));
-            while let Some(end) = buffer.find("\n\n") {
-                let frame: String = buffer.drain(..end + 2).collect();
-                for line in frame.lines() {
-                    if let Some(data) = line.strip_prefix("data: ") {
-                        let event: Value = serde_json::from_str(data).expect("a JSON event");
-                        on_event(&event).await;
-                        events.push(event);
-                    }
-                }
+            for event in take_sse_events(&mut buffer) {
+                on_event(&event).await;
+                events.push(event);
             }
         }
         events

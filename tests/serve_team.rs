@@ -1,20 +1,20 @@
 //! Several `codexos serve` processes, one team: two servers on two copies of a workspace (two
 //! hosts) write their runs to one real Chroma server (`chroma run` on loopback, as
-//! `server/codexos-service/tests/shared_chroma.rs` starts it) and sit behind a round-robin
+//! `codexos_test_support::ChromaServer` starts it) and sit behind a round-robin
 //! proxy written here. A run started through the proxy is listed, shown, followed and
 //! cancelled through the other server; pages come newest first; a server whose store is down
 //! says so and writes its runs' records once the store is back. Skipped with a message when
 //! chroma is not installed, failed under CI.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use codexos_llm::WireFormat;
 use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
+use codexos_test_support::{ChromaServer, take_sse_events};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -23,91 +23,6 @@ const ANSWER: &str = r#"{"id": "answer", "nodes": [
   {"id": "think", "type": "llm", "model": "gpt-4o-mini", "prompt": "{{input}}", "next": "end"},
   {"id": "end", "type": "exit", "output": "{{nodes.think.output}}"}
 ]}"#;
-
-fn running_in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
-}
-
-/// `$CODEXOS_CHROMA` when set (it must exist then), else the one `scripts/setup-tools` installs.
-fn find_chroma() -> Option<PathBuf> {
-    if let Some(configured) = std::env::var_os("CODEXOS_CHROMA") {
-        let configured = PathBuf::from(configured);
-        assert!(
-            configured.is_file(),
-            "CODEXOS_CHROMA is {}, which is not a file: run scripts/setup-tools chroma",
-            configured.display()
-        );
-        return Some(configured);
-    }
-    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/chroma");
-    installed.is_file().then_some(installed)
-}
-
-fn chroma_or_skip() -> Option<PathBuf> {
-    let chroma = find_chroma();
-    if chroma.is_none() {
-        assert!(
-            !running_in_ci(),
-            "chroma is not installed: CI runs scripts/setup-tools chroma"
-        );
-        eprintln!("skipped: chroma is not installed (scripts/setup-tools chroma)");
-    }
-    chroma
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A `chroma run` on `port`, killed when dropped.
-struct ChromaServer {
-    child: Child,
-    _data: tempfile::TempDir,
-}
-
-impl ChromaServer {
-    fn start(chroma: &Path, port: u16) -> ChromaServer {
-        let data = tempfile::tempdir().expect("temp dir");
-        let child = Command::new(chroma)
-            .args(["run", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--path")
-            .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chroma starts");
-        let started = Instant::now();
-        while !answers_heartbeat(port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "chroma did not answer on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        ChromaServer { child, _data: data }
-    }
-}
-
-fn answers_heartbeat(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let request = "GET /api/v2/heartbeat HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    let mut answer = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.0 200")
-}
-
-impl Drop for ChromaServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The team: one home (the token file every server reads, as a team shares its tokens) and a
 /// copy of the workspace per host.
@@ -308,15 +223,9 @@ impl Client {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
             buffer.push_str(&String::from_utf8_lossy(&chunk.expect("a chunk")));
-            while let Some(end) = buffer.find("\n\n") {
-                let frame: String = buffer.drain(..end + 2).collect();
-                for line in frame.lines() {
-                    if let Some(data) = line.strip_prefix("data: ") {
-                        let event: Value = serde_json::from_str(data).expect("a JSON event");
-                        on_event(&event).await;
-                        events.push(event);
-                    }
-                }
+            for event in take_sse_events(&mut buffer) {
+                on_event(&event).await;
+                events.push(event);
             }
         }
         events
@@ -376,12 +285,10 @@ fn kinds(events: &[Value]) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_servers_behind_a_proxy_list_show_follow_and_cancel_each_others_runs() {
-    let Some(chroma) = chroma_or_skip() else {
+    let Some(store) = ChromaServer::start_if_installed() else {
         return;
     };
-    let store_port = free_port();
-    let _store = ChromaServer::start(&chroma, store_port);
-    let runs = format!("chroma://127.0.0.1:{store_port}/team");
+    let runs = store.url();
     let team = Team::new();
     let (host_a, host_b) = (team.host(), team.host());
     let token = team.token(host_a.path());
@@ -503,11 +410,11 @@ async fn two_servers_behind_a_proxy_list_show_follow_and_cancel_each_others_runs
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_whose_run_store_is_down_says_so_runs_anyway_and_writes_the_record_once_it_is_back()
  {
-    let Some(chroma) = chroma_or_skip() else {
+    let Some(mut store) = ChromaServer::start_if_installed() else {
         return;
     };
-    let store_port = free_port();
-    let runs = format!("chroma://127.0.0.1:{store_port}/team");
+    store.stop();
+    let runs = store.url();
     let team = Team::new();
     let host = team.host();
     let token = team.token(host.path());
@@ -528,7 +435,7 @@ async fn a_server_whose_run_store_is_down_says_so_runs_anyway_and_writes_the_rec
     let events = client.sse(&run_id, async |_| {}).await;
     assert_eq!(events.last().expect("an end")["status"], "succeeded");
 
-    let _store = ChromaServer::start(&chroma, store_port);
+    store.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, page) = client.get("/v1/runs").await;

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use codexos_test_support::ChromaServer;
+use codexos_test_support::{ChromaServer, git};
 
 const BIN: &str = env!("CARGO_BIN_EXE_codexos");
 
@@ -23,16 +23,6 @@ fn succeeds(root: &Path, args: &[&str]) -> String {
     let output = codexos(root, args);
     assert!(output.status.success(), "codexos {args:?}: {output:?}");
     String::from_utf8(output.stdout).unwrap()
-}
-
-fn git(root: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {output:?}");
 }
 
 /// A committed repository of three small files whose codexos.toml names `url` as its base.

@@ -25,6 +25,7 @@ use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
 use codexos_serve::{Role, ServeOptions, TokenFile};
 use codexos_service::Workspace;
 use codexos_service::index::{IndexMode, WriteOptions};
+use codexos_test_support::take_sse_events;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -185,14 +186,10 @@ impl Client {
         let (mut buffer, mut events, mut status) = (String::new(), 0, String::new());
         while let Some(Ok(chunk)) = body.next().await {
             buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let frame: String = buffer.drain(..end + 2).collect();
-                if let Some(data) = frame.lines().find_map(|line| line.strip_prefix("data: ")) {
-                    events += 1;
-                    let event: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                    if let Some(done) = event["status"].as_str() {
-                        status = done.to_owned();
-                    }
+            for event in take_sse_events(&mut buffer) {
+                events += 1;
+                if let Some(done) = event["status"].as_str() {
+                    status = done.to_owned();
                 }
             }
         }

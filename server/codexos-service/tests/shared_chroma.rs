@@ -4,21 +4,9 @@
 //! Skipped with a message when chroma is not installed, failed under CI.
 
 use std::path::Path;
-use std::process::Command;
 
 use codexos_service::index::{IndexMode, SearchHit, SearchQuery, WorkspaceIndex};
-use codexos_test_support::ChromaServer;
-
-fn git(root: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .current_dir(root)
-        .output()
-        .expect("git runs");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8(output.stdout).expect("UTF-8")
-}
+use codexos_test_support::{ChromaServer, git};
 
 fn write(root: &Path, path: &str, text: &str) {
     std::fs::write(root.join(path), text).expect("write");

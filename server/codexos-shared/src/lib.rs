@@ -217,7 +217,8 @@ const STATS_FILES: [&str; 4] = [
     "bm25_file_avg_symbol",
     "bm25_file_avg_path",
 ];
-/// Side collections' records carry a one-dimensional vector: Chroma wants one per record.
+/// Records that are read by id and metadata only (side collections, run records) carry a
+/// one-dimensional vector: Chroma wants one per record.
 const SIDE_VECTOR: [f32; 1] = [1.0];
 
 /// A side collection of the base, beside its chunks (`NAME-<space>-terms`, `…-files`).
@@ -396,11 +397,7 @@ impl Chroma {
                 "metadatas": batch.iter().map(|c| &c.meta).collect::<Vec<_>>(),
                 "embeddings": batch.iter().map(|c| vector_base64(&c.vector)).collect::<Vec<_>>(),
             });
-            self.request(
-                reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/upsert", collection.id),
-                Some(body),
-            )?;
+            self.upsert(collection, body)?;
         }
         Ok(())
     }
@@ -517,7 +514,7 @@ impl Chroma {
         frequencies: &[(String, u64)],
     ) -> Result<(), SharedError> {
         for batch in frequencies.chunks(BATCH) {
-            self.upsert_side(
+            self.upsert(
                 terms,
                 json!({
                     "ids": batch.iter().map(|(id, _)| id).collect::<Vec<_>>(),
@@ -536,7 +533,7 @@ impl Chroma {
         batch: &[PublishedFile],
     ) -> Result<(), SharedError> {
         for batch in batch.chunks(FILE_BATCH) {
-            self.upsert_side(
+            self.upsert(
                 files,
                 json!({
                     "ids": batch.iter().map(|file| &file.hash).collect::<Vec<_>>(),
@@ -562,10 +559,11 @@ impl Chroma {
         Ok(())
     }
 
-    fn upsert_side(&self, side: &Collection, body: Value) -> Result<(), SharedError> {
+    /// Adds or replaces the records of one request's `body` (`ids`, `embeddings`, …).
+    fn upsert(&self, collection: &Collection, body: Value) -> Result<(), SharedError> {
         self.request(
             reqwest::Method::POST,
-            &format!("{COLLECTIONS}/{}/upsert", side.id),
+            &format!("{COLLECTIONS}/{}/upsert", collection.id),
             Some(body),
         )?;
         Ok(())
@@ -702,7 +700,7 @@ impl Chroma {
     /// Writes whole records (document and metadata replaced together, so a reader sees the
     /// old record or the new one, never a mix), at most [`BATCH`] a request. Collections of
     /// such records are read by id and metadata, never by vector search, but Chroma wants a
-    /// vector per record: each gets the same one-dimensional `[1.0]`.
+    /// vector per record: each gets the same one-dimensional [`SIDE_VECTOR`].
     pub fn put_records(
         &self,
         collection: &Collection,
@@ -713,13 +711,9 @@ impl Chroma {
                 "ids": batch.iter().map(|r| &r.id).collect::<Vec<_>>(),
                 "documents": batch.iter().map(|r| r.document.as_deref().unwrap_or_default()).collect::<Vec<_>>(),
                 "metadatas": batch.iter().map(|r| &r.metadata).collect::<Vec<_>>(),
-                "embeddings": batch.iter().map(|_| [1.0f32]).collect::<Vec<_>>(),
+                "embeddings": batch.iter().map(|_| SIDE_VECTOR).collect::<Vec<_>>(),
             });
-            self.request(
-                reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/upsert", collection.id),
-                Some(body),
-            )?;
+            self.upsert(collection, body)?;
         }
         Ok(())
     }
