@@ -27,7 +27,7 @@ pub use indexer::{
 };
 pub use search::{
     Candidate, ChunkFilter, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode,
-    SearchRequest, Searcher,
+    SearchRequest, Searcher, rrf,
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings, IndexTable, SharedTable};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};

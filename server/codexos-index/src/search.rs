@@ -236,6 +236,35 @@ pub struct CodeAwareReranker {
     pub file_name_bonus: f32,
 }
 
+impl CodeAwareReranker {
+    /// What a chunk with `symbol` in the file at `path` earns for a query of `query_terms`
+    /// (each once): the same bonus wherever the chunk was found (a shared base's or this
+    /// index's).
+    pub fn bonus(&self, query_terms: &[String], symbol: &str, path: &str) -> f32 {
+        if query_terms.is_empty() {
+            return 0.0;
+        }
+        let share = 1.0 / query_terms.len() as f32;
+        let symbol_terms = terms(symbol);
+        let file_name = path.rsplit('/').next().unwrap_or_default();
+        let file_terms = terms(file_name.split('.').next().unwrap_or_default());
+        let in_symbol = query_terms
+            .iter()
+            .filter(|term| symbol_terms.contains(term))
+            .count() as f32;
+        let in_file = query_terms
+            .iter()
+            .filter(|term| file_terms.contains(term))
+            .count() as f32;
+        share * (in_symbol * self.symbol_bonus + in_file * self.file_name_bonus)
+    }
+
+    /// The query's terms, each once, as [`CodeAwareReranker::bonus`] takes them.
+    pub fn query_terms(query: &str) -> Vec<String> {
+        unique(terms(query))
+    }
+}
+
 impl Reranker for CodeAwareReranker {
     fn rerank(
         &self,
@@ -243,25 +272,10 @@ impl Reranker for CodeAwareReranker {
         candidates: &mut [Candidate],
         _snapshot: &Snapshot<'_>,
     ) -> Result<()> {
-        let query_terms = unique(terms(query));
-        if query_terms.is_empty() {
-            return Ok(());
-        }
-        let share = 1.0 / query_terms.len() as f32;
+        let query_terms = Self::query_terms(query);
         for candidate in candidates {
-            let symbol_terms = terms(&candidate.meta.symbol);
-            let file_name = candidate.meta.path.rsplit('/').next().unwrap_or_default();
-            let file_terms = terms(file_name.split('.').next().unwrap_or_default());
-            let in_symbol = query_terms
-                .iter()
-                .filter(|term| symbol_terms.contains(term))
-                .count() as f32;
-            let in_file = query_terms
-                .iter()
-                .filter(|term| file_terms.contains(term))
-                .count() as f32;
             candidate.score +=
-                share * (in_symbol * self.symbol_bonus + in_file * self.file_name_bonus);
+                self.bonus(&query_terms, &candidate.meta.symbol, &candidate.meta.path);
         }
         Ok(())
     }
@@ -751,6 +765,8 @@ fn ranks(list: &[(ChunkId, f32)]) -> HashMap<ChunkId, usize> {
     out
 }
 
-fn rrf(rank: Option<&usize>) -> f32 {
+/// Reciprocal rank fusion's share of a list for an item at 0-based `rank` in it (k = 60), 0
+/// when the list lacks it.
+pub fn rrf(rank: Option<&usize>) -> f32 {
     rank.map_or(0.0, |rank| 1.0 / (60.0 + *rank as f32 + 1.0))
 }

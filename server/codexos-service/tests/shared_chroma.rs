@@ -159,6 +159,22 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
         "{gust:?}"
     );
 
+    // A commit in the clone made outside any editor (nothing re-indexed one by one): the
+    // next search asks git again, since HEAD moved, and the changed file leaves the base.
+    write(
+        &clone,
+        "wind.rs",
+        "pub fn wind_speed_knots() -> u32 {\n    // a gale today\n    40\n}\n",
+    );
+    git(&clone, &["commit", "--quiet", "-am", "gale"]);
+    index
+        .refresh_file(Path::new("wind.rs"), None)
+        .expect("indexes wind.rs");
+    let gale = search(&index, "wind speed knots");
+    let winds: Vec<&SearchHit> = gale.iter().filter(|hit| hit.path == "wind.rs").collect();
+    assert_eq!(winds.len(), 1, "{gale:?}");
+    assert!(winds[0].text.contains("gale"), "the clone's text: {gale:?}");
+
     // A merge on main changes one file: the next publish sends only its chunks.
     write(
         main,

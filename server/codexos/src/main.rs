@@ -82,8 +82,58 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", message(&error));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes on one line, each cause said once: the services' errors already
+/// name their source in their own message (their front ends show one line), so a cause whose
+/// text the line holds is not repeated.
+fn message(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    /// A service error whose message names its source, as the services' errors do.
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "shared index of /repo: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let inner = std::io::Error::other("the server answered 500");
+        let error = anyhow::Error::new(Outer(inner)).context("cannot publish");
+        assert_eq!(
+            super::message(&error),
+            "cannot publish: shared index of /repo: the server answered 500"
+        );
+        let plain =
+            anyhow::Error::new(std::io::Error::other("disk full")).context("cannot write a.rs");
+        assert_eq!(super::message(&plain), "cannot write a.rs: disk full");
     }
 }

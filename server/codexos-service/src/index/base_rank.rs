@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use codexos_index::{FusionParams, SearchMode};
+use codexos_index::{CodeAwareReranker, FusionParams, SearchMode, rrf};
 use codexos_shared::{CorpusStats, LexicalStats};
 use codexos_store::tokens::terms;
 
@@ -269,10 +269,10 @@ pub(crate) struct Candidate {
     pub cosine: f32,
 }
 
-/// The candidates ranked as the local hybrid search would rank them (see the module doc): a
-/// chunk found twice counts once, best first. With files (`query.files`), one hit per file,
-/// each file's best chunk plus its whole-file BM25 from `files`; a file found by that alone is
-/// a hit without text or lines yet (the caller fills in its first chunk).
+/// The candidates ranked as the local search would rank them in `query.mode` (see the module
+/// doc): a chunk found twice counts once, best first. With files (`query.files`), one hit per
+/// file, each file's best chunk plus its whole-file BM25 from `files`; a file found by that
+/// alone is a hit without text or lines yet (the caller fills in its first chunk).
 pub(crate) fn rank(
     candidates: Vec<Candidate>,
     files: &HashMap<String, f32>,
@@ -292,49 +292,81 @@ pub(crate) fn rank(
     };
     let best_bm25 = best(&mut candidates.iter().map(|c| c.bm25));
     let best_cosine = best(&mut candidates.iter().map(|c| c.cosine.max(0.0)));
-    let mut ranked: Vec<SearchHit> = candidates
+    // Each candidate's place in the lexical and the dense list, for reciprocal rank fusion.
+    let lexical_rank = places(candidates.iter().map(|c| c.bm25).collect());
+    let dense_rank = places(candidates.iter().map(|c| c.cosine).collect());
+    let mut ranked: Vec<(SearchHit, Option<usize>)> = candidates
         .into_iter()
-        .map(|candidate| {
+        .enumerate()
+        .map(|(index, candidate)| {
             let lexical = candidate.bm25 / best_bm25;
             let dense = candidate.cosine.max(0.0) / best_cosine;
             let score = match query.mode {
                 SearchMode::Bm25 => lexical,
                 SearchMode::Vector => dense,
-                SearchMode::Rrf | SearchMode::Hybrid | SearchMode::HybridRerank => {
+                SearchMode::Rrf => {
+                    rrf(lexical_rank[index].as_ref()) + rrf(dense_rank[index].as_ref())
+                }
+                SearchMode::Hybrid | SearchMode::HybridRerank => {
                     params.chunk_lexical * lexical + params.dense * dense
                 }
             };
-            SearchHit {
+            let hit = SearchHit {
                 score,
                 ..candidate.hit
-            }
+            };
+            (hit, dense_rank[index])
         })
         .collect();
     if query.files {
-        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let mut by_file: HashMap<String, SearchHit> = HashMap::new();
-        for hit in ranked {
-            by_file.entry(hit.path.clone()).or_insert(hit);
+        ranked.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+        let mut by_file: HashMap<String, (SearchHit, Option<usize>)> = HashMap::new();
+        for (hit, dense) in ranked {
+            by_file.entry(hit.path.clone()).or_insert((hit, dense));
         }
         if query.mode != SearchMode::Vector {
             let best_file = best(&mut files.values().copied());
+            let mut by_score: Vec<(&String, f32)> =
+                files.iter().map(|(path, score)| (path, *score)).collect();
+            by_score.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            let file_rank: HashMap<&String, usize> = by_score
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, score))| *score > 0.0)
+                .map(|(place, (path, _))| (*path, place))
+                .collect();
             for (path, score) in files {
                 let file = score / best_file;
-                let hit = by_file.entry(path.clone()).or_insert_with(|| SearchHit {
-                    path: path.clone(),
-                    start_line: 0,
-                    end_line: 0,
-                    score: 0.0,
-                    symbol: String::new(),
-                    text: String::new(),
+                let (hit, dense) = by_file.entry(path.clone()).or_insert_with(|| {
+                    let hit = SearchHit {
+                        path: path.clone(),
+                        start_line: 0,
+                        end_line: 0,
+                        score: 0.0,
+                        symbol: String::new(),
+                        text: String::new(),
+                    };
+                    (hit, None)
                 });
                 hit.score = match query.mode {
                     SearchMode::Bm25 => file,
+                    SearchMode::Rrf => rrf(file_rank.get(path)) + rrf(dense.as_ref()),
                     _ => params.file_lexical * file + hit.score,
                 };
             }
         }
         ranked = by_file.into_values().collect();
+    }
+    let mut ranked: Vec<SearchHit> = ranked.into_iter().map(|(hit, _)| hit).collect();
+    if query.mode == SearchMode::HybridRerank {
+        let reranker = CodeAwareReranker {
+            symbol_bonus: params.symbol_bonus,
+            file_name_bonus: params.file_name_bonus,
+        };
+        let query_terms = CodeAwareReranker::query_terms(&query.query);
+        for hit in &mut ranked {
+            hit.score += reranker.bonus(&query_terms, &hit.symbol, &hit.path);
+        }
     }
     ranked.retain(|hit| hit.score > 0.0);
     ranked.sort_by(|a, b| {
@@ -345,6 +377,18 @@ pub(crate) fn rank(
     });
     ranked.truncate(query.k);
     ranked
+}
+
+/// Each value's 0-based place among `values`, highest first; none for a value that is not
+/// positive (a list the item is not in).
+fn places(values: Vec<f32>) -> Vec<Option<usize>> {
+    let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i] > 0.0).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    let mut place = vec![None; values.len()];
+    for (rank, index) in order.into_iter().enumerate() {
+        place[index] = Some(rank);
+    }
+    place
 }
 
 #[cfg(test)]
@@ -424,6 +468,68 @@ mod tests {
         let ranked = rank(vec![chunk], &files, &query);
         assert_eq!(order(ranked.clone()), ["b.rs", "a.rs"]);
         assert_eq!((ranked[0].start_line, ranked[0].text.as_str()), (0, ""));
+    }
+
+    /// Candidates with given BM25 and cosine, the signals `rank` fuses.
+    fn scored(signals: &[(&str, f32, f32)]) -> Vec<Candidate> {
+        signals
+            .iter()
+            .map(|&(path, bm25, cosine)| Candidate {
+                hit: SearchHit {
+                    path: path.to_owned(),
+                    start_line: 1,
+                    end_line: 2,
+                    score: 0.0,
+                    symbol: String::new(),
+                    text: String::new(),
+                },
+                bm25,
+                cosine,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reciprocal_rank_fusion_through_the_base_ranks_by_places_in_each_list_not_by_scores() {
+        // Lexical places: a e c b; dense places: b c a e.
+        let signals = [
+            ("a.rs", 100.0, 0.1),
+            ("b.rs", 2.0, 0.9),
+            ("c.rs", 3.0, 0.8),
+            ("e.rs", 50.0, 0.05),
+        ];
+        let none = HashMap::new();
+        let in_mode = |mode| SearchQuery {
+            mode,
+            ..SearchQuery::new("anything")
+        };
+        let fused = rank(scored(&signals), &none, &in_mode(SearchMode::Rrf));
+        assert_eq!(order(fused.clone()), ["a.rs", "b.rs", "c.rs", "e.rs"]);
+        let expected = 1.0 / 61.0 + 1.0 / 63.0;
+        assert!(
+            (fused[0].score - expected).abs() < 1e-6,
+            "{}",
+            fused[0].score
+        );
+        assert_eq!(
+            order(rank(scored(&signals), &none, &in_mode(SearchMode::Hybrid))),
+            ["a.rs", "e.rs", "b.rs", "c.rs"],
+            "weighted scores: the strong lexical hits lead"
+        );
+    }
+
+    #[test]
+    fn hybrid_rerank_through_the_base_gives_the_local_bonus_for_query_words_in_the_symbol() {
+        let mut candidates = scored(&[("a.rs", 1.0, 0.5), ("b.rs", 1.0, 0.5)]);
+        candidates[1].hit.symbol = "Tide::level".to_owned();
+        let query = SearchQuery {
+            mode: SearchMode::HybridRerank,
+            ..SearchQuery::new("tide level")
+        };
+        let ranked = rank(candidates, &HashMap::new(), &query);
+        assert_eq!(order(ranked.clone()), ["b.rs", "a.rs"]);
+        let bonus = FusionParams::default().symbol_bonus;
+        assert!((ranked[0].score - ranked[1].score - bonus).abs() < 1e-6);
     }
 
     #[test]

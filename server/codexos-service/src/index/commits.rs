@@ -145,6 +145,19 @@ impl ChangedSince {
     }
 }
 
+/// Where `HEAD` points and when git's index file last changed, in the repository at `root`:
+/// what a commit, a checkout, a reset or staging a file changes. `None` outside git.
+pub(crate) fn head_state(root: &Path) -> Option<(String, Option<std::time::SystemTime>)> {
+    let answer = git(root, &["rev-parse", "--absolute-git-dir", "HEAD"]).ok()?;
+    let mut lines = answer.lines();
+    let git_dir = PathBuf::from(lines.next()?);
+    let head = lines.next()?.to_owned();
+    let index = std::fs::metadata(git_dir.join("index"))
+        .and_then(|meta| meta.modified())
+        .ok();
+    Some((head, index))
+}
+
 /// What a publish of the shared base takes from git: the commit `HEAD` names and the files it
 /// tracks. Refused when tracked files differ from `HEAD`, since clients compare their clone
 /// with that commit and would trust text it does not hold.

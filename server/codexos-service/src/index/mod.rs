@@ -20,7 +20,7 @@ mod commits;
 pub mod embedders;
 mod shared;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -42,7 +42,7 @@ pub use shared::{PublishSummary, SharedError, SharedUrl};
 
 use crate::workspace::Workspace;
 use commits::ChangedSince;
-use shared::SharedBase;
+use shared::{BaseView, Overlay, SharedBase};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceIndexError {
@@ -186,6 +186,12 @@ pub struct WorkspaceIndex {
     shared: Option<Result<SharedBase, String>>,
     /// What went wrong with the base on the last search (see [`WorkspaceIndex::shared_notice`]).
     shared_notice: Mutex<Option<String>>,
+    /// What the last search through the base resolved (see `shared.rs`), kept for the next.
+    base_view: Mutex<Option<Arc<BaseView>>>,
+    /// Files re-indexed or removed one by one since the index was opened (an editor's saves,
+    /// unsaved buffers, the file watcher's events): with a base, the local index answers for
+    /// them whatever git says, since it holds what they are now.
+    touched: Mutex<HashSet<String>>,
 }
 
 enum Engine {
@@ -246,6 +252,8 @@ impl WorkspaceIndex {
         Ok(WorkspaceIndex {
             shared: SharedBase::from_settings(&settings),
             shared_notice: Mutex::new(None),
+            base_view: Mutex::new(None),
+            touched: Mutex::new(HashSet::new()),
             root,
             engine,
             notice,
@@ -400,6 +408,7 @@ impl WorkspaceIndex {
     ) -> Result<FileOutcome, WorkspaceIndexError> {
         let indexer = self.writer("re-index a file")?;
         let _foreground = self.foreground();
+        self.touch(path);
         match text {
             Some(text) => indexer.reindex_text(path, text),
             None => indexer.reindex_file(path),
@@ -410,7 +419,22 @@ impl WorkspaceIndex {
     pub fn remove_file(&self, path: &Path) -> Result<FileOutcome, WorkspaceIndexError> {
         let indexer = self.writer("remove a file")?;
         let _foreground = self.foreground();
+        self.touch(path);
         indexer.remove_file(path).map_err(|e| self.error(e))
+    }
+
+    /// Records that the local index holds what `path` is now (for a search through the base).
+    fn touch(&self, path: &Path) {
+        if self.shared.is_none() {
+            return;
+        }
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        let relative: String = relative
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        lock(&self.touched).insert(relative);
     }
 
     /// Searches what the index holds now, each hit with its chunk's text as indexed; with a
@@ -503,7 +527,7 @@ impl WorkspaceIndex {
     fn overlay_candidates(
         &self,
         query: &SearchQuery,
-        overlay: &ChangedSince,
+        overlay: &Overlay,
         vector: &[f32],
     ) -> Result<Vec<(SearchHit, f32)>, WorkspaceIndexError> {
         let filter: ChunkFilter<'_> = Box::new(|meta: &ChunkMeta| overlay.lists(&meta.path));

@@ -33,7 +33,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -46,7 +46,7 @@ use codexos_shared::{
 use super::base_rank::{
     Bm25, Candidate, Corpus, Counts, StatsBuilder, chunk_fields, distinct_terms, file_fields, rank,
 };
-use super::commits::{ChangedSince, clean_head};
+use super::commits::{ChangedSince, clean_head, head_state};
 use super::{SearchHit, SearchQuery, WorkspaceIndex, WorkspaceIndexError, embedders, lock};
 
 pub use codexos_shared::{SharedError, SharedUrl};
@@ -111,12 +111,8 @@ impl SharedBase {
         )
     }
 
-    /// The base's collection for `embedder`'s space and what changed here since its commit.
-    fn resolve(
-        &self,
-        root: &Path,
-        embedder: &dyn Embedder,
-    ) -> Result<(Collection, ChangedSince), String> {
+    /// The base's collection for `embedder`'s space, with its base commit.
+    fn collection(&self, embedder: &dyn Embedder) -> Result<(Collection, String), String> {
         let space = embedder.space().key();
         let collection = self
             .chroma
@@ -127,14 +123,51 @@ impl SharedBase {
             .base_commit
             .clone()
             .ok_or_else(|| format!("{} has no base commit yet", collection.name))?;
-        let changed = ChangedSince::resolve(root, &commit).map_err(|error| {
-            format!("{error} (the base's commit: fetch it, e.g. `git fetch origin`)")
-        })?;
-        Ok((collection, changed))
+        Ok((collection, commit))
     }
 
     fn url(&self) -> &str {
         &self.chroma.url().url
+    }
+}
+
+/// What a search through the base needs besides the query: the base's collections and what
+/// git lists as changed here since the base's commit. Asking git costs a walk of the tree
+/// (~0.1 s at 20,000 files), so a view is kept while its key holds — the same base commit,
+/// `HEAD` and git index file — and files changed one by one meanwhile join the overlay
+/// through [`WorkspaceIndex`]'s `touched` set instead.
+pub(crate) struct BaseView {
+    key: ViewKey,
+    collection: Collection,
+    terms: Option<Collection>,
+    files: Option<Collection>,
+    changed: Arc<ChangedSince>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct ViewKey {
+    collection: String,
+    base_commit: String,
+    head: Option<(String, Option<SystemTime>)>,
+}
+
+/// The files the local index answers for in a search through the base: those git listed as
+/// changed since the base's commit or untracked, and those re-indexed or removed one by one
+/// since (the local index holds what they are now).
+pub(crate) struct Overlay {
+    changed: Arc<ChangedSince>,
+    touched: HashSet<String>,
+}
+
+impl Overlay {
+    pub(crate) fn lists(&self, path: &str) -> bool {
+        self.changed.lists(path) || self.touched.contains(path)
+    }
+
+    fn paths(&self) -> impl Iterator<Item = &str> {
+        self.changed
+            .paths()
+            .chain(self.touched.iter().map(String::as_str))
     }
 }
 
@@ -159,6 +192,53 @@ impl WorkspaceIndex {
         *current = notice;
     }
 
+    /// The base's view for `embedder`'s space: the last one while its key holds, else resolved
+    /// again (git asked what changed since the base's commit).
+    fn base_view(
+        &self,
+        base: &SharedBase,
+        embedder: &dyn Embedder,
+    ) -> Result<Arc<BaseView>, String> {
+        let (collection, base_commit) = base.collection(embedder)?;
+        let key = ViewKey {
+            collection: collection.id.clone(),
+            base_commit,
+            head: head_state(&self.root),
+        };
+        if let Some(view) = lock(&self.base_view).as_ref()
+            && view.key == key
+            && key.head.is_some()
+        {
+            return Ok(view.clone());
+        }
+        let _step = tracing::debug_span!("base.resolve").entered();
+        let changed = ChangedSince::resolve(&self.root, &key.base_commit).map_err(|error| {
+            format!("{error} (the base's commit: fetch it, e.g. `git fetch origin`)")
+        })?;
+        let side = |side| {
+            base.chroma
+                .side_collection(&collection, side, false)
+                .map_err(|error| error.to_string())
+        };
+        let view = Arc::new(BaseView {
+            terms: side(Side::Terms)?,
+            files: side(Side::Files)?,
+            key,
+            collection,
+            changed: Arc::new(changed),
+        });
+        *lock(&self.base_view) = Some(view.clone());
+        Ok(view)
+    }
+
+    /// What the local index answers for in a search through `view`.
+    fn overlay(&self, view: &BaseView) -> Overlay {
+        Overlay {
+            changed: view.changed.clone(),
+            touched: lock(&self.touched).clone(),
+        }
+    }
+
     /// A search through the shared base, or `None` (with the notice set) when the base cannot
     /// answer and the caller searches locally.
     pub(super) fn search_with_base(
@@ -178,6 +258,9 @@ impl WorkspaceIndex {
             }
         };
         let degraded = |reason: String| {
+            // Whatever failed may have been the view's (a collection created again): the next
+            // search resolves it afresh.
+            lock(&self.base_view).take();
             self.set_shared_notice(Some(format!(
                 "shared index {}: {reason}; searching the local index only",
                 base.url()
@@ -188,15 +271,16 @@ impl WorkspaceIndex {
             Ok(embedder) => embedder,
             Err(reason) => return degraded(reason),
         };
-        let (collection, changed) = match base.resolve(&self.root, embedder.as_ref()) {
-            Ok(resolved) => resolved,
+        let view = match self.base_view(base, embedder.as_ref()) {
+            Ok(view) => view,
             Err(reason) => return degraded(reason),
         };
+        let overlay = self.overlay(&view);
         let vector = match embedder.embed_query(&query.query) {
             Ok(vector) => vector,
             Err(error) => return degraded(format!("cannot embed the query: {error}")),
         };
-        let ranked = match self.rank_with_base(base, &collection, &vector, &changed, query) {
+        let ranked = match self.rank_with_base(base, &view, &vector, &overlay, query) {
             Ok(ranked) => ranked,
             Err(BaseFailure::Base(reason)) => return degraded(reason),
             Err(BaseFailure::Local(error)) => return Err(error),
@@ -209,11 +293,12 @@ impl WorkspaceIndex {
     fn rank_with_base(
         &self,
         base: &SharedBase,
-        collection: &Collection,
+        view: &BaseView,
         vector: &[f32],
-        changed: &ChangedSince,
+        changed: &Overlay,
         query: &SearchQuery,
     ) -> Result<Vec<SearchHit>, BaseFailure> {
+        let collection = &view.collection;
         let lexical = collection.lexical.ok_or_else(|| {
             format!(
                 "{} was published without BM25 statistics (publish it again)",
@@ -221,8 +306,11 @@ impl WorkspaceIndex {
             )
         })?;
         let chroma = &base.chroma;
-        let frequencies = match chroma.side_collection(collection, Side::Terms, false)? {
-            Some(terms) => chroma.document_frequencies(&terms, &Bm25::term_ids(&query.query))?,
+        let frequencies = match &view.terms {
+            Some(terms) => {
+                let _step = tracing::debug_span!("base.frequencies").entered();
+                chroma.document_frequencies(terms, &Bm25::term_ids(&query.query))?
+            }
             None => HashMap::new(),
         };
         let bm25 = Bm25::new(&query.query, Corpus::Chunks, &lexical, &frequencies);
@@ -231,7 +319,10 @@ impl WorkspaceIndex {
         let (candidates, overlay) = std::thread::scope(|scope| {
             let base = scope
                 .spawn(|| self.base_candidates(base, collection, vector, changed, query, &bm25));
-            let overlay = self.overlay_candidates(query, changed, vector);
+            let overlay = {
+                let _step = tracing::debug_span!("base.overlay").entered();
+                self.overlay_candidates(query, changed, vector)
+            };
             let base = base
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -245,7 +336,8 @@ impl WorkspaceIndex {
         }));
         let files = if query.files && query.mode != SearchMode::Vector {
             let file_bm25 = Bm25::new(&query.query, Corpus::Files, &lexical, &frequencies);
-            self.file_scores(base, collection, changed, query, &candidates, &file_bm25)?
+            let _step = tracing::debug_span!("base.files").entered();
+            self.file_scores(base, view, changed, query, &candidates, &file_bm25)?
         } else {
             HashMap::new()
         };
@@ -262,6 +354,7 @@ impl WorkspaceIndex {
             .filter(|path| !changed.lists(path))
             .cloned()
             .collect();
+        let _step = tracing::debug_span!("base.first_chunks").entered();
         for hit in chroma.chunks_of(collection, &base_bare)? {
             let hit = base_hit(hit);
             match first.get(&hit.path) {
@@ -295,8 +388,8 @@ impl WorkspaceIndex {
     fn file_scores(
         &self,
         base: &SharedBase,
-        collection: &Collection,
-        changed: &ChangedSince,
+        view: &BaseView,
+        changed: &Overlay,
         query: &SearchQuery,
         candidates: &[Candidate],
         bm25: &Bm25,
@@ -311,10 +404,7 @@ impl WorkspaceIndex {
             let fields = file_fields(Counts::of(&text), path);
             scores.insert((*path).to_owned(), bm25.score(&fields));
         }
-        let Some(files) = base
-            .chroma
-            .side_collection(collection, Side::Files, false)?
-        else {
+        let Some(files) = &view.files else {
             return Ok(scores);
         };
         let named: Vec<String> = paths
@@ -330,7 +420,7 @@ impl WorkspaceIndex {
         let exclude: Vec<String> = changed.paths().map(str::to_owned).collect();
         for file in base
             .chroma
-            .file_terms(&files, &named, &rarest, FILE_CANDIDATES, &exclude)?
+            .file_terms(files, &named, &rarest, FILE_CANDIDATES, &exclude)?
         {
             if changed.lists(&file.path)
                 || glob.as_ref().is_some_and(|glob| !glob.is_match(&file.path))
@@ -359,7 +449,7 @@ impl WorkspaceIndex {
         base: &SharedBase,
         collection: &Collection,
         vector: &[f32],
-        changed: &ChangedSince,
+        changed: &Overlay,
         query: &SearchQuery,
         bm25: &Bm25,
     ) -> Result<Vec<Candidate>, BaseFailure> {
@@ -377,10 +467,15 @@ impl WorkspaceIndex {
         // The two lists are independent: the search waits for the slower, not their sum.
         let (nearest, holding) = std::thread::scope(|scope| {
             let nearest = (query.mode != SearchMode::Bm25).then(|| {
-                scope.spawn(|| base.chroma.query(collection, vector, CANDIDATES, &filter))
+                scope.spawn(|| {
+                    let _step = tracing::debug_span!("base.nearest").entered();
+                    base.chroma.query(collection, vector, CANDIDATES, &filter)
+                })
             });
-            let holding = (query.mode != SearchMode::Vector && !rarest.is_empty())
-                .then(|| base.chroma.query(collection, vector, CANDIDATES, &rare));
+            let holding = (query.mode != SearchMode::Vector && !rarest.is_empty()).then(|| {
+                let _step = tracing::debug_span!("base.lexical").entered();
+                base.chroma.query(collection, vector, CANDIDATES, &rare)
+            });
             let nearest = nearest.map(|thread| {
                 thread
                     .join()
@@ -422,8 +517,8 @@ impl WorkspaceIndex {
                 root: self.root.clone(),
                 detail,
             })?;
-        let changed = match base.resolve(&self.root, embedder.as_ref()) {
-            Ok((_, changed)) => changed,
+        let changed = match self.base_view(base, embedder.as_ref()) {
+            Ok(view) => self.overlay(&view),
             Err(reason) => {
                 self.set_shared_notice(Some(format!(
                     "shared index {}: {reason}; indexing and searching the local index only",

@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             embedder: args.embedder.as_deref().unwrap_or("static"),
             repeat: args.repeat,
         };
-        shared::run(&corpus, &work_dir, &options)?;
+        shared::run(&corpus, &work_dir, &options, &steps)?;
         return Ok(ExitCode::SUCCESS);
     }
     link_corpus(&corpus, &work_dir)?;
@@ -449,7 +449,7 @@ fn incremental(indexer: &Indexer, steps: &StepTimer) -> anyhow::Result<()> {
 }
 
 /// Each step's latency, from [`StepTimer`]: where the time of the line above went.
-fn print_steps(mut step_times: BTreeMap<&'static str, Vec<Duration>>) {
+pub(super) fn print_steps(mut step_times: BTreeMap<&'static str, Vec<Duration>>) {
     for (step, times) in &mut step_times {
         let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
         println!(
@@ -466,7 +466,7 @@ const ROUNDS: usize = 20;
 /// Collects how long each span was open, by span name (a `tracing` layer, so the index's code
 /// carries only its spans).
 #[derive(Clone, Default)]
-struct StepTimer(Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>);
+pub(super) struct StepTimer(Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>);
 
 /// When a span was entered first; kept in the span's extensions.
 struct Opened(Instant);
@@ -482,11 +482,11 @@ impl StepTimer {
         timer
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         self.take();
     }
 
-    fn take(&self) -> BTreeMap<&'static str, Vec<Duration>> {
+    pub(super) fn take(&self) -> BTreeMap<&'static str, Vec<Duration>> {
         std::mem::take(
             &mut *self
                 .0

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use codexos_service::index::{IndexMode, SearchQuery, WorkspaceIndex};
 
-use super::bench::{QUERIES, link_corpus, percentiles};
+use super::bench::{QUERIES, StepTimer, link_corpus, percentiles, print_steps};
 
 pub(super) struct Options<'a> {
     pub url: &'a str,
@@ -27,6 +27,7 @@ pub(super) fn run(
     corpus: &[PathBuf],
     work_dir: &Path,
     options: &Options<'_>,
+    steps: &StepTimer,
 ) -> anyhow::Result<()> {
     let repository = work_dir.join("repository");
     if !repository.join(".git").is_dir() {
@@ -105,8 +106,10 @@ pub(super) fn run(
         checkout.as_secs_f64(),
         summary.searchable_after.as_secs_f64()
     );
+    steps.clear();
     let base = latencies(&index, options.repeat)?;
     println!("query hybrid top-10, through the base: {base}");
+    print_steps(steps.take());
 
     // A merge that changes 1% of the files: a line appended to every hundredth one, written
     // to a new file renamed over it (the corpus is hard-linked, never written).
