@@ -12,6 +12,19 @@ fn write(root: &Path, path: &str, text: &str) {
     std::fs::write(root.join(path), text).expect("write");
 }
 
+const TIDE: &str = "pub fn high_tide_level() -> u32 {\n    7\n}\n";
+const WIND: &str = "pub fn wind_speed_knots() -> u32 {\n    12\n}\n";
+
+/// A git repository at `root` whose first commit holds `files`.
+fn commit_repository(root: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        write(root, path, text);
+    }
+    git(root, &["init", "--quiet"]);
+    git(root, &["add", "."]);
+    git(root, &["commit", "--quiet", "-m", "base"]);
+}
+
 fn search(index: &WorkspaceIndex, query: &str) -> Vec<SearchHit> {
     index
         .search(&SearchQuery {
@@ -43,25 +56,18 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
             "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n\n[index.shared]\nurl = \"{url}\"\n"
         ),
     );
-    write(main, ".gitignore", ".codexos/\n");
-    write(
+    commit_repository(
         main,
-        "tide.rs",
-        "pub fn high_tide_level() -> u32 {\n    7\n}\n",
+        &[
+            (".gitignore", ".codexos/\n"),
+            ("tide.rs", TIDE),
+            ("wind.rs", WIND),
+            (
+                "storm.rs",
+                "pub fn storm_warning_flag() -> bool {\n    true\n}\n",
+            ),
+        ],
     );
-    write(
-        main,
-        "wind.rs",
-        "pub fn wind_speed_knots() -> u32 {\n    12\n}\n",
-    );
-    write(
-        main,
-        "storm.rs",
-        "pub fn storm_warning_flag() -> bool {\n    true\n}\n",
-    );
-    git(main, &["init", "--quiet"]);
-    git(main, &["add", "."]);
-    git(main, &["commit", "--quiet", "-m", "base"]);
 
     let first = publish(main, &url);
     assert_eq!(
@@ -201,5 +207,86 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
     assert!(
         notice.contains(&url) && notice.contains("local index only"),
         "{notice}"
+    );
+}
+
+#[test]
+fn a_clone_whose_upgrade_is_complete_reads_the_bases_upgrade_vectors() {
+    let Some(server) = ChromaServer::start_if_installed() else {
+        return;
+    };
+    let url = server.url();
+    let settings = format!(
+        "[index]\nembedder = \"builtin\"\nupgrade = \"static\"\nupgrade_after_idle_ms = 0\n\n[index.shared]\nurl = \"{url}\"\n"
+    );
+    let main = tempfile::tempdir().expect("temp dir");
+    let main = main.path();
+    write(main, "codexos.toml", &settings);
+    commit_repository(
+        main,
+        &[
+            (".gitignore", ".codexos/\ncodexos.toml\n"),
+            ("tide.rs", TIDE),
+            ("wind.rs", WIND),
+        ],
+    );
+
+    let upgraded = |root: &Path| {
+        let index = WorkspaceIndex::open(root, IndexMode::default()).expect("opens");
+        index.index_all(&mut |_| {}).expect("indexes");
+        let run = index.upgrade_vectors(&mut |_| {}).expect("upgrades");
+        assert!(
+            matches!(run, codexos_service::index::UpgradeRun::Done(_)),
+            "the static model is installed (CODEXOS_MODELS_DIR): {run:?}"
+        );
+        index
+    };
+    let published = {
+        let index = upgraded(main);
+        index.index_everything(&mut |_| {}).expect("indexes");
+        index.publish(&url).expect("publishes")
+    };
+    let (upgrade_collection, sent) = published
+        .upgrade
+        .clone()
+        .expect("the upgrade space is sent");
+    assert_eq!(
+        (sent.new, sent.removed),
+        (published.new, 0),
+        "every chunk in both spaces: {published:?}"
+    );
+    assert_ne!(upgrade_collection, published.collection);
+
+    let clone_dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_dir.path().join("clone");
+    git(
+        main,
+        &["clone", "--quiet", ".", clone.to_str().expect("UTF-8 path")],
+    );
+    write(&clone, "codexos.toml", &settings);
+    write(
+        &clone,
+        "current.rs",
+        "pub fn ocean_current_speed() -> u32 {\n    3\n}\n",
+    );
+    let index = upgraded(&clone);
+    let status = index.status().expect("status");
+    let base = status.shared.expect("a base").expect("reachable");
+    assert_eq!(
+        (base.collection.as_str(), base.overlay_files),
+        (upgrade_collection.as_str(), 1),
+        "{base:?}"
+    );
+    assert_eq!(
+        Some(base.space),
+        status.upgrade.map(|upgrade| upgrade.space)
+    );
+    let wind = search(&index, "wind speed knots");
+    assert_eq!(index.shared_notice(), None);
+    assert_eq!(wind[0].path, "wind.rs", "{wind:?}");
+    let current = search(&index, "ocean current speed");
+    assert_eq!(
+        current[0].path, "current.rs",
+        "the overlay, in the same space: {current:?}"
     );
 }

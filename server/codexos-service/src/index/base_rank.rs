@@ -277,8 +277,8 @@ pub(crate) fn rank(
     candidates: Vec<Candidate>,
     files: &HashMap<String, f32>,
     query: &SearchQuery,
+    params: &FusionParams,
 ) -> Vec<SearchHit> {
-    let params = FusionParams::default();
     let mut seen = HashSet::new();
     let candidates: Vec<Candidate> = candidates
         .into_iter()
@@ -438,7 +438,12 @@ mod tests {
         let none = HashMap::new();
         // The overlay's list comes first, as it did under reciprocal rank fusion.
         assert_eq!(
-            order(rank(vec![weak, base], &none, &query)),
+            order(rank(
+                vec![weak, base],
+                &none,
+                &query,
+                &FusionParams::default()
+            )),
             ["wind.rs", "sound.rs"]
         );
 
@@ -450,7 +455,12 @@ mod tests {
             0.9,
         );
         assert_eq!(
-            order(rank(vec![base, strong], &none, &query)),
+            order(rank(
+                vec![base, strong],
+                &none,
+                &query,
+                &FusionParams::default()
+            )),
             ["gust.rs", "wind.rs"]
         );
     }
@@ -465,7 +475,7 @@ mod tests {
         let bm25 = Bm25::new(&query.query, Corpus::Chunks, &stats, &frequencies);
         let chunk = candidate("a.rs", "fn wind_speed_knots() {}", &bm25, 0.5);
         let files = HashMap::from([("a.rs".to_owned(), 1.0), ("b.rs".to_owned(), 4.0)]);
-        let ranked = rank(vec![chunk], &files, &query);
+        let ranked = rank(vec![chunk], &files, &query, &FusionParams::default());
         assert_eq!(order(ranked.clone()), ["b.rs", "a.rs"]);
         assert_eq!((ranked[0].start_line, ranked[0].text.as_str()), (0, ""));
     }
@@ -503,7 +513,12 @@ mod tests {
             mode,
             ..SearchQuery::new("anything")
         };
-        let fused = rank(scored(&signals), &none, &in_mode(SearchMode::Rrf));
+        let fused = rank(
+            scored(&signals),
+            &none,
+            &in_mode(SearchMode::Rrf),
+            &FusionParams::default(),
+        );
         assert_eq!(order(fused.clone()), ["a.rs", "b.rs", "c.rs", "e.rs"]);
         let expected = 1.0 / 61.0 + 1.0 / 63.0;
         assert!(
@@ -512,7 +527,12 @@ mod tests {
             fused[0].score
         );
         assert_eq!(
-            order(rank(scored(&signals), &none, &in_mode(SearchMode::Hybrid))),
+            order(rank(
+                scored(&signals),
+                &none,
+                &in_mode(SearchMode::Hybrid),
+                &FusionParams::default()
+            )),
             ["a.rs", "e.rs", "b.rs", "c.rs"],
             "weighted scores: the strong lexical hits lead"
         );
@@ -526,7 +546,12 @@ mod tests {
             mode: SearchMode::HybridRerank,
             ..SearchQuery::new("tide level")
         };
-        let ranked = rank(candidates, &HashMap::new(), &query);
+        let ranked = rank(
+            candidates,
+            &HashMap::new(),
+            &query,
+            &FusionParams::default(),
+        );
         assert_eq!(order(ranked.clone()), ["b.rs", "a.rs"]);
         let bonus = FusionParams::default().symbol_bonus;
         assert!((ranked[0].score - ranked[1].score - bonus).abs() < 1e-6);

@@ -38,7 +38,7 @@ pub use codexos_index::{
 };
 pub use codexos_tools::SearchHit;
 pub use commits::CommitError;
-pub use shared::{PublishSummary, SharedError, SharedUrl};
+pub use shared::{BaseStatus, PublishSummary, SharedError, SharedUrl, SpaceSent};
 
 use crate::workspace::Workspace;
 use commits::ChangedSince;
@@ -139,6 +139,8 @@ pub struct IndexStatus {
     pub disk_bytes: u64,
     /// What is inconsistent, if anything.
     pub inconsistency: Option<String>,
+    /// `[index.shared]`: the base searches read, or why they cannot (they answer locally).
+    pub shared: Option<Result<BaseStatus, String>>,
 }
 
 /// How far the neural upgrade space is filled.
@@ -523,11 +525,12 @@ impl WorkspaceIndex {
 
     /// The overlay's candidates for a search through the shared base: the chunks of the
     /// files `overlay` lists that a local search finds, each with its cosine to `vector` in
-    /// the embedder's space (the base's). None when nothing was indexed here yet.
+    /// `space` (the one the base is read in). None when nothing was indexed here yet.
     fn overlay_candidates(
         &self,
         query: &SearchQuery,
         overlay: &Overlay,
+        space: &str,
         vector: &[f32],
     ) -> Result<Vec<(SearchHit, f32)>, WorkspaceIndexError> {
         let filter: ChunkFilter<'_> = Box::new(|meta: &ChunkMeta| overlay.lists(&meta.path));
@@ -539,7 +542,15 @@ impl WorkspaceIndex {
         let store = self.store();
         let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
         let ids: Vec<u32> = hits.iter().map(|(_, id)| *id).collect();
-        let cosines: HashMap<u32, f32> = match store.space().map_err(|e| self.error(e.into()))? {
+        let spaces = [store.space(), store.upgrade_space()];
+        let space = spaces
+            .into_iter()
+            .filter_map(|space| space.transpose())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e.into()))?
+            .into_iter()
+            .find(|record| record.id == space);
+        let cosines: HashMap<u32, f32> = match space {
             Some(space) if space.dim == vector.len() => snapshot
                 .similarities_in(&space, vector, &ids)
                 .map_err(|e| self.error(e.into()))?
@@ -740,6 +751,7 @@ impl WorkspaceIndex {
             full_text_generation: stats.full_text_generation,
             disk_bytes: stats.disk_bytes,
             inconsistency: (!consistency.is_consistent()).then(|| format!("{consistency:?}")),
+            shared: self.base_status(),
         })
     }
 }

@@ -38,10 +38,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use codexos_embed::Embedder;
-use codexos_index::{FileOutcome, IndexSettings, IndexSummary, SearchMode};
+use codexos_index::{FileOutcome, FusionParams, IndexSettings, IndexSummary, SearchMode};
 use codexos_shared::{
     BaseFilter, BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk, PublishedFile, Side,
 };
+use codexos_store::{Snapshot, SpaceRecord};
 
 use super::base_rank::{
     Bm25, Candidate, Corpus, Counts, StatsBuilder, chunk_fields, distinct_terms, file_fields, rank,
@@ -80,6 +81,9 @@ pub struct PublishSummary {
     pub removed: usize,
     /// Chunks already there, not sent again.
     pub kept: usize,
+    /// The neural upgrade space's collection and what it was sent, when the space is complete
+    /// here (`codexos index --upgrade --publish`).
+    pub upgrade: Option<(String, SpaceSent)>,
     /// BM25 document frequencies written or deleted (only those that changed).
     pub terms_sent: usize,
     /// Files' term documents written or deleted (only those of changed files).
@@ -87,6 +91,30 @@ pub struct PublishSummary {
     /// Request bodies sent, in bytes.
     pub bytes_sent: u64,
     pub elapsed: Duration,
+}
+
+/// The shared base searches read (`codexos index --status`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BaseStatus {
+    pub url: String,
+    /// The collection whose vectors searches read.
+    pub collection: String,
+    /// The commit the base holds.
+    pub commit: String,
+    /// The vector space searches read the base in: the neural upgrade's once complete here
+    /// and published, else the embedder's.
+    pub space: String,
+    /// Files the local index answers for (changed since the base's commit, untracked, or
+    /// re-indexed one by one).
+    pub overlay_files: usize,
+}
+
+/// What one vector space's collection was sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpaceSent {
+    pub new: usize,
+    pub removed: usize,
+    pub kept: usize,
 }
 
 /// The `[index.shared]` server of a workspace.
@@ -138,7 +166,12 @@ impl SharedBase {
 /// through [`WorkspaceIndex`]'s `touched` set instead.
 pub(crate) struct BaseView {
     key: ViewKey,
+    /// The collection whose vectors the search reads, and the embedder of its space.
     collection: Collection,
+    embedder: Arc<dyn Embedder>,
+    /// Whether that is the neural upgrade's space (the local search's weights for it apply).
+    upgraded: bool,
+    /// The BM25 statistics, beside the embedder's collection.
     terms: Option<Collection>,
     files: Option<Collection>,
     changed: Arc<ChangedSince>,
@@ -147,6 +180,8 @@ pub(crate) struct BaseView {
 #[derive(Clone, Debug, PartialEq)]
 struct ViewKey {
     collection: String,
+    /// The space the base is read in.
+    space: String,
     base_commit: String,
     head: Option<(String, Option<SystemTime>)>,
 }
@@ -192,16 +227,38 @@ impl WorkspaceIndex {
         *current = notice;
     }
 
-    /// The base's view for `embedder`'s space: the last one while its key holds, else resolved
-    /// again (git asked what changed since the base's commit).
+    /// The base's view: the last one while its key holds, else resolved again (git asked what
+    /// changed since the base's commit). Its vectors are read in the space the local search
+    /// reads — the neural upgrade's once complete here, when the base holds it at the same
+    /// commit — else in `embedder`'s, whose collection holds the BM25 statistics.
     fn base_view(
         &self,
         base: &SharedBase,
-        embedder: &dyn Embedder,
+        embedder: Arc<dyn Embedder>,
     ) -> Result<Arc<BaseView>, String> {
-        let (collection, base_commit) = base.collection(embedder)?;
+        let (primary, base_commit) = base.collection(embedder.as_ref())?;
+        let store = self.store();
+        let complete_here = store
+            .upgrade_coverage()
+            .is_ok_and(|coverage| coverage.is_some_and(|coverage| coverage.is_complete()));
+        let upgraded = self
+            .query_upgrade(store)
+            .filter(|upgrade| complete_here && upgrade.space().key() != embedder.space().key())
+            .and_then(|upgrade| match base.collection(upgrade.as_ref()) {
+                Ok((collection, commit)) if commit == base_commit => Some((collection, upgrade)),
+                _ => None,
+            });
         let key = ViewKey {
-            collection: collection.id.clone(),
+            collection: upgraded
+                .as_ref()
+                .map_or(&primary, |(collection, _)| collection)
+                .id
+                .clone(),
+            space: upgraded
+                .as_ref()
+                .map_or(embedder.as_ref(), |(_, upgrade)| upgrade.as_ref())
+                .space()
+                .key(),
             base_commit,
             head: head_state(&self.root),
         };
@@ -217,18 +274,48 @@ impl WorkspaceIndex {
         })?;
         let side = |side| {
             base.chroma
-                .side_collection(&collection, side, false)
+                .side_collection(&primary, side, false)
                 .map_err(|error| error.to_string())
         };
+        let (terms, files) = (side(Side::Terms)?, side(Side::Files)?);
+        let (collection, embedder, upgraded) = match upgraded {
+            Some((collection, upgrade)) => (collection, upgrade, true),
+            None => (primary, embedder, false),
+        };
         let view = Arc::new(BaseView {
-            terms: side(Side::Terms)?,
-            files: side(Side::Files)?,
             key,
             collection,
+            embedder,
+            upgraded,
+            terms,
+            files,
             changed: Arc::new(changed),
         });
         *lock(&self.base_view) = Some(view.clone());
         Ok(view)
+    }
+
+    /// The base searches read now, or why they cannot (they answer locally); `None` without
+    /// `[index.shared]`.
+    pub(super) fn base_status(&self) -> Option<Result<BaseStatus, String>> {
+        let base = match self.shared.as_ref()? {
+            Ok(base) => base,
+            Err(reason) => return Some(Err(reason.clone())),
+        };
+        let view = self
+            .base_embedder()
+            .and_then(|embedder| self.base_view(base, embedder));
+        Some(view.map(|view| {
+            let overlay = self.overlay(&view);
+            let overlay: HashSet<&str> = overlay.paths().collect();
+            BaseStatus {
+                url: base.url().to_owned(),
+                collection: view.collection.name.clone(),
+                commit: view.key.base_commit.clone(),
+                space: view.key.space.clone(),
+                overlay_files: overlay.len(),
+            }
+        }))
     }
 
     /// What the local index answers for in a search through `view`.
@@ -271,12 +358,12 @@ impl WorkspaceIndex {
             Ok(embedder) => embedder,
             Err(reason) => return degraded(reason),
         };
-        let view = match self.base_view(base, embedder.as_ref()) {
+        let view = match self.base_view(base, embedder) {
             Ok(view) => view,
             Err(reason) => return degraded(reason),
         };
         let overlay = self.overlay(&view);
-        let vector = match embedder.embed_query(&query.query) {
+        let vector = match view.embedder.embed_query(&query.query) {
             Ok(vector) => vector,
             Err(error) => return degraded(format!("cannot embed the query: {error}")),
         };
@@ -321,7 +408,7 @@ impl WorkspaceIndex {
                 .spawn(|| self.base_candidates(base, collection, vector, changed, query, &bm25));
             let overlay = {
                 let _step = tracing::debug_span!("base.overlay").entered();
-                self.overlay_candidates(query, changed, vector)
+                self.overlay_candidates(query, changed, &view.key.space, vector)
             };
             let base = base
                 .join()
@@ -341,7 +428,11 @@ impl WorkspaceIndex {
         } else {
             HashMap::new()
         };
-        let mut ranked = rank(candidates, &files, query);
+        let params = match view.upgraded {
+            true => FusionParams::default().upgraded(),
+            false => FusionParams::default(),
+        };
+        let mut ranked = rank(candidates, &files, query, &params);
         // Files found by their whole text alone show their first chunk.
         let bare: Vec<String> = ranked
             .iter()
@@ -517,7 +608,7 @@ impl WorkspaceIndex {
                 root: self.root.clone(),
                 detail,
             })?;
-        let changed = match self.base_view(base, embedder.as_ref()) {
+        let changed = match self.base_view(base, embedder) {
             Ok(view) => self.overlay(&view),
             Err(reason) => {
                 self.set_shared_notice(Some(format!(
@@ -649,48 +740,20 @@ impl WorkspaceIndex {
         for file in files.values_mut() {
             keep_rarest(&mut file.terms, &frequencies, "fb");
         }
-        let collection = chroma.create_collection(&space.id).map_err(shared_error)?;
-        let mut remote = chroma.ids(&collection).map_err(shared_error)?;
-        let removed: Vec<String> = remote
-            .iter()
-            .filter(|id| !local.contains_key(*id))
-            .cloned()
-            .collect();
-        if collection.lexical.is_none() {
-            // Published before chunks carried their terms: every chunk is sent again.
-            remote.clear();
-        }
-        let mut new: Vec<&(ChunkMetadata, u32)> = local
-            .iter()
-            .filter(|(id, _)| !remote.contains(*id))
-            .map(|(_, chunk)| chunk)
-            .collect();
-        // Files together, in order: a publish that stops halfway leaves whole files behind.
-        new.sort_by(|a, b| (&a.0.path, a.0.start_line).cmp(&(&b.0.path, b.0.start_line)));
-        let mut sent = 0;
-        for batch in new.chunks(codexos_shared::BATCH) {
-            let mut chunks = Vec::with_capacity(batch.len());
-            for (meta, chunk_id) in batch {
-                let text = snapshot
-                    .chunk_text(*chunk_id)
-                    .map_err(|e| self.error(e.into()))?
-                    .unwrap_or_default();
-                let Some(vector) = snapshot
-                    .vector(*chunk_id)
-                    .map_err(|e| self.error(e.into()))?
-                else {
-                    continue; // not embedded yet: the next publish sends it
-                };
-                chunks.push(PublishedChunk {
-                    meta: meta.clone(),
-                    text,
-                    vector,
-                });
+        let (collection, sent) = self.publish_space(&chroma, &snapshot, &space, &local)?;
+        // The neural upgrade space beside it once complete here, so clones that upgrade read
+        // the better vectors too; the BM25 statistics stay with the embedder's collection.
+        let upgrade = match snapshot
+            .upgrade_coverage()
+            .map_err(|e| self.error(e.into()))?
+        {
+            Some(coverage) if coverage.is_complete() && coverage.chunks > 0 => {
+                let (upgrade, upgrade_sent) =
+                    self.publish_space(&chroma, &snapshot, &coverage.space, &local)?;
+                Some((upgrade, upgrade_sent))
             }
-            sent += chunks.len();
-            chroma.add(&collection, &chunks).map_err(shared_error)?;
-        }
-        chroma.delete(&collection, &removed).map_err(shared_error)?;
+            _ => None,
+        };
         // The BM25 statistics and files' terms: only what changed is sent.
         let side = |side| {
             chroma
@@ -732,20 +795,94 @@ impl WorkspaceIndex {
             .map_err(shared_error)?;
         chroma.delete(&files_side, &gone).map_err(shared_error)?;
         let files_sent = changed.len() + gone.len();
+        if let Some((upgrade, _)) = &upgrade {
+            chroma
+                .set_base_commit(upgrade, &commit, &lexical)
+                .map_err(shared_error)?;
+        }
+        // Last: until the embedder's collection names the commit, clients read the previous
+        // base whole.
         chroma
             .set_base_commit(&collection, &commit, &lexical)
             .map_err(shared_error)?;
         Ok(PublishSummary {
             collection: collection.name,
             commit,
-            new: sent,
-            removed: removed.len(),
-            kept: local.len() - new.len(),
+            new: sent.new,
+            removed: sent.removed,
+            kept: sent.kept,
+            upgrade: upgrade.map(|(upgrade, sent)| (upgrade.name, sent)),
             terms_sent,
             files_sent,
             bytes_sent: chroma.bytes_sent(),
             elapsed: started.elapsed(),
         })
+    }
+}
+
+impl WorkspaceIndex {
+    /// Brings the collection of `space` up to `local` (every chunk to publish, by shared id):
+    /// the chunks it lacks are sent with their vectors in that space, files together and in
+    /// order (a publish that stops halfway leaves whole files behind), and those `local` no
+    /// longer holds are deleted.
+    fn publish_space(
+        &self,
+        chroma: &Chroma,
+        snapshot: &Snapshot<'_>,
+        space: &SpaceRecord,
+        local: &HashMap<String, (ChunkMetadata, u32)>,
+    ) -> Result<(Collection, SpaceSent), WorkspaceIndexError> {
+        let shared_error = |source| WorkspaceIndexError::Shared {
+            root: self.root.clone(),
+            source,
+        };
+        let collection = chroma.create_collection(&space.id).map_err(shared_error)?;
+        let mut remote = chroma.ids(&collection).map_err(shared_error)?;
+        let removed: Vec<String> = remote
+            .iter()
+            .filter(|id| !local.contains_key(*id))
+            .cloned()
+            .collect();
+        if collection.lexical.is_none() {
+            // Published before chunks carried their terms: every chunk is sent again.
+            remote.clear();
+        }
+        let mut new: Vec<&(ChunkMetadata, u32)> = local
+            .iter()
+            .filter(|(id, _)| !remote.contains(*id))
+            .map(|(_, chunk)| chunk)
+            .collect();
+        new.sort_by(|a, b| (&a.0.path, a.0.start_line).cmp(&(&b.0.path, b.0.start_line)));
+        let mut sent = 0;
+        for batch in new.chunks(codexos_shared::BATCH) {
+            let mut chunks = Vec::with_capacity(batch.len());
+            for (meta, chunk_id) in batch {
+                let text = snapshot
+                    .chunk_text(*chunk_id)
+                    .map_err(|e| self.error(e.into()))?
+                    .unwrap_or_default();
+                let Some(vector) = snapshot
+                    .vector_in(space, *chunk_id)
+                    .map_err(|e| self.error(e.into()))?
+                else {
+                    continue; // not embedded yet: the next publish sends it
+                };
+                chunks.push(PublishedChunk {
+                    meta: meta.clone(),
+                    text,
+                    vector,
+                });
+            }
+            sent += chunks.len();
+            chroma.add(&collection, &chunks).map_err(shared_error)?;
+        }
+        chroma.delete(&collection, &removed).map_err(shared_error)?;
+        let sent = SpaceSent {
+            new: sent,
+            removed: removed.len(),
+            kept: local.len() - new.len(),
+        };
+        Ok((collection, sent))
     }
 }
 

@@ -130,6 +130,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             published.bytes_sent as f64 / 1e3,
             published.elapsed.as_secs_f64(),
         );
+        if let Some((collection, sent)) = &published.upgrade {
+            println!(
+                "published the upgrade vectors beside them: {} new, removed {}, kept {} chunks to {collection}",
+                sent.new, sent.removed, sent.kept
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -187,6 +193,22 @@ fn status(status: &IndexStatus) -> anyhow::Result<ExitCode> {
                 " (searches use the embedder's until complete; `codexos index --upgrade`)"
             }
         )?;
+    }
+    match &status.shared {
+        Some(Ok(base)) => writeln!(
+            out,
+            "shared:     {} at {}, read in {} ({}); the local index answers for {} files",
+            base.url,
+            &base.commit[..base.commit.len().min(12)],
+            base.space,
+            base.collection,
+            base.overlay_files
+        )?,
+        Some(Err(reason)) => writeln!(
+            out,
+            "shared:     unavailable, searches answer locally: {reason}"
+        )?,
+        None => {}
     }
     writeln!(out, "files:      {}", status.files)?;
     writeln!(out, "chunks:     {}", status.chunks)?;
