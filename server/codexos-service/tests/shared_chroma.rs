@@ -97,10 +97,17 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
     std::fs::remove_file(clone.join("storm.rs")).expect("delete");
 
     // What `codexos index` and the language server run: with the base, only the overlay.
+    let mut heard = Vec::new();
     let summary = WorkspaceIndex::open(&clone, IndexMode::default())
         .expect("opens")
-        .index_all(&mut |_| {})
+        .index_all(&mut |progress| heard.push(progress))
         .expect("indexes the overlay");
+    let last = heard.last().expect("progress reported");
+    assert_eq!(
+        (last.files_done, last.files_total, last.searchable),
+        (3, 3, true),
+        "the editor hears of the overlay's files, then that search is ready: {heard:?}"
+    );
     assert_eq!(
         (summary.files_seen, summary.files_indexed),
         (3, 2),

@@ -286,7 +286,7 @@ impl WorkspaceIndex {
         }
         match WorkspaceIndex::open(root, IndexMode::default()) {
             Ok(index) => {
-                index.sync_overlay()?;
+                index.sync_overlay(&mut |_| {})?;
                 Ok(index)
             }
             // Another process holds the writer's lock (an editor): it keeps the index current.
@@ -372,7 +372,7 @@ impl WorkspaceIndex {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<IndexSummary, WorkspaceIndexError> {
         self.writer("index the workspace")?;
-        if let Some(summary) = self.sync_overlay()? {
+        if let Some(summary) = self.sync_overlay(progress)? {
             return Ok(summary);
         }
         self.index_everything(progress)

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use codexos_embed::Embedder;
-use codexos_index::{FileOutcome, FusionParams, IndexSettings, IndexSummary, SearchMode};
+use codexos_index::{FileOutcome, FusionParams, IndexSettings, IndexSummary, Progress, SearchMode};
 use codexos_shared::{
     BaseFilter, BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk, PublishedFile, Side,
 };
@@ -597,7 +597,11 @@ impl WorkspaceIndex {
     /// first search — a handful of files, not the repository. `None` when there is no base, or
     /// (with the notice set) when the base cannot say what changed: the caller indexes
     /// everything.
-    pub(super) fn sync_overlay(&self) -> Result<Option<IndexSummary>, WorkspaceIndexError> {
+    /// `progress` hears of each file, as from a full run (the overlay's files are the total).
+    pub(super) fn sync_overlay(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Option<IndexSummary>, WorkspaceIndexError> {
         let Some(Ok(base)) = &self.shared else {
             return Ok(None);
         };
@@ -621,6 +625,12 @@ impl WorkspaceIndex {
         let mut summary = IndexSummary::default();
         let mut paths: Vec<&str> = changed.paths().collect();
         paths.sort_unstable();
+        paths.dedup();
+        let mut state = Progress {
+            files_total: paths.len(),
+            ..Progress::default()
+        };
+        progress(state);
         for path in paths {
             if let Some(error) = self.interrupted() {
                 return Err(error);
@@ -644,9 +654,15 @@ impl WorkspaceIndex {
                 }
                 Err(error) => tracing::info!("overlay {path}: {error}"),
             }
+            state.files_done += 1;
+            state.chunks_written = summary.chunks_written;
+            progress(state);
         }
         summary.elapsed = started.elapsed();
         summary.searchable_after = summary.elapsed;
+        state.chunks_written = summary.chunks_written;
+        state.searchable = true;
+        progress(state);
         Ok(Some(summary))
     }
 
