@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use codexos_chunk::{ChunkConfig, Chunker};
+use codexos_chunk::Chunker;
 use codexos_embed::Embedder;
 use codexos_store::{
-    ChunkMeta, FileInfo, FileWrite, NewChunk, OpenOptions, SpaceChange, Store, SymbolRecord,
-    WriteBatch,
+    ChunkMeta, FileInfo, FileWrite, NewChunk, OpenOptions, SpaceChange, Store, WriteBatch,
 };
 
 use crate::error::{IndexError, Result};
+use crate::file_chunks::{file_chunks, workspace_chunker};
 use crate::settings::IndexSettings;
 use crate::walk::{FoundFile, LinkEscape, check_link, relative_path, walk, walk_lists};
 
@@ -170,16 +170,7 @@ impl Indexer {
         if let SpaceChange::Replaced { previous } = store.use_space(&space.key(), embedder.dim())? {
             tracing::info!(root = %root.display(), %previous, now = %space, "embedder changed; re-indexing every file");
         }
-        let mut chunker_config = ChunkConfig::default();
-        chunker_config.max_file_bytes = chunker_config
-            .max_file_bytes
-            .max(usize::try_from(settings.max_file_bytes).unwrap_or(usize::MAX));
-        let chunker = match root.join("grammars") {
-            grammars if grammars.is_dir() => {
-                Chunker::with_grammar_folder(chunker_config, &grammars)?
-            }
-            _ => Chunker::new(chunker_config)?,
-        };
+        let chunker = workspace_chunker(&root, &settings)?;
         let batch_delay = std::env::var(BATCH_DELAY_ENV)
             .ok()
             .and_then(|ms| ms.parse().ok())
@@ -627,43 +618,16 @@ impl Indexer {
             return self.skip(file, SkipReason::InvalidUtf8);
         };
         let path = Path::new(&file.relative);
-        let chunks = match self.chunker.chunk(path, &text) {
-            Ok(chunks) => chunks,
-            Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
-        };
         let language = self.chunker.language_of(path).to_owned();
         let commit = self
             .commit
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        let chunks = chunks
-            .into_iter()
-            .map(|chunk| {
-                let meta = ChunkMeta {
-                    path: file.relative.clone(),
-                    language: chunk.language,
-                    kind: chunk.kind.as_str().to_owned(),
-                    symbol: chunk.symbol,
-                    start_line: line_number(chunk.start_line),
-                    end_line: line_number(chunk.end_line),
-                    byte_start: line_number(chunk.byte_range.start),
-                    byte_end: line_number(chunk.byte_range.end),
-                    commit: commit.clone(),
-                    symbols: chunk
-                        .symbols
-                        .into_iter()
-                        .map(|symbol| SymbolRecord {
-                            symbol: symbol.symbol,
-                            kind: symbol.kind.as_str().to_owned(),
-                            start_line: line_number(symbol.start_line),
-                            end_line: line_number(symbol.end_line),
-                        })
-                        .collect(),
-                };
-                (meta, chunk.text)
-            })
-            .collect();
+        let chunks = match file_chunks(&self.chunker, &file.relative, &text, commit.as_deref()) {
+            Ok(chunks) => chunks,
+            Err(error) => return self.skip(file, SkipReason::Unreadable(error.to_string())),
+        };
         Prepared::Chunked(PreparedFile {
             path: file.relative.clone(),
             info: FileInfo {
@@ -769,10 +733,6 @@ pub fn embedding_text(meta: &ChunkMeta, text: &str) -> String {
     }
     out.push_str(text);
     out
-}
-
-fn line_number(value: usize) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 /// What [`read_capped`] found.

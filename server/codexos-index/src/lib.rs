@@ -13,6 +13,7 @@
 //! [`Store::open_read_only`]: codexos_store::Store::open_read_only
 
 mod error;
+mod file_chunks;
 pub mod git;
 mod indexer;
 mod search;
@@ -22,6 +23,7 @@ mod walk;
 
 pub use codexos_store::{ChunkMeta, OpenOptions, Store, index_dir};
 pub use error::{IndexError, Result};
+pub use file_chunks::{file_chunks, workspace_chunker};
 pub use indexer::{
     BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,
 };

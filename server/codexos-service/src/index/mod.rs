@@ -194,6 +194,9 @@ pub struct WorkspaceIndex {
     /// unsaved buffers, the file watcher's events): with a base, the local index answers for
     /// them whatever git says, since it holds what they are now.
     touched: Mutex<HashSet<String>>,
+    /// The chunker a search through the base chunks the base's files it shows with (made on
+    /// first use; `Err`: why there is none).
+    base_chunker: OnceLock<Result<codexos_chunk::Chunker, String>>,
 }
 
 enum Engine {
@@ -256,6 +259,7 @@ impl WorkspaceIndex {
             shared_notice: Mutex::new(None),
             base_view: Mutex::new(None),
             touched: Mutex::new(HashSet::new()),
+            base_chunker: OnceLock::new(),
             root,
             engine,
             notice,

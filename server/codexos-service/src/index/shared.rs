@@ -40,9 +40,9 @@ use serde_json::Value;
 use codexos_embed::Embedder;
 use codexos_index::{FileOutcome, FusionParams, IndexSettings, IndexSummary, Progress, SearchMode};
 use codexos_shared::{
-    BaseFilter, BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk, PublishedFile, Side,
+    BaseHit, Chroma, ChunkMetadata, Collection, PublishedChunk, PublishedFile, Side,
 };
-use codexos_store::{Snapshot, SpaceRecord};
+use codexos_store::{ChunkMeta, Snapshot, SpaceRecord};
 
 use super::base_rank::{
     Bm25, Candidate, Corpus, Counts, StatsBuilder, chunk_fields, distinct_terms, file_fields, rank,
@@ -64,9 +64,13 @@ const RARE_TERMS: usize = 3;
 /// metadata list of about 8,000 items, and a write it failed stays in the collection's log,
 /// failing every later one. A long file lists its rarest terms, the ones a query looks up.
 const LISTED_TERMS: usize = 4000;
-/// Base files whose whole text a search with files scores, beyond its chunks' files: as many
-/// as a local search takes from its whole-file BM25 list.
+/// Base files holding the query's rarest terms that a search scores by their whole text: as
+/// many as a local search takes from its whole-file BM25 list.
 const FILE_CANDIDATES: usize = 100;
+/// The best of those by whole-file BM25 whose chunks are lexical candidates, chunked here from
+/// the working tree (~2 ms a file): Chroma's local server takes 0.1–0.5 s to filter 360,000
+/// chunks by their terms.
+const LEXICAL_FILES: usize = 20;
 
 /// What `codexos index --publish` did.
 #[derive(Clone, Debug, PartialEq)]
@@ -197,6 +201,10 @@ pub(crate) struct Overlay {
 impl Overlay {
     pub(crate) fn lists(&self, path: &str) -> bool {
         self.changed.lists(path) || self.touched.contains(path)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.changed.paths().next().is_none() && self.touched.is_empty()
     }
 
     fn paths(&self) -> impl Iterator<Item = &str> {
@@ -393,6 +401,11 @@ impl WorkspaceIndex {
             )
         })?;
         let chroma = &base.chroma;
+        let glob = path_glob(query)?;
+        // What the base answers for: files unchanged here, within the query's glob.
+        let from_base = |path: &str| {
+            !changed.lists(path) && glob.as_ref().is_none_or(|glob| glob.is_match(path))
+        };
         let frequencies = match &view.terms {
             Some(terms) => {
                 let _step = tracing::debug_span!("base.frequencies").entered();
@@ -401,30 +414,98 @@ impl WorkspaceIndex {
             None => HashMap::new(),
         };
         let bm25 = Bm25::new(&query.query, Corpus::Chunks, &lexical, &frequencies);
-        // The base's candidates come over the network while the local index finds the
-        // overlay's.
-        let (candidates, overlay) = std::thread::scope(|scope| {
-            let base = scope
-                .spawn(|| self.base_candidates(base, collection, vector, changed, query, &bm25));
+        let file_bm25 = Bm25::new(&query.query, Corpus::Files, &lexical, &frequencies);
+        let rarest = match (&view.files, query.mode) {
+            (
+                Some(_),
+                SearchMode::Bm25 | SearchMode::Rrf | SearchMode::Hybrid | SearchMode::HybridRerank,
+            ) => file_bm25.rarest_terms(RARE_TERMS),
+            _ => Vec::new(),
+        };
+        // Chunks the overlay answers for may be among the nearest: ask for more.
+        let nearest_count = CANDIDATES
+            + if changed.is_empty() {
+                0
+            } else {
+                CANDIDATES / 2
+            };
+        // Three independent lists: the search waits for the slowest, not their sum.
+        let (nearest, holding, overlay) = std::thread::scope(|scope| {
+            let nearest = (query.mode != SearchMode::Bm25).then(|| {
+                scope.spawn(|| {
+                    let _step = tracing::debug_span!("base.nearest").entered();
+                    chroma.query(collection, vector, nearest_count, query.language.as_deref())
+                })
+            });
+            let holding = view
+                .files
+                .as_ref()
+                .filter(|_| !rarest.is_empty())
+                .map(|files| {
+                    scope.spawn(|| {
+                        let _step = tracing::debug_span!("base.lexical_files").entered();
+                        chroma.file_terms(files, &[], &rarest, FILE_CANDIDATES, &[])
+                    })
+                });
             let overlay = {
                 let _step = tracing::debug_span!("base.overlay").entered();
                 self.overlay_candidates(query, changed, &view.key.space, vector)
             };
-            let base = base
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (base, overlay)
+            (nearest.map(joined), holding.map(joined), overlay)
         });
-        let (mut candidates, overlay) = (candidates?, overlay?);
-        candidates.extend(overlay.into_iter().map(|(hit, cosine)| Candidate {
+        let mut candidates: Vec<Candidate> = nearest
+            .transpose()?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|hit| from_base(&hit.meta.path))
+            .take(CANDIDATES)
+            .map(|hit| Candidate {
+                bm25: bm25.score(&chunk_fields(&hit.text, &hit.meta.symbol, &hit.meta.path)),
+                cosine: hit.similarity,
+                hit: base_hit(hit),
+            })
+            .collect();
+        // The base's files holding the query's rarest terms, by their whole-file BM25.
+        let mut holding: Vec<(String, f32)> = holding
+            .transpose()?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|file| from_base(&file.path))
+            .map(|file| {
+                let score =
+                    file_bm25.score(&file_fields(Counts::parse(&file.document), &file.path));
+                (file.path, score)
+            })
+            .collect();
+        holding.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut chunked = {
+            let _step = tracing::debug_span!("base.chunk_files").entered();
+            let best: Vec<&str> = holding
+                .iter()
+                .take(LEXICAL_FILES)
+                .map(|(path, _)| path.as_str())
+                .collect();
+            self.chunk_base_files(&best)
+        };
+        if query.mode != SearchMode::Vector {
+            let _step = tracing::debug_span!("base.lexical_chunks").entered();
+            candidates.extend(
+                self.lexical_candidates(chroma, collection, vector, &chunked, &bm25, query)?,
+            );
+        }
+        candidates.extend(overlay?.into_iter().map(|(hit, cosine)| Candidate {
             bm25: bm25.score(&chunk_fields(&hit.text, &hit.symbol, &hit.path)),
             hit,
             cosine,
         }));
         let files = if query.files && query.mode != SearchMode::Vector {
-            let file_bm25 = Bm25::new(&query.query, Corpus::Files, &lexical, &frequencies);
             let _step = tracing::debug_span!("base.files").entered();
-            self.file_scores(base, view, changed, query, &candidates, &file_bm25)?
+            // A language filter is the chunks' own: files found by their text alone are left out.
+            let holding = match query.language {
+                Some(_) => Vec::new(),
+                None => holding,
+            };
+            self.file_scores(base, view, changed, &candidates, holding, &file_bm25)?
         } else {
             HashMap::new()
         };
@@ -434,36 +515,36 @@ impl WorkspaceIndex {
         };
         let mut ranked = rank(candidates, &files, query, &params);
         // Files found by their whole text alone show their first chunk.
-        let bare: Vec<String> = ranked
-            .iter()
-            .filter(|hit| hit.start_line == 0)
-            .map(|hit| hit.path.clone())
-            .collect();
-        let mut first: HashMap<String, SearchHit> = HashMap::new();
-        let base_bare: Vec<String> = bare
-            .iter()
-            .filter(|path| !changed.lists(path))
-            .cloned()
-            .collect();
         let _step = tracing::debug_span!("base.first_chunks").entered();
-        for hit in chroma.chunks_of(collection, &base_bare)? {
-            let hit = base_hit(hit);
-            match first.get(&hit.path) {
-                Some(known) if known.start_line <= hit.start_line => {}
-                _ => {
-                    first.insert(hit.path.clone(), hit);
-                }
-            }
-        }
-        for path in bare.iter().filter(|path| changed.lists(path)) {
-            if let Some(hit) = self.first_chunk(path)? {
-                first.insert(path.clone(), hit);
-            }
-        }
+        let bare: Vec<&str> = ranked
+            .iter()
+            .filter(|hit| {
+                hit.start_line == 0 && !changed.lists(&hit.path) && !chunked.contains_key(&hit.path)
+            })
+            .map(|hit| hit.path.as_str())
+            .collect();
+        let more = self.chunk_base_files(&bare);
+        chunked.extend(more);
         for hit in &mut ranked {
-            if hit.start_line == 0
-                && let Some(chunk) = first.remove(&hit.path)
-            {
+            if hit.start_line > 0 {
+                continue;
+            }
+            let first = if changed.lists(&hit.path) {
+                self.first_chunk(&hit.path)?
+            } else {
+                chunked
+                    .get(&hit.path)
+                    .and_then(|chunks| chunks.first())
+                    .map(|(meta, text)| SearchHit {
+                        path: meta.path.clone(),
+                        start_line: meta.start_line,
+                        end_line: meta.end_line,
+                        score: 0.0,
+                        symbol: meta.symbol.clone(),
+                        text: text.clone(),
+                    })
+            };
+            if let Some(chunk) = first {
                 *hit = SearchHit {
                     score: hit.score,
                     ..chunk
@@ -474,19 +555,130 @@ impl WorkspaceIndex {
         Ok(ranked)
     }
 
-    /// The whole-file BM25 of the files that may answer: those of the chunk candidates, and
-    /// the base's files holding one of the query's rarest terms whole.
+    /// The lexical candidates among the base's chunks: those of `chunked` (the files BM25
+    /// ranks best, chunked here) holding a query term, the best [`CANDIDATES`] by BM25 under
+    /// the base's statistics, each with its cosine to `vector` from its published vector.
+    fn lexical_candidates(
+        &self,
+        chroma: &Chroma,
+        collection: &Collection,
+        vector: &[f32],
+        chunked: &HashMap<String, Vec<(ChunkMeta, String)>>,
+        bm25: &Bm25,
+        query: &SearchQuery,
+    ) -> Result<Vec<Candidate>, BaseFailure> {
+        let mut scored: Vec<(&ChunkMeta, &String, f32)> = chunked
+            .values()
+            .flatten()
+            .filter(|(meta, _)| {
+                query
+                    .language
+                    .as_ref()
+                    .is_none_or(|language| *language == meta.language)
+            })
+            .map(|(meta, text)| {
+                (
+                    meta,
+                    text,
+                    bm25.score(&chunk_fields(text, &meta.symbol, &meta.path)),
+                )
+            })
+            .filter(|(_, _, score)| *score > 0.0)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.2.total_cmp(&a.2)
+                .then(a.0.path.cmp(&b.0.path))
+                .then(a.0.start_line.cmp(&b.0.start_line))
+        });
+        scored.truncate(CANDIDATES);
+        let ids: Vec<String> = scored
+            .iter()
+            .map(|(meta, text, _)| {
+                codexos_shared::chunk_id(
+                    &meta.path,
+                    meta.start_line,
+                    meta.end_line,
+                    &meta.symbol,
+                    &meta.language,
+                    text,
+                )
+            })
+            .collect();
+        let vectors = chroma.vectors(collection, &ids)?;
+        Ok(scored
+            .into_iter()
+            .zip(&ids)
+            .map(|((meta, text, bm25), id)| Candidate {
+                hit: SearchHit {
+                    path: meta.path.clone(),
+                    start_line: meta.start_line,
+                    end_line: meta.end_line,
+                    score: 0.0,
+                    symbol: meta.symbol.clone(),
+                    text: text.clone(),
+                },
+                bm25,
+                // A chunk the base lacks (published by another chunker) has no vector here.
+                cosine: vectors.get(id).map_or(0.0, |stored| cosine(vector, stored)),
+            })
+            .collect())
+    }
+
+    /// The chunks of the base's files `paths` as the index makes them, read from the working
+    /// tree (git says they are unchanged since the base's commit), by path, on every core. A
+    /// file that cannot be read or chunked is left out.
+    fn chunk_base_files(&self, paths: &[&str]) -> HashMap<String, Vec<(ChunkMeta, String)>> {
+        let chunker = self.base_chunker.get_or_init(|| {
+            codexos_index::workspace_chunker(&self.root, &self.settings)
+                .map_err(|error| error.to_string())
+        });
+        let Ok(chunker) = chunker else {
+            return HashMap::new();
+        };
+        let chunk = |path: &str| {
+            let text = std::fs::read_to_string(self.root.join(path)).ok()?;
+            if text.len() as u64 > self.settings.max_file_bytes {
+                return None;
+            }
+            let chunks = codexos_index::file_chunks(chunker, path, &text, None).ok()?;
+            Some((path.to_owned(), chunks))
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let share = paths.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = paths
+                .chunks(share)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter_map(|path| chunk(path))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| {
+                    part.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
+    /// The whole-file BM25 of the files that may answer: `holding` (the base's files holding
+    /// the query's rarest terms, scored), and those of the chunk candidates — the overlay's
+    /// read here, the base's asked for their term counts.
     fn file_scores(
         &self,
         base: &SharedBase,
         view: &BaseView,
         changed: &Overlay,
-        query: &SearchQuery,
         candidates: &[Candidate],
+        holding: Vec<(String, f32)>,
         bm25: &Bm25,
     ) -> Result<HashMap<String, f32>, BaseFailure> {
-        let glob = path_glob(query)?;
-        let mut scores = HashMap::new();
+        let mut scores: HashMap<String, f32> = holding.into_iter().collect();
         let paths: HashSet<&str> = candidates.iter().map(|c| c.hit.path.as_str()).collect();
         for path in paths.iter().filter(|path| changed.lists(path)) {
             let Ok(text) = std::fs::read_to_string(self.root.join(path)) else {
@@ -500,24 +692,10 @@ impl WorkspaceIndex {
         };
         let named: Vec<String> = paths
             .iter()
-            .filter(|path| !changed.lists(path))
+            .filter(|path| !changed.lists(path) && !scores.contains_key(**path))
             .map(|path| (*path).to_owned())
             .collect();
-        // A language filter is the chunks' own: files found by their text alone are left out.
-        let rarest = match query.language {
-            Some(_) => Vec::new(),
-            None => bm25.rarest_terms(RARE_TERMS),
-        };
-        let exclude: Vec<String> = changed.paths().map(str::to_owned).collect();
-        for file in base
-            .chroma
-            .file_terms(files, &named, &rarest, FILE_CANDIDATES, &exclude)?
-        {
-            if changed.lists(&file.path)
-                || glob.as_ref().is_some_and(|glob| !glob.is_match(&file.path))
-            {
-                continue;
-            }
+        for file in base.chroma.file_terms(files, &named, &[], 0, &[])? {
             let fields = file_fields(Counts::parse(&file.document), &file.path);
             scores.insert(file.path, bm25.score(&fields));
         }
@@ -530,65 +708,6 @@ impl WorkspaceIndex {
         self.query_embedder().or_else(|_| {
             embedders::select(None, &self.settings.embedder).map(|selected| selected.embedder)
         })
-    }
-
-    /// The base's candidates for `query`, each with its BM25 under the base's statistics and
-    /// its cosine: the chunks nearest to the query, and the nearest among those holding one of
-    /// the query's rarest terms, as the mode asks.
-    fn base_candidates(
-        &self,
-        base: &SharedBase,
-        collection: &Collection,
-        vector: &[f32],
-        changed: &Overlay,
-        query: &SearchQuery,
-        bm25: &Bm25,
-    ) -> Result<Vec<Candidate>, BaseFailure> {
-        let glob = path_glob(query)?;
-        let filter = BaseFilter {
-            exclude_paths: changed.paths().map(str::to_owned).collect(),
-            language: query.language.clone(),
-            any_term: Vec::new(),
-        };
-        let rarest = bm25.rarest_terms(RARE_TERMS);
-        let rare = BaseFilter {
-            any_term: rarest.iter().map(|term| (*term).to_owned()).collect(),
-            ..filter.clone()
-        };
-        // The two lists are independent: the search waits for the slower, not their sum.
-        let (nearest, holding) = std::thread::scope(|scope| {
-            let nearest = (query.mode != SearchMode::Bm25).then(|| {
-                scope.spawn(|| {
-                    let _step = tracing::debug_span!("base.nearest").entered();
-                    base.chroma.query(collection, vector, CANDIDATES, &filter)
-                })
-            });
-            let holding = (query.mode != SearchMode::Vector && !rarest.is_empty()).then(|| {
-                let _step = tracing::debug_span!("base.lexical").entered();
-                base.chroma.query(collection, vector, CANDIDATES, &rare)
-            });
-            let nearest = nearest.map(|thread| {
-                thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            });
-            (nearest, holding)
-        });
-        let mut hits = nearest.transpose()?.unwrap_or_default();
-        hits.extend(holding.transpose()?.unwrap_or_default());
-        Ok(hits
-            .into_iter()
-            .filter(|hit| !changed.lists(&hit.meta.path))
-            .filter(|hit| {
-                glob.as_ref()
-                    .is_none_or(|glob| glob.is_match(&hit.meta.path))
-            })
-            .map(|hit| Candidate {
-                bm25: bm25.score(&chunk_fields(&hit.text, &hit.meta.symbol, &hit.meta.path)),
-                cosine: hit.similarity,
-                hit: base_hit(hit),
-            })
-            .collect())
     }
 
     /// With a reachable base, brings the local index's overlay up to the files that differ
@@ -711,7 +830,6 @@ impl WorkspaceIndex {
                 };
                 let chunk = chunk_fields(&text, &meta.symbol, &meta.path);
                 statistics.add(Corpus::Chunks, &chunk);
-                let terms = distinct_terms(&chunk);
                 body.push_str(&text);
                 body.push('\n');
                 let id = codexos_shared::chunk_id(
@@ -730,7 +848,6 @@ impl WorkspaceIndex {
                     language: meta.language,
                     commit: meta.commit.or_else(|| Some(commit.clone())),
                     chunk_hash: id.clone(),
-                    terms,
                 };
                 local.insert(id, (metadata, chunk_id));
             }
@@ -750,9 +867,6 @@ impl WorkspaceIndex {
             );
         }
         let (lexical, frequencies) = statistics.finish();
-        for (metadata, _) in local.values_mut() {
-            keep_rarest(&mut metadata.terms, &frequencies, "b");
-        }
         for file in files.values_mut() {
             keep_rarest(&mut file.terms, &frequencies, "fb");
         }
@@ -853,16 +967,12 @@ impl WorkspaceIndex {
             source,
         };
         let collection = chroma.create_collection(&space.id).map_err(shared_error)?;
-        let mut remote = chroma.ids(&collection).map_err(shared_error)?;
+        let remote = chroma.ids(&collection).map_err(shared_error)?;
         let removed: Vec<String> = remote
             .iter()
             .filter(|id| !local.contains_key(*id))
             .cloned()
             .collect();
-        if collection.lexical.is_none() {
-            // Published before chunks carried their terms: every chunk is sent again.
-            remote.clear();
-        }
         let mut new: Vec<&(ChunkMetadata, u32)> = local
             .iter()
             .filter(|(id, _)| !remote.contains(*id))
@@ -900,6 +1010,20 @@ impl WorkspaceIndex {
         };
         Ok((collection, sent))
     }
+}
+
+/// What a scoped thread returned (its panic goes on up).
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norms =
+        a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norms > 0.0 { dot / norms } else { 0.0 }
 }
 
 fn base_hit(hit: BaseHit) -> SearchHit {
