@@ -535,14 +535,7 @@ impl WorkspaceIndex {
                 chunked
                     .get(&hit.path)
                     .and_then(|chunks| chunks.first())
-                    .map(|(meta, text)| SearchHit {
-                        path: meta.path.clone(),
-                        start_line: meta.start_line,
-                        end_line: meta.end_line,
-                        score: 0.0,
-                        symbol: meta.symbol.clone(),
-                        text: text.clone(),
-                    })
+                    .map(|(meta, text)| chunk_hit(meta, text))
             };
             if let Some(chunk) = first {
                 *hit = SearchHit {
@@ -609,14 +602,7 @@ impl WorkspaceIndex {
             .into_iter()
             .zip(&ids)
             .map(|((meta, text, bm25), id)| Candidate {
-                hit: SearchHit {
-                    path: meta.path.clone(),
-                    start_line: meta.start_line,
-                    end_line: meta.end_line,
-                    score: 0.0,
-                    symbol: meta.symbol.clone(),
-                    text: text.clone(),
-                },
+                hit: chunk_hit(meta, text),
                 bm25,
                 // A chunk the base lacks (published by another chunker) has no vector here.
                 cosine: vectors.get(id).map_or(0.0, |stored| cosine(vector, stored)),
@@ -1024,6 +1010,18 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let norms =
         a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norms > 0.0 { dot / norms } else { 0.0 }
+}
+
+/// A chunk made here as a hit scored 0.
+fn chunk_hit(meta: &ChunkMeta, text: &str) -> SearchHit {
+    SearchHit {
+        path: meta.path.clone(),
+        start_line: meta.start_line,
+        end_line: meta.end_line,
+        score: 0.0,
+        symbol: meta.symbol.clone(),
+        text: text.to_owned(),
+    }
 }
 
 fn base_hit(hit: BaseHit) -> SearchHit {
