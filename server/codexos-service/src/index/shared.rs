@@ -113,6 +113,21 @@ pub struct BaseStatus {
     pub overlay_files: usize,
 }
 
+/// What the lexical side of a search through the base starts from.
+struct LexicalLists<'a> {
+    /// The query's terms rarest in the base's files.
+    rarest: &'a [&'a str],
+    bm25: &'a Bm25,
+    file_bm25: &'a Bm25,
+}
+
+/// What the lexical side of a search through the base found (`lexical_side`).
+struct LexicalSide {
+    holding: Vec<(String, f32)>,
+    chunked: HashMap<String, Vec<(ChunkMeta, String)>>,
+    candidates: Vec<Candidate>,
+}
+
 /// What one vector space's collection was sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpaceSent {
@@ -415,12 +430,9 @@ impl WorkspaceIndex {
         };
         let bm25 = Bm25::new(&query.query, Corpus::Chunks, &lexical, &frequencies);
         let file_bm25 = Bm25::new(&query.query, Corpus::Files, &lexical, &frequencies);
-        let rarest = match (&view.files, query.mode) {
-            (
-                Some(_),
-                SearchMode::Bm25 | SearchMode::Rrf | SearchMode::Hybrid | SearchMode::HybridRerank,
-            ) => file_bm25.rarest_terms(RARE_TERMS),
-            _ => Vec::new(),
+        let rarest = match query.mode {
+            SearchMode::Vector => Vec::new(),
+            _ => file_bm25.rarest_terms(RARE_TERMS),
         };
         // Chunks the overlay answers for may be among the nearest: ask for more.
         let nearest_count = CANDIDATES
@@ -430,29 +442,33 @@ impl WorkspaceIndex {
                 CANDIDATES / 2
             };
         // Three independent lists: the search waits for the slowest, not their sum.
-        let (nearest, holding, overlay) = std::thread::scope(|scope| {
+        let (nearest, lexical_side, overlay) = std::thread::scope(|scope| {
             let nearest = (query.mode != SearchMode::Bm25).then(|| {
                 scope.spawn(|| {
                     let _step = tracing::debug_span!("base.nearest").entered();
                     chroma.query(collection, vector, nearest_count, query.language.as_deref())
                 })
             });
-            let holding = view
-                .files
-                .as_ref()
-                .filter(|_| !rarest.is_empty())
-                .map(|files| {
-                    scope.spawn(|| {
-                        let _step = tracing::debug_span!("base.lexical_files").entered();
-                        chroma.file_terms(files, &[], &rarest, FILE_CANDIDATES, &[])
-                    })
-                });
+            let lexical_side = scope.spawn(|| {
+                let _step = tracing::debug_span!("base.lexical").entered();
+                let lists = LexicalLists {
+                    rarest: &rarest,
+                    bm25: &bm25,
+                    file_bm25: &file_bm25,
+                };
+                self.lexical_side(chroma, view, vector, &lists, &from_base, query)
+            });
             let overlay = {
                 let _step = tracing::debug_span!("base.overlay").entered();
                 self.overlay_candidates(query, changed, &view.key.space, vector)
             };
-            (nearest.map(joined), holding.map(joined), overlay)
+            (nearest.map(joined), joined(lexical_side), overlay)
         });
+        let LexicalSide {
+            holding,
+            mut chunked,
+            candidates: lexical_candidates,
+        } = lexical_side?;
         let mut candidates: Vec<Candidate> = nearest
             .transpose()?
             .unwrap_or_default()
@@ -465,34 +481,7 @@ impl WorkspaceIndex {
                 hit: base_hit(hit),
             })
             .collect();
-        // The base's files holding the query's rarest terms, by their whole-file BM25.
-        let mut holding: Vec<(String, f32)> = holding
-            .transpose()?
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|file| from_base(&file.path))
-            .map(|file| {
-                let score =
-                    file_bm25.score(&file_fields(Counts::parse(&file.document), &file.path));
-                (file.path, score)
-            })
-            .collect();
-        holding.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut chunked = {
-            let _step = tracing::debug_span!("base.chunk_files").entered();
-            let best: Vec<&str> = holding
-                .iter()
-                .take(LEXICAL_FILES)
-                .map(|(path, _)| path.as_str())
-                .collect();
-            self.chunk_base_files(&best)
-        };
-        if query.mode != SearchMode::Vector {
-            let _step = tracing::debug_span!("base.lexical_chunks").entered();
-            candidates.extend(
-                self.lexical_candidates(chroma, collection, vector, &chunked, &bm25, query)?,
-            );
-        }
+        candidates.extend(lexical_candidates);
         candidates.extend(overlay?.into_iter().map(|(hit, cosine)| Candidate {
             bm25: bm25.score(&chunk_fields(&hit.text, &hit.symbol, &hit.path)),
             hit,
@@ -546,6 +535,57 @@ impl WorkspaceIndex {
         }
         ranked.retain(|hit| hit.start_line > 0);
         Ok(ranked)
+    }
+
+    /// The base's lexical side of a search: its files holding the query's rarest terms, by
+    /// their whole-file BM25 (best first), the best [`LEXICAL_FILES`] of them chunked here, and
+    /// their chunks holding a query term as candidates (none in vector mode).
+    fn lexical_side(
+        &self,
+        chroma: &Chroma,
+        view: &BaseView,
+        vector: &[f32],
+        lists: &LexicalLists<'_>,
+        from_base: &(dyn Fn(&str) -> bool + Sync),
+        query: &SearchQuery,
+    ) -> Result<LexicalSide, BaseFailure> {
+        let found = match &view.files {
+            Some(files) if !lists.rarest.is_empty() => {
+                chroma.file_terms(files, &[], lists.rarest, FILE_CANDIDATES, &[])?
+            }
+            _ => Vec::new(),
+        };
+        let mut holding: Vec<(String, f32)> = found
+            .into_iter()
+            .filter(|file| from_base(&file.path))
+            .map(|file| {
+                let fields = file_fields(Counts::parse(&file.document), &file.path);
+                (file.path, lists.file_bm25.score(&fields))
+            })
+            .collect();
+        holding.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let best: Vec<&str> = holding
+            .iter()
+            .take(LEXICAL_FILES)
+            .map(|(path, _)| path.as_str())
+            .collect();
+        let chunked = self.chunk_base_files(&best);
+        let candidates = match query.mode {
+            SearchMode::Vector => Vec::new(),
+            _ => self.lexical_candidates(
+                chroma,
+                &view.collection,
+                vector,
+                &chunked,
+                lists.bm25,
+                query,
+            )?,
+        };
+        Ok(LexicalSide {
+            holding,
+            chunked,
+            candidates,
+        })
     }
 
     /// The lexical candidates among the base's chunks: those of `chunked` (the files BM25
