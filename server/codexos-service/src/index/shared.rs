@@ -626,18 +626,18 @@ impl WorkspaceIndex {
         scored.truncate(CANDIDATES);
         let ids: Vec<String> = scored
             .iter()
-            .map(|(meta, text, _)| {
-                codexos_shared::chunk_id(
-                    &meta.path,
-                    meta.start_line,
-                    meta.end_line,
-                    &meta.symbol,
-                    &meta.language,
-                    text,
-                )
-            })
+            .map(|(meta, text, _)| shared_id(meta, text))
             .collect();
         let vectors = chroma.vectors(collection, &ids)?;
+        if vectors.len() < ids.len() {
+            // Chunked here otherwise than the publisher did (another version, other grammars):
+            // those chunks rank by BM25 alone.
+            tracing::debug!(
+                missing = ids.len() - vectors.len(),
+                of = ids.len(),
+                "base chunks without a published vector"
+            );
+        }
         Ok(scored
             .into_iter()
             .zip(&ids)
@@ -858,14 +858,7 @@ impl WorkspaceIndex {
                 statistics.add(Corpus::Chunks, &chunk);
                 body.push_str(&text);
                 body.push('\n');
-                let id = codexos_shared::chunk_id(
-                    &meta.path,
-                    meta.start_line,
-                    meta.end_line,
-                    &meta.symbol,
-                    &meta.language,
-                    &text,
-                );
+                let id = shared_id(&meta, &text);
                 let metadata = ChunkMetadata {
                     path: meta.path,
                     start_line: meta.start_line,
@@ -1052,6 +1045,19 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if norms > 0.0 { dot / norms } else { 0.0 }
 }
 
+/// A chunk's record id in the base (the same for the publisher and a client chunking the same
+/// file).
+fn shared_id(meta: &ChunkMeta, text: &str) -> String {
+    codexos_shared::chunk_id(
+        &meta.path,
+        meta.start_line,
+        meta.end_line,
+        &meta.symbol,
+        &meta.language,
+        text,
+    )
+}
+
 /// A chunk made here as a hit scored 0.
 fn chunk_hit(meta: &ChunkMeta, text: &str) -> SearchHit {
     SearchHit {
@@ -1146,6 +1152,61 @@ fn path_glob(query: &SearchQuery) -> Result<Option<globset::GlobMatcher>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_file_chunked_here_gets_the_ids_its_publisher_gave_its_chunks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        let files = [
+            (
+                "codexos.toml",
+                "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n",
+            ),
+            (
+                "src/tide.rs",
+                "//! Tides.\n\npub struct Tide {\n    level: u32,\n}\n\nimpl Tide {\n    pub fn level(&self) -> u32 {\n        self.level\n    }\n}\n\npub fn high_tide() -> Tide {\n    Tide { level: 7 }\n}\n",
+            ),
+            (
+                "wind.py",
+                "class Wind:\n    def speed(self):\n        return 12\n\n\ndef gust():\n    return Wind()\n",
+            ),
+            (
+                "NOTES.md",
+                "# Notes\n\nTides rise.\n\n## Wind\n\nIt blows.\n",
+            ),
+        ];
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let index = WorkspaceIndex::open(root, crate::index::IndexMode::default()).expect("opens");
+        index.index_everything(&mut |_| {}).expect("indexes");
+        let store = index.store();
+        let snapshot = store.snapshot().expect("snapshot");
+        let mut published = HashSet::new();
+        let mut paths = Vec::new();
+        for (path, record) in store.files().expect("files") {
+            for chunk_id in record.chunk_ids {
+                let meta = snapshot.chunk(chunk_id).expect("reads").expect("a chunk");
+                let text = snapshot
+                    .chunk_text(chunk_id)
+                    .expect("reads")
+                    .expect("a text");
+                published.insert(shared_id(&meta, &text));
+            }
+            paths.push(path);
+        }
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let here: HashSet<String> = index
+            .chunk_base_files(&paths)
+            .values()
+            .flatten()
+            .map(|(meta, text)| shared_id(meta, text))
+            .collect();
+        assert!(published.len() >= 4, "{published:?}");
+        assert_eq!(here, published);
+    }
 
     #[test]
     fn a_long_list_keeps_its_rarest_terms() {
