@@ -297,3 +297,56 @@ fn a_clone_whose_upgrade_is_complete_reads_the_bases_upgrade_vectors() {
         "the overlay, in the same space: {current:?}"
     );
 }
+
+#[test]
+fn a_base_file_too_large_to_chunk_during_a_search_is_found_by_its_words_and_shows_its_first_lines()
+{
+    let Some(server) = ChromaServer::start_if_installed() else {
+        return;
+    };
+    let url = server.url();
+    let settings = format!(
+        "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n\n[index.shared]\nurl = \"{url}\"\n"
+    );
+    // A generated table of 300 KB: one line names what it holds.
+    let mut table = String::from("//! Generated: the zephyr gust table.\n");
+    for row in 0..12000 {
+        table.push_str(&format!("pub const ROW_{row}: u32 = {row};\n"));
+    }
+    assert!(table.len() > 256 * 1024);
+    let main = tempfile::tempdir().expect("temp dir");
+    let main = main.path();
+    write(main, "codexos.toml", &settings);
+    commit_repository(
+        main,
+        &[
+            (".gitignore", ".codexos/\ncodexos.toml\n"),
+            ("table.rs", &table),
+            ("wind.rs", WIND),
+        ],
+    );
+    publish(main, &url);
+    let clone_dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_dir.path().join("clone");
+    git(
+        main,
+        &["clone", "--quiet", ".", clone.to_str().expect("UTF-8 path")],
+    );
+    write(&clone, "codexos.toml", &settings);
+    let index = WorkspaceIndex::open_for_search(&clone).expect("opens");
+    let hits = index
+        .search(&SearchQuery {
+            files: true,
+            ..SearchQuery::new("zephyr gust table")
+        })
+        .expect("searches");
+    assert_eq!(index.shared_notice(), None);
+    let table_hit = hits
+        .iter()
+        .find(|hit| hit.path == "table.rs")
+        .unwrap_or_else(|| panic!("found by its words: {hits:?}"));
+    assert!(
+        table_hit.start_line == 1 && table_hit.text.contains("zephyr gust table"),
+        "{table_hit:?}"
+    );
+}

@@ -71,6 +71,12 @@ const FILE_CANDIDATES: usize = 100;
 /// the working tree (~2 ms a file): Chroma's local server takes 0.1–0.5 s to filter 360,000
 /// chunks by their terms.
 const LEXICAL_FILES: usize = 20;
+/// The largest base file a search chunks (tree-sitter parses ~7 MB/s: a generated file of a
+/// few MB would cost a query a second). A larger one is still ranked by its whole text and, as
+/// a hit, shows its first lines.
+const CHUNKED_FILE_BYTES: u64 = 256 * 1024;
+/// The lines a hit on an unchunked base file shows.
+const HEAD_LINES: u32 = 40;
 
 /// What `codexos index --publish` did.
 #[derive(Clone, Debug, PartialEq)]
@@ -521,10 +527,10 @@ impl WorkspaceIndex {
             let first = if changed.lists(&hit.path) {
                 self.first_chunk(&hit.path)?
             } else {
-                chunked
-                    .get(&hit.path)
-                    .and_then(|chunks| chunks.first())
-                    .map(|(meta, text)| chunk_hit(meta, text))
+                match chunked.get(&hit.path) {
+                    Some(chunks) => chunks.first().map(|(meta, text)| chunk_hit(meta, text)),
+                    None => self.head_hit(&hit.path),
+                }
             };
             if let Some(chunk) = first {
                 *hit = SearchHit {
@@ -551,6 +557,7 @@ impl WorkspaceIndex {
     ) -> Result<LexicalSide, BaseFailure> {
         let found = match &view.files {
             Some(files) if !lists.rarest.is_empty() => {
+                let _step = tracing::debug_span!("base.lexical.files").entered();
                 chroma.file_terms(files, &[], lists.rarest, FILE_CANDIDATES, &[])?
             }
             _ => Vec::new(),
@@ -569,7 +576,11 @@ impl WorkspaceIndex {
             .take(LEXICAL_FILES)
             .map(|(path, _)| path.as_str())
             .collect();
-        let chunked = self.chunk_base_files(&best);
+        let chunked = {
+            let _step = tracing::debug_span!("base.lexical.chunk").entered();
+            self.chunk_base_files(&best)
+        };
+        let _step = tracing::debug_span!("base.lexical.chunks").entered();
         let candidates = match query.mode {
             SearchMode::Vector => Vec::new(),
             _ => self.lexical_candidates(
@@ -662,10 +673,12 @@ impl WorkspaceIndex {
             return HashMap::new();
         };
         let chunk = |path: &str| {
-            let text = std::fs::read_to_string(self.root.join(path)).ok()?;
-            if text.len() as u64 > self.settings.max_file_bytes {
+            let path_on_disk = self.root.join(path);
+            let size = std::fs::metadata(&path_on_disk).ok()?.len();
+            if size > CHUNKED_FILE_BYTES.min(self.settings.max_file_bytes) {
                 return None;
             }
+            let text = std::fs::read_to_string(path_on_disk).ok()?;
             let chunks = codexos_index::file_chunks(chunker, path, &text, None).ok()?;
             Some((path.to_owned(), chunks))
         };
@@ -689,6 +702,28 @@ impl WorkspaceIndex {
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 })
                 .collect()
+        })
+    }
+
+    /// The first lines of the base file at `path`, for a hit on a file too large to chunk
+    /// during a search; `None` when it cannot be read.
+    fn head_hit(&self, path: &str) -> Option<SearchHit> {
+        let file = std::fs::File::open(self.root.join(path)).ok()?;
+        let mut text = String::new();
+        let mut end_line = 0;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(file)).take(HEAD_LINES as usize)
+        {
+            text.push_str(&line.ok()?);
+            text.push('\n');
+            end_line += 1;
+        }
+        (end_line > 0).then(|| SearchHit {
+            path: path.to_owned(),
+            start_line: 1,
+            end_line,
+            score: 0.0,
+            symbol: String::new(),
+            text,
         })
     }
 
