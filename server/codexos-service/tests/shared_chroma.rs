@@ -25,6 +25,28 @@ fn commit_repository(root: &Path, files: &[(&str, &str)]) {
     git(root, &["commit", "--quiet", "-m", "base"]);
 }
 
+/// A published repository's main branch: `files` committed, with `settings` as its own
+/// untracked `codexos.toml`.
+fn main_repository(settings: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let main = tempfile::tempdir().expect("temp dir");
+    write(main.path(), "codexos.toml", settings);
+    let mut files = files.to_vec();
+    files.push((".gitignore", ".codexos/\ncodexos.toml\n"));
+    commit_repository(main.path(), &files);
+    main
+}
+
+/// A clone of `main` in `dir`, with `settings` as its `codexos.toml`.
+fn clone_with(main: &Path, dir: &Path, settings: &str) -> std::path::PathBuf {
+    let clone = dir.join("clone");
+    git(
+        main,
+        &["clone", "--quiet", ".", clone.to_str().expect("UTF-8 path")],
+    );
+    write(&clone, "codexos.toml", settings);
+    clone
+}
+
 fn search(index: &WorkspaceIndex, query: &str) -> Vec<SearchHit> {
     index
         .search(&SearchQuery {
@@ -226,17 +248,8 @@ fn a_clone_whose_upgrade_is_complete_reads_the_bases_upgrade_vectors() {
     let settings = format!(
         "[index]\nembedder = \"builtin\"\nupgrade = \"static\"\nupgrade_after_idle_ms = 0\n\n[index.shared]\nurl = \"{url}\"\n"
     );
-    let main = tempfile::tempdir().expect("temp dir");
+    let main = main_repository(&settings, &[("tide.rs", TIDE), ("wind.rs", WIND)]);
     let main = main.path();
-    write(main, "codexos.toml", &settings);
-    commit_repository(
-        main,
-        &[
-            (".gitignore", ".codexos/\ncodexos.toml\n"),
-            ("tide.rs", TIDE),
-            ("wind.rs", WIND),
-        ],
-    );
 
     let upgraded = |root: &Path| {
         let index = WorkspaceIndex::open(root, IndexMode::default()).expect("opens");
@@ -265,12 +278,7 @@ fn a_clone_whose_upgrade_is_complete_reads_the_bases_upgrade_vectors() {
     assert_ne!(upgrade_collection, published.collection);
 
     let clone_dir = tempfile::tempdir().expect("temp dir");
-    let clone = clone_dir.path().join("clone");
-    git(
-        main,
-        &["clone", "--quiet", ".", clone.to_str().expect("UTF-8 path")],
-    );
-    write(&clone, "codexos.toml", &settings);
+    let clone = clone_with(main, clone_dir.path(), &settings);
     write(
         &clone,
         "current.rs",
@@ -314,25 +322,10 @@ fn a_base_file_too_large_to_chunk_during_a_search_is_found_by_its_words_and_show
         table.push_str(&format!("pub const ROW_{row}: u32 = {row};\n"));
     }
     assert!(table.len() > 256 * 1024);
-    let main = tempfile::tempdir().expect("temp dir");
-    let main = main.path();
-    write(main, "codexos.toml", &settings);
-    commit_repository(
-        main,
-        &[
-            (".gitignore", ".codexos/\ncodexos.toml\n"),
-            ("table.rs", &table),
-            ("wind.rs", WIND),
-        ],
-    );
-    publish(main, &url);
+    let main = main_repository(&settings, &[("table.rs", &table), ("wind.rs", WIND)]);
+    publish(main.path(), &url);
     let clone_dir = tempfile::tempdir().expect("temp dir");
-    let clone = clone_dir.path().join("clone");
-    git(
-        main,
-        &["clone", "--quiet", ".", clone.to_str().expect("UTF-8 path")],
-    );
-    write(&clone, "codexos.toml", &settings);
+    let clone = clone_with(main.path(), clone_dir.path(), &settings);
     let index = WorkspaceIndex::open_for_search(&clone).expect("opens");
     let hits = index
         .search(&SearchQuery {
