@@ -15,6 +15,7 @@
 mod error;
 pub mod git;
 mod indexer;
+mod lines;
 mod search;
 mod settings;
 mod upgrade;
@@ -23,11 +24,12 @@ mod walk;
 pub use codexos_store::{ChunkMeta, OpenOptions, Store, index_dir};
 pub use error::{IndexError, Result};
 pub use indexer::{
-    BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,
+    BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, Stage,
+    embedding_text,
 };
 pub use search::{
-    Candidate, ChunkFilter, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode,
-    SearchRequest, Searcher,
+    Candidate, ChunkFilter, CodeAwareReranker, FusionParams, HitSource, Reranker, SearchHit,
+    SearchMode, SearchRequest, Searcher,
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings, IndexTable, SharedTable};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};

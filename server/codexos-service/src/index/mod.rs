@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 
 use codexos_embed::{Embedder, EmbedderKind};
 use codexos_index::{
-    ChunkFilter, ChunkMeta, IndexError, IndexSettings, Indexer, OpenOptions, SearchRequest,
-    Searcher, Store, index_dir,
+    ChunkFilter, ChunkMeta, HitSource, IndexError, IndexSettings, Indexer, OpenOptions,
+    SearchRequest, Searcher, Store, index_dir,
 };
 
 pub use codexos_index::{
-    FileOutcome, IndexSummary, Progress, SearchMode, SkipReason, UpgradeProgress, UpgradeSummary,
-    is_tool_state,
+    FileOutcome, IndexSummary, Progress, SearchMode, SkipReason, Stage, UpgradeProgress,
+    UpgradeSummary, is_tool_state,
 };
 pub use codexos_tools::SearchHit;
 pub use commits::CommitError;
@@ -447,14 +447,15 @@ impl WorkspaceIndex {
     }
 
     /// The `k` best chunks of `query` that `filter` keeps (or files, with `collapse_files`),
-    /// each with its chunk id.
+    /// each with its chunk id: none for the lines of a file that waits for its chunks, which the
+    /// search read from the file.
     fn search_store(
         &self,
         query: &SearchQuery,
         k: usize,
         collapse_files: bool,
         filter: Option<ChunkFilter<'_>>,
-    ) -> Result<Vec<(SearchHit, u32)>, WorkspaceIndexError> {
+    ) -> Result<Vec<(SearchHit, Option<u32>)>, WorkspaceIndexError> {
         let store = self.store();
         if let Engine::Reader { .. } = &self.engine {
             // What a writer in another process committed since this index was opened.
@@ -479,11 +480,13 @@ impl WorkspaceIndex {
         Ok(hits
             .into_iter()
             .map(|hit| {
-                let text = snapshot
-                    .chunk_text(hit.chunk_id)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
+                let chunk_id = hit.source.chunk_id();
+                let text = match hit.source {
+                    HitSource::Chunk(id) => {
+                        snapshot.chunk_text(id).ok().flatten().unwrap_or_default()
+                    }
+                    HitSource::Lines(text) => text,
+                };
                 let found = SearchHit {
                     path: hit.path,
                     start_line: hit.start_line,
@@ -492,7 +495,7 @@ impl WorkspaceIndex {
                     symbol: hit.symbol,
                     text,
                 };
-                (found, hit.chunk_id)
+                (found, chunk_id)
             })
             .collect())
     }
@@ -514,7 +517,7 @@ impl WorkspaceIndex {
         };
         let store = self.store();
         let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
-        let ids: Vec<u32> = hits.iter().map(|(_, id)| *id).collect();
+        let ids: Vec<u32> = hits.iter().filter_map(|(_, id)| *id).collect();
         let cosines: HashMap<u32, f32> = match store.space().map_err(|e| self.error(e.into()))? {
             Some(space) if space.dim == vector.len() => snapshot
                 .similarities_in(&space, vector, &ids)
@@ -525,7 +528,10 @@ impl WorkspaceIndex {
         };
         Ok(hits
             .into_iter()
-            .map(|(hit, id)| (hit, cosines.get(&id).copied().unwrap_or(0.0)))
+            .map(|(hit, id)| {
+                let cosine = id.and_then(|id| cosines.get(&id).copied());
+                (hit, cosine.unwrap_or(0.0))
+            })
             .collect())
     }
 

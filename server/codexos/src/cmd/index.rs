@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use codexos_service::index::{
-    IndexMode, IndexStatus, SharedUrl, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
+    IndexMode, IndexStatus, SharedUrl, Stage, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -76,14 +76,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.suspend(|| eprintln!("notice: {notice}"));
     }
     let mut progress = |progress: codexos_service::index::Progress| {
-        if progress.searchable {
-            bar.set_length(progress.chunks_to_embed as u64);
-            bar.set_position(progress.chunks_embedded as u64);
-            bar.set_message("chunks embedded (BM25 already searches every file)");
-        } else {
-            bar.set_length(progress.files_total as u64);
-            bar.set_position(progress.files_done as u64);
-            bar.set_message(format!("files, {} chunks", progress.chunks_written));
+        let (done, total) = progress.done_of_total();
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        match progress.stage() {
+            Stage::Reading => bar.set_message("files read"),
+            Stage::Chunking => bar.set_message(format!(
+                "files chunked, {} chunks (BM25 already searches every file)",
+                progress.chunks_written
+            )),
+            Stage::Embedding => {
+                bar.set_message("chunks embedded (BM25 already searches every file)")
+            }
         }
     };
     // A publish sends the whole tree; otherwise a shared base leaves only its overlay to index.
