@@ -265,7 +265,8 @@ impl Indexer {
     ///
     /// Three stages. First every file without chunks (a new one, or one a stopped run left
     /// unchunked) is read on all cores and written as a whole-file BM25 document, without
-    /// parsing it, and files gone from the workspace are removed: BM25 then finds every file
+    /// parsing it, when there is enough new text for it to pay
+    /// ([`IndexSettings::lexical_first_bytes`]), and files gone from the workspace are removed: BM25 then finds every file
     /// by its words (`searchable_after`), a hit in such a file being the lines around its best
     /// match. Then every changed file is read, hashed and chunked and written without vectors,
     /// in batches (replacing the first stage's document); then the chunks waiting for a vector
@@ -370,9 +371,10 @@ impl Indexer {
     }
 
     /// The first stage of [`Indexer::index_all`]: every file of `files` without chunks is read
-    /// on all cores and written as a whole-file BM25 document, in batches. Nothing is parsed:
-    /// it costs reading the files and the full-text index's share, so BM25 finds every file
-    /// by its words long before the chunks are written.
+    /// on all cores and written as a whole-file BM25 document, in batches, when there are at
+    /// least [`IndexSettings::lexical_first_bytes`] of them. Nothing is parsed: it costs
+    /// reading the files and the full-text index's share, so BM25 finds every file by its
+    /// words long before the chunks are written.
     fn write_lexical_all(
         &self,
         files: &[FoundFile],
@@ -383,6 +385,7 @@ impl Indexer {
         let _stage = tracing::debug_span!("index.lexical").entered();
         let mut batch: Vec<LexicalFile> = Vec::new();
         let mut batch_bytes = 0;
+        let mut written_bytes = 0;
         let read =
             |file: &FoundFile, snapshot: Option<&Snapshot<'_>>| self.read_lexical(file, snapshot);
         self.prepare_all(files, cancel, &read, |_, read| {
@@ -394,6 +397,7 @@ impl Indexer {
             if batch_bytes >= LEXICAL_BATCH_BYTES {
                 self.store.write_lexical(&batch)?;
                 batch.clear();
+                written_bytes += batch_bytes;
                 batch_bytes = 0;
                 progress(*state);
             } else if state.files_done.is_multiple_of(256) {
@@ -404,7 +408,11 @@ impl Indexer {
         .inspect_err(|_| {
             let _ = self.store.write_lexical(&batch);
         })?;
-        self.store.write_lexical(&batch)?;
+        // A little new text (a save, a pull) is left to the chunk stage, which makes it
+        // searchable about as soon.
+        if (written_bytes + batch_bytes) as u64 >= self.settings.lexical_first_bytes {
+            self.store.write_lexical(&batch)?;
+        }
         Ok(())
     }
 

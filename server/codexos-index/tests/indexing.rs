@@ -637,6 +637,16 @@ fn a_branch_switch_embeds_only_the_chunks_it_changed_and_switching_back_embeds_n
     assert!(!hits.is_empty());
 }
 
+/// An indexer whose runs make every new file searchable by its words before chunking it,
+/// however little text there is.
+fn open_words_first(root: &Path, embedder: Arc<CountingEmbedder>) -> Indexer {
+    let settings = IndexSettings {
+        lexical_first_bytes: 0,
+        ..IndexSettings::default()
+    };
+    Indexer::open(root, embedder, settings, &OpenOptions::default()).unwrap()
+}
+
 /// Runs the first stage of `indexer`'s run only: the run is cancelled once BM25 can search
 /// every file, before any file is chunked.
 fn index_words_only(indexer: &Indexer) {
@@ -663,7 +673,7 @@ fn search(indexer: &Indexer, request: SearchRequest) -> Vec<SearchHit> {
 fn after_the_first_stage_a_search_finds_a_file_by_a_word_and_shows_the_lines_around_it() {
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
-    let indexer = open(dir.path(), Arc::default());
+    let indexer = open_words_first(dir.path(), Arc::default());
     index_words_only(&indexer);
     assert_eq!(
         indexer.store().stats().unwrap().chunks,
@@ -714,7 +724,7 @@ fn a_run_stopped_after_the_first_stage_is_finished_by_the_next_with_each_file_on
     let dir = tempfile::tempdir().unwrap();
     fixture(dir.path());
     let embedder = Arc::new(CountingEmbedder::default());
-    let indexer = open(dir.path(), Arc::clone(&embedder));
+    let indexer = open_words_first(dir.path(), Arc::clone(&embedder));
     index_words_only(&indexer);
     std::fs::remove_file(dir.path().join("src/print.rs")).unwrap();
 
@@ -754,4 +764,13 @@ fn a_run_stopped_after_the_first_stage_is_finished_by_the_next_with_each_file_on
 
     let again = index(&indexer);
     assert_eq!((again.files_indexed, again.files_unchanged), (0, 3));
+}
+
+#[test]
+fn a_run_with_little_new_text_leaves_it_to_the_chunk_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let indexer = open(dir.path(), Arc::default());
+    index_words_only(&indexer);
+    assert_eq!(indexer.store().file_paths().unwrap(), Vec::<String>::new());
 }

@@ -537,6 +537,9 @@ impl Store {
     /// their chunks are written. Neither leaves a document without its file.
     pub fn write_lexical(&self, files: &[LexicalFile]) -> Result<usize> {
         let _write = tracing::debug_span!("store.write_lexical").entered();
+        if files.is_empty() {
+            return Ok(0);
+        }
         let _guard = self.lock_for_writing("writing files before their chunks")?;
         let unchunked = self.unchunked_for_writing()?;
         let mut wtxn = self.env.write_txn().at(&self.dir)?;
@@ -568,6 +571,8 @@ impl Store {
             written.push((file, queued || replaced));
         }
         if written.is_empty() {
+            // Still commits the queue's bookkeeping taken above.
+            wtxn.commit().at(&self.dir)?;
             return Ok(0);
         }
         // The full-text commit carries this generation: should a power cut undo this LMDB
