@@ -106,6 +106,8 @@ pub struct IndexSummary {
     pub bytes_indexed: u64,
     /// From the start until BM25 could search every file.
     pub searchable_after: Duration,
+    /// From the start until every changed file was chunked (BM25 then finds its chunks).
+    pub chunked_after: Duration,
     pub elapsed: Duration,
 }
 
@@ -357,6 +359,7 @@ impl Indexer {
         // does when re-indexed alone.
         summary.files_removed += self.remove_unless(|path| !skipped.contains(path))?;
         self.store.sync_full_text()?;
+        summary.chunked_after = started.elapsed();
         state.chunks_written = summary.chunks_written;
         progress(state);
         self.embed_waiting(&mut state, progress, cancel, &mut summary)?;

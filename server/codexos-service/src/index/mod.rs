@@ -131,6 +131,9 @@ pub struct IndexStatus {
     pub vectors: u64,
     /// Chunks written without their vector yet (BM25 finds them; the next run embeds them).
     pub waiting_for_vectors: u64,
+    /// Files written without their chunks yet by a stopped run (BM25 finds them by their
+    /// words; the next run chunks them).
+    pub waiting_for_chunks: u64,
     /// The vectors' codes are centred on a current mean (else on an older one: searches work,
     /// with less recall, until the next run re-centres them).
     pub codes_current: bool,
@@ -714,6 +717,10 @@ impl WorkspaceIndex {
             vectors: stats.vectors,
             waiting_for_vectors: store
                 .unembedded_count()
+                .map_err(|e| store_error(e.into()))?,
+            waiting_for_chunks: store
+                .snapshot()
+                .and_then(|snapshot| snapshot.unchunked_count())
                 .map_err(|e| store_error(e.into()))?,
             codes_current: !store
                 .vectors_need_build()

@@ -461,6 +461,7 @@ impl WorkspaceIndex {
         }
         summary.elapsed = started.elapsed();
         summary.searchable_after = summary.elapsed;
+        summary.chunked_after = summary.elapsed;
         Ok(Some(summary))
     }
 

@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
-        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks ({} vectors reused), {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
+        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks ({} vectors reused), {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s, chunked after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
         summary.files_indexed,
         summary.files_unchanged,
         summary.files_skipped,
@@ -113,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         megabytes,
         seconds,
         summary.searchable_after.as_secs_f64(),
+        summary.chunked_after.as_secs_f64(),
         summary.chunks_written as f64 / seconds,
         summary.files_indexed as f64 / seconds,
         megabytes / seconds,
@@ -200,6 +201,13 @@ fn status(status: &IndexStatus) -> anyhow::Result<ExitCode> {
         "waiting:    {} chunks without a vector (BM25 finds them; `codexos index` embeds them)",
         status.waiting_for_vectors
     )?;
+    if status.waiting_for_chunks > 0 {
+        writeln!(
+            out,
+            "            {} files without chunks (BM25 finds them by their words; `codexos index` chunks them)",
+            status.waiting_for_chunks
+        )?;
+    }
     writeln!(
         out,
         "codes:      {}",
