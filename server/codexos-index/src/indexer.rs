@@ -1,4 +1,5 @@
-//! Walk → read → hash → chunk → embed → store, in batches, resumable and cancellable.
+//! Walk → read → whole-file BM25 → chunk → embed → store, in batches, resumable and
+//! cancellable.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 use codexos_chunk::Chunker;
 use codexos_embed::Embedder;
 use codexos_store::{
-    ChunkMeta, FileInfo, FileWrite, NewChunk, OpenOptions, SpaceChange, Store, WriteBatch,
+    ChunkMeta, FileInfo, FileWrite, LexicalFile, NewChunk, OpenOptions, Snapshot, SpaceChange,
+    Store, WriteBatch,
 };
 
 use crate::error::{IndexError, Result};
@@ -27,22 +29,62 @@ const FILES_PER_TASK: usize = 16;
 const LOOKUPS_PER_SNAPSHOT: usize = 256;
 /// How often a long indexing run makes its progress searchable by BM25.
 const FULL_TEXT_SYNC_INTERVAL: Duration = Duration::from_secs(5);
+/// Text the first stage of a run hands the store at once: each hand-over is a commit of LMDB
+/// and of the full-text index, so few and large, while memory stays bounded.
+const LEXICAL_BATCH_BYTES: usize = 32 << 20;
 /// Test hook: sleep this many milliseconds after each committed batch, so a test can kill
 /// the process mid-way.
 pub const BATCH_DELAY_ENV: &str = "CODEXOS_INDEX_BATCH_DELAY_MS";
 
-/// Where a run is, for progress bars and `$/progress`. A run reads and chunks every file first
-/// (BM25 then searches the whole tree: `searchable`), then embeds the chunks.
+/// Where a run is, for progress bars and `$/progress`. A run first reads every file that has
+/// no chunks yet and makes it searchable by BM25 as a whole (`files_done`; then BM25 searches
+/// the whole tree: `searchable`), then chunks every changed file (`files_chunked`), then embeds
+/// the chunks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
+    /// Files the first stage has looked at.
     pub files_done: usize,
     pub files_total: usize,
+    /// Files the chunk stage has looked at.
+    pub files_chunked: usize,
     pub chunks_written: usize,
-    /// Every file is searchable by BM25; vectors follow.
+    /// Every file is searchable by BM25; chunks and vectors follow.
     pub searchable: bool,
     pub chunks_embedded: usize,
     /// Chunks waiting for their vector when embedding began.
     pub chunks_to_embed: usize,
+}
+
+/// Which stage of a run a [`Progress`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Files are read for their whole-file BM25 documents (`files_done` of `files_total`).
+    Reading,
+    /// Every file is searchable by BM25; changed files are chunked (`files_chunked`).
+    Chunking,
+    /// Chunks are embedded (`chunks_embedded` of `chunks_to_embed`).
+    Embedding,
+}
+
+impl Progress {
+    pub fn stage(&self) -> Stage {
+        if self.chunks_to_embed > 0 {
+            Stage::Embedding
+        } else if self.searchable {
+            Stage::Chunking
+        } else {
+            Stage::Reading
+        }
+    }
+
+    /// What the stage has done, and of how many.
+    pub fn done_of_total(&self) -> (usize, usize) {
+        match self.stage() {
+            Stage::Reading => (self.files_done, self.files_total),
+            Stage::Chunking => (self.files_chunked, self.files_total),
+            Stage::Embedding => (self.chunks_embedded, self.chunks_to_embed),
+        }
+    }
 }
 
 /// What a full run did.
@@ -65,6 +107,8 @@ pub struct IndexSummary {
     pub bytes_indexed: u64,
     /// From the start until BM25 could search every file.
     pub searchable_after: Duration,
+    /// From the start until every changed file was chunked (BM25 then finds its chunks).
+    pub chunked_after: Duration,
     pub elapsed: Duration,
 }
 
@@ -213,12 +257,17 @@ impl Indexer {
     /// unchanged files (same size and modification time, else same blake3) are left alone,
     /// files gone from the workspace are removed.
     ///
-    /// Two stages: every changed file is read, hashed and chunked on all cores and written
-    /// without vectors, in batches, so BM25 searches the whole tree as soon as the first stage
-    /// ends; then the chunks waiting for a vector are embedded, in batches. Every batch is
-    /// committed, so a crash or a cancel keeps what was committed and the next run goes on from
-    /// there (files already written are unchanged; their chunks still wait for vectors).
-    /// `cancel` is checked between files and between batches.
+    /// Three stages. First every file without chunks (a new one, or one a stopped run left
+    /// unchunked) is read on all cores and written as a whole-file BM25 document, without
+    /// parsing it, when there is enough new text for it to pay
+    /// ([`IndexSettings::lexical_first_bytes`]), and files gone from the workspace are removed: BM25 then finds every file
+    /// by its words (`searchable_after`), a hit in such a file being the lines around its best
+    /// match. Then every changed file is read, hashed and chunked and written without vectors,
+    /// in batches (replacing the first stage's document); then the chunks waiting for a vector
+    /// are embedded, in batches. Every batch is committed, so a crash or a cancel keeps what was
+    /// committed and the next run goes on from there: a file the first stage wrote has no
+    /// chunks, so it is chunked; files already chunked are unchanged, their chunks still wait
+    /// for vectors. `cancel` is checked between files and between batches.
     pub fn index_all(
         &self,
         progress: &mut dyn FnMut(Progress),
@@ -239,12 +288,27 @@ impl Indexer {
             ..Progress::default()
         };
         progress(state);
+        self.write_lexical_all(&files, &mut state, progress, cancel)?;
+        let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
+        summary.files_removed += self.remove_unless(|path| seen.contains(path))?;
+        self.store.sync_full_text()?;
+        summary.searchable_after = started.elapsed();
+        state.searchable = true;
+        progress(state);
+
         let mut batch: Vec<PreparedFile> = Vec::new();
         let mut batch_chunks = 0;
         let mut skipped = HashSet::new();
         let mut touched = Vec::new();
         let mut last_sync = Instant::now();
-        self.prepare_all(&files, cancel, |file, prepared| {
+        let prepare = |file: &FoundFile, snapshot: Option<&Snapshot<'_>>| {
+            let stored = match snapshot {
+                Some(snapshot) => snapshot.file(&file.relative),
+                None => self.store.file(&file.relative),
+            };
+            self.prepare(file, None, stored)
+        };
+        self.prepare_all(&files, cancel, &prepare, |file, prepared| {
             match prepared {
                 Prepared::Chunked(prepared) => {
                     summary.bytes_indexed += prepared.info.size;
@@ -262,7 +326,7 @@ impl Indexer {
                     skipped.insert(file.relative.as_str());
                 }
             }
-            state.files_done += 1;
+            state.files_chunked += 1;
             if batch_chunks >= self.settings.commit_chunks {
                 self.flush(&mut batch, &mut summary, Vectors::Later)?;
                 batch_chunks = 0;
@@ -272,7 +336,7 @@ impl Indexer {
                     self.store.sync_full_text()?;
                     last_sync = Instant::now();
                 }
-            } else if batch.is_empty() && state.files_done.is_multiple_of(256) {
+            } else if batch.is_empty() && state.files_chunked.is_multiple_of(256) {
                 progress(state);
             }
             Ok(())
@@ -285,24 +349,10 @@ impl Indexer {
         self.store.update_file_infos(&touched)?;
         // A file skipped this time (now too large, binary, a link out) leaves the index, as it
         // does when re-indexed alone.
-        let seen: HashSet<&str> = files.iter().map(|file| file.relative.as_str()).collect();
-        let removed: Vec<String> = self
-            .store
-            .file_paths()?
-            .into_iter()
-            .filter(|path| !seen.contains(path.as_str()) || skipped.contains(path.as_str()))
-            .collect();
-        if !removed.is_empty() {
-            summary.files_removed = removed.len();
-            self.store.write(&WriteBatch {
-                files: Vec::new(),
-                removed,
-            })?;
-        }
+        summary.files_removed += self.remove_unless(|path| !skipped.contains(path))?;
         self.store.sync_full_text()?;
-        summary.searchable_after = started.elapsed();
+        summary.chunked_after = started.elapsed();
         state.chunks_written = summary.chunks_written;
-        state.searchable = true;
         progress(state);
         self.embed_waiting(&mut state, progress, cancel, &mut summary)?;
         // Once per run, not per batch: also finishes what a killed run left undone.
@@ -313,6 +363,120 @@ impl Indexer {
         progress(state);
         summary.elapsed = started.elapsed();
         Ok(summary)
+    }
+
+    /// The first stage of [`Indexer::index_all`]: every file of `files` without chunks is read
+    /// on all cores and written as a whole-file BM25 document, in batches, when there are at
+    /// least [`IndexSettings::lexical_first_bytes`] of them. Nothing is parsed: it costs
+    /// reading the files and the full-text index's share, so BM25 finds every file by its
+    /// words long before the chunks are written.
+    fn write_lexical_all(
+        &self,
+        files: &[FoundFile],
+        state: &mut Progress,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<()> {
+        let _stage = tracing::debug_span!("index.lexical").entered();
+        let mut batch: Vec<LexicalFile> = Vec::new();
+        let mut batch_bytes = 0;
+        let mut written_bytes = 0;
+        let read =
+            |file: &FoundFile, snapshot: Option<&Snapshot<'_>>| self.read_lexical(file, snapshot);
+        self.prepare_all(files, cancel, &read, |_, read| {
+            if let Some(file) = read {
+                batch_bytes += file.text.len();
+                batch.push(file);
+            }
+            state.files_done += 1;
+            if batch_bytes >= LEXICAL_BATCH_BYTES {
+                self.store.write_lexical(&batch)?;
+                batch.clear();
+                written_bytes += batch_bytes;
+                batch_bytes = 0;
+                progress(*state);
+            } else if state.files_done.is_multiple_of(256) {
+                progress(*state);
+            }
+            Ok(())
+        })
+        .inspect_err(|_| {
+            let _ = self.store.write_lexical(&batch);
+        })?;
+        // A little new text (a save, a pull) is left to the chunk stage, which makes it
+        // searchable about as soon.
+        if (written_bytes + batch_bytes) as u64 >= self.settings.lexical_first_bytes {
+            self.store.write_lexical(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// `file`'s text for its whole-file document, unless it has chunks (the chunk stage
+    /// decides whether it changed), a document of the same size and modification time waits
+    /// for its chunks, or the chunk stage will skip it (it counts why).
+    fn read_lexical(
+        &self,
+        file: &FoundFile,
+        snapshot: Option<&Snapshot<'_>>,
+    ) -> Option<LexicalFile> {
+        let looked_up = match snapshot {
+            Some(snapshot) => snapshot
+                .file(&file.relative)
+                .and_then(|record| Ok((record, snapshot.unchunked(&file.relative)?))),
+            None => self
+                .store
+                .file(&file.relative)
+                .and_then(|record| Ok((record, self.store.unchunked(&file.relative)?))),
+        };
+        let (None, waiting) = looked_up.ok()? else {
+            return None;
+        };
+        let Ok(Ok(Read::Bytes { bytes, modified })) = read_capped(
+            &self.root,
+            &file.absolute,
+            self.settings.max_file_bytes,
+            waiting.as_ref(),
+        ) else {
+            return None;
+        };
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        let text = String::from_utf8(bytes).ok()?;
+        Some(LexicalFile {
+            path: file.relative.clone(),
+            info: FileInfo {
+                hash,
+                size: text.len() as u64,
+                modified_ns: modified,
+                language: self
+                    .chunker
+                    .language_of(Path::new(&file.relative))
+                    .to_owned(),
+                commit: self
+                    .commit
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clone(),
+            },
+            text,
+        })
+    }
+
+    /// Removes from the index every file (chunked or not) whose path `keep` rejects; returns
+    /// how many.
+    fn remove_unless(&self, keep: impl Fn(&str) -> bool) -> Result<usize> {
+        let removed: Vec<String> = self
+            .store
+            .file_paths()?
+            .into_iter()
+            .filter(|path| !keep(path))
+            .collect();
+        if !removed.is_empty() {
+            self.store.write(&WriteBatch {
+                files: Vec::new(),
+                removed: removed.clone(),
+            })?;
+        }
+        Ok(removed.len())
     }
 
     /// Embeds every chunk written without its vector, a batch per transaction.
@@ -362,15 +526,17 @@ impl Indexer {
         }
     }
 
-    /// Prepares `files` on every core and hands each result to `sink` in the order of
-    /// `files`. Stops early when `cancel` is set (with [`IndexError::Cancelled`]) or `sink`
-    /// fails. Workers run at most a few files ahead of `sink`, so memory stays bounded
-    /// whatever the tree's size.
-    fn prepare_all<'f>(
+    /// Runs `prepare` on `files` on every core, with a read snapshot of the index (`None` when
+    /// it cannot be taken: `prepare` then asks the store), and hands each result to `sink` in
+    /// the order of `files`. Stops early when `cancel` is set (with [`IndexError::Cancelled`])
+    /// or `sink` fails. Workers run at most a few files ahead of `sink`, so memory stays
+    /// bounded whatever the tree's size.
+    fn prepare_all<'f, P: Send>(
         &self,
         files: &'f [FoundFile],
         cancel: &AtomicBool,
-        mut sink: impl FnMut(&'f FoundFile, Prepared) -> Result<()>,
+        prepare: &(dyn Fn(&FoundFile, Option<&Snapshot<'_>>) -> P + Sync),
+        mut sink: impl FnMut(&'f FoundFile, P) -> Result<()>,
     ) -> Result<()> {
         let workers = std::thread::available_parallelism()
             .map_or(1, std::num::NonZeroUsize::get)
@@ -380,8 +546,7 @@ impl Indexer {
         // Workers log where the caller logs (a test's or a server's subscriber).
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         std::thread::scope(|scope| {
-            let (sender, receiver) =
-                std::sync::mpsc::sync_channel::<(usize, Vec<Prepared>)>(workers * 2);
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<P>)>(workers * 2);
             for _ in 0..workers {
                 let sender = sender.clone();
                 let (next, stop, dispatch) = (&next, &stop, &dispatch);
@@ -408,11 +573,7 @@ impl Indexer {
                                 snapshot = self.store.snapshot().ok();
                             }
                             looked_up += 1;
-                            let stored = match &snapshot {
-                                Some(snapshot) => snapshot.file(&file.relative),
-                                None => self.store.file(&file.relative),
-                            };
-                            prepared.push(self.prepare(file, None, stored));
+                            prepared.push(prepare(file, snapshot.as_ref()));
                         }
                         if sender.send((start, prepared)).is_err() {
                             return;
@@ -422,7 +583,7 @@ impl Indexer {
             }
             drop(sender);
             // Results arrive out of order; they are handed on in order (stable chunk ids).
-            let mut waiting: std::collections::BTreeMap<usize, Vec<Prepared>> = Default::default();
+            let mut waiting: std::collections::BTreeMap<usize, Vec<P>> = Default::default();
             let mut expected = 0;
             let outcome = (|| {
                 for (start, prepared) in &receiver {
@@ -517,7 +678,7 @@ impl Indexer {
                 Ok(FileOutcome::Unchanged)
             }
             Prepared::Skipped(reason) => {
-                if self.store.file(&file.relative)?.is_some() {
+                if self.holds(&file.relative)? {
                     self.store.write(&WriteBatch {
                         files: Vec::new(),
                         removed: vec![file.relative.clone()],
@@ -544,7 +705,7 @@ impl Indexer {
     /// Removes a deleted file from the index.
     pub fn remove_file(&self, path: &Path) -> Result<FileOutcome> {
         let found = self.found_file(path)?;
-        if self.store.file(&found.relative)?.is_none() {
+        if !self.holds(&found.relative)? {
             return Ok(FileOutcome::Unchanged);
         }
         self.store.write(&WriteBatch {
@@ -554,6 +715,11 @@ impl Indexer {
         self.store.build_vectors()?;
         self.store.sync_full_text_after_edit()?;
         Ok(FileOutcome::Removed)
+    }
+
+    /// Whether the index holds `path`, chunked or waiting for its chunks.
+    fn holds(&self, path: &str) -> Result<bool> {
+        Ok(self.store.file(path)?.is_some() || self.store.unchunked(path)?.is_some())
     }
 
     /// Reads (or takes `text`), hashes and chunks `file`, whose record in the index is `stored`.

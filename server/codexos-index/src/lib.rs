@@ -16,6 +16,7 @@ mod error;
 mod file_chunks;
 pub mod git;
 mod indexer;
+mod lines;
 mod search;
 mod settings;
 mod upgrade;
@@ -25,11 +26,12 @@ pub use codexos_store::{ChunkMeta, OpenOptions, Store, index_dir};
 pub use error::{IndexError, Result};
 pub use file_chunks::{file_chunks, workspace_chunker};
 pub use indexer::{
-    BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, embedding_text,
+    BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, Stage,
+    embedding_text,
 };
 pub use search::{
-    Candidate, ChunkFilter, CodeAwareReranker, FusionParams, Reranker, SearchHit, SearchMode,
-    SearchRequest, Searcher, rrf,
+    Candidate, ChunkFilter, CodeAwareReranker, FusionParams, HitSource, Reranker, SearchHit,
+    SearchMode, SearchRequest, Searcher, rrf,
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings, IndexTable, SharedTable};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};

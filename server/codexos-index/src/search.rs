@@ -11,6 +11,10 @@
 //!    rank fusion is kept as [`SearchMode::Rrf`] for comparison.
 //! 4. **Rerank** ([`Reranker`]): by default [`CodeAwareReranker`], a bonus for query words in
 //!    a chunk's symbol path and file name; a cross-encoder or an HTTP reranker plugs in here.
+//!
+//! A file that waits for its chunks (the first stage of a run wrote only its whole-file
+//! document) is found by its whole-file BM25 score alone, and shown as the lines around its
+//! best-matching line, read from the file (`lines.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -100,13 +104,33 @@ pub struct SearchHit {
     pub score: f32,
     pub symbol: String,
     pub language: String,
-    pub chunk_id: ChunkId,
+    pub source: HitSource,
 }
 
-/// A result on its way out, with what a reranker may read.
+/// Where a hit's lines come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HitSource {
+    /// A chunk of the index (its text is the store's).
+    Chunk(ChunkId),
+    /// A file that waits for its chunks, found by its whole-file document: the lines around its
+    /// best-matching line (`start_line..=end_line`), as read from the file by the search.
+    Lines(String),
+}
+
+impl HitSource {
+    pub fn chunk_id(&self) -> Option<ChunkId> {
+        match self {
+            Self::Chunk(id) => Some(*id),
+            Self::Lines(_) => None,
+        }
+    }
+}
+
+/// A result on its way out, with what a reranker may read. A file that waits for its chunks
+/// has no `chunk_id`, and its `meta` says no lines until the search reads them.
 #[derive(Clone, Debug)]
 pub struct Candidate {
-    pub chunk_id: ChunkId,
+    pub chunk_id: Option<ChunkId>,
     pub meta: ChunkMeta,
     pub score: f32,
 }
@@ -406,6 +430,8 @@ impl<'a> Searcher<'a> {
         let snapshot = self.store.snapshot()?;
         let query_terms = terms(&request.query);
         let use_lexical = request.mode != SearchMode::Vector;
+        // Files without chunks yet are found by their whole-file documents only.
+        let unchunked = use_lexical && snapshot.unchunked_count()? > 0;
         let use_dense = request.mode != SearchMode::Bm25;
         let dense_space = if use_dense {
             self.dense_space(&snapshot)?
@@ -439,7 +465,7 @@ impl<'a> Searcher<'a> {
             params,
             language,
             chunks: wanted,
-            files: (request.collapse_files && use_lexical)
+            files: (use_lexical && (request.collapse_files || unchunked))
                 .then(|| params.candidates.max(request.k * 3)),
         };
         // The lexical lists (tantivy) and the query's nearest vectors (LMDB) are independent:
@@ -535,6 +561,21 @@ impl<'a> Searcher<'a> {
                 &keep,
                 &snapshot,
             )?;
+        } else if unchunked {
+            let max_file = max_value(files.iter().map(|(_, score)| score));
+            for (rank, (path, score)) in files.iter().enumerate() {
+                let Some(mut candidate) = unchunked_candidate(&snapshot, path, &keep)? else {
+                    continue;
+                };
+                // Scored as a chunk found by BM25 alone, its file's score standing for its own.
+                let lexical = score / max_file;
+                candidate.score = match request.mode {
+                    SearchMode::Rrf => rrf(Some(&rank)),
+                    SearchMode::Hybrid | SearchMode::HybridRerank => params.chunk_lexical * lexical,
+                    SearchMode::Bm25 | SearchMode::Vector => lexical,
+                };
+                candidates.push(candidate);
+            }
         }
         if request.mode == SearchMode::HybridRerank {
             let _step = tracing::debug_span!("search.rerank").entered();
@@ -547,19 +588,38 @@ impl<'a> Searcher<'a> {
                 .then(a.meta.path.cmp(&b.meta.path))
                 .then(a.chunk_id.cmp(&b.chunk_id))
         });
-        candidates.truncate(request.k);
-        Ok(candidates
-            .into_iter()
-            .map(|candidate| SearchHit {
+        let mut hits = Vec::with_capacity(request.k.min(candidates.len()));
+        for mut candidate in candidates {
+            if hits.len() == request.k {
+                break;
+            }
+            let source = match candidate.chunk_id {
+                Some(id) => HitSource::Chunk(id),
+                // A file gone or no longer text since it was read has no lines to show.
+                None => match crate::lines::around_best_match(
+                    self.store.workspace_root(),
+                    &candidate.meta.path,
+                    &query_terms,
+                ) {
+                    Some(lines) => {
+                        candidate.meta.start_line = lines.start_line;
+                        candidate.meta.end_line = lines.end_line;
+                        HitSource::Lines(lines.text)
+                    }
+                    None => continue,
+                },
+            };
+            hits.push(SearchHit {
                 path: candidate.meta.path,
                 start_line: candidate.meta.start_line,
                 end_line: candidate.meta.end_line,
                 score: candidate.score,
                 symbol: candidate.meta.symbol,
                 language: candidate.meta.language,
-                chunk_id: candidate.chunk_id,
-            })
-            .collect())
+                source,
+            });
+        }
+        Ok(hits)
     }
 
     /// The query's vector and its `limit` nearest chunks in `space` (none without a space).
@@ -683,8 +743,10 @@ fn collapse(
     let mut file_score: HashMap<&str, f32> = HashMap::new();
     for (path, score) in files {
         file_score.insert(path, score / max_file);
-        if !best.contains_key(path)
-            && let Some(record) = snapshot.file(path)?
+        if best.contains_key(path) {
+            continue;
+        }
+        if let Some(record) = snapshot.file(path)?
             && let Some(&first) = record.chunk_ids.first()
             && let Some(meta) = snapshot.chunk(first)?
             && keep(&meta)
@@ -692,11 +754,13 @@ fn collapse(
             best.insert(
                 path.clone(),
                 Candidate {
-                    chunk_id: first,
+                    chunk_id: Some(first),
                     meta,
                     score: 0.0,
                 },
             );
+        } else if let Some(candidate) = unchunked_candidate(snapshot, path, keep)? {
+            best.insert(path.clone(), candidate);
         }
     }
     let mut out: Vec<Candidate> = best.into_values().collect();
@@ -704,7 +768,10 @@ fn collapse(
         let path = candidate.meta.path.as_str();
         candidate.score = match mode {
             SearchMode::Bm25 => file_score.get(path).copied().unwrap_or(0.0),
-            SearchMode::Rrf => rrf(file_rank.get(path)) + rrf(dense_rank.get(&candidate.chunk_id)),
+            SearchMode::Rrf => {
+                rrf(file_rank.get(path))
+                    + rrf(candidate.chunk_id.and_then(|id| dense_rank.get(&id)))
+            }
             _ => {
                 params.file_lexical * file_score.get(path).copied().unwrap_or(0.0) + candidate.score
             }
@@ -737,7 +804,7 @@ fn candidates_with_meta(
             continue;
         }
         candidates.push(Candidate {
-            chunk_id,
+            chunk_id: Some(chunk_id),
             meta,
             score,
         });
@@ -748,6 +815,35 @@ fn candidates_with_meta(
         }
     }
     Ok(candidates)
+}
+
+/// A candidate scored 0 for `path` if it waits for its chunks and `keep` keeps it: its
+/// metadata is its file's, its lines are read once it makes the top k.
+fn unchunked_candidate(
+    snapshot: &Snapshot<'_>,
+    path: &str,
+    keep: &dyn Fn(&ChunkMeta) -> bool,
+) -> Result<Option<Candidate>> {
+    let Some(info) = snapshot.unchunked(path)? else {
+        return Ok(None);
+    };
+    let meta = ChunkMeta {
+        path: path.to_owned(),
+        language: info.language,
+        kind: crate::lines::KIND.to_owned(),
+        symbol: String::new(),
+        start_line: 0,
+        end_line: 0,
+        byte_start: 0,
+        byte_end: 0,
+        commit: info.commit,
+        symbols: Vec::new(),
+    };
+    Ok(keep(&meta).then_some(Candidate {
+        chunk_id: None,
+        meta,
+        score: 0.0,
+    }))
 }
 
 fn max_value<'v>(values: impl Iterator<Item = &'v f32>) -> f32 {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use codexos_embed::{EmbedError, Embedder, HashingEmbedder, SpaceId};
 use codexos_index::{
-    FileOutcome, IndexSettings, IndexSummary, Indexer, OpenOptions, SearchMode, SearchRequest,
-    SkipReason,
+    FileOutcome, HitSource, IndexError, IndexSettings, IndexSummary, Indexer, OpenOptions,
+    SearchHit, SearchMode, SearchRequest, SkipReason,
 };
 use common::write;
 
@@ -563,7 +563,7 @@ fn a_cancelled_run_keeps_what_it_committed_and_the_next_run_finishes() {
     let cancel = AtomicBool::new(false);
     let result = indexer.index_all(
         &mut |progress| {
-            if progress.files_done >= 12 {
+            if progress.files_chunked >= 12 {
                 cancel.store(true, Ordering::SeqCst);
             }
         },
@@ -635,4 +635,142 @@ fn a_branch_switch_embeds_only_the_chunks_it_changed_and_switching_back_embeds_n
         })
         .unwrap();
     assert!(!hits.is_empty());
+}
+
+/// An indexer whose runs make every new file searchable by its words before chunking it,
+/// however little text there is.
+fn open_words_first(root: &Path, embedder: Arc<CountingEmbedder>) -> Indexer {
+    let settings = IndexSettings {
+        lexical_first_bytes: 0,
+        ..IndexSettings::default()
+    };
+    Indexer::open(root, embedder, settings, &OpenOptions::default()).unwrap()
+}
+
+/// Runs the first stage of `indexer`'s run only: the run is cancelled once BM25 can search
+/// every file, before any file is chunked.
+fn index_words_only(indexer: &Indexer) {
+    let cancel = AtomicBool::new(false);
+    let result = indexer.index_all(
+        &mut |progress| {
+            if progress.searchable {
+                cancel.store(true, Ordering::SeqCst);
+            }
+        },
+        &cancel,
+    );
+    assert!(
+        matches!(result, Err(IndexError::Cancelled { .. })),
+        "{result:?}"
+    );
+}
+
+fn search(indexer: &Indexer, request: SearchRequest) -> Vec<SearchHit> {
+    indexer.searcher().search(&request).unwrap()
+}
+
+#[test]
+fn after_the_first_stage_a_search_finds_a_file_by_a_word_and_shows_the_lines_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let indexer = open_words_first(dir.path(), Arc::default());
+    index_words_only(&indexer);
+    assert_eq!(
+        indexer.store().stats().unwrap().chunks,
+        0,
+        "nothing chunked"
+    );
+
+    let expected = SearchHit {
+        path: "src/parse.rs".into(),
+        start_line: 1,
+        end_line: 5,
+        score: 0.0,
+        symbol: String::new(),
+        language: "rust".into(),
+        source: HitSource::Lines(
+            "\n/// Parses one header line into a name and a value.\npub fn parse_header(line: &str) -> Option<(&str, &str)> {\n    line.split_once(':')\n}".into(),
+        ),
+    };
+    for mode in [SearchMode::Bm25, SearchMode::Hybrid, SearchMode::Rrf] {
+        for collapse_files in [false, true] {
+            let hits = search(
+                &indexer,
+                SearchRequest {
+                    mode,
+                    collapse_files,
+                    ..SearchRequest::new("parse header")
+                },
+            );
+            let best = SearchHit {
+                score: 0.0,
+                ..hits[0].clone()
+            };
+            assert_eq!(best, expected, "{mode:?}, collapsed: {collapse_files}");
+        }
+    }
+    let in_markdown = search(
+        &indexer,
+        SearchRequest {
+            language: Some("markdown".into()),
+            ..SearchRequest::new("parse header")
+        },
+    );
+    assert!(in_markdown.is_empty(), "{in_markdown:?}");
+}
+
+#[test]
+fn a_run_stopped_after_the_first_stage_is_finished_by_the_next_with_each_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let embedder = Arc::new(CountingEmbedder::default());
+    let indexer = open_words_first(dir.path(), Arc::clone(&embedder));
+    index_words_only(&indexer);
+    std::fs::remove_file(dir.path().join("src/print.rs")).unwrap();
+
+    let summary = index(&indexer);
+    assert_eq!(
+        (summary.files_indexed, summary.files_removed),
+        (3, 1),
+        "the files the first stage wrote are chunked, the one deleted since leaves"
+    );
+    assert_eq!(
+        embedder.texts.load(Ordering::SeqCst),
+        summary.chunks_written
+    );
+    assert!(indexer.store().check_consistency().unwrap().is_consistent());
+    let snapshot = indexer.store().snapshot().unwrap();
+    assert_eq!(snapshot.unchunked_count().unwrap(), 0);
+    let hits = search(
+        &indexer,
+        SearchRequest {
+            mode: SearchMode::Bm25,
+            collapse_files: true,
+            ..SearchRequest::new("parse header print match fixture")
+        },
+    );
+    let mut paths: Vec<&str> = hits.iter().map(|hit| hit.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["README.md", "src/lib.rs", "src/parse.rs"],
+        "each file once"
+    );
+    assert!(
+        hits.iter()
+            .all(|hit| matches!(hit.source, HitSource::Chunk(_))),
+        "{hits:?}"
+    );
+
+    let again = index(&indexer);
+    assert_eq!((again.files_indexed, again.files_unchanged), (0, 3));
+}
+
+#[test]
+fn a_run_with_little_new_text_leaves_it_to_the_chunk_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let indexer = open(dir.path(), Arc::default());
+    index_words_only(&indexer);
+    assert_eq!(indexer.store().file_paths().unwrap(), Vec::<String>::new());
 }

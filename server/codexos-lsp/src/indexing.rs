@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use codexos_service::index::{
-    IndexMode, IndexSummary, Progress, UpgradeRun, WorkspaceIndex, WorkspaceIndexError,
+    IndexMode, IndexSummary, Progress, Stage, UpgradeRun, WorkspaceIndex, WorkspaceIndexError,
 };
 use serde::Serialize;
 use tower_lsp_server::ls_types::notification::Notification;
@@ -289,17 +289,14 @@ async fn index_one(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let worker_index = index.clone();
     let run = tokio::task::spawn_blocking(move || {
-        let mut last = (u32::MAX, false);
+        let mut last = (u32::MAX, None);
         worker_index.index_all(&mut |progress| {
-            // Files first (then every file is searchable by keyword), vectors second.
-            let (done, total) = if progress.searchable {
-                (progress.chunks_embedded, progress.chunks_to_embed)
-            } else {
-                (progress.files_done, progress.files_total)
-            };
+            // Files read first (then every file is searchable by keyword), chunked second,
+            // vectors third.
+            let (done, total) = progress.done_of_total();
             let percent = (done * 100).checked_div(total).unwrap_or(100) as u32;
-            if (percent, progress.searchable) != last {
-                last = (percent, progress.searchable);
+            if (percent, Some(progress.stage())) != last {
+                last = (percent, Some(progress.stage()));
                 let _ = tx.send((percent, progress));
             }
         })
@@ -311,13 +308,11 @@ async fn index_one(
             // Reports queued before the pause must not overwrite its `paused` status.
             continue;
         }
-        let stage = if progress.searchable {
-            format!(
-                "searchable by keyword; embedding {}/{} chunks",
-                progress.chunks_embedded, progress.chunks_to_embed
-            )
-        } else {
-            format!("{}/{} files", progress.files_done, progress.files_total)
+        let (done, total) = progress.done_of_total();
+        let stage = match progress.stage() {
+            Stage::Reading => format!("{done}/{total} files"),
+            Stage::Chunking => format!("searchable by keyword; chunking {done}/{total} files"),
+            Stage::Embedding => format!("searchable by keyword; embedding {done}/{total} chunks"),
         };
         let message = match name {
             Some(name) => format!("{name}: {stage}"),
@@ -345,16 +340,17 @@ async fn index_one(
             (Ended::Stopped, "stopped".to_owned(), None)
         }
         Ok(Err(WorkspaceIndexError::Paused { .. })) => {
-            let message = if last.searchable {
-                format!(
-                    "paused after embedding {}/{} chunks (every file is searchable by keyword); codexos.index.resume goes on from there",
-                    last.chunks_embedded, last.chunks_to_embed
-                )
-            } else {
-                format!(
-                    "paused after {}/{} files; codexos.index.resume goes on from there",
-                    last.files_done, last.files_total
-                )
+            let (done, total) = last.done_of_total();
+            let message = match last.stage() {
+                Stage::Reading => format!(
+                    "paused after {done}/{total} files; codexos.index.resume goes on from there"
+                ),
+                Stage::Chunking => format!(
+                    "paused after chunking {done}/{total} files (every file is searchable by keyword); codexos.index.resume goes on from there"
+                ),
+                Stage::Embedding => format!(
+                    "paused after embedding {done}/{total} chunks (every file is searchable by keyword); codexos.index.resume goes on from there"
+                ),
             };
             tracing::info!("{}: {message}", index.root().display());
             (Ended::Paused, message, None)

@@ -126,8 +126,13 @@ fn a_clone_searches_the_published_base_for_untouched_files_and_its_overlay_for_c
         .expect("indexes the overlay");
     let last = heard.last().expect("progress reported");
     assert_eq!(
-        (last.files_done, last.files_total, last.searchable),
-        (3, 3, true),
+        (
+            last.files_done,
+            last.files_chunked,
+            last.files_total,
+            last.searchable
+        ),
+        (3, 3, 3, true),
         "the editor hears of the overlay's files, then that search is ready: {heard:?}"
     );
     assert_eq!(

@@ -41,7 +41,8 @@ use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn,
 pub use error::{Result, StoreError};
 pub use lexical::{DocKind, FieldWeights, LexicalKey};
 pub use records::{
-    ChunkMeta, FileInfo, FileRecord, FileWrite, NewChunk, SpaceRecord, SymbolRecord, WriteBatch,
+    ChunkMeta, FileInfo, FileRecord, FileWrite, LexicalFile, NewChunk, SpaceRecord, SymbolRecord,
+    WriteBatch,
 };
 pub use spaces::UpgradeCoverage;
 
@@ -69,6 +70,7 @@ type Info = Database<'static, Str, SerdeJson<SpaceRecord>>;
 type PendingChunks = Database<'static, U32<BigEndian>, U8>;
 type PendingFiles = Database<'static, Str, U8>;
 type Unembedded = Database<'static, U32<BigEndian>, U8>;
+type Unchunked = Database<'static, Str, SerdeBincode<FileInfo>>;
 
 const GENERATION: &str = "generation";
 const NEXT_CHUNK_ID: &str = "next_chunk_id";
@@ -104,6 +106,10 @@ struct Databases {
     /// Chunks written before their vector ([`NewChunk::vector`] empty): a bulk run makes
     /// every file searchable by BM25 first, then embeds these.
     unembedded: Unembedded,
+    /// Files written by [`Store::write_lexical`] (a whole-file BM25 document, no chunks yet),
+    /// by path; they have no [`FileRecord`] until their chunks are written. `None` in an
+    /// index opened read-only that an older codexos wrote: it has none.
+    unchunked: Option<Unchunked>,
 }
 
 /// How to open an index for writing.
@@ -270,12 +276,18 @@ impl Store {
                     opener.create_database(wtxn, Some("file_heads"))?,
                     // Layout 1's arroy vectors, emptied when that layout is found.
                     opener.create_database(wtxn, Some("vectors"))?,
+                    opener.create_database(wtxn, Some("unchunked"))?,
                 )))
             })
             .at(&dir)?
             .unwrap_commit();
-        let (dbs, file_heads, legacy_vectors): (_, _, Database<'static, Bytes, Bytes>) = dbs;
-        let dbs = Databases::from_tuple(dbs, file_heads);
+        let (dbs, file_heads, legacy_vectors, unchunked): (
+            _,
+            _,
+            Database<'static, Bytes, Bytes>,
+            _,
+        ) = dbs;
+        let dbs = Databases::from_tuple(dbs, file_heads, Some(unchunked));
         upgrade_layout(&env, &dbs, legacy_vectors).at(&dir)?;
         let full_text = FullText::open(&dir.join("tantivy"), true)?;
         let store = Self {
@@ -322,7 +334,10 @@ impl Store {
                     opener.open_database(rtxn, Some("vector_cache"))?,
                 );
                 let file_heads = opener.open_database(rtxn, Some("file_heads"))?;
-                Ok(CommitOrAbort::<_, ()>::Commit((opened, file_heads)))
+                let unchunked = opener.open_database(rtxn, Some("unchunked"))?;
+                Ok(CommitOrAbort::<_, ()>::Commit((
+                    opened, file_heads, unchunked,
+                )))
             })
             .at(&dir)?
             .unwrap_commit();
@@ -342,6 +357,7 @@ impl Store {
                 Some(l),
             ),
             Some(file_heads),
+            unchunked,
         ) = dbs
         else {
             return Err(StoreError::Damaged {
@@ -351,7 +367,8 @@ impl Store {
                     .into(),
             });
         };
-        let dbs = Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l), file_heads);
+        let dbs =
+            Databases::from_tuple((a, b, c, d, e, f, g, h, i, j, k, l), file_heads, unchunked);
         let layout = {
             let rtxn = env.read_txn().at(&dir)?;
             dbs.counters.get(&rtxn, LAYOUT_KEY).at(&dir)?
@@ -380,6 +397,14 @@ impl Store {
     /// `<workspace>/.codexos/index`.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The workspace the index is of: the paths it holds are relative to it.
+    pub fn workspace_root(&self) -> &Path {
+        self.dir
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&self.dir)
     }
 
     /// The store's writer lock, taken for `action` (one writer at a time in this process), or
@@ -424,6 +449,9 @@ impl Store {
                 self.dbs.file_heads.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.chunk_texts.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.files.clear(&mut wtxn).at(&self.dir)?;
+                if let Some(unchunked) = self.dbs.unchunked {
+                    unchunked.clear(&mut wtxn).at(&self.dir)?;
+                }
                 self.dbs.pending_chunks.clear(&mut wtxn).at(&self.dir)?;
                 self.dbs.pending_files.clear(&mut wtxn).at(&self.dir)?;
                 self.take_applied_full_text();
@@ -476,21 +504,110 @@ impl Store {
         Ok(out)
     }
 
-    /// Every indexed file's path, in path order (what a run compares with its walk; the
-    /// records are not decoded).
+    /// Every indexed file's path, in path order, those waiting for their chunks included
+    /// (what a run compares with its walk; the records are not decoded).
     pub fn file_paths(&self) -> Result<Vec<String>> {
         let rtxn = self.env.read_txn().at(&self.dir)?;
         let mut out = Vec::new();
-        for entry in self
-            .dbs
-            .files
-            .remap_data_type::<heed::types::DecodeIgnore>()
-            .iter(&rtxn)
-            .at(&self.dir)?
-        {
-            out.push(entry.at(&self.dir)?.0.to_owned());
+        use heed::types::DecodeIgnore;
+        let tables = std::iter::once(self.dbs.files.remap_data_type::<DecodeIgnore>()).chain(
+            self.dbs
+                .unchunked
+                .map(|db| db.remap_data_type::<DecodeIgnore>()),
+        );
+        for table in tables {
+            for entry in table.iter(&rtxn).at(&self.dir)? {
+                out.push(entry.at(&self.dir)?.0.to_owned());
+            }
         }
+        out.sort_unstable();
         Ok(out)
+    }
+
+    /// Makes each of `files` searchable by BM25 as a whole-file document (its text and path)
+    /// before it is chunked: the first stage of a bulk run, which skips parsing. Each is then
+    /// listed as waiting for its chunks ([`Snapshot::unchunked`]), without a [`FileRecord`], so
+    /// that a run still chunks it; [`Store::write`] replaces the document with the one built
+    /// from its chunks. A file that has chunks by now is left alone (it was saved meanwhile).
+    /// Returns how many were written.
+    ///
+    /// The documents are not derived from LMDB as the rest of the full-text index is: a
+    /// rebuild of that index forgets which files wait (their next run writes them again), and
+    /// a crash between the two commits below leaves some listed without a document until
+    /// their chunks are written. Neither leaves a document without its file.
+    pub fn write_lexical(&self, files: &[LexicalFile]) -> Result<usize> {
+        let _write = tracing::debug_span!("store.write_lexical").entered();
+        if files.is_empty() {
+            return Ok(0);
+        }
+        let _guard = self.lock_for_writing("writing files before their chunks")?;
+        let unchunked = self.unchunked_for_writing()?;
+        let mut wtxn = self.env.write_txn().at(&self.dir)?;
+        if let Some(applied) = self.take_applied_full_text() {
+            self.forget_applied_full_text(&mut wtxn, &applied)?;
+        }
+        let mut written = Vec::with_capacity(files.len());
+        for file in files {
+            if self
+                .dbs
+                .files
+                .get(&wtxn, &file.path)
+                .at(&self.dir)?
+                .is_some()
+            {
+                continue;
+            }
+            // The document written below replaces whatever the queue still says of this path
+            // (a removal not applied yet would delete it).
+            let queued = self
+                .dbs
+                .pending_files
+                .delete(&mut wtxn, &file.path)
+                .at(&self.dir)?;
+            let replaced = unchunked.get(&wtxn, &file.path).at(&self.dir)?.is_some();
+            unchunked
+                .put(&mut wtxn, &file.path, &file.info)
+                .at(&self.dir)?;
+            written.push((file, queued || replaced));
+        }
+        if written.is_empty() {
+            // Still commits the queue's bookkeeping taken above.
+            wtxn.commit().at(&self.dir)?;
+            return Ok(0);
+        }
+        // The full-text commit carries this generation: should a power cut undo this LMDB
+        // commit (see `open_env`), the index is ahead of LMDB and rebuilt, documents included.
+        let generation = self.bump_generation(&mut wtxn)?;
+        wtxn.commit().at(&self.dir)?;
+        let mut writer = self.full_text.writer()?;
+        for (file, replaced) in &written {
+            let key = LexicalKey::File(file.path.clone());
+            if *replaced {
+                writer.delete(&key);
+            }
+            writer.add(&FullTextDoc {
+                key,
+                path: &file.path,
+                language: &file.info.language,
+                symbol: "",
+                body: &file.text,
+            })?;
+        }
+        writer.commit(generation)?;
+        Ok(written.len())
+    }
+
+    /// The table of files waiting for their chunks; an index opened for writing has it.
+    fn unchunked_for_writing(&self) -> Result<Unchunked> {
+        self.dbs.unchunked.ok_or_else(|| StoreError::ReadOnly {
+            path: self.dir.clone(),
+            action: "writing files before their chunks",
+        })
+    }
+
+    /// The info of a file written by [`Store::write_lexical`] that waits for its chunks.
+    pub fn unchunked(&self, path: &str) -> Result<Option<FileInfo>> {
+        self.snapshot()?.unchunked(path)
     }
 
     /// Applies `batch` in one LMDB transaction: each file's old chunks and vectors are
@@ -744,6 +861,12 @@ impl Store {
         mut upgrade: Option<&mut VectorWriter>,
         path: &str,
     ) -> Result<()> {
+        if let Some(unchunked) = self.dbs.unchunked
+            && unchunked.delete(wtxn, path).at(&self.dir)?
+        {
+            // Its whole-file document goes (or is replaced by the one of its chunks).
+            self.dbs.pending_files.put(wtxn, path, &0).at(&self.dir)?;
+        }
         let Some(old) = self.dbs.files.get(wtxn, path).at(&self.dir)? else {
             return Ok(());
         };
@@ -989,6 +1112,11 @@ impl Store {
             let mut wtxn = self.env.write_txn().at(&self.dir)?;
             self.dbs.pending_chunks.clear(&mut wtxn).at(&self.dir)?;
             self.dbs.pending_files.clear(&mut wtxn).at(&self.dir)?;
+            // The rebuild dropped their documents, which LMDB cannot give back: the next run
+            // finds them new and writes them again.
+            if let Some(unchunked) = self.dbs.unchunked {
+                unchunked.clear(&mut wtxn).at(&self.dir)?;
+            }
             self.dbs
                 .counters
                 .delete(&mut wtxn, FULL_TEXT_RESET)
@@ -1197,8 +1325,9 @@ impl Store {
             ("pending_files", dbs.pending_files.stat(&rtxn)),
             ("unembedded", dbs.unembedded.stat(&rtxn)),
         ];
+        let unchunked = dbs.unchunked.map(|db| ("unchunked", db.stat(&rtxn)));
         let mut databases = Vec::new();
-        for (name, stat) in stats {
+        for (name, stat) in stats.into_iter().chain(unchunked) {
             let stat = stat.at(&self.dir)?;
             databases.push((name, stat.entries as u64, stat.non_free_page_size() as u64));
         }
@@ -1302,6 +1431,22 @@ impl Snapshot<'_> {
             .at(&self.store.dir)
     }
 
+    /// The info of a file written by [`Store::write_lexical`] that waits for its chunks.
+    pub fn unchunked(&self, path: &str) -> Result<Option<FileInfo>> {
+        match self.store.dbs.unchunked {
+            Some(db) => db.get(&self.rtxn, path).at(&self.store.dir),
+            None => Ok(None),
+        }
+    }
+
+    /// How many files wait for their chunks: BM25 finds them by their whole-file document only.
+    pub fn unchunked_count(&self) -> Result<u64> {
+        match self.store.dbs.unchunked {
+            Some(db) => db.len(&self.rtxn).at(&self.store.dir),
+            None => Ok(0),
+        }
+    }
+
     /// A chunk's vector in the active space (as stored: 8-bit components).
     pub fn vector(&self, id: ChunkId) -> Result<Option<Vec<f32>>> {
         let Some(space) = self.active_space()? else {
@@ -1351,6 +1496,7 @@ impl Databases {
             Database<'static, Bytes, Bytes>,
         ),
         file_heads: FileHeads,
+        unchunked: Option<Unchunked>,
     ) -> Self {
         Self {
             chunk_metas,
@@ -1368,6 +1514,7 @@ impl Databases {
                 cache,
             },
             unembedded,
+            unchunked,
         }
     }
 }
@@ -1404,6 +1551,9 @@ fn upgrade_layout(
         dbs.file_heads.clear(&mut wtxn)?;
         dbs.chunk_texts.clear(&mut wtxn)?;
         dbs.files.clear(&mut wtxn)?;
+        if let Some(unchunked) = dbs.unchunked {
+            unchunked.clear(&mut wtxn)?;
+        }
         dbs.pending_chunks.clear(&mut wtxn)?;
         dbs.pending_files.clear(&mut wtxn)?;
         dbs.unembedded.clear(&mut wtxn)?;

@@ -70,6 +70,15 @@ pub struct FileWrite {
     pub chunks: Vec<NewChunk>,
 }
 
+/// A file's text for its whole-file BM25 document, before its chunks exist (see
+/// [`crate::Store::write_lexical`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LexicalFile {
+    pub path: String,
+    pub info: FileInfo,
+    pub text: String,
+}
+
 /// Files replaced and files removed, applied in one transaction.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WriteBatch {

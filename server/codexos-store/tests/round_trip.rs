@@ -2,8 +2,8 @@
 
 use codexos_store::tokens::terms;
 use codexos_store::{
-    ChunkMeta, DocKind, FieldWeights, FileInfo, FileWrite, LexicalKey, NewChunk, OpenOptions,
-    SpaceChange, Store, StoreError, WriteBatch,
+    ChunkMeta, DocKind, FieldWeights, FileInfo, FileWrite, LexicalFile, LexicalKey, NewChunk,
+    OpenOptions, SpaceChange, Store, StoreError, WriteBatch,
 };
 
 fn meta(path: &str, symbol: &str, line: u32) -> ChunkMeta {
@@ -491,4 +491,106 @@ fn chunks_written_before_their_vectors_are_searchable_by_bm25_and_embedded_later
     assert_eq!(store.unembedded_count().unwrap(), 0);
     assert_eq!(store.stats().unwrap().vectors, 0);
     assert!(store.check_consistency().unwrap().is_consistent());
+}
+
+fn words_only(path: &str, text: &str) -> LexicalFile {
+    LexicalFile {
+        path: path.into(),
+        info: file(path, &[]).info,
+        text: text.into(),
+    }
+}
+
+fn file_hits(store: &Store, word: &str) -> Vec<LexicalKey> {
+    store
+        .bm25(
+            DocKind::File,
+            &terms(word),
+            FieldWeights::default(),
+            None,
+            10,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect()
+}
+
+#[test]
+fn a_file_written_before_its_chunks_is_found_by_its_words_until_its_chunks_replace_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    save(
+        &store,
+        vec![file("b.rs", &[("b::beta", "fn beta() {}", 0)])],
+    );
+    let written = store
+        .write_lexical(&[
+            words_only("a.rs", "fn alpha() {}\nfn gamma() {}\n"),
+            words_only("b.rs", "saved meanwhile, it keeps its chunks"),
+        ])
+        .unwrap();
+    assert_eq!(written, 1, "a file with chunks is left alone");
+    assert_eq!(
+        file_hits(&store, "gamma"),
+        [LexicalKey::File("a.rs".into())]
+    );
+    assert!(file_hits(&store, "meanwhile").is_empty());
+    assert_eq!(
+        store.file("a.rs").unwrap(),
+        None,
+        "no record: it is chunked next"
+    );
+    assert!(store.unchunked("a.rs").unwrap().is_some());
+    assert_eq!(store.file_paths().unwrap(), ["a.rs", "b.rs"]);
+
+    // Written again (a stopped run), then chunked: one document, the chunks'.
+    store
+        .write_lexical(&[words_only("a.rs", "fn alpha() {}\nfn gamma() {}\n")])
+        .unwrap();
+    save(
+        &store,
+        vec![file("a.rs", &[("a::alpha", "fn alpha() {}", 1)])],
+    );
+    store.sync_full_text().unwrap();
+    assert_eq!(
+        file_hits(&store, "alpha"),
+        [LexicalKey::File("a.rs".into())]
+    );
+    assert!(file_hits(&store, "gamma").is_empty());
+    assert_eq!(store.unchunked("a.rs").unwrap(), None);
+
+    // Removed before its chunks: its document goes too.
+    store
+        .write_lexical(&[words_only("c.rs", "fn delta() {}")])
+        .unwrap();
+    store
+        .write(&WriteBatch {
+            files: vec![],
+            removed: vec!["c.rs".into()],
+        })
+        .unwrap();
+    store.sync_full_text().unwrap();
+    assert!(file_hits(&store, "delta").is_empty());
+    assert_eq!(store.file_paths().unwrap(), ["a.rs", "b.rs"]);
+    assert!(store.check_consistency().unwrap().is_consistent());
+}
+
+#[test]
+fn a_rebuilt_full_text_index_forgets_the_files_waiting_for_their_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store
+            .write_lexical(&[words_only("a.rs", "fn alpha() {}")])
+            .unwrap();
+    }
+    std::fs::remove_dir_all(dir.path().join(".codexos/index/tantivy")).unwrap();
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    assert!(file_hits(&store, "alpha").is_empty());
+    assert_eq!(
+        store.file_paths().unwrap(),
+        Vec::<String>::new(),
+        "the next run finds it new and writes it again"
+    );
 }

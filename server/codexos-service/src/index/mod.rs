@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 
 use codexos_embed::{Embedder, EmbedderKind};
 use codexos_index::{
-    ChunkFilter, ChunkMeta, IndexError, IndexSettings, Indexer, OpenOptions, SearchRequest,
-    Searcher, Store, index_dir,
+    ChunkFilter, ChunkMeta, HitSource, IndexError, IndexSettings, Indexer, OpenOptions,
+    SearchRequest, Searcher, Store, index_dir,
 };
 
 pub use codexos_index::{
-    FileOutcome, IndexSummary, Progress, SearchMode, SkipReason, UpgradeProgress, UpgradeSummary,
-    is_tool_state,
+    FileOutcome, IndexSummary, Progress, SearchMode, SkipReason, Stage, UpgradeProgress,
+    UpgradeSummary, is_tool_state,
 };
 pub use codexos_tools::SearchHit;
 pub use commits::CommitError;
@@ -131,6 +131,9 @@ pub struct IndexStatus {
     pub vectors: u64,
     /// Chunks written without their vector yet (BM25 finds them; the next run embeds them).
     pub waiting_for_vectors: u64,
+    /// Files written without their chunks yet by a stopped run (BM25 finds them by their
+    /// words; the next run chunks them).
+    pub waiting_for_chunks: u64,
     /// The vectors' codes are centred on a current mean (else on an older one: searches work,
     /// with less recall, until the next run re-centres them).
     pub codes_current: bool,
@@ -477,14 +480,15 @@ impl WorkspaceIndex {
     }
 
     /// The `k` best chunks of `query` that `filter` keeps (or files, with `collapse_files`),
-    /// each with its chunk id.
+    /// each with its chunk id: none for the lines of a file that waits for its chunks, which the
+    /// search read from the file.
     fn search_store(
         &self,
         query: &SearchQuery,
         k: usize,
         collapse_files: bool,
         filter: Option<ChunkFilter<'_>>,
-    ) -> Result<Vec<(SearchHit, u32)>, WorkspaceIndexError> {
+    ) -> Result<Vec<(SearchHit, Option<u32>)>, WorkspaceIndexError> {
         let store = self.store();
         if let Engine::Reader { .. } = &self.engine {
             // What a writer in another process committed since this index was opened.
@@ -509,11 +513,13 @@ impl WorkspaceIndex {
         Ok(hits
             .into_iter()
             .map(|hit| {
-                let text = snapshot
-                    .chunk_text(hit.chunk_id)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
+                let chunk_id = hit.source.chunk_id();
+                let text = match hit.source {
+                    HitSource::Chunk(id) => {
+                        snapshot.chunk_text(id).ok().flatten().unwrap_or_default()
+                    }
+                    HitSource::Lines(text) => text,
+                };
                 let found = SearchHit {
                     path: hit.path,
                     start_line: hit.start_line,
@@ -522,7 +528,7 @@ impl WorkspaceIndex {
                     symbol: hit.symbol,
                     text,
                 };
-                (found, hit.chunk_id)
+                (found, chunk_id)
             })
             .collect())
     }
@@ -545,7 +551,7 @@ impl WorkspaceIndex {
         };
         let store = self.store();
         let snapshot = store.snapshot().map_err(|e| self.error(e.into()))?;
-        let ids: Vec<u32> = hits.iter().map(|(_, id)| *id).collect();
+        let ids: Vec<u32> = hits.iter().filter_map(|(_, id)| *id).collect();
         let spaces = [store.space(), store.upgrade_space()];
         let space = spaces
             .into_iter()
@@ -564,7 +570,10 @@ impl WorkspaceIndex {
         };
         Ok(hits
             .into_iter()
-            .map(|(hit, id)| (hit, cosines.get(&id).copied().unwrap_or(0.0)))
+            .map(|(hit, id)| {
+                let cosine = id.and_then(|id| cosines.get(&id).copied());
+                (hit, cosine.unwrap_or(0.0))
+            })
             .collect())
     }
 
@@ -747,6 +756,10 @@ impl WorkspaceIndex {
             vectors: stats.vectors,
             waiting_for_vectors: store
                 .unembedded_count()
+                .map_err(|e| store_error(e.into()))?,
+            waiting_for_chunks: store
+                .snapshot()
+                .and_then(|snapshot| snapshot.unchunked_count())
                 .map_err(|e| store_error(e.into()))?,
             codes_current: !store
                 .vectors_need_build()

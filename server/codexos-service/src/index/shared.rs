@@ -834,12 +834,15 @@ impl WorkspaceIndex {
                 }
                 Err(error) => tracing::info!("overlay {path}: {error}"),
             }
+            // Each overlay file is read and chunked at once.
             state.files_done += 1;
+            state.files_chunked += 1;
             state.chunks_written = summary.chunks_written;
             progress(state);
         }
         summary.elapsed = started.elapsed();
         summary.searchable_after = summary.elapsed;
+        summary.chunked_after = summary.elapsed;
         state.chunks_written = summary.chunks_written;
         state.searchable = true;
         progress(state);

@@ -134,11 +134,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
-        "cold index: {} files, {} chunks, {:.1} MB, BM25-searchable after {:.1} s, vectors complete after {:.1} s = {:.0} files/s, {:.2} MB/s, {:.0} chunks/s ({} unchanged, {} skipped)",
+        "cold index: {} files, {} chunks, {:.1} MB, BM25-searchable after {:.1} s, chunked after {:.1} s, vectors complete after {:.1} s = {:.0} files/s, {:.2} MB/s, {:.0} chunks/s ({} unchanged, {} skipped)",
         summary.files_indexed,
         summary.chunks_written,
         megabytes,
         summary.searchable_after.as_secs_f64(),
+        summary.chunked_after.as_secs_f64(),
         seconds,
         summary.files_indexed as f64 / seconds,
         megabytes / seconds,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use codexos_service::index::{
-    IndexMode, IndexStatus, SharedUrl, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
+    IndexMode, IndexStatus, SharedUrl, Stage, UpgradeRun, WorkspaceIndex, WriteOptions, embedders,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -76,14 +76,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.suspend(|| eprintln!("notice: {notice}"));
     }
     let mut progress = |progress: codexos_service::index::Progress| {
-        if progress.searchable {
-            bar.set_length(progress.chunks_to_embed as u64);
-            bar.set_position(progress.chunks_embedded as u64);
-            bar.set_message("chunks embedded (BM25 already searches every file)");
-        } else {
-            bar.set_length(progress.files_total as u64);
-            bar.set_position(progress.files_done as u64);
-            bar.set_message(format!("files, {} chunks", progress.chunks_written));
+        let (done, total) = progress.done_of_total();
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        match progress.stage() {
+            Stage::Reading => bar.set_message("files read"),
+            Stage::Chunking => bar.set_message(format!(
+                "files chunked, {} chunks (BM25 already searches every file)",
+                progress.chunks_written
+            )),
+            Stage::Embedding => {
+                bar.set_message("chunks embedded (BM25 already searches every file)")
+            }
         }
     };
     // A publish sends the whole tree; otherwise a shared base leaves only its overlay to index.
@@ -99,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seconds = summary.elapsed.as_secs_f64().max(1e-9);
     let megabytes = summary.bytes_indexed as f64 / 1e6;
     println!(
-        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks ({} vectors reused), {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
+        "indexed {} files ({} unchanged, {} skipped, {} removed): {} chunks ({} vectors reused), {:.1} MB in {:.2} s, searchable by BM25 after {:.2} s, chunked after {:.2} s ({:.0} chunks/s, {:.0} files/s, {:.2} MB/s)",
         summary.files_indexed,
         summary.files_unchanged,
         summary.files_skipped,
@@ -109,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         megabytes,
         seconds,
         summary.searchable_after.as_secs_f64(),
+        summary.chunked_after.as_secs_f64(),
         summary.chunks_written as f64 / seconds,
         summary.files_indexed as f64 / seconds,
         megabytes / seconds,
@@ -218,6 +223,13 @@ fn status(status: &IndexStatus) -> anyhow::Result<ExitCode> {
         "waiting:    {} chunks without a vector (BM25 finds them; `codexos index` embeds them)",
         status.waiting_for_vectors
     )?;
+    if status.waiting_for_chunks > 0 {
+        writeln!(
+            out,
+            "            {} files without chunks (BM25 finds them by their words; `codexos index` chunks them)",
+            status.waiting_for_chunks
+        )?;
+    }
     writeln!(
         out,
         "codes:      {}",
