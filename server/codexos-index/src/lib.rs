@@ -24,7 +24,7 @@ mod walk;
 
 pub use codexos_store::{ChunkMeta, OpenOptions, Store, index_dir};
 pub use error::{IndexError, Result};
-pub use file_chunks::{file_chunks, workspace_chunker};
+pub use file_chunks::{file_chunks, read_workspace_file, workspace_chunker};
 pub use indexer::{
     BATCH_DELAY_ENV, FileOutcome, IndexSummary, Indexer, Progress, SkipReason, Stage,
     embedding_text,

@@ -348,3 +348,75 @@ fn a_base_file_too_large_to_chunk_during_a_search_is_found_by_its_words_and_show
         "{table_hit:?}"
     );
 }
+
+/// A base's records name paths, and whoever writes to the Chroma server writes them: a record
+/// naming a file git ignores here, a path out of the workspace or a tracked link pointing out
+/// of it must never put that file's text in a search.
+#[test]
+fn a_forged_base_record_never_reads_an_ignored_file_a_path_outside_or_a_link_out() {
+    let Some(server) = ChromaServer::start_if_installed() else {
+        return;
+    };
+    let url = server.url();
+    let outside = tempfile::tempdir().expect("temp dir");
+    let secret = outside.path().join("id_rsa");
+    std::fs::write(&secret, "zebra secret key material\n").expect("write");
+    let settings = format!(
+        "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n\n[index.shared]\nurl = \"{url}\"\n"
+    );
+    let main = main_repository(&settings, &[("wind.rs", WIND)]);
+    std::os::unix::fs::symlink(&secret, main.path().join("link.rs")).expect("link out");
+    git(main.path(), &["add", "link.rs"]);
+    git(main.path(), &["commit", "--quiet", "-m", "a tracked link"]);
+    let published = publish(main.path(), &url);
+
+    let clone_dir = tempfile::tempdir().expect("temp dir");
+    let clone = clone_with(main.path(), clone_dir.path(), &settings);
+    std::fs::write(clone.join(".gitignore"), ".codexos/\ncodexos.toml\n.env\n").expect("write");
+    write(&clone, ".env", "zebra secret token\n");
+    git(&clone, &["commit", "--quiet", "-am", "ignore .env"]);
+
+    // Someone with access to the Chroma server forges files records for those paths.
+    let chroma = codexos_shared::Chroma::new(
+        url.parse().expect("a chroma URL"),
+        std::time::Duration::from_secs(10),
+    )
+    .expect("a client");
+    let space = published
+        .collection
+        .strip_prefix(&format!("{}-", url.rsplit('/').next().expect("a name")))
+        .expect("named by space")
+        .to_owned();
+    let collection = chroma
+        .open_collection(&space)
+        .expect("reachable")
+        .expect("published");
+    let files = chroma
+        .side_collection(&collection, codexos_shared::Side::Files, false)
+        .expect("reachable")
+        .expect("published");
+    let forged: Vec<codexos_shared::PublishedFile> = ["link.rs", ".env", "../outside/id_rsa"]
+        .iter()
+        .map(|path| codexos_shared::PublishedFile {
+            path: (*path).to_owned(),
+            document: " key:3 secret:3 zebra:3 ".to_owned(),
+            terms: vec!["key".to_owned(), "secret".to_owned(), "zebra".to_owned()],
+            hash: format!("forged-{}", path.len()),
+        })
+        .collect();
+    chroma.put_files(&files, &forged).expect("forged");
+
+    let index = WorkspaceIndex::open_for_search(&clone).expect("opens");
+    let hits = index
+        .search(&SearchQuery {
+            files: true,
+            ..SearchQuery::new("zebra secret key")
+        })
+        .expect("searches");
+    assert_eq!(index.shared_notice(), None);
+    assert!(
+        hits.iter()
+            .all(|hit| !hit.text.contains("zebra") && hit.path != ".env"),
+        "{hits:?}"
+    );
+}

@@ -176,13 +176,17 @@ pub(crate) fn clean_head(root: &Path) -> Result<(String, HashSet<String>), Commi
             "{first} and maybe more differ from the commit: publish from a clean checkout"
         )));
     }
-    let tracked = git(root, &["ls-files", "-z"])
-        .map_err(error)?
+    let tracked = tracked_files(root).map_err(error)?;
+    Ok((sha, tracked))
+}
+
+/// The files git tracks in the repository at `root` (its index), workspace-relative.
+pub(crate) fn tracked_files(root: &Path) -> Result<HashSet<String>, String> {
+    Ok(git(root, &["ls-files", "-z"])?
         .split('\0')
         .filter(|path| !path.is_empty())
         .map(str::to_owned)
-        .collect();
-    Ok((sha, tracked))
+        .collect())
 }
 
 /// Runs git in `root`: its standard output, or what it said went wrong.

@@ -47,7 +47,7 @@ use codexos_store::{ChunkMeta, Snapshot, SpaceRecord};
 use super::base_rank::{
     Bm25, Candidate, Corpus, Counts, StatsBuilder, chunk_fields, distinct_terms, file_fields, rank,
 };
-use super::commits::{ChangedSince, clean_head, head_state};
+use super::commits::{ChangedSince, clean_head, head_state, tracked_files};
 use super::{SearchHit, SearchQuery, WorkspaceIndex, WorkspaceIndexError, embedders, lock};
 
 pub use codexos_shared::{SharedError, SharedUrl};
@@ -200,6 +200,9 @@ pub(crate) struct BaseView {
     terms: Option<Collection>,
     files: Option<Collection>,
     changed: Arc<ChangedSince>,
+    /// The files git tracks here: the only ones the base may answer for. Its records name
+    /// paths; one naming a file git ignores here (`.env`) is not read from the working tree.
+    tracked: HashSet<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -301,6 +304,8 @@ impl WorkspaceIndex {
         let changed = ChangedSince::resolve(&self.root, &key.base_commit).map_err(|error| {
             format!("{error} (the base's commit: fetch it, e.g. `git fetch origin`)")
         })?;
+        let tracked = tracked_files(&self.root)
+            .map_err(|error| format!("cannot list the files git tracks: {error}"))?;
         let side = |side| {
             base.chroma
                 .side_collection(&primary, side, false)
@@ -319,6 +324,7 @@ impl WorkspaceIndex {
             terms,
             files,
             changed: Arc::new(changed),
+            tracked,
         });
         *lock(&self.base_view) = Some(view.clone());
         Ok(view)
@@ -425,7 +431,9 @@ impl WorkspaceIndex {
         let glob = path_glob(query)?;
         // What the base answers for: files unchanged here, within the query's glob.
         let from_base = |path: &str| {
-            !changed.lists(path) && glob.as_ref().is_none_or(|glob| glob.is_match(path))
+            view.tracked.contains(path)
+                && !changed.lists(path)
+                && glob.as_ref().is_none_or(|glob| glob.is_match(path))
         };
         let frequencies = match &view.terms {
             Some(terms) => {
@@ -663,7 +671,9 @@ impl WorkspaceIndex {
 
     /// The chunks of the base's files `paths` as the index makes them, read from the working
     /// tree (git says they are unchanged since the base's commit), by path, on every core. A
-    /// file that cannot be read or chunked is left out.
+    /// file that cannot be read or chunked is left out, and so is one the index would not read:
+    /// the base's records name the paths, so `../x` or a tracked link out of the workspace is
+    /// never followed.
     fn chunk_base_files(&self, paths: &[&str]) -> HashMap<String, Vec<(ChunkMeta, String)>> {
         let chunker = self.base_chunker.get_or_init(|| {
             codexos_index::workspace_chunker(&self.root, &self.settings)
@@ -673,12 +683,8 @@ impl WorkspaceIndex {
             return HashMap::new();
         };
         let chunk = |path: &str| {
-            let path_on_disk = self.root.join(path);
-            let size = std::fs::metadata(&path_on_disk).ok()?.len();
-            if size > CHUNKED_FILE_BYTES.min(self.settings.max_file_bytes) {
-                return None;
-            }
-            let text = std::fs::read_to_string(path_on_disk).ok()?;
+            let limit = CHUNKED_FILE_BYTES.min(self.settings.max_file_bytes);
+            let text = codexos_index::read_workspace_file(&self.root, path, limit)?;
             let chunks = codexos_index::file_chunks(chunker, path, &text, None).ok()?;
             Some((path.to_owned(), chunks))
         };
@@ -706,14 +712,14 @@ impl WorkspaceIndex {
     }
 
     /// The first lines of the base file at `path`, for a hit on a file too large to chunk
-    /// during a search; `None` when it cannot be read.
+    /// during a search; `None` when it cannot be read or may not be (outside the workspace).
     fn head_hit(&self, path: &str) -> Option<SearchHit> {
-        let file = std::fs::File::open(self.root.join(path)).ok()?;
+        let whole =
+            codexos_index::read_workspace_file(&self.root, path, self.settings.max_file_bytes)?;
         let mut text = String::new();
         let mut end_line = 0;
-        for line in std::io::BufRead::lines(std::io::BufReader::new(file)).take(HEAD_LINES as usize)
-        {
-            text.push_str(&line.ok()?);
+        for line in whole.lines().take(HEAD_LINES as usize) {
+            text.push_str(line);
             text.push('\n');
             end_line += 1;
         }
@@ -742,7 +748,9 @@ impl WorkspaceIndex {
         let mut scores: HashMap<String, f32> = holding.into_iter().collect();
         let paths: HashSet<&str> = candidates.iter().map(|c| c.hit.path.as_str()).collect();
         for path in paths.iter().filter(|path| changed.lists(path)) {
-            let Ok(text) = std::fs::read_to_string(self.root.join(path)) else {
+            let Some(text) =
+                codexos_index::read_workspace_file(&self.root, path, self.settings.max_file_bytes)
+            else {
                 continue;
             };
             let fields = file_fields(Counts::of(&text), path);
