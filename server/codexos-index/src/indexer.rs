@@ -244,6 +244,11 @@ impl Indexer {
         &self.embedder
     }
 
+    /// The chunker this index chunks files with ([`crate::workspace_chunker`]).
+    pub fn chunker(&self) -> &Chunker {
+        &self.chunker
+    }
+
     /// A searcher over this index with its embedder (and its upgrade embedder, whose vectors
     /// it reads once they cover every chunk). The indexer is `Sync`: a language
     /// server shares it (`Arc<Indexer>`) between a background `index_all`, re-indexes on

@@ -35,4 +35,4 @@ pub use search::{
 };
 pub use settings::{DEFAULT_MAX_FILE_BYTES, IndexSettings, IndexTable, SharedTable};
 pub use upgrade::{UPGRADE_BATCH, UpgradeProgress, UpgradeSummary};
-pub use walk::{FoundFile, is_tool_state, walk, walk_lists};
+pub use walk::{FoundFile, is_tool_state, relative_path, walk, walk_lists};

@@ -178,7 +178,7 @@ pub struct Collection {
 /// for its chunks and for its whole files, how many there are and their average length in
 /// terms per field (body, symbol path, file path). The document frequencies live in the terms
 /// collection ([`Chroma::document_frequencies`]), the files' term counts in the files
-/// collection ([`Chroma::file_terms`]).
+/// collection ([`Chroma::files_holding`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LexicalStats {
     pub chunks: CorpusStats,
@@ -244,7 +244,7 @@ pub struct FileTerms {
 pub struct PublishedFile {
     pub path: String,
     pub document: String,
-    /// Its distinct terms, what [`Chroma::file_terms`] looks a query's rarest up in.
+    /// Its distinct terms, what [`Chroma::files_holding`] looks a query's rarest up in.
     pub terms: Vec<String>,
     /// Its record's id: the hash of its path and document.
     pub hash: String,
@@ -358,10 +358,9 @@ impl Chroma {
     pub fn ids(&self, collection: &Collection) -> Result<HashSet<String>, SharedError> {
         let mut ids = HashSet::new();
         loop {
-            let answer = self.request(
-                reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/get", collection.id),
-                Some(json!({"limit": ID_PAGE, "offset": ids.len(), "include": []})),
+            let answer = self.get(
+                collection,
+                json!({"limit": ID_PAGE, "offset": ids.len(), "include": []}),
             )?;
             let page: Vec<String> = field(&answer, "ids", &self.url.url)?;
             let full = page.len() == ID_PAGE;
@@ -456,11 +455,7 @@ impl Chroma {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let answer = self.request(
-            reqwest::Method::POST,
-            &format!("{COLLECTIONS}/{}/get", terms.id),
-            Some(json!({"ids": ids, "include": ["metadatas"]})),
-        )?;
+        let answer = self.get(terms, json!({"ids": ids, "include": ["metadatas"]}))?;
         self.metadata_values(&answer, "df")
     }
 
@@ -474,10 +469,9 @@ impl Chroma {
         let mut all = HashMap::new();
         let mut offset = 0;
         loop {
-            let answer = self.request(
-                reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/get", side.id),
-                Some(json!({"limit": ID_PAGE, "offset": offset, "include": ["metadatas"]})),
+            let answer = self.get(
+                side,
+                json!({"limit": ID_PAGE, "offset": offset, "include": ["metadatas"]}),
             )?;
             let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
             let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
@@ -547,6 +541,15 @@ impl Chroma {
         Ok(())
     }
 
+    /// What a `get` of `collection` with `body` (`ids`, `where`, `include`, …) answers.
+    fn get(&self, collection: &Collection, body: Value) -> Result<Value, SharedError> {
+        self.request(
+            reqwest::Method::POST,
+            &format!("{COLLECTIONS}/{}/get", collection.id),
+            Some(body),
+        )
+    }
+
     /// Adds or replaces the records of one request's `body` (`ids`, `embeddings`, …).
     fn upsert(&self, collection: &Collection, body: Value) -> Result<(), SharedError> {
         self.request(
@@ -557,49 +560,58 @@ impl Chroma {
         Ok(())
     }
 
-    /// Base files' term documents: those named in `paths`, and up to `limit` more holding one
-    /// of the `terms` whole; none of `exclude`.
-    pub fn file_terms(
+    /// The term documents of the base's files at `paths`.
+    pub fn files_named(
         &self,
         files: &Collection,
         paths: &[String],
+    ) -> Result<Vec<FileTerms>, SharedError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.file_documents(
+            files,
+            json!({"where": {"path": {"$in": paths}}, "include": ["documents"]}),
+        )
+    }
+
+    /// The term documents of up to `limit` base files holding one of `terms` whole, in no
+    /// particular order.
+    pub fn files_holding(
+        &self,
+        files: &Collection,
         terms: &[&str],
         limit: usize,
-        exclude: &[String],
     ) -> Result<Vec<FileTerms>, SharedError> {
-        let mut found = Vec::new();
-        let mut bodies = Vec::new();
-        if !paths.is_empty() {
-            bodies.push(json!({"where": {"path": {"$in": paths}}, "include": ["documents"]}));
-        }
         let terms: Vec<String> = terms.iter().map(|term| (*term).to_owned()).collect();
-        if let Some(terms) = any_term(&terms) {
-            let mut clauses = vec![terms];
-            if !exclude.is_empty() {
-                clauses.push(json!({"path": {"$nin": exclude}}));
-            }
-            bodies.push(json!({
-                "limit": limit,
-                "include": ["documents"],
-                "where": all_of(clauses),
-            }));
-        }
-        for body in bodies {
-            let answer = self.request(
-                reqwest::Method::POST,
-                &format!("{COLLECTIONS}/{}/get", files.id),
-                Some(body),
-            )?;
-            let documents: Vec<Option<String>> = field(&answer, "documents", &self.url.url)?;
-            found.extend(documents.into_iter().flatten().filter_map(|document| {
+        let Some(holding) = any_term(&terms) else {
+            return Ok(Vec::new());
+        };
+        self.file_documents(
+            files,
+            json!({"limit": limit, "include": ["documents"], "where": holding}),
+        )
+    }
+
+    /// The files collection's records a `get` with `body` answers, as term documents.
+    fn file_documents(
+        &self,
+        files: &Collection,
+        body: Value,
+    ) -> Result<Vec<FileTerms>, SharedError> {
+        let answer = self.get(files, body)?;
+        let documents: Vec<Option<String>> = field(&answer, "documents", &self.url.url)?;
+        Ok(documents
+            .into_iter()
+            .flatten()
+            .filter_map(|document| {
                 let (path, document) = document.split_once('\n')?;
                 Some(FileTerms {
                     path: path.to_owned(),
                     document: document.to_owned(),
                 })
-            }));
-        }
-        Ok(found)
+            })
+            .collect())
     }
 
     fn metadata_values(
@@ -665,11 +677,7 @@ impl Chroma {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let answer = self.request(
-            reqwest::Method::POST,
-            &format!("{COLLECTIONS}/{}/get", collection.id),
-            Some(json!({"ids": ids, "include": ["embeddings"]})),
-        )?;
+        let answer = self.get(collection, json!({"ids": ids, "include": ["embeddings"]}))?;
         let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
         let vectors: Vec<Vec<f32>> = field(&answer, "embeddings", &self.url.url)?;
         Ok(ids.into_iter().zip(vectors).collect())
@@ -716,11 +724,7 @@ impl Chroma {
         if let Some(limit) = query.limit {
             body["limit"] = json!(limit);
         }
-        let answer = self.request(
-            reqwest::Method::POST,
-            &format!("{COLLECTIONS}/{}/get", collection.id),
-            Some(body),
-        )?;
+        let answer = self.get(collection, body)?;
         let ids: Vec<String> = field(&answer, "ids", &self.url.url)?;
         let metadatas: Vec<Option<serde_json::Map<String, Value>>> =
             field(&answer, "metadatas", &self.url.url)?;
@@ -813,15 +817,6 @@ fn any_term(terms: &[String]) -> Option<Value> {
         .map(|term| json!({"terms": {"$contains": term}}))
         .collect();
     any_of(clauses)
-}
-
-/// One `where` clause of several: all of them.
-fn all_of(mut clauses: Vec<Value>) -> Option<Value> {
-    match clauses.len() {
-        0 => None,
-        1 => clauses.pop(),
-        _ => Some(json!({ "$and": clauses })),
-    }
 }
 
 fn any_of(mut clauses: Vec<Value>) -> Option<Value> {

@@ -197,9 +197,9 @@ pub struct WorkspaceIndex {
     /// unsaved buffers, the file watcher's events): with a base, the local index answers for
     /// them whatever git says, since it holds what they are now.
     touched: Mutex<HashSet<String>>,
-    /// The chunker a search through the base chunks the base's files it shows with (made on
-    /// first use; `Err`: why there is none).
-    base_chunker: OnceLock<Result<codexos_chunk::Chunker, String>>,
+    /// A read-only index's chunker, for a search through the base (made on first use; `None`:
+    /// the workspace's grammars cannot be loaded). A writer uses its indexer's.
+    reader_chunker: OnceLock<Option<codexos_chunk::Chunker>>,
 }
 
 enum Engine {
@@ -262,7 +262,7 @@ impl WorkspaceIndex {
             shared_notice: Mutex::new(None),
             base_view: Mutex::new(None),
             touched: Mutex::new(HashSet::new()),
-            base_chunker: OnceLock::new(),
+            reader_chunker: OnceLock::new(),
             root,
             engine,
             notice,
@@ -337,6 +337,21 @@ impl WorkspaceIndex {
                 root: self.root.clone(),
                 source,
             },
+        }
+    }
+
+    /// The chunker this workspace's files are chunked with, as the index chunks them.
+    fn chunker(&self) -> Option<&codexos_chunk::Chunker> {
+        match &self.engine {
+            Engine::Writer(indexer) => Some(indexer.chunker()),
+            Engine::Reader { .. } => self
+                .reader_chunker
+                .get_or_init(|| {
+                    codexos_index::workspace_chunker(&self.root, &self.settings)
+                        .inspect_err(|error| tracing::info!(root = %self.root.display(), "no chunker: {error}"))
+                        .ok()
+                })
+                .as_ref(),
         }
     }
 
@@ -437,12 +452,10 @@ impl WorkspaceIndex {
         if self.shared.is_none() {
             return;
         }
-        let relative = path.strip_prefix(&self.root).unwrap_or(path);
-        let relative: String = relative
-            .components()
-            .map(|part| part.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        // As the indexer names it: relative to the root, `/`-separated.
+        let Some(relative) = codexos_index::relative_path(&self.root, &self.root.join(path)) else {
+            return;
+        };
         lock(&self.touched).insert(relative);
     }
 

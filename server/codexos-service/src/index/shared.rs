@@ -566,7 +566,7 @@ impl WorkspaceIndex {
         let found = match &view.files {
             Some(files) if !lists.rarest.is_empty() => {
                 let _step = tracing::debug_span!("base.lexical.files").entered();
-                chroma.file_terms(files, &[], lists.rarest, FILE_CANDIDATES, &[])?
+                chroma.files_holding(files, lists.rarest, FILE_CANDIDATES)?
             }
             _ => Vec::new(),
         };
@@ -675,11 +675,7 @@ impl WorkspaceIndex {
     /// the base's records name the paths, so `../x` or a tracked link out of the workspace is
     /// never followed.
     fn chunk_base_files(&self, paths: &[&str]) -> HashMap<String, Vec<(ChunkMeta, String)>> {
-        let chunker = self.base_chunker.get_or_init(|| {
-            codexos_index::workspace_chunker(&self.root, &self.settings)
-                .map_err(|error| error.to_string())
-        });
-        let Ok(chunker) = chunker else {
+        let Some(chunker) = self.chunker() else {
             return HashMap::new();
         };
         let chunk = |path: &str| {
@@ -764,7 +760,7 @@ impl WorkspaceIndex {
             .filter(|path| !changed.lists(path) && !scores.contains_key(**path))
             .map(|path| (*path).to_owned())
             .collect();
-        for file in base.chroma.file_terms(files, &named, &[], 0, &[])? {
+        for file in base.chroma.files_named(files, &named)? {
             let fields = file_fields(Counts::parse(&file.document), &file.path);
             scores.insert(file.path, bm25.score(&fields));
         }
