@@ -3,7 +3,6 @@
 //! mid-stream, retry, search, checks, the vault (names only back), the audit log, bad tokens
 //! and malformed bodies, and the loopback-only default.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -93,19 +92,7 @@ impl Workspace {
             .command(&["serve", "--bind", "127.0.0.1:0"], Some(llm_url))
             .spawn()
             .expect("codexos serve starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("codexos serve says where it listens")
-                .expect("stderr line");
-            if let Some((_, addr)) = line.split_once(" on http://") {
-                break addr.split_whitespace().next().expect("address").to_owned();
-            }
-        };
-        // Keep reading stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let addr = codexos_test_support::serve_address(&mut child);
         // reqwest wants a TLS provider even for plain HTTP.
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
         Server {

@@ -6,7 +6,6 @@
 //! says so and writes its runs' records once the store is back. Skipped with a message when
 //! chroma is not installed, failed under CI.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,18 +89,7 @@ impl Team {
             .env("OPENAI_BASE_URL", format!("{llm_url}/v1"))
             .spawn()
             .expect("codexos serve starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("codexos serve says where it listens")
-                .expect("stderr line");
-            if let Some((_, addr)) = line.split_once(" on http://") {
-                break addr.split_whitespace().next().expect("address").to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let addr = codexos_test_support::serve_address(&mut child);
         Served { child, addr }
     }
 }

@@ -20,11 +20,13 @@ use serde_json::{Value, json};
 mod agent_workspace;
 mod chroma;
 mod git;
+mod serve;
 mod sse;
 
 pub use agent_workspace::AgentWorkspace;
 pub use chroma::ChromaServer;
 pub use git::git;
+pub use serve::serve_address;
 pub use sse::take_sse_events;
 
 /// How long any single wait lasts before the test fails: generous for a cold, busy 2-core CI
