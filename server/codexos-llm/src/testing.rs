@@ -452,6 +452,27 @@ impl FakeProvider {
         })
     }
 
+    /// A server on a runtime (and a thread) of its own that streams every chat request an
+    /// OpenAI-style answer of `tokens` words, one every `pause`: what the concurrency benches
+    /// put 100 streamed runs against, so the provider's streams never delay their client.
+    pub fn paced_chat(
+        tokens: usize,
+        pause: Duration,
+    ) -> io::Result<(tokio::runtime::Runtime, FakeProvider)> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let provider = runtime.block_on(FakeProvider::start(move |request| {
+            let model = request.model().unwrap_or_default();
+            let words: Vec<String> = (0..tokens).map(|i| format!("word{i} ")).collect();
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            FakeResponse::reply(WireFormat::OpenAiChat, &ScriptedReply::text(&words), &model)
+                .paced(pause)
+        }))?;
+        Ok((runtime, provider))
+    }
+
     /// Serves `responses` in order, one per request; past the end, a 500 that says so.
     pub async fn scripted(responses: Vec<FakeResponse>) -> io::Result<FakeProvider> {
         let queue = Mutex::new(VecDeque::from(responses));

@@ -28,8 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codexos_llm::WireFormat;
-use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
+use codexos_llm::testing::FakeProvider;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
@@ -78,22 +77,8 @@ fn main() {
     }
     // The fake provider and the client each get a runtime (and a thread) of their own, so
     // the provider's 100 streams do not delay the client reading its answers.
-    let provider_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("the provider's runtime");
-    let fake = provider_runtime
-        .block_on(FakeProvider::start(|request| {
-            let model = request.model().unwrap_or_default();
-            let words: Vec<String> = (0..TOKENS_PER_ANSWER)
-                .map(|i| format!("word{i} "))
-                .collect();
-            let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            FakeResponse::reply(WireFormat::OpenAiChat, &ScriptedReply::text(&words), &model)
-                .paced(TOKEN_PAUSE)
-        }))
-        .expect("the fake provider");
+    let (_provider_runtime, fake) =
+        FakeProvider::paced_chat(TOKENS_PER_ANSWER, TOKEN_PAUSE).expect("the fake provider");
     let client_runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -20,8 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codexos_llm::WireFormat;
-use codexos_llm::testing::{FakeProvider, FakeResponse, ScriptedReply};
+use codexos_llm::testing::FakeProvider;
 use codexos_serve::{Role, ServeOptions, TokenFile};
 use codexos_service::Workspace;
 use codexos_service::index::{IndexMode, WriteOptions};
@@ -56,22 +55,9 @@ fn main() {
         std::fs::write(workspace.path().join(format!("src/tide_{i}.rs")), text).expect("a module");
     }
 
-    let provider_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("the provider's runtime");
-    let fake = provider_runtime
-        .block_on(FakeProvider::start(|request| {
-            let model = request.model().unwrap_or_default();
-            let words: Vec<String> = (0..TOKENS_PER_ANSWER)
-                .map(|i| format!("word{i} "))
-                .collect();
-            let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            FakeResponse::reply(WireFormat::OpenAiChat, &ScriptedReply::text(&words), &model)
-                .paced(TOKEN_PAUSE)
-        }))
-        .expect("the fake provider");
+    // The runtime serves the provider's streams for as long as it is held.
+    let (_provider_runtime, fake) =
+        FakeProvider::paced_chat(TOKENS_PER_ANSWER, TOKEN_PAUSE).expect("the fake provider");
     // SAFETY: no other thread runs yet that reads the environment (the provider's worker only
     // waits for connections).
     unsafe {
