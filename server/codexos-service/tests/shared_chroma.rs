@@ -420,3 +420,42 @@ fn a_forged_base_record_never_reads_an_ignored_file_a_path_outside_or_a_link_out
         "{hits:?}"
     );
 }
+
+/// A shared server that accepts connections and never answers: every request gives up after
+/// `timeout_ms`, and indexing and search go on locally, saying why.
+#[test]
+fn a_shared_server_that_never_answers_times_out_into_local_search_with_a_notice() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming().flatten() {
+            held.push(connection); // accepted, never read, never answered
+        }
+    });
+    let url = format!("chroma://127.0.0.1:{port}/silent");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    write(
+        root,
+        "codexos.toml",
+        &format!(
+            "[index]\nembedder = \"builtin\"\nupgrade = \"none\"\n\n[index.shared]\nurl = \"{url}\"\ntimeout_ms = 200\n"
+        ),
+    );
+    commit_repository(root, &[(".gitignore", ".codexos/\n"), ("wind.rs", WIND)]);
+
+    let index = WorkspaceIndex::open(root, IndexMode::default()).expect("opens");
+    let summary = index.index_all(&mut |_| {}).expect("indexes");
+    assert_eq!(summary.files_indexed, 2, "everything, locally: {summary:?}");
+    // A hang would be stopped by nextest's slow-timeout; finishing at all shows the timeout.
+    let hits = search(&index, "wind speed knots");
+    assert_eq!(hits[0].path, "wind.rs", "{hits:?}");
+    let notice = index.shared_notice().expect("a notice");
+    assert!(
+        notice.contains(&url)
+            && notice.contains("timed out")
+            && notice.contains("local index only"),
+        "{notice}"
+    );
+}
