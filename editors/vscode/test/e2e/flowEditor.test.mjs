@@ -260,11 +260,13 @@ test("running from the canvas lights the running node, shows outputs on hover an
   // The selected node that ran offers a replay of the last run from there: the model is asked again.
   // Under load the canvas may still be redrawing the retry's last events when the node is
   // selected, and the click can land on a button being replaced: select and click again until
-  // the replay's quick pick shows (three tries).
+  // the replay's quick pick shows (three tries). Selecting the node adds its buttons and makes it
+  // taller, which can push the replay button past the canvas's edge: fit the view again first.
   const replayChoice = page.locator(".quick-input-list .monaco-list-row", { hasText: "Replay from ask" }).first();
   for (let attempt = 1; ; attempt++) {
     await fitView();
     await frame.locator('.react-flow__node[data-id="ask"]').click();
+    await fitView();
     await frame.locator('.react-flow__node[data-id="ask"] .cx-replay').click();
     const shown = await replayChoice.waitFor({ timeout: 10_000 }).then(() => true, () => false);
     if (shown) break;
