@@ -109,6 +109,38 @@ impl MiniLmEmbedder {
         Ok(vectors)
     }
 
+    /// Runs the model on `texts` and calls `visit(token_id, hidden_state)` for every real token
+    /// of every text (special tokens included), in order.
+    pub(crate) fn token_states(
+        &self,
+        texts: &[&str],
+        mut visit: impl FnMut(u32, &[f32]),
+    ) -> Result<(), EmbedError> {
+        let rows = texts.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let (ids, attention) = self.encode(texts)?;
+        let columns = ids.len() / rows;
+        let states = (|| {
+            let input_ids = Tensor::from_slice(&ids, (rows, columns), &self.device)?;
+            let mask = Tensor::from_slice(&attention, (rows, columns), &self.device)?;
+            let token_types = input_ids.zeros_like()?;
+            self.model
+                .forward(&input_ids, &token_types, Some(&mask))?
+                .flatten_all()?
+                .to_vec1::<f32>()
+        })()
+        .map_err(|error: candle_core::Error| self.model_error(error))?;
+        let hidden = states.len() / ids.len().max(1);
+        for (position, (&id, &real)) in ids.iter().zip(&attention).enumerate() {
+            if real == 1 {
+                visit(id, &states[position * hidden..(position + 1) * hidden]);
+            }
+        }
+        Ok(())
+    }
+
     fn model_error(&self, error: impl ToString) -> EmbedError {
         EmbedError::Model {
             model: format!("all-MiniLM-L6-v2 at {}", self.dir.display()),
@@ -117,19 +149,25 @@ impl MiniLmEmbedder {
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let (ids, attention) = self.encode(texts)?;
+        self.pooled(&ids, &attention, texts.len())
+    }
+
+    /// The token ids of `texts`, padded to the longest, and the mask of their real tokens.
+    fn encode(&self, texts: &[&str]) -> Result<(Vec<u32>, Vec<u32>), EmbedError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|error| self.model_error(format!("tokenizing: {error}")))?;
-        let ids: Vec<u32> = encodings
+        let ids = encodings
             .iter()
             .flat_map(|encoding| encoding.get_ids().iter().copied())
             .collect();
-        let attention: Vec<u32> = encodings
+        let attention = encodings
             .iter()
             .flat_map(|encoding| encoding.get_attention_mask().iter().copied())
             .collect();
-        self.pooled(&ids, &attention, encodings.len())
+        Ok((ids, attention))
     }
 }
 

@@ -15,6 +15,10 @@
 //! `parseHttpRequest` → `parse`, `http`, `request`) before WordPiece, and an identifier whose
 //! joined lowercase form is itself a vocabulary word (`file_name` → `filename`) also counts as
 //! that word.
+//!
+//! [`DistillOptions::corpus`] also averages each token's states in the texts of a corpus into its
+//! vector (an experiment measured in `docs/retrieval.md`; `codexos models install` distills
+//! without one).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -37,6 +41,8 @@ const MAGIC: &[u8; 8] = b"CXSTATIC";
 const FORMAT_VERSION: u32 = 2;
 /// Sequences per forward pass while distilling; all are three tokens long, so no padding.
 const DISTILL_BATCH: usize = 512;
+/// Corpus texts per forward pass while averaging contexts.
+const DISTILL_TEXT_BATCH: usize = 16;
 /// Longest word WordPiece tries to split, as in BERT; longer runs are base64, hashes or minified code.
 const MAX_WORD_CHARS: usize = 100;
 /// Model2Vec's SIF coefficient: a token's weight is `SIF / (SIF + p(token))`.
@@ -52,6 +58,11 @@ pub struct DistillOptions {
     /// Distill only these vocabulary tokens (WordPiece form, e.g. `##ing`); `None` = the whole
     /// vocabulary. A subset makes a quick model for tests.
     pub only_tokens: Option<Vec<String>>,
+    /// Texts to run through the model: each token seen in them is moved towards the mean of
+    /// its contextual states ([`blend_contexts`]). Empty (the default): tokens are only run alone.
+    pub corpus: Vec<String>,
+    /// How many occurrences a token's vector run alone counts for against its contexts.
+    pub context_prior: f32,
 }
 
 impl Default for DistillOptions {
@@ -59,6 +70,8 @@ impl Default for DistillOptions {
         Self {
             dim: 256,
             only_tokens: None,
+            corpus: Vec::new(),
+            context_prior: 5.0,
         }
     }
 }
@@ -128,6 +141,10 @@ pub fn distill(
             rows.extend(vector);
         }
     }
+    if !options.corpus.is_empty() {
+        let contexts = context_sums(&model, &tokens, &options.corpus)?;
+        blend_contexts(&mut rows, &contexts, options.context_prior);
+    }
     let vectors = principal_components(&rows, hidden, options.dim);
 
     let header = Header {
@@ -143,6 +160,86 @@ pub fn distill(
         seconds: started.elapsed().as_secs_f64(),
         path: out_path.to_path_buf(),
     })
+}
+
+/// Each token's contextual states in a corpus, summed: `sums` is row-major like the rows.
+struct ContextSums {
+    hidden: usize,
+    sums: Vec<f64>,
+    counts: Vec<u32>,
+}
+
+/// Runs `corpus` through the model and sums the output state of every occurrence of each of
+/// `tokens` (row order).
+fn context_sums(
+    model: &MiniLmEmbedder,
+    tokens: &[(u32, String)],
+    corpus: &[String],
+) -> Result<ContextSums, EmbedError> {
+    let hidden = model.dim();
+    let row_of: HashMap<u32, usize> = tokens
+        .iter()
+        .enumerate()
+        .map(|(row, &(id, _))| (id, row))
+        .collect();
+    let mut contexts = ContextSums {
+        hidden,
+        sums: vec![0.0; tokens.len() * hidden],
+        counts: vec![0; tokens.len()],
+    };
+    // Texts of similar length share a batch, so padding wastes little.
+    let mut texts: Vec<&str> = corpus.iter().map(String::as_str).collect();
+    texts.sort_by_key(|text| text.len());
+    for (done, batch) in texts.chunks(DISTILL_TEXT_BATCH).enumerate() {
+        model.token_states(batch, |id, state| {
+            if let Some(&row) = row_of.get(&id) {
+                contexts.counts[row] += 1;
+                contexts.sums[row * hidden..(row + 1) * hidden]
+                    .iter_mut()
+                    .zip(state)
+                    .for_each(|(sum, &x)| *sum += f64::from(x));
+            }
+        })?;
+        tracing::debug!(
+            texts = done * DISTILL_TEXT_BATCH,
+            of = texts.len(),
+            "distilling contexts"
+        );
+    }
+    Ok(contexts)
+}
+
+/// Moves each token's row (its vector run alone) towards the mean of its contextual states:
+/// `(prior · alone + n · context) / (prior + n)` for a token seen `n` times; unseen tokens keep
+/// their row. A state in context and a token run alone differ by an offset (the latter pools
+/// `[CLS]` and `[SEP]` with it), so the contextual means are first shifted by the mean difference
+/// between the two over the tokens seen; otherwise seen and unseen tokens would sit apart.
+fn blend_contexts(rows: &mut [f32], contexts: &ContextSums, prior: f32) {
+    let hidden = contexts.hidden;
+    let seen: Vec<usize> = (0..contexts.counts.len())
+        .filter(|&row| contexts.counts[row] > 0)
+        .collect();
+    if seen.is_empty() || hidden == 0 {
+        return;
+    }
+    let context_mean =
+        |row: usize, d: usize| contexts.sums[row * hidden + d] / f64::from(contexts.counts[row]);
+    let mut offset = vec![0.0f64; hidden];
+    for &row in &seen {
+        for (d, o) in offset.iter_mut().enumerate() {
+            *o += f64::from(rows[row * hidden + d]) - context_mean(row, d);
+        }
+    }
+    offset.iter_mut().for_each(|o| *o /= seen.len() as f64);
+    let prior = f64::from(prior.max(0.0));
+    for &row in &seen {
+        let n = f64::from(contexts.counts[row]);
+        for (d, o) in offset.iter().enumerate() {
+            let alone = f64::from(rows[row * hidden + d]);
+            let context = context_mean(row, d) + o;
+            rows[row * hidden + d] = ((prior * alone + n * context) / (prior + n)) as f32;
+        }
+    }
 }
 
 /// Weights by estimated rarity: Zipf's law puts the probability of the token at `rank` at
@@ -395,5 +492,41 @@ impl Embedder for StaticEmbedder {
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         Ok(texts.iter().map(|text| self.embed_one(text)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_seen_in_context_moves_towards_its_aligned_contextual_mean_and_an_unseen_one_stays() {
+        // Three tokens of two dimensions, run alone.
+        let mut rows = vec![1.0, 0.0, 0.0, 1.0, 5.0, 5.0];
+        let contexts = ContextSums {
+            hidden: 2,
+            // Token 0 seen twice (mean [2, 1]), token 1 once (mean [1, 3]), token 2 never.
+            sums: vec![4.0, 2.0, 1.0, 3.0, 0.0, 0.0],
+            counts: vec![2, 1, 0],
+        };
+        blend_contexts(&mut rows, &contexts, 1.0);
+        // Offset: the mean of (alone − contextual mean) over tokens 0 and 1 = [−1, −1.5].
+        // Token 0: (1·[1, 0] + 2·[1, −0.5]) / 3; token 1: (1·[0, 1] + 1·[0, 1.5]) / 2.
+        let expected = [1.0, -1.0 / 3.0, 0.0, 1.25, 5.0, 5.0];
+        for (got, want) in rows.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{rows:?} != {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_corpus_where_no_token_is_seen_leaves_every_row_as_it_was() {
+        let mut rows = vec![1.0, 2.0, 3.0, 4.0];
+        let contexts = ContextSums {
+            hidden: 2,
+            sums: vec![0.0; 4],
+            counts: vec![0, 0],
+        };
+        blend_contexts(&mut rows, &contexts, 5.0);
+        assert_eq!(rows, [1.0, 2.0, 3.0, 4.0]);
     }
 }

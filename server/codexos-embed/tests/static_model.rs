@@ -132,6 +132,7 @@ fn distilling_into_an_unwritable_place_names_that_place_and_leaves_nothing_behin
     let options = DistillOptions {
         dim: 8,
         only_tokens: Some(vec!["cat".into(), "dog".into()]),
+        ..DistillOptions::default()
     };
     let message = distill(&minilm, &out, &options)
         .err()
@@ -143,4 +144,37 @@ fn distilling_into_an_unwritable_place_names_that_place_and_leaves_nothing_behin
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(leftovers, ["a-file"]);
+}
+
+#[test]
+fn a_corpus_moves_the_distilled_vectors_the_same_way_on_every_run() {
+    let Some(minilm) = common::minilm_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tokens: Vec<String> = ["cat", "mat", "sat", "the", "on", "car", "engine", "tax"]
+        .map(String::from)
+        .to_vec();
+    let distilled = |name: &str, corpus: &[&str]| {
+        let out = dir.path().join(name);
+        let options = DistillOptions {
+            dim: 6,
+            only_tokens: Some(tokens.clone()),
+            corpus: corpus.iter().map(|text| text.to_string()).collect(),
+            context_prior: 1.0,
+        };
+        distill(&minilm, &out, &options).unwrap_or_else(|error| panic!("{error}"));
+        StaticEmbedder::load(&out)
+            .unwrap_or_else(|error| panic!("{error}"))
+            .distilled("cat")
+    };
+    let corpus = ["the cat sat on the mat", "a tax on the car engine"];
+    let alone = distilled("alone.bin", &[]);
+    let in_context = distilled("context.bin", &corpus);
+    let again = distilled("again.bin", &corpus);
+    assert!(
+        cosine(&alone, &in_context) < 0.999,
+        "the corpus changed nothing: {alone:?}"
+    );
+    assert_eq!(in_context, again);
 }

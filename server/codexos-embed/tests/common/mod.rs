@@ -63,6 +63,7 @@ pub fn distill_small(minilm: &Path, out: &Path, texts: &[&str]) {
     let options = DistillOptions {
         dim: 64,
         only_tokens: Some(tokens),
+        ..DistillOptions::default()
     };
     distill(minilm, out, &options).unwrap_or_else(|error| panic!("{error}"));
 }
