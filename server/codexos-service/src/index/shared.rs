@@ -398,11 +398,16 @@ impl WorkspaceIndex {
             Err(reason) => return degraded(reason),
         };
         let overlay = self.overlay(&view);
-        let vector = match view.embedder.embed_query(&query.query) {
+        let by_meaning = query.mode.is_hybrid() && view.embedder.has_meaning_queries();
+        let vector = match by_meaning {
+            true => view.embedder.embed_query_meaning(&query.query),
+            false => view.embedder.embed_query(&query.query),
+        };
+        let vector = match vector {
             Ok(vector) => vector,
             Err(error) => return degraded(format!("cannot embed the query: {error}")),
         };
-        let ranked = match self.rank_with_base(base, &view, &vector, &overlay, query) {
+        let ranked = match self.rank_with_base(base, &view, &vector, by_meaning, &overlay, query) {
             Ok(ranked) => ranked,
             Err(BaseFailure::Base(reason)) => return degraded(reason),
             Err(BaseFailure::Local(error)) => return Err(error),
@@ -417,6 +422,8 @@ impl WorkspaceIndex {
         base: &SharedBase,
         view: &BaseView,
         vector: &[f32],
+        // `vector` is the query's meaning alone (see `Embedder::embed_query_meaning`).
+        by_meaning: bool,
         changed: &Overlay,
         query: &SearchQuery,
     ) -> Result<Vec<SearchHit>, BaseFailure> {
@@ -512,10 +519,7 @@ impl WorkspaceIndex {
         } else {
             HashMap::new()
         };
-        let params = match view.upgraded {
-            true => FusionParams::default().upgraded(),
-            false => FusionParams::default(),
-        };
+        let params = FusionParams::default().for_vectors(view.upgraded, by_meaning);
         let mut ranked = rank(candidates, &files, query, &params);
         // Files found by their whole text alone show their first chunk.
         let _step = tracing::debug_span!("base.first_chunks").entered();

@@ -233,7 +233,7 @@ impl Progress for Reporter {
             }
             Event::Distil { model, from } => {
                 self.finish();
-                let text = format!("{model}: distilling from {from} (2–4 minutes on 2 cores)");
+                let text = format!("{model}: distilling from {from} (about 12 minutes on 2 cores)");
                 if self.terminal {
                     let spinner = ProgressBar::new_spinner();
                     spinner.set_style(
