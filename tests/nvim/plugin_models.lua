@@ -29,7 +29,7 @@ end
 local told = H.wait("the line about missing models", function()
   return said("local models not installed")
 end, notifications)
-for _, expected in ipairs({ "minilm, smollm2, static-minilm", ":CodexModelsInstall", "(176 MB)" }) do
+for _, expected in ipairs({ "minilm, smollm2, static-minilm", ":CodexModelsInstall", "(178 MB)" }) do
   if not told:find(expected, 1, true) then
     H.fail("the line lacks `" .. expected .. "`: " .. told)
   end
