@@ -11,8 +11,8 @@ export function modelsOffer(status: ModelsStatus): string | undefined {
   const missing = status.models.filter((model) => !model.installed).map((model) => `${model.name} (${model.purpose})`);
   const cost =
     status.download_bytes > 0
-      ? `a ${megabytes(status.download_bytes)} download, then a few minutes to build the static embedder`
-      : "a few minutes to build the static embedder, no download";
+      ? `a ${megabytes(status.download_bytes)} download, then about ten minutes to build the static embedder`
+      : "about ten minutes to build the static embedder, no download";
   return (
     `CodexOS: the local models are not installed: ${missing.join(", ")}. ` +
     "CodexOS works without them — search uses the built-in embedder and answers need a provider from your configuration. " +

